@@ -1,0 +1,59 @@
+"""Base classes shared by every API model.
+
+Python attribute names are snake_case; the JSON names are upstream's (mostly
+camelCase, with a few odd ones such as ``Vfs`` and ``deviceID`` set per field).
+
+Serialization follows Go's ``omitempty``: an optional field whose value is empty
+(None, False, "", 0, [], {}) *and equal to its default* is left out.  A value
+that differs from a non-empty default is always written — ``priority: 0`` must
+never be dropped, or the CRD default (99) would silently replace it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic.alias_generators import to_camel
+
+_EMPTY: tuple[object, ...] = (None, False, "", 0, (), frozenset())
+
+
+def _is_empty(value: object) -> bool:
+    if isinstance(value, list | dict | tuple | set):
+        return len(value) == 0
+    return any(value is e or (type(value) is type(e) and value == e) for e in _EMPTY)
+
+
+class ApiModel(BaseModel):
+    """A part of an object's spec or status; unknown fields are rejected by name."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=False,
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        for name, field in type(self).model_fields.items():
+            if field.is_required():
+                continue
+            value = getattr(self, name)
+            if _is_empty(value) and _is_empty(field.get_default(call_default_factory=True)):
+                data.pop(field.alias if info.by_alias and field.alias else name, None)
+        return data
+
+    def to_k8s(self) -> dict[str, Any]:
+        """The upstream JSON form (aliases, omitempty)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class LooseModel(BaseModel):
+    """Kubernetes-owned structures we read but do not validate in depth (metadata, conditions)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")

@@ -1,0 +1,78 @@
+"""Names other components read: group/version, annotations, labels, finalizers.
+
+These strings are part of the upstream contract (the SR-IOV device plugin, CNI,
+Multus and existing user tooling read them); keep them byte-for-byte.
+"""
+
+from typing import Final
+
+GROUP: Final = "sriovnetwork.openshift.io"
+VERSION: Final = "v1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+NAD_GROUP: Final = "k8s.cni.cncf.io"
+NAD_API_VERSION: Final = f"{NAD_GROUP}/v1"
+NAD_KIND: Final = "NetworkAttachmentDefinition"
+
+DEFAULT_OPERATOR_NAMESPACE: Final = "sriov-network-operator"
+OPENSHIFT_OPERATOR_NAMESPACE: Final = "openshift-sriov-network-operator"
+DEFAULT_RESOURCE_PREFIX: Final = "openshift.io"
+
+# The one SriovOperatorConfig that counts, and the policy the engine ignores.
+DEFAULT_OPERATOR_CONFIG_NAME: Final = "default"
+DEFAULT_POLICY_NAME: Final = "default"
+SUPPORTED_NIC_CONFIGMAP: Final = "supported-nic-ids"
+
+# Finalizers
+NAD_FINALIZER: Final = "netattdef.finalizers.sriovnetwork.openshift.io"
+POOL_CONFIG_FINALIZER: Final = "poolconfig.finalizers.sriovnetwork.openshift.io"
+OPERATOR_CONFIG_FINALIZER: Final = "operatorconfig.finalizers.sriovnetwork.openshift.io"
+
+# NetworkAttachmentDefinition annotations
+NAD_RESOURCE_NAME_ANNOTATION: Final = "k8s.v1.cni.cncf.io/resourceName"
+OWNER_REF_ANNOTATION: Final = "sriovnetwork.openshift.io/owner-ref"
+LAST_NETWORK_NAMESPACE_ANNOTATION: Final = "operator.sriovnetwork.openshift.io/last-network-namespace"
+POD_NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"
+
+# Drain hand-shake between the config daemon and the drain controller.
+NODE_STATE_ANNOTATION: Final = "sriovnetwork.openshift.io/state"  # on the Node: daemon's request
+NODE_STATE_DESIRED_ANNOTATION: Final = "sriovnetwork.openshift.io/desired-state"
+NODE_STATE_CURRENT_ANNOTATION: Final = "sriovnetwork.openshift.io/current-state"
+KEEP_STATE_UNTIL_ANNOTATION: Final = "sriovnetwork.openshift.io/keep-state-until"
+
+DRAIN_IDLE: Final = "Idle"
+DRAIN_REQUIRED: Final = "Drain_Required"
+REBOOT_REQUIRED: Final = "Reboot_Required"
+DRAINING: Final = "Draining"
+DRAIN_COMPLETE: Final = "DrainComplete"
+
+# Node labels
+DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
+DEVICE_PLUGIN_ENABLED: Final = "Enabled"
+DEVICE_PLUGIN_DISABLED: Final = "Disabled"
+DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
+    "node-role.kubernetes.io/worker": "",
+    "kubernetes.io/os": "linux",
+}
+
+# netFilter values the operator understands
+OPENSTACK_NETFILTER_PREFIX: Final = "openstack/NetworkID:"
+AWS_NETFILTER_PREFIX: Final = "aws/NetworkID:"
+
+# Field manager used for every server-side apply this operator does.
+FIELD_MANAGER: Final = "sriov-fdp-operator"
+
+# Sync status values (SriovNetworkNodeState.status.syncStatus)
+SYNC_IN_PROGRESS: Final = "InProgress"
+SYNC_SUCCEEDED: Final = "Succeeded"
+SYNC_FAILED: Final = "Failed"
+
+# Upstream feature gates and their defaults.
+FEATURE_GATE_DEFAULTS: Final = {
+    "parallelNicConfig": False,
+    "resourceInjectorMatchCondition": False,
+    "metricsExporter": False,
+    "manageSoftwareBridges": False,
+    "blockDevicePluginUntilConfigured": True,
+    "mellanoxFirmwareReset": True,
+}

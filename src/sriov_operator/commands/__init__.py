@@ -1,0 +1,1 @@
+"""One module per ``sriov-operator`` sub-command (see ``sriov_operator.cli``)."""

@@ -1,0 +1,205 @@
+"""Obtain ``kube-apiserver`` and ``etcd`` binaries for tests and the sandbox.
+
+Order of preference:
+
+1. ``KUBEBUILDER_ASSETS`` names a directory holding both binaries (people who
+   already use controller-runtime's envtest keep using their binaries);
+2. a previous build in the cache directory (keyed by version);
+3. a build from the published Go modules with the machine's Go toolchain.
+
+The build needs only the Go module proxy.  ``k8s.io/kubernetes`` is not meant
+to be consumed as a module: its go.mod requires the staging modules
+(``k8s.io/api`` …) at ``v0.0.0`` and replaces them with local paths.  We
+generate a tiny wrapper module that requires it and replaces each of those
+staging modules with its published ``v0.<minor>.<patch>`` release.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.36.3"
+ETCD_VERSION = "v3.6.16"
+
+_STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+) v0\.0\.0\s*$", re.MULTILINE)
+
+
+class BinariesUnavailableError(RuntimeError):
+    """Raised with a message that tells a person what went wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class ControlPlaneBinaries:
+    kube_apiserver: Path
+    etcd: Path
+    source: str  # "KUBEBUILDER_ASSETS", "cache" or "built"
+
+
+def cache_root() -> Path:
+    """Where built binaries live: outside any checkout, shared by every clone."""
+    override = os.environ.get("SRIOV_OPERATOR_CACHE")
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "sriov-operator"
+
+
+def binary_dir() -> Path:
+    return cache_root() / "controlplane" / f"kubernetes-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}"
+
+
+def staging_replaces(kubernetes_go_mod: str, kubernetes_version: str) -> dict[str, str]:
+    """Map each staging module required at v0.0.0 to its published version.
+
+    >>> staging_replaces("require (\\n\\tk8s.io/api v0.0.0\\n)", "v1.36.3")
+    {'k8s.io/api': 'v0.36.3'}
+    """
+    published = "v0." + kubernetes_version.removeprefix("v1.")
+    return {name: published for name in sorted(set(_STAGING_REQUIRE.findall(kubernetes_go_mod)))}
+
+
+def wrapper_go_mod(module: str, requires: dict[str, str], replaces: dict[str, str]) -> str:
+    lines = [f"module {module}", "", "go 1.24", ""]
+    lines += [f"require {name} {version}" for name, version in sorted(requires.items())]
+    lines.append("")
+    lines += [f"replace {name} => {name} {version}" for name, version in sorted(replaces.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _log(message: str) -> None:
+    print(f"[controlplane] {message}", file=sys.stderr, flush=True)
+
+
+def _run_go(args: list[str], workdir: Path, log: Path) -> None:
+    go = shutil.which("go")
+    if go is None:
+        raise BinariesUnavailableError(
+            "cannot build kube-apiserver/etcd: no 'go' on PATH. Install Go >= 1.24 "
+            "or set KUBEBUILDER_ASSETS to a directory containing kube-apiserver and etcd."
+        )
+    env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0", GOWORK="off")
+    with log.open("a") as out:
+        out.write(f"$ go {' '.join(args)}\n")
+        out.flush()
+        result = subprocess.run(
+            [go, *args], check=False, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise BinariesUnavailableError(
+            f"'go {' '.join(args)}' failed (exit {result.returncode}) in {workdir}; "
+            f"full log: {log}\n{tail}\nFix the Go toolchain / module proxy access, "
+            "or set KUBEBUILDER_ASSETS to a directory containing kube-apiserver and etcd."
+        )
+
+
+def _kubernetes_go_mod(workdir: Path, log: Path) -> str:
+    go = shutil.which("go") or "go"
+    env = dict(os.environ, GOWORK="off", GOFLAGS="")
+    result = subprocess.run(
+        [go, "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"],
+        check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise BinariesUnavailableError(
+            f"cannot download k8s.io/kubernetes@{KUBERNETES_VERSION} from the Go module proxy "
+            f"(log: {log}): {result.stderr.strip()[-800:]}"
+        )
+    return Path(json.loads(result.stdout)["GoMod"]).read_text()
+
+
+def build(target: Path) -> None:
+    """Build both binaries into ``target`` (atomically: a half build leaves nothing)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
+    log = staging / "build.log"
+    started = time.monotonic()
+    try:
+        _log(f"building etcd {ETCD_VERSION} (first run only; log: {log})")
+        etcd_mod = staging / "etcd"
+        etcd_mod.mkdir()
+        (etcd_mod / "go.mod").write_text(
+            wrapper_go_mod("sriovoperator.local/etcd", {"go.etcd.io/etcd/server/v3": ETCD_VERSION}, {})
+        )
+        _run_go(["build", "-o", str(staging / "etcd.bin"), "go.etcd.io/etcd/server/v3"], etcd_mod, log)
+
+        _log(f"building kube-apiserver {KUBERNETES_VERSION} (first run only, ~15-30 min on 2 cores)")
+        api_mod = staging / "kube-apiserver"
+        api_mod.mkdir()
+        (api_mod / "go.mod").write_text("module sriovoperator.local/probe\n\ngo 1.24\n")
+        replaces = staging_replaces(_kubernetes_go_mod(api_mod, staging / "download.log"), KUBERNETES_VERSION)
+        (api_mod / "go.mod").write_text(
+            wrapper_go_mod(
+                "sriovoperator.local/kubeapiserver", {"k8s.io/kubernetes": KUBERNETES_VERSION}, replaces
+            )
+        )
+        _run_go(
+            ["build", "-o", str(staging / "kube-apiserver.bin"), "k8s.io/kubernetes/cmd/kube-apiserver"],
+            api_mod,
+            log,
+        )
+        out = staging / "out"
+        out.mkdir()
+        (staging / "etcd.bin").rename(out / "etcd")
+        (staging / "kube-apiserver.bin").rename(out / "kube-apiserver")
+        shutil.copy(log, out / "build.log")
+        (out / "BUILD_SECONDS").write_text(f"{time.monotonic() - started:.0f}\n")
+        if target.exists():
+            shutil.rmtree(target)
+        out.rename(target)
+        _log(f"built in {time.monotonic() - started:.0f}s into {target}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _from_assets(directory: Path) -> ControlPlaneBinaries:
+    apiserver, etcd = directory / "kube-apiserver", directory / "etcd"
+    missing = [p.name for p in (apiserver, etcd) if not os.access(p, os.X_OK)]
+    if missing:
+        raise BinariesUnavailableError(
+            f"KUBEBUILDER_ASSETS={directory} lacks executable {', '.join(missing)}; "
+            "point it at a directory with kube-apiserver and etcd, or unset it to build them."
+        )
+    return ControlPlaneBinaries(apiserver, etcd, "KUBEBUILDER_ASSETS")
+
+
+def ensure_binaries() -> ControlPlaneBinaries:
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if assets:
+        return _from_assets(Path(assets))
+    target = binary_dir()
+    source = "cache"
+    if not (target / "kube-apiserver").exists() or not (target / "etcd").exists():
+        lock = target.parent / f"{target.name}.lock"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # another process may be building right now
+            if not (target / "kube-apiserver").exists():
+                build(target)
+                source = "built"
+    return ControlPlaneBinaries(target / "kube-apiserver", target / "etcd", source)
+
+
+def main() -> None:
+    binaries = ensure_binaries()
+    print(f"kube-apiserver: {binaries.kube_apiserver}\netcd: {binaries.etcd}\n(source: {binaries.source})")
+
+
+if __name__ == "__main__":
+    main()
