@@ -14,7 +14,10 @@ from collections.abc import Callable, Sequence
 
 from sriov_operator import __version__
 
-COMMAND_MODULES = ("sriov_operator.commands.crds",)
+COMMAND_MODULES = (
+    "sriov_operator.commands.crds",
+    "sriov_operator.commands.sandbox",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,35 @@
+"""Build API clients from a kubeconfig, and turn API errors into readable messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+@asynccontextmanager
+async def api_client(kubeconfig: Path | None = None) -> AsyncIterator[client.ApiClient]:
+    """An ApiClient for ``kubeconfig`` (or the in-cluster service account when None)."""
+    configuration = client.Configuration()
+    if kubeconfig is None:
+        config.load_incluster_config(client_configuration=configuration)
+    else:
+        await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    async with client.ApiClient(configuration) as api:
+        yield api
+
+
+def api_error_message(error: ApiException) -> str:
+    """The API server's own message (it names the field and the accepted values)."""
+    try:
+        body: dict[str, Any] = json.loads(error.body)
+    except (TypeError, ValueError):
+        return f"{error.status} {error.reason}"
+    return str(body.get("message") or f"{error.status} {error.reason}")

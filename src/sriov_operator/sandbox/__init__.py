@@ -1,0 +1,1 @@
+"""The local sandbox: a real control plane with our API, for people and end-to-end tests."""

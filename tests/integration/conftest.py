@@ -1,0 +1,65 @@
+"""A real kube-apiserver + etcd for the whole session, with our CRDs installed.
+
+If the binaries cannot be had or the processes do not start, every test that
+needs them fails with the reason — never a skip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client
+
+from sriov_operator.api.crds import all_crds
+from sriov_operator.controlplane.binaries import BinariesUnavailableError
+from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
+from sriov_operator.kube.client import api_client
+from sriov_operator.kube.crds import install_crds
+from tests.support import control_plane_report
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    plane = ControlPlane()
+    try:
+        plane.start()
+    except (BinariesUnavailableError, ControlPlaneError) as error:
+        pytest.fail(f"the real kube-apiserver + etcd could not start:\n{error}", pytrace=False)
+    version = plane.get_json("/version")["gitVersion"]
+    assert plane.binaries is not None
+    control_plane_report.append(
+        f"integration tests ran against kube-apiserver {version} + etcd on {plane.api_url} "
+        f"(binaries: {plane.binaries.source}, ready in {plane.startup_seconds:.1f}s)"
+    )
+    yield plane
+    plane.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
+    async with api_client(control_plane.kubeconfig) as api:
+        await install_crds(api, all_crds())
+        yield api
+
+
+NamespaceFactory = Callable[[str | None], Awaitable[str]]
+
+
+@pytest_asyncio.fixture
+async def make_namespace(kube: client.ApiClient) -> NamespaceFactory:
+    """Create a namespace (a unique one unless a name is given); returns its name."""
+
+    async def create(name: str | None = None) -> str:
+        name = name or f"t-{uuid.uuid4().hex[:8]}"
+        core = client.CoreV1Api(kube)
+        try:
+            await core.create_namespace({"metadata": {"name": name}})
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        return name
+
+    return create
