@@ -1,0 +1,111 @@
+"""Read the host into ``SriovNetworkNodeState.status.interfaces``.
+
+Bare metal: every SR-IOV capable PCI network function is a PF with its VFs.
+Virtual platforms (OpenStack): every PCI network function that is a Neutron port
+and bound to a driver is reported as a "PF" with one VF, itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sriov_operator.api.models import InterfaceExt, VirtualFunction
+from sriov_operator.host.openstack.netfilter import DeviceInfo
+from sriov_operator.host.openstack.ports import (
+    MetadataSettings,
+    MetadataSource,
+    PortCheckpoint,
+    resolve_ports,
+)
+from sriov_operator.host.pci import PciFunction, network_functions, read_pci_function
+from sriov_operator.host.platform import Platform
+from sriov_operator.host.root import HostRoot
+
+
+@dataclass(frozen=True)
+class Discovery:
+    platform: Platform
+    metadata_source: MetadataSource
+    interfaces: list[InterfaceExt]
+    ports: PortCheckpoint | None  # OpenStack only; the caller persists it (save_checkpoint)
+
+    def to_output(self) -> dict[str, object]:
+        return {
+            "platform": self.platform,
+            "metadataSource": self.metadata_source,
+            "interfaces": [interface.to_k8s() for interface in self.interfaces],
+        }
+
+
+def _virtual_function(function: PciFunction, vf_id: int) -> VirtualFunction:
+    netdev = function.netdev
+    return VirtualFunction(
+        name=netdev.name if netdev else None,
+        mac=netdev.mac if netdev else None,
+        driver=function.driver,
+        pci_address=function.address,
+        vendor=function.vendor,
+        device_id=function.device_id,
+        mtu=netdev.mtu if netdev else None,
+        vf_id=vf_id,
+    )
+
+
+def _interface(function: PciFunction, **extra: object) -> InterfaceExt:
+    netdev = function.netdev
+    return InterfaceExt.model_validate(
+        {
+            "name": netdev.name if netdev else None,
+            "mac": netdev.mac if netdev else None,
+            "driver": function.driver,
+            "pci_address": function.address,
+            "vendor": function.vendor,
+            "device_id": function.device_id,
+            "mtu": netdev.mtu if netdev else None,
+            "link_speed": f"{netdev.speed_mbps} Mb/s" if netdev and netdev.speed_mbps else None,
+            "link_type": netdev.link_type if netdev else None,
+            "link_admin_state": ("up" if netdev.admin_up else "down") if netdev else None,
+            **extra,
+        }
+    )
+
+
+def _physical_function(host: HostRoot, function: PciFunction) -> InterfaceExt | None:
+    totalvfs = host.read_int(function.path / "sriov_totalvfs")
+    if totalvfs is None:
+        return None
+    vfs = []
+    for link in host.names(function.path):
+        if link.startswith("virtfn") and (vf_address := host.link_name(function.path / link)):
+            vfs.append(
+                _virtual_function(read_pci_function(host, vf_address), int(link.removeprefix("virtfn")))
+            )
+    return _interface(
+        function,
+        num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,
+        totalvfs=totalvfs,
+        e_switch_mode=function.netdev.eswitch_mode if function.netdev else None,
+        vfs=sorted(vfs, key=lambda vf: vf.vf_id),
+    )
+
+
+def _port(function: PciFunction, info: DeviceInfo) -> InterfaceExt:
+    return _interface(
+        function, net_filter=info.net_filter, num_vfs=1, totalvfs=1, vfs=[_virtual_function(function, 0)]
+    )
+
+
+def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | None = None) -> Discovery:
+    """Raises MetadataError on OpenStack when no metadata source answers (and no checkpoint fits)."""
+    functions = network_functions(host)
+    if platform == "baremetal":
+        pfs = [pf for pf in (_physical_function(host, f) for f in functions) if pf is not None]
+        return Discovery(platform, "none", pfs, None)
+    nics = {function.address: function.netdev.mac if function.netdev else None for function in functions}
+    ports = resolve_ports(host, metadata or MetadataSettings(), nics)
+    interfaces = [
+        _port(function, ports.devices[function.address])
+        for function in functions
+        if function.driver and function.address in ports.devices
+    ]
+    return Discovery(platform, ports.source, interfaces, ports)

@@ -1,0 +1,1 @@
+"""OpenStack: Nova metadata (config drive or metadata service) and the netFilter of each port."""

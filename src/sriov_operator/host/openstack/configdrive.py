@@ -1,0 +1,105 @@
+"""Read Nova's config drive (a block device labelled ``config-2``) without mounting it.
+
+Mounting fails on some immutable hosts, so the ISO 9660 image is read straight
+from the device (or an image file) with pycdlib.  Devices are found through
+``/dev/disk/by-label/config-2`` or, where udev does not maintain that link, by
+reading the volume label of every block device ourselves.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pycdlib
+from pycdlib.pycdlibexception import PyCdlibException
+
+from sriov_operator.host.openstack.metadata import (
+    META_DATA_FILE,
+    METADATA_VERSIONS,
+    NETWORK_DATA_FILE,
+    MetadataError,
+    OpenStackMetadata,
+    parse_metadata_documents,
+)
+from sriov_operator.host.root import CLASS_BLOCK, HostRoot
+
+CONFIG_DRIVE_LABEL = "config-2"
+BY_LABEL_LINK = "dev/disk/by-label/" + CONFIG_DRIVE_LABEL
+ISO_PRIMARY_DESCRIPTOR_OFFSET = 16 * 2048
+ISO_VOLUME_ID = slice(40, 72)
+FAT_LABELS = (slice(43, 54), slice(71, 82))  # FAT12/16 and FAT32 boot sector volume labels
+
+
+def volume_label(device: Path) -> tuple[str, str] | None:
+    """(filesystem, label) of an ISO 9660 or FAT volume, or None if neither / unreadable."""
+    try:
+        with device.open("rb") as stream:
+            boot = stream.read(512)
+            stream.seek(ISO_PRIMARY_DESCRIPTOR_OFFSET)
+            descriptor = stream.read(2048)
+    except OSError:
+        return None
+    if descriptor[1:6] == b"CD001":
+        return "iso9660", descriptor[ISO_VOLUME_ID].decode("ascii", "replace").strip()
+    if boot[510:512] == b"\x55\xaa":
+        for label in FAT_LABELS:
+            text = boot[label].decode("ascii", "replace").strip()
+            if text.lower() == CONFIG_DRIVE_LABEL:
+                return "vfat", text
+    return None
+
+
+def find_config_drive(host: HostRoot) -> Path | None:
+    """The config drive's device under the host root, or None."""
+    linked = host.resolve_link(host.path(BY_LABEL_LINK))
+    if linked is not None and linked.exists():
+        return linked
+    for name in host.names(host.path(CLASS_BLOCK)):
+        device = host.path("dev", name)
+        found = volume_label(device)
+        if found is not None and found[1].lower() == CONFIG_DRIVE_LABEL:
+            return device
+    return None
+
+
+def _read_iso_file(iso: Any, path: str) -> bytes | None:
+    """A file by its Rock Ridge or Joliet name (Nova writes both; plain ISO 9660 names are 8.3)."""
+    for name in ({"rr_path": path}, {"joliet_path": path}):
+        out = io.BytesIO()
+        try:
+            iso.get_file_from_iso_fp(out, **name)
+        except PyCdlibException:
+            continue
+        return out.getvalue()
+    return None
+
+
+def read_config_drive(device: Path) -> OpenStackMetadata:
+    found = volume_label(device)
+    if found is None:
+        raise MetadataError(f"{device}: not an ISO 9660 config drive (no readable volume descriptor)")
+    if found[0] != "iso9660":
+        raise MetadataError(
+            f"{device}: config drive is {found[0]}; only ISO 9660 config drives can be read without mounting"
+        )
+    iso = pycdlib.PyCdlib()
+    try:
+        with device.open("rb") as stream:
+            iso.open_fp(stream)
+            try:
+                for version in METADATA_VERSIONS:
+                    directory = f"/openstack/{version}/"
+                    meta = _read_iso_file(iso, directory + META_DATA_FILE)
+                    network = _read_iso_file(iso, directory + NETWORK_DATA_FILE)
+                    if meta is not None and network is not None:
+                        return parse_metadata_documents(meta, network, f"{device}:{directory}")
+            finally:
+                iso.close()
+    except (OSError, PyCdlibException) as error:
+        raise MetadataError(f"{device}: cannot read the config drive image: {error}") from None
+    versions = ", ".join(f"openstack/{v}/" for v in METADATA_VERSIONS)
+    raise MetadataError(
+        f"{device}: config drive has no {META_DATA_FILE} and {NETWORK_DATA_FILE} in {versions}"
+    )

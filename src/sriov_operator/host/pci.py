@@ -1,0 +1,86 @@
+"""What sysfs says about PCI functions and their network interfaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sriov_operator.host.root import PCI_DEVICES, HostRoot
+
+NETWORK_CLASS_PREFIX = "0x02"
+IFF_UP = 0x1
+ARPHRD_INFINIBAND = 32
+DPDK_DRIVERS = frozenset({"vfio-pci", "igb_uio", "uio_pci_generic"})
+
+
+@dataclass(frozen=True)
+class Netdev:
+    name: str
+    path: Path
+    mac: str | None
+    mtu: int | None
+    speed_mbps: int | None
+    admin_up: bool
+    link_type: str
+    eswitch_mode: str | None
+
+
+@dataclass(frozen=True)
+class PciFunction:
+    address: str
+    path: Path
+    vendor: str | None
+    device_id: str | None
+    pci_class: str
+    driver: str | None
+    netdev: Netdev | None
+
+    @property
+    def is_network(self) -> bool:
+        return self.pci_class.startswith(NETWORK_CLASS_PREFIX)
+
+
+def _hex_id(host: HostRoot, path: Path) -> str | None:
+    text = host.read(path)
+    return text.lower().removeprefix("0x") if text else None
+
+
+def _netdev_dirs(device: Path) -> list[Path]:
+    """``<dev>/net/<if>``, or ``<dev>/virtioN/net/<if>`` for virtio-net."""
+    dirs = sorted(device.glob("net/*")) + sorted(device.glob("virtio*/net/*"))
+    return [d for d in dirs if d.is_dir()]
+
+
+def read_netdev(host: HostRoot, path: Path) -> Netdev:
+    flags = host.read_int(path / "flags", 16) or 0
+    speed = host.read_int(path / "speed")
+    return Netdev(
+        name=path.name,
+        path=path,
+        mac=host.read(path / "address"),
+        mtu=host.read_int(path / "mtu"),
+        speed_mbps=speed if speed is not None and speed > 0 else None,
+        admin_up=bool(flags & IFF_UP),
+        link_type="IB" if host.read_int(path / "type") == ARPHRD_INFINIBAND else "ETH",
+        eswitch_mode=host.read(path / "compat/devlink/mode"),
+    )
+
+
+def read_pci_function(host: HostRoot, address: str) -> PciFunction:
+    path = host.path(PCI_DEVICES, address)
+    netdevs = _netdev_dirs(path)
+    return PciFunction(
+        address=address,
+        path=path,
+        vendor=_hex_id(host, path / "vendor"),
+        device_id=_hex_id(host, path / "device"),
+        pci_class=host.read(path / "class") or "",
+        driver=host.link_name(path / "driver"),
+        netdev=read_netdev(host, netdevs[0]) if netdevs else None,
+    )
+
+
+def network_functions(host: HostRoot) -> list[PciFunction]:
+    """Every PCI function of network class (0x02xxxx), sorted by address."""
+    functions = (read_pci_function(host, address) for address in host.names(host.path(PCI_DEVICES)))
+    return [function for function in functions if function.is_network]

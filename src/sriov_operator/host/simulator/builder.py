@@ -1,0 +1,63 @@
+"""Create a simulated host tree from a profile (the shipped ones, or one built in code)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from sriov_operator.host.openstack.configdrive import BY_LABEL_LINK
+from sriov_operator.host.openstack.metadata import META_DATA_FILE, METADATA_VERSIONS, NETWORK_DATA_FILE
+from sriov_operator.host.root import CLASS_BLOCK, DMI_ID, MODULES, PCI_DRIVERS_PROBE
+from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
+from sriov_operator.host.simulator.kernel import SimulatedKernel, relative_symlink, write_value
+from sriov_operator.host.simulator.model import KernelState, Profile
+
+CONFIG_DRIVE_DEVICE = "dev/sr0"
+_PROFILES = resources.files("sriov_operator.host.simulator") / "profiles"
+
+
+def profile_names() -> list[str]:
+    return sorted(p.name.removesuffix(".json") for p in _PROFILES.iterdir() if p.name.endswith(".json"))
+
+
+def profile_file(relative: str) -> bytes:
+    """A file shipped with the profiles (e.g. the OpenStack VM's metadata)."""
+    return (_PROFILES / relative).read_bytes()
+
+
+def load_profile(name: str) -> Profile:
+    if name not in profile_names():
+        raise ValueError(f"unknown simulator profile {name!r}; choose one of: {', '.join(profile_names())}")
+    return Profile.model_validate(json.loads(profile_file(f"{name}.json")))
+
+
+def create_host(profile: Profile, out: Path) -> None:
+    """Write a new simulated host under ``out`` (which must be missing or empty)."""
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: exists and is not empty; the simulator needs a new directory")
+    kernel = SimulatedKernel(out, KernelState(iommu=profile.iommu, available_modules=profile.modules))
+    for name, value in profile.dmi.items():
+        write_value(out / DMI_ID / name, value)
+    for module in profile.modules:
+        (out / MODULES / module).mkdir(parents=True, exist_ok=True)
+    drivers = {d.driver for d in profile.devices} | {d.sriov.vf_driver for d in profile.devices if d.sriov}
+    for driver in sorted(d for d in drivers if d):
+        for attribute in ("bind", "unbind"):
+            write_value(kernel.driver_dir(driver) / attribute, "")
+    write_value(out / PCI_DRIVERS_PROBE, "")
+    for device in profile.devices:
+        kernel.add_device(device)
+    if profile.config_drive is not None:
+        files = {
+            f"openstack/{version}/{name}": profile_file(source)
+            for version in METADATA_VERSIONS
+            for name, source in (
+                (META_DATA_FILE, profile.config_drive.meta_data),
+                (NETWORK_DATA_FILE, profile.config_drive.network_data),
+            )
+        }
+        write_config_drive_image(files, out / CONFIG_DRIVE_DEVICE)
+        (out / CLASS_BLOCK / Path(CONFIG_DRIVE_DEVICE).name).mkdir(parents=True)
+        relative_symlink(out / BY_LABEL_LINK, out / CONFIG_DRIVE_DEVICE)
+    kernel.save()

@@ -1,0 +1,347 @@
+"""The simulated kernel: how sysfs reacts to writes, and what modprobe and devlink do.
+
+Behaviour reproduced (see docs/host.md): ``sriov_numvfs`` creates and removes VFs
+(0 must be written before changing a non-zero count); ``bind``/``unbind``/
+``drivers_probe`` honour ``driver_override``; a netdev exists only while a
+network driver is bound; vfio-pci needs an IOMMU group or no-IOMMU mode and then
+creates ``/dev/vfio/<group>`` (``/dev/vfio/noiommu-<n>``); ``modprobe vfio``
+ignores its options when vfio is already loaded, like the real one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
+from sriov_operator.host.root import (
+    CLASS_NET,
+    IOMMU_GROUPS,
+    MODULES,
+    PCI_DEVICES,
+    PCI_DRIVERS,
+    VFIO_NOIOMMU_PARAMETER,
+)
+from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
+
+STATE_FILE = ".simulator/kernel.json"
+ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
+MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+NO_OVERRIDE = "(null)"
+MIN_MTU = 68
+
+
+def kernel_error(code: int, path: Path | str) -> OSError:
+    return OSError(code, os.strerror(code), str(path))
+
+
+def relative_symlink(link: Path, target: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+
+def write_value(path: Path, value: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{value}\n")
+
+
+def vf_address(pf_address: str, routing_offset: int) -> str:
+    """PCI address ``routing_offset`` routing ids after the PF's (bus:device.function arithmetic)."""
+    domain, bus, rest = pf_address.split(":")
+    device, function = rest.split(".")
+    rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function, 16)) + routing_offset
+    return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7:x}"
+
+
+def _vf_mac(pf_mac: str, index: int) -> str:
+    octets = pf_mac.split(":")
+    return ":".join(["02", *octets[1:4], f"{(index >> 8) & 0xFF:02x}", f"{index & 0xFF:02x}"])
+
+
+class SimulatedKernel:
+    def __init__(self, root: Path, state: KernelState) -> None:
+        self.root = root
+        self.state = state
+
+    # ----------------------------------------------------------------- persistence
+    @classmethod
+    def load(cls, root: Path) -> SimulatedKernel:
+        path = root / STATE_FILE
+        try:
+            return cls(root, KernelState.model_validate_json(path.read_text()))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{root}: not a simulated host (no {STATE_FILE}); create one with "
+                "`sriov-operator simulate-host`"
+            ) from None
+
+    def save(self) -> None:
+        path = self.root / STATE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1))
+
+    # ---------------------------------------------------------------------- paths
+    def device_dir(self, address: str) -> Path:
+        return self.root / PCI_DEVICES / address
+
+    def driver_dir(self, driver: str) -> Path:
+        return self.root / PCI_DRIVERS / driver
+
+    def _netdev_dir(self, address: str, netdev: SimNetdev) -> Path:
+        base = self.device_dir(address)
+        return (base / netdev.virtio if netdev.virtio else base) / "net" / netdev.name
+
+    def _device(self, address: str, path: Path | str) -> SimDevice:
+        device = self.state.devices.get(address)
+        if device is None:
+            raise kernel_error(errno.ENODEV, path)
+        return device
+
+    def bound_driver(self, address: str) -> str | None:
+        link = self.device_dir(address) / "driver"
+        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
+
+    # -------------------------------------------------------------------- devices
+    def add_device(self, device: SimDevice) -> None:
+        path = self.device_dir(device.address)
+        for name, value in (
+            ("vendor", f"0x{device.vendor}"),
+            ("device", f"0x{device.device}"),
+            ("class", device.pci_class),
+            ("subsystem_vendor", f"0x{device.vendor}"),
+            ("subsystem_device", f"0x{device.device}"),
+            ("driver_override", NO_OVERRIDE),
+        ):
+            write_value(path / name, value)
+        if device.sriov:
+            for name, number in (
+                ("sriov_totalvfs", device.sriov.totalvfs),
+                ("sriov_numvfs", 0),
+                ("sriov_offset", device.sriov.offset),
+                ("sriov_stride", device.sriov.stride),
+            ):
+                write_value(path / name, number)
+        if device.physfn:
+            relative_symlink(path / "physfn", self.device_dir(device.physfn))
+            relative_symlink(self.device_dir(device.physfn) / f"virtfn{device.vf_index}", path)
+        self.state.devices[device.address] = device
+        if self.state.iommu:
+            self._join_iommu_group(device.address)
+        self.probe(device.address)
+        if device.sriov and device.sriov.numvfs:
+            self.set_numvfs(device.address, device.sriov.numvfs)
+
+    def remove_device(self, address: str) -> None:
+        device = self.state.devices.pop(address)
+        if (driver := self.bound_driver(address)) is not None:
+            self._detach(address, device, driver)
+        group = self._iommu_group(address)
+        if group is not None:
+            shutil.rmtree(self.root / IOMMU_GROUPS / group, ignore_errors=True)
+        if device.physfn:
+            (self.device_dir(device.physfn) / f"virtfn{device.vf_index}").unlink(missing_ok=True)
+        shutil.rmtree(self.device_dir(address))
+
+    # ---------------------------------------------------------------------- SR-IOV
+    def set_numvfs(self, address: str, count: int) -> None:
+        pf = self._device(address, "sriov_numvfs")
+        path = self.device_dir(address) / "sriov_numvfs"
+        if pf.sriov is None:
+            raise kernel_error(errno.ENOENT, path)
+        current = int(path.read_text())
+        if count < 0:
+            raise kernel_error(errno.EINVAL, path)
+        if count > pf.sriov.totalvfs:
+            raise kernel_error(errno.ERANGE, path)
+        if count == current:
+            return
+        if current and count:
+            raise kernel_error(errno.EBUSY, path)  # the kernel wants 0 first
+        if count == 0:
+            for vf in [d for d in self.state.devices.values() if d.physfn == address]:
+                self.remove_device(vf.address)
+        else:
+            pf_mac = pf.netdev.mac if pf.netdev else "02:00:00:00:00:00"
+            for index in range(count):
+                vf_addr = vf_address(address, pf.sriov.offset + index * pf.sriov.stride)
+                vf_name = f"{pf.netdev.name if pf.netdev else 'vf'}v{index}"
+                self.add_device(
+                    SimDevice(
+                        address=vf_addr,
+                        vendor=pf.vendor,
+                        device=pf.sriov.vf_device,
+                        pci_class=pf.pci_class,
+                        driver=pf.sriov.vf_driver,
+                        netdev=SimNetdev(name=vf_name, mac=_vf_mac(pf_mac, index), up=False),
+                        physfn=address,
+                        vf_index=index,
+                    )
+                )
+        write_value(path, count)
+
+    # --------------------------------------------------------------------- drivers
+    def set_driver_override(self, address: str, value: str) -> None:
+        self._device(address, "driver_override")
+        name = value.strip().strip("\x00")
+        write_value(self.device_dir(address) / "driver_override", name or NO_OVERRIDE)
+
+    def _override(self, address: str) -> str | None:
+        text = (self.device_dir(address) / "driver_override").read_text().strip()
+        return None if text == NO_OVERRIDE else text
+
+    def bind(self, address: str, driver: str) -> None:
+        path = self.driver_dir(driver) / "bind"
+        device = self._device(address, path)
+        if self.bound_driver(address) is not None:
+            raise kernel_error(errno.EBUSY, path)
+        wanted = self._override(address) or device.driver
+        if wanted != driver:
+            raise kernel_error(errno.ENODEV, path)
+        if driver == "vfio-pci":
+            self._attach_vfio_group(address, path)
+        relative_symlink(self.device_dir(address) / "driver", self.driver_dir(driver))
+        relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
+        if driver not in DPDK_DRIVERS and device.netdev is not None:
+            self._create_netdev(address, device.netdev)
+
+    def unbind(self, address: str, driver: str) -> None:
+        path = self.driver_dir(driver) / "unbind"
+        device = self._device(address, path)
+        if self.bound_driver(address) != driver:
+            raise kernel_error(errno.ENODEV, path)
+        self._detach(address, device, driver)
+
+    def probe(self, address: str) -> None:
+        """``drivers_probe``: bind the override or the default driver, if it is loaded."""
+        device = self._device(address, "drivers_probe")
+        driver = self._override(address) or device.driver
+        if self.bound_driver(address) is None and driver and self.driver_dir(driver).is_dir():
+            self.bind(address, driver)
+
+    def _detach(self, address: str, device: SimDevice, driver: str) -> None:
+        (self.device_dir(address) / "driver").unlink()
+        (self.driver_dir(driver) / address).unlink(missing_ok=True)
+        if device.netdev is not None:
+            netdev_dir = self._netdev_dir(address, device.netdev)
+            shutil.rmtree(netdev_dir.parent, ignore_errors=True)
+            (self.root / CLASS_NET / device.netdev.name).unlink(missing_ok=True)
+        if driver == "vfio-pci":
+            self._release_vfio_group(address)
+
+    def _create_netdev(self, address: str, netdev: SimNetdev) -> None:
+        path = self._netdev_dir(address, netdev)
+        write_value(path / "address", netdev.mac)
+        write_value(path / "mtu", netdev.mtu)
+        write_value(path / "type", 1)
+        self._set_flags(path, 0x1003 if netdev.up else 0x1002)
+        if netdev.speed is not None:
+            write_value(path / "speed", netdev.speed)
+        if netdev.eswitch is not None:
+            write_value(path / "compat/devlink/mode", netdev.eswitch)
+        relative_symlink(self.root / CLASS_NET / netdev.name, path)
+
+    @staticmethod
+    def _set_flags(netdev_dir: Path, flags: int) -> None:
+        write_value(netdev_dir / "flags", f"0x{flags:x}")
+        write_value(netdev_dir / "operstate", "up" if flags & IFF_UP else "down")
+
+    # ----------------------------------------------------------------------- IOMMU
+    def _iommu_group(self, address: str) -> str | None:
+        link = self.device_dir(address) / "iommu_group"
+        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
+
+    def _join_iommu_group(self, address: str, noiommu: bool = False) -> str:
+        group = str(self.state.next_iommu_group)
+        self.state.next_iommu_group += 1
+        group_dir = self.root / IOMMU_GROUPS / group
+        relative_symlink(group_dir / "devices" / address, self.device_dir(address))
+        relative_symlink(self.device_dir(address) / "iommu_group", group_dir)
+        if noiommu:
+            write_value(group_dir / "type", "noiommu")
+        return group
+
+    def _attach_vfio_group(self, address: str, bind_path: Path) -> None:
+        group = self._iommu_group(address)
+        if group is None:
+            if not self._noiommu_enabled():
+                raise kernel_error(errno.EINVAL, bind_path)
+            group = self._join_iommu_group(address, noiommu=True)
+        noiommu = (self.root / IOMMU_GROUPS / group / "type").is_file()
+        write_value(self.root / "dev/vfio" / (f"noiommu-{group}" if noiommu else group), "")
+
+    def _release_vfio_group(self, address: str) -> None:
+        group = self._iommu_group(address)
+        if group is None:
+            return
+        group_dir = self.root / IOMMU_GROUPS / group
+        if (group_dir / "type").is_file():  # no-IOMMU groups exist only while vfio holds the device
+            (self.root / "dev/vfio" / f"noiommu-{group}").unlink(missing_ok=True)
+            (self.device_dir(address) / "iommu_group").unlink()
+            shutil.rmtree(group_dir)
+        else:
+            (self.root / "dev/vfio" / group).unlink(missing_ok=True)
+
+    def _noiommu_enabled(self) -> bool:
+        parameter = self.root / VFIO_NOIOMMU_PARAMETER
+        return parameter.is_file() and parameter.read_text().strip() == "Y"
+
+    # ---------------------------------------------------------------------- netdev
+    def set_netdev_attribute(self, netdev_dir: Path, attribute: str, value: str) -> None:
+        try:
+            number = int(value.strip(), 0)
+        except ValueError:
+            raise kernel_error(errno.EINVAL, netdev_dir / attribute) from None
+        if attribute == "flags":
+            self._set_flags(netdev_dir, number)
+            return
+        device = next(
+            (d for d in self.state.devices.values() if d.netdev and d.netdev.name == netdev_dir.name), None
+        )
+        max_mtu = device.netdev.max_mtu if device and device.netdev else 1500
+        if not MIN_MTU <= number <= max_mtu:
+            raise kernel_error(errno.EINVAL, netdev_dir / attribute)
+        write_value(netdev_dir / "mtu", number)
+
+    # --------------------------------------------------------------------- modules
+    def load_module(self, name: str, parameters: Mapping[str, str]) -> bool:
+        """False if modprobe would not find the module."""
+        if name not in (*ALWAYS_AVAILABLE_MODULES, *self.state.available_modules):
+            return False
+        if name == "vfio_pci" and not (self.root / MODULES / "vfio").is_dir():
+            self.load_module("vfio", {})
+        module_dir = self.root / MODULES / name
+        if module_dir.is_dir():
+            return True  # already loaded: modprobe silently ignores the parameters
+        module_dir.mkdir(parents=True)
+        if name == "vfio":
+            enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
+            write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
+        if driver := MODULE_DRIVERS.get(name):
+            for name_ in ("bind", "unbind", "new_id"):
+                write_value(self.driver_dir(driver) / name_, "")
+        return True
+
+    def set_noiommu_parameter(self, value: str) -> None:
+        if value.strip() not in {"0", "1", "Y", "N", "y", "n"}:
+            raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
+        write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
+
+    def set_eswitch_mode(self, address: str, mode: str) -> bool:
+        """False if the device has no eswitch (devlink: operation not supported)."""
+        device = self.state.devices.get(address)
+        if device is None or device.netdev is None or device.netdev.eswitch is None:
+            return False
+        if mode == "legacy":
+            device.netdev.eswitch = "legacy"
+        elif mode == "switchdev":
+            device.netdev.eswitch = "switchdev"
+        else:
+            return False
+        if self.bound_driver(address) is not None:
+            write_value(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
+        return True

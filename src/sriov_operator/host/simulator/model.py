@@ -1,0 +1,68 @@
+"""Profiles (what a simulated host has) and the simulated kernel's persistent state."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _SimModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class SimNetdev(_SimModel):
+    name: str
+    mac: str
+    mtu: int = 1500  # what the driver sets when it binds
+    max_mtu: int = 9702
+    speed: int | None = None  # Mb/s; None: sysfs answers with an error (virtio, link down)
+    virtio: str | None = None  # ``virtioN``: the netdev sits under <dev>/virtioN/net/
+    up: bool = True
+    eswitch: Literal["legacy", "switchdev"] | None = None  # mlx5 PFs only
+
+
+class SimSriov(_SimModel):
+    totalvfs: int
+    numvfs: int = 0
+    offset: int = 1  # first VF's routing id relative to the PF
+    stride: int = 1
+    vf_device: str
+    vf_driver: str
+
+
+class SimDevice(_SimModel):
+    address: str
+    vendor: str
+    device: str
+    pci_class: str = Field(default="0x020000", alias="class")
+    driver: str | None  # the default driver (what drivers_probe binds)
+    netdev: SimNetdev | None = None
+    sriov: SimSriov | None = None
+    physfn: str | None = None
+    vf_index: int | None = None
+
+
+class ConfigDriveFiles(_SimModel):
+    """Package files served as ``openstack/{2018-08-27,latest}/`` on the simulated config drive."""
+
+    meta_data: str
+    network_data: str
+
+
+class Profile(_SimModel):
+    description: str
+    platform: Literal["baremetal", "openstack"]
+    iommu: bool
+    dmi: dict[str, str] = {}
+    modules: list[str] = []  # modules modprobe can load (vfio and vfio_pci are always available)
+    devices: list[SimDevice]
+    config_drive: ConfigDriveFiles | None = None
+
+
+class KernelState(_SimModel):
+    iommu: bool
+    next_iommu_group: int = 1
+    available_modules: list[str] = []
+    devices: dict[str, SimDevice] = {}

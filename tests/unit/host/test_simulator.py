@@ -1,0 +1,129 @@
+"""The simulated kernel reacts to writes the way the kernel does (the production code relies on it)."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.root import (
+    PCI_DEVICES,
+    PCI_DRIVERS,
+    PCI_DRIVERS_PROBE,
+    VFIO_NOIOMMU_PARAMETER,
+    HostRoot,
+)
+from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
+from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
+from sriov_operator.host.simulator.kernel import vf_address
+from tests.support import FIXTURES
+
+
+def _numvfs(host: HostRoot, pf: str) -> Path:
+    return host.path(PCI_DEVICES, pf, "sriov_numvfs")
+
+
+def test_writing_numvfs_creates_and_removes_vfs(intel_host: HostRoot) -> None:
+    writer = SimulatedWriter(intel_host.root)
+    writer.write_attribute(_numvfs(intel_host, "0000:3b:00.0"), "4")
+    pf = intel_host.path(PCI_DEVICES, "0000:3b:00.0")
+    vfs = [intel_host.link_name(pf / f"virtfn{i}") for i in range(4)]
+    assert vfs == ["0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2", "0000:3b:02.3"]
+    vf = read_pci_function(intel_host, "0000:3b:02.1")
+    assert (vf.driver, vf.device_id) == ("iavf", "154c")
+    assert vf.netdev is not None and vf.netdev.name == "ens1f0v1"
+    assert intel_host.link_name(vf.path / "physfn") == "0000:3b:00.0"
+
+    writer.write_attribute(_numvfs(intel_host, "0000:3b:00.0"), "0")
+    assert not intel_host.path(PCI_DEVICES, "0000:3b:02.0").exists()
+    assert not (pf / "virtfn0").exists()
+
+
+def test_changing_a_nonzero_vf_count_needs_zero_first(intel_host: HostRoot) -> None:
+    writer = SimulatedWriter(intel_host.root)
+    writer.write_attribute(_numvfs(intel_host, "0000:3b:00.0"), "2")
+    with pytest.raises(OSError) as busy:
+        writer.write_attribute(_numvfs(intel_host, "0000:3b:00.0"), "3")
+    assert busy.value.errno == errno.EBUSY
+    with pytest.raises(OSError) as too_many:
+        writer.write_attribute(_numvfs(intel_host, "0000:3b:00.1"), "65")
+    assert too_many.value.errno == errno.ERANGE
+
+
+def test_vfio_bind_needs_noiommu_mode_on_a_vm_and_drops_the_netdev(vm_host: HostRoot) -> None:
+    writer, runner = SimulatedWriter(vm_host.root), SimulatedCommandRunner(vm_host.root)
+    address = "0000:00:04.0"
+    writer.write_attribute(vm_host.path(PCI_DRIVERS, "virtio-pci", "unbind"), address)
+    assert read_pci_function(vm_host, address).netdev is None
+    writer.write_attribute(vm_host.path(PCI_DEVICES, address, "driver_override"), "vfio-pci")
+    assert runner(["modprobe", "vfio_pci"]).returncode == 0  # pulls in vfio without no-IOMMU
+    assert vm_host.read(vm_host.path(VFIO_NOIOMMU_PARAMETER)) == "N"
+    with pytest.raises(OSError) as no_iommu:
+        writer.write_attribute(vm_host.path(PCI_DRIVERS, "vfio-pci", "bind"), address)
+    assert no_iommu.value.errno == errno.EINVAL
+
+    runner(["modprobe", "vfio", "enable_unsafe_noiommu_mode=1"])
+    assert vm_host.read(vm_host.path(VFIO_NOIOMMU_PARAMETER)) == "N", (
+        "modprobe ignores options of a loaded module"
+    )
+    writer.write_attribute(vm_host.path(VFIO_NOIOMMU_PARAMETER), "1")
+    writer.write_attribute(vm_host.path(PCI_DRIVERS, "vfio-pci", "bind"), address)
+    assert read_pci_function(vm_host, address).driver == "vfio-pci"
+    assert [p.name for p in vm_host.path("dev/vfio").iterdir()] == ["noiommu-1"]
+
+    writer.write_attribute(vm_host.path(PCI_DRIVERS, "vfio-pci", "unbind"), address)
+    writer.write_attribute(vm_host.path(PCI_DEVICES, address, "driver_override"), "\x00")
+    writer.write_attribute(vm_host.path(PCI_DRIVERS_PROBE), address)
+    back = read_pci_function(vm_host, address)
+    assert back.driver == "virtio-pci"
+    assert back.netdev is not None and back.netdev.mac == "fa:16:3e:58:0c:e2"
+    assert list(vm_host.path("dev/vfio").iterdir()) == []
+
+
+def test_bind_without_override_to_a_foreign_driver_is_refused(vm_host: HostRoot) -> None:
+    writer = SimulatedWriter(vm_host.root)
+    writer.write_attribute(vm_host.path(PCI_DRIVERS, "iavf", "unbind"), "0000:00:06.0")
+    with pytest.raises(OSError) as refused:
+        writer.write_attribute(vm_host.path(PCI_DRIVERS, "mlx5_core", "bind"), "0000:00:06.0")
+    assert refused.value.errno == errno.ENODEV
+
+
+def test_state_persists_across_writer_objects(intel_host: HostRoot) -> None:
+    SimulatedWriter(intel_host.root).write_attribute(_numvfs(intel_host, "0000:3b:00.1"), "3")
+    SimulatedWriter(intel_host.root).write_attribute(_numvfs(intel_host, "0000:3b:00.1"), "0")
+    assert intel_host.read(_numvfs(intel_host, "0000:3b:00.1")) == "0"
+    assert not intel_host.path(PCI_DEVICES, vf_address("0000:3b:00.1", 79)).exists()
+
+
+def test_devlink_switches_the_eswitch_of_mellanox_only(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
+    result = SimulatedCommandRunner(mellanox_host.root)(
+        ["devlink", "dev", "eswitch", "set", "pci/0000:5e:00.0", "mode", "switchdev"]
+    )
+    assert result.returncode == 0
+    pf = read_pci_function(mellanox_host, "0000:5e:00.0")
+    assert pf.netdev is not None and pf.netdev.eswitch_mode == "switchdev"
+    refused = SimulatedCommandRunner(intel_host.root)(
+        ["devlink", "dev", "eswitch", "set", "pci/0000:3b:00.0", "mode", "switchdev"]
+    )
+    assert refused.returncode != 0
+
+
+def test_unknown_modules_fail_like_modprobe(vm_host: HostRoot) -> None:
+    result = SimulatedCommandRunner(vm_host.root)(["modprobe", "igb_uio"])
+    assert result.returncode == 1 and "igb_uio" in result.stderr
+
+
+def test_profiles_ship_the_fixture_metadata_and_refuse_a_used_directory(tmp_path: Path) -> None:
+    assert {"openstack-vm", "baremetal-intel", "baremetal-mellanox"} <= set(profile_names())
+    for name in ("meta_data.json", "network_data.json"):
+        shipped = json.loads(profile_file(f"openstack-vm/{name}"))
+        assert shipped == json.loads((FIXTURES / "openstack" / name).read_text())
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "file").write_text("x")
+    with pytest.raises(FileExistsError):
+        create_host(load_profile("openstack-vm"), tmp_path / "used")
+    with pytest.raises(ValueError, match="unknown simulator profile"):
+        load_profile("nope")
