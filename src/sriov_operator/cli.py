@@ -17,6 +17,8 @@ from sriov_operator import __version__
 COMMAND_MODULES = (
     "sriov_operator.commands.crds",
     "sriov_operator.commands.sandbox",
+    "sriov_operator.commands.render",
+    "sriov_operator.commands.validate",
 )
 
 

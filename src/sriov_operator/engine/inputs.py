@@ -1,0 +1,267 @@
+"""Parsed manifests → the typed objects the engine works on, with every problem named.
+
+The operator namespace is ``--namespace`` when given; otherwise the namespace of
+objects only the operator owns (the ``default`` SriovOperatorConfig and the
+SriovNetworkNodeStates) when they agree on one; otherwise the built-in default.
+Objects without a namespace are read as being in the operator namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sriov_operator.api.constants import (
+    DEFAULT_OPERATOR_CONFIG_NAME,
+    DEFAULT_OPERATOR_NAMESPACE,
+    DEFAULT_POLICY_NAME,
+    SUPPORTED_NIC_CONFIGMAP,
+)
+from sriov_operator.api.models import (
+    OVSNetwork,
+    SriovIBNetwork,
+    SriovNetwork,
+    SriovNetworkNodePolicy,
+    SriovNetworkNodeState,
+    SriovNetworkPoolConfig,
+    SriovOperatorConfig,
+)
+from sriov_operator.engine.mutation import apply_policy_defaults
+from sriov_operator.engine.nad import Network
+from sriov_operator.engine.problems import ObjectRef, Problem, error, warning
+from sriov_operator.manifests import Document
+
+NETWORK_KINDS: dict[str, type[Network]] = {k.KIND: k for k in (SriovNetwork, SriovIBNetwork, OVSNetwork)}
+OPERATOR_KINDS: dict[str, type[BaseModel]] = {
+    k.KIND: k
+    for k in (SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkPoolConfig, SriovOperatorConfig)
+}
+IGNORED_KINDS = frozenset({"NetworkAttachmentDefinition"})
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    labels: Mapping[str, str]
+    provider_id: str = ""
+
+    @property
+    def is_virtual(self) -> bool:
+        """OpenStack / AWS VMs, recognised upstream's way (the providerID)."""
+        return any(platform in self.provider_id for platform in ("openstack", "aws"))
+
+
+@dataclass
+class ClusterObjects:
+    operator_namespace: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+    node_states: dict[str, SriovNetworkNodeState] = field(default_factory=dict)
+    policies: list[SriovNetworkNodePolicy] = field(default_factory=list)
+    pools: list[SriovNetworkPoolConfig] = field(default_factory=list)
+    operator_config: SriovOperatorConfig | None = None
+    supported_nic_data: dict[str, str] = field(default_factory=dict)
+    networks: list[Network] = field(default_factory=list)
+
+
+def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = body.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def resolve_operator_namespace(documents: Sequence[Document], explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    owned = {
+        str(_metadata(doc.body).get("namespace"))
+        for doc in documents
+        if _metadata(doc.body).get("namespace")
+        and (
+            doc.kind == SriovNetworkNodeState.KIND
+            or (doc.kind == SriovOperatorConfig.KIND and _metadata(doc.body).get("name") == "default")
+        )
+    }
+    return owned.pop() if len(owned) == 1 else DEFAULT_OPERATOR_NAMESPACE
+
+
+def _field_path(loc: Sequence[int | str], body: Any) -> str:
+    """pydantic's error location as ``spec.nicSelector.pfNames[0]``, without union-member tags."""
+    path = ""
+    current = body
+    for part in loc:
+        if isinstance(part, int) and isinstance(current, list) and part < len(current):
+            path, current = f"{path}[{part}]", current[part]
+        elif isinstance(part, str) and isinstance(current, Mapping) and part in current:
+            path, current = f"{path}.{part}" if path else part, current[part]
+        elif isinstance(part, str) and isinstance(current, Mapping):
+            return f"{path}.{part}" if path else part  # a missing field or an unknown one
+        else:
+            break
+    return path or "(object)"
+
+
+def schema_problems(
+    exc: ValidationError, body: Mapping[str, Any], ref: ObjectRef, where: str
+) -> list[Problem]:
+    """One problem per field: the field, the value given and what the schema accepts."""
+    by_field: dict[str, list[str]] = {}
+    for item in exc.errors():
+        path = _field_path(item["loc"], body)
+        given = "" if item["type"] in ("missing", "extra_forbidden") else f"got {item['input']!r}; "
+        message = f"{given}{item['msg'][0].lower()}{item['msg'][1:]}"
+        by_field.setdefault(path, []).append(message)
+    return [
+        error(ref, path, " or ".join(dict.fromkeys(msgs)) + f" [{where}]") for path, msgs in by_field.items()
+    ]
+
+
+def _ref(body: Mapping[str, Any], namespace: str) -> ObjectRef:
+    metadata = _metadata(body)
+    return ObjectRef(
+        str(body.get("kind") or "?"),
+        str(metadata.get("namespace") or namespace),
+        str(metadata.get("name") or "?"),
+    )
+
+
+def parse_object(
+    model: type[BaseModel], body: Mapping[str, Any], ref: ObjectRef, where: str
+) -> tuple[Any, list[Problem]]:
+    """``model.model_validate`` with field-named problems instead of an exception."""
+    try:
+        return model.model_validate(body), []
+    except ValidationError as exc:
+        return None, schema_problems(exc, body, ref, where)
+
+
+def _parse_node(doc: Document, ref: ObjectRef) -> tuple[Node | None, list[Problem]]:
+    metadata = _metadata(doc.body)
+    labels = metadata.get("labels") or {}
+    spec = doc.body.get("spec")
+    spec = spec if isinstance(spec, Mapping) else {}
+    if not metadata.get("name") or not isinstance(labels, Mapping):
+        return None, [
+            error(ref, "metadata", f"a Node needs metadata.name and a labels mapping [{doc.where}]")
+        ]
+    labels = {str(k): "" if v is None else str(v) for k, v in labels.items()}
+    return Node(str(metadata["name"]), labels, str(spec.get("providerID") or "")), []
+
+
+class _Reader:
+    def __init__(self, operator_namespace: str) -> None:
+        self.cluster = ClusterObjects(operator_namespace)
+        self.problems: list[Problem] = []
+        self.seen: dict[ObjectRef, list[Any]] = {}
+
+    @property
+    def namespace(self) -> str:
+        return self.cluster.operator_namespace
+
+    def read(self, doc: Document) -> None:
+        body = dict(doc.body)
+        metadata = dict(_metadata(body))
+        metadata.setdefault("namespace", self.namespace)
+        if doc.kind == "Node":
+            metadata.pop("namespace")
+        body["metadata"] = metadata
+        ref = _ref(body, self.namespace)
+        if doc.kind == "Node":
+            node, problems = _parse_node(doc, ref)
+            self._keep(ref, node, problems)
+        elif doc.kind == "ConfigMap" and metadata.get("name") == SUPPORTED_NIC_CONFIGMAP:
+            self._read_nic_configmap(body, ref, doc.where)
+        elif doc.kind in NETWORK_KINDS:
+            self._keep(ref, *parse_object(NETWORK_KINDS[doc.kind], body, ref, doc.where))
+        elif doc.kind in OPERATOR_KINDS:
+            self._read_operator_object(body, ref, doc.where)
+        elif doc.kind not in IGNORED_KINDS:
+            self.problems.append(
+                warning(
+                    ref,
+                    "kind",
+                    f"{doc.kind or 'no kind'!r} is not an input of the policy engine; ignored [{doc.where}]",
+                )
+            )
+
+    def _outside_namespace(self, ref: ObjectRef, where: str) -> bool:
+        if ref.namespace == self.namespace:
+            return False
+        self.problems.append(
+            warning(
+                ref,
+                "metadata.namespace",
+                f"{ref.namespace!r} is not the operator namespace {self.namespace!r}, so this object has no "
+                f"effect (pass --namespace {ref.namespace} if that is where the operator runs) [{where}]",
+            )
+        )
+        return True
+
+    def _read_operator_object(self, body: dict[str, Any], ref: ObjectRef, where: str) -> None:
+        if self._outside_namespace(ref, where):
+            return
+        if ref.kind == SriovNetworkNodePolicy.KIND:
+            if ref.name == DEFAULT_POLICY_NAME:
+                return
+            body = apply_policy_defaults(body)
+        if ref.kind == SriovOperatorConfig.KIND and ref.name != DEFAULT_OPERATOR_CONFIG_NAME:
+            self.problems.append(
+                error(
+                    ref,
+                    "metadata.name",
+                    f"only the SriovOperatorConfig named 'default' counts; ignored [{where}]",
+                )
+            )
+            return
+        self._keep(ref, *parse_object(OPERATOR_KINDS[ref.kind], body, ref, where))
+
+    def _read_nic_configmap(self, body: Mapping[str, Any], ref: ObjectRef, where: str) -> None:
+        if self._outside_namespace(ref, where):
+            return
+        data = body.get("data") or {}
+        if not isinstance(data, Mapping):
+            self._keep(
+                ref,
+                None,
+                [error(ref, "data", f"must be a mapping of label: '<vendor> <PF id> <VF id>' [{where}]")],
+            )
+            return
+        self._keep(ref, {str(k): str(v) for k, v in data.items()}, [])
+
+    def _keep(self, ref: ObjectRef, obj: Any, problems: list[Problem]) -> None:
+        self.problems.extend(problems)
+        if obj is not None:
+            self.seen.setdefault(ref, []).append(obj)
+
+    def finish(self) -> tuple[ClusterObjects, list[Problem]]:
+        placers: dict[str, Callable[[Any], None]] = {
+            "Node": lambda n: self.cluster.nodes.__setitem__(n.name, n),
+            "ConfigMap": self.cluster.supported_nic_data.update,
+            SriovNetworkNodeState.KIND: lambda s: self.cluster.node_states.__setitem__(s.name, s),
+            SriovNetworkNodePolicy.KIND: self.cluster.policies.append,
+            SriovNetworkPoolConfig.KIND: self.cluster.pools.append,
+            SriovOperatorConfig.KIND: lambda c: setattr(self.cluster, "operator_config", c),
+            **{kind: self.cluster.networks.append for kind in NETWORK_KINDS},
+        }
+        for ref in sorted(self.seen):
+            copies = self.seen[ref]
+            if len(copies) > 1:
+                self.problems.append(
+                    error(
+                        ref, "metadata.name", f"defined {len(copies)} times in the inputs; every copy ignored"
+                    )
+                )
+                continue
+            placers[ref.kind](copies[0])
+        return self.cluster, self.problems
+
+
+def read_documents(
+    documents: Sequence[Document], namespace: str | None = None
+) -> tuple[ClusterObjects, list[Problem]]:
+    """Typed objects (policy defaults applied, objects outside the operator namespace dropped), problems."""
+    reader = _Reader(resolve_operator_namespace(documents, namespace))
+    for doc in documents:
+        reader.read(doc)
+    return reader.finish()

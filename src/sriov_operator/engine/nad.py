@@ -1,0 +1,156 @@
+"""SriovNetwork / SriovIBNetwork / OVSNetwork → NetworkAttachmentDefinition.
+
+``spec.config`` keeps upstream's key order (CNI plugins and diff tools see the
+same text).  A raw JSON field that does not parse is a problem of that one
+network: its NAD is not rendered, the others are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sriov_operator.api.constants import (
+    API_VERSION,
+    GROUP,
+    NAD_API_VERSION,
+    NAD_KIND,
+    NAD_RESOURCE_NAME_ANNOTATION,
+    OWNER_REF_ANNOTATION,
+)
+from sriov_operator.api.models import OVSNetwork, SriovIBNetwork, SriovNetwork
+from sriov_operator.engine.problems import ObjectRef, Problem, error
+
+Network = SriovNetwork | SriovIBNetwork | OVSNetwork
+CNI_VERSION = "1.0.0"
+DEFAULT_LOG_LEVEL = "info"
+
+
+class RawJsonError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def object_ref(network: Network) -> ObjectRef:
+    return ObjectRef(network.kind, network.namespace, network.name)
+
+
+def _json_object(field: str, raw: str | None, default: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    if not raw:
+        return default
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RawJsonError(field, f"{raw!r} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise RawJsonError(field, f'{raw!r} must be a JSON object, e.g. \'{{"type": "static"}}\'')
+    return value
+
+
+def _meta_plugins(raw: str | None) -> list[dict[str, Any]]:
+    """metaPlugins is one or more JSON objects separated by commas (upstream splices it into a list)."""
+    if not raw:
+        return []
+    try:
+        plugins = json.loads(f"[{raw}]")
+    except json.JSONDecodeError as exc:
+        raise RawJsonError(
+            "spec.metaPlugins",
+            f"{raw!r} is not JSON objects separated by commas ({exc.msg}); "
+            'accepted e.g. \'{"type": "tuning", "sysctl": {}}\'',
+        ) from None
+    if not all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in plugins):
+        raise RawJsonError("spec.metaPlugins", f'{raw!r}: every plugin must be a JSON object with a "type"')
+    return list(plugins)
+
+
+def _sriov_config(spec: Any) -> dict[str, Any]:
+    conf: dict[str, Any] = {"type": "sriov", "vlan": spec.vlan}
+    for key, value in (("spoofchk", spec.spoof_chk), ("trust", spec.trust)):
+        if value in ("on", "off"):
+            conf[key] = value
+    conf["vlanQoS"] = spec.vlan_qos
+    optional = {
+        "vlanProto": spec.vlan_proto,
+        "min_tx_rate": spec.min_tx_rate,
+        "max_tx_rate": spec.max_tx_rate,
+    }
+    conf.update((key, value) for key, value in optional.items() if value is not None)
+    return conf
+
+
+def _plugin_config(network: Network) -> dict[str, Any]:
+    """The main plugin's object, without cniVersion/name, in upstream's key order."""
+    spec = network.spec
+    conf: dict[str, Any]
+    if isinstance(network, SriovNetwork):
+        conf = _sriov_config(network.spec)
+    elif isinstance(network, SriovIBNetwork):
+        conf = {"type": "ib-sriov"}
+    else:
+        ovs = network.spec
+        conf = {"type": "ovs"}
+        trunk = [t.model_dump(by_alias=True, exclude_none=True) for t in ovs.trunk or []]
+        optional = {"bridge": ovs.bridge, "vlan": ovs.vlan, "mtu": ovs.mtu, "trunk": trunk or None}
+        conf.update((key, value) for key, value in optional.items() if value is not None)
+        if ovs.interface_type:
+            conf["interface_type"] = ovs.interface_type
+    capabilities = _json_object("spec.capabilities", spec.capabilities)
+    if capabilities is not None:
+        conf["capabilities"] = capabilities
+    if not isinstance(network, OVSNetwork) and network.spec.link_state:
+        conf["link_state"] = network.spec.link_state
+    if isinstance(network, SriovNetwork):
+        if network.spec.log_level != DEFAULT_LOG_LEVEL:
+            conf["logLevel"] = network.spec.log_level
+        if network.spec.log_file:
+            conf["logFile"] = network.spec.log_file
+    conf["ipam"] = _json_object("spec.ipam", spec.ipam, {})
+    return conf
+
+
+def cni_config(network: Network) -> str:
+    """``spec.config`` of the NAD; raises RawJsonError for unreadable raw JSON fields."""
+    head: dict[str, Any] = {"cniVersion": CNI_VERSION, "name": network.name}
+    plugin = _plugin_config(network)
+    meta = _meta_plugins(network.spec.meta_plugins)
+    config = {**head, "plugins": [plugin, *meta]} if meta else {**head, **plugin}
+    return json.dumps(config, separators=(",", ":"))
+
+
+def target_namespace(network: Network) -> str:
+    return network.spec.network_namespace or network.namespace
+
+
+def owner_ref_annotation(network: Network) -> str:
+    return f"{network.kind}.{GROUP}/{network.namespace}/{network.name}"
+
+
+def render_nad(network: Network, resource_prefix: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    try:
+        config = cni_config(network)
+    except RawJsonError as exc:
+        return None, [error(object_ref(network), exc.field, str(exc))]
+    namespace = target_namespace(network)
+    metadata: dict[str, Any] = {
+        "name": network.name,
+        "namespace": namespace,
+        "annotations": {
+            NAD_RESOURCE_NAME_ANNOTATION: f"{resource_prefix}/{network.spec.resource_name}",
+            OWNER_REF_ANNOTATION: owner_ref_annotation(network),
+        },
+    }
+    if namespace == network.namespace and network.metadata.uid:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": API_VERSION,
+                "kind": network.kind,
+                "name": network.name,
+                "uid": network.metadata.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    nad = {"apiVersion": NAD_API_VERSION, "kind": NAD_KIND, "metadata": metadata, "spec": {"config": config}}
+    return nad, []

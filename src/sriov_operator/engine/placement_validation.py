@@ -1,0 +1,217 @@
+"""Rules that need a node: one policy against the PFs it selects, and policies against each other.
+
+Messages never contain the node's name: the caller gathers identical problems
+across nodes and lists the nodes once (5,000 identical lines help nobody).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+from sriov_operator.api.models import InterfaceExt
+from sriov_operator.engine.device_plugin import resource_flags
+from sriov_operator.engine.merge import ranges_overlap
+from sriov_operator.engine.nic_models import MELLANOX_MAX_VFS, MELLANOX_VENDOR, NicTable
+from sriov_operator.engine.policy_validation import nic_severity, policy_ref, unsupported_nic_hint
+from sriov_operator.engine.problems import Problem, error, warning
+from sriov_operator.engine.selection import CompiledPolicy
+
+Selection = tuple[CompiledPolicy, Sequence[InterfaceExt]]
+
+
+def describe_pf(iface: InterfaceExt) -> str:
+    return f"PF {iface.name or '(no netdev)'} ({iface.pci_address})"
+
+
+def _nic_model_problem(
+    policy: CompiledPolicy, iface: InterfaceExt, virtual: bool, nics: NicTable, strict_nics: bool
+) -> Problem | None:
+    if virtual:
+        supported = nics.is_supported_vf(iface.vendor, iface.device_id)
+        what = "VF model"
+    else:
+        supported = nics.is_supported_pf(iface.vendor, iface.device_id)
+        what = "NIC model"
+    if supported:
+        return None
+    return Problem(
+        policy_ref(policy.policy),
+        "spec.nicSelector",
+        f"selects {describe_pf(iface)} whose {what} {iface.vendor}:{iface.device_id} is not in the "
+        f"supported-NIC list; {unsupported_nic_hint(strict_nics)}",
+        nic_severity(strict_nics),
+    )
+
+
+def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt) -> Problem | None:
+    ref, num_vfs = policy_ref(policy.policy), policy.num_vfs
+    if iface.vendor == MELLANOX_VENDOR and num_vfs > MELLANOX_MAX_VFS:
+        return error(
+            ref,
+            "spec.numVfs",
+            f"{num_vfs} is above {MELLANOX_MAX_VFS}, the most a Mellanox "
+            f"{describe_pf(iface)} accepts; accepted: 1..{MELLANOX_MAX_VFS}",
+        )
+    if iface.vendor != MELLANOX_VENDOR and iface.totalvfs is not None and num_vfs > iface.totalvfs:
+        return error(
+            ref,
+            "spec.numVfs",
+            f"{num_vfs} is above totalvfs {iface.totalvfs} of "
+            f"{describe_pf(iface)}; accepted: 1..{iface.totalvfs}",
+        )
+    return None
+
+
+def _externally_managed_problems(policy: CompiledPolicy, iface: InterfaceExt) -> list[Problem]:
+    spec, ref, pf = policy.policy.spec, policy_ref(policy.policy), describe_pf(iface)
+    problems = []
+    if policy.num_vfs > (iface.num_vfs or 0):
+        problems.append(
+            error(
+                ref,
+                "spec.numVfs",
+                f"{policy.num_vfs} is above the {iface.num_vfs or 0} VFs "
+                f"{pf} has now; with externallyManaged the operator creates no VFs, so "
+                f"accepted: 1..{iface.num_vfs or 0}",
+            )
+        )
+    if spec.mtu and iface.mtu and spec.mtu > iface.mtu:
+        problems.append(
+            error(
+                ref,
+                "spec.mtu",
+                f"{spec.mtu} is above the MTU {iface.mtu} of {pf}; with "
+                f"externallyManaged the PF is not changed, so accepted: up to {iface.mtu}",
+            )
+        )
+    if spec.link_type and iface.link_type and spec.link_type.lower() != iface.link_type.lower():
+        problems.append(
+            error(
+                ref,
+                "spec.linkType",
+                f"{spec.link_type!r} differs from the link type "
+                f"{iface.link_type!r} of {pf}; with externallyManaged it must match",
+            )
+        )
+    return problems
+
+
+def validate_policy_on_node(
+    policy: CompiledPolicy, selected: Sequence[InterfaceExt], virtual: bool, nics: NicTable, strict_nics: bool
+) -> list[Problem]:
+    """The policy against every PF it selects on one node (an error means: not applied on that node)."""
+    if not selected:
+        return []
+    ref, spec = policy_ref(policy.policy), policy.policy.spec
+    if policy.num_vfs == 0:
+        return [
+            error(
+                ref,
+                "spec.numVfs",
+                f"0 is not allowed for a policy that selects {describe_pf(selected[0])}; accepted: 1 or more",
+            )
+        ]
+    problems: list[Problem] = []
+    for iface in selected:
+        found = [
+            _nic_model_problem(policy, iface, virtual or bool(iface.net_filter), nics, strict_nics),
+            _vf_count_problem(policy, iface),
+        ]
+        problems += [p for p in found if p is not None]
+        if spec.externally_managed:
+            problems += _externally_managed_problems(policy, iface)
+        if spec.vdpa_type and iface.vendor != MELLANOX_VENDOR:
+            problems.append(
+                error(
+                    ref,
+                    "spec.vdpaType",
+                    f"{spec.vdpa_type!r} is only supported on Mellanox "
+                    f"(15b3) NICs; {describe_pf(iface)} is vendor {iface.vendor}",
+                )
+            )
+    return problems
+
+
+def _pair_on_pf(a: CompiledPolicy, b: CompiledPolicy, iface: InterfaceExt) -> list[Problem]:
+    pf = describe_pf(iface)
+    if a.policy.spec.externally_managed != b.policy.spec.externally_managed:
+        return [
+            error(
+                policy_ref(p.policy),
+                "spec.externallyManaged",
+                f"differs from policy {o.name!r} on the same {pf}; policies sharing a PF must agree",
+            )
+            for p, o in ((a, b), (b, a))
+        ]
+    range_a, range_b = a.explicit_range_for(iface), b.explicit_range_for(iface)
+    if range_a and range_b and ranges_overlap(range_a, range_b):
+        return [
+            error(
+                policy_ref(p.policy),
+                "spec.nicSelector.pfNames",
+                f"VF range {r[0]}-{r[1]} of {pf} overlaps "
+                f"range {s[0]}-{s[1]} of policy {o.name!r}; accepted: disjoint ranges",
+            )
+            for p, o, r, s in ((a, b, range_a, range_b), (b, a, range_b, range_a))
+        ]
+    if a.priority == b.priority and ranges_overlap(a.vf_range_for(iface), b.vf_range_for(iface)):
+        loser, winner = sorted((a, b), key=lambda p: p.name)
+        return [
+            warning(
+                policy_ref(loser.policy),
+                "spec.priority",
+                f"equal to the priority of policy {winner.name!r} "
+                f"and both claim the same VFs of {pf}; {winner.name!r} wins by name order only; give the "
+                "one that should win a lower priority number",
+            )
+        ]
+    return []
+
+
+def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Problem]:
+    names = ("spec.isRdma", "spec.needVhostNet", "spec.excludeTopology")
+    return [
+        error(
+            policy_ref(p.policy),
+            field,
+            f"{mine} differs from {theirs} in policy {o.name!r}, which shares "
+            f"resourceName {p.resource_name!r}; the resource is not exposed where both apply",
+        )
+        for field, value_a, value_b in zip(names, resource_flags(a), resource_flags(b), strict=True)
+        if value_a != value_b
+        for p, o, mine, theirs in ((a, b, value_a, value_b), (b, a, value_b, value_a))
+    ]
+
+
+def validate_policies_together(selections: Sequence[Selection]) -> list[Problem]:
+    """Conflicts between the policies applied to one node: shared PFs, root devices, resource names."""
+    by_pf: dict[str, list[tuple[CompiledPolicy, InterfaceExt]]] = {}
+    by_root: dict[str, list[CompiledPolicy]] = {}
+    by_resource: dict[str, list[CompiledPolicy]] = {}
+    for policy, selected in selections:
+        for iface in selected:
+            by_pf.setdefault(iface.pci_address, []).append((policy, iface))
+        for root in policy.root_devices:
+            by_root.setdefault(root, []).append(policy)
+        by_resource.setdefault(policy.resource_name, []).append(policy)
+    problems: list[Problem] = []
+    for sharing in by_pf.values():
+        for (a, iface), (b, _) in combinations(sharing, 2):
+            problems += _pair_on_pf(a, b, iface)
+    for root, policies in by_root.items():
+        for a, b in combinations(policies, 2):
+            problems += [
+                error(
+                    policy_ref(p.policy),
+                    "spec.nicSelector.rootDevices",
+                    f"{root!r} is also listed by policy "
+                    f"{o.name!r}; a root device may belong to one policy only",
+                )
+                for p, o in ((a, b), (b, a))
+            ]
+    for policies in by_resource.values():
+        distinct = {resource_flags(p): p for p in policies}
+        for a, b in combinations(distinct.values(), 2):
+            problems += _shared_resource_problems(a, b)
+    return problems

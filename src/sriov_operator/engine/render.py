@@ -1,0 +1,304 @@
+"""Cluster objects → everything the operator writes, plus every problem found.
+
+The work is a map over managed nodes: each node's result depends only on its
+labels, its NodeState status, the policies and the pools.  So a changed policy
+needs only the nodes it selects or selected before re-rendered:
+:func:`policy_index` before the change, :func:`nodes_affected_by_policy_change`
+after it, then :func:`render_nodes` for that subset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sriov_operator.api.models import SriovNetworkNodeState
+from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
+from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
+from sriov_operator.engine.inputs import ClusterObjects, Node
+from sriov_operator.engine.merge import merge_policies, node_state_spec
+from sriov_operator.engine.nad import render_nad, target_namespace
+from sriov_operator.engine.nic_models import NicTable, nic_table
+from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
+from sriov_operator.engine.placement_validation import (
+    Selection,
+    validate_policies_together,
+    validate_policy_on_node,
+)
+from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
+from sriov_operator.engine.problems import ObjectRef, Problem, error, split_by_severity, warning
+from sriov_operator.engine.selection import (
+    CompiledPolicy,
+    compile_policy,
+    config_daemon_node_selector,
+    labels_match,
+    pools_of_node,
+)
+
+NODES_NAMED_IN_A_MESSAGE = 5
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything shared by all nodes, computed once per render."""
+
+    cluster: ClusterObjects
+    resource_prefix: str
+    strict_nics: bool
+    nics: NicTable
+    policies: tuple[CompiledPolicy, ...]  # statically valid, in apply order
+    managed_nodes: Mapping[str, Node]
+    rdma_mode_by_node: Mapping[str, str]
+    problems: tuple[Problem, ...]
+
+
+@dataclass
+class RenderResult:
+    node_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device_plugin: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network_attachment_definitions: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    def to_output(self, loader_warnings: Iterable[str] = ()) -> dict[str, Any]:
+        """The ``render`` command's document."""
+        errors, warnings = split_by_severity(self.problems)
+        return {
+            "nodeStates": self.node_states,
+            "devicePlugin": self.device_plugin,
+            "networkAttachmentDefinitions": self.network_attachment_definitions,
+            "warnings": [*loader_warnings, *warnings],
+            "errors": errors,
+        }
+
+
+def _nic_table(cluster: ClusterObjects) -> tuple[NicTable, list[Problem]]:
+    extra: list[SupportedNic] = []
+    problems = []
+    ref = ObjectRef("ConfigMap", cluster.operator_namespace, "supported-nic-ids")
+    for label, value in sorted(cluster.supported_nic_data.items()):
+        try:
+            extra.append(parse_supported_nic(label, value))
+        except SupportedNicError as exc:
+            problems.append(error(ref, f"data.{label}", f"{exc}; entry ignored"))
+    return nic_table(extra), problems
+
+
+def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False) -> Prepared:
+    nics, problems = _nic_table(cluster)
+    policies = []
+    for policy in cluster.policies:
+        found = validate_policy_static(policy, nics, strict_nics)
+        problems += found
+        if not any(p.severity == "error" for p in found):
+            policies.append(compile_policy(policy))
+    policies.sort(key=lambda p: p.apply_order)
+    pools = []
+    for pool in cluster.pools:
+        found = validate_pool(pool)
+        problems += found
+        if not found:
+            pools.append(pool)
+    selector = config_daemon_node_selector(cluster.operator_config)
+    managed = {
+        name: node for name, node in sorted(cluster.nodes.items()) if labels_match(selector, node.labels)
+    }
+    pools_by_node = {name: pools_of_node(pools, node.labels) for name, node in managed.items()}
+    problems += pool_membership_problems(pools_by_node, cluster.operator_namespace)
+    pool_by_name = {pool.name: pool for pool in pools}
+    rdma_mode = {
+        node: mode
+        for node, names in pools_by_node.items()
+        if len(names) == 1 and (mode := pool_by_name[names[0]].spec.rdma_mode)
+    }
+    for name, state in sorted(cluster.node_states.items()):
+        if name not in managed:
+            problems.append(
+                warning(
+                    ObjectRef(state.kind, state.namespace, name),
+                    "metadata.name",
+                    f"no managed Node {name!r} in the inputs (the operator manages nodes labelled "
+                    f"{selector}); ignored",
+                )
+            )
+    return Prepared(
+        cluster, resource_prefix, strict_nics, nics, tuple(policies), managed, rdma_mode, tuple(problems)
+    )
+
+
+def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[Problem]:
+    """Identical per-node problems become one, naming its nodes."""
+    nodes_by_problem: dict[Problem, list[str]] = {}
+    for node, problems in problems_by_node.items():
+        for problem in dict.fromkeys(problems):
+            nodes_by_problem.setdefault(problem, []).append(node)
+    gathered = []
+    for problem, nodes in nodes_by_problem.items():
+        nodes.sort()
+        named = ", ".join(nodes[:NODES_NAMED_IN_A_MESSAGE])
+        more = (
+            f" and {len(nodes) - NODES_NAMED_IN_A_MESSAGE} more"
+            if len(nodes) > NODES_NAMED_IN_A_MESSAGE
+            else ""
+        )
+        message = f"{problem.message} (on {len(nodes)} node(s): {named}{more})"
+        gathered.append(Problem(problem.ref, problem.field, message, problem.severity))
+    return gathered
+
+
+@dataclass
+class NodeRender:
+    spec: dict[str, Any]
+    resources: list[dict[str, Any]]
+    problems: list[Problem]
+
+
+def _applied_selections(
+    prep: Prepared, node: Node, interfaces: list[Any]
+) -> tuple[list[Selection], list[Problem]]:
+    selections: list[Selection] = []
+    problems: list[Problem] = []
+    for policy in prep.policies:
+        if not policy.selects_node(node.labels):
+            continue
+        selected = [iface for iface in interfaces if policy.selects(iface)]
+        found = validate_policy_on_node(policy, selected, node.is_virtual, prep.nics, prep.strict_nics)
+        problems += found
+        if any(p.severity == "error" for p in found):
+            continue  # not applied on this node; the error says why
+        if not selected:
+            problems.append(
+                warning(
+                    policy_ref(policy.policy),
+                    "spec.nicSelector",
+                    "matches no interface of the node, so nothing is configured or exposed there",
+                )
+            )
+        selections.append((policy, selected))
+    return selections, problems
+
+
+def render_node(prep: Prepared, node: Node) -> NodeRender:
+    rdma_mode = prep.rdma_mode_by_node.get(node.name)
+    state = prep.cluster.node_states.get(node.name)
+    interfaces = state.status.interfaces if state is not None and state.status is not None else None
+    if interfaces is None:
+        problems = []
+        if any(p.selects_node(node.labels) for p in prep.policies):
+            ref = ObjectRef(SriovNetworkNodeState.KIND, prep.cluster.operator_namespace, node.name)
+            problems.append(
+                warning(
+                    ref,
+                    "status.interfaces",
+                    "not discovered yet (no status), so policies select nothing here",
+                )
+            )
+        return NodeRender(node_state_spec({}, rdma_mode), [], problems)
+    selections, problems = _applied_selections(prep, node, interfaces)
+    problems += validate_policies_together(selections)
+    planned = merge_policies(selections)
+    for policy, selected in selections:
+        if selected and not owned_pci_addresses(policy, selected, planned):
+            problems.append(
+                warning(
+                    policy_ref(policy.policy),
+                    "spec.priority",
+                    "policies applied after it (a lower priority number, or the same priority and a later "
+                    "name) take every PF it selects, so it configures and exposes nothing there",
+                )
+            )
+    resources = device_plugin_resources(selections, planned, interfaces, prep.nics, prep.resource_prefix)
+    return NodeRender(node_state_spec(planned, rdma_mode), resources, problems)
+
+
+def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
+    """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
+    result = RenderResult()
+    problems_by_node: dict[str, list[Problem]] = {}
+    for name in sorted(set(node_names)):
+        node = prep.managed_nodes.get(name)
+        if node is None:
+            continue
+        rendered = render_node(prep, node)
+        result.node_states[name] = rendered.spec
+        result.device_plugin[name] = {"resourceList": rendered.resources}
+        problems_by_node[name] = rendered.problems
+    result.problems = _gather_across_nodes(problems_by_node)
+    return result
+
+
+def nodes_selected_by(policy: CompiledPolicy, prep: Prepared) -> frozenset[str]:
+    return frozenset(name for name, node in prep.managed_nodes.items() if policy.selects_node(node.labels))
+
+
+def policy_index(prep: Prepared) -> dict[str, frozenset[str]]:
+    """Policy name → the managed nodes it selects; keep it to answer "which nodes did it select"."""
+    return {policy.name: nodes_selected_by(policy, prep) for policy in prep.policies}
+
+
+def nodes_affected_by_policy_change(
+    index_before: Mapping[str, frozenset[str]], prep_after: Prepared, policy_name: str
+) -> frozenset[str]:
+    """Nodes to re-render after ``policy_name`` was created, changed or deleted."""
+    now = next(
+        (nodes_selected_by(p, prep_after) for p in prep_after.policies if p.name == policy_name), frozenset()
+    )
+    return index_before.get(policy_name, frozenset()) | now
+
+
+def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem]]:
+    cluster = prep.cluster
+    provided = {p.resource_name for p in prep.policies}
+    problems: list[Problem] = []
+    nads_by_target: dict[tuple[str, str], list[tuple[ObjectRef, dict[str, Any]]]] = {}
+    for network in cluster.networks:
+        found = validate_network(network, cluster.operator_namespace, provided)
+        problems += found
+        if any(p.severity == "error" for p in found):
+            continue
+        nad, _ = render_nad(network, prep.resource_prefix)
+        ref = ObjectRef(network.kind, network.namespace, network.name)
+        if nad is not None:
+            nads_by_target.setdefault((target_namespace(network), network.name), []).append((ref, nad))
+    nads = []
+    for (namespace, name), rendered in sorted(nads_by_target.items()):
+        if len(rendered) == 1:
+            nads.append(rendered[0][1])
+            continue
+        owners = ", ".join(str(ref) for ref, _ in rendered)
+        problems += [
+            error(
+                ref,
+                "metadata.name",
+                f"{owners} all want NetworkAttachmentDefinition {namespace}/{name}; "
+                "none is rendered; rename one or set a different networkNamespace",
+            )
+            for ref, _ in rendered
+        ]
+    return nads, problems
+
+
+def render_cluster(
+    cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False
+) -> RenderResult:
+    """Everything: every managed node, every network, every problem (valid objects are always rendered)."""
+    prep = prepare(cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
+    result = render_nodes(prep, prep.managed_nodes)
+    result.network_attachment_definitions, network_problems = _render_networks(prep)
+    index = policy_index(prep)
+    unused = [
+        warning(
+            policy_ref(p.policy),
+            "spec.nodeSelector",
+            f"{p.policy.spec.node_selector} matches no node "
+            "the operator manages; accepted, it takes effect when such a node appears",
+        )
+        for p in prep.policies
+        if not index[p.name]
+    ]
+    result.problems = [*prep.problems, *result.problems, *network_problems, *unused]
+    return result

@@ -1,0 +1,164 @@
+"""Which nodes the operator manages, which policies select a node, which PFs a policy selects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sriov_operator.api.constants import DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
+from sriov_operator.api.models import (
+    InterfaceExt,
+    LabelSelector,
+    SriovNetworkNodePolicy,
+    SriovNetworkPoolConfig,
+    SriovOperatorConfig,
+)
+
+# Upstream's netFilter grammar: the key is greedy, so it runs up to the last ':'.
+_NET_FILTER = re.compile(r"^\s*(\S+)\s*:\s*(\S+)")
+_VF_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+VfRange = tuple[int, int]
+
+
+def parse_net_filter(value: str | None) -> tuple[str, str] | None:
+    match = _NET_FILTER.match(value or "")
+    return (match[1], match[2]) if match else None
+
+
+def pf_name_part(entry: str) -> str:
+    """``ens1f0#2-7`` → ``ens1f0``."""
+    return entry.split("#", 1)[0]
+
+
+def parse_vf_range(entry: str) -> VfRange | None:
+    """The ``#a-b`` part of a pfNames entry; None without one. Raises ValueError when malformed."""
+    if "#" not in entry:
+        return None
+    parts = entry.split("#")
+    if len(parts) != 2:
+        raise ValueError("has more than one '#'; accepted: '<pf name>' or '<pf name>#<first>-<last>'")
+    match = _VF_RANGE.match(parts[1])
+    if not match:
+        raise ValueError("VF range must be '<first>-<last>' with integers, e.g. 'ens1f0#0-3'")
+    first, last = int(match[1]), int(match[2])
+    if first > last:
+        raise ValueError(f"VF range {first}-{last} starts after it ends; accepted: first <= last")
+    return first, last
+
+
+def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """Every selector pair equals a node label (an empty selector matches every node)."""
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def label_selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics: a missing selector matches nothing, an empty one everything."""
+    if selector is None:
+        return False
+    if not labels_match(selector.match_labels or {}, labels):
+        return False
+    for requirement in selector.match_expressions or []:
+        present = requirement.key in labels
+        value_in = present and labels[requirement.key] in (requirement.values or [])
+        satisfied = {
+            "In": value_in,
+            "NotIn": not value_in,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[requirement.operator]
+        if not satisfied:
+            return False
+    return True
+
+
+def config_daemon_node_selector(config: SriovOperatorConfig | None) -> dict[str, str]:
+    if config is not None and config.spec.config_daemon_node_selector:
+        return dict(config.spec.config_daemon_node_selector)
+    return dict(DEFAULT_CONFIG_DAEMON_NODE_SELECTOR)
+
+
+def pools_of_node(pools: Iterable[SriovNetworkPoolConfig], labels: Mapping[str, str]) -> list[str]:
+    return sorted(pool.name for pool in pools if label_selector_matches(pool.spec.node_selector, labels))
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy with its selector pre-digested; ``apply_order`` sorts it for the merge."""
+
+    policy: SriovNetworkNodePolicy
+    name: str
+    priority: int
+    resource_name: str
+    num_vfs: int
+    vendor: str | None
+    device_id: str | None
+    root_devices: frozenset[str]
+    pf_names: tuple[str, ...]
+    pf_name_parts: frozenset[str]
+    net_filter: tuple[str, str] | None
+    selects_anything: bool
+
+    @property
+    def apply_order(self) -> tuple[int, str]:
+        """Priority number descending, then name: priority 0 is applied last and wins."""
+        return (-self.priority, self.name)
+
+    def selects_node(self, labels: Mapping[str, str]) -> bool:
+        return labels_match(self.policy.spec.node_selector, labels)
+
+    def selects(self, iface: InterfaceExt) -> bool:
+        if not self.selects_anything:
+            return False
+        if self.vendor and self.vendor != iface.vendor:
+            return False
+        if self.device_id and self.device_id != iface.device_id:
+            return False
+        if self.root_devices and iface.pci_address not in self.root_devices:
+            return False
+        if self.pf_name_parts and not self.pf_name_parts.intersection(interface_names(iface)):
+            return False
+        return not self.net_filter or parse_net_filter(iface.net_filter) == self.net_filter
+
+    def pf_entry_for(self, iface: InterfaceExt) -> str | None:
+        """The first pfNames entry naming this PF (by name or altName)."""
+        names = interface_names(iface)
+        return next((entry for entry in self.pf_names if pf_name_part(entry) in names), None)
+
+    def explicit_range_for(self, iface: InterfaceExt) -> VfRange | None:
+        entry = self.pf_entry_for(iface)
+        return parse_vf_range(entry) if entry else None
+
+    def vf_range_for(self, iface: InterfaceExt) -> VfRange:
+        return self.explicit_range_for(iface) or (0, self.num_vfs - 1)
+
+
+def interface_names(iface: InterfaceExt) -> set[str]:
+    names = set(iface.alt_names or [])
+    if iface.name:
+        names.add(iface.name)
+    return names
+
+
+def compile_policy(policy: SriovNetworkNodePolicy) -> CompiledPolicy:
+    spec = policy.spec
+    selector = spec.nic_selector
+    pf_names = tuple(selector.pf_names or [])
+    net_filter = parse_net_filter(selector.net_filter)
+    unreadable_net_filter = bool(selector.net_filter) and net_filter is None
+    return CompiledPolicy(
+        policy=policy,
+        name=policy.name,
+        priority=spec.priority,
+        resource_name=spec.resource_name,
+        num_vfs=spec.num_vfs,
+        vendor=selector.vendor,
+        device_id=selector.device_id,
+        root_devices=frozenset(selector.root_devices or []),
+        pf_names=pf_names,
+        pf_name_parts=frozenset(pf_name_part(entry) for entry in pf_names),
+        net_filter=net_filter,
+        selects_anything=not unreadable_net_filter
+        and bool(selector.vendor or selector.device_id or selector.root_devices or pf_names or net_filter),
+    )
