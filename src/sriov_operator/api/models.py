@@ -292,20 +292,28 @@ _NETWORK_COLUMNS: tuple[dict[str, str], ...] = (
 )
 
 
-class SriovNetworkSpec(ApiModel):
+LinkState = Literal["auto", "enable", "disable"]
+
+
+class NetworkSpecBase(ApiModel):
+    """Fields every network kind has: which resource, where the NAD goes, and raw CNI JSON."""
+
     resource_name: str = Field(min_length=1)
     network_namespace: str | None = None
+    capabilities: str | None = None
+    ipam: str | None = None
+    meta_plugins: str | None = None
+
+
+class SriovNetworkSpec(NetworkSpecBase):
     vlan: VlanId = 0
     vlan_qos: Annotated[int, Field(ge=0, le=7)] = Field(default=0, alias="vlanQoS")
     vlan_proto: Literal["802.1q", "802.1Q", "802.1ad", "802.1AD"] | None = None
     spoof_chk: OnOff | None = None
     trust: OnOff | None = None
-    link_state: Literal["auto", "enable", "disable"] | None = None
+    link_state: LinkState | None = None
     min_tx_rate: NonNegativeInt | None = None
     max_tx_rate: NonNegativeInt | None = None
-    capabilities: str | None = None
-    ipam: str | None = None
-    meta_plugins: str | None = None
     log_level: Literal["panic", "error", "warning", "info", "debug"] = "info"
     log_file: str | None = None
 
@@ -319,13 +327,8 @@ class SriovNetwork(KubeObject):
     status: NetworkStatus | None = None
 
 
-class SriovIBNetworkSpec(ApiModel):
-    resource_name: str = Field(min_length=1)
-    network_namespace: str | None = None
-    capabilities: str | None = None
-    ipam: str | None = None
-    link_state: Literal["auto", "enable", "disable"] | None = None
-    meta_plugins: str | None = None
+class SriovIBNetworkSpec(NetworkSpecBase):
+    link_state: LinkState | None = None
 
 
 class SriovIBNetwork(KubeObject):
@@ -343,12 +346,7 @@ class TrunkConfig(ApiModel):
     id: OvsVlanId | None = None
 
 
-class OVSNetworkSpec(ApiModel):
-    resource_name: str = Field(min_length=1)
-    network_namespace: str | None = None
-    capabilities: str | None = None
-    ipam: str | None = None
-    meta_plugins: str | None = None
+class OVSNetworkSpec(NetworkSpecBase):
     bridge: str | None = None
     vlan: OvsVlanId | None = None
     mtu: NonNegativeInt | None = None
