@@ -79,7 +79,8 @@ def main() -> None:
         f"median {statistics.median(starts):.2f}s, max {max(starts):.2f}s"
     )
     print(f"CRD install + {args.objects} policy creates: {seconds:.2f}s")
-    print(f"peak RSS: kube-apiserver {apiserver:.0f} MiB, etcd {etcd:.0f} MiB, total {apiserver + etcd:.0f} MiB")
+    total = apiserver + etcd
+    print(f"peak RSS: kube-apiserver {apiserver:.0f} MiB, etcd {etcd:.0f} MiB, total {total:.0f} MiB")
 
 
 if __name__ == "__main__":
