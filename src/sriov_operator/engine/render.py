@@ -9,11 +9,11 @@ after it, then :func:`render_nodes` for that subset.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sriov_operator.api.models import SriovNetworkNodeState
+from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeState
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
 from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
@@ -158,15 +158,13 @@ class NodeRender:
 
 
 def _applied_selections(
-    prep: Prepared, node: Node, interfaces: list[Any]
+    prep: Prepared, policies: list[CompiledPolicy], virtual: bool, interfaces: list[InterfaceExt]
 ) -> tuple[list[Selection], list[Problem]]:
     selections: list[Selection] = []
     problems: list[Problem] = []
-    for policy in prep.policies:
-        if not policy.selects_node(node.labels):
-            continue
+    for policy in policies:
         selected = [iface for iface in interfaces if policy.selects(iface)]
-        found = validate_policy_on_node(policy, selected, node.is_virtual, prep.nics, prep.strict_nics)
+        found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
         problems += found
         if any(p.severity == "error" for p in found):
             continue  # not applied on this node; the error says why
@@ -182,13 +180,31 @@ def _applied_selections(
     return selections, problems
 
 
-def render_node(prep: Prepared, node: Node) -> NodeRender:
+def _fingerprint(interfaces: list[InterfaceExt]) -> tuple[Hashable, ...]:
+    """Everything of a node's status the rules read (not MACs, VFs or link speed)."""
+    return tuple(
+        (
+            *(i.pci_address, i.name, tuple(i.alt_names or ()), i.vendor, i.device_id, i.net_filter),
+            *(i.totalvfs, i.num_vfs, i.mtu, i.link_type),
+        )
+        for i in interfaces
+    )
+
+
+def render_node(prep: Prepared, node: Node, memo: dict[Hashable, NodeRender] | None = None) -> NodeRender:
+    """One node's spec, resources and problems (problems never name the node).
+
+    ``memo`` shares the result between nodes alike in every input the rules read
+    (same policies, same discovered PFs, same pool): most fleets are a few hardware
+    models, so most nodes cost one dictionary lookup.  Shared results are read-only.
+    """
     rdma_mode = prep.rdma_mode_by_node.get(node.name)
     state = prep.cluster.node_states.get(node.name)
     interfaces = state.status.interfaces if state is not None and state.status is not None else None
+    applicable = tuple(index for index, p in enumerate(prep.policies) if p.selects_node(node.labels))
     if interfaces is None:
         problems = []
-        if any(p.selects_node(node.labels) for p in prep.policies):
+        if applicable:
             ref = ObjectRef(SriovNetworkNodeState.KIND, prep.cluster.operator_namespace, node.name)
             problems.append(
                 warning(
@@ -198,7 +214,11 @@ def render_node(prep: Prepared, node: Node) -> NodeRender:
                 )
             )
         return NodeRender(node_state_spec({}, rdma_mode), [], problems)
-    selections, problems = _applied_selections(prep, node, interfaces)
+    key = (applicable, _fingerprint(interfaces), rdma_mode, node.is_virtual)
+    if memo is not None and key in memo:
+        return memo[key]
+    policies = [prep.policies[index] for index in applicable]
+    selections, problems = _applied_selections(prep, policies, node.is_virtual, interfaces)
     problems += validate_policies_together(selections)
     planned = merge_policies(selections)
     for policy, selected in selections:
@@ -212,18 +232,22 @@ def render_node(prep: Prepared, node: Node) -> NodeRender:
                 )
             )
     resources = device_plugin_resources(selections, planned, interfaces, prep.nics, prep.resource_prefix)
-    return NodeRender(node_state_spec(planned, rdma_mode), resources, problems)
+    rendered = NodeRender(node_state_spec(planned, rdma_mode), resources, problems)
+    if memo is not None:
+        memo[key] = rendered
+    return rendered
 
 
 def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
     """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
     result = RenderResult()
     problems_by_node: dict[str, list[Problem]] = {}
+    memo: dict[Hashable, NodeRender] = {}
     for name in sorted(set(node_names)):
         node = prep.managed_nodes.get(name)
         if node is None:
             continue
-        rendered = render_node(prep, node)
+        rendered = render_node(prep, node, memo)
         result.node_states[name] = rendered.spec
         result.device_plugin[name] = {"resourceList": rendered.resources}
         problems_by_node[name] = rendered.problems

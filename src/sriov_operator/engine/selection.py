@@ -96,6 +96,7 @@ class CompiledPolicy:
     device_id: str | None
     root_devices: frozenset[str]
     pf_names: tuple[str, ...]
+    pf_entries: tuple[tuple[str, VfRange | None], ...]  # (name part, VF range) of each pfNames entry
     pf_name_parts: frozenset[str]
     net_filter: tuple[str, str] | None
     selects_anything: bool
@@ -121,14 +122,12 @@ class CompiledPolicy:
             return False
         return not self.net_filter or parse_net_filter(iface.net_filter) == self.net_filter
 
-    def pf_entry_for(self, iface: InterfaceExt) -> str | None:
-        """The first pfNames entry naming this PF (by name or altName)."""
-        names = interface_names(iface)
-        return next((entry for entry in self.pf_names if pf_name_part(entry) in names), None)
-
     def explicit_range_for(self, iface: InterfaceExt) -> VfRange | None:
-        entry = self.pf_entry_for(iface)
-        return parse_vf_range(entry) if entry else None
+        """The range of the first pfNames entry naming this PF (by name or altName), if it has one."""
+        if not self.pf_entries:
+            return None
+        names = interface_names(iface)
+        return next((vf_range for name, vf_range in self.pf_entries if name in names), None)
 
     def vf_range_for(self, iface: InterfaceExt) -> VfRange:
         return self.explicit_range_for(iface) or (0, self.num_vfs - 1)
@@ -146,6 +145,12 @@ def compile_policy(policy: SriovNetworkNodePolicy) -> CompiledPolicy:
     selector = spec.nic_selector
     pf_names = tuple(selector.pf_names or [])
     net_filter = parse_net_filter(selector.net_filter)
+    pf_entries = []
+    for entry in pf_names:
+        try:
+            pf_entries.append((pf_name_part(entry), parse_vf_range(entry)))
+        except ValueError:  # reported by validation, which keeps such a policy out of the render
+            pf_entries.append((pf_name_part(entry), None))
     unreadable_net_filter = bool(selector.net_filter) and net_filter is None
     return CompiledPolicy(
         policy=policy,
@@ -157,6 +162,7 @@ def compile_policy(policy: SriovNetworkNodePolicy) -> CompiledPolicy:
         device_id=selector.device_id,
         root_devices=frozenset(selector.root_devices or []),
         pf_names=pf_names,
+        pf_entries=tuple(pf_entries),
         pf_name_parts=frozenset(pf_name_part(entry) for entry in pf_names),
         net_filter=net_filter,
         selects_anything=not unreadable_net_filter
