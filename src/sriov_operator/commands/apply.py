@@ -1,0 +1,48 @@
+"""``sriov-operator apply``: make the host match a NodeState spec, and say what was done."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sriov_operator.host.apply import converge
+from sriov_operator.host.cli_support import (
+    add_host_arguments,
+    emit,
+    load_state,
+    open_node,
+    run_reporting_errors,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "apply",
+        help="apply a SriovNetworkNodeState spec to the host",
+        description="Plan, apply and re-plan until the host matches the spec. Prints each action with "
+        "result done|already. Draining is the config daemon's job: this command does not drain.",
+    )
+    add_host_arguments(parser, output_formats=("json", "yaml"))
+    parser.add_argument(
+        "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def body() -> None:
+        desired = load_state(args.state).spec
+        node = open_node(args)
+        outcomes = converge(node.access, desired, node.observe)
+        requires = {o.action.requires for o in outcomes if o.result == "done"}
+        emit(
+            {
+                "applied": [o.to_output() for o in outcomes],
+                "requiredDrain": bool(requires & {"drain", "reboot"}),
+                "requiredReboot": "reboot" in requires,
+            },
+            args.output,
+        )
+
+    return run_reporting_errors("apply", body)

@@ -1,0 +1,26 @@
+"""``sriov-operator discover``: what the host has, as NodeState.status.interfaces."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sriov_operator.host.cli_support import add_host_arguments, emit, open_node, run_reporting_errors
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "discover",
+        help="discover SR-IOV PFs/VFs (bare metal) or Neutron ports (OpenStack) on a host",
+        description="Print {platform, metadataSource, interfaces} (NodeState.status.interfaces). "
+        "On OpenStack the port-to-network map is checkpointed under <host-root>/etc/sriov-operator/.",
+    )
+    add_host_arguments(parser, output_formats=("json", "yaml"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def body() -> None:
+        emit(open_node(args).discover(checkpoint=True).to_output(), args.output)
+
+    return run_reporting_errors("discover", body)

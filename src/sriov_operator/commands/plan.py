@@ -1,0 +1,37 @@
+"""``sriov-operator plan``: what applying a NodeState spec would change on the host (writes nothing)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sriov_operator.host.cli_support import (
+    add_host_arguments,
+    emit,
+    load_state,
+    open_node,
+    run_reporting_errors,
+)
+from sriov_operator.host.plan import plan
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show the host changes a SriovNetworkNodeState spec needs",
+        description="Print {actions, requiresDrain, requiresReboot}; nothing is written to the host.",
+    )
+    add_host_arguments(parser, output_formats=("json", "yaml"))
+    parser.add_argument(
+        "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def body() -> None:
+        desired = load_state(args.state).spec
+        emit(plan(desired, open_node(args).observe(checkpoint=False)).to_output(), args.output)
+
+    return run_reporting_errors("plan", body)

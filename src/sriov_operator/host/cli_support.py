@@ -1,0 +1,103 @@
+"""Shared flags, error reporting and output of the ``discover``/``plan``/``apply`` commands.
+
+Exit codes: 0 success; 1 the host or its metadata failed us (unreadable host
+root, metadata unreachable, an action failed); 2 bad input (usage, missing or
+invalid state file, a spec this host cannot take).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sriov_operator.api.models import SriovNetworkNodeState
+from sriov_operator.host.apply import ApplyError
+from sriov_operator.host.node import NodeHost
+from sriov_operator.host.openstack.metadata import MetadataError
+from sriov_operator.host.openstack.metadata_service import DEFAULT_METADATA_URL, MetadataServiceSettings
+from sriov_operator.host.openstack.ports import MetadataSettings
+from sriov_operator.host.plan import PlanError
+from sriov_operator.host.platform import PLATFORM_CHOICES
+from sriov_operator.manifests import ManifestError, load_paths
+
+EXIT_OK = 0
+EXIT_HOST_ERROR = 1
+EXIT_BAD_INPUT = 2
+
+
+class InputError(ValueError):
+    """Bad input from the user (exit 2)."""
+
+
+def add_host_arguments(parser: argparse.ArgumentParser, *, output_formats: tuple[str, ...]) -> None:
+    parser.add_argument("--host-root", type=Path, default=Path("/"), help="the host's root (default /)")
+    parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
+    parser.add_argument("--platform", choices=PLATFORM_CHOICES, default="auto")
+    parser.add_argument("--provider-id", help="the Node's spec.providerID (openstack:///… means OpenStack)")
+    parser.add_argument(
+        "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
+    )
+    parser.add_argument("--metadata-url", default=DEFAULT_METADATA_URL, help="Nova metadata service base URL")
+    parser.add_argument("--metadata-timeout", type=float, default=10.0, help="seconds per metadata request")
+    parser.add_argument("-o", "--output", choices=output_formats, default=output_formats[0])
+
+
+def open_node(args: argparse.Namespace) -> NodeHost:
+    metadata = MetadataSettings(
+        config_drive=args.config_drive,
+        service=MetadataServiceSettings(base_url=args.metadata_url, timeout_seconds=args.metadata_timeout),
+    )
+    try:
+        return NodeHost.open(
+            args.host_root,
+            simulate=args.simulate,
+            platform=args.platform,
+            provider_id=args.provider_id,
+            metadata=metadata,
+        )
+    except FileNotFoundError as error:
+        raise InputError(str(error)) from None
+
+
+def load_state(path: Path) -> SriovNetworkNodeState:
+    try:
+        documents = load_paths([path]).documents
+    except ManifestError as error:
+        raise InputError(str(error)) from None
+    for document in documents:
+        if document.kind == SriovNetworkNodeState.KIND:
+            try:
+                return SriovNetworkNodeState.model_validate(document.body)
+            except ValidationError as error:
+                first = error.errors()[0]
+                location = ".".join(str(part) for part in first["loc"])
+                message = f"{document.where}: invalid SriovNetworkNodeState: {location}: {first['msg']}"
+                raise InputError(message) from None
+    raise InputError(f"{path}: no SriovNetworkNodeState in this file")
+
+
+def emit(data: dict[str, Any], output: str) -> None:
+    if output == "yaml":
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+    else:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def run_reporting_errors(command: str, body: Callable[[], None]) -> int:
+    """Run ``body``; any expected failure becomes one line on stderr and an exit code, never a traceback."""
+    try:
+        body()
+    except (InputError, PlanError) as error:
+        print(f"sriov-operator {command}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (MetadataError, ApplyError, OSError) as error:
+        print(f"sriov-operator {command}: {error}", file=sys.stderr)
+        return EXIT_HOST_ERROR
+    return EXIT_OK

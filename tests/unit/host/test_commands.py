@@ -1,0 +1,86 @@
+"""The discover/plan/apply/simulate-host commands: output contract, errors as one line, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sriov_operator.cli import main
+
+DPDK_STATE = """\
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodeState
+metadata: {name: ocp-worker-0, namespace: openshift-sriov-network-operator}
+spec:
+  interfaces:
+  - pciAddress: "0000:00:04.0"
+    numVfs: 1
+    vfGroups:
+    - {resourceName: dpdk1, deviceType: vfio-pci, vfRange: "0-0", policyName: dpdk1}
+"""
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """A separate process each time: the simulator's state must live in the tree."""
+    command = [sys.executable, "-m", "sriov_operator.cli", *argv]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_dpdk_apply_across_processes(tmp_path: Path) -> None:
+    root, state = tmp_path / "vm", tmp_path / "state.yaml"
+    state.write_text(DPDK_STATE)
+    assert cli("simulate-host", "--profile", "openstack-vm", "--out", str(root)).returncode == 0
+    host = ("--host-root", str(root), "--simulate")
+
+    planned = json.loads(cli("plan", *host, "--state", str(state)).stdout)
+    assert [a["action"] for a in planned["actions"]] == [
+        "loadModule",
+        "loadModule",
+        "rememberDevice",
+        "bindDriver",
+    ]
+    assert set(planned["actions"][0]) == {"action", "target", "value", "requires", "reason"}
+    assert (planned["requiresDrain"], planned["requiresReboot"]) == (False, False)
+
+    applied = json.loads(cli("apply", *host, "--state", str(state)).stdout)
+    assert {a["result"] for a in applied["applied"]} == {"done"}
+    found = json.loads(cli("discover", *host).stdout)
+    assert (found["platform"], found["metadataSource"]) == ("openstack", "configDrive")
+    port = next(i for i in found["interfaces"] if i["pciAddress"] == "0000:00:04.0")
+    assert port["driver"] == "vfio-pci"
+    assert port["netFilter"] == "openstack/NetworkID:55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"
+    assert json.loads(cli("plan", *host, "--state", str(state)).stdout)["actions"] == []
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["simulate-host", "--profile", "openstack-vm", "--out", str(tmp_path / "vm")])
+    bad_state = tmp_path / "bad.yaml"
+    bad_state.write_text("kind: SriovNetworkNodeState\nspec:\n  interfaces:\n  - numVfs: 1\n")
+    good_state = tmp_path / "good.yaml"
+    good_state.write_text(DPDK_STATE)
+    no_drive = ("--platform", "openstack", "--config-drive", str(tmp_path / "missing.iso"))
+    cases = [
+        (["plan", "--host-root", str(tmp_path / "nope"), "--state", str(good_state)], 2, "no such directory"),
+        (["plan", "--host-root", str(tmp_path / "vm"), "--state", str(tmp_path / "x.yaml")], 2, "x.yaml"),
+        (["plan", "--host-root", str(tmp_path / "vm"), "--state", str(bad_state)], 2, "pciAddress"),
+        (["discover", "--host-root", str(tmp_path), "--simulate"], 2, "not a simulated host"),
+        (["discover", "--host-root", str(tmp_path / "vm"), *no_drive], 1, "missing.iso"),
+        (["simulate-host", "--profile", "openstack-vm", "--out", str(tmp_path / "vm")], 2, "not empty"),
+    ]
+    for argv, code, words in cases:
+        capsys.readouterr()
+        assert main(argv) == code, argv
+        error = capsys.readouterr().err
+        assert words in error and error.count("\n") == 1 and "Traceback" not in error, error
+
+
+def test_bare_metal_discover_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["simulate-host", "--profile", "baremetal-mellanox", "--out", str(tmp_path / "bm")])
+    capsys.readouterr()
+    assert main(["discover", "--host-root", str(tmp_path / "bm"), "--simulate", "-o", "yaml"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("platform: baremetal\nmetadataSource: none\n") and "eSwitchMode: legacy" in text
