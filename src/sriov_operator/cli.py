@@ -19,6 +19,10 @@ COMMAND_MODULES = (
     "sriov_operator.commands.sandbox",
     "sriov_operator.commands.render",
     "sriov_operator.commands.validate",
+    "sriov_operator.commands.discover",
+    "sriov_operator.commands.plan",
+    "sriov_operator.commands.apply",
+    "sriov_operator.commands.simulate_host",
 )
 
 
