@@ -1,0 +1,98 @@
+"""The ``render`` and ``validate`` commands: exit codes, output shape, file:line for malformed input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sriov_operator.cli import main
+from tests.unit.engine.builders import NS, node, pf, policy, state
+
+SEED = Path(__file__).parents[1] / "fixtures" / "seed"
+
+
+def write(path: Path, docs: list[dict[str, object]]) -> Path:
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+@pytest.fixture
+def cluster_file(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "cluster.yaml", [node("w1"), state("w1", [pf("ens1f0", "0000:3b:00.0")]), policy("p")]
+    )
+
+
+def test_render_prints_the_contract_document(cluster_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-f", str(cluster_file)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"nodeStates", "devicePlugin", "networkAttachmentDefinitions", "warnings", "errors"}
+    assert out["nodeStates"]["w1"]["interfaces"][0]["vfGroups"][0]["resourceName"] == "p"
+    assert out["devicePlugin"]["w1"]["resourceList"][0]["resourcePrefix"] == "openshift.io"
+    assert out["errors"] == []
+
+
+def test_render_yaml_and_options(cluster_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-f", str(cluster_file), "-o", "yaml", "--resource-prefix", "example.com"]) == 0
+    out = yaml.safe_load(capsys.readouterr().out)
+    assert out["devicePlugin"]["w1"]["resourceList"][0]["resourcePrefix"] == "example.com"
+
+
+def test_render_exits_1_but_renders_the_valid_rest(
+    tmp_path: Path, cluster_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write(tmp_path / "bad.yaml", [policy("bad", priority=500)])
+    assert main(["render", "-f", str(cluster_file), "-f", str(bad)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["nodeStates"]["w1"]["interfaces"][0]["vfGroups"][0]["policyName"] == "p"
+    assert any(
+        e.startswith(f"SriovNetworkNodePolicy/{NS}/bad: spec.priority: got 500") for e in out["errors"]
+    )
+
+
+def test_validate_prints_one_line_per_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write(tmp_path / "bad.yaml", [policy("bad", nicSelector={}), policy("ok")])
+    assert main(["validate", "-f", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"SriovNetworkNodePolicy/{NS}/bad: spec.nicSelector: selects nothing; set at least one of vendor, "
+        "deviceID, pfNames, rootDevices or netFilter"
+    ]
+
+
+def test_validate_accepts_the_seed_with_warnings_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-f", str(SEED), "--namespace", "openshift-sriov-network-operator"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "indentation uses tabs" in captured.err
+
+
+def test_strict_nics_turns_the_warning_into_an_error(tmp_path: Path) -> None:
+    docs = write(tmp_path / "p.yaml", [policy("p", nicSelector={"vendor": "8086", "deviceID": "abcd"})])
+    assert main(["validate", "-f", str(docs)]) == 0
+    assert main(["validate", "-f", str(docs), "--strict-nics"]) == 1
+
+
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_malformed_file_names_file_and_line_without_traceback(tmp_path: Path, command: str) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: SriovNetworkNodePolicy\nmetadata:\n  name: x\n spec: [\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "sriov_operator.cli", command, "-f", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert f"{broken}:4" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-f", "/nonexistent/x.yaml"]) == 1
+    assert "/nonexistent/x.yaml: no such file or directory" in capsys.readouterr().out
