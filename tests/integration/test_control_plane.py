@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +45,26 @@ def test_stop_ends_both_processes_and_removes_the_workdir() -> None:
     plane.stop()
     assert not any(process_alive(pid) for pid in pids)
     assert not workdir.exists()
+
+
+def test_a_killed_owner_takes_etcd_and_the_apiserver_with_it(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from sriov_operator.controlplane.process import ControlPlane\n"
+        "plane = ControlPlane().start()\n"
+        "print(plane.workdir, *plane.pids(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    workdir, *pids = owner.stdout.readline().split()
+    try:
+        assert len(pids) == 2 and all(process_alive(int(pid)) for pid in pids)
+        owner.kill()  # SIGKILL: no cleanup code runs in the owner
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(process_alive(int(pid)) for pid in pids):
+            time.sleep(0.1)
+        assert not any(process_alive(int(pid)) for pid in pids), "orphaned control-plane processes"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
