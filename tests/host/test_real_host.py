@@ -1,0 +1,119 @@
+"""Read-only discovery of this machine's real /sys, a config drive on a real loop device, netlink on veth."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sriov_operator.host.discovery import discover
+from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.openstack.configdrive import find_config_drive, read_config_drive
+from sriov_operator.host.openstack.metadata_service import MetadataServiceSettings
+from sriov_operator.host.openstack.ports import MetadataSettings
+from sriov_operator.host.root import HostRoot
+from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
+from tests.host.conftest import MetadataServer
+from tests.support import FIXTURES
+
+pytestmark = pytest.mark.host
+
+
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is required for this real-host check (Debian package {package})")
+    return path
+
+
+def run(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def test_discovery_of_the_real_sys_finds_the_virtio_nic(metadata_server: MetadataServer) -> None:
+    links = json.loads(run(tool("ip", "iproute2"), "-d", "-j", "link", "show"))
+    virtio = [link for link in links if link.get("parentbus") == "virtio"]
+    assert virtio, "this machine is expected to have a virtio-net NIC"
+    nic = virtio[0]
+    # Describe that NIC as a Neutron port, so the OpenStack view (one function per port) reports it.
+    base = "/openstack/2018-08-27/"
+    metadata_server.serve_json(base + "meta_data.json", {"devices": []})
+    metadata_server.serve_json(
+        base + "network_data.json",
+        {
+            "links": [{"id": "tap0", "type": "ovs", "ethernet_mac_address": nic["address"]}],
+            "networks": [{"id": "network0", "link": "tap0", "network_id": "0f0f0f0f-real-host"}],
+        },
+    )
+    settings = MetadataSettings(service=MetadataServiceSettings(base_url=metadata_server.url))
+    host = HostRoot(Path("/"))
+    if find_config_drive(host) is not None:
+        pytest.fail("this machine has a config-2 drive; the check needs the metadata server to answer")
+
+    found = discover(host, "openstack", settings)  # read-only: the checkpoint is not saved
+    by_name = {i.name: i for i in found.interfaces}
+    assert nic["ifname"] in by_name, found.interfaces
+    port = by_name[nic["ifname"]]
+    assert (port.mac, port.mtu, port.driver, port.vendor) == (
+        nic["address"],
+        nic["mtu"],
+        "virtio-pci",
+        "1af4",
+    )
+    assert port.net_filter == "openstack/NetworkID:0f0f0f0f-real-host"
+    assert found.metadata_source == "metadataService"
+    assert not Path("/etc/sriov-operator").exists() or not any(Path("/etc/sriov-operator").iterdir())
+
+
+@pytest.fixture
+def loop_config_drive(tmp_path: Path) -> Iterator[Path]:
+    losetup = tool("losetup", "util-linux")
+    image = tmp_path / "config-2.iso"
+    files = {
+        f"openstack/latest/{name}": (FIXTURES / "openstack" / name).read_bytes()
+        for name in ("meta_data.json", "network_data.json")
+    }
+    write_config_drive_image(files, image)
+    device = run(losetup, "--find", "--show", "--read-only", str(image)).strip()
+    try:
+        yield Path(device)
+    finally:
+        subprocess.run([losetup, "--detach", device], check=False, timeout=30)
+
+
+def test_config_drive_on_a_real_loop_device(loop_config_drive: Path) -> None:
+    metadata = read_config_drive(loop_config_drive)  # latest/ only: the 2018-08-27 directory is absent
+    assert [d.mac for d in metadata.meta_data.devices] == ["fa:16:3e:6b:21:0d", "fa:16:3e:c4:9a:77"]
+    found = find_config_drive(HostRoot(Path("/")))  # no udev here: found by reading block device labels
+    assert found is not None and found.resolve() == loop_config_drive.resolve()
+
+
+@pytest.fixture
+def veth_in_namespace() -> Iterator[str]:
+    ip = tool("ip", "iproute2")
+    namespace = f"sriov-host-test-{os.getpid()}"
+    run(ip, "netns", "add", namespace)
+    try:
+        run(ip, "-n", namespace, "link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b")
+        yield namespace
+    finally:
+        subprocess.run([ip, "netns", "delete", namespace], check=False, timeout=30)
+
+
+def test_netlink_sets_mtu_and_link_state_in_a_namespace(veth_in_namespace: str) -> None:
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    links.set_mtu("veth-a", 9000)
+    links.set_up("veth-a")
+    seen = json.loads(run("ip", "-n", veth_in_namespace, "-j", "link", "show", "veth-a"))[0]
+    assert seen["mtu"] == 9000 and "UP" in seen["flags"]
+    assert (links.status("veth-a").mtu, links.status("veth-a").up) == (9000, True)
+    assert links.status("veth-b").up is False
+    with pytest.raises(OSError, match="netlink refused"):
+        links.set_mtu("veth-a", 1_000_000)
+    with pytest.raises(OSError, match="no such network interface"):
+        links.set_up("eth0")  # exists on the host, not in the test's namespace
