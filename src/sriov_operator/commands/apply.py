@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from sriov_operator.host.apply import converge
@@ -23,10 +22,7 @@ def register(subparsers: Any) -> None:
         description="Plan, apply and re-plan until the host matches the spec. Prints each action with "
         "result done|already. Draining is the config daemon's job: this command does not drain.",
     )
-    add_host_arguments(parser, output_formats=("json", "yaml"))
-    parser.add_argument(
-        "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
-    )
+    add_host_arguments(parser, with_state=True)
     parser.set_defaults(handler=run)
 
 

@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
         description="Print {platform, metadataSource, interfaces} (NodeState.status.interfaces). "
         "On OpenStack the port-to-network map is checkpointed under <host-root>/etc/sriov-operator/.",
     )
-    add_host_arguments(parser, output_formats=("json", "yaml"))
+    add_host_arguments(parser)
     parser.set_defaults(handler=run)
 
 

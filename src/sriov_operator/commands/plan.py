@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from sriov_operator.host.cli_support import (
@@ -22,10 +21,7 @@ def register(subparsers: Any) -> None:
         help="show the host changes a SriovNetworkNodeState spec needs",
         description="Print {actions, requiresDrain, requiresReboot}; nothing is written to the host.",
     )
-    add_host_arguments(parser, output_formats=("json", "yaml"))
-    parser.add_argument(
-        "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
-    )
+    add_host_arguments(parser, with_state=True)
     parser.set_defaults(handler=run)
 
 

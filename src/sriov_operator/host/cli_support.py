@@ -36,7 +36,11 @@ class InputError(ValueError):
     """Bad input from the user (exit 2)."""
 
 
-def add_host_arguments(parser: argparse.ArgumentParser, *, output_formats: tuple[str, ...]) -> None:
+def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = False) -> None:
+    if with_state:
+        parser.add_argument(
+            "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
+        )
     parser.add_argument("--host-root", type=Path, default=Path("/"), help="the host's root (default /)")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
     parser.add_argument("--platform", choices=PLATFORM_CHOICES, default="auto")
@@ -46,7 +50,7 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, output_formats: tuple
     )
     parser.add_argument("--metadata-url", default=DEFAULT_METADATA_URL, help="Nova metadata service base URL")
     parser.add_argument("--metadata-timeout", type=float, default=10.0, help="seconds per metadata request")
-    parser.add_argument("-o", "--output", choices=output_formats, default=output_formats[0])
+    parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
 
 def open_node(args: argparse.Namespace) -> NodeHost:
