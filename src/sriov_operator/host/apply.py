@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
-from sriov_operator.host.commands import CommandRunner
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
 from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, plan
+from sriov_operator.host.programs import CommandRunner
 from sriov_operator.host.root import (
     PCI_DEVICES,
     PCI_DRIVERS,

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriov_operator.host.apply import HostAccess
-from sriov_operator.host.commands import HostCommandRunner
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.links import SysfsLinkControl
 from sriov_operator.host.netlink import NetlinkLinkControl
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
+from sriov_operator.host.programs import HostCommandRunner
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.state import HostState, read_host_state

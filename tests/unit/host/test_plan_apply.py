@@ -15,10 +15,10 @@ import pytest
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
 from sriov_operator.host.apply import ApplyError, HostAccess, apply_plan, converge
-from sriov_operator.host.commands import CommandResult
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Action, Plan, PlanError, plan
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel

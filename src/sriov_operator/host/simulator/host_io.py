@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sriov_operator.host.commands import CommandResult
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import PCI_DEVICES, PCI_DRIVERS, PCI_DRIVERS_PROBE, VFIO_NOIOMMU_PARAMETER
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.host.writer import HostWriter
