@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
 from sriov_operator.host.apply import converge
-from sriov_operator.host.commands import CommandResult
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import plan
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.simulator.builder import create_host
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.simulator.model import Profile, SimDevice, SimNetdev, SimSriov
