@@ -3,6 +3,10 @@
 Each sub-command lives in ``sriov_operator.commands.<name>`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``handler`` to a
 function ``(args) -> int`` (the exit code).
+
+Errors are mapped to exit codes and one-line messages here and only here:
+the error tree (`sriov_operator.errors`) decides the code, `errors.describe`
+the message. An ``OSError`` that escapes a command is a host failure (exit 1).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sriov_operator import __version__
+from sriov_operator.errors import EXIT_BAD_INPUT, SriovOperatorError, describe, exit_code_for
 
 COMMAND_MODULES = (
     "sriov_operator.commands.crds",
@@ -47,11 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
-        return 2
+        return EXIT_BAD_INPUT
     try:
         return handler(args)
-    except KeyboardInterrupt:
-        return 130
+    except (SriovOperatorError, OSError, KeyboardInterrupt) as error:
+        if not isinstance(error, KeyboardInterrupt):
+            print(f"sriov-operator {args.command}: {describe(error)}", file=sys.stderr)
+        return exit_code_for(error)
 
 
 if __name__ == "__main__":

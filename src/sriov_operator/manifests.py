@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from sriov_operator.errors import BadInputError
+
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -33,7 +35,7 @@ class Document:
         return f"{self.source}:{self.line}"
 
 
-class ManifestError(ValueError):
+class ManifestError(BadInputError):
     """A file that cannot be read as Kubernetes documents; the message has file:line."""
 
 

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sriov_operator.errors import BadInputError
+
 DEFAULT_SUPPORTED_NICS: dict[str, str] = {
     "Intel_i40e_XXV710": "8086 158a 154c",
     "Intel_i40e_25G_SFP28": "8086 158b 154c",
@@ -72,7 +74,7 @@ class SupportedNic:
     vf_device_id: str
 
 
-class SupportedNicError(ValueError):
+class SupportedNicError(BadInputError):
     pass
 
 

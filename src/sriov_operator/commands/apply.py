@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sriov_operator.host.apply import converge
-from sriov_operator.host.cli_support import (
+from sriov_operator.commands.host_options import (
     add_host_arguments,
     emit,
     load_state,
     open_node,
-    run_reporting_errors,
 )
+from sriov_operator.host.apply import converge
 
 
 def register(subparsers: Any) -> None:
@@ -27,18 +26,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def body() -> None:
-        desired = load_state(args.state).spec
-        node = open_node(args)
-        outcomes = converge(node.access, desired, node.observe)
-        requires = {o.action.requires for o in outcomes if o.result == "done"}
-        emit(
-            {
-                "applied": [o.to_output() for o in outcomes],
-                "requiredDrain": bool(requires & {"drain", "reboot"}),
-                "requiredReboot": "reboot" in requires,
-            },
-            args.output,
-        )
-
-    return run_reporting_errors("apply", body)
+    desired = load_state(args.state).spec
+    node = open_node(args)
+    outcomes = converge(node.access, desired, node.observe)
+    requires = {o.action.requires for o in outcomes if o.result == "done"}
+    emit(
+        {
+            "applied": [o.to_output() for o in outcomes],
+            "requiredDrain": bool(requires & {"drain", "reboot"}),
+            "requiredReboot": "reboot" in requires,
+        },
+        args.output,
+    )
+    return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sriov_operator.host.cli_support import add_host_arguments, emit, open_node, run_reporting_errors
+from sriov_operator.commands.host_options import add_host_arguments, emit, open_node
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +20,5 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def body() -> None:
-        emit(open_node(args).discover(checkpoint=True).to_output(), args.output)
-
-    return run_reporting_errors("discover", body)
+    emit(open_node(args).discover(checkpoint=True).to_output(), args.output)
+    return 0

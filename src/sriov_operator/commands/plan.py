@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sriov_operator.host.cli_support import (
+from sriov_operator.commands.host_options import (
     add_host_arguments,
     emit,
     load_state,
     open_node,
-    run_reporting_errors,
 )
 from sriov_operator.host.plan import plan
 
@@ -26,8 +25,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def body() -> None:
-        desired = load_state(args.state).spec
-        emit(plan(desired, open_node(args).observe(checkpoint=False)).to_output(), args.output)
-
-    return run_reporting_errors("plan", body)
+    desired = load_state(args.state).spec
+    emit(plan(desired, open_node(args).observe(checkpoint=False)).to_output(), args.output)
+    return 0

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from sriov_operator.api import constants
-from sriov_operator.controlplane.binaries import BinariesUnavailableError, cache_root
-from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
+from sriov_operator.controlplane.binaries import cache_root
+from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.sandbox.cluster import populate, publish_kubeconfig
 
 
@@ -72,9 +71,6 @@ def run(args: argparse.Namespace) -> int:
         while plane.all_running():
             time.sleep(1)
         _say(f"error: a control-plane process exited; logs were in {plane.workdir}")
-        return 1
-    except (BinariesUnavailableError, ControlPlaneError) as error:
-        print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         _say("stopping")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sriov_operator.host.cli_support import InputError, run_reporting_errors
+from sriov_operator.errors import BadInputError
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_names
 
 
@@ -22,11 +22,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def body() -> None:
-        try:
-            create_host(load_profile(args.profile), args.out)
-        except FileExistsError as error:
-            raise InputError(str(error)) from None
-        print(args.out)
-
-    return run_reporting_errors("simulate-host", body)
+    try:
+        create_host(load_profile(args.profile), args.out)
+    except FileExistsError as error:
+        raise BadInputError(str(error)) from None
+    print(args.out)
+    return 0

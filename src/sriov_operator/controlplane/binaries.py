@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sriov_operator.errors import HostError
+
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 # Bump when the build recipe changes, so caches built by an older recipe are rebuilt.
@@ -36,7 +38,7 @@ BUILD_RECIPE = "r2"
 _STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+) v0\.0\.0\s*$", re.MULTILINE)
 
 
-class BinariesUnavailableError(RuntimeError):
+class BinariesUnavailableError(HostError):
     """Raised with a message that tells a person what went wrong and what to do."""
 
 

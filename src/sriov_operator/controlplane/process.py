@@ -31,12 +31,13 @@ import yaml
 
 from sriov_operator.controlplane.binaries import ControlPlaneBinaries, ensure_binaries
 from sriov_operator.controlplane.pki import ControlPlanePki, create_pki
+from sriov_operator.errors import HostError
 
 LOOPBACK = "127.0.0.1"
 SERVICE_CIDR = "10.0.0.0/24"  # never routed: the API server only needs it to allocate the kubernetes Service
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(HostError):
     """The control plane could not start; the message includes the tail of the failing log."""
 
 

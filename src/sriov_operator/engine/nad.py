@@ -20,13 +20,14 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.api.models import OVSNetwork, SriovIBNetwork, SriovNetwork
 from sriov_operator.engine.problems import ObjectRef, Problem, error
+from sriov_operator.errors import BadInputError
 
 Network = SriovNetwork | SriovIBNetwork | OVSNetwork
 CNI_VERSION = "1.0.0"
 DEFAULT_LOG_LEVEL = "info"
 
 
-class RawJsonError(ValueError):
+class RawJsonError(BadInputError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field

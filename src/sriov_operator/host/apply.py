@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
+from sriov_operator.errors import HostError
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
 from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, plan
@@ -33,7 +34,7 @@ NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
 MAX_ROUNDS = 3
 
 
-class ApplyError(RuntimeError):
+class ApplyError(HostError):
     """An action failed; the message names the action, the device and what to do."""
 
 

@@ -24,6 +24,7 @@ from sriov_operator.api.models import (
     VfGroup,
     VirtualFunction,
 )
+from sriov_operator.errors import BadInputError
 from sriov_operator.host.pci import DPDK_DRIVERS
 from sriov_operator.host.state import HostState
 
@@ -46,7 +47,7 @@ VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 
 
-class PlanError(ValueError):
+class PlanError(BadInputError):
     """The desired spec cannot be applied to this host; the message says why."""
 
 

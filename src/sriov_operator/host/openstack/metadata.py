@@ -7,12 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from sriov_operator.errors import HostError
+
 METADATA_VERSIONS = ("2018-08-27", "latest")
 META_DATA_FILE = "meta_data.json"
 NETWORK_DATA_FILE = "network_data.json"
 
 
-class MetadataError(RuntimeError):
+class MetadataError(HostError):
     """OpenStack metadata could not be obtained or read; the message says what and where."""
 
 

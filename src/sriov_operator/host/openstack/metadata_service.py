@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sriov_operator.errors import TransientError
 from sriov_operator.host.openstack.metadata import (
     META_DATA_FILE,
     NETWORK_DATA_FILE,
@@ -39,7 +40,7 @@ class MetadataServiceSettings:
     sleep: Callable[[float], None] = time.sleep
 
 
-class _RetryableError(Exception):
+class _RetryableError(TransientError):
     """A failure worth another attempt (the message says which)."""
 
 

@@ -1,8 +1,7 @@
-"""Shared flags, error reporting and output of the ``discover``/``plan``/``apply`` commands.
+"""Shared flags, host opening, state loading and output of the ``discover``/``plan``/``apply`` commands.
 
-Exit codes: 0 success; 1 the host or its metadata failed us (unreadable host
-root, metadata unreachable, an action failed); 2 bad input (usage, missing or
-invalid state file, a spec this host cannot take).
+Errors are not handled here: they propagate to ``cli.main``, which maps the
+error tree (`sriov_operator.errors`) to one line and an exit code.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +16,12 @@ import yaml
 from pydantic import ValidationError
 
 from sriov_operator.api.models import SriovNetworkNodeState
-from sriov_operator.host.apply import ApplyError
+from sriov_operator.errors import BadInputError
 from sriov_operator.host.node import NodeHost
-from sriov_operator.host.openstack.metadata import MetadataError
 from sriov_operator.host.openstack.metadata_service import DEFAULT_METADATA_URL, MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
-from sriov_operator.host.plan import PlanError
 from sriov_operator.host.platform import PLATFORM_CHOICES
 from sriov_operator.manifests import ManifestError, load_paths
-
-EXIT_OK = 0
-EXIT_HOST_ERROR = 1
-EXIT_BAD_INPUT = 2
-
-
-class InputError(ValueError):
-    """Bad input from the user (exit 2)."""
 
 
 def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = False) -> None:
@@ -67,14 +55,14 @@ def open_node(args: argparse.Namespace) -> NodeHost:
             metadata=metadata,
         )
     except FileNotFoundError as error:
-        raise InputError(str(error)) from None
+        raise BadInputError(str(error)) from None
 
 
 def load_state(path: Path) -> SriovNetworkNodeState:
     try:
         documents = load_paths([path]).documents
     except ManifestError as error:
-        raise InputError(str(error)) from None
+        raise BadInputError(str(error)) from None
     for document in documents:
         if document.kind == SriovNetworkNodeState.KIND:
             try:
@@ -83,8 +71,8 @@ def load_state(path: Path) -> SriovNetworkNodeState:
                 first = error.errors()[0]
                 location = ".".join(str(part) for part in first["loc"])
                 message = f"{document.where}: invalid SriovNetworkNodeState: {location}: {first['msg']}"
-                raise InputError(message) from None
-    raise InputError(f"{path}: no SriovNetworkNodeState in this file")
+                raise BadInputError(message) from None
+    raise BadInputError(f"{path}: no SriovNetworkNodeState in this file")
 
 
 def emit(data: dict[str, Any], output: str) -> None:
@@ -92,16 +80,3 @@ def emit(data: dict[str, Any], output: str) -> None:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
     else:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-def run_reporting_errors(command: str, body: Callable[[], None]) -> int:
-    """Run ``body``; any expected failure becomes one line on stderr and an exit code, never a traceback."""
-    try:
-        body()
-    except (InputError, PlanError) as error:
-        print(f"sriov-operator {command}: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (MetadataError, ApplyError, OSError) as error:
-        print(f"sriov-operator {command}: {error}", file=sys.stderr)
-        return EXIT_HOST_ERROR
-    return EXIT_OK
