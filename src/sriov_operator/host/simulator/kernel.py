@@ -10,10 +10,13 @@ ignores its options when vfio is already loaded, like the real one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
@@ -28,6 +31,7 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 
 STATE_FILE = ".simulator/kernel.json"
+LOCK_FILE = ".simulator/lock"
 ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
 NO_OVERRIDE = "(null)"
@@ -70,6 +74,18 @@ class SimulatedKernel:
 
     # ----------------------------------------------------------------- persistence
     @classmethod
+    @contextlib.contextmanager
+    def transaction(cls, root: Path) -> Iterator[SimulatedKernel]:
+        """Load, change and save the kernel's state under an exclusive lock (one change at a time)."""
+        lock = root / LOCK_FILE
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            kernel = cls.load(root)
+            yield kernel
+            kernel.save()
+
+    @classmethod
     def load(cls, root: Path) -> SimulatedKernel:
         path = root / STATE_FILE
         try:
@@ -81,9 +97,13 @@ class SimulatedKernel:
             ) from None
 
     def save(self) -> None:
+        """Replace the state file atomically: a reader sees the old state or the new one, never half."""
         path = self.root / STATE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1))
+        text = self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=".kernel.") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
 
     # ---------------------------------------------------------------------- paths
     def device_dir(self, address: str) -> Path:
