@@ -17,7 +17,7 @@ from sriov_operator.host.openstack.ports import (
     PortCheckpoint,
     resolve_ports,
 )
-from sriov_operator.host.pci import PciFunction, network_functions, read_pci_function
+from sriov_operator.host.pci import PciFunction, is_pci_address, network_functions, read_pci_function
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import HostRoot
 
@@ -76,10 +76,10 @@ def _physical_function(host: HostRoot, function: PciFunction) -> InterfaceExt | 
         return None
     vfs = []
     for link in host.names(function.path):
-        if link.startswith("virtfn") and (vf_address := host.link_name(function.path / link)):
-            vfs.append(
-                _virtual_function(read_pci_function(host, vf_address), int(link.removeprefix("virtfn")))
-            )
+        index = link.removeprefix("virtfn")
+        vf_address = host.link_name(function.path / link) if link.startswith("virtfn") else None
+        if index.isdigit() and len(index) < 6 and is_pci_address(vf_address):
+            vfs.append(_virtual_function(read_pci_function(host, str(vf_address)), int(index)))
     return _interface(
         function,
         num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,
