@@ -2,7 +2,7 @@
 
 Bare metal: every SR-IOV capable PCI network function is a PF with its VFs.
 Virtual platforms (OpenStack): every PCI network function that is a Neutron port
-and bound to a driver is reported as a "PF" with one VF, itself.
+is reported (with or without a driver) as a "PF" with one VF, itself.
 """
 
 from __future__ import annotations
@@ -106,6 +106,6 @@ def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | No
     interfaces = [
         _port(function, ports.devices[function.address])
         for function in functions
-        if function.driver and function.address in ports.devices
+        if function.address in ports.devices
     ]
     return Discovery(platform, ports.source, interfaces, ports)

@@ -320,8 +320,8 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
     for pci in sorted(set(host.configured) - desired):
         current = found.get(pci)
         left = f"{pci} left the spec"
-        if current is not None and host.platform == "openstack" and current.driver in DPDK_DRIVERS:
-            reason = f"{left}; we bound it to {current.driver}: give it back to its default driver"
+        if current is not None and host.platform == "openstack" and current.driver in {*DPDK_DRIVERS, None}:
+            reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
             actions.append(Action("bindDriver", pci, DEFAULT_DRIVER, "drain", reason))
         externally_managed = host.configured[pci].externally_managed
         if (

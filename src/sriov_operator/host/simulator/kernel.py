@@ -34,6 +34,7 @@ STATE_FILE = ".simulator/kernel.json"
 LOCK_FILE = ".simulator/lock"
 ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 MIN_MTU = 68
 
@@ -228,6 +229,13 @@ class SimulatedKernel:
         relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
             self._create_netdev(address, device.netdev)
+        self._add_rdma_device(address)
+
+    def _add_rdma_device(self, address: str) -> None:
+        """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
+        if self.bound_driver(address) == "mlx5_core" and (self.root / MODULES / RDMA_MODULE).is_dir():
+            index = sorted(self.state.devices).index(address)
+            (self.device_dir(address) / "infiniband" / f"mlx5_{index}").mkdir(parents=True, exist_ok=True)
 
     def unbind(self, address: str, driver: str) -> None:
         path = self.driver_dir(driver) / "unbind"
@@ -245,6 +253,7 @@ class SimulatedKernel:
 
     def _detach(self, address: str, device: SimDevice, driver: str) -> None:
         (self.device_dir(address) / "driver").unlink()
+        shutil.rmtree(self.device_dir(address) / "infiniband", ignore_errors=True)
         (self.driver_dir(driver) / address).unlink(missing_ok=True)
         if device.netdev is not None:
             netdev_dir = self._netdev_dir(address, device.netdev)
@@ -338,15 +347,20 @@ class SimulatedKernel:
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
         module_dir.mkdir(parents=True)
-        if name == "vfio":
+        if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
+        if name == RDMA_MODULE:
+            for address in self.state.devices:
+                self._add_rdma_device(address)
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
                 write_value(self.driver_dir(driver) / name_, "")
         return True
 
     def set_noiommu_parameter(self, value: str) -> None:
+        if not self.state.vfio_noiommu or not (self.root / MODULES / "vfio").is_dir():
+            raise kernel_error(errno.ENOENT, self.root / VFIO_NOIOMMU_PARAMETER)
         if value.strip() not in {"0", "1", "Y", "N", "y", "n"}:
             raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
         write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
