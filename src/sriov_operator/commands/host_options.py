@@ -55,15 +55,24 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = Fa
     parser.add_argument(
         "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
     )
-    parser.add_argument("--metadata-url", default=DEFAULT_METADATA_URL, help="Nova metadata service base URL")
-    parser.add_argument("--metadata-timeout", type=float, default=10.0, help="seconds per metadata request")
+    parser.add_argument(
+        "--metadata-url",
+        help=f"Nova metadata service base URL (default {DEFAULT_METADATA_URL}); "
+        "when given, the service is used instead of a config drive found by label",
+    )
+    parser.add_argument(
+        "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
+    )
     parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
 
 def open_node(args: argparse.Namespace) -> NodeHost:
     metadata = MetadataSettings(
         config_drive=args.config_drive,
-        service=MetadataServiceSettings(base_url=args.metadata_url, timeout_seconds=args.metadata_timeout),
+        service=MetadataServiceSettings(
+            base_url=args.metadata_url or DEFAULT_METADATA_URL, timeout_seconds=args.metadata_timeout
+        ),
+        use_service=args.metadata_url is not None,
     )
     io = None
     if args.simulate:

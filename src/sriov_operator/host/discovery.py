@@ -7,6 +7,7 @@ is reported (with or without a driver) as a "PF" with one VF, itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sriov_operator.api.models import InterfaceExt, VirtualFunction
@@ -20,6 +21,7 @@ from sriov_operator.host.openstack.ports import (
 from sriov_operator.host.pci import PciFunction, is_pci_address, network_functions, read_pci_function
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import HostRoot
+from sriov_operator.host.state import DeviceRecord, read_configured
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,23 @@ def _port(function: PciFunction, info: DeviceInfo) -> InterfaceExt:
     )
 
 
+def _recorded_mac(records: Mapping[str, DeviceRecord], pci: str) -> str | None:
+    """A port without a netdev (on vfio-pci) is known by the MAC we recorded before binding it."""
+    record = records.get(pci)
+    return record.mac if record else None
+
+
 def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | None = None) -> Discovery:
     """Raises MetadataError on OpenStack when no metadata source answers (and no checkpoint fits)."""
     functions = network_functions(host)
     if platform == "baremetal":
         pfs = [pf for pf in (_physical_function(host, f) for f in functions) if pf is not None]
         return Discovery(platform, "none", pfs, None)
-    nics = {function.address: function.netdev.mac if function.netdev else None for function in functions}
+    records = read_configured(host)
+    nics = {
+        function.address: function.netdev.mac if function.netdev else _recorded_mac(records, function.address)
+        for function in functions
+    }
     ports = resolve_ports(host, metadata or MetadataSettings(), nics)
     interfaces = [
         _port(function, ports.devices[function.address])

@@ -27,7 +27,7 @@ from sriov_operator.api.models import (
 )
 from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
-from sriov_operator.host.state import HostState
+from sriov_operator.host.state import DeviceRecord, HostState
 
 Requirement = Literal["none", "drain", "reboot"]
 ActionKind = Literal[
@@ -221,9 +221,10 @@ def _driver_actions(
     return []
 
 
-def _remember(interface: Interface, host: HostState) -> list[Action]:
-    record = interface.to_k8s()
+def _remember(interface: Interface, device: InterfaceExt, host: HostState) -> list[Action]:
     known = host.configured.get(interface.pci_address)
+    mac = device.mac or (known.mac if known else None)
+    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac}).to_k8s()
     if known is not None and known.to_k8s() == record:
         return []
     reason = "remember what we configure, to give the device back when it leaves the spec"
@@ -270,7 +271,7 @@ def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> 
     # a port we never configured is in no pod's use yet: binding it for DPDK takes nothing away
     to_dpdk: Requirement = "drain" if interface.pci_address in host.configured else "none"
     drivers = _driver_actions(port, groups[0], to_dpdk) if groups else []
-    return _remember(interface, host) + drivers
+    return _remember(interface, port, host) + drivers
 
 
 def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
@@ -300,7 +301,7 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, vf)
-    return _remember(interface, host) + actions
+    return _remember(interface, pf, host) + actions
 
 
 def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:

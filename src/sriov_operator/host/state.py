@@ -25,6 +25,16 @@ from sriov_operator.host.root import (
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
 
 
+class DeviceRecord(Interface):
+    """What we applied to a device (its spec entry), and its MAC then.
+
+    A port bound to vfio-pci has no netdev to ask for its MAC; the record keeps
+    it, so the port can still be matched to Nova's metadata (its netFilter).
+    """
+
+    mac: str | None = None
+
+
 @dataclass(frozen=True)
 class KernelModules:
     vfio_loaded: bool = False
@@ -41,7 +51,7 @@ class HostState:
     interfaces: list[InterfaceExt]
     modules: KernelModules = field(default_factory=KernelModules)
     iommu_enabled: bool = False
-    configured: dict[str, Interface] = field(default_factory=dict)  # PCI address -> what we applied
+    configured: dict[str, DeviceRecord] = field(default_factory=dict)  # PCI address -> what we applied
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
 
@@ -54,14 +64,14 @@ def configured_record_path(host: HostRoot, pci_address: str) -> Path:
     return host.path(CONFIGURED_DIR, f"{pci_address}.json")
 
 
-def _read_record(host: HostRoot, path: Path) -> Interface:
+def _read_record(host: HostRoot, path: Path) -> DeviceRecord:
     """One record; HostFileError (naming the file and the fix) for anything we did not write."""
     text = host.read_state_file(path) or ""
     expected = path.name.removesuffix(".json")
     fix = "remove it if you know the device is no longer configured"
     try:
-        interface = Interface.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as error:
+        interface = DeviceRecord.model_validate(json.loads(text))
+    except (ValueError, RecursionError, ValidationError) as error:
         problem = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
         raise HostFileError(f"{path}: not a device record ({problem[:200]}); {fix}") from None
     if not is_pci_address(expected) or interface.pci_address != expected:
@@ -72,7 +82,7 @@ def _read_record(host: HostRoot, path: Path) -> Interface:
     return interface
 
 
-def read_configured(host: HostRoot) -> dict[str, Interface]:
+def read_configured(host: HostRoot) -> dict[str, DeviceRecord]:
     """Records of devices we configured (``<pci>.json``); a record we cannot trust is an error."""
     directory = host.path(CONFIGURED_DIR)
     names = [name for name in host.names(directory) if name.endswith(".json") and not name.startswith(".")]

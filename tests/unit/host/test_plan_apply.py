@@ -78,7 +78,7 @@ def test_seed_dpdk_policy_binds_the_vhost_user_port_to_vfio_in_noiommu_mode(vm_h
     assert [(a.action, a.target, a.value) for a in first.actions] == [
         ("loadModule", "vfio", "enable_unsafe_noiommu_mode=1"),
         ("loadModule", "vfio_pci", None),
-        ("rememberDevice", DPDK_PORT, desired.interfaces[0].to_k8s()),  # type: ignore[index]
+        ("rememberDevice", DPDK_PORT, {**desired.interfaces[0].to_k8s(), "mac": "fa:16:3e:58:0c:e2"}),  # type: ignore[index]
         ("bindDriver", DPDK_PORT, "vfio-pci"),
     ]
     assert (first.requires_drain, first.requires_reboot) == (False, False)
@@ -192,7 +192,7 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
     resize = plan(intel_spec(8), node.observe())
     assert [(a.action, a.value, a.requires) for a in resize.actions] == [
         ("setNumVfs", 8, "drain"),
-        ("rememberDevice", intel_spec(8).interfaces[0].to_k8s(), "none"),  # type: ignore[index]
+        ("rememberDevice", {**intel_spec(8).interfaces[0].to_k8s(), "mac": "3c:fd:fe:a1:00:01"}, "none"),  # type: ignore[index]
     ]
     assert "0 is written first" in resize.actions[0].reason
     converge(node.access, intel_spec(8), node.observe)
