@@ -79,7 +79,7 @@ class _KubernetesLoader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as error:
+        except (ValueError, OverflowError, IndexError, TypeError) as error:
             value = str(node.value)[:40] if isinstance(node, yaml.ScalarNode) else ""
             problem = f"invalid {node.tag.rsplit(':', 1)[-1]} value {value!r}: {error}"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
