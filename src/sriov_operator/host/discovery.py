@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sriov_operator.api.models import InterfaceExt, VirtualFunction
+from sriov_operator.api.platforms import is_virtual
 from sriov_operator.host.openstack.netfilter import DeviceInfo
 from sriov_operator.host.openstack.ports import (
     MetadataSettings,
@@ -106,7 +107,7 @@ def _recorded_mac(records: Mapping[str, DeviceRecord], pci: str) -> str | None:
 def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | None = None) -> Discovery:
     """Raises MetadataError on OpenStack when no metadata source answers (and no checkpoint fits)."""
     functions = network_functions(host)
-    if platform == "baremetal":
+    if not is_virtual(platform):
         pfs = [pf for pf in (_physical_function(host, f) for f in functions) if pf is not None]
         return Discovery(platform, "none", pfs, None)
     records = read_configured(host)

@@ -25,6 +25,7 @@ from sriov_operator.api.models import (
     VfGroup,
     VirtualFunction,
 )
+from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
@@ -238,7 +239,7 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
         return []
     who = _group_name(users[0])
     actions: list[Action] = []
-    if host.platform == "openstack":
+    if is_virtual(host.platform):
         if host.modules.vfio_loaded and not host.modules.noiommu_supported:
             raise HostLacksSupportError(lacks_noiommu_message(who))
         if not host.modules.vfio_loaded:
@@ -321,13 +322,13 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
     for pci in sorted(set(host.configured) - desired):
         current = found.get(pci)
         left = f"{pci} left the spec"
-        if current is not None and host.platform == "openstack" and current.driver in {*DPDK_DRIVERS, None}:
+        if current is not None and is_virtual(host.platform) and current.driver in {*DPDK_DRIVERS, None}:
             reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
             actions.append(Action("bindDriver", pci, DEFAULT_DRIVER, "drain", reason))
         externally_managed = host.configured[pci].externally_managed
         if (
             current is not None
-            and host.platform == "baremetal"
+            and not is_virtual(host.platform)
             and current.num_vfs
             and not externally_managed
         ):
@@ -368,7 +369,7 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
         current = found.get(interface.pci_address)
         if current is None:
             raise PlanError(f"{interface.pci_address}: in the desired spec but not found on this host")
-        if host.platform == "openstack":
+        if is_virtual(host.platform):
             actions += _port_actions(interface, current, host)
         else:
             actions += _pf_actions(interface, current, host)
