@@ -22,7 +22,7 @@ class HostWriter:
 
     def write_attribute(self, path: Path, value: str) -> None:
         """Write a kernel attribute (sysfs) in a single ``write``; never creates the file."""
-        fd = os.open(self.host.inside(path), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = self.host.open_inside(self.host.inside(path), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             os.write(fd, value.encode())
         finally:

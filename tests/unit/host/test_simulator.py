@@ -17,7 +17,7 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
-from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
+from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedEswitch, SimulatedWriter
 from sriov_operator.host.simulator.kernel import vf_address
 from tests.support import FIXTURES
 
@@ -98,17 +98,31 @@ def test_state_persists_across_writer_objects(intel_host: HostRoot) -> None:
     assert not intel_host.path(PCI_DEVICES, vf_address("0000:3b:00.1", 79)).exists()
 
 
-def test_devlink_switches_the_eswitch_of_mellanox_only(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
-    result = SimulatedCommandRunner(mellanox_host.root)(
-        ["devlink", "dev", "eswitch", "set", "pci/0000:5e:00.0", "mode", "switchdev"]
-    )
-    assert result.returncode == 0
-    pf = read_pci_function(mellanox_host, "0000:5e:00.0")
-    assert pf.netdev is not None and pf.netdev.eswitch_mode == "switchdev"
-    refused = SimulatedCommandRunner(intel_host.root)(
-        ["devlink", "dev", "eswitch", "set", "pci/0000:3b:00.0", "mode", "switchdev"]
-    )
-    assert refused.returncode != 0
+def test_switchdev_through_devlink_gives_representors(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
+    eswitch = SimulatedEswitch(mellanox_host.root)
+    pf = "0000:5e:00.0"
+    eswitch.set_mode(pf, "switchdev")
+    assert eswitch.mode(pf) == "switchdev"
+    net = mellanox_host.path(PCI_DEVICES, pf, "net")
+    ports = {d.name: mellanox_host.read(d / "phys_port_name") for d in net.iterdir()}
+    assert ports == {"ens2f0np0": "p0", "ens2f0np0_0": "pf0vf0", "ens2f0np0_1": "pf0vf1"}
+    assert not list(mellanox_host.root.rglob("compat"))  # in-tree mlx5 has no compat/devlink/mode
+    function = read_pci_function(mellanox_host, pf)
+    assert function.netdev is not None and function.netdev.name == "ens2f0np0"
+    assert function.representors == {0: "ens2f0np0_0", 1: "ens2f0np0_1"}
+    eswitch.set_mode(pf, "legacy")
+    assert [d.name for d in net.iterdir()] == ["ens2f0np0"]
+    with pytest.raises(OSError) as refused:
+        SimulatedEswitch(intel_host.root).set_mode("0000:3b:00.0", "switchdev")
+    assert refused.value.errno == errno.EOPNOTSUPP
+
+
+def test_a_profile_can_ask_for_the_compat_devlink_file(tmp_path: Path) -> None:
+    profile = load_profile("baremetal-mellanox").model_copy(update={"compat_devlink_mode": True})
+    create_host(profile, tmp_path / "ofed")
+    SimulatedEswitch(tmp_path / "ofed").set_mode("0000:5e:00.0", "switchdev")
+    mode = tmp_path / "ofed" / PCI_DEVICES / "0000:5e:00.0/net/ens2f0np0/compat/devlink/mode"
+    assert mode.read_text() == "switchdev\n"
 
 
 def test_unknown_modules_fail_like_modprobe(vm_host: HostRoot) -> None:

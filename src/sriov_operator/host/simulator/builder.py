@@ -39,7 +39,10 @@ def create_host(profile: Profile, out: Path) -> None:
     kernel = SimulatedKernel(
         out,
         KernelState(
-            iommu=profile.iommu, vfio_noiommu=profile.vfio_noiommu, available_modules=profile.modules
+            iommu=profile.iommu,
+            vfio_noiommu=profile.vfio_noiommu,
+            compat_devlink_mode=profile.compat_devlink_mode,
+            available_modules=profile.modules,
         ),
     )
     for name, value in profile.dmi.items():

@@ -72,7 +72,7 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]`` and ``devlink dev eswitch set pci/<addr> mode <m>``."""
+    """``modprobe <module> [param=value…]``; nothing else is installed on the simulated host."""
 
     root: Path
 
@@ -87,10 +87,6 @@ class SimulatedCommandRunner:
             if kernel.load_module(argv[1], parameters):
                 return CommandResult(0)
             return CommandResult(1, "", f"modprobe: FATAL: Module {argv[1]} not found.")
-        if len(argv) == 7 and argv[:4] == ["devlink", "dev", "eswitch", "set"] and argv[5] == "mode":
-            if kernel.set_eswitch_mode(argv[4].removeprefix("pci/"), argv[6]):
-                return CommandResult(0)
-            return CommandResult(1, "", "Error: devlink answers: Operation not supported.")
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 
@@ -126,7 +122,22 @@ class SimulatedLinkControl:
         return found
 
 
+@dataclass(frozen=True)
+class SimulatedEswitch:
+    """Devlink's eSwitch get/set on the simulated kernel (EOPNOTSUPP without an eSwitch, as devlink)."""
+
+    root: Path
+
+    def mode(self, pci: str) -> str | None:
+        device = SimulatedKernel.load(self.root).state.devices.get(pci)
+        return device.netdev.eswitch if device is not None and device.netdev is not None else None
+
+    def set_mode(self, pci: str, mode: str) -> None:
+        with SimulatedKernel.transaction(self.root) as kernel:
+            kernel.set_eswitch_mode(pci, mode)
+
+
 def simulated_io(root: Path) -> HostIO:
     """The HostIO of a simulator tree; FileNotFoundError if ``root`` is not one."""
     writer = SimulatedWriter(root)
-    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer))
+    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer), SimulatedEswitch(root))

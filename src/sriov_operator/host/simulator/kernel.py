@@ -204,6 +204,7 @@ class SimulatedKernel:
                     )
                 )
         write_value(path, count)
+        self._sync_representors(address)
 
     # --------------------------------------------------------------------- drivers
     def set_driver_override(self, address: str, value: str) -> None:
@@ -270,9 +271,10 @@ class SimulatedKernel:
         self._set_flags(path, 0x1003 if netdev.up else 0x1002)
         if netdev.speed is not None:
             write_value(path / "speed", netdev.speed)
-        if netdev.eswitch is not None:
+        if netdev.eswitch is not None and self.state.compat_devlink_mode:
             write_value(path / "compat/devlink/mode", netdev.eswitch)
         relative_symlink(self.root / CLASS_NET / netdev.name, path)
+        self._sync_representors(address)
 
     @staticmethod
     def _set_flags(netdev_dir: Path, flags: int) -> None:
@@ -365,17 +367,40 @@ class SimulatedKernel:
             raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
         write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
 
-    def set_eswitch_mode(self, address: str, mode: str) -> bool:
-        """False if the device has no eswitch (devlink: operation not supported)."""
+    def set_eswitch_mode(self, address: str, mode: str) -> None:
+        """devlink eswitch set: EOPNOTSUPP without an eSwitch, EINVAL for an unknown mode."""
         device = self.state.devices.get(address)
         if device is None or device.netdev is None or device.netdev.eswitch is None:
-            return False
-        if mode == "legacy":
-            device.netdev.eswitch = "legacy"
-        elif mode == "switchdev":
-            device.netdev.eswitch = "switchdev"
-        else:
-            return False
-        if self.bound_driver(address) is not None:
+            raise kernel_error(errno.EOPNOTSUPP, f"devlink pci/{address}")
+        if mode not in ("legacy", "switchdev"):
+            raise kernel_error(errno.EINVAL, f"devlink pci/{address}")
+        device.netdev.eswitch = "switchdev" if mode == "switchdev" else "legacy"
+        if self.bound_driver(address) is not None and self.state.compat_devlink_mode:
             write_value(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
-        return True
+        self._sync_representors(address)
+
+    def _sync_representors(self, address: str) -> None:
+        """In switchdev the PF's netdev is the uplink (phys_port_name p0) and each VF gets a representor
+        netdev on the PF (``pf0vf<n>``); in legacy mode neither exists."""
+        pf = self.state.devices.get(address)
+        if pf is None or pf.netdev is None or pf.netdev.eswitch is None or self.bound_driver(address) is None:
+            return
+        net = self.device_dir(address) / "net"
+        uplink = net / pf.netdev.name
+        for stale in [d for d in net.iterdir() if d.name != pf.netdev.name]:
+            shutil.rmtree(stale)
+            (self.root / CLASS_NET / stale.name).unlink(missing_ok=True)
+        (uplink / "phys_port_name").unlink(missing_ok=True)
+        if pf.netdev.eswitch != "switchdev":
+            return
+        switch_id = pf.netdev.mac.replace(":", "")
+        write_value(uplink / "phys_port_name", "p0")
+        write_value(uplink / "phys_switch_id", switch_id)
+        for vf in (d for d in self.state.devices.values() if d.physfn == address):
+            representor = net / f"{pf.netdev.name}_{vf.vf_index}"  # the name udev rules commonly give
+            write_value(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
+            write_value(representor / "phys_switch_id", switch_id)
+            write_value(representor / "mtu", pf.netdev.mtu)
+            write_value(representor / "type", 1)
+            self._set_flags(representor, 0x1002)
+            relative_symlink(self.root / CLASS_NET / representor.name, representor)
