@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from sriov_operator.host.apply import converge
+from sriov_operator.host.openstack.ports import BOOT_ID, CHECKPOINT_FILE
 from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.plan import plan
 from sriov_operator.host.root import (
     PCI_DEVICES,
     PCI_DRIVERS,
@@ -18,8 +22,10 @@ from sriov_operator.host.root import (
 )
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedEswitch, SimulatedWriter
-from sriov_operator.host.simulator.kernel import vf_address
+from sriov_operator.host.simulator.kernel import SimulatedKernel, vf_address
 from tests.support import FIXTURES
+from tests.unit.host.conftest import sim_node
+from tests.unit.host.test_plan_apply import port_spec
 
 
 def _numvfs(host: HostRoot, pf: str) -> Path:
@@ -141,3 +147,29 @@ def test_profiles_ship_the_fixture_metadata_and_refuse_a_used_directory(tmp_path
         create_host(load_profile("openstack-vm"), tmp_path / "used")
     with pytest.raises(ValueError, match="unknown simulator profile"):
         load_profile("nope")
+
+
+def test_a_reboot_undoes_the_run_time_configuration_and_changes_the_boot_id(vm_host: HostRoot) -> None:
+    node = sim_node(vm_host)
+    spec = port_spec("0000:00:04.0", "dpdk1", "vfio-pci")
+    converge(node.access, spec, node.observe)
+    boot_id = vm_host.read(vm_host.path(BOOT_ID))
+    checkpoint = json.loads(vm_host.path(CHECKPOINT_FILE).read_text())
+    assert checkpoint["bootID"] == boot_id and boot_id
+
+    with SimulatedKernel.transaction(vm_host.root) as kernel:
+        kernel.reboot()
+    assert vm_host.read(vm_host.path(BOOT_ID)) not in (None, boot_id)
+    assert read_pci_function(vm_host, "0000:00:04.0").driver == "virtio-pci"
+    assert not vm_host.path("sys/module/vfio").exists() and not list(vm_host.path("dev/vfio").iterdir())
+    again = plan(spec, node.observe())
+    assert [a.action for a in again.actions] == ["loadModule", "loadModule", "bindDriver"]  # record kept
+    assert json.loads(vm_host.path(CHECKPOINT_FILE).read_text())["bootID"] != boot_id  # metadata re-read
+    converge(node.access, spec, node.observe)
+    assert read_pci_function(vm_host, "0000:00:04.0").driver == "vfio-pci"
+
+
+def test_bus_entries_are_symlinks_to_the_device_tree(intel_host: HostRoot) -> None:
+    entry = intel_host.path(PCI_DEVICES, "0000:3b:00.0")
+    assert entry.is_symlink()
+    assert os.readlink(entry) == "../../../devices/pci0000:00/0000:3b:00.0"

@@ -15,16 +15,15 @@ from sriov_operator.host.pci import IFF_UP
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
-    PCI_DEVICES,
     PCI_DRIVERS,
     PCI_DRIVERS_PROBE,
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
-from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.host.writer import HostWriter
+from sriov_operator.host.simulator.kernel import DEVICES_DIR, SimulatedKernel
+from sriov_operator.host.writer import HostWriter, naming
 
-_DEVICES = tuple(PCI_DEVICES.split("/"))
+_DEVICES = tuple(DEVICES_DIR.split("/"))
 _DRIVERS = tuple(PCI_DRIVERS.split("/"))
 
 
@@ -38,16 +37,16 @@ class SimulatedWriter(HostWriter):
 
     def write_attribute(self, path: Path, value: str) -> None:
         real = self.host.inside(path)
-        with SimulatedKernel.transaction(self.root) as kernel:
+        with naming(path), SimulatedKernel.transaction(self.root) as kernel:
             if not self._react(kernel, real, value):
-                super().write_attribute(real, value)
+                super().write_attribute(path, value)
 
     def _react(self, kernel: SimulatedKernel, real: Path, value: str) -> bool:
         parts = real.relative_to(self.host.inside(self.root)).parts
-        if parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "sriov_numvfs":
-            kernel.set_numvfs(parts[4], _count(value, real))
-        elif parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "driver_override":
-            kernel.set_driver_override(parts[4], value)
+        if parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "sriov_numvfs":
+            kernel.set_numvfs(parts[3], _count(value, real))
+        elif parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "driver_override":
+            kernel.set_driver_override(parts[3], value)
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "bind":
             kernel.bind(value.strip(), parts[4])
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "unbind":

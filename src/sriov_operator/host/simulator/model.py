@@ -71,4 +71,5 @@ class KernelState(_SimModel):
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
     available_modules: list[str] = []
+    boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
