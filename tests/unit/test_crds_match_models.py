@@ -99,6 +99,8 @@ def _fields_without_description(node: dict[str, Any], path: str) -> list[str]:
     missing = []
     for name, sub in (node.get("properties") or {}).items():
         where = f"{path}.{name}"
+        if where.count(".") == 1 and name == "metadata":
+            continue  # the API server describes ObjectMeta itself and forbids a description here
         if not sub.get("description"):
             missing.append(where)
         missing += _fields_without_description(sub, where)

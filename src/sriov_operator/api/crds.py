@@ -109,7 +109,7 @@ def openapi_schema(kind: type[KubeObject]) -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": f"Always {constants.API_VERSION}."},
             "kind": {"type": "string", "description": f"Always {kind.KIND}."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "metadata": {"type": "object"},  # the API server forbids anything more here
             **properties,
         },
     }
