@@ -45,19 +45,17 @@ class HostFileError(HostError):
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
-def read_regular_file(path: Path, max_bytes: int, opener: Callable[[Path, int], int] = os.open) -> bytes:
+def read_regular_file(path: str, max_bytes: int, opener: Callable[[str, int], int] = os.open) -> bytes:
     """The bytes of a regular file, at most ``max_bytes``.
 
     OSError for anything else: a FIFO, socket or device is refused before it is
-    opened (and the open is non-blocking, in case it was swapped in meanwhile),
-    a longer file is refused rather than cut.
+    opened (and the open is non-blocking: one swapped in meanwhile reads as
+    empty instead of blocking), a longer file is refused rather than cut.
     """
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise OSError(f"{path}: not a regular file")
     fd = opener(path, READ_FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
         data = bytearray()
         while chunk := os.read(fd, max_bytes + 1 - len(data)):
             data += chunk
@@ -101,15 +99,17 @@ class HostRoot:
         self._check(path, real)
         return Path(real)
 
-    def open_inside(self, path: Path, flags: int) -> int:
+    def open_inside(self, path: str | Path, flags: int) -> int:
         """``os.open`` of a file that, once opened, is known to be under the root (no check-then-use race).
 
         The opened file's real path comes from ``/proc/self/fd``: one system call
         instead of resolving every component of ``path``.
         """
         fd = os.open(path, flags)
+        if self._real_root == "/":
+            return fd  # nothing to leave
         try:
-            self._check(path, os.readlink(f"/proc/self/fd/{fd}"))
+            self._check(Path(path), os.readlink(f"/proc/self/fd/{fd}"))
         except BaseException:
             os.close(fd)
             raise
@@ -118,7 +118,7 @@ class HostRoot:
     def read(self, path: Path, max_bytes: int = ATTRIBUTE_MAX_BYTES) -> str | None:
         """The stripped text of a regular file under the root, or None (missing, unreadable, too big)."""
         try:
-            return read_regular_file(path, max_bytes, self.open_inside).decode().strip()
+            return read_regular_file(os.fspath(path), max_bytes, self.open_inside).decode().strip()
         except OutsideRootError as error:
             log.warning("ignoring %s", error)
             return None
@@ -137,7 +137,7 @@ class HostRoot:
         if not os.path.lexists(path):
             return None
         try:
-            return read_regular_file(path, STATE_FILE_MAX_BYTES, self.open_inside).decode()
+            return read_regular_file(os.fspath(path), STATE_FILE_MAX_BYTES, self.open_inside).decode()
         except (OSError, UnicodeDecodeError) as error:
             raise HostFileError(f"{path}: cannot read: {error}; remove it if it is not ours") from None
 

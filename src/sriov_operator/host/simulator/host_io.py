@@ -7,7 +7,7 @@ Production code runs unchanged against it: pass ``simulated_io(root)`` to
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sriov_operator.host.io import HostIO
@@ -20,7 +20,7 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
-from sriov_operator.host.simulator.kernel import DEVICES_DIR, SimulatedKernel
+from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, SimulatedKernel
 from sriov_operator.host.writer import HostWriter, naming
 
 _DEVICES = tuple(DEVICES_DIR.split("/"))
@@ -126,10 +126,18 @@ class SimulatedEswitch:
     """Devlink's eSwitch get/set on the simulated kernel (EOPNOTSUPP without an eSwitch, as devlink)."""
 
     root: Path
+    _seen: dict[tuple[int, int], dict[str, str | None]] = field(default_factory=dict, compare=False)
 
     def mode(self, pci: str) -> str | None:
-        device = SimulatedKernel.load(self.root).state.devices.get(pci)
-        return device.netdev.eswitch if device is not None and device.netdev is not None else None
+        """From the kernel's state file, parsed again only when it changed (discovery asks per PF)."""
+        status = (self.root / STATE_FILE).stat()
+        key = (status.st_mtime_ns, status.st_ino)
+        if key not in self._seen:
+            devices = SimulatedKernel.load(self.root).state.devices.items()
+            modes: dict[str, str | None] = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
+            self._seen.clear()
+            self._seen[key] = modes
+        return self._seen[key].get(pci)
 
     def set_mode(self, pci: str, mode: str) -> None:
         with SimulatedKernel.transaction(self.root) as kernel:
