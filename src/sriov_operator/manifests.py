@@ -32,7 +32,8 @@ class _KubernetesLoader(yaml.SafeLoader):
       not a RecursionError or a blown-up object);
     - a scalar that fails its tag (``!!int abc``, an impossible date, an integer
       of thousands of digits) is an error at its line;
-    - timestamps stay the text they were written as (JSON has no date type).
+    - timestamps and ``!!binary`` stay the text they were written as (JSON has
+      neither dates nor bytes).
     """
 
     def __init__(self, text: str) -> None:
@@ -79,7 +80,7 @@ class _KubernetesLoader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError, IndexError, TypeError) as error:
+        except (ValueError, OverflowError, IndexError, TypeError, AttributeError) as error:
             value = str(node.value)[:40] if isinstance(node, yaml.ScalarNode) else ""
             problem = f"invalid {node.tag.rsplit(':', 1)[-1]} value {value!r}: {error}"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
@@ -88,8 +89,13 @@ class _KubernetesLoader(yaml.SafeLoader):
         super().construct_yaml_timestamp(node)  # validates the date
         return str(self.construct_scalar(node))
 
+    def construct_yaml_binary(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]
+        super().construct_yaml_binary(node)  # validates the base64
+        return "".join(str(self.construct_scalar(node)).split())
+
 
 _KubernetesLoader.add_constructor("tag:yaml.org,2002:timestamp", _KubernetesLoader.construct_yaml_timestamp)
+_KubernetesLoader.add_constructor("tag:yaml.org,2002:binary", _KubernetesLoader.construct_yaml_binary)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def alias_bomb(levels: int) -> str:
         ("kind: X\nport: !!int eighty\n", "2:7: malformed YAML/JSON: invalid int value 'eighty'"),
         ("kind: X\nwhen: !!timestamp 2024-13-45\n", "2:7: malformed YAML/JSON: invalid timestamp value"),
         ("kind: X\nratio: !!float many\n", "invalid float value 'many'"),
+        ("kind: X\nwhen: !!timestamp\n", "invalid timestamp value ''"),
+        ("kind: X\nport: !!int\n", "invalid int value ''"),
         ("kind: X\nn: " + "9" * 50_000 + "\n", "2:4: malformed YAML/JSON: invalid int value"),
         ("kind: X\nd: " + "[" * 10_000 + "]" * 10_000 + "\n", "nested deeper than 100 levels"),
         ("kind: X\n" + alias_bomb(9), "values once aliases are expanded"),
