@@ -152,3 +152,18 @@ def test_devlink_over_netlink_on_this_kernel() -> None:
     assert eswitch.mode(pci) is None
     with pytest.raises(OSError, match=f"devlink eswitch set pci/{pci} mode switchdev"):
         eswitch.set_mode(pci, "switchdev")
+
+
+def test_every_link_of_a_multipath_default_route_is_the_nodes(veth_in_namespace: str) -> None:
+    ip = tool("ip", "iproute2")
+    for name, address in (("veth-a", "127.18.0.1/24"), ("veth-b", "127.19.0.1/24")):
+        run(ip, "-n", veth_in_namespace, "link", "set", name, "up")
+        run(ip, "-n", veth_in_namespace, "addr", "add", address, "dev", name)
+    run(
+        ip, "-n", veth_in_namespace, "route", "add", "default",
+        "nexthop", "via", "127.18.0.2", "dev", "veth-a", "nexthop", "via", "127.19.0.2", "dev", "veth-b",
+    )  # fmt: skip
+    assert NetlinkLinkControl(netns=veth_in_namespace).node_links([]) == {
+        "veth-a": "it carries the default route",
+        "veth-b": "it carries the default route",
+    }

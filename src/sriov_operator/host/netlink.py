@@ -68,9 +68,10 @@ class NetlinkLinkControl:
             found: dict[str, str] = {}
             for family in (2, 10):  # AF_INET, AF_INET6
                 for route in ipr.get_routes(family=family, table=RT_TABLE_MAIN):
-                    oif = route.get("RTA_OIF")
-                    if route["dst_len"] == 0 and oif in names:
-                        found.setdefault(names[oif], "it carries the default route")
+                    hops = [route.get("RTA_OIF"), *(hop["oif"] for hop in route.get("RTA_MULTIPATH") or [])]
+                    for oif in hops if route["dst_len"] == 0 else []:
+                        if oif in names:
+                            found.setdefault(names[oif], "it carries the default route")
             for address in ipr.get_addr():
                 ip = ipaddress.ip_address(str(address.get("IFA_ADDRESS")))
                 if ip in wanted and int(address["index"]) in names:

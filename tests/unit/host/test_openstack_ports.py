@@ -14,7 +14,13 @@ from sriov_operator.api.models import SriovNetworkNodeStateSpec
 from sriov_operator.cli import main
 from sriov_operator.host.apply import converge
 from sriov_operator.host.discovery import discover
-from sriov_operator.host.openstack.metadata import MetaData, NetworkData, OpenStackMetadata
+from sriov_operator.host.openstack.metadata import (
+    MetaData,
+    MetadataError,
+    NetworkData,
+    OpenStackMetadata,
+    parse_metadata_documents,
+)
 from sriov_operator.host.openstack.netfilter import build_device_info
 from sriov_operator.host.openstack.ports import CHECKPOINT_FILE, MetadataSettings
 from sriov_operator.host.root import HostFileError, HostRoot
@@ -148,3 +154,31 @@ def test_a_record_of_the_wrong_shape_is_a_clear_error(vm_host: HostRoot, garbage
     node = sim_node(vm_host)
     with pytest.raises(HostFileError, match=rf"{DPDK_PORT}\.json: .*remove it"):
         converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        (
+            b'{"devices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "meta_data.json is not valid JSON: nested too deeply",
+        ),
+        (
+            b'{"devices": [], "n": ' + b"9" * 10_000 + b"}",
+            "meta_data.json is not valid JSON: Exceeds the limit",
+        ),
+        (b'{"devices": [{"type": "nic", "address": 7}]}', "unexpected metadata shape at devices.0.address"),
+        (b"\x00\xff", "meta_data.json is not valid JSON"),
+    ],
+)
+def test_hostile_metadata_documents_are_one_line_errors(document: bytes, words: str) -> None:
+    network = (FIXTURES / "openstack/network_data.json").read_bytes()
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata_documents(document, network, "drive:/openstack/latest/")
+    assert words in str(caught.value) and "\n" not in str(caught.value) and len(str(caught.value)) < 500
+
+
+def test_a_nova_address_that_is_a_path_is_never_used() -> None:
+    _, network = fixture_metadata()
+    hostile = {"type": "nic", "bus": "pci", "address": "../../../tmp/x", "mac": "fa:16:3e:6b:21:0d"}
+    assert build_device_info(nova([hostile], network), {INTEL_PORT: None}, {}) == {}
