@@ -3,7 +3,7 @@
 In-tree mlx5 has no ``compat/devlink/mode`` sysfs file, so reading the mode there
 would say "unknown" and a PF already in switchdev would be switched again (with a
 drain) on every plan.  A kernel without devlink, or a device without an eSwitch,
-reads as None.
+reads as None.  pyroute2 is imported on first use (see `host/netlink.py`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,6 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from pyroute2 import DL
-from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-from pyroute2.netlink.devlink import DEVLINK_NAMES, devlinkcmd
-from pyroute2.netlink.exceptions import NetlinkError
 
 ESWITCH_MODES = {0: "legacy", 1: "switchdev"}
 NO_ESWITCH = frozenset({errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP, errno.EINVAL})
@@ -38,15 +33,22 @@ class NetlinkEswitch:
     netns: str | None = None
 
     def _socket(self) -> Any:
+        from pyroute2 import DL
+
         return DL() if self.netns is None else DL(netns=self.netns, flags=0)
 
     def _message(self, command: str, pci: str, *attrs: tuple[str, object]) -> Any:
+        from pyroute2.netlink.devlink import DEVLINK_NAMES, devlinkcmd
+
         message = devlinkcmd()
         message["cmd"] = DEVLINK_NAMES[command]
         message["attrs"] = [("DEVLINK_ATTR_BUS_NAME", "pci"), ("DEVLINK_ATTR_DEV_NAME", pci), *attrs]
         return message
 
     def mode(self, pci: str) -> str | None:
+        from pyroute2.netlink import NLM_F_REQUEST
+        from pyroute2.netlink.exceptions import NetlinkError
+
         try:
             with self._socket() as devlink:
                 message = self._message("DEVLINK_CMD_ESWITCH_GET", pci)
@@ -65,6 +67,9 @@ class NetlinkEswitch:
         code = next((number for number, name in ESWITCH_MODES.items() if name == mode), None)
         if code is None:
             raise OSError(errno.EINVAL, f"devlink eswitch set pci/{pci} mode {mode}: unknown mode")
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+        from pyroute2.netlink.exceptions import NetlinkError
+
         try:
             with self._socket() as devlink:
                 message = self._message("DEVLINK_CMD_ESWITCH_SET", pci, ("DEVLINK_ATTR_ESWITCH_MODE", code))

@@ -2,7 +2,8 @@
 
 ``netns`` is a name under ``/run/netns`` or a path such as ``/proc/1/ns/net``;
 None means this process's own namespace.  A namespace that does not exist is
-an error, never created.
+an error, never created.  pyroute2 is imported on first use: importing it costs
+about a second of CPU, which commands that never touch a link should not pay.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import Any
 
 RT_TABLE_MAIN = 254
 
@@ -27,7 +26,9 @@ class LinkStatus:
 class NetlinkLinkControl:
     netns: str | None = None
 
-    def _open(self) -> IPRoute:
+    def _open(self) -> Any:
+        from pyroute2 import IPRoute
+
         if self.netns is None:
             return IPRoute()
         try:
@@ -35,7 +36,7 @@ class NetlinkLinkControl:
         except OSError as error:
             raise OSError(error.errno, f"network namespace {self.netns}: {error.strerror or error}") from None
 
-    def _index(self, ipr: IPRoute, ifname: str) -> int:
+    def _index(self, ipr: Any, ifname: str) -> int:
         indexes = ipr.link_lookup(ifname=ifname)
         if not indexes:
             raise OSError(
@@ -44,6 +45,8 @@ class NetlinkLinkControl:
         return int(indexes[0])
 
     def _set(self, ifname: str, **changes: object) -> None:
+        from pyroute2.netlink.exceptions import NetlinkError
+
         with self._open() as ipr:
             try:
                 ipr.link("set", index=self._index(ipr, ifname), **changes)
