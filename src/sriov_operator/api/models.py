@@ -314,7 +314,7 @@ class SriovNetworkSpec(NetworkSpecBase):
     link_state: LinkState | None = None
     min_tx_rate: NonNegativeInt | None = None
     max_tx_rate: NonNegativeInt | None = None
-    log_level: Literal["panic", "error", "warning", "info", "debug"] = "info"
+    log_level: Literal["panic", "error", "warning", "info", "debug", ""] = "info"
     log_file: str | None = None
 
 
