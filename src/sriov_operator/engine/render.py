@@ -9,14 +9,13 @@ after it, then :func:`render_nodes` for that subset.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Hashable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeState
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
+from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
 from sriov_operator.engine.merge import merge_policies, node_state_spec
@@ -273,20 +272,7 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
     return rendered
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """The render builds many small objects that all live on and form no reference cycles;
-    the cycle collector would walk them again and again (about 40% of a 20,000-node render)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@_cycle_collector_paused()
+@cycle_collector_paused()
 def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
     """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
     result = RenderResult()
@@ -358,7 +344,7 @@ def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem
     return nads, problems
 
 
-@_cycle_collector_paused()
+@cycle_collector_paused()
 def render_cluster(
     cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False
 ) -> RenderResult:
