@@ -80,7 +80,14 @@ def config_daemon_node_selector(config: SriovOperatorConfig | None) -> dict[str,
 
 
 def pools_of_node(pools: Iterable[SriovNetworkPoolConfig], labels: Mapping[str, str]) -> list[str]:
-    return sorted(pool.name for pool in pools if label_selector_matches(pool.spec.node_selector, labels))
+    """Pools selecting the node, as upstream: a pool without nodeSelector selects every node, and a
+    hardware-offload pool (it names a MachineConfigPool, not nodes) selects none."""
+    return sorted(
+        pool.name
+        for pool in pools
+        if not (pool.spec.ovs_hardware_offload_config and pool.spec.ovs_hardware_offload_config.name)
+        and label_selector_matches(pool.spec.node_selector or LabelSelector(), labels)
+    )
 
 
 @dataclass(frozen=True)
