@@ -160,3 +160,25 @@ def test_overlapping_explicit_ranges_are_errors_and_touching_ones_are_not() -> N
         f"SriovNetworkNodePolicy/{NS}/a: spec.nicSelector.pfNames: VF range 0-4" in m
         for m in errors("0-4", "4-7")
     )
+
+
+def test_kept_groups_take_the_larger_mtu_when_the_new_policy_has_it() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("a", priority=50, numVfs=16, mtu=1500, nicSelector={"pfNames": ["ens1f0#8-15"]}),
+            policy("b", priority=10, numVfs=8, mtu=9000, nicSelector={"pfNames": ["ens1f0#0-7"]}),
+        ]
+    )
+    assert (interfaces(result)[PF0]["numVfs"], interfaces(result)[PF0]["mtu"]) == (16, 9000)
+
+
+def test_a_num_vfs_zero_policy_selecting_nothing_does_not_stop_the_policies_after_it() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("zero", priority=50, numVfs=0, nicSelector={"pfNames": ["ens9f0"]}),
+            policy("p", priority=10, numVfs=4),
+        ]
+    )
+    assert groups(result, PF0) == [("p", "0-3")]
