@@ -1,4 +1,4 @@
-"""Every action ``plan`` can take, with the drain/reboot it requires, on hand-built host states (pure)."""
+"""Every action ``plan`` can take and the drain/reboot it needs: hand-built hosts, then the simulator."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from sriov_operator.api.models import Interface, InterfaceExt, SriovNetworkNodeStateSpec
+from sriov_operator.host.apply import converge
+from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import Action, Plan, PlanError, plan
+from sriov_operator.host.root import HostRoot
 from sriov_operator.host.state import HostState, KernelModules
 
 PF = "0000:3b:00.0"
@@ -243,3 +246,28 @@ def test_a_device_recorded_as_configured_is_not_recorded_again() -> None:
     assert [a.action for a in fresh.actions] == ["rememberDevice"]
     assert [a.requires for a in fresh.actions] == ["none"]
     assert again.actions == ()
+
+
+def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(intel_host: HostRoot) -> None:
+    def spec(device_type: str) -> SriovNetworkNodeStateSpec:
+        groups = [
+            {"resourceName": "r", "deviceType": device_type, "vfRange": "0-1"},
+            {"resourceName": "net", "deviceType": "netdevice", "vfRange": "2-3"},
+        ]
+        return SriovNetworkNodeStateSpec.model_validate(
+            {"interfaces": [{"pciAddress": "0000:3b:00.1", "numVfs": 4, "vfGroups": groups}]}
+        )
+
+    node = NodeHost.open(intel_host.root, simulate=True)
+    converge(node.access, spec("vfio-pci"), node.observe)
+    back = plan(spec("netdevice"), node.observe())
+    assert [(a.action, a.value, a.requires) for a in back.actions if a.action != "rememberDevice"] == [
+        ("bindDriver", "default", "drain"),
+        ("bindDriver", "default", "drain"),
+    ]
+    assert back.requires_drain
+    converge(node.access, spec("netdevice"), node.observe)
+    vfs = node.discover(checkpoint=False).interfaces[1].vfs
+    assert vfs is not None
+    assert [vf.driver for vf in vfs] == ["iavf"] * 4
+    assert all(vf.name for vf in vfs)  # netdevices again
