@@ -60,6 +60,7 @@ def test_a_selector_with_no_criterion_or_an_unreadable_net_filter_selects_nothin
         unreadable.selects(InterfaceExt.model_validate({"pciAddress": PORT, "netFilter": "no-colon"}))
         is False
     )
+    assert _compiled({"pfNames": ["ens1f0"], "netFilter": "no-colon"}).selects(_iface()) is False
 
 
 def test_compiling_keeps_the_pf_name_of_an_entry_whose_range_is_malformed() -> None:
