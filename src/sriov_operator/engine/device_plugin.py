@@ -33,9 +33,7 @@ def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
 def owned_pci_addresses(
     policy: CompiledPolicy, selected: Sequence[InterfaceExt], planned: dict[str, PlannedInterface]
 ) -> list[str]:
-    """PFs where the policy still has devices after the merge (its VF group, or the PF itself)."""
-    if policy.num_vfs == 0:
-        return sorted(iface.pci_address for iface in selected)
+    """PFs where the policy still has its VF group after the merge."""
     return sorted(
         iface.pci_address
         for iface in selected
@@ -55,10 +53,9 @@ def _link_type(policy: CompiledPolicy) -> str | None:
 
 
 def _device_id(policy: CompiledPolicy, nics: NicTable) -> str | None:
+    """The VF model of the selected PF model (a policy with numVfs 0 never gets here: it selects no PF)."""
     if not policy.device_id:
         return None
-    if policy.num_vfs == 0:
-        return policy.device_id
     return nics.vf_device_id(policy.vendor, policy.device_id)
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import render_cluster
-from tests.unit.engine.builders import documents, groups, messages, pf, policy, render, resources, worker
+from tests.unit.engine.builders import (
+    DEFAULT_PFS,
+    NS,
+    documents,
+    groups,
+    messages,
+    pf,
+    policy,
+    render,
+    resources,
+    worker,
+)
 
 PF0, PF1 = "0000:3b:00.0", "0000:3b:00.1"
 
@@ -101,10 +112,50 @@ def test_disagreeing_flags_hide_the_resource_and_are_errors() -> None:
         ]
     )
     assert resources(result) == {}
-    assert any("spec.excludeTopology" in m and "'b'" in m for m in messages(result))
+    assert any(
+        m.startswith(f"SriovNetworkNodePolicy/{NS}/a: spec.excludeTopology: True differs")
+        for m in messages(result)
+    )
 
 
 def test_resource_prefix_is_used() -> None:
     cluster, _ = read_documents(documents([*worker(), policy("p")]))
     result = render_cluster(cluster, resource_prefix="example.com")
     assert result.device_plugin["w1"]["resourceList"][0]["resourcePrefix"] == "example.com"
+
+
+def test_disagreeing_flags_hide_only_that_resource() -> None:
+    result = render(
+        [
+            *worker(interfaces=[*DEFAULT_PFS, pf("ens2f0", "0000:5e:00.0")]),
+            policy("a", resourceName="a", nicSelector={"pfNames": ["ens1f0"]}, excludeTopology=True),
+            policy("b", resourceName="a", nicSelector={"pfNames": ["ens1f1"]}),
+            policy("c", resourceName="c", nicSelector={"pfNames": ["ens2f0"]}),
+        ]
+    )
+    assert list(resources(result)) == ["c"]
+
+
+def test_entries_for_pfs_the_node_lacks_are_kept_verbatim() -> None:
+    absent = "0000:99:00.0"
+    result = render(
+        [
+            *worker(),
+            policy("names", nicSelector={"pfNames": ["ens1f0", "ens9f9#0-3"]}),
+            policy("roots", nicSelector={"rootDevices": ["0000:3b:00.1", absent]}),
+        ]
+    )
+    assert resources(result)["names"]["selectors"]["pfNames"] == ["ens1f0", "ens9f9#0-3"]
+    assert resources(result)["roots"]["selectors"]["rootDevices"] == ["0000:3b:00.1", absent]
+
+
+def test_vf_model_is_looked_up_for_the_policy_vendor() -> None:
+    nic_ids = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "supported-nic-ids", "namespace": NS},
+        "data": {"Acme_same_pf_id_as_XXV710": "1234 158b abcd"},
+    }
+    one_vf = policy("p", numVfs=1, nicSelector={"vendor": "8086", "deviceID": "158b"})
+    result = render([*worker(), nic_ids, one_vf])
+    assert resources(result)["p"]["selectors"]["devices"] == ["154c"]

@@ -149,6 +149,12 @@ def test_supported_nic_configmap_extends_the_list() -> None:
         ),
         ([pf("ens1f0", PF0, numVfs=8)], {"mtu": 9000, "externallyManaged": True}, "spec.mtu", "up to 1500"),
         (
+            [pf("ens1f0", PF0, numVfs=None)],
+            {"numVfs": 1, "externallyManaged": True},
+            "spec.numVfs",
+            "the 0 VFs PF ens1f0 (0000:3b:00.0) has now",
+        ),
+        (
             [pf("ens1f0", PF0, numVfs=8)],
             {"linkType": "ib", "deviceType": "vfio-pci", "externallyManaged": True},
             "spec.linkType",
@@ -168,7 +174,8 @@ def test_rules_against_the_node(
     result = render(
         [*worker(interfaces=interfaces), *worker("w2", [pf("eno1", "0000:01:00.0")]), policy("p", **spec)]
     )
-    assert any(f": {field}: " in m and words in m and "(on 1 node(s): w1)" in m for m in messages(result)), (
+    start = f"SriovNetworkNodePolicy/{NS}/p: {field}: "
+    assert any(m.startswith(start) and words in m and "(on 1 node(s): w1)" in m for m in messages(result)), (
         messages(result)
     )
     assert result.node_states["w1"] == {}  # not applied where it is invalid

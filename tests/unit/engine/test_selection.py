@@ -1,0 +1,75 @@
+"""Selection rules as pure functions: pfNames entries, netFilter, label selectors, compiled policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sriov_operator.api.models import InterfaceExt, LabelSelector, SriovNetworkNodePolicy
+from sriov_operator.engine.selection import compile_policy, label_selector_matches
+from tests.unit.engine.builders import NS, messages, pf, policy, render, worker
+
+PORT = "0000:00:04.0"
+
+
+def _compiled(nic_selector: dict[str, Any]) -> Any:
+    return compile_policy(SriovNetworkNodePolicy.model_validate(policy("p", nicSelector=nic_selector)))
+
+
+def _iface(**fields: Any) -> InterfaceExt:
+    return InterfaceExt.model_validate(pf("ens1f0", "0000:3b:00.0", **fields))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("ens1f0#a-b", "'ens1f0#a-b': VF range must be '<first>-<last>' with integers, e.g. 'ens1f0#0-3'"),
+        (
+            "ens1f0#0-1#2",
+            "'ens1f0#0-1#2': has more than one '#'; accepted: '<pf name>' or '<pf name>#<first>-<last>'",
+        ),
+        ("ens1f0#3-1", "'ens1f0#3-1': VF range 3-1 starts after it ends; accepted: first <= last"),
+    ],
+)
+def test_malformed_pf_names_entries_are_explained(entry: str, message: str) -> None:
+    result = render([*worker(), policy("p", nicSelector={"pfNames": [entry]})])
+    assert messages(result) == [f"SriovNetworkNodePolicy/{NS}/p: spec.nicSelector.pfNames[0]: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("port_filter", "selected"),
+    [
+        ("openstack/NetworkID:net-a", True),
+        ("  openstack/NetworkID : net-a", True),  # read as key:value, spaces around them ignored
+        ("other/Key:net-a", False),  # same value, another key
+        ("openstack/NetworkID:net-b", False),
+        (None, False),
+    ],
+)
+def test_net_filter_compares_key_and_value(port_filter: str | None, selected: bool) -> None:
+    compiled = _compiled({"netFilter": "openstack/NetworkID:net-a"})
+    port = InterfaceExt.model_validate({"pciAddress": PORT, "netFilter": port_filter})
+    assert compiled.selects(port) is selected
+
+
+def test_a_selector_with_no_criterion_or_an_unreadable_net_filter_selects_nothing() -> None:
+    assert _compiled({}).selects(_iface()) is False
+    unreadable = _compiled({"netFilter": "no-colon"})
+    assert (
+        unreadable.selects(InterfaceExt.model_validate({"pciAddress": PORT, "netFilter": "no-colon"}))
+        is False
+    )
+    assert _compiled({"pfNames": ["ens1f0"], "netFilter": "no-colon"}).selects(_iface()) is False
+
+
+def test_compiling_keeps_the_pf_name_of_an_entry_whose_range_is_malformed() -> None:
+    compiled = _compiled({"pfNames": ["ens1f0#x", "ens1f1#2-3"]})
+    assert compiled.pf_entries == (("ens1f0", None), ("ens1f1", (2, 3)))
+    assert compiled.selects(_iface()) is True
+
+
+def test_missing_label_selector_matches_nothing_and_an_empty_one_everything() -> None:
+    """metav1 semantics, as for a PodDisruptionBudget selector (pools treat a missing one as empty)."""
+    assert label_selector_matches(None, {"a": "b"}) is False
+    assert label_selector_matches(LabelSelector(), {}) is True
