@@ -18,18 +18,17 @@ import asyncio
 import copy
 import gc
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from sriov_operator.api.crds import all_crds
-from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
-from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import NAMESPACES, NODES, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.session import api_session
 from sriov_operator.runtime.informer import Informer
 from sriov_operator.runtime.transforms import slim_node, slim_node_state
 
@@ -43,6 +42,21 @@ def status_kib(field: str) -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of another process (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def node_body(template: dict[str, Any], index: int) -> dict[str, Any]:
@@ -136,10 +150,15 @@ def node_state(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return body, status
 
 
-async def populate(plane: ControlPlane, count: int) -> float:
+async def populate(kubeconfig: Path, count: int) -> float:
+    """Create the objects (imports here: the measuring process must not pay for them)."""
+    from sriov_operator.api.crds import all_crds
+    from sriov_operator.kube.client import api_client
+    from sriov_operator.kube.crds import install_crds
+
     started = time.monotonic()
     template = json.loads(KUBELET_NODE.read_text())
-    async with api_client(plane.kubeconfig) as api:
+    async with api_client(kubeconfig) as api:
         await install_crds(api, all_crds())
         objects = KubeObjects(api)
         await objects.create(
@@ -168,8 +187,8 @@ async def measure(kubeconfig: Path, transforms: bool) -> dict[str, float]:
     """In this (fresh) process: sync two informers and report time and memory."""
     gc.collect()
     baseline = status_kib("VmRSS")
-    async with api_client(kubeconfig) as api:
-        objects = KubeObjects(api)
+    async with api_session(kubeconfig) as session:
+        objects = KubeObjects(session)
         nodes = Informer(objects, NODES, transform=slim_node if transforms else None)
         states = Informer(
             objects,
@@ -177,16 +196,17 @@ async def measure(kubeconfig: Path, transforms: bool) -> dict[str, float]:
             namespace=NAMESPACE,
             transform=slim_node_state if transforms else None,
         )
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds()
         tasks = [asyncio.create_task(nodes.run()), asyncio.create_task(states.run())]
         await asyncio.gather(nodes.wait_synced(), states.wait_synced())
-        sync = time.monotonic() - started
+        sync, cpu = time.monotonic() - started, cpu_seconds() - cpu_started
         gc.collect()
         held = status_kib("VmRSS")
         result = {
             "nodes": len(nodes),
             "node_states": len(states),
             "sync_s": sync,
+            "cpu_s": cpu,
             "rss_mib": held,
             "baseline_rss_mib": baseline,
             "peak_rss_mib": status_kib("VmHWM"),
@@ -215,15 +235,19 @@ def main() -> None:
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.measure, not args.no_transforms))))
         return
+    from sriov_operator.controlplane.process import ControlPlane
+
     with ControlPlane() as plane:
-        created = asyncio.run(populate(plane, args.nodes))
+        created = asyncio.run(populate(plane.kubeconfig, args.nodes))
         print(f"created {args.nodes} Nodes + {args.nodes} NodeStates (with status) in {created:.1f}s")
         for transforms in (True, False):
-            result = child(plane.kubeconfig, transforms)
+            result = child(plane.kubeconfig, transforms, plane.pids())
             label = "with transforms" if transforms else "without transforms"
             print(
                 f"{label}: {result['nodes']:.0f} Nodes + {result['node_states']:.0f} NodeStates synced in "
-                f"{result['sync_s']:.2f}s; RSS with caches held {result['rss_mib']:.0f} MiB "
+                f"{result['sync_s']:.2f}s (CPU: ours {result['cpu_s']:.2f}s, API server + etcd "
+                f"{result['server_cpu_s']:.2f}s; load average {result['load']:.1f}); "
+                f"RSS with caches held {result['rss_mib']:.0f} MiB "
                 f"(after imports {result['baseline_rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB)"
             )
 
