@@ -24,7 +24,7 @@ import pytest
 
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import CONFIG_MAPS, LEASES
+from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, LEASES
 from tests.integration.conftest import NamespaceFactory
 from tests.support import REPO_ROOT
 
@@ -100,6 +100,12 @@ async def writes(objects: KubeObjects, namespace: str, identity: str) -> tuple[i
     if config_map is None:
         return 0, ""
     return int(config_map["data"]["count"]), config_map["metadata"]["resourceVersion"]
+
+
+async def lease_events(objects: KubeObjects, namespace: str) -> set[tuple[str, str]]:
+    """(reason, note) of the Events about the Lease."""
+    events = (await objects.list(EVENTS, namespace))["items"]
+    return {(e["reason"], e["note"]) for e in events if e["regarding"]["kind"] == "Lease"}
 
 
 async def start_leader_and_standby(
@@ -178,6 +184,11 @@ async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
     assert await writes(objects, namespace, "a") == frozen_writes, "a wrote after losing its Lease"
     assert await holder(objects, namespace) == "b"
     assert "could not renew the leader Lease" in leader.log.read_text()
+    assert await lease_events(objects, namespace) >= {
+        ("LeaderElected", "a became the leader"),
+        ("LeaderElected", "b became the leader"),
+        ("LeaderLost", "a could not renew the Lease in time"),
+    }
 
     standby.process.send_signal(signal.SIGTERM)  # clean shutdown releases the Lease at once
     assert await asyncio.to_thread(standby.process.wait, 15) == 0
