@@ -130,7 +130,7 @@ def _ensure_noiommu(access: HostAccess) -> bool:
     """vfio in no-IOMMU mode, verified: a kernel without the parameter silently ignores modprobe's option."""
     modules = read_kernel_modules(access.host)
     if not modules.noiommu_supported:
-        raise ApplyError(lacks_noiommu_message("vfio"))
+        raise ApplyError(lacks_noiommu_message("vfio is loaded but ignored enable_unsafe_noiommu_mode=1"))
     if modules.noiommu_enabled:
         return False
     access.writer.write_attribute(access.host.path(VFIO_NOIOMMU_PARAMETER), "1")

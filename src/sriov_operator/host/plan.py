@@ -65,9 +65,10 @@ class HostLacksSupportError(HostError):
     """The host's kernel cannot do what the spec needs; the message says what to change."""
 
 
-def lacks_noiommu_message(who: str) -> str:
+def lacks_noiommu_message(what: str) -> str:
+    """``what`` needed no-IOMMU mode; the kernel cannot give it; what to do instead."""
     return (
-        f"{who} wants vfio-pci in no-IOMMU mode, but this kernel lacks no-IOMMU support "
+        f"{what}, but this kernel lacks no-IOMMU support "
         "(vfio has no enable_unsafe_noiommu_mode parameter: built without CONFIG_VFIO_NOIOMMU): "
         + NOIOMMU_ADVICE
     )
@@ -241,7 +242,7 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
     actions: list[Action] = []
     if is_virtual(host.platform):
         if host.modules.vfio_loaded and not host.modules.noiommu_supported:
-            raise HostLacksSupportError(lacks_noiommu_message(who))
+            raise HostLacksSupportError(lacks_noiommu_message(f"{who} wants vfio-pci in no-IOMMU mode"))
         if not host.modules.vfio_loaded:
             reason = f"{who} wants vfio-pci; a VM has no IOMMU Nova can use, so vfio runs in no-IOMMU mode"
             actions.append(Action("loadModule", "vfio", NOIOMMU_OPTION, "none", reason))
