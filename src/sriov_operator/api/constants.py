@@ -46,10 +46,36 @@ REBOOT_REQUIRED: Final = "Reboot_Required"
 DRAINING: Final = "Draining"
 DRAIN_COMPLETE: Final = "DrainComplete"
 
+# Drain controller bookkeeping (ours). On the Node: we cordoned it, so we uncordon it.
+CORDONED_BY_ANNOTATION: Final = "sriovnetwork.openshift.io/cordoned-by"
+# On the NodeState: when the current drain started (its deadline counts from here), how many
+# drains gave up in a row, when the next may start, and which request the last drain answered.
+DRAIN_STARTED_AT_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-started-at"
+DRAIN_ATTEMPTS_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-attempts"
+DRAIN_RETRY_AT_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-retry-at"
+DRAINED_FOR_ANNOTATION: Final = "sriovnetwork.openshift.io/drained-for"
+DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
+    DRAIN_STARTED_AT_ANNOTATION,
+    DRAIN_ATTEMPTS_ANNOTATION,
+    DRAIN_RETRY_AT_ANNOTATION,
+    DRAINED_FOR_ANNOTATION,
+)
+# The NodeState condition the drain controller owns (the daemon owns Ready, Progressing, Degraded).
+CONDITION_DRAINING: Final = "Draining"
+
 # Node labels
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
 DEVICE_PLUGIN_DISABLED: Final = "Disabled"
+DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
+# Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
+CONFIG_DAEMON_NAME: Final = "sriov-network-config-daemon"
+DEVICE_PLUGIN_NAME: Final = "sriov-device-plugin"
+WEBHOOK_NAME: Final = "sriov-network-webhook"  # Deployment, Service and ServiceAccount
+WEBHOOK_SERVICE_PORT: Final = 443
+WEBHOOK_CONTAINER_PORT: Final = 6443
+WEBHOOK_CERT_SECRET: Final = "sriov-network-webhook-cert"  # TLS Secret the webhook pods mount
+WEBHOOK_CERT_DIR: Final = "/etc/sriov-operator/webhook-tls"
 DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
     "node-role.kubernetes.io/worker": "",
     "kubernetes.io/os": "linux",
@@ -61,6 +87,11 @@ AWS_NETFILTER_PREFIX: Final = "aws/NetworkID:"
 
 # Field manager used for every server-side apply this operator does.
 FIELD_MANAGER: Final = "sriov-fdp-operator"
+# The drain controller's own manager for NodeState status, so its condition and the daemon's
+# conditions never clobber each other (conditions are a list map keyed by type).
+DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
+# The workloads controller's manager for SriovOperatorConfig status (its Ready condition).
+WORKLOADS_FIELD_MANAGER: Final = "sriov-fdp-operator-workloads"
 
 # Sync status values (SriovNetworkNodeState.status.syncStatus)
 SYNC_IN_PROGRESS: Final = "InProgress"
