@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NODES, PODS, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.errors import ConflictError
+from sriov_operator.kube.resources import NODES, PODS, SERVICE_ACCOUNTS, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 
@@ -59,8 +60,9 @@ def unique(prefix: str) -> str:
 
 
 async def make_node(objects: KubeObjects, name: str, labels: dict[str, str] | None = None) -> Object:
-    return await objects.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name,
-                                                                                      "labels": labels or {}}})
+    return await objects.create(
+        NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+    )
 
 
 async def make_node_state(objects: KubeObjects, name: str, namespace: str) -> Object:
@@ -85,13 +87,25 @@ async def make_pod(
     container: Object = {"name": "app", "image": "registry.test/app:v1"}
     if resources:
         container["resources"] = {"limits": resources, "requests": resources}
+    await ensure_default_service_account(objects, namespace)
     body = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [container]},
     }
-    return await objects.create(PODS, body, namespace=namespace)
+    await objects.create(PODS, body, namespace=namespace)
+    # What the kubelet would report: a Pending pod is evictable whatever its PodDisruptionBudget says.
+    status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    return await objects.patch(PODS, name, {"status": status}, namespace=namespace, subresource="status")
+
+
+async def ensure_default_service_account(objects: KubeObjects, namespace: str) -> None:
+    """No controller manager runs here to create a namespace's ``default`` ServiceAccount; pods need it."""
+    if await objects.get(SERVICE_ACCOUNTS, "default", namespace) is None:
+        body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+        with contextlib.suppress(ConflictError):
+            await objects.create(SERVICE_ACCOUNTS, body, namespace=namespace)
 
 
 async def request_drain(objects: KubeObjects, node: str, request: str) -> None:

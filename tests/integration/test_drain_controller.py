@@ -80,7 +80,9 @@ async def node_state(objects: KubeObjects, name: str, namespace: str) -> dict[st
     return state
 
 
-async def managed_nodes(objects: KubeObjects, namespace: str, names: list[str], labels: dict[str, str]) -> None:
+async def managed_nodes(
+    objects: KubeObjects, namespace: str, names: list[str], labels: dict[str, str]
+) -> None:
     for name in names:
         await make_node(objects, name, labels)
         await make_node_state(objects, name, namespace)
@@ -103,7 +105,10 @@ async def test_two_pools_never_exceed_their_budgets(
             "apiVersion": API_VERSION,
             "kind": "SriovNetworkPoolConfig",
             "metadata": {"name": f"{run}-{pool}", "namespace": namespace},
-            "spec": {"nodeSelector": {"matchLabels": {"test-pool": f"{run}-{pool}"}}, "maxUnavailable": budget},
+            "spec": {
+                "nodeSelector": {"matchLabels": {"test-pool": f"{run}-{pool}"}},
+                "maxUnavailable": budget,
+            },
         }
         await objects.create(SRIOV_NETWORK_POOL_CONFIGS, body, namespace=namespace)
         await managed_nodes(objects, namespace, pools[pool], {"test-pool": f"{run}-{pool}"})
@@ -122,8 +127,8 @@ async def test_two_pools_never_exceed_their_budgets(
             name = node["metadata"]["name"]
             if name in pool_of:
                 cordoned[name] = bool(node.get("spec", {}).get("unschedulable"))
-                for pool in pools:
-                    peak[pool] = max(peak[pool], sum(cordoned.get(n, False) for n in pools[pool]))
+                for pool, members in pools.items():
+                    peak[pool] = max(peak[pool], sum(cordoned.get(n, False) for n in members))
 
     watcher = asyncio.create_task(watch_cordons())
     finished: set[str] = set()
@@ -184,10 +189,21 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         "apiVersion": API_VERSION,
         "kind": "SriovNetworkNodeState",
         "metadata": {"name": node, "namespace": namespace},
-        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "WaitingForDrain", "message": "",
-                                   "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "WaitingForDrain",
+                    "message": "",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
     }
-    await objects.apply(SRIOV_NETWORK_NODE_STATES, daemon_status, "sriov-fdp-config-daemon", subresource="status")
+    await objects.apply(
+        SRIOV_NETWORK_NODE_STATES, daemon_status, "sriov-fdp-config-daemon", subresource="status"
+    )
 
     was_cordoned = False
     settings = settings_for(namespace, deadline=2.0, retry_base=1.0, retry_max=2.0)
@@ -211,11 +227,17 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         assert annotation(state, CURRENT) == "Idle"
         draining = condition(state, "Draining")
         assert draining is not None and draining["status"] == "False"
-        assert f"pod {apps}/web-1 cannot be evicted (PodDisruptionBudget {apps}/web-pdb" in draining["message"]
+        assert (
+            f"pod {apps}/web-1 cannot be evicted (PodDisruptionBudget {apps}/web-pdb" in draining["message"]
+        )
         assert "node uncordoned" in draining["message"]
         ready = condition(state, "Ready")
-        assert ready is not None and ready["reason"] == "WaitingForDrain", "the daemon's condition is untouched"
-        warnings = await eventually(lambda: events_about(objects, node, "DrainBlocked"), what="DrainBlocked Event")
+        assert ready is not None and ready["reason"] == "WaitingForDrain", (
+            "the daemon's condition is untouched"
+        )
+        warnings = await eventually(
+            lambda: events_about(objects, node, "DrainBlocked"), what="DrainBlocked Event"
+        )
         assert warnings[0]["type"] == "Warning"
         assert f"{apps}/web-1" in warnings[0]["note"] and f"{apps}/web-pdb" in warnings[0]["note"]
 
@@ -232,7 +254,9 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
 
         await eventually(complete, what="the retried drain to complete")
         live = await objects.get(NODES, node)
-        assert live is not None and live["spec"].get("unschedulable"), "a completed drain keeps the node cordoned"
+        assert live is not None and live["spec"].get("unschedulable"), (
+            "a completed drain keeps the node cordoned"
+        )
         names = {p["metadata"]["name"] for p in (await objects.list(PODS, namespace=apps))["items"]}
         assert names == {"plain"}
         assert await events_about(objects, node, "DrainComplete")
@@ -250,8 +274,19 @@ async def test_force_past_pdb_is_an_explicit_opt_in(
     await objects.patch(
         PODS,
         "daemon",
-        {"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ds",
-                                           "uid": "00000000-0000-0000-0000-000000000001", "controller": True}]}},
+        {
+            "metadata": {
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "DaemonSet",
+                        "name": "ds",
+                        "uid": "00000000-0000-0000-0000-000000000001",
+                        "controller": True,
+                    }
+                ]
+            }
+        },
         namespace=apps,
     )
     pdb = {

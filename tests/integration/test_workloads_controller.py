@@ -74,11 +74,23 @@ async def play_rollout(objects: KubeObjects, resource: Resource, name: str, name
     assert live is not None
     generation = live["metadata"]["generation"]
     if resource == DAEMON_SETS:
-        status = {"observedGeneration": generation, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
-                  "numberReady": 2, "numberAvailable": 2, "updatedNumberScheduled": 2, "numberMisscheduled": 0}
+        status = {
+            "observedGeneration": generation,
+            "desiredNumberScheduled": 2,
+            "currentNumberScheduled": 2,
+            "numberReady": 2,
+            "numberAvailable": 2,
+            "updatedNumberScheduled": 2,
+            "numberMisscheduled": 0,
+        }
     else:
-        status = {"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1,
-                  "readyReplicas": 1}
+        status = {
+            "observedGeneration": generation,
+            "replicas": 1,
+            "availableReplicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": 1,
+        }
     await objects.patch(resource, name, {"status": status}, namespace=namespace, subresource="status")
 
 
@@ -92,12 +104,15 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 ) -> None:
     namespace = await make_namespace(None)
     await create_config(
-        objects, namespace, {"enableOperatorWebhook": True, "logLevel": 2,
-                             "configDaemonNodeSelector": {"sriov": "true"}}
+        objects,
+        namespace,
+        {"enableOperatorWebhook": True, "logLevel": 2, "configDaemonNodeSelector": {"sriov": "true"}},
     )
     async with workloads_controller(control_plane.kubeconfig, namespace):
-        daemon = await eventually(lambda: objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace),
-                                  what="the config daemon DaemonSet")
+        # The condition is written after every object is applied.
+        not_ready = await eventually(lambda: ready(objects, namespace), what="a Ready condition")
+        daemon = await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace)
+        assert daemon is not None
         pod = daemon["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"sriov": "true"}
         env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
@@ -108,12 +123,14 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
         assert await objects.get(ROLES, "sriov-network-config-daemon", namespace) is not None
         assert await objects.get(CLUSTER_ROLES, "sriov-network-config-daemon") is not None
 
-        not_ready = await eventually(lambda: ready(objects, namespace), what="a Ready condition")
         assert not_ready["status"] == "False"
         assert "DaemonSet sriov-network-config-daemon: latest spec not yet rolled out" in not_ready["message"]
 
-        for resource, name in ((DAEMON_SETS, "sriov-network-config-daemon"), (DAEMON_SETS, "sriov-device-plugin"),
-                               (DEPLOYMENTS, WEBHOOK)):
+        for resource, name in (
+            (DAEMON_SETS, "sriov-network-config-daemon"),
+            (DAEMON_SETS, "sriov-device-plugin"),
+            (DEPLOYMENTS, WEBHOOK),
+        ):
             await play_rollout(objects, resource, name, namespace)
 
         async def is_ready() -> dict[str, Any] | None:
@@ -125,12 +142,15 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 
         # A deleted DaemonSet comes back.
         await objects.delete(DAEMON_SETS, "sriov-device-plugin", namespace)
-        await eventually(lambda: objects.get(DAEMON_SETS, "sriov-device-plugin", namespace),
-                         what="the device plugin DaemonSet re-created")
+        await eventually(
+            lambda: objects.get(DAEMON_SETS, "sriov-device-plugin", namespace),
+            what="the device plugin DaemonSet re-created",
+        )
 
         # Turning the webhook off removes its Deployment, Service, account and roles.
-        await objects.patch(SRIOV_OPERATOR_CONFIGS, "default", {"spec": {"enableOperatorWebhook": False}},
-                            namespace=namespace)
+        await objects.patch(
+            SRIOV_OPERATOR_CONFIGS, "default", {"spec": {"enableOperatorWebhook": False}}, namespace=namespace
+        )
 
         async def webhook_gone() -> bool:
             return all(
@@ -151,13 +171,19 @@ def static_rbac() -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((REPO_ROOT / "deploy/operator/rbac.yaml").read_text()) if d]
 
 
-RBAC_RESOURCES = {r.kind: r for r in (NAMESPACES, SERVICE_ACCOUNTS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS, ROLES,
-                                      ROLE_BINDINGS)}
+RBAC_RESOURCES = {
+    r.kind: r
+    for r in (NAMESPACES, SERVICE_ACCOUNTS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS, ROLES, ROLE_BINDINGS)
+}
 
 
 async def service_account_kubeconfig(objects: KubeObjects, control_plane: ControlPlane, path: Path) -> Path:
     """A kubeconfig that authenticates as the operator's ServiceAccount (a TokenRequest token)."""
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
     token = await objects.create(
         Resource("", "v1", "serviceaccounts/sriov-network-operator/token", "TokenRequest", namespaced=True),
         request,
@@ -176,12 +202,21 @@ async def test_static_operator_rbac_lets_the_operator_grant_its_workloads_roles(
         await objects.apply(RBAC_RESOURCES[document["kind"]], document, "test")
     await create_config(objects, OPERATOR_NAMESPACE, {"enableOperatorWebhook": True})
     try:
-        kubeconfig = await service_account_kubeconfig(objects, control_plane, tmp_path / "operator.kubeconfig")
+        kubeconfig = await service_account_kubeconfig(
+            objects, control_plane, tmp_path / "operator.kubeconfig"
+        )
         async with workloads_controller(kubeconfig, OPERATOR_NAMESPACE):
-            await eventually(lambda: ready(objects, OPERATOR_NAMESPACE), what="the Ready condition, as the operator")
-        for resource, name in ((ROLES, "sriov-network-config-daemon"), (ROLES, WEBHOOK),
-                               (CLUSTER_ROLES, "sriov-network-config-daemon"), (CLUSTER_ROLES, WEBHOOK),
-                               (DAEMON_SETS, "sriov-network-config-daemon"), (DEPLOYMENTS, WEBHOOK)):
+            await eventually(
+                lambda: ready(objects, OPERATOR_NAMESPACE), what="the Ready condition, as the operator"
+            )
+        for resource, name in (
+            (ROLES, "sriov-network-config-daemon"),
+            (ROLES, WEBHOOK),
+            (CLUSTER_ROLES, "sriov-network-config-daemon"),
+            (CLUSTER_ROLES, WEBHOOK),
+            (DAEMON_SETS, "sriov-network-config-daemon"),
+            (DEPLOYMENTS, WEBHOOK),
+        ):
             namespace = OPERATOR_NAMESPACE if resource.namespaced else None
             assert await objects.get(resource, name, namespace) is not None, f"{resource.kind}/{name}"
     finally:

@@ -119,9 +119,36 @@ class EventReason(StrEnum):
 
     LEADER_ELECTED = "LeaderElected"
     LEADER_LOST = "LeaderLost"
+    # drain controller (docs/drain.md), on the Node
+    DRAIN_STARTED = "DrainStarted"
+    DRAIN_COMPLETE = "DrainComplete"
+    DRAIN_BLOCKED = "DrainBlocked"
+    DRAIN_FORCED = "DrainForced"
+    DRAIN_WAITING = "DrainWaiting"
+    DRAIN_POOL_CONFLICT = "DrainPoolConflict"
+    DRAIN_SKIPPED = "DrainSkipped"
+    DRAIN_REQUEST_INVALID = "DrainRequestInvalid"
+    NODE_UNCORDONED = "NodeUncordoned"
 
 
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
     EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
+    EventReason.DRAIN_STARTED: "a node's drain started: cordoned, evicting what must leave",
+    EventReason.DRAIN_COMPLETE: "a node's drain finished; the config daemon may go on",
+    EventReason.DRAIN_BLOCKED: (
+        "a drain passed its deadline with pods left (named, with PDBs); uncordoned, retried"
+    ),
+    EventReason.DRAIN_FORCED: (
+        "pods a PDB protects were deleted at the drain deadline (--drain-force-past-pdb)"
+    ),
+    EventReason.DRAIN_WAITING: "a node waits for a slot in its pool (maxUnavailable reached)",
+    EventReason.DRAIN_POOL_CONFLICT: (
+        "a node is selected by several SriovNetworkPoolConfigs and is not drained"
+    ),
+    EventReason.DRAIN_SKIPPED: "disableDrain is set: a drain request was answered at once",
+    EventReason.DRAIN_REQUEST_INVALID: (
+        "a Node's sriovnetwork.openshift.io/state annotation is no known request"
+    ),
+    EventReason.NODE_UNCORDONED: "the drain controller uncordoned a node it had cordoned",
 }

@@ -18,7 +18,8 @@ def test_a_drain_that_gave_up_names_the_pod_its_budget_and_what_happens_next() -
     text = messages.gave_up("Drain_Required", 600, blockers[0], uncordoned=True, retry_at=NOW, attempt=1)
     assert text == (
         "drain for Drain_Required gave up after the 10m00s deadline: pod apps/web-1 cannot be evicted "
-        "(PodDisruptionBudget apps/web-pdb: Cannot evict pod as it would violate the pod's disruption budget.); "
+        "(PodDisruptionBudget apps/web-pdb: "
+        "Cannot evict pod as it would violate the pod's disruption budget.); "
         "node uncordoned; retry at 2026-01-01T12:00:00Z (attempt 2)"
     )
     assert blockers[1].describe() == "pod apps/stuck is still terminating"

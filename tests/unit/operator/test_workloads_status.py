@@ -9,7 +9,9 @@ import pytest
 from sriov_operator.operator.workloads.status import ready_condition, rollout
 
 
-def daemon_set(generation: int, observed: int | None, desired: int, available: int, updated: int) -> dict[str, Any]:
+def daemon_set(
+    generation: int, observed: int | None, desired: int, available: int, updated: int
+) -> dict[str, Any]:
     status: dict[str, Any] = {
         "desiredNumberScheduled": desired,
         "numberAvailable": available,

@@ -31,8 +31,12 @@ def register(manager: Manager, settings: DrainSettings) -> DrainReconciler:
     namespace = settings.namespace
     caches = DrainCaches(
         nodes=manager.informer(NODES, transform=slim_node),
-        node_states=manager.informer(SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=strip_managed_fields),
-        pools=manager.informer(SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace, transform=strip_managed_fields),
+        node_states=manager.informer(
+            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=strip_managed_fields
+        ),
+        pools=manager.informer(
+            SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace, transform=strip_managed_fields
+        ),
         configs=manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=namespace, transform=strip_managed_fields),
     )
     reconciler = DrainReconciler(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,13 @@ from sriov_operator.api.constants import (
 from sriov_operator.api.models import SriovNetworkPoolConfig
 from sriov_operator.kube.errors import EvictionBlockedError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NODES, POD_DISRUPTION_BUDGETS, PODS, SRIOV_NETWORK_NODE_STATES, Resource
+from sriov_operator.kube.resources import (
+    NODES,
+    POD_DISRUPTION_BUDGETS,
+    PODS,
+    SRIOV_NETWORK_NODE_STATES,
+    Resource,
+)
 from sriov_operator.operator.drain import bookkeeping, messages
 from sriov_operator.operator.drain.decision import (
     DRAIN_REQUESTS,
@@ -150,11 +156,19 @@ class DrainReconciler:
 
     def waiting_nodes(self) -> list[str]:
         """Nodes that asked for a drain and have not started: a freed pool slot may be theirs."""
-        return [name for name, request, current in self._requests() if current == DRAIN_IDLE and request in DRAIN_REQUESTS]
+        return [
+            name
+            for name, request, current in self._requests()
+            if current == DRAIN_IDLE and request in DRAIN_REQUESTS
+        ]
 
     def active_nodes(self) -> list[str]:
         """Nodes with a drain asked for or under way: a pool or config change may change their answer."""
-        return [name for name, request, current in self._requests() if request in DRAIN_REQUESTS or current != DRAIN_IDLE]
+        return [
+            name
+            for name, request, current in self._requests()
+            if request in DRAIN_REQUESTS or current != DRAIN_IDLE
+        ]
 
     # ------------------------------------------------------------------ writes
     def _remember(self, resource: Resource, obj: Object) -> None:
@@ -162,7 +176,9 @@ class DrainReconciler:
 
     async def _annotate(self, name: str, annotations: Mapping[str, str | None]) -> None:
         patch = {"metadata": {"annotations": dict(annotations)}}
-        written = await self.objects.patch(SRIOV_NETWORK_NODE_STATES, name, patch, namespace=self.settings.namespace)
+        written = await self.objects.patch(
+            SRIOV_NETWORK_NODE_STATES, name, patch, namespace=self.settings.namespace
+        )
         self._remember(SRIOV_NETWORK_NODE_STATES, written)
 
     async def _patch_node(self, name: str, patch: Object) -> None:
@@ -175,7 +191,12 @@ class DrainReconciler:
         if same_condition(previous, status, reason, message):
             return False
         condition = transitioned(
-            previous, type_=CONDITION_DRAINING, status=status, reason=reason, message=message, now=self.clock.now()
+            previous,
+            type_=CONDITION_DRAINING,
+            status=status,
+            reason=reason,
+            message=message,
+            now=self.clock.now(),
         )
         body = {
             "apiVersion": API_VERSION,
@@ -183,7 +204,9 @@ class DrainReconciler:
             "metadata": {"name": name, "namespace": self.settings.namespace},
             "status": {"conditions": [condition]},
         }
-        written = await self.objects.apply(SRIOV_NETWORK_NODE_STATES, body, DRAIN_FIELD_MANAGER, subresource="status")
+        written = await self.objects.apply(
+            SRIOV_NETWORK_NODE_STATES, body, DRAIN_FIELD_MANAGER, subresource="status"
+        )
         self._remember(SRIOV_NETWORK_NODE_STATES, written)
         return True
 
@@ -193,7 +216,8 @@ class DrainReconciler:
         await self.events.record(regarding, type_, reason, note, action="Drain")
 
     # --------------------------------------------------------------- reconcile
-    async def reconcile(self, name: str) -> Result | None:
+    async def reconcile(self, key: Hashable) -> Result | None:
+        name = str(key)
         node, node_state = self.node(name), self.node_state(name)
         if node is None or node_state is None:
             return None  # not a managed node (or gone): nothing to answer
@@ -227,7 +251,9 @@ class DrainReconciler:
         await self._condition(name, "True", messages.REASON_DRAINING, text)
         await self._event(name, "Normal", EventReason.DRAIN_STARTED, text)
 
-    async def _settle(self, name: str, state: NodeDrainState, step: Step, admission: Admission | None) -> None:
+    async def _settle(
+        self, name: str, state: NodeDrainState, step: Step, admission: Admission | None
+    ) -> None:
         """The steps that only record an answer or a reason to wait."""
         if step == Step.RELEASE:
             await self._release(name, state)
@@ -273,7 +299,7 @@ class DrainReconciler:
     async def _work(self, name: str, request: str) -> DrainWork:
         return drain_work(await self._pods(name), request, self.settings.resource_prefix)
 
-    async def _evict(self, pods: Sequence[Object]) -> tuple[int, dict[str, str]]:
+    async def _evict(self, pods: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, str]]:
         evicted, refused = 0, {}
         for pod in pods:
             meta = pod["metadata"]
@@ -287,7 +313,7 @@ class DrainReconciler:
                 EVICTIONS.labels(result="evicted").inc()
         return evicted, refused
 
-    async def _budgets(self, pods: Sequence[Object]) -> dict[str, tuple[str, ...]]:
+    async def _budgets(self, pods: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
         """``ns/name`` of the PodDisruptionBudgets guarding each pod (one list per namespace)."""
         listed: dict[str, list[Object]] = {}
         guards = {}
@@ -328,7 +354,10 @@ class DrainReconciler:
         if conclusion.outcome == Outcome.CONTINUE:
             left = [pod_ref(p) for p in (*work.to_evict, *work.terminating)]
             await self._condition(
-                name, "True", messages.REASON_DRAINING, messages.progress(state.request, left, blockers, deadline_at)
+                name,
+                "True",
+                messages.REASON_DRAINING,
+                messages.progress(state.request, left, blockers, deadline_at),
             )
         elif conclusion.outcome == Outcome.FORCE:
             await self._force(name, work.to_evict)
@@ -336,7 +365,9 @@ class DrainReconciler:
             return await self._give_up(name, state, started, now, blockers)
         return Result(requeue_after=conclusion.requeue_after)
 
-    async def _complete(self, name: str, request: str, started: datetime, now: datetime, evicted: int) -> None:
+    async def _complete(
+        self, name: str, request: str, started: datetime, now: datetime, evicted: int
+    ) -> None:
         duration = (now - started).total_seconds()
         await self._annotate(name, bookkeeping.complete_annotations(request))
         text = messages.complete(request, duration, evicted)
@@ -344,7 +375,7 @@ class DrainReconciler:
         await self._event(name, "Normal", EventReason.DRAIN_COMPLETE, text)
         DRAIN_DURATION.labels(result="complete").observe(duration)
 
-    async def _force(self, name: str, pods: Sequence[Object]) -> None:
+    async def _force(self, name: str, pods: Sequence[Mapping[str, Any]]) -> None:
         text = messages.forced([pod_ref(p) for p in pods], self.settings.deadline)
         await self._event(name, "Warning", EventReason.DRAIN_FORCED, text)
         for pod in pods:
@@ -352,7 +383,12 @@ class DrainReconciler:
             EVICTIONS.labels(result="forced").inc()
 
     async def _give_up(
-        self, name: str, state: NodeDrainState, started: datetime, now: datetime, blockers: Sequence[messages.Blocker]
+        self,
+        name: str,
+        state: NodeDrainState,
+        started: datetime,
+        now: datetime,
+        blockers: Sequence[messages.Blocker],
     ) -> Result:
         node = self.node(name) or {}
         cordoned_by_us = bookkeeping.read_state(node, {}).cordoned_by_us
@@ -363,7 +399,14 @@ class DrainReconciler:
         retry_at = now + timedelta(seconds=delay)
         await self._annotate(name, bookkeeping.gave_up_annotations(attempt, retry_at))
         blocker = blockers[0]  # a drain gives up only with pods left
-        text = messages.gave_up(state.request, self.settings.deadline, blocker, cordoned_by_us, retry_at, attempt)
+        text = messages.gave_up(
+            state.request,
+            self.settings.deadline,
+            blocker,
+            uncordoned=cordoned_by_us,
+            retry_at=retry_at,
+            attempt=attempt,
+        )
         await self._condition(name, "False", messages.REASON_BLOCKED, text)
         await self._event(name, "Warning", EventReason.DRAIN_BLOCKED, text)
         DRAIN_DURATION.labels(result="blocked").observe((now - started).total_seconds())

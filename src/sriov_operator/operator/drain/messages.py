@@ -56,7 +56,11 @@ class Blocker:
     def describe(self) -> str:
         if not self.refusal:
             return f"pod {self.pod} is still terminating"
-        guard = f"PodDisruptionBudget {', '.join(self.budgets)}" if self.budgets else "no PodDisruptionBudget found"
+        guard = (
+            f"PodDisruptionBudget {', '.join(self.budgets)}"
+            if self.budgets
+            else "no PodDisruptionBudget found"
+        )
         return f"pod {self.pod} cannot be evicted ({guard}: {self.refusal})"
 
 
@@ -75,11 +79,12 @@ def progress(request: str, left: Sequence[str], blockers: Sequence[Blocker], dea
 
 
 def complete(request: str, duration: float, evicted: int) -> str:
-    return f"drained for {request} in {seconds(duration)} ({evicted} eviction(s) this round); node stays cordoned"
+    took = seconds(duration)
+    return f"drained for {request} in {took} ({evicted} eviction(s) this round); node stays cordoned"
 
 
 def gave_up(
-    request: str, deadline: float, blocker: Blocker, uncordoned: bool, retry_at: datetime, attempt: int
+    request: str, deadline: float, blocker: Blocker, *, uncordoned: bool, retry_at: datetime, attempt: int
 ) -> str:
     node = "node uncordoned" if uncordoned else "node was cordoned before the drain and stays so"
     return (
@@ -130,5 +135,7 @@ def blockers_of(
     refusals: Mapping[str, str], budgets_by_pod: Mapping[str, tuple[str, ...]], terminating: Sequence[str]
 ) -> list[Blocker]:
     """Pods refused eviction first (named with their budgets), then pods still terminating."""
-    refused = [Blocker(pod, budgets_by_pod.get(pod, ()), refusal) for pod, refusal in sorted(refusals.items())]
+    refused = [
+        Blocker(pod, budgets_by_pod.get(pod, ()), refusal) for pod, refusal in sorted(refusals.items())
+    ]
     return refused + [Blocker(pod) for pod in terminating]

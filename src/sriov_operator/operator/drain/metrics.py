@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 DRAINS_IN_PROGRESS = Gauge(
-    "sriov_operator_drains_in_progress", "Nodes whose drain has started and not finished (current-state Draining)."
+    "sriov_operator_drains_in_progress",
+    "Nodes whose drain has started and not finished (current-state Draining).",
 )
 DRAIN_DURATION = Histogram(
     "sriov_operator_drain_duration_seconds",
@@ -15,6 +16,6 @@ DRAIN_DURATION = Histogram(
 )
 EVICTIONS = Counter(
     "sriov_operator_drain_evictions",
-    "Pods a drain asked to leave; result is evicted, blocked (refused, e.g. by a PodDisruptionBudget) or forced.",
+    "Pods a drain asked to leave; result: evicted, blocked (refused, e.g. by a PDB) or forced.",
     ["result"],
 )

@@ -27,26 +27,56 @@ class DrainSettings:
     """Seconds between looks at a full pool (a slot freeing up also wakes waiting nodes)."""
 
 
-def add_drain_arguments(parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None) -> None:
+def add_drain_arguments(
+    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
+) -> None:
     """The drain flags (docs/settings.md, docs/drain.md)."""
     defaults = DrainSettings(namespace="", resource_prefix="")
-    add_flag(parser, "--drain-deadline", default=defaults.deadline, type=float, environ=environ,
-             help="seconds a drain may take; then uncordon, report the blocking pod, retry with backoff")
-    add_flag(parser, "--drain-force-past-pdb", default=defaults.force_past_pdb, type=parse_bool, environ=environ,
-             help="after the deadline, delete pods whose eviction a PodDisruptionBudget refuses")
-    add_flag(parser, "--drain-retry-base", default=defaults.retry_base, type=float, environ=environ,
-             help="seconds before retrying a drain that gave up (doubles per attempt)")
-    add_flag(parser, "--drain-retry-max", default=defaults.retry_max, type=float, environ=environ,
-             help="cap of the drain retry backoff, in seconds")
+    add_flag(
+        parser,
+        "--drain-deadline",
+        default=defaults.deadline,
+        type=float,
+        environ=environ,
+        help="seconds a drain may take; then uncordon, report the blocking pod, retry with backoff",
+    )
+    add_flag(
+        parser,
+        "--drain-force-past-pdb",
+        default=defaults.force_past_pdb,
+        type=parse_bool,
+        environ=environ,
+        help="after the deadline, delete pods whose eviction a PodDisruptionBudget refuses",
+    )
+    add_flag(
+        parser,
+        "--drain-retry-base",
+        default=defaults.retry_base,
+        type=float,
+        environ=environ,
+        help="seconds before retrying a drain that gave up (doubles per attempt)",
+    )
+    add_flag(
+        parser,
+        "--drain-retry-max",
+        default=defaults.retry_max,
+        type=float,
+        environ=environ,
+        help="cap of the drain retry backoff, in seconds",
+    )
 
 
 def drain_settings_from(args: argparse.Namespace, *, namespace: str, resource_prefix: str) -> DrainSettings:
-    for flag, value in (("--drain-deadline", args.drain_deadline), ("--drain-retry-base", args.drain_retry_base)):
+    for flag, value in (
+        ("--drain-deadline", args.drain_deadline),
+        ("--drain-retry-base", args.drain_retry_base),
+    ):
         if not value > 0:
             raise BadInputError(f"{flag}: {value} must be > 0 (seconds)")
     if args.drain_retry_max < args.drain_retry_base:
+        base = args.drain_retry_base
         raise BadInputError(
-            f"--drain-retry-max: {args.drain_retry_max} must be >= --drain-retry-base ({args.drain_retry_base})"
+            f"--drain-retry-max: {args.drain_retry_max} must be >= --drain-retry-base ({base})"
         )
     return DrainSettings(
         namespace=namespace,

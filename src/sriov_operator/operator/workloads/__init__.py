@@ -26,10 +26,12 @@ def register(manager: Manager, settings: WorkloadSettings) -> WorkloadsReconcile
     reconciler = WorkloadsReconciler(
         manager.objects,
         configs=manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=namespace, transform=strip_managed_fields),
-        daemon_sets=manager.informer(DAEMON_SETS, namespace=namespace, label_selector=ours,
-                                     transform=strip_managed_fields),
-        deployments=manager.informer(DEPLOYMENTS, namespace=namespace, label_selector=ours,
-                                     transform=strip_managed_fields),
+        daemon_sets=manager.informer(
+            DAEMON_SETS, namespace=namespace, label_selector=ours, transform=strip_managed_fields
+        ),
+        deployments=manager.informer(
+            DEPLOYMENTS, namespace=namespace, label_selector=ours, transform=strip_managed_fields
+        ),
         settings=settings,
         clock=manager.clock,
         reapply_after=RESYNC_PERIOD,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.conditions import find_condition, same_condition, transitioned
@@ -70,6 +71,7 @@ class WorkloadsReconciler:
     def __init__(
         self,
         objects: KubeObjects,
+        *,
         configs: Informer,
         daemon_sets: Informer,
         deployments: Informer,
@@ -96,7 +98,8 @@ class WorkloadsReconciler:
         cache = self.daemon_sets if kind == "DaemonSet" else self.deployments
         return cache.get(name, self.settings.namespace)
 
-    async def reconcile(self, name: str) -> Result | None:
+    async def reconcile(self, key: Hashable) -> Result | None:
+        name = str(key)
         if name != DEFAULT_OPERATOR_CONFIG_NAME:
             return None  # only the default config counts (as upstream)
         raw = self.configs.get(name, self.settings.namespace)

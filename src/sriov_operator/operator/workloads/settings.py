@@ -45,21 +45,46 @@ def is_pinned(image: str) -> bool:
     return bool(tag) and tag != "latest"
 
 
-def add_workload_arguments(parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None) -> None:
+def add_workload_arguments(
+    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
+) -> None:
     """The image flags of the workloads controller (docs/settings.md, docs/operator-config.md)."""
     defaults = WorkloadSettings()
-    add_flag(parser, "--operator-image", default="", environ=environ,
-             help=f"image of the config daemon and webhook pods (default: {default_operator_image()})")
-    add_flag(parser, "--device-plugin-image", default=defaults.device_plugin_image, environ=environ,
-             help="image of the SR-IOV device plugin DaemonSet")
-    add_flag(parser, "--image-pull-policy", default=defaults.image_pull_policy, environ=environ,
-             choices=PULL_POLICIES, help="imagePullPolicy of every workload container")
+    add_flag(
+        parser,
+        "--operator-image",
+        default="",
+        environ=environ,
+        help=f"image of the config daemon and webhook pods (default: {default_operator_image()})",
+    )
+    add_flag(
+        parser,
+        "--device-plugin-image",
+        default=defaults.device_plugin_image,
+        environ=environ,
+        help="image of the SR-IOV device plugin DaemonSet",
+    )
+    add_flag(
+        parser,
+        "--image-pull-policy",
+        default=defaults.image_pull_policy,
+        environ=environ,
+        choices=PULL_POLICIES,
+        help="imagePullPolicy of every workload container",
+    )
 
 
-def workload_settings_from(args: argparse.Namespace, *, namespace: str, resource_prefix: str) -> WorkloadSettings:
-    for flag, image in (("--operator-image", args.operator_image), ("--device-plugin-image", args.device_plugin_image)):
+def workload_settings_from(
+    args: argparse.Namespace, *, namespace: str, resource_prefix: str
+) -> WorkloadSettings:
+    for flag, image in (
+        ("--operator-image", args.operator_image),
+        ("--device-plugin-image", args.device_plugin_image),
+    ):
         if image and not is_pinned(image):
-            raise BadInputError(f"{flag}: {image!r} is not pinned; accepted: repo:tag (not 'latest') or repo@sha256:...")
+            raise BadInputError(
+                f"{flag}: {image!r} is not pinned; accepted: repo:tag (not 'latest') or repo@sha256:..."
+            )
     return WorkloadSettings(
         namespace=namespace,
         resource_prefix=resource_prefix,
