@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sriov_operator.api.constants import API_VERSION
-from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.errors import ConflictError
+from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import NODES, PODS, SERVICE_ACCOUNTS, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings

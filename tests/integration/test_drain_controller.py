@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane
@@ -93,6 +94,15 @@ async def events_about(objects: KubeObjects, node: str, reason: str) -> list[dic
     return [e for e in listed["items"] if e["reason"] == reason]
 
 
+def drains_ended(result: str) -> float:
+    value = REGISTRY.get_sample_value("sriov_operator_drain_duration_seconds_count", {"result": result})
+    return value or 0.0
+
+
+def evictions(result: str) -> float:
+    return REGISTRY.get_sample_value("sriov_operator_drain_evictions_total", {"result": result}) or 0.0
+
+
 async def test_two_pools_never_exceed_their_budgets(
     control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
@@ -167,11 +177,9 @@ async def test_two_pools_never_exceed_their_budgets(
     assert left["items"] == [], "every VF-using pod was evicted"
 
 
-async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
-    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
-) -> None:
-    namespace = await make_namespace(None)
-    apps = await make_namespace(None)
+async def pdb_guarded_node(objects: KubeObjects, namespace: str, apps: str) -> str:
+    """A node with a VF pod its PDB protects, a VF pod nothing protects, a pod without VFs, and the
+    daemon's own NodeState condition (written with its field manager; ours must not clobber it)."""
     node = unique("pdb")
     await managed_nodes(objects, namespace, [node], {})
     await make_pod(objects, "web-1", apps, node, resources=VF, labels={"app": "web"})
@@ -184,7 +192,6 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
     }
     await objects.create(POD_DISRUPTION_BUDGETS, pdb, namespace=apps)
-    # The daemon's own condition, written with its own field manager, must survive ours.
     daemon_status = {
         "apiVersion": API_VERSION,
         "kind": "SriovNetworkNodeState",
@@ -205,6 +212,17 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         SRIOV_NETWORK_NODE_STATES, daemon_status, "sriov-fdp-config-daemon", subresource="status"
     )
 
+    return node
+
+
+async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    apps = await make_namespace(None)
+    node = await pdb_guarded_node(objects, namespace, apps)
+    before = {result: drains_ended(result) for result in ("blocked", "complete")}
+    refused_before = evictions("blocked")
     was_cordoned = False
     settings = settings_for(namespace, deadline=2.0, retry_base=1.0, retry_max=2.0)
     async with drain_controller(control_plane, settings):
@@ -260,6 +278,9 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         names = {p["metadata"]["name"] for p in (await objects.list(PODS, namespace=apps))["items"]}
         assert names == {"plain"}
         assert await events_about(objects, node, "DrainComplete")
+    assert drains_ended("blocked") >= before["blocked"] + 1
+    assert drains_ended("complete") == before["complete"] + 1
+    assert evictions("blocked") > refused_before
 
 
 async def test_force_past_pdb_is_an_explicit_opt_in(
