@@ -50,6 +50,15 @@ DRAIN_COMPLETE: Final = "DrainComplete"
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
 DEVICE_PLUGIN_DISABLED: Final = "Disabled"
+# Per-node device-plugin config (docs/operator.md, "Device-plugin hand-off").
+DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
+DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
+DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin-config-for"
+FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
+HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
+DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
+# On a NodeState: the spec generation the config daemon has applied.
+APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
     "node-role.kubernetes.io/worker": "",
     "kubernetes.io/os": "linux",
