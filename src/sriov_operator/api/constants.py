@@ -4,6 +4,7 @@ These strings are part of the upstream contract (the SR-IOV device plugin, CNI,
 Multus and existing user tooling read them); keep them byte-for-byte.
 """
 
+from enum import StrEnum
 from typing import Final
 
 GROUP: Final = "sriovnetwork.openshift.io"
@@ -84,4 +85,42 @@ FEATURE_GATE_DEFAULTS: Final = {
     "manageSoftwareBridges": False,
     "blockDevicePluginUntilConfigured": True,
     "mellanoxFirmwareReset": True,
+}
+
+
+class EventReason(StrEnum):
+    """Every Event reason our processes write (events.k8s.io/v1 ``reason``); one table for all.
+
+    Each reason has a one-line meaning in `EVENT_REASON_DOCS` (docs/runtime.md
+    lists them; a test keeps the three in step). Processes add their reasons here.
+    """
+
+    LEADER_ELECTED = "LeaderElected"
+    LEADER_LOST = "LeaderLost"
+    # operator
+    NODE_STATE_DELETED = "NodeStateDeleted"
+    POLICY_READY = "PolicyReady"
+    POLICY_NOT_READY = "PolicyNotReady"
+    OPERATOR_CONFIG_CREATED = "OperatorConfigCreated"
+    NETWORK_READY = "NetworkReady"
+    NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
+    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+    NAD_OWNED_BY_OTHER = "NetworkAttachmentDefinitionOwnedByOther"
+
+
+EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
+    EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
+    EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
+    EventReason.NODE_STATE_DELETED: "a NodeState (and its device-plugin ConfigMap) outlived its Node by "
+    "the grace delay and was deleted",
+    EventReason.POLICY_READY: "every node a policy selects is configured for it",
+    EventReason.POLICY_NOT_READY: "a policy's Ready condition changed to a not-ready reason (nodes "
+    "waiting or failed, no node matched, or the policy is invalid)",
+    EventReason.OPERATOR_CONFIG_CREATED: "no default SriovOperatorConfig existed; the operator created one",
+    EventReason.NETWORK_READY: "a network's NetworkAttachmentDefinition was written and is up to date",
+    EventReason.NAD_INVALID: "a network's spec cannot be rendered into a NetworkAttachmentDefinition "
+    "(the note names the field)",
+    EventReason.NAMESPACE_NOT_FOUND: "the target namespace of a network is missing; the NAD follows it",
+    EventReason.NAD_OWNED_BY_OTHER: "a NetworkAttachmentDefinition of the network's name exists and "
+    "belongs to someone else; it is left alone",
 }

@@ -123,8 +123,9 @@ class ClusterCache:
         found = [p for p in self.prepared().problems if p.ref == ref]
         return [*self._parse_problems.get(ref, []), *found]
 
-    def policy(self, name: str) -> SriovNetworkNodePolicy | None:
-        return self._policies.get(name)
+    def resource_names(self) -> set[str]:
+        """resourceNames the valid policies provide (a network naming another one gets a warning)."""
+        return {policy.resource_name for policy in self.prepared().policies}
 
     def _invalidate(self) -> None:
         self._prep = None

@@ -8,7 +8,7 @@ deleted) is deleted, whether or not we saw the change happen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -80,7 +80,7 @@ def plan_network(
     key: NetworkKey,
     network: Mapping[str, Any] | None,
     *,
-    owned: list[Mapping[str, Any]],
+    owned: Sequence[Mapping[str, Any]],
     nads: Mapping[NadKey, Mapping[str, Any]],
     namespaces: Set[str],
     operator_namespace: str,
