@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sriov_operator.operator.controllers.networks import NetworkReconciler
 from sriov_operator.operator.controllers.node_states import NodeStateReconciler
 from sriov_operator.operator.controllers.operator_config import OperatorConfigReconciler
@@ -9,21 +11,38 @@ from sriov_operator.operator.controllers.policy_status import PolicyStatusReconc
 from sriov_operator.operator.controllers.view import OperatorView
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
+from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.manager import Manager
 
 COMPONENT = "sriov-fdp-operator"
 
 
-def register(manager: Manager, settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK) -> OperatorView:
+@dataclass(frozen=True)
+class OperatorControllers:
+    view: OperatorView
+    controllers: tuple[Controller, ...]
+
+    def idle(self) -> bool:
+        """No key waiting in any queue (tests and the benchmark wait for this)."""
+        return all(len(controller.queue) == 0 for controller in self.controllers)
+
+
+def register(
+    manager: Manager, settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK
+) -> OperatorControllers:
     """Add the node-state, device-plugin, policy-status, operator-config and network controllers."""
     view = OperatorView(manager, settings)
     events = manager.events(COMPONENT)
     objects = manager.objects
-    manager.add_controller(NodeStateReconciler(view, objects, events, settings, clock).controller)
-    manager.add_controller(PolicyStatusReconciler(view, objects, events, settings, clock).controller)
-    manager.add_controller(OperatorConfigReconciler(view, objects, events, settings, clock).controller)
-    manager.add_controller(NetworkReconciler(manager, view, events, settings, clock).controller)
-    return view
+    controllers = (
+        NodeStateReconciler(view, objects, events, settings, clock).controller,
+        PolicyStatusReconciler(view, objects, events, settings, clock).controller,
+        OperatorConfigReconciler(view, objects, events, settings, clock).controller,
+        NetworkReconciler(manager, view, events, settings, clock).controller,
+    )
+    for controller in controllers:
+        manager.add_controller(controller)
+    return OperatorControllers(view, controllers)
 
 
 async def run_operator(settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK) -> None:
