@@ -68,7 +68,15 @@ CONDITION_DRAINING: Final = "Draining"
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
 DEVICE_PLUGIN_DISABLED: Final = "Disabled"
+# Per-node device-plugin config (docs/operator.md, "Device-plugin hand-off").
+DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
+DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
+DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin-config-for"
+FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
+HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
 DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
+# On a NodeState: the spec generation the config daemon has applied.
+APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 # Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
 CONFIG_DAEMON_NAME: Final = "sriov-network-config-daemon"
 DEVICE_PLUGIN_NAME: Final = "sriov-device-plugin"
@@ -129,6 +137,15 @@ class EventReason(StrEnum):
     DRAIN_SKIPPED = "DrainSkipped"
     DRAIN_REQUEST_INVALID = "DrainRequestInvalid"
     NODE_UNCORDONED = "NodeUncordoned"
+    # operator
+    NODE_STATE_DELETED = "NodeStateDeleted"
+    POLICY_READY = "PolicyReady"
+    POLICY_NOT_READY = "PolicyNotReady"
+    OPERATOR_CONFIG_CREATED = "OperatorConfigCreated"
+    NETWORK_READY = "NetworkReady"
+    NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
+    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+    NAD_OWNED_BY_OTHER = "NetworkAttachmentDefinitionOwnedByOther"
 
 
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
@@ -151,4 +168,16 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
         "a Node's sriovnetwork.openshift.io/state annotation is no known request"
     ),
     EventReason.NODE_UNCORDONED: "the drain controller uncordoned a node it had cordoned",
+    EventReason.NODE_STATE_DELETED: "a NodeState (and its device-plugin ConfigMap) outlived its Node by "
+    "the grace delay and was deleted",
+    EventReason.POLICY_READY: "every node a policy selects is configured for it",
+    EventReason.POLICY_NOT_READY: "a policy's Ready condition changed to a not-ready reason (nodes "
+    "waiting or failed, no node matched, or the policy is invalid)",
+    EventReason.OPERATOR_CONFIG_CREATED: "no default SriovOperatorConfig existed; the operator created one",
+    EventReason.NETWORK_READY: "a network's NetworkAttachmentDefinition was written and is up to date",
+    EventReason.NAD_INVALID: "a network's spec cannot be rendered into a NetworkAttachmentDefinition "
+    "(the note names the field)",
+    EventReason.NAMESPACE_NOT_FOUND: "the target namespace of a network is missing; the NAD follows it",
+    EventReason.NAD_OWNED_BY_OTHER: "a NetworkAttachmentDefinition of the network's name exists and "
+    "belongs to someone else; it is left alone",
 }
