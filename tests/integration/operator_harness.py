@@ -11,18 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NODES, PODS, SERVICE_ACCOUNTS, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.resources import (
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    NODES,
+    PODS,
+    SERVICE_ACCOUNTS,
+    SRIOV_NETWORK_NODE_STATES,
+)
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 
-T = TypeVar("T")
 Object = dict[str, Any]
 
 
@@ -40,19 +46,6 @@ async def running(
         finally:
             manager.stop()
             await asyncio.wait_for(task, timeout=30)
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or check}")
-        await asyncio.sleep(0.1)
 
 
 def unique(prefix: str) -> str:
@@ -125,3 +118,38 @@ def condition(obj: Object | None, type_: str) -> Object | None:
         if item["type"] == type_:
             return dict(item)
     return None
+
+
+ROLLOUTS = (
+    (DAEMON_SETS, "sriov-network-config-daemon"),
+    (DAEMON_SETS, "sriov-device-plugin"),
+    (DEPLOYMENTS, "sriov-network-webhook"),
+)
+
+
+async def play_rollouts(objects: KubeObjects, namespace: str) -> None:
+    """What the DaemonSet and Deployment controllers report once every pod of the workloads is up."""
+    for resource, name in ROLLOUTS:
+        live = await objects.get(resource, name, namespace)
+        if live is None:
+            continue  # turned off in the SriovOperatorConfig
+        generation = live["metadata"]["generation"]
+        if resource == DAEMON_SETS:
+            status = {
+                "observedGeneration": generation,
+                "desiredNumberScheduled": 2,
+                "currentNumberScheduled": 2,
+                "numberReady": 2,
+                "numberAvailable": 2,
+                "updatedNumberScheduled": 2,
+                "numberMisscheduled": 0,
+            }
+        else:
+            status = {
+                "observedGeneration": generation,
+                "replicas": 1,
+                "availableReplicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+            }
+        await objects.patch(resource, name, {"status": status}, namespace=namespace, subresource="status")

@@ -35,7 +35,6 @@ from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import (
     annotation,
     condition,
-    eventually,
     make_node,
     make_node_state,
     make_pod,
@@ -43,6 +42,7 @@ from tests.integration.operator_harness import (
     running,
     unique,
 )
+from tests.integration.operator_support import eventually
 
 pytestmark = pytest.mark.integration
 

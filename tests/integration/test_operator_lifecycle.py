@@ -23,6 +23,7 @@ from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    DEPLOYMENTS,
     NODES,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
@@ -30,6 +31,7 @@ from sriov_operator.kube.resources import (
 )
 from sriov_operator.operator.node_objects import device_plugin_configmap_name
 from tests.integration.conftest import NamespaceFactory
+from tests.integration.operator_harness import play_rollouts
 from tests.integration.operator_support import (
     TEST_MANAGER,
     add_node,
@@ -90,6 +92,9 @@ async def test_default_config_is_created_and_ready(
             condition = _ready(await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace))
             return condition is not None and condition["reason"] == "OperatorConfigReady"
 
+        # Ready also waits for the workloads; play their controllers once they exist.
+        await eventually(lambda: objects.get(DEPLOYMENTS, "sriov-network-webhook", namespace), what="workloads")
+        await play_rollouts(objects, namespace)
         await eventually(ready, what="OperatorConfigReady")
         unsupported = {**config, "spec": {**config["spec"], "configurationMode": "systemd"}}
         unsupported["metadata"] = {"name": "default", "namespace": namespace}

@@ -33,10 +33,10 @@ from sriov_operator.kube.resources import (
     SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
-from sriov_operator.operator import workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
-from tests.integration.operator_harness import condition, eventually, running
+from tests.integration.operator_harness import condition, play_rollouts
+from tests.integration.operator_support import eventually, operator_settings, running_operator
 from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -52,9 +52,10 @@ async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeO
 
 
 @contextlib.asynccontextmanager
-async def workloads_controller(kubeconfig: Path, namespace: str) -> AsyncIterator[None]:
-    settings = WorkloadSettings(namespace=namespace, operator_image="registry.test/operator:v0.1.0")
-    async with running(kubeconfig, namespace, lambda m: workloads.register(m, settings)):
+async def operator(kubeconfig: Path, namespace: str) -> AsyncIterator[None]:
+    """The whole operator: the workloads controller applies, the operator-config controller reports Ready."""
+    workloads = WorkloadSettings(operator_image="registry.test/operator:v0.1.0")
+    async with running_operator(operator_settings(kubeconfig, namespace, workloads=workloads)):
         yield
 
 
@@ -66,32 +67,6 @@ async def create_config(objects: KubeObjects, namespace: str, spec: dict[str, An
         "spec": spec,
     }
     await objects.create(SRIOV_OPERATOR_CONFIGS, body, namespace=namespace)
-
-
-async def play_rollout(objects: KubeObjects, resource: Resource, name: str, namespace: str) -> None:
-    """What the DaemonSet / Deployment controller would report once every pod is up."""
-    live = await objects.get(resource, name, namespace)
-    assert live is not None
-    generation = live["metadata"]["generation"]
-    if resource == DAEMON_SETS:
-        status = {
-            "observedGeneration": generation,
-            "desiredNumberScheduled": 2,
-            "currentNumberScheduled": 2,
-            "numberReady": 2,
-            "numberAvailable": 2,
-            "updatedNumberScheduled": 2,
-            "numberMisscheduled": 0,
-        }
-    else:
-        status = {
-            "observedGeneration": generation,
-            "replicas": 1,
-            "availableReplicas": 1,
-            "updatedReplicas": 1,
-            "readyReplicas": 1,
-        }
-    await objects.patch(resource, name, {"status": status}, namespace=namespace, subresource="status")
 
 
 async def ready(objects: KubeObjects, namespace: str) -> dict[str, Any] | None:
@@ -108,8 +83,9 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
         namespace,
         {"enableOperatorWebhook": True, "logLevel": 2, "configDaemonNodeSelector": {"sriov": "true"}},
     )
-    async with workloads_controller(control_plane.kubeconfig, namespace):
-        # The condition is written after every object is applied.
+    async with operator(control_plane.kubeconfig, namespace):
+        # The webhook's Service is the last object applied.
+        await eventually(lambda: objects.get(SERVICES, WEBHOOK, namespace), what="the workloads applied")
         not_ready = await eventually(lambda: ready(objects, namespace), what="a Ready condition")
         daemon = await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace)
         assert daemon is not None
@@ -124,21 +100,18 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
         assert await objects.get(CLUSTER_ROLES, "sriov-network-config-daemon") is not None
 
         assert not_ready["status"] == "False"
+        assert not_ready["reason"] == "WorkloadsNotReady"
         assert "DaemonSet sriov-network-config-daemon: latest spec not yet rolled out" in not_ready["message"]
 
-        for resource, name in (
-            (DAEMON_SETS, "sriov-network-config-daemon"),
-            (DAEMON_SETS, "sriov-device-plugin"),
-            (DEPLOYMENTS, WEBHOOK),
-        ):
-            await play_rollout(objects, resource, name, namespace)
+        await play_rollouts(objects, namespace)
 
         async def is_ready() -> dict[str, Any] | None:
             current = await ready(objects, namespace)
             return current if current and current["status"] == "True" else None
 
         done = await eventually(is_ready, what="Ready=True after the rollouts")
-        assert done["reason"] == "WorkloadsReady"
+        assert done["reason"] == "OperatorConfigReady"
+        assert "Deployment sriov-network-webhook: 1/1 ready" in done["message"]
 
         # A deleted DaemonSet comes back.
         await objects.delete(DAEMON_SETS, "sriov-device-plugin", namespace)
@@ -205,7 +178,7 @@ async def test_static_operator_rbac_lets_the_operator_grant_its_workloads_roles(
         kubeconfig = await service_account_kubeconfig(
             objects, control_plane, tmp_path / "operator.kubeconfig"
         )
-        async with workloads_controller(kubeconfig, OPERATOR_NAMESPACE):
+        async with operator(kubeconfig, OPERATOR_NAMESPACE):
             await eventually(
                 lambda: ready(objects, OPERATOR_NAMESPACE), what="the Ready condition, as the operator"
             )

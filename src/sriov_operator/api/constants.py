@@ -99,8 +99,6 @@ FIELD_MANAGER: Final = "sriov-fdp-operator"
 # The drain controller's own manager for NodeState status, so its condition and the daemon's
 # conditions never clobber each other (conditions are a list map keyed by type).
 DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
-# The workloads controller's manager for SriovOperatorConfig status (its Ready condition).
-WORKLOADS_FIELD_MANAGER: Final = "sriov-fdp-operator-workloads"
 
 # Sync status values (SriovNetworkNodeState.status.syncStatus)
 SYNC_IN_PROGRESS: Final = "InProgress"

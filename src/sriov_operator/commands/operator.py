@@ -11,7 +11,9 @@ from typing import Any
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import EXIT_OK, BadInputError
 from sriov_operator.operator.app import run_operator
+from sriov_operator.operator.drain.settings import add_drain_arguments, drain_settings_from
 from sriov_operator.operator.settings import LEASE_NAME, OperatorSettings
+from sriov_operator.operator.workloads.settings import add_workload_arguments, workload_settings_from
 from sriov_operator.runtime.logging import configure_logging
 from sriov_operator.runtime.settings import (
     add_flag,
@@ -52,6 +54,8 @@ def add_operator_arguments(
         help="seconds a NodeState outlives its deleted (or no longer managed) Node",
     )
     flag("--workers", default=defaults.workers, type=int, help="concurrent node-state reconciles")
+    add_drain_arguments(parser, environ=env)
+    add_workload_arguments(parser, environ=env)
 
 
 def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
@@ -63,8 +67,12 @@ def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
         raise BadInputError(
             f"--resource-prefix: {args.resource_prefix!r} must be a DNS name like openshift.io"
         )
+    runtime = runtime_settings_from(args)
+    scope = {"namespace": runtime.namespace, "resource_prefix": args.resource_prefix}
     return OperatorSettings(
-        runtime=runtime_settings_from(args),
+        runtime=runtime,
+        drain=drain_settings_from(args, **scope),
+        workloads=workload_settings_from(args, **scope),
         resource_prefix=args.resource_prefix,
         node_state_grace=args.node_state_grace,
         workers=args.workers,

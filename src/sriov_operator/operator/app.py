@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME
+from sriov_operator.operator import drain, workloads
 from sriov_operator.operator.controllers.networks import NetworkReconciler
 from sriov_operator.operator.controllers.node_states import NodeStateReconciler
 from sriov_operator.operator.controllers.operator_config import OperatorConfigReconciler
@@ -30,19 +32,32 @@ class OperatorControllers:
 def register(
     manager: Manager, settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK
 ) -> OperatorControllers:
-    """Add the node-state, device-plugin, policy-status, operator-config and network controllers."""
+    """Add the node-state, device-plugin, policy-status, operator-config, network, drain and
+    workloads controllers."""
     view = OperatorView(manager, settings)
     events = manager.events(COMPONENT)
     objects = manager.objects
+    namespace, prefix = settings.namespace, settings.resource_prefix
+    _, drain_controller = drain.register(
+        manager, replace(settings.drain, namespace=namespace, resource_prefix=prefix)
+    )
+    workloads_reconciler, workloads_controller = workloads.register(
+        manager, replace(settings.workloads, namespace=namespace, resource_prefix=prefix)
+    )
+    config = OperatorConfigReconciler(
+        view, objects, events, settings, clock, rollouts=workloads_reconciler.rollouts
+    )
+    for rollouts in (workloads_reconciler.daemon_sets, workloads_reconciler.deployments):
+        config.controller.watch(rollouts, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
     controllers = (
         NodeStateReconciler(view, objects, events, settings, clock).controller,
         PolicyStatusReconciler(view, objects, events, settings, clock).controller,
-        OperatorConfigReconciler(view, objects, events, settings, clock).controller,
+        config.controller,
         NetworkReconciler(manager, view, events, settings, clock).controller,
     )
     for controller in controllers:
         manager.add_controller(controller)
-    return OperatorControllers(view, controllers)
+    return OperatorControllers(view, (*controllers, drain_controller, workloads_controller))
 
 
 async def run_operator(settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK) -> None:

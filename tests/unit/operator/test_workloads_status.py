@@ -1,4 +1,4 @@
-"""The SriovOperatorConfig Ready condition from DaemonSet and Deployment rollouts."""
+"""The SriovOperatorConfig Ready condition: the config accepted and its workloads rolled out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from sriov_operator.operator.workloads.status import ready_condition, rollout
+from sriov_operator.operator.conditions import ConditionValue
+from sriov_operator.operator.workloads.status import rollout, with_rollouts
+
+ACCEPTED = ConditionValue("Ready", "True", "OperatorConfigReady", "configuration accepted")
 
 
 def daemon_set(
@@ -49,10 +52,14 @@ def test_deployment_rollout_counts_updated_available_replicas() -> None:
     assert rollout("Deployment", "web", live).done
 
 
-def test_ready_only_when_every_workload_is_rolled_out_and_message_names_each() -> None:
+def test_ready_only_when_accepted_and_every_workload_is_rolled_out() -> None:
     ok = rollout("DaemonSet", "a", daemon_set(1, 1, 2, 2, 2))
     late = rollout("DaemonSet", "b", daemon_set(1, 1, 2, 1, 2))
-    assert ready_condition([ok]) == ("True", "WorkloadsReady", "DaemonSet a: 2/2 ready")
-    status, reason, message = ready_condition([ok, late])
-    assert (status, reason) == ("False", "WorkloadsNotReady")
-    assert message == "DaemonSet a: 2/2 ready; DaemonSet b: 1/2 ready"
+    assert with_rollouts(ACCEPTED, [ok]) == ConditionValue(
+        "Ready", "True", "OperatorConfigReady", "configuration accepted; DaemonSet a: 2/2 ready"
+    )
+    assert with_rollouts(ACCEPTED, [ok, late]) == ConditionValue(
+        "Ready", "False", "WorkloadsNotReady", "DaemonSet a: 2/2 ready; DaemonSet b: 1/2 ready"
+    )
+    refused = ConditionValue("Ready", "False", "UnsupportedConfiguration", "configurationMode 'systemd' ...")
+    assert with_rollouts(refused, [ok]) == refused

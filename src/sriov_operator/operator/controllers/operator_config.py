@@ -6,7 +6,7 @@ else wrote is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from sriov_operator.api.constants import API_VERSION, DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER, EventReason
@@ -20,6 +20,7 @@ from sriov_operator.operator.controllers.policy_status import status_body
 from sriov_operator.operator.controllers.view import OperatorView
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
+from sriov_operator.operator.workloads.status import Rollout, with_rollouts
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventRecorder
@@ -48,8 +49,11 @@ class OperatorConfigReconciler:
         events: EventRecorder,
         settings: OperatorSettings,
         clock: Clock,
+        *,
+        rollouts: Callable[[], list[Rollout]] | None = None,
     ) -> None:
         self.view = view
+        self.rollouts = rollouts  # the workloads' progress; Ready waits for it
         self.objects = objects
         self.events = events
         self.settings = settings
@@ -73,6 +77,8 @@ class OperatorConfigReconciler:
         errors = [p for p in self.view.cache.problems_of(ref) if p.severity == "error"]
         mode = (config.get("spec") or {}).get("configurationMode")
         condition = operator_config_condition(errors, mode)
+        if self.rollouts is not None:
+            condition = with_rollouts(condition, self.rollouts())
         current = config.get("status") or {}
         generation = config["metadata"].get("generation")
         conditions = merged(current.get("conditions"), condition, self.clock.now(), generation)

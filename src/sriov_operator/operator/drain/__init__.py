@@ -26,7 +26,7 @@ CONTROLLER_NAME = "drain"
 WORKERS = 4
 
 
-def register(manager: Manager, settings: DrainSettings) -> DrainReconciler:
+def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler, Controller]:
     """Create the drain controller's informers and controller on ``manager``."""
     namespace = settings.namespace
     caches = DrainCaches(
@@ -64,4 +64,4 @@ def register(manager: Manager, settings: DrainSettings) -> DrainReconciler:
 
     caches.node_states.add_handler(slot_freed)
     manager.add_controller(controller)
-    return reconciler
+    return reconciler, controller

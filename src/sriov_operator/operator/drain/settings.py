@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import BadInputError
 from sriov_operator.runtime.settings import add_flag, parse_bool
 
 
 @dataclass(frozen=True)
 class DrainSettings:
-    namespace: str
-    resource_prefix: str
+    namespace: str = DEFAULT_OPERATOR_NAMESPACE
+    resource_prefix: str = DEFAULT_RESOURCE_PREFIX
     deadline: float = 600.0
     """Seconds a drain may take before it gives up: uncordon, say why, retry later."""
     force_past_pdb: bool = False
@@ -31,7 +32,7 @@ def add_drain_arguments(
     parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
 ) -> None:
     """The drain flags (docs/settings.md, docs/drain.md)."""
-    defaults = DrainSettings(namespace="", resource_prefix="")
+    defaults = DrainSettings()
     add_flag(
         parser,
         "--drain-deadline",

@@ -20,7 +20,8 @@ CONTROLLER_NAME = "workloads"
 RESYNC_PERIOD = 600.0  # seconds between full re-applies that repair drift in objects we do not watch
 
 
-def register(manager: Manager, settings: WorkloadSettings) -> WorkloadsReconciler:
+def register(manager: Manager, settings: WorkloadSettings) -> tuple[WorkloadsReconciler, Controller]:
+    """Add the workloads controller to ``manager``; its informers also serve the config's ``Ready``."""
     namespace = settings.namespace
     ours = f"{MANAGED_BY_LABEL}={FIELD_MANAGER}"
     reconciler = WorkloadsReconciler(
@@ -47,4 +48,4 @@ def register(manager: Manager, settings: WorkloadSettings) -> WorkloadsReconcile
     controller.watch(reconciler.daemon_sets, the_config)
     controller.watch(reconciler.deployments, the_config)
     manager.add_controller(controller)
-    return reconciler
+    return reconciler, controller

@@ -1,10 +1,10 @@
-"""The workloads reconciler (one key: the default SriovOperatorConfig): render, apply, delete, report.
+"""The workloads reconciler (one key: the default SriovOperatorConfig): render, apply, delete.
 
 Everything rendered is server-side applied when the rendering changed, when one
 of our DaemonSets or Deployments is missing from the cache (someone deleted it),
 or when the last apply is older than ``reapply_after`` (repairs drift in objects we do not watch). Objects
-a disabled flag turns off are deleted. The ``Ready`` condition follows the
-rollouts of the DaemonSets and the Deployment.
+a disabled flag turns off are deleted. `rollouts` tells the operator-config
+controller, which writes the config's ``Ready``, how far the workloads are.
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ import logging
 from collections.abc import Hashable
 from typing import Any
 
-from sriov_operator.api.conditions import find_condition, same_condition, transitioned
-from sriov_operator.api.constants import (
-    API_VERSION,
-    DEFAULT_OPERATOR_CONFIG_NAME,
-    FIELD_MANAGER,
-    WORKLOADS_FIELD_MANAGER,
-)
+from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -33,12 +27,11 @@ from sriov_operator.kube.resources import (
     ROLES,
     SERVICE_ACCOUNTS,
     SERVICES,
-    SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
-from sriov_operator.operator.workloads.render import Workloads, render_workloads, unsupported
+from sriov_operator.operator.workloads.render import Workloads, render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
-from sriov_operator.operator.workloads.status import REASON_INVALID, pods_of, ready_condition, rollout
+from sriov_operator.operator.workloads.status import Rollout, pods_of, rollout
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.informer import Informer
@@ -98,27 +91,30 @@ class WorkloadsReconciler:
         cache = self.daemon_sets if kind == "DaemonSet" else self.deployments
         return cache.get(name, self.settings.namespace)
 
+    def _config(self) -> SriovOperatorConfig | None:
+        raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
+        return SriovOperatorConfig.model_validate(raw) if raw is not None else None
+
+    def rollouts(self) -> list[Rollout]:
+        """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
+        config = self._config()
+        if config is None:
+            return []
+        running = pods_of(render_workloads(config, self.settings).apply)
+        return [rollout(kind, name, self._live(kind, name)) for kind, name in running]
+
     async def reconcile(self, key: Hashable) -> Result | None:
-        name = str(key)
-        if name != DEFAULT_OPERATOR_CONFIG_NAME:
+        if str(key) != DEFAULT_OPERATOR_CONFIG_NAME:
             return None  # only the default config counts (as upstream)
-        raw = self.configs.get(name, self.settings.namespace)
-        if raw is None:
+        config = self._config()
+        if config is None:
             return None  # the operator creates it; its creation enqueues us again
-        config = SriovOperatorConfig.model_validate(raw)
         workloads = render_workloads(config, self.settings)
-        running = pods_of(workloads.apply)
-        missing = any(self._live(kind, obj_name) is None for kind, obj_name in running)
+        missing = any(self._live(kind, name) is None for kind, name in pods_of(workloads.apply))
         rendered = fingerprint(workloads)
         if self._must_apply(rendered, missing):
             await self._apply(workloads)
             self._applied = (rendered, self.clock.monotonic())
-        problems = unsupported(config)
-        if problems:
-            status, reason, message = "False", REASON_INVALID, "; ".join(problems)
-        else:
-            status, reason, message = ready_condition([rollout(k, n, self._live(k, n)) for k, n in running])
-        await self._condition(raw, status, reason, message)
         return None
 
     async def _apply(self, workloads: Workloads) -> None:
@@ -128,18 +124,3 @@ class WorkloadsReconciler:
             meta = obj["metadata"]
             if await self.objects.delete(RESOURCES[obj["kind"]], meta["name"], meta.get("namespace")):
                 log.info("deleted %s/%s: turned off in the SriovOperatorConfig", obj["kind"], meta["name"])
-
-    async def _condition(self, config: Object, status: str, reason: str, message: str) -> None:
-        previous = find_condition((config.get("status") or {}).get("conditions"), "Ready")
-        if same_condition(previous, status, reason, message):
-            return
-        condition = transitioned(
-            previous, type_="Ready", status=status, reason=reason, message=message, now=self.clock.now()
-        )
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": "SriovOperatorConfig",
-            "metadata": {"name": config["metadata"]["name"], "namespace": self.settings.namespace},
-            "status": {"conditions": [condition]},
-        }
-        await self.objects.apply(SRIOV_OPERATOR_CONFIGS, body, WORKLOADS_FIELD_MANAGER, subresource="status")

@@ -287,17 +287,6 @@ def webhook_enabled(config: SriovOperatorConfig) -> bool:
     return config.spec.enable_operator_webhook or config.spec.enable_injector
 
 
-def unsupported(config: SriovOperatorConfig) -> list[str]:
-    """Settings we cannot honour, one line each (they make the config not Ready)."""
-    problems = []
-    if config.spec.configuration_mode == "systemd":
-        problems.append(
-            "spec.configurationMode: 'systemd' is not supported (accepted: 'daemon'); "
-            "the config daemon runs as a DaemonSet"
-        )
-    return problems
-
-
 def render_workloads(config: SriovOperatorConfig, settings: WorkloadSettings) -> Workloads:
     objects = config_daemon(config, settings) + device_plugin(config, settings)
     webhook_objects = webhook(config, settings)

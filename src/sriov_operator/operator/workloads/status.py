@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sriov_operator.operator.conditions import ConditionValue
+
 Object = Mapping[str, Any]
 
-REASON_READY = "WorkloadsReady"
 REASON_NOT_READY = "WorkloadsNotReady"
-REASON_INVALID = "InvalidConfig"
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,18 @@ def rollout(kind: str, name: str, live: Object | None) -> Rollout:
     return Rollout(kind, name, ready=ready, wanted=wanted, observed=_observed(live))
 
 
-def ready_condition(rollouts: Sequence[Rollout]) -> tuple[str, str, str]:
-    """(status, reason, message) of the ``Ready`` condition."""
+def with_rollouts(accepted: ConditionValue, rollouts: Sequence[Rollout]) -> ConditionValue:
+    """The SriovOperatorConfig ``Ready``: the config is accepted *and* its workloads run.
+
+    A config that is not accepted says why (``accepted`` as is); an accepted one is
+    Ready only once every DaemonSet and Deployment has rolled out its latest spec.
+    """
+    if accepted.status != "True" or not rollouts:
+        return accepted
     text = "; ".join(r.describe() for r in rollouts)
     if all(r.done for r in rollouts):
-        return "True", REASON_READY, text
-    return "False", REASON_NOT_READY, text
+        return ConditionValue(accepted.type, "True", accepted.reason, f"{accepted.message}; {text}")
+    return ConditionValue(accepted.type, "False", REASON_NOT_READY, text)
 
 
 def pods_of(objects: Sequence[Object]) -> list[tuple[str, str]]:
