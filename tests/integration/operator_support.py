@@ -98,7 +98,7 @@ def operator_settings(kubeconfig: Path, namespace: str, **overrides: Any) -> Ope
 @asynccontextmanager
 async def running_operator(settings: OperatorSettings) -> AsyncIterator[RunningOperator]:
     async with Manager(settings.runtime) as manager:
-        operator = register(manager, settings)
+        operator = await register(manager, settings)
         running = RunningOperator(manager, asyncio.create_task(manager.run()), operator)
         try:
             yield running
