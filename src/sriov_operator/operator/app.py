@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sriov_operator.kube.errors import NotFoundError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS, Resource
+from sriov_operator.operator.controllers.device_plugin import DevicePluginReconciler
 from sriov_operator.operator.controllers.networks import NetworkReconciler
 from sriov_operator.operator.controllers.node_states import NodeStateReconciler
 from sriov_operator.operator.controllers.operator_config import OperatorConfigReconciler
@@ -44,7 +45,7 @@ async def served(objects: KubeObjects, resource: Resource) -> bool:
 async def register(
     manager: Manager, settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK
 ) -> OperatorControllers:
-    """Add the node-state, policy-status, operator-config and (with the NAD CRD) network controllers.
+    """Add the node-state, device-plugin, policy-status, operator-config and network controllers.
 
     Without Multus's NetworkAttachmentDefinition CRD the network controller is
     left out (its cache could never sync, which would hold every controller
@@ -54,12 +55,13 @@ async def register(
     events = manager.events(COMPONENT)
     objects = manager.objects
     controllers = [
-        NodeStateReconciler(view, objects, events, settings, clock).controller,
-        PolicyStatusReconciler(view, objects, events, settings, clock).controller,
-        OperatorConfigReconciler(view, objects, events, settings, clock).controller,
+        NodeStateReconciler(view, objects, events, clock).controller,
+        DevicePluginReconciler(view, objects, events, clock).controller,
+        PolicyStatusReconciler(view, objects, events, clock).controller,
+        OperatorConfigReconciler(view, objects, events, clock).controller,
     ]
     if await served(objects, NETWORK_ATTACHMENT_DEFINITIONS):
-        controllers.append(NetworkReconciler(manager, view, events, settings, clock).controller)
+        controllers.append(NetworkReconciler(manager, view, events, clock).controller)
     else:
         logger.warning(
             "the NetworkAttachmentDefinition CRD (k8s.cni.cncf.io/v1) is not installed: networks are not "

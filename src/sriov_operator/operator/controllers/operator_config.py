@@ -17,8 +17,7 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_OPERATOR_CONFIGS
 from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
-from sriov_operator.operator.controllers.view import OperatorView
-from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
@@ -40,20 +39,9 @@ def default_operator_config(namespace: str) -> dict[str, Any]:
     }
 
 
-class OperatorConfigReconciler:
-    def __init__(
-        self,
-        view: OperatorView,
-        objects: KubeObjects,
-        events: EventRecorder,
-        settings: OperatorSettings,
-        clock: Clock,
-    ) -> None:
-        self.view = view
-        self.objects = objects
-        self.events = events
-        self.settings = settings
-        self.clock = clock
+class OperatorConfigReconciler(Reconciler):
+    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
+        super().__init__(view, objects, events, clock)
         self.controller = Controller("operator-config", self.reconcile, clock=clock)
         self.controller.watch(view.configs, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
         self.controller.queue.add(DEFAULT_OPERATOR_CONFIG_NAME)
