@@ -32,6 +32,7 @@ from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_support import (
     TEST_MANAGER,
     add_node,
+    api_writes,
     eventually,
     operator_settings,
     report_status,
@@ -171,18 +172,18 @@ async def test_operator_restarted_mid_work_converges(
 ) -> None:
     namespace = await make_namespace(None)
     await select_test_nodes(objects, namespace)
-    names = [f"{namespace}-r{i:02d}" for i in range(40)]
+    names = [f"{namespace}-r{i:02d}" for i in range(80)]
     for name in names:
         await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
     settings = operator_settings(control_plane.kubeconfig, namespace, workers=1)
     async with running_operator(settings) as first:
+        before = api_writes("apply", SRIOV_NETWORK_NODE_STATES)
         await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=6), TEST_MANAGER)
 
         async def some_written() -> bool:
-            counts = [bool(await _spec(objects, n, namespace)) for n in names]
-            return 0 < sum(counts) < len(names)
+            return api_writes("apply", SRIOV_NETWORK_NODE_STATES) - before >= 5
 
-        await eventually(some_written, what="part of the nodes written")
+        await eventually(some_written, what="some specs written")
         first.task.cancel()  # killed mid-work: no graceful drain of the queue
         await asyncio.gather(first.task, return_exceptions=True)
     assert not await _num_vfs(objects, names, namespace, 6)
