@@ -8,6 +8,7 @@ carry its own label (the ``default`` SriovOperatorConfig's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from prometheus_client import REGISTRY
 
 from sriov_operator.api.constants import API_VERSION
+from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     NODES,
@@ -98,7 +100,7 @@ def operator_settings(kubeconfig: Path, namespace: str, **overrides: Any) -> Ope
 @asynccontextmanager
 async def running_operator(settings: OperatorSettings) -> AsyncIterator[RunningOperator]:
     async with Manager(settings.runtime) as manager:
-        operator = register(manager, settings)
+        operator = await register(manager, settings)
         running = RunningOperator(manager, asyncio.create_task(manager.run()), operator)
         try:
             yield running
@@ -152,7 +154,8 @@ async def report_status(objects: KubeObjects, name: str, namespace: str, status:
         "metadata": {"name": name, "namespace": namespace},
     }
     if await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace) is None:
-        await objects.create(SRIOV_NETWORK_NODE_STATES, state)
+        with contextlib.suppress(ConflictError):  # the operator may create it first
+            await objects.create(SRIOV_NETWORK_NODE_STATES, state)
     await objects.apply(
         SRIOV_NETWORK_NODE_STATES,
         {**state, "status": status},

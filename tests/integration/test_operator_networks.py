@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION, NAD_FINALIZER, OWNER_REF_ANNOTATION
 from sriov_operator.controlplane.process import ControlPlane
@@ -28,11 +26,6 @@ from tests.integration.operator_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture
-async def objects(kube: client.ApiClient) -> KubeObjects:
-    return KubeObjects(kube)
 
 
 def _network(kind: str, name: str, namespace: str, **spec: Any) -> dict[str, Any]:

@@ -6,9 +6,7 @@ import json
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import yaml
-from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL, FOR_GENERATION_ANNOTATION
 from sriov_operator.controlplane.process import ControlPlane
@@ -41,11 +39,6 @@ from tests.unit.engine.builders import pf, policy
 
 pytestmark = pytest.mark.integration
 SEED_LABEL = {"feature.node.kubernetes.io/network-sriov.capable": "true"}
-
-
-@pytest_asyncio.fixture
-async def objects(kube: client.ApiClient) -> KubeObjects:
-    return KubeObjects(kube)
 
 
 def _openstack_interfaces() -> list[dict[str, Any]]:

@@ -455,8 +455,8 @@ class SriovNetworkSpec(NetworkSpecBase):
     """Minimum transmit rate of the VF, in Mbps."""
     max_tx_rate: NonNegativeInt | None = None
     """Maximum transmit rate of the VF, in Mbps."""
-    log_level: Literal["panic", "error", "warning", "info", "debug"] = "info"
-    """Log level of the SR-IOV CNI plugin: panic, error, warning, info or debug."""
+    log_level: Literal["panic", "error", "warning", "info", "debug", ""] = "info"
+    """Log level of the SR-IOV CNI plugin: panic, error, warning, info or debug ("" means info)."""
     log_file: str | None = None
     """File the SR-IOV CNI plugin logs to."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.commands.render import add_input_arguments
 from sriov_operator.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, BadInputError
 from sriov_operator.manifests import Document, load_paths
 from sriov_operator.operator.diff import DiffResult, diff_cluster, to_output
@@ -28,16 +28,7 @@ def register(subparsers: Any) -> None:
         "reboot and why, NAD changes, totals. Exit 0: no change; 3: changes; 1: the new objects have "
         "errors; 2: bad arguments or unreadable files.",
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        dest="paths",
-        action="append",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="manifests that would be applied (file or directory; repeatable)",
-    )
+    add_input_arguments(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--kubeconfig", type=Path, help="read the current objects from this cluster")
     source.add_argument(
@@ -47,8 +38,6 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="read the current objects from saved manifests instead (e.g. `kubectl get -o yaml` output)",
     )
-    parser.add_argument("--namespace", help="the operator namespace (default: as `render` decides)")
-    parser.add_argument("--resource-prefix", default=DEFAULT_RESOURCE_PREFIX, help="(%(default)s)")
     parser.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
     parser.set_defaults(handler=run)
 
@@ -89,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     applied = load_paths(args.paths)
     for warning in [*warnings, *applied.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
-    result = diff_cluster(current, applied.documents, args.namespace, args.resource_prefix)
+    result = diff_cluster(
+        current, applied.documents, args.namespace, args.resource_prefix, strict_nics=args.strict_nics
+    )
     if args.output == "json":
         sys.stdout.write(json.dumps(to_output(result), indent=2) + "\n")
     elif args.output == "yaml":

@@ -8,7 +8,7 @@ Objects without a namespace are read as being in the operator namespace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from sriov_operator.api.models import (
     SriovNetworkPoolConfig,
     SriovOperatorConfig,
 )
+from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.nad import Network
 from sriov_operator.engine.problems import ObjectRef, Problem, error, warning
@@ -265,3 +266,40 @@ def read_documents(
     for doc in documents:
         reader.read(doc)
     return reader.finish()
+
+
+API_SOURCE = "apiserver"
+
+
+def _without_vfs(iface: Mapping[str, Any]) -> dict[str, Any]:
+    copy = dict(iface)
+    copy.pop("Vfs", None)
+    return copy
+
+
+def _engine_view(body: dict[str, Any]) -> dict[str, Any]:
+    """A NodeState without the VFs of its interfaces: no rule reads them, and they are most of its size."""
+    status = body.get("status")
+    if body.get("kind") != SriovNetworkNodeState.KIND or not isinstance(status, Mapping):
+        return body
+    interfaces = status.get("interfaces")
+    if not isinstance(interfaces, list):
+        return body
+    trimmed = [_without_vfs(iface) if isinstance(iface, Mapping) else iface for iface in interfaces]
+    return {**body, "status": {**status, "interfaces": trimmed}}
+
+
+@cycle_collector_paused()
+def read_api_objects(
+    bodies: Iterable[Mapping[str, Any]], namespace: str
+) -> tuple[ClusterObjects, list[Problem]]:
+    """Objects as the API server returns them (the items of list calls, as plain JSON dicts).
+
+    The operator's path on every full resync.  NodeStates are read without their VFs
+    (``status.interfaces[].Vfs``), which the API server has checked against the CRD already.
+    Problems name an object's place in ``bodies`` as ``apiserver:<n>``.
+    """
+    documents = [
+        Document(API_SOURCE, number, _engine_view(dict(body))) for number, body in enumerate(bodies, start=1)
+    ]
+    return read_documents(documents, namespace)

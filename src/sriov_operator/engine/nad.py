@@ -81,29 +81,38 @@ def _sriov_config(spec: Any) -> dict[str, Any]:
     return conf
 
 
+def _ovs_config(spec: Any, capabilities: dict[str, Any] | None) -> dict[str, Any]:
+    """Upstream writes ``capabilities`` right after ``type`` and omits zero / empty values."""
+    conf: dict[str, Any] = {"type": "ovs"}
+    if capabilities is not None:
+        conf["capabilities"] = capabilities
+    trunk = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.trunk or []]
+    optional = {
+        "bridge": spec.bridge,
+        "vlan": spec.vlan,
+        "mtu": spec.mtu,
+        "trunk": trunk,
+        "interface_type": spec.interface_type,
+    }
+    conf.update((key, value) for key, value in optional.items() if value)
+    return conf
+
+
 def _plugin_config(network: Network) -> dict[str, Any]:
     """The main plugin's object, without cniVersion/name, in upstream's key order."""
     spec = network.spec
-    conf: dict[str, Any]
-    if isinstance(network, SriovNetwork):
-        conf = _sriov_config(network.spec)
-    elif isinstance(network, SriovIBNetwork):
-        conf = {"type": "ib-sriov"}
-    else:
-        ovs = network.spec
-        conf = {"type": "ovs"}
-        trunk = [t.model_dump(by_alias=True, exclude_none=True) for t in ovs.trunk or []]
-        optional = {"bridge": ovs.bridge, "vlan": ovs.vlan, "mtu": ovs.mtu, "trunk": trunk or None}
-        conf.update((key, value) for key, value in optional.items() if value is not None)
-        if ovs.interface_type:
-            conf["interface_type"] = ovs.interface_type
     capabilities = _json_object("spec.capabilities", spec.capabilities)
-    if capabilities is not None:
-        conf["capabilities"] = capabilities
-    if not isinstance(network, OVSNetwork) and network.spec.link_state:
-        conf["link_state"] = network.spec.link_state
+    conf: dict[str, Any]
+    if isinstance(network, OVSNetwork):
+        conf = _ovs_config(network.spec, capabilities)
+    else:
+        conf = _sriov_config(network.spec) if isinstance(network, SriovNetwork) else {"type": "ib-sriov"}
+        if capabilities is not None:
+            conf["capabilities"] = capabilities
+        if network.spec.link_state:
+            conf["link_state"] = network.spec.link_state
     if isinstance(network, SriovNetwork):
-        if network.spec.log_level != DEFAULT_LOG_LEVEL:
+        if network.spec.log_level not in ("", DEFAULT_LOG_LEVEL):
             conf["logLevel"] = network.spec.log_level
         if network.spec.log_file:
             conf["logFile"] = network.spec.log_file
@@ -149,8 +158,6 @@ def render_nad(network: Network, resource_prefix: str) -> tuple[dict[str, Any] |
                 "kind": network.kind,
                 "name": network.name,
                 "uid": network.metadata.uid,
-                "controller": True,
-                "blockOwnerDeletion": True,
             }
         ]
     nad = {"apiVersion": NAD_API_VERSION, "kind": NAD_KIND, "metadata": metadata, "spec": {"config": config}}

@@ -15,11 +15,13 @@ from typing import Any
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeState
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
+from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
 from sriov_operator.engine.merge import merge_policies, node_state_spec
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
+from sriov_operator.engine.node_shape import NodeRender, node_shape, ordered_by_address
 from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
 from sriov_operator.engine.placement_validation import (
     Selection,
@@ -30,6 +32,7 @@ from sriov_operator.engine.policy_validation import policy_ref, validate_policy_
 from sriov_operator.engine.problems import ObjectRef, Problem, error, split_by_severity, warning
 from sriov_operator.engine.selection import (
     CompiledPolicy,
+    PoliciesByNodeSelector,
     compile_policy,
     config_daemon_node_selector,
     labels_match,
@@ -51,6 +54,12 @@ class Prepared:
     managed_nodes: Mapping[str, Node]
     rdma_mode_by_node: Mapping[str, str]
     problems: tuple[Problem, ...]
+    by_node_selector: PoliciesByNodeSelector
+    root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
+
+    def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
+        """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
+        return self.by_node_selector.selecting(labels)
 
 
 @dataclass
@@ -126,7 +135,16 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
                 )
             )
     return Prepared(
-        cluster, resource_prefix, strict_nics, nics, tuple(policies), managed, rdma_mode, tuple(problems)
+        cluster,
+        resource_prefix,
+        strict_nics,
+        nics,
+        tuple(policies),
+        managed,
+        rdma_mode,
+        tuple(problems),
+        PoliciesByNodeSelector(policies),
+        frozenset(address for policy in policies for address in policy.root_devices),
     )
 
 
@@ -148,13 +166,6 @@ def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[
         message = f"{problem.message} (on {len(nodes)} node(s): {named}{more})"
         gathered.append(Problem(problem.ref, problem.field, message, problem.severity))
     return gathered
-
-
-@dataclass
-class NodeRender:
-    spec: dict[str, Any]
-    resources: list[dict[str, Any]]
-    problems: list[Problem]
 
 
 def _applied_selections(
@@ -180,44 +191,35 @@ def _applied_selections(
     return selections, problems
 
 
-def _fingerprint(interfaces: list[InterfaceExt]) -> tuple[Hashable, ...]:
-    """Everything of a node's status the rules read (not MACs, VFs or link speed)."""
-    return tuple(
-        (
-            *(i.pci_address, i.name, tuple(i.alt_names or ()), i.vendor, i.device_id, i.net_filter),
-            *(i.totalvfs, i.num_vfs, i.mtu, i.link_type),
-        )
-        for i in interfaces
-    )
+def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> NodeRender:
+    """A node whose PFs are not known yet: nothing is exposed, and an existing spec is left alone.
 
-
-def render_node(prep: Prepared, node: Node, memo: dict[Hashable, NodeRender] | None = None) -> NodeRender:
-    """One node's spec, resources and problems (problems never name the node).
-
-    ``memo`` shares the result between nodes alike in every input the rules read
-    (same policies, same discovered PFs, same pool): most fleets are a few hardware
-    models, so most nodes cost one dictionary lookup.  Shared results are read-only.
+    Without a NodeState the spec is the one the NodeState is created with (only the
+    pool's rdmaMode).  A NodeState without interfaces is waiting for its first
+    discovery: its spec is rendered as it is, as upstream leaves it.
     """
-    rdma_mode = prep.rdma_mode_by_node.get(node.name)
     state = prep.cluster.node_states.get(node.name)
-    interfaces = state.status.interfaces if state is not None and state.status is not None else None
-    applicable = tuple(index for index, p in enumerate(prep.policies) if p.selects_node(node.labels))
-    if interfaces is None:
-        problems = []
-        if applicable:
-            ref = ObjectRef(SriovNetworkNodeState.KIND, prep.cluster.operator_namespace, node.name)
-            problems.append(
-                warning(
-                    ref,
-                    "status.interfaces",
-                    "not discovered yet (no status), so policies select nothing here",
-                )
+    if state is None:
+        spec = node_state_spec({}, prep.rdma_mode_by_node.get(node.name))
+    else:
+        spec = state.spec.to_k8s()
+    problems = []
+    if applicable:
+        ref = ObjectRef(SriovNetworkNodeState.KIND, prep.cluster.operator_namespace, node.name)
+        what = "no SriovNetworkNodeState" if state is None else "no interfaces in status"
+        problems.append(
+            warning(
+                ref,
+                "status.interfaces",
+                f"not discovered yet ({what}), so policies configure and expose nothing here until it is",
             )
-        return NodeRender(node_state_spec({}, rdma_mode), [], problems)
-    key = (applicable, _fingerprint(interfaces), rdma_mode, node.is_virtual)
-    if memo is not None and key in memo:
-        return memo[key]
-    policies = [prep.policies[index] for index in applicable]
+        )
+    return NodeRender(spec, [], problems)
+
+
+def _render_discovered(
+    prep: Prepared, node: Node, policies: list[CompiledPolicy], interfaces: list[InterfaceExt]
+) -> NodeRender:
     selections, problems = _applied_selections(prep, policies, node.is_virtual, interfaces)
     problems += validate_policies_together(selections)
     planned = merge_policies(selections)
@@ -232,17 +234,50 @@ def render_node(prep: Prepared, node: Node, memo: dict[Hashable, NodeRender] | N
                 )
             )
     resources = device_plugin_resources(selections, planned, interfaces, prep.nics, prep.resource_prefix)
-    rendered = NodeRender(node_state_spec(planned, rdma_mode), resources, problems)
+    return NodeRender(node_state_spec(planned, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+
+
+Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
+
+
+def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRender:
+    """One node's spec, resources and problems (problems never name the node).
+
+    ``memo`` shares the result between nodes alike in every input the rules read
+    (same policies, same pool, PFs alike up to their PCI addresses, see
+    :mod:`~sriov_operator.engine.node_shape`): most fleets are a few hardware
+    models, so most nodes cost a lookup and an address substitution.
+    """
+    applicable = prep.policies_selecting(node.labels)
+    state = prep.cluster.node_states.get(node.name)
+    status = state.status if state is not None else None
+    if status is None or not status.interfaces:
+        return _undiscovered(prep, node, applicable)
+    interfaces = ordered_by_address(status.interfaces)
+    addresses = tuple(iface.pci_address for iface in interfaces)
+    key = (
+        applicable,
+        node_shape(interfaces, prep.root_device_addresses),
+        prep.rdma_mode_by_node.get(node.name),
+        node.is_virtual,
+    )
+    if memo is not None and key in memo:
+        shared, shared_addresses = memo[key]
+        if shared_addresses == addresses:
+            return shared
+        return shared.readdressed(dict(zip(shared_addresses, addresses, strict=True)))
+    rendered = _render_discovered(prep, node, [prep.policies[index] for index in applicable], interfaces)
     if memo is not None:
-        memo[key] = rendered
+        memo[key] = (rendered, addresses)
     return rendered
 
 
+@cycle_collector_paused()
 def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
     """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
     result = RenderResult()
     problems_by_node: dict[str, list[Problem]] = {}
-    memo: dict[Hashable, NodeRender] = {}
+    memo: Memo = {}
     for name in sorted(set(node_names)):
         node = prep.managed_nodes.get(name)
         if node is None:
@@ -255,13 +290,11 @@ def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
     return result
 
 
-def nodes_selected_by(policy: CompiledPolicy, prep: Prepared) -> frozenset[str]:
-    return frozenset(name for name, node in prep.managed_nodes.items() if policy.selects_node(node.labels))
-
-
 def policy_index(prep: Prepared) -> dict[str, frozenset[str]]:
     """Policy name → the managed nodes it selects; keep it to answer "which nodes did it select"."""
-    return {policy.name: nodes_selected_by(policy, prep) for policy in prep.policies}
+    labels = {name: node.labels for name, node in prep.managed_nodes.items()}
+    selected = prep.by_node_selector.nodes_by_policy(labels)
+    return {policy.name: selected[index] for index, policy in enumerate(prep.policies)}
 
 
 def nodes_affected_by_policy_change(
@@ -269,7 +302,12 @@ def nodes_affected_by_policy_change(
 ) -> frozenset[str]:
     """Nodes to re-render after ``policy_name`` was created, changed or deleted."""
     now = next(
-        (nodes_selected_by(p, prep_after) for p in prep_after.policies if p.name == policy_name), frozenset()
+        (
+            frozenset(name for name, node in prep_after.managed_nodes.items() if p.selects_node(node.labels))
+            for p in prep_after.policies
+            if p.name == policy_name
+        ),
+        frozenset(),
     )
     return index_before.get(policy_name, frozenset()) | now
 
@@ -306,6 +344,7 @@ def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem
     return nads, problems
 
 
+@cycle_collector_paused()
 def render_cluster(
     cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False
 ) -> RenderResult:

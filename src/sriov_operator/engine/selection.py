@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
@@ -80,7 +80,14 @@ def config_daemon_node_selector(config: SriovOperatorConfig | None) -> dict[str,
 
 
 def pools_of_node(pools: Iterable[SriovNetworkPoolConfig], labels: Mapping[str, str]) -> list[str]:
-    return sorted(pool.name for pool in pools if label_selector_matches(pool.spec.node_selector, labels))
+    """Pools selecting the node, as upstream: a pool without nodeSelector selects every node, and a
+    hardware-offload pool (it names a MachineConfigPool, not nodes) selects none."""
+    return sorted(
+        pool.name
+        for pool in pools
+        if not (pool.spec.ovs_hardware_offload_config and pool.spec.ovs_hardware_offload_config.name)
+        and label_selector_matches(pool.spec.node_selector or LabelSelector(), labels)
+    )
 
 
 @dataclass(frozen=True)
@@ -168,3 +175,51 @@ def compile_policy(policy: SriovNetworkNodePolicy) -> CompiledPolicy:
         selects_anything=not unreadable_net_filter
         and bool(selector.vendor or selector.device_id or selector.root_devices or pf_names or net_filter),
     )
+
+
+class PoliciesByNodeSelector:
+    """Policies grouped by ``nodeSelector``, and the groups indexed by the label pairs they require.
+
+    A node costs one lookup per label it carries, however many policies there are.
+    """
+
+    def __init__(self, policies: Sequence[CompiledPolicy]) -> None:
+        groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for index, policy in enumerate(policies):
+            groups.setdefault(tuple(sorted(policy.policy.spec.node_selector.items())), []).append(index)
+        self._policies_of_group = [tuple(indexes) for indexes in groups.values()]
+        self._size_of_group = [len(selector) for selector in groups]
+        self._groups_requiring: dict[tuple[str, str], list[int]] = {}
+        for group, selector in enumerate(groups):
+            for pair in selector:
+                self._groups_requiring.setdefault(pair, []).append(group)
+        self._unconditional = tuple(g for g, size in enumerate(self._size_of_group) if size == 0)
+        self._by_matched_groups: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def _matched_groups(self, labels: Mapping[str, str]) -> tuple[int, ...]:
+        pairs_found: dict[int, int] = {}
+        for pair in labels.items():
+            for group in self._groups_requiring.get(pair, ()):
+                pairs_found[group] = pairs_found.get(group, 0) + 1
+        complete = [g for g, found in pairs_found.items() if found == self._size_of_group[g]]
+        return tuple(sorted([*self._unconditional, *complete]))
+
+    def selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
+        """Indexes (in apply order) of the policies whose nodeSelector the labels satisfy."""
+        matched = self._matched_groups(labels)
+        applicable = self._by_matched_groups.get(matched)
+        if applicable is None:
+            applicable = tuple(sorted(i for g in matched for i in self._policies_of_group[g]))
+            self._by_matched_groups[matched] = applicable
+        return applicable
+
+    def nodes_by_policy(self, labels_by_node: Mapping[str, Mapping[str, str]]) -> dict[int, frozenset[str]]:
+        """Policy index → the nodes it selects."""
+        nodes_of_group: list[list[str]] = [[] for _ in self._policies_of_group]
+        for name, labels in labels_by_node.items():
+            for group in self._matched_groups(labels):
+                nodes_of_group[group].append(name)
+        selected: dict[int, frozenset[str]] = {}
+        for indexes, nodes in zip(self._policies_of_group, nodes_of_group, strict=True):
+            selected.update(dict.fromkeys(indexes, frozenset(nodes)))
+        return selected

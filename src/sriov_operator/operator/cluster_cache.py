@@ -4,7 +4,8 @@ Each setter says what has to be re-rendered because of the change, so the
 node-state controller re-renders only those nodes:
 
 - a Node whose labels or providerID changed: that node;
-- a NodeState whose discovered interfaces changed: that node;
+- a NodeState whose discovered interfaces changed (or, before its first
+  discovery, whose spec changed: the engine keeps an undiscovered node's spec): that node;
 - a policy whose spec changed: the nodes it selected before or selects now
   (``engine.render.nodes_affected_by_policy_change``);
 - a pool, the ``default`` SriovOperatorConfig or the supported-NIC ConfigMap:
@@ -17,7 +18,7 @@ policy status we write ourselves) re-render nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,9 +32,10 @@ from sriov_operator.api.models import (
 )
 from sriov_operator.engine.inputs import ClusterObjects, Node, parse_object
 from sriov_operator.engine.mutation import apply_policy_defaults
+from sriov_operator.engine.node_shape import NodeRender
 from sriov_operator.engine.problems import ObjectRef, Problem
 from sriov_operator.engine.render import (
-    NodeRender,
+    Memo,
     Prepared,
     nodes_affected_by_policy_change,
     policy_index,
@@ -87,7 +89,7 @@ class ClusterCache:
         self._parse_problems: dict[ObjectRef, list[Problem]] = {}
         self._prep: Prepared | None = None
         self._index: dict[str, frozenset[str]] = {}
-        self._memo: dict[Hashable, NodeRender] = {}
+        self._memo: Memo = {}
 
     @property
     def operator_namespace(self) -> str:
@@ -167,12 +169,13 @@ class ClusterCache:
         if ref.namespace != self.operator_namespace:
             return False
         interfaces = discovered_interfaces(obj)
-        has_status = bool((obj.get("status") or {}).get("interfaces") is not None)
-        if self._unchanged(ref, json.dumps([has_status, interfaces], sort_keys=True)):
-            return False
         body: dict[str, Any] = {"metadata": {"name": ref.name, "namespace": ref.namespace}}
-        if has_status:
+        if interfaces:
             body["status"] = {"interfaces": interfaces}
+        else:
+            body["spec"] = obj.get("spec") or {}
+        if self._unchanged(ref, json.dumps(body, sort_keys=True)):
+            return False
         state = self._parse(SriovNetworkNodeState, body, ref)
         if state is None:
             self.cluster.node_states.pop(ref.name, None)

@@ -160,14 +160,19 @@ def _new_errors(before: list[Problem], after: list[Problem]) -> list[str]:
 
 
 def diff_cluster(
-    current: Sequence[Document], applied: Sequence[Document], namespace: str | None, resource_prefix: str
+    current: Sequence[Document],
+    applied: Sequence[Document],
+    namespace: str | None,
+    resource_prefix: str,
+    *,
+    strict_nics: bool = False,
 ) -> DiffResult:
     """Render the cluster as it is and as it would be, and compare."""
     before_cluster, before_read = read_documents(current, namespace)
     ns = before_cluster.operator_namespace
     after_cluster, after_read = read_documents(overlay(current, applied, ns), ns)
-    before = render_cluster(before_cluster, resource_prefix=resource_prefix)
-    after = render_cluster(after_cluster, resource_prefix=resource_prefix)
+    before = render_cluster(before_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
+    after = render_cluster(after_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
     result = DiffResult(nads=_nad_changes(before, after))
     result.errors = _new_errors(before_read + before.problems, after_read + after.problems)
     for name in sorted(set(before.node_states) | set(after.node_states)):

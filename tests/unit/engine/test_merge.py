@@ -219,6 +219,43 @@ def test_pool_rdma_mode_reaches_its_nodes_only() -> None:
     assert result.node_states["w2"] == {}
 
 
+def _expression(operator: str, *values: str) -> dict[str, Any]:
+    requirement: dict[str, Any] = {"key": "rack", "operator": operator}
+    if values:
+        requirement["values"] = list(values)
+    return {"matchExpressions": [requirement]}
+
+
+@pytest.mark.parametrize(
+    ("selector", "in_pool"),
+    [
+        pytest.param({"matchLabels": {"rack": "r1"}}, {"w1"}, id="matchLabels"),
+        pytest.param({"matchLabels": {"rack": "r1", "zone": "z"}}, set(), id="matchLabels-one-pair-missing"),
+        pytest.param(_expression("In", "r3", "r1"), {"w1"}, id="In"),
+        pytest.param(_expression("NotIn", "r1"), {"w2", "w3"}, id="NotIn-includes-unlabelled"),
+        pytest.param(_expression("Exists"), {"w1", "w2"}, id="Exists"),
+        pytest.param(_expression("DoesNotExist"), {"w3"}, id="DoesNotExist"),
+        pytest.param({}, {"w1", "w2", "w3"}, id="empty-selects-all"),
+        pytest.param(None, {"w1", "w2", "w3"}, id="missing-selects-all-as-upstream"),
+    ],
+)
+def test_pool_node_selector(selector: dict[str, Any] | None, in_pool: set[str]) -> None:
+    pool = _pool("p", "exclusive", {})
+    pool["spec"]["nodeSelector"] = selector
+    result = render([pool, *worker("w1", rack="r1"), *worker("w2", rack="r2"), *worker("w3")])
+    assert {name for name, spec in result.node_states.items() if spec.get("system")} == in_pool
+
+
+def test_hardware_offload_pool_selects_no_node() -> None:
+    """It names an OpenShift MachineConfigPool; upstream leaves it out when looking for a node's pool."""
+    offload = _pool("offload", "shared", {})
+    del offload["spec"]["nodeSelector"]
+    offload["spec"]["ovsHardwareOffloadConfig"] = {"name": "mcp-offloading"}
+    result = render([offload, _pool("rdma", "exclusive", {}), *worker("w1")])
+    assert result.node_states["w1"] == {"system": {"rdmaMode": "exclusive"}}
+    assert messages(result) == []
+
+
 def test_node_in_two_pools_is_an_error_and_gets_no_rdma_mode() -> None:
     result = render(
         [

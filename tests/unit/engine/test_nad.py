@@ -79,6 +79,38 @@ def nads(bodies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             '{"cniVersion":"1.0.0","name":"net","type":"ovs","bridge":"br0","vlan":10,"mtu":9000,'
             '"trunk":[{"minID":1,"maxID":5},{"id":7}],"interface_type":"dpdk","ipam":{}}',
         ),
+        (  # upstream's order: capabilities right after type
+            "OVSNetwork",
+            {"bridge": "br0", "vlan": 10, "capabilities": '{"mac": true}'},
+            '{"cniVersion":"1.0.0","name":"net","type":"ovs","capabilities":{"mac":true},"bridge":"br0",'
+            '"vlan":10,"ipam":{}}',
+        ),
+        (  # upstream omits zero values
+            "OVSNetwork",
+            {"bridge": "br0", "vlan": 0, "mtu": 0, "trunk": [], "interfaceType": ""},
+            '{"cniVersion":"1.0.0","name":"net","type":"ovs","bridge":"br0","ipam":{}}',
+        ),
+        (  # accepted by upstream's CRD: no logLevel is written
+            "SriovNetwork",
+            {"logLevel": ""},
+            '{"cniVersion":"1.0.0","name":"net","type":"sriov","vlan":0,"vlanQoS":0,"ipam":{}}',
+        ),
+        (  # the default: not written (docs/policy-engine.md, difference 10)
+            "SriovNetwork",
+            {"logLevel": "info"},
+            '{"cniVersion":"1.0.0","name":"net","type":"sriov","vlan":0,"vlanQoS":0,"ipam":{}}',
+        ),
+        (  # the IB plugin has no logLevel
+            "SriovIBNetwork",
+            {},
+            '{"cniVersion":"1.0.0","name":"net","type":"ib-sriov","ipam":{}}',
+        ),
+        (  # difference 13: the user's JSON is kept, upstream would write "labone"
+            "SriovNetwork",
+            {"ipam": '{"type": "static", "routes": [{"dst": "lab one"}]}'},
+            '{"cniVersion":"1.0.0","name":"net","type":"sriov","vlan":0,"vlanQoS":0,'
+            '"ipam":{"type":"static","routes":[{"dst":"lab one"}]}}',
+        ),
     ],
 )
 def test_config_text(kind: str, spec: dict[str, Any], config: str) -> None:
@@ -93,7 +125,16 @@ def test_annotations_and_owner_in_the_same_namespace() -> None:
         "k8s.v1.cni.cncf.io/resourceName": "openshift.io/p",
         "sriovnetwork.openshift.io/owner-ref": f"SriovNetwork.sriovnetwork.openshift.io/{NS}/net",
     }
-    assert nad["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    # as upstream's controllerutil.SetOwnerReference: a plain owner, neither controller nor blocking deletion
+    assert nad["metadata"]["ownerReferences"] == [
+        {"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovNetwork", "name": "net", "uid": "u-1"}
+    ]
+
+
+def test_network_with_empty_log_level_is_accepted() -> None:
+    result = render([*worker(), policy("p"), network("SriovNetwork", logLevel="")])
+    assert messages(result) == []
+    assert [n["metadata"]["name"] for n in result.network_attachment_definitions] == ["net"]
 
 
 def test_network_namespace_targets_another_namespace_without_owner_reference() -> None:

@@ -11,7 +11,9 @@ from sriov_operator.errors import EXIT_CHANGES
 from tests.support import REPO_ROOT
 
 
-def test_documented_diff_examples(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_documented_diff_examples(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = (REPO_ROOT / "docs" / "operator.md").read_text()
     block = doc.split("With the saved bare-metal worker")[1].split("```")[1]
     examples = re.findall(r"^\$ sriov-operator (.*)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)

@@ -12,7 +12,6 @@ from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
 from sriov_operator.api.constants import FIELD_MANAGER, NAD_FINALIZER, EventReason
-from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     NAMESPACES,
     NETWORK_ATTACHMENT_DEFINITIONS,
@@ -23,7 +22,7 @@ from sriov_operator.kube.resources import (
 )
 from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
-from sriov_operator.operator.controllers.view import OperatorView
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.networks import (
     NetworkKey,
     NetworkPlan,
@@ -31,7 +30,6 @@ from sriov_operator.operator.networks import (
     owner_of,
     plan_network,
 )
-from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.operator.status import status_needs_write
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
@@ -57,20 +55,9 @@ def _target(network: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-class NetworkReconciler:
-    def __init__(
-        self,
-        manager: Manager,
-        view: OperatorView,
-        events: EventRecorder,
-        settings: OperatorSettings,
-        clock: Clock,
-    ) -> None:
-        self.view = view
-        self.objects: KubeObjects = manager.objects
-        self.events = events
-        self.settings = settings
-        self.clock = clock
+class NetworkReconciler(Reconciler):
+    def __init__(self, manager: Manager, view: OperatorView, events: EventRecorder, clock: Clock) -> None:
+        super().__init__(view, manager.objects, events, clock)
         self.networks: dict[str, Informer] = {
             kind: manager.informer(resource, transform=strip_managed_fields)
             for kind, resource in NETWORK_RESOURCES.items()

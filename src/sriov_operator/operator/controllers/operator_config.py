@@ -17,8 +17,7 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_OPERATOR_CONFIGS
 from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
-from sriov_operator.operator.controllers.view import OperatorView
-from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
 from sriov_operator.operator.workloads.status import Rollout, with_rollouts
 from sriov_operator.runtime.clock import Clock
@@ -41,23 +40,18 @@ def default_operator_config(namespace: str) -> dict[str, Any]:
     }
 
 
-class OperatorConfigReconciler:
+class OperatorConfigReconciler(Reconciler):
     def __init__(
         self,
         view: OperatorView,
         objects: KubeObjects,
         events: EventRecorder,
-        settings: OperatorSettings,
         clock: Clock,
         *,
         rollouts: Callable[[], list[Rollout]] | None = None,
     ) -> None:
-        self.view = view
+        super().__init__(view, objects, events, clock)
         self.rollouts = rollouts  # the workloads' progress; Ready waits for it
-        self.objects = objects
-        self.events = events
-        self.settings = settings
-        self.clock = clock
         self.controller = Controller("operator-config", self.reconcile, clock=clock)
         self.controller.watch(view.configs, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
         self.controller.queue.add(DEFAULT_OPERATOR_CONFIG_NAME)

@@ -15,8 +15,7 @@ from sriov_operator.engine.problems import ObjectRef
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
 from sriov_operator.operator.conditions import find
-from sriov_operator.operator.controllers.view import OperatorView
-from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.status import (
     POLICY_INVALID,
     READY,
@@ -40,20 +39,9 @@ def status_body(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class PolicyStatusReconciler:
-    def __init__(
-        self,
-        view: OperatorView,
-        objects: KubeObjects,
-        events: EventRecorder,
-        settings: OperatorSettings,
-        clock: Clock,
-    ) -> None:
-        self.view = view
-        self.objects = objects
-        self.events = events
-        self.settings = settings
-        self.clock = clock
+class PolicyStatusReconciler(Reconciler):
+    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
+        super().__init__(view, objects, events, clock)
         self.controller = Controller("policy-status", self.reconcile, clock=clock)
         view.listeners.policies.append(self._enqueue)
 

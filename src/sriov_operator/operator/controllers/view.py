@@ -18,6 +18,7 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_LABEL,
     SUPPORTED_NIC_CONFIGMAP,
 )
+from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
     NODES,
@@ -29,6 +30,8 @@ from sriov_operator.kube.resources import (
 from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
@@ -73,7 +76,7 @@ class Listeners:
 class OperatorView:
     def __init__(self, manager: Manager, settings: OperatorSettings) -> None:
         namespace = settings.namespace
-        self.namespace = namespace
+        self.settings = settings
         self.cache = ClusterCache(namespace, settings.resource_prefix)
         self.listeners = Listeners()
         self.sync_status = SyncStatusGauge()
@@ -194,3 +197,14 @@ def node_of_config_map(config_map: Object) -> str:
     labels = _labels(config_map)
     name = str(config_map["metadata"]["name"])
     return labels.get(DEVICE_PLUGIN_CONFIG_FOR_LABEL) or name[len(DEVICE_PLUGIN_CONFIGMAP_PREFIX) :]
+
+
+class Reconciler:
+    """Base of the operator's reconcilers: what each reads and writes through."""
+
+    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
+        self.view = view
+        self.objects = objects
+        self.events = events
+        self.clock = clock
+        self.settings = view.settings

@@ -1,0 +1,162 @@
+"""Edges of the selection, merge and placement rules: each test fails if its rule changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.engine.builders import NS, groups, interfaces, messages, pf, policy, render, resources, worker
+
+PF0, PF1 = "0000:3b:00.0", "0000:3b:00.1"
+MLX = [pf("ens1f0", PF0, vendor="15b3", device="101d", totalvfs=8)]
+
+
+def test_equal_priority_keeps_the_larger_num_vfs_and_mtu_of_the_policy_it_replaces() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("a", priority=20, numVfs=8, mtu=9000),
+            policy("b", priority=20, numVfs=4, mtu=1500),
+        ]
+    )
+    assert groups(result, PF0) == [("b", "0-3")]
+    assert (interfaces(result)[PF0]["numVfs"], interfaces(result)[PF0]["mtu"]) == (8, 9000)
+
+
+def test_higher_priority_replacing_everything_sets_its_own_num_vfs_and_mtu() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("a", priority=50, numVfs=8, mtu=9000),
+            policy("b", priority=10, numVfs=4, mtu=1500),
+        ]
+    )
+    assert (interfaces(result)[PF0]["numVfs"], interfaces(result)[PF0]["mtu"]) == (4, 1500)
+
+
+def test_kept_groups_keep_the_larger_num_vfs_and_mtu_across_priorities() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("a", priority=50, numVfs=16, mtu=9000, nicSelector={"pfNames": ["ens1f0#8-15"]}),
+            policy("b", priority=10, numVfs=8, mtu=1500, nicSelector={"pfNames": ["ens1f0#0-7"]}),
+        ]
+    )
+    assert groups(result, PF0) == [("b", "0-7"), ("a", "8-15")]
+    assert (interfaces(result)[PF0]["numVfs"], interfaces(result)[PF0]["mtu"]) == (16, 9000)
+
+
+def test_merged_pf_without_any_mtu_has_none() -> None:
+    result = render([*worker(), policy("a", priority=20), policy("b", priority=20)])
+    assert "mtu" not in interfaces(result)[PF0]
+    assert all("mtu" not in g for g in interfaces(result)[PF0]["vfGroups"])
+
+
+def test_priority_compared_with_the_previous_policy_on_the_node_only() -> None:
+    """Equal priority means equal to the policy applied just before, whatever PF that one selected."""
+    result = render(
+        [
+            *worker(),
+            policy("a", priority=30, numVfs=8, mtu=9000),
+            policy("b", priority=20, numVfs=2, nicSelector={"pfNames": ["ens1f1"]}),
+            policy("c", priority=20, numVfs=4, mtu=1500),
+        ]
+    )
+    assert (interfaces(result)[PF0]["numVfs"], interfaces(result)[PF0]["mtu"]) == (8, 9000)
+
+
+def test_single_vf_range() -> None:
+    result = render([*worker(), policy("p", numVfs=8, nicSelector={"pfNames": ["ens1f0#3-3"]})])
+    assert groups(result, PF0) == [("p", "3-3")]
+    assert resources(result)["p"]["selectors"]["pfNames"] == ["ens1f0#3-3"]
+
+
+def test_range_applies_only_to_the_pf_its_entry_names() -> None:
+    result = render([*worker(), policy("p", numVfs=8, nicSelector={"pfNames": ["ens1f0#2-3", "ens1f1"]})])
+    assert groups(result, PF0) == [("p", "2-3")]
+    assert groups(result, PF1) == [("p", "0-7")]
+
+
+@pytest.mark.parametrize(("num_vfs", "accepted"), [(64, True), (65, False)])
+def test_totalvfs_boundary(num_vfs: int, accepted: bool) -> None:
+    result = render([*worker(interfaces=[pf("ens1f0", PF0, totalvfs=64)]), policy("p", numVfs=num_vfs)])
+    assert (PF0 in interfaces(result)) is accepted
+    assert bool(messages(result)) is not accepted
+
+
+@pytest.mark.parametrize(("num_vfs", "accepted"), [(128, True), (129, False)])
+def test_mellanox_boundary_is_128_whatever_totalvfs_says(num_vfs: int, accepted: bool) -> None:
+    result = render([*worker(interfaces=MLX), policy("p", numVfs=num_vfs)])
+    assert (PF0 in interfaces(result)) is accepted
+    assert any("accepted: 1..128" in m for m in messages(result)) is not accepted
+
+
+@pytest.mark.parametrize("link_type", ["IB", "ib"])
+def test_infiniband_policy(link_type: str) -> None:
+    ib = [pf("ibp1s0", PF0, vendor="15b3", device="101b", linkType="IB")]
+    result = render(
+        [
+            *worker(interfaces=ib),
+            policy("p", linkType=link_type, nicSelector={"vendor": "15b3", "deviceID": "101b"}),
+        ]
+    )
+    assert messages(result) == []
+    assert interfaces(result)[PF0]["linkType"] == link_type
+    assert interfaces(result)[PF0]["vfGroups"][0]["isRdma"] is True  # mutating default for IB
+    selectors = resources(result)["p"]["selectors"]
+    assert (selectors["linkTypes"], selectors["isRdma"], selectors["devices"]) == (
+        ["infiniband"],
+        True,
+        ["101c"],
+    )
+
+
+def test_ethernet_link_type_is_exposed_as_ether() -> None:
+    result = render([*worker(), policy("p", linkType="eth")])
+    assert resources(result)["p"]["selectors"]["linkTypes"] == ["ether"]
+
+
+def test_externally_managed_policy_within_what_the_pf_has_is_applied() -> None:
+    pfs = [pf("ens1f0", PF0, numVfs=8, mtu=9000, linkType="ETH")]
+    spec = {"numVfs": 8, "mtu": 9000, "linkType": "eth", "externallyManaged": True}
+    result = render([*worker(interfaces=pfs), policy("p", **spec)])
+    assert messages(result) == []
+    assert interfaces(result)[PF0]["externallyManaged"] is True
+    assert groups(result, PF0) == [("p", "0-7")]
+
+
+def test_conflicts_are_reported_on_every_shared_pf() -> None:
+    both = {"pfNames": ["ens1f0", "ens1f1"]}
+    result = render(
+        [
+            *worker(interfaces=[pf("ens1f0", PF0, numVfs=8), pf("ens1f1", PF1, numVfs=8)]),
+            policy("a", nicSelector=both, externallyManaged=True),
+            policy("b", nicSelector=both, priority=10),
+        ]
+    )
+    found = [m for m in messages(result) if "spec.externallyManaged" in m]
+    assert len(found) == 4
+    assert {(m.split(":")[0].rsplit("/")[-1], PF0 in m, PF1 in m) for m in found} == {
+        ("a", True, False),
+        ("a", False, True),
+        ("b", True, False),
+        ("b", False, True),
+    }
+
+
+def test_overlapping_explicit_ranges_are_errors_and_touching_ones_are_not() -> None:
+    def errors(first: str, second: str) -> list[str]:
+        docs: list[dict[str, Any]] = [
+            *worker(),
+            policy("a", numVfs=8, nicSelector={"pfNames": [f"ens1f0#{first}"]}),
+            policy("b", numVfs=8, priority=10, nicSelector={"pfNames": [f"ens1f0#{second}"]}),
+        ]
+        return messages(render(docs))
+
+    assert errors("0-3", "4-7") == []
+    assert len(errors("0-4", "4-7")) == 2
+    assert any(
+        f"SriovNetworkNodePolicy/{NS}/a: spec.nicSelector.pfNames: VF range 0-4" in m
+        for m in errors("0-4", "4-7")
+    )
