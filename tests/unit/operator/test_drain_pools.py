@@ -56,8 +56,8 @@ def test_node_in_no_pool_is_in_the_default_pool_and_a_node_in_two_pools_is_a_con
     assert both.conflicting == ("a", "b")
 
 
-def test_pool_without_selector_selects_nothing() -> None:
-    assert membership([pool("a", None)], {"rack": "1"}).pool == DEFAULT_POOL
+def test_pool_without_selector_selects_every_node_as_upstream() -> None:
+    assert membership([pool("a", None)], {"rack": "1"}).pool == "a"
 
 
 LABELS = {
