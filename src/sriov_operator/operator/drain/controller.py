@@ -18,7 +18,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sriov_operator.api.conditions import find_condition, same_condition, transitioned
 from sriov_operator.api.constants import (
     API_VERSION,
     CONDITION_DRAINING,
@@ -40,6 +39,7 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
     Resource,
 )
+from sriov_operator.operator.conditions import ConditionStatus, ConditionValue, find, merged
 from sriov_operator.operator.drain import bookkeeping, messages
 from sriov_operator.operator.drain.decision import (
     DRAIN_REQUESTS,
@@ -184,25 +184,21 @@ class DrainReconciler:
     async def _patch_node(self, name: str, patch: Object) -> None:
         self._remember(NODES, await self.objects.patch(NODES, name, patch))
 
-    async def _condition(self, name: str, status: str, reason: str, message: str) -> bool:
+    async def _condition(self, name: str, status: ConditionStatus, reason: str, message: str) -> bool:
         """Set our ``Draining`` condition (server-side apply, our own field manager); False if unchanged."""
         state = self.node_state(name)
-        previous = find_condition(((state or {}).get("status") or {}).get("conditions"), CONDITION_DRAINING)
-        if same_condition(previous, status, reason, message):
+        current = ((state or {}).get("status") or {}).get("conditions")
+        previous = find(current, CONDITION_DRAINING)
+        seen = (previous.get("status"), previous.get("reason"), previous.get("message")) if previous else None
+        if seen == (status, reason, message):
             return False
-        condition = transitioned(
-            previous,
-            type_=CONDITION_DRAINING,
-            status=status,
-            reason=reason,
-            message=message,
-            now=self.clock.now(),
-        )
+        value = ConditionValue(CONDITION_DRAINING, status, reason, message)
+        ours = find(merged(current, value, self.clock.now()), CONDITION_DRAINING)
         body = {
             "apiVersion": API_VERSION,
             "kind": "SriovNetworkNodeState",
             "metadata": {"name": name, "namespace": self.settings.namespace},
-            "status": {"conditions": [condition]},
+            "status": {"conditions": [ours]},
         }
         written = await self.objects.apply(
             SRIOV_NETWORK_NODE_STATES, body, DRAIN_FIELD_MANAGER, subresource="status"

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sriov_operator.api.conditions import rfc3339
 from sriov_operator.api.constants import DRAIN_IDLE, DRAIN_REQUIRED, NODE_STATE_ANNOTATION, REBOOT_REQUIRED
+from sriov_operator.operator.conditions import timestamp
 
 # Reasons of the NodeState condition ``Draining`` (status True only while pods are being evicted).
 REASON_IDLE = "NotRequested"
@@ -67,7 +67,7 @@ class Blocker:
 def started(request: str, prefix: str, pool_text: str, deadline_at: datetime) -> str:
     return (
         f"draining for {request}: cordoned, evicting {what_leaves(request, prefix)}; "
-        f"{pool_text}; gives up at {rfc3339(deadline_at)}"
+        f"{pool_text}; gives up at {timestamp(deadline_at)}"
     )
 
 
@@ -75,7 +75,7 @@ def progress(request: str, left: Sequence[str], blockers: Sequence[Blocker], dea
     text = f"draining for {request}: waiting for {len(left)} pod(s) to leave: {_pod_list(left)}"
     if blockers:
         text += "; " + "; ".join(b.describe() for b in blockers[:SHOWN_PODS])
-    return f"{text}; gives up at {rfc3339(deadline_at)}"
+    return f"{text}; gives up at {timestamp(deadline_at)}"
 
 
 def complete(request: str, duration: float, evicted: int) -> str:
@@ -89,7 +89,7 @@ def gave_up(
     node = "node uncordoned" if uncordoned else "node was cordoned before the drain and stays so"
     return (
         f"drain for {request} gave up after the {seconds(deadline)} deadline: {blocker.describe()}; "
-        f"{node}; retry at {rfc3339(retry_at)} (attempt {attempt + 1})"
+        f"{node}; retry at {timestamp(retry_at)} (attempt {attempt + 1})"
     )
 
 
