@@ -387,3 +387,48 @@ async def test_node_in_two_pools_is_reported_and_not_drained(
         assert warnings[0]["type"] == "Warning"
         live = await objects.get(NODES, node)
         assert live is not None and not live["spec"].get("unschedulable")
+
+
+async def test_a_restarted_operator_continues_the_drain_with_its_deadline(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    apps = await make_namespace(None)
+    node = await pdb_guarded_node(objects, namespace, apps)
+    settings = settings_for(namespace, deadline=4.0)
+    started_key = "sriovnetwork.openshift.io/drain-started-at"
+    async with drain_controller(control_plane, settings):
+        await request_drain(objects, node, "Drain_Required")
+
+        async def draining() -> str | None:
+            live = await objects.get(NODES, node)
+            state = await node_state(objects, node, namespace)
+            cordoned = bool((live or {}).get("spec", {}).get("unschedulable"))
+            return (
+                annotation(state, started_key)
+                if cordoned and annotation(state, CURRENT) == "Draining"
+                else None
+            )
+
+        await eventually(draining, what="a cordoned, Draining node")
+    # Stopped mid-drain: the node stays cordoned, and says why.
+    live = await objects.get(NODES, node)
+    assert live is not None and live["spec"].get("unschedulable")
+    state = await node_state(objects, node, namespace)
+    draining_condition = condition(state, "Draining")
+    assert draining_condition is not None and draining_condition["status"] == "True"
+    assert f"{apps}/web-1" in draining_condition["message"]
+
+    async with drain_controller(control_plane, settings):
+
+        async def blocked() -> dict[str, Any] | None:
+            state = await node_state(objects, node, namespace)
+            found = condition(state, "Draining")
+            return found if found and found["reason"] == "DrainBlocked" else None
+
+        gave_up = await eventually(blocked, what="the same drain to give up at its deadline")
+        assert "node uncordoned" in gave_up["message"]
+    blocked_events = await events_about(objects, node, "DrainBlocked")
+    started_events = await events_about(objects, node, "DrainStarted")
+    assert len(blocked_events) == 1
+    assert len(started_events) == 1, "the restarted operator continued the drain instead of starting another"

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from sriov_operator.commands.operator import add_operator_arguments, operator_settings_from
 from sriov_operator.errors import BadInputError
 from sriov_operator.operator.drain.settings import add_drain_arguments, drain_settings_from
 from sriov_operator.operator.workloads.settings import (
@@ -81,3 +82,25 @@ def test_the_default_operator_image_is_this_builds_version() -> None:
     settings = workload_settings_from(parse([]), namespace="ns", resource_prefix="p")
     assert settings.daemon_image == default_operator_image()
     assert settings.device_plugin_image.endswith(":v3.9.0")
+
+
+def test_the_operator_command_carries_the_drain_and_image_flags_into_its_settings() -> None:
+    parser = argparse.ArgumentParser()
+    add_operator_arguments(parser, environ={"SRIOV_OPERATOR_DRAIN_RETRY_BASE": "5"})
+    args = parser.parse_args(
+        [
+            "--namespace",
+            "ops",
+            "--resource-prefix",
+            "example.com",
+            "--drain-deadline",
+            "90",
+            "--device-plugin-image",
+            "registry.test/dp:v1",
+        ]
+    )
+    settings = operator_settings_from(args)
+    assert (settings.drain.deadline, settings.drain.retry_base) == (90.0, 5.0)
+    assert (settings.drain.namespace, settings.drain.resource_prefix) == ("ops", "example.com")
+    assert settings.workloads.device_plugin_image == "registry.test/dp:v1"
+    assert settings.workloads.namespace == "ops"
