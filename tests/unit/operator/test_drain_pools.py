@@ -9,7 +9,7 @@ import pytest
 from sriov_operator.api.models import SriovNetworkPoolConfig
 from sriov_operator.operator.drain.pools import (
     DEFAULT_POOL,
-    admit,
+    PoolIndex,
     max_unavailable_count,
     membership,
 )
@@ -96,15 +96,60 @@ def test_admission_counts_drained_members_of_the_same_pool(
     allowed: bool,
     busy: tuple[str, ...],
 ) -> None:
-    pools = [pool("a", {"pool": "a"}, max_unavailable)]
-    admission = admit(node, pool_name, pools, LABELS, current)
+    index = PoolIndex([pool("a", {"pool": "a"}, max_unavailable)], LABELS)
+    admission = index.admit(node, pool_name, lambda name: current.get(name, "Idle"))
     assert (admission.allowed, admission.busy) == (allowed, busy)
 
 
 def test_admission_explains_a_zero_budget_and_a_full_pool() -> None:
-    pools = [pool("a", {"pool": "a"}, "10%")]
-    zero = admit("a1", "a", pools, LABELS, {})
+    index = PoolIndex([pool("a", {"pool": "a"}, "10%")], LABELS)
+    zero = index.admit("a1", "a", lambda _: "Idle")
     assert not zero.allowed
     assert "maxUnavailable resolves to 0 of 4" in zero.explain()
-    full = admit("d1", DEFAULT_POOL, pools, LABELS, {"d2": "Draining"})
+    full = index.admit("d1", DEFAULT_POOL, {"d2": "Draining"}.get)
     assert "(default pool) is at its limit of 1 drained nodes (d2)" in full.explain()
+
+
+def test_index_agrees_with_selector_matching_node_by_node() -> None:
+    pools = [
+        pool("rack1", {"rack": "1"}),
+        SriovNetworkPoolConfig.model_validate(
+            {
+                "metadata": {"name": "fast", "namespace": "ns"},
+                "spec": {
+                    "nodeSelector": {
+                        "matchExpressions": [{"key": "nic", "operator": "In", "values": ["e810"]}]
+                    }
+                },
+            }
+        ),
+    ]
+    labels = {
+        "n1": {"rack": "1", "host": "n1"},
+        "n2": {"rack": "1", "nic": "e810", "host": "n2"},
+        "n3": {"nic": "e810", "host": "n3"},
+        "n4": {"host": "n4"},
+        "n5": {"rack": "2", "nic": "cx6", "host": "n5"},
+    }
+    index = PoolIndex(pools, labels)
+    for node, node_labels in labels.items():
+        assert index.membership(node_labels) == membership(pools, node_labels), node
+    assert (index.members("rack1"), index.members("fast"), index.members(DEFAULT_POOL)) == (
+        ["n1"],
+        ["n3"],
+        ["n4", "n5"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_unavailable", "current", "free"),
+    [
+        (None, {}, None),
+        (2, {}, 2),
+        (2, {"a1": "Draining"}, 1),
+        (1, {"a1": "DrainComplete", "a2": "Draining"}, 0),
+    ],
+)
+def test_free_slots(max_unavailable: Any, current: dict[str, str], free: int | None) -> None:
+    index = PoolIndex([pool("a", {"pool": "a"}, max_unavailable)], LABELS)
+    assert index.free_slots("a", lambda name: current.get(name, "Idle")) == free

@@ -16,6 +16,7 @@ from sriov_operator.kube.resources import (
 )
 from sriov_operator.operator.drain.bookkeeping import annotations_of
 from sriov_operator.operator.drain.controller import DrainCaches, DrainReconciler
+from sriov_operator.operator.drain.pools import DRAINED_STATES
 from sriov_operator.operator.drain.settings import DrainSettings
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.informer import EventKind
@@ -23,6 +24,12 @@ from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
 
 CONTROLLER_NAME = "drain"
+
+
+def labels_of(obj: dict[str, Any] | None) -> dict[str, str]:
+    return ((obj or {}).get("metadata") or {}).get("labels") or {}
+
+
 WORKERS = 4
 
 
@@ -55,11 +62,32 @@ def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler
     controller.watch(caches.pools, active)
     controller.watch(caches.configs, active)
 
+    def labels_or_members_changed(
+        kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        if kind != "modified" or labels_of(old) != labels_of(new):
+            reconciler.invalidate_pools()
+
+    caches.nodes.add_handler(labels_or_members_changed)
+
+    def managed_nodes_changed(
+        kind: EventKind, _old: dict[str, Any] | None, _new: dict[str, Any] | None
+    ) -> None:
+        if kind != "modified":
+            reconciler.invalidate_pools()
+
+    def pools_changed(_kind: EventKind, _old: dict[str, Any] | None, _new: dict[str, Any] | None) -> None:
+        reconciler.invalidate_pools()
+
+    caches.node_states.add_handler(managed_nodes_changed)
+    caches.pools.add_handler(pools_changed)
+
     def slot_freed(kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         before = annotations_of(old).get(NODE_STATE_CURRENT_ANNOTATION)
         after = annotations_of(new).get(NODE_STATE_CURRENT_ANNOTATION)
-        if before != after:
-            for name in reconciler.waiting_nodes():
+        if before in DRAINED_STATES and after not in DRAINED_STATES:
+            pool = reconciler.pool_of((old or new or {})["metadata"]["name"])
+            for name in reconciler.wake_candidates(pool) if pool is not None else []:
                 controller.queue.add(name)
 
     caches.node_states.add_handler(slot_freed)

@@ -52,7 +52,7 @@ from sriov_operator.operator.drain.decision import (
 )
 from sriov_operator.operator.drain.metrics import DRAIN_DURATION, DRAINS_IN_PROGRESS, EVICTIONS
 from sriov_operator.operator.drain.pods import DrainWork, drain_work, guarding_budgets, pod_ref
-from sriov_operator.operator.drain.pools import Admission, admit, membership
+from sriov_operator.operator.drain.pools import Admission, PoolIndex
 from sriov_operator.operator.drain.settings import DrainSettings
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Result
@@ -103,6 +103,7 @@ class DrainReconciler:
         self.clock = clock
         self._written: dict[tuple[str, str], Object] = {}
         self._admission = asyncio.Lock()
+        self._index: PoolIndex | None = None
         DRAINS_IN_PROGRESS.set_function(self.count_draining)
 
     # ------------------------------------------------------------- fresh reads
@@ -121,53 +122,64 @@ class DrainReconciler:
         cached = self.caches.node_states.get(name, self.settings.namespace)
         return self._fresh(SRIOV_NETWORK_NODE_STATES, cached, name)
 
-    def current_by_node(self) -> dict[str, str]:
-        currents = {}
-        for cached in self.caches.node_states.list():
-            name = cached["metadata"]["name"]
-            state = self.node_state(name) or cached
-            currents[name] = bookkeeping.annotations_of(state).get(NODE_STATE_CURRENT_ANNOTATION, DRAIN_IDLE)
-        return currents
+    def current_of(self, name: str) -> str:
+        """Our answer for a node, as last written (the cache, or our newer write)."""
+        return bookkeeping.annotations_of(self.node_state(name)).get(
+            NODE_STATE_CURRENT_ANNOTATION, DRAIN_IDLE
+        )
+
+    def managed(self) -> list[str]:
+        return [state["metadata"]["name"] for state in self.caches.node_states.list()]
 
     def count_draining(self) -> float:
-        return float(sum(1 for current in self.current_by_node().values() if current == DRAINING))
-
-    def pools(self) -> list[SriovNetworkPoolConfig]:
-        return [SriovNetworkPoolConfig.model_validate(p) for p in self.caches.pools.list()]
+        return float(sum(1 for name in self.managed() if self.current_of(name) == DRAINING))
 
     def drain_disabled(self) -> bool:
         config = self.caches.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
         return bool(config and (config.get("spec") or {}).get("disableDrain"))
 
-    def labels_of_managed_nodes(self) -> dict[str, Mapping[str, str]]:
-        labels = {}
-        for state in self.caches.node_states.list():
-            node = self.node(state["metadata"]["name"])
-            if node is not None:
-                labels[node["metadata"]["name"]] = node["metadata"].get("labels") or {}
-        return labels
+    def invalidate_pools(self) -> None:
+        """Pools, node labels or the set of managed nodes changed: rebuild the index when next needed."""
+        self._index = None
 
-    def _requests(self) -> list[tuple[str, str, str]]:
-        """(node, request, current) of every managed node."""
-        return [
-            (name, bookkeeping.annotations_of(self.node(name)).get(NODE_STATE_ANNOTATION, ""), current)
-            for name, current in self.current_by_node().items()
-        ]
+    def pools(self) -> PoolIndex:
+        if self._index is None:
+            configs = [SriovNetworkPoolConfig.model_validate(p) for p in self.caches.pools.list()]
+            labels = {}
+            for name in self.managed():
+                node = self.node(name)
+                if node is not None:
+                    labels[name] = node["metadata"].get("labels") or {}
+            self._index = PoolIndex(configs, labels)
+        return self._index
 
-    def waiting_nodes(self) -> list[str]:
-        """Nodes that asked for a drain and have not started: a freed pool slot may be theirs."""
-        return [
-            name
-            for name, request, current in self._requests()
-            if current == DRAIN_IDLE and request in DRAIN_REQUESTS
-        ]
+    def _request_of(self, name: str) -> str:
+        return bookkeeping.annotations_of(self.node(name)).get(NODE_STATE_ANNOTATION, "")
+
+    def wake_candidates(self, pool: str) -> list[str]:
+        """Waiting nodes of ``pool`` that may take the slots free now, in name order (no thundering herd:
+        the others are woken as slots free up, or by their own slow poll)."""
+        index, now = self.pools(), self.clock.now()
+        waiting = []
+        for name in sorted(index.members(pool)):
+            if self.current_of(name) != DRAIN_IDLE or self._request_of(name) not in DRAIN_REQUESTS:
+                continue
+            retry_at = bookkeeping.read_state(self.node(name) or {}, self.node_state(name) or {}).retry_at
+            if retry_at is None or retry_at <= now:
+                waiting.append(name)
+        free = index.free_slots(pool, self.current_of)
+        return waiting if free is None else waiting[:free]
+
+    def pool_of(self, name: str) -> str | None:
+        node = self.node(name)
+        return self.pools().membership((node or {}).get("metadata", {}).get("labels") or {}).pool
 
     def active_nodes(self) -> list[str]:
         """Nodes with a drain asked for or under way: a pool or config change may change their answer."""
         return [
             name
-            for name, request, current in self._requests()
-            if request in DRAIN_REQUESTS or current != DRAIN_IDLE
+            for name in self.managed()
+            if self._request_of(name) in DRAIN_REQUESTS or self.current_of(name) != DRAIN_IDLE
         ]
 
     # ------------------------------------------------------------------ writes
@@ -223,8 +235,8 @@ class DrainReconciler:
                 state,
                 now=self.clock.now(),
                 drain_disabled=self.drain_disabled(),
-                membership=membership(self.pools(), node["metadata"].get("labels") or {}),
-                admit=lambda pool: self._admit(name, pool),
+                membership=self.pools().membership(node["metadata"].get("labels") or {}),
+                admit=lambda pool: self.pools().admit(name, pool, self.current_of),
                 pool_wait=self.settings.pool_wait,
             )
             if decision.step == Step.START:
@@ -234,9 +246,6 @@ class DrainReconciler:
             return await self._drain(name, state)
         await self._settle(name, state, decision.step, decision.admission)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after is not None else None
-
-    def _admit(self, name: str, pool: str) -> Admission:
-        return admit(name, pool, self.pools(), self.labels_of_managed_nodes(), self.current_by_node())
 
     async def _start(self, name: str, state: NodeDrainState, admission: Admission | None) -> None:
         now = self.clock.now()
@@ -264,7 +273,7 @@ class DrainReconciler:
                 await self._event(name, "Warning", EventReason.DRAIN_REQUEST_INVALID, text)
         elif step == Step.POOL_CONFLICT:
             node = self.node(name) or {}
-            pools = membership(self.pools(), node.get("metadata", {}).get("labels") or {}).conflicting
+            pools = self.pools().membership(node.get("metadata", {}).get("labels") or {}).conflicting
             text = messages.pool_conflict(pools)
             if await self._condition(name, "False", messages.REASON_POOL_CONFLICT, text):
                 await self._event(name, "Warning", EventReason.DRAIN_POOL_CONFLICT, text)

@@ -8,7 +8,7 @@ two pools is a configuration error: it never drains until the pools are fixed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sriov_operator.api.constants import DRAIN_COMPLETE, DRAINING
@@ -78,27 +78,74 @@ class Admission:
         )
 
 
-def admit(
-    node: str,
-    pool: str,
-    pools: Iterable[SriovNetworkPoolConfig],
-    labels_by_node: Mapping[str, Mapping[str, str]],
-    current_by_node: Mapping[str, str],
-) -> Admission:
-    """May ``node`` (a member of ``pool``) start draining, given every managed node's labels and state?
+def selector_keys(pool: SriovNetworkPoolConfig) -> set[str]:
+    """The label keys a pool's selector reads."""
+    selector = pool.spec.node_selector
+    if selector is None:
+        return set()
+    return set(selector.match_labels or {}) | {r.key for r in selector.match_expressions or []}
 
-    Pool sizes and the busy count are taken over the managed nodes (``labels_by_node``).
-    Members of other pools, and nodes claimed by several pools, do not count.
+
+class PoolIndex:
+    """Which pool every managed node is in, for one snapshot of pools and node labels.
+
+    Selectors are evaluated once per distinct combination of the labels they read
+    (nodes mostly differ only in labels no pool looks at, like their hostname), so
+    indexing thousands of nodes costs a few selector evaluations and one dict pass.
     """
-    pool_list = list(pools)
-    config = next((p for p in pool_list if p.name == pool), None)
-    members = [name for name, labels in labels_by_node.items() if membership(pool_list, labels).pool == pool]
-    if node not in members:
-        members.append(node)
-    if config is None:
-        limit: int | None = DEFAULT_POOL_MAX_UNAVAILABLE
-    else:
-        limit = max_unavailable_count(config.spec.max_unavailable, len(members))
-    busy = tuple(sorted(m for m in members if m != node and current_by_node.get(m) in DRAINED_STATES))
-    allowed = limit is None or len(busy) < limit
-    return Admission(allowed=allowed, pool=pool, limit=limit, busy=busy, pool_size=len(members))
+
+    def __init__(
+        self, pools: Sequence[SriovNetworkPoolConfig], labels_by_node: Mapping[str, Mapping[str, str]]
+    ):
+        self._pools = list(pools)
+        self._by_name = {p.name: p for p in self._pools}
+        self._keys = sorted(set().union(*(selector_keys(p) for p in self._pools)))
+        self._memo: dict[tuple[str | None, ...], PoolMembership] = {}
+        self._of: dict[str, PoolMembership] = {}
+        self._members: dict[str, list[str]] = {}
+        for node, labels in labels_by_node.items():
+            found = self.membership(labels)
+            self._of[node] = found
+            if found.pool is not None:
+                self._members.setdefault(found.pool, []).append(node)
+
+    def membership(self, labels: Mapping[str, str]) -> PoolMembership:
+        relevant = tuple(labels.get(key) for key in self._keys)
+        found = self._memo.get(relevant)
+        if found is None:
+            projected = {
+                key: value for key, value in zip(self._keys, relevant, strict=True) if value is not None
+            }
+            found = self._memo[relevant] = membership(self._pools, projected)
+        return found
+
+    def members(self, pool: str) -> list[str]:
+        return list(self._members.get(pool, []))
+
+    def limit(self, pool: str, pool_size: int) -> int | None:
+        config = self._by_name.get(pool)
+        if config is None:
+            return DEFAULT_POOL_MAX_UNAVAILABLE
+        return max_unavailable_count(config.spec.max_unavailable, pool_size)
+
+    def admit(self, node: str, pool: str, current_of: Callable[[str], str]) -> Admission:
+        """May ``node`` (a member of ``pool``) start draining, given each member's current state?
+
+        Pool sizes count the managed nodes; members of other pools, and nodes claimed by
+        several pools, do not count.
+        """
+        members = self.members(pool)
+        if node not in members:
+            members.append(node)
+        limit = self.limit(pool, len(members))
+        busy = tuple(sorted(m for m in members if m != node and current_of(m) in DRAINED_STATES))
+        allowed = limit is None or len(busy) < limit
+        return Admission(allowed=allowed, pool=pool, limit=limit, busy=busy, pool_size=len(members))
+
+    def free_slots(self, pool: str, current_of: Callable[[str], str]) -> int | None:
+        """How many more of the pool's nodes may start now (None: no limit)."""
+        members = self._members.get(pool, [])
+        limit = self.limit(pool, len(members))
+        if limit is None:
+            return None
+        return max(0, limit - sum(1 for m in members if current_of(m) in DRAINED_STATES))

@@ -24,8 +24,9 @@ class DrainSettings:
     retry_max: float = 1800.0
     poll_interval: float = 2.0
     """Seconds between eviction rounds while draining."""
-    pool_wait: float = 5.0
-    """Seconds between looks at a full pool (a slot freeing up also wakes waiting nodes)."""
+    pool_wait: float = 30.0
+    """Seconds between a waiting node's own looks at its full pool; a freed slot wakes the next
+    waiting node at once, so this is only the fallback."""
 
 
 def add_drain_arguments(
