@@ -131,12 +131,12 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def wait_until(check: Any, timeout: float, what: str) -> float:
+async def wait_until(check: Any, timeout: float, what: str) -> float:
     started = time.monotonic()
-    while not check():
+    while not await asyncio.to_thread(check):
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"{what} not within {timeout:.0f}s")
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     return time.monotonic() - started
 
 
@@ -148,23 +148,25 @@ def total_writes(port: int) -> float:
     return sum(scrape(port).values())
 
 
-def idle_after(port: int, quiet: float = 3.0) -> float:
+async def idle_after(port: int, quiet: float = 3.0) -> float:
     """Seconds until no write happened for ``quiet`` seconds (the quiet time not counted)."""
     started = time.monotonic()
     last, last_change = total_writes(port), time.monotonic()
     while time.monotonic() - last_change < quiet:
-        time.sleep(0.25)
-        now = total_writes(port)
+        await asyncio.sleep(0.25)
+        now = await asyncio.to_thread(total_writes, port)
         if now != last:
             last, last_change = now, time.monotonic()
     return last_change - started
 
 
-def measure_change(apply: Any, port: int, body: dict[str, Any], nodes: int) -> dict[str, float]:
+async def measure_change(
+    objects: KubeObjects, port: int, body: dict[str, Any], nodes: int
+) -> dict[str, float]:
     before_specs, before_all = spec_writes(port), total_writes(port)
-    apply(body)
-    specs = wait_until(lambda: spec_writes(port) - before_specs >= nodes, 1800, "all specs written")
-    idle = specs + idle_after(port)
+    await objects.apply(SRIOV_NETWORK_NODE_POLICIES, body, MANAGER)
+    specs = await wait_until(lambda: spec_writes(port) - before_specs >= nodes, 1800, "all specs written")
+    idle = specs + await idle_after(port)
     return {
         "specs_seconds": specs,
         "idle_seconds": idle,
@@ -202,13 +204,18 @@ async def raw_apply_rate(objects: KubeObjects, nodes: int, concurrency: int) -> 
     return nodes / (time.monotonic() - started)
 
 
-def run_size(nodes: int, workers: int) -> dict[str, Any]:
-    plane = ControlPlane().start()
-    loop = asyncio.new_event_loop()
+def ready(port: int) -> bool:
     try:
-        api = loop.run_until_complete(api_client(plane.kubeconfig).__aenter__())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+async def run_size(plane: ControlPlane, nodes: int, workers: int) -> dict[str, Any]:
+    async with api_client(plane.kubeconfig) as api:
         objects = KubeObjects(api)
-        populate_seconds = loop.run_until_complete(populate(objects, api, nodes))
+        populate_seconds = await populate(objects, api, nodes)
         port = free_port()
         env = {**os.environ, "SRIOV_OPERATOR_LOG_LEVEL": "WARNING"}
         operator = subprocess.Popen(
@@ -232,33 +239,16 @@ def run_size(nodes: int, workers: int) -> dict[str, Any]:
             env=env,
         )
         try:
-
-            def ready() -> bool:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-                        return response.status == 200
-                except OSError:
-                    return False
-
-            sync_seconds = wait_until(ready, 600, "operator ready")
-            idle_after(port)
+            sync_seconds = await wait_until(lambda: ready(port), 600, "operator ready")
+            await idle_after(port)
             start_writes = total_writes(port)
-
-            def apply(body: dict[str, Any]) -> None:
-                loop.run_until_complete(objects.apply(SRIOV_NETWORK_NODE_POLICIES, body, MANAGER))
-
-            first = measure_change(apply, port, policy(), nodes)
-            rss_first = rss_mib(operator.pid)
-            mtu = measure_change(apply, port, policy(mtu=9000), nodes)
+            first = await measure_change(objects, port, policy(), nodes)
+            mtu = await measure_change(objects, port, policy(mtu=9000), nodes)
             rss, peak = rss_mib(operator.pid)
         finally:
             operator.terminate()
             operator.wait(timeout=60)
-        raw_rate = loop.run_until_complete(raw_apply_rate(objects, nodes, workers))
-        loop.run_until_complete(api.__aexit__(None, None, None))
-    finally:
-        loop.close()
-        plane.stop()
+        raw_rate = await raw_apply_rate(objects, nodes, workers)
     ours = nodes / first["specs_seconds"]
     return {
         "nodes": nodes,
@@ -267,7 +257,6 @@ def run_size(nodes: int, workers: int) -> dict[str, Any]:
         "start_writes": start_writes,
         "first": first,
         "mtu": mtu,
-        "rss_after_first": rss_first[0],
         "rss": rss,
         "peak": peak,
         "raw_rate": raw_rate,
@@ -289,7 +278,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for nodes in args.nodes:
-        r = run_size(nodes, args.workers)
+        plane = ControlPlane().start()
+        try:
+            r = asyncio.run(run_size(plane, nodes, args.workers))
+        finally:
+            plane.stop()
         first, mtu = r["first"], r["mtu"]
         print(
             f"| {nodes:,} | {r['populate_s']:.0f} | {r['sync_s']:.1f} | {first['specs_seconds']:.1f} | "

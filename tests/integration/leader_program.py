@@ -1,9 +1,11 @@
 """A small process for the leader-election tests, run as ``python -m tests.integration.leader_program``.
 
 It uses the runtime as the operator will: runtime flags, a Manager with leader
-election, one controller. While it leads, it server-side-applies the ConfigMap
-``writes-<identity>`` (data ``count``) every ``--write-interval`` seconds, so
-the tests can see from the API server when it writes.
+election, one controller. While it leads, its reconcile works for
+``--write-interval`` seconds, then server-side-applies the ConfigMap
+``writes-<identity>`` (data ``count``), and starts over; so the tests can see
+from the API server when it writes, and a process frozen mid-reconcile resumes
+straight into a write.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ async def run(settings: RuntimeSettings, interval: float) -> None:
 
         async def write(key: object) -> Result:
             nonlocal count
+            await asyncio.sleep(interval)  # the work before the write
             count += 1
             body = {
                 "apiVersion": "v1",
@@ -34,7 +37,7 @@ async def run(settings: RuntimeSettings, interval: float) -> None:
                 "data": {"count": str(count)},
             }
             await manager.objects.apply(CONFIG_MAPS, body, field_manager="leader-test")
-            return Result(requeue_after=interval)
+            return Result(requeue_after=0)
 
         writer = Controller("writer", write)
         writer.queue.add("tick")

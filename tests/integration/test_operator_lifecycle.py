@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes_asyncio import client
+from prometheus_client import REGISTRY
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL
 from sriov_operator.api.crds import all_crds
@@ -144,6 +145,8 @@ async def test_policy_status_follows_the_nodes_and_deleted_nodes_lose_their_stat
         await eventually(
             lambda: policy_status("AllNodesReady", 2, 2), what="kubectl wait --for=condition=Ready"
         )
+        succeeded = REGISTRY.get_sample_value("sriov_operator_node_states", {"sync_status": "Succeeded"})
+        assert succeeded == 2
         obj = await objects.get(SRIOV_NETWORK_NODE_POLICIES, "dpdk1", namespace)
         condition = _ready(obj)
         assert condition is not None and condition["status"] == "True"

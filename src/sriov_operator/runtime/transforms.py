@@ -57,3 +57,19 @@ def slim_node(node: Object) -> Object:
         "spec": _pick(node.get("spec"), NODE_SPEC_KEPT),
         "status": slim_status,
     }
+
+
+def slim_node_state(state: Object) -> Object:
+    """A SriovNetworkNodeState without managedFields and without the per-VF list of each interface.
+
+    The engine and the operator read the PFs (``status.interfaces[]`` without
+    ``Vfs``), the spec, ``syncStatus``, ``lastSyncError`` and the conditions; the
+    VF list is the largest part of a busy node's status.
+    """
+    strip_managed_fields(state)
+    status = state.get("status")
+    if isinstance(status, dict):
+        for interface in status.get("interfaces") or []:
+            if isinstance(interface, dict):
+                interface.pop("Vfs", None)
+    return state
