@@ -123,7 +123,7 @@ def condition(obj: Object | None, type_: str) -> Object | None:
 ROLLOUTS = (
     (DAEMON_SETS, "sriov-network-config-daemon"),
     (DAEMON_SETS, "sriov-device-plugin"),
-    (DEPLOYMENTS, "sriov-network-webhook"),
+    (DEPLOYMENTS, "sriov-operator-webhook"),
 )
 
 

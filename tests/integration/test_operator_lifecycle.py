@@ -88,7 +88,7 @@ async def test_default_config_is_created_and_ready(
             return condition is not None and condition["reason"] == "OperatorConfigReady"
 
         # Ready also waits for the workloads; play their controllers once they exist.
-        webhook = "sriov-network-webhook"
+        webhook = "sriov-operator-webhook"
         await eventually(lambda: objects.get(DEPLOYMENTS, webhook, namespace), what="workloads")
         await play_rollouts(objects, namespace)
         await eventually(ready, what="OperatorConfigReady")

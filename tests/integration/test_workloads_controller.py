@@ -41,7 +41,7 @@ from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-WEBHOOK = "sriov-network-webhook"
+WEBHOOK = "sriov-operator-webhook"
 OPERATOR_NAMESPACE = "sriov-network-operator"
 
 
@@ -111,7 +111,7 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 
         done = await eventually(is_ready, what="Ready=True after the rollouts")
         assert done["reason"] == "OperatorConfigReady"
-        assert "Deployment sriov-network-webhook: 1/1 ready" in done["message"]
+        assert "Deployment sriov-operator-webhook: 1/1 ready" in done["message"]
 
         # A deleted DaemonSet comes back.
         await objects.delete(DAEMON_SETS, "sriov-device-plugin", namespace)

@@ -80,10 +80,12 @@ APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-genera
 # Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
 CONFIG_DAEMON_NAME: Final = "sriov-network-config-daemon"
 DEVICE_PLUGIN_NAME: Final = "sriov-device-plugin"
-WEBHOOK_NAME: Final = "sriov-network-webhook"  # Deployment, Service and ServiceAccount
+# The webhook's Deployment, ServiceAccount and roles share its Service's name; the certificate
+# controller (webhook/) issues the serving Secret for that Service.
+WEBHOOK_SERVICE_NAME: Final = "sriov-operator-webhook"
 WEBHOOK_SERVICE_PORT: Final = 443
 WEBHOOK_CONTAINER_PORT: Final = 6443
-WEBHOOK_CERT_SECRET: Final = "sriov-network-webhook-cert"  # TLS Secret the webhook pods mount
+WEBHOOK_SERVING_SECRET: Final = "sriov-operator-webhook-cert"  # kubernetes.io/tls, mounted by the webhook
 WEBHOOK_CERT_DIR: Final = "/etc/sriov-operator/webhook-tls"
 DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
     "node-role.kubernetes.io/worker": "",

@@ -43,10 +43,10 @@ def test_default_config_runs_daemon_and_device_plugin_without_webhook() -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in workloads.apply}
     assert ("DaemonSet", "sriov-network-config-daemon") in kinds
     assert ("DaemonSet", "sriov-device-plugin") in kinds
-    assert not any(name == "sriov-network-webhook" for _, name in kinds)
+    assert not any(name == "sriov-operator-webhook" for _, name in kinds)
     deleted = {(o["kind"], o["metadata"]["name"]) for o in workloads.delete}
     assert deleted == {
-        (kind, "sriov-network-webhook")
+        (kind, "sriov-operator-webhook")
         for kind in (
             "ServiceAccount",
             "ClusterRole",
@@ -63,20 +63,18 @@ def test_default_config_runs_daemon_and_device_plugin_without_webhook() -> None:
 def test_either_webhook_flag_runs_the_webhook_deployment_and_service(flag: str) -> None:
     workloads = render({flag: True})
     assert workloads.delete == []
-    deployment = find(workloads.apply, "Deployment", "sriov-network-webhook")
-    service = find(workloads.apply, "Service", "sriov-network-webhook")
+    deployment = find(workloads.apply, "Deployment", "sriov-operator-webhook")
+    service = find(workloads.apply, "Service", "sriov-operator-webhook")
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert service["spec"]["ports"][0]["port"] == 443
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.test/operator:v1.2.3"
-    webhook_env = env(container(workloads.apply, "Deployment", "sriov-network-webhook"))
-    other = "enableInjector" if flag == "enableOperatorWebhook" else "enableOperatorWebhook"
-    assert webhook_env[f"SRIOV_OPERATOR_{_snake(flag)}"] == "true"
-    assert webhook_env[f"SRIOV_OPERATOR_{_snake(other)}"] == "false"
-
-
-def _snake(flag: str) -> str:
-    return {"enableOperatorWebhook": "ENABLE_OPERATOR_WEBHOOK", "enableInjector": "ENABLE_INJECTOR"}[flag]
+    webhook_env = env(container(workloads.apply, "Deployment", "sriov-operator-webhook"))
+    # the serving key pair the webhook's certificate controller writes, mounted where the flags point
+    assert webhook_env["SRIOV_OPERATOR_TLS_CERT"] == "/etc/sriov-operator/webhook-tls/tls.crt"
+    assert webhook_env["SRIOV_OPERATOR_TLS_KEY"] == "/etc/sriov-operator/webhook-tls/tls.key"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "tls", "secret": {"secretName": "sriov-operator-webhook-cert"}}]
 
 
 def test_config_daemon_honours_selector_log_level_drain_and_feature_gates() -> None:

@@ -20,10 +20,10 @@ from sriov_operator.api.constants import (
     FIELD_MANAGER,
     GROUP,
     WEBHOOK_CERT_DIR,
-    WEBHOOK_CERT_SECRET,
     WEBHOOK_CONTAINER_PORT,
-    WEBHOOK_NAME,
+    WEBHOOK_SERVICE_NAME,
     WEBHOOK_SERVICE_PORT,
+    WEBHOOK_SERVING_SECRET,
 )
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.engine.selection import config_daemon_node_selector
@@ -153,7 +153,8 @@ def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> li
         "name": CONFIG_DAEMON_NAME,
         "image": settings.daemon_image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": ["sriov-operator", "daemon"],
+        # hostNetwork: the pod's network namespace is the host's, where links are changed.
+        "command": ["sriov-operator", "daemon", "--netns", "current"],
         "securityContext": {"privileged": True},
         "env": [NODE_NAME_ENV, *_env(env)],
         "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}},
@@ -227,12 +228,11 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         "SRIOV_OPERATOR_NAMESPACE": namespace,
         "SRIOV_OPERATOR_LOG_LEVEL": LOG_LEVELS[config.spec.log_level or 0],
         "SRIOV_OPERATOR_RESOURCE_PREFIX": settings.resource_prefix,
-        "SRIOV_OPERATOR_ENABLE_OPERATOR_WEBHOOK": str(config.spec.enable_operator_webhook).lower(),
-        "SRIOV_OPERATOR_ENABLE_INJECTOR": str(config.spec.enable_injector).lower(),
-        "SRIOV_OPERATOR_TLS_DIR": WEBHOOK_CERT_DIR,
+        "SRIOV_OPERATOR_TLS_CERT": f"{WEBHOOK_CERT_DIR}/tls.crt",
+        "SRIOV_OPERATOR_TLS_KEY": f"{WEBHOOK_CERT_DIR}/tls.key",
     }
     container = {
-        "name": WEBHOOK_NAME,
+        "name": WEBHOOK_SERVICE_NAME,
         "image": settings.daemon_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["sriov-operator", "webhook"],
@@ -246,24 +246,24 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         },
         "volumeMounts": [{"name": "tls", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True}],
     }
-    deployment = _object("apps/v1", "Deployment", WEBHOOK_NAME, WEBHOOK_NAME, namespace)
+    deployment = _object("apps/v1", "Deployment", WEBHOOK_SERVICE_NAME, WEBHOOK_SERVICE_NAME, namespace)
     deployment["spec"] = {
         "replicas": 1,
-        "selector": {"matchLabels": {"app": WEBHOOK_NAME}},
+        "selector": {"matchLabels": {"app": WEBHOOK_SERVICE_NAME}},
         "template": {
-            "metadata": {"labels": _labels(WEBHOOK_NAME)},
+            "metadata": {"labels": _labels(WEBHOOK_SERVICE_NAME)},
             "spec": {
-                "serviceAccountName": WEBHOOK_NAME,
+                "serviceAccountName": WEBHOOK_SERVICE_NAME,
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
                 "containers": [container],
                 # The Secret is written by the webhook's certificate controller; until then the pod waits.
-                "volumes": [{"name": "tls", "secret": {"secretName": WEBHOOK_CERT_SECRET}}],
+                "volumes": [{"name": "tls", "secret": {"secretName": WEBHOOK_SERVING_SECRET}}],
             },
         },
     }
-    service = _object("v1", "Service", WEBHOOK_NAME, WEBHOOK_NAME, namespace)
+    service = _object("v1", "Service", WEBHOOK_SERVICE_NAME, WEBHOOK_SERVICE_NAME, namespace)
     service["spec"] = {
-        "selector": {"app": WEBHOOK_NAME},
+        "selector": {"app": WEBHOOK_SERVICE_NAME},
         "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "targetPort": WEBHOOK_CONTAINER_PORT}],
     }
     namespace_rules = [
@@ -275,7 +275,7 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         _rule([""], ["nodes"], READ),
         _rule(["k8s.cni.cncf.io"], ["network-attachment-definitions"], READ),
     ]
-    return [*_access(WEBHOOK_NAME, namespace, cluster_rules, namespace_rules), deployment, service]
+    return [*_access(WEBHOOK_SERVICE_NAME, namespace, cluster_rules, namespace_rules), deployment, service]
 
 
 def _identity(obj: Object) -> Object:
