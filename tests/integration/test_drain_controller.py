@@ -277,7 +277,7 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         )
         names = {p["metadata"]["name"] for p in (await objects.list(PODS, namespace=apps))["items"]}
         assert names == {"plain"}
-        assert await events_about(objects, node, "DrainComplete")
+        await eventually(lambda: events_about(objects, node, "DrainComplete"), what="a DrainComplete Event")
     assert drains_ended("blocked") >= before["blocked"] + 1
     assert drains_ended("complete") == before["complete"] + 1
     assert evictions("blocked") > refused_before
@@ -353,6 +353,7 @@ async def test_disable_drain_answers_at_once_without_cordoning(
             return state if annotation(state, CURRENT) == "DrainComplete" else None
 
         state = await eventually(complete, what="DrainComplete")
+        # the condition is written before the answer
         draining = condition(state, "Draining")
         assert draining is not None and draining["reason"] == "DrainDisabled"
         live = await objects.get(NODES, node)
@@ -396,19 +397,17 @@ async def test_a_restarted_operator_continues_the_drain_with_its_deadline(
     apps = await make_namespace(None)
     node = await pdb_guarded_node(objects, namespace, apps)
     settings = settings_for(namespace, deadline=4.0)
-    started_key = "sriovnetwork.openshift.io/drain-started-at"
     async with drain_controller(control_plane, settings):
         await request_drain(objects, node, "Drain_Required")
 
-        async def draining() -> str | None:
+        async def draining() -> bool:
+            """Cordoned, Draining, and the condition already names the pod in the way."""
             live = await objects.get(NODES, node)
             state = await node_state(objects, node, namespace)
             cordoned = bool((live or {}).get("spec", {}).get("unschedulable"))
-            return (
-                annotation(state, started_key)
-                if cordoned and annotation(state, CURRENT) == "Draining"
-                else None
-            )
+            found = condition(state, "Draining")
+            names_pod = found is not None and f"{apps}/web-1" in found["message"]
+            return cordoned and annotation(state, CURRENT) == "Draining" and names_pod
 
         await eventually(draining, what="a cordoned, Draining node")
     # Stopped mid-drain: the node stays cordoned, and says why.

@@ -263,9 +263,10 @@ class DrainReconciler:
         if step == Step.RELEASE:
             await self._release(name, state)
         elif step == Step.SKIP:
-            await self._annotate(name, bookkeeping.complete_annotations(state.request))
             text = messages.disabled(state.request)
-            if await self._condition(name, "False", messages.REASON_DISABLED, text):
+            changed = await self._condition(name, "False", messages.REASON_DISABLED, text)
+            await self._annotate(name, bookkeeping.complete_annotations(state.request))  # the answer last
+            if changed:
                 await self._event(name, "Normal", EventReason.DRAIN_SKIPPED, text)
         elif step == Step.INVALID_REQUEST:
             text = messages.invalid_request(state.request)
@@ -377,8 +378,8 @@ class DrainReconciler:
         await self._annotate(name, bookkeeping.complete_annotations(request))
         text = messages.complete(request, duration, evicted)
         await self._condition(name, "False", messages.REASON_COMPLETE, text)
-        await self._event(name, "Normal", EventReason.DRAIN_COMPLETE, text)
         DRAIN_DURATION.labels(result="complete").observe(duration)
+        await self._event(name, "Normal", EventReason.DRAIN_COMPLETE, text)
 
     async def _force(self, name: str, pods: Sequence[Mapping[str, Any]]) -> None:
         text = messages.forced([pod_ref(p) for p in pods], self.settings.deadline)
@@ -413,6 +414,6 @@ class DrainReconciler:
             attempt=attempt,
         )
         await self._condition(name, "False", messages.REASON_BLOCKED, text)
-        await self._event(name, "Warning", EventReason.DRAIN_BLOCKED, text)
         DRAIN_DURATION.labels(result="blocked").observe((now - started).total_seconds())
+        await self._event(name, "Warning", EventReason.DRAIN_BLOCKED, text)
         return Result(requeue_after=delay)
