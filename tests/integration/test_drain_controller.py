@@ -427,7 +427,9 @@ async def test_a_restarted_operator_continues_the_drain_with_its_deadline(
 
         gave_up = await eventually(blocked, what="the same drain to give up at its deadline")
         assert "node uncordoned" in gave_up["message"]
-    blocked_events = await events_about(objects, node, "DrainBlocked")
+        blocked_events = await eventually(
+            lambda: events_about(objects, node, "DrainBlocked"), what="its Event"
+        )
     started_events = await events_about(objects, node, "DrainStarted")
     assert len(blocked_events) == 1
     assert len(started_events) == 1, "the restarted operator continued the drain instead of starting another"
