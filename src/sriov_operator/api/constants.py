@@ -76,3 +76,18 @@ FEATURE_GATE_DEFAULTS: Final = {
     "blockDevicePluginUntilConfigured": True,
     "mellanoxFirmwareReset": True,
 }
+
+# Config daemon: field manager of its status writes, and what it remembers on its NodeState.
+DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"
+DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
+APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
+METADATA_SOURCE_ANNOTATION: Final = "sriovnetwork.openshift.io/metadata-source"
+
+# Device-plugin config hand-off (operator renders, the node's daemon hands over once devices exist).
+DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
+DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
+DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin-config-for"
+DEVICE_PLUGIN_FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
+DEVICE_PLUGIN_HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
+DEVICE_PLUGIN_HOST_DIR: Final = "etc/sriov-operator/device-plugin"  # under the host root
+DEVICE_PLUGIN_POD_LABEL: Final = "app=sriov-device-plugin"
