@@ -117,3 +117,24 @@ def test_netlink_sets_mtu_and_link_state_in_a_namespace(veth_in_namespace: str) 
         links.set_mtu("veth-a", 1_000_000)
     with pytest.raises(OSError, match="no such network interface"):
         links.set_up("eth0")  # exists on the host, not in the test's namespace
+
+
+def test_netlink_finds_the_links_the_node_talks_through(veth_in_namespace: str) -> None:
+    ip = tool("ip", "iproute2")
+    run(ip, "-n", veth_in_namespace, "link", "set", "veth-a", "up")
+    run(ip, "-n", veth_in_namespace, "link", "set", "veth-b", "up")
+    run(ip, "-n", veth_in_namespace, "addr", "add", "127.18.0.1/24", "dev", "veth-a")
+    run(ip, "-n", veth_in_namespace, "addr", "add", "127.19.0.1/24", "dev", "veth-b")
+    run(ip, "-n", veth_in_namespace, "route", "add", "default", "via", "127.18.0.2", "dev", "veth-a")
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    assert links.node_links(["127.19.0.1"]) == {
+        "veth-a": "it carries the default route",
+        "veth-b": "it has the node's IP 127.19.0.1",
+    }
+
+
+def test_a_missing_namespace_is_an_error_and_is_not_created() -> None:
+    name = f"sriov-host-test-missing-{os.getpid()}"
+    with pytest.raises(OSError, match=f"network namespace {name}"):
+        NetlinkLinkControl(netns=name).set_up("lo")
+    assert not Path("/run/netns", name).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,18 @@ NETWORK_CLASS_PREFIX = "0x02"
 IFF_UP = 0x1
 ARPHRD_INFINIBAND = 32
 DPDK_DRIVERS = frozenset({"vfio-pci", "igb_uio", "uio_pci_generic"})
+# domain:bus:device.function as sysfs spells it; domains past ffff exist (Intel VMD: 10000:…)
+PCI_ADDRESS = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+PCI_ADDRESS_FORM = "dddd:bb:dd.f in lower-case hex, e.g. 0000:3b:00.1"
+
+
+def is_pci_address(text: object) -> bool:
+    """True for a PCI address in sysfs form; anything else (``../x``, upper case) is refused.
+
+    Addresses become paths under the host root, so everything that names one is
+    checked: the spec, our records and checkpoint, Nova's metadata, sysfs links.
+    """
+    return isinstance(text, str) and PCI_ADDRESS.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -82,5 +95,6 @@ def read_pci_function(host: HostRoot, address: str) -> PciFunction:
 
 def network_functions(host: HostRoot) -> list[PciFunction]:
     """Every PCI function of network class (0x02xxxx), sorted by address."""
-    functions = (read_pci_function(host, address) for address in host.names(host.path(PCI_DEVICES)))
+    addresses = (name for name in host.names(host.path(PCI_DEVICES)) if is_pci_address(name))
+    functions = (read_pci_function(host, address) for address in addresses)
     return [function for function in functions if function.is_network]

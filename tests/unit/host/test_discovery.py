@@ -51,7 +51,7 @@ def test_platform_from_provider_id_wins_over_dmi(vm_host: HostRoot, intel_host: 
 def test_vfio_bound_port_keeps_its_last_known_netfilter(vm_host: HostRoot) -> None:
     first = discover(vm_host, "openstack")
     assert first.ports is not None
-    save_checkpoint(vm_host, HostWriter(), first.ports)
+    save_checkpoint(vm_host, HostWriter(vm_host.root), first.ports)
     writer, runner_kernel = SimulatedWriter(vm_host.root), SimulatedKernel.load(vm_host.root)
     runner_kernel.load_module("vfio", {"enable_unsafe_noiommu_mode": "1"})
     runner_kernel.load_module("vfio_pci", {})
@@ -72,7 +72,7 @@ def test_metadata_is_reread_only_when_the_set_of_nics_changes(tmp_path: Path) ->
     create_host(profile, host.root)
     first = discover(host, "openstack")
     assert first.ports is not None and "0000:00:03.0" not in {i.pci_address for i in first.interfaces}
-    save_checkpoint(host, HostWriter(), first.ports)
+    save_checkpoint(host, HostWriter(host.root), first.ports)
 
     config_drive = host.root / "dev/sr0"
     image = config_drive.read_bytes()

@@ -9,8 +9,10 @@ reading the volume label of every block device ourselves.
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
@@ -30,12 +32,28 @@ BY_LABEL_LINK = "dev/disk/by-label/" + CONFIG_DRIVE_LABEL
 ISO_PRIMARY_DESCRIPTOR_OFFSET = 16 * 2048
 ISO_VOLUME_ID = slice(40, 72)
 FAT_LABELS = (slice(43, 54), slice(71, 82))  # FAT12/16 and FAT32 boot sector volume labels
+MAX_FILE_BYTES = 1024 * 1024  # metadata documents are kilobytes
+
+
+def _open_volume(device: Path) -> BinaryIO:
+    """A block device or image file, opened without blocking; OSError for anything else (a FIFO…)."""
+    if not _is_volume(os.stat(device).st_mode):
+        raise OSError(f"{device}: not a block device or image file")
+    fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    if not _is_volume(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{device}: not a block device or image file")
+    return os.fdopen(fd, "rb")
+
+
+def _is_volume(mode: int) -> bool:
+    return stat.S_ISBLK(mode) or stat.S_ISREG(mode)
 
 
 def volume_label(device: Path) -> tuple[str, str] | None:
     """(filesystem, label) of an ISO 9660 or FAT volume, or None if neither / unreadable."""
     try:
-        with device.open("rb") as stream:
+        with _open_volume(device) as stream:
             boot = stream.read(512)
             stream.seek(ISO_PRIMARY_DESCRIPTOR_OFFSET)
             descriptor = stream.read(2048)
@@ -64,14 +82,17 @@ def find_config_drive(host: HostRoot) -> Path | None:
     return None
 
 
-def _read_iso_file(iso: Any, path: str) -> bytes | None:
+def _read_iso_file(iso: Any, path: str, where: Path) -> bytes | None:
     """A file by its Rock Ridge or Joliet name (Nova writes both; plain ISO 9660 names are 8.3)."""
     for name in ({"rr_path": path}, {"joliet_path": path}):
-        out = io.BytesIO()
         try:
-            iso.get_file_from_iso_fp(out, **name)
+            size = iso.get_record(**name).get_data_length()
         except PyCdlibException:
             continue
+        if size > MAX_FILE_BYTES:
+            raise MetadataError(f"{where}:{path}: {size} bytes, more than {MAX_FILE_BYTES}; refusing it")
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, **name)
         return out.getvalue()
     return None
 
@@ -86,19 +107,24 @@ def read_config_drive(device: Path) -> OpenStackMetadata:
         )
     iso = pycdlib.PyCdlib()
     try:
-        with device.open("rb") as stream:
+        with _open_volume(device) as stream:
             iso.open_fp(stream)
             try:
                 for version in METADATA_VERSIONS:
                     directory = f"/openstack/{version}/"
-                    meta = _read_iso_file(iso, directory + META_DATA_FILE)
-                    network = _read_iso_file(iso, directory + NETWORK_DATA_FILE)
+                    meta = _read_iso_file(iso, directory + META_DATA_FILE, device)
+                    network = _read_iso_file(iso, directory + NETWORK_DATA_FILE, device)
                     if meta is not None and network is not None:
                         return parse_metadata_documents(meta, network, f"{device}:{directory}")
             finally:
                 iso.close()
+    except MetadataError:
+        raise
     except (OSError, PyCdlibException) as error:
-        raise MetadataError(f"{device}: cannot read the config drive image: {error}") from None
+        raise MetadataError(f"{device}: cannot read the config drive image: {str(error)[:200]}") from None
+    except Exception as error:  # pycdlib on a corrupt image: struct.error, KeyError, IndexError, …
+        problem = f"{type(error).__name__}: {str(error)[:200]}"
+        raise MetadataError(f"{device}: corrupt config drive image ({problem})") from None
     versions = ", ".join(f"openstack/{v}/" for v in METADATA_VERSIONS)
     raise MetadataError(
         f"{device}: config drive has no {META_DATA_FILE} and {NETWORK_DATA_FILE} in {versions}"

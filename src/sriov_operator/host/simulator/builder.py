@@ -36,7 +36,12 @@ def create_host(profile: Profile, out: Path) -> None:
     """Write a new simulated host under ``out`` (which must be missing or empty)."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty; the simulator needs a new directory")
-    kernel = SimulatedKernel(out, KernelState(iommu=profile.iommu, available_modules=profile.modules))
+    kernel = SimulatedKernel(
+        out,
+        KernelState(
+            iommu=profile.iommu, vfio_noiommu=profile.vfio_noiommu, available_modules=profile.modules
+        ),
+    )
     for name, value in profile.dmi.items():
         write_value(out / DMI_ID / name, value)
     for module in profile.modules:

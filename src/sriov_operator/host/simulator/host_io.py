@@ -1,14 +1,26 @@
-"""The simulator's side of host writes and host commands (the production code calls these unchanged)."""
+"""The simulator's HostIO: writes, programs and links with the simulated kernel's reactions.
+
+Production code runs unchanged against it: pass ``simulated_io(root)`` to
+``NodeHost.open(root, io=...)``.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sriov_operator.host.io import HostIO
+from sriov_operator.host.pci import IFF_UP
 from sriov_operator.host.programs import CommandResult
-from sriov_operator.host.root import PCI_DEVICES, PCI_DRIVERS, PCI_DRIVERS_PROBE, VFIO_NOIOMMU_PARAMETER
+from sriov_operator.host.root import (
+    CLASS_NET,
+    PCI_DEVICES,
+    PCI_DRIVERS,
+    PCI_DRIVERS_PROBE,
+    VFIO_NOIOMMU_PARAMETER,
+    HostRoot,
+)
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.host.writer import HostWriter
 
@@ -20,20 +32,20 @@ class SimulatedWriter(HostWriter):
     """Writes under a simulator tree; kernel attributes get the kernel's reactions."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(root)
         self.root = root
         SimulatedKernel.load(root)  # fail early on a tree that is not a simulated host
 
     def write_attribute(self, path: Path, value: str) -> None:
-        kernel = SimulatedKernel.load(self.root)
-        if not self._react(kernel, path, value):
-            super().write_attribute(path, value)
-        kernel.save()
+        real = self.host.inside(path)
+        with SimulatedKernel.transaction(self.root) as kernel:
+            if not self._react(kernel, real, value):
+                super().write_attribute(real, value)
 
-    def _react(self, kernel: SimulatedKernel, path: Path, value: str) -> bool:
-        real = Path(os.path.realpath(path))
-        parts = real.relative_to(os.path.realpath(self.root)).parts
+    def _react(self, kernel: SimulatedKernel, real: Path, value: str) -> bool:
+        parts = real.relative_to(self.host.inside(self.root)).parts
         if parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "sriov_numvfs":
-            kernel.set_numvfs(parts[4], _count(value, path))
+            kernel.set_numvfs(parts[4], _count(value, real))
         elif parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "driver_override":
             kernel.set_driver_override(parts[4], value)
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "bind":
@@ -65,10 +77,8 @@ class SimulatedCommandRunner:
     root: Path
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
-        kernel = SimulatedKernel.load(self.root)
-        result = self._run(kernel, list(argv))
-        kernel.save()
-        return result
+        with SimulatedKernel.transaction(self.root) as kernel:
+            return self._run(kernel, list(argv))
 
     @staticmethod
     def _run(kernel: SimulatedKernel, argv: list[str]) -> CommandResult:
@@ -82,3 +92,41 @@ class SimulatedCommandRunner:
                 return CommandResult(0)
             return CommandResult(1, "", "Error: devlink answers: Operation not supported.")
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
+
+
+@dataclass(frozen=True)
+class SimulatedLinkControl:
+    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer."""
+
+    writer: SimulatedWriter
+
+    @property
+    def host(self) -> HostRoot:
+        return self.writer.host
+
+    def set_mtu(self, ifname: str, mtu: int) -> None:
+        self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "mtu"), str(mtu))
+
+    def set_up(self, ifname: str) -> None:
+        flags = self.host.read_int(self.host.path(CLASS_NET, ifname, "flags"), 16) or 0
+        self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "flags"), f"0x{flags | IFF_UP:x}")
+
+    def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
+        """Netdevs that exist now and have the default route or one of ``node_ips`` (from the profile)."""
+        kernel = SimulatedKernel.load(self.writer.root)
+        found: dict[str, str] = {}
+        for device in kernel.state.devices.values():
+            netdev = device.netdev
+            if netdev is None or not self.host.path(CLASS_NET, netdev.name).exists():
+                continue
+            if netdev.default_route:
+                found[netdev.name] = "it carries the default route"
+            elif ip := next((ip for ip in netdev.addresses if ip in node_ips), None):
+                found[netdev.name] = f"it has the node's IP {ip}"
+        return found
+
+
+def simulated_io(root: Path) -> HostIO:
+    """The HostIO of a simulator tree; FileNotFoundError if ``root`` is not one."""
+    writer = SimulatedWriter(root)
+    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer))

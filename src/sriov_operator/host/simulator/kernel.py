@@ -10,10 +10,13 @@ ignores its options when vfio is already loaded, like the real one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
@@ -28,8 +31,10 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 
 STATE_FILE = ".simulator/kernel.json"
+LOCK_FILE = ".simulator/lock"
 ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 MIN_MTU = 68
 
@@ -70,6 +75,18 @@ class SimulatedKernel:
 
     # ----------------------------------------------------------------- persistence
     @classmethod
+    @contextlib.contextmanager
+    def transaction(cls, root: Path) -> Iterator[SimulatedKernel]:
+        """Load, change and save the kernel's state under an exclusive lock (one change at a time)."""
+        lock = root / LOCK_FILE
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            kernel = cls.load(root)
+            yield kernel
+            kernel.save()
+
+    @classmethod
     def load(cls, root: Path) -> SimulatedKernel:
         path = root / STATE_FILE
         try:
@@ -81,9 +98,13 @@ class SimulatedKernel:
             ) from None
 
     def save(self) -> None:
+        """Replace the state file atomically: a reader sees the old state or the new one, never half."""
         path = self.root / STATE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1))
+        text = self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=".kernel.") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
 
     # ---------------------------------------------------------------------- paths
     def device_dir(self, address: str) -> Path:
@@ -208,6 +229,13 @@ class SimulatedKernel:
         relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
             self._create_netdev(address, device.netdev)
+        self._add_rdma_device(address)
+
+    def _add_rdma_device(self, address: str) -> None:
+        """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
+        if self.bound_driver(address) == "mlx5_core" and (self.root / MODULES / RDMA_MODULE).is_dir():
+            index = sorted(self.state.devices).index(address)
+            (self.device_dir(address) / "infiniband" / f"mlx5_{index}").mkdir(parents=True, exist_ok=True)
 
     def unbind(self, address: str, driver: str) -> None:
         path = self.driver_dir(driver) / "unbind"
@@ -225,6 +253,7 @@ class SimulatedKernel:
 
     def _detach(self, address: str, device: SimDevice, driver: str) -> None:
         (self.device_dir(address) / "driver").unlink()
+        shutil.rmtree(self.device_dir(address) / "infiniband", ignore_errors=True)
         (self.driver_dir(driver) / address).unlink(missing_ok=True)
         if device.netdev is not None:
             netdev_dir = self._netdev_dir(address, device.netdev)
@@ -318,15 +347,20 @@ class SimulatedKernel:
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
         module_dir.mkdir(parents=True)
-        if name == "vfio":
+        if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
+        if name == RDMA_MODULE:
+            for address in self.state.devices:
+                self._add_rdma_device(address)
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
                 write_value(self.driver_dir(driver) / name_, "")
         return True
 
     def set_noiommu_parameter(self, value: str) -> None:
+        if not self.state.vfio_noiommu or not (self.root / MODULES / "vfio").is_dir():
+            raise kernel_error(errno.ENOENT, self.root / VFIO_NOIOMMU_PARAMETER)
         if value.strip() not in {"0", "1", "Y", "N", "y", "n"}:
             raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
         write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
