@@ -9,11 +9,12 @@ from sriov_operator.daemon.explain import MAX_LINES, explain_plan, summarize
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import plan
 from sriov_operator.host.simulator.builder import create_host, load_profile
+from sriov_operator.host.simulator.host_io import simulated_io
 
 
 def _host(tmp_path: Path, profile: str) -> NodeHost:
     create_host(load_profile(profile), tmp_path / profile)
-    return NodeHost.open(tmp_path / profile, simulate=True)
+    return NodeHost.open(tmp_path / profile, io=simulated_io(tmp_path / profile))
 
 
 def _group(policy: str, device_type: str, vf_range: str) -> VfGroup:
