@@ -14,6 +14,7 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 
 from sriov_operator.api.crds import all_crds
+from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
 from sriov_operator.kube.client import api_client
@@ -41,7 +42,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     async with api_client(control_plane.kubeconfig) as api:
-        await install_crds(api, all_crds())
+        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         yield api
 
 

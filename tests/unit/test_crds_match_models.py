@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sriov_operator.api.crds import all_crds, crd_filename, render_crd_yaml
 from sriov_operator.api.models import ALL_KINDS, KubeObject
+from sriov_operator.api.multus import DEPLOY_FILE, render_nad_crd_yaml
 from tests.support import REPO_ROOT
 
 CRD_DIR = REPO_ROOT / "deploy" / "crds"
@@ -93,3 +94,8 @@ def test_sync_status_is_a_printer_column_of_node_state() -> None:
     crd = next(c for c in all_crds() if c["spec"]["names"]["kind"] == "SriovNetworkNodeState")
     columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
     assert {"name": "Sync Status", "type": "string", "jsonPath": ".status.syncStatus"} in columns
+
+
+def test_checked_in_multus_crd_matches_its_source() -> None:
+    path = REPO_ROOT / "deploy" / "multus" / DEPLOY_FILE
+    assert path.read_text() == render_nad_crd_yaml()

@@ -51,6 +51,15 @@ DRAIN_COMPLETE: Final = "DrainComplete"
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
 DEVICE_PLUGIN_DISABLED: Final = "Disabled"
+# Per-node device-plugin config (docs/operator.md, "Device-plugin hand-off").
+DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
+DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
+DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin-config-for"
+FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
+HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
+DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
+# On a NodeState: the spec generation the config daemon has applied.
+APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
     "node-role.kubernetes.io/worker": "",
     "kubernetes.io/os": "linux",
@@ -78,20 +87,13 @@ FEATURE_GATE_DEFAULTS: Final = {
     "mellanoxFirmwareReset": True,
 }
 
-# Config daemon: field manager of its status writes, and what it remembers on its NodeState.
+# Config daemon: field manager of its writes (the drain controller has its own, so SSA keeps
+# each one's conditions), and what it reports on its NodeState.
 DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"
 DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
-APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 METADATA_SOURCE_ANNOTATION: Final = "sriovnetwork.openshift.io/metadata-source"
+DEVICE_PLUGIN_POD_SELECTOR: Final = "app=sriov-device-plugin"  # the device plugin DaemonSet's pods
 
-# Device-plugin config hand-off (operator renders, the node's daemon hands over once devices exist).
-DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
-DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
-DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin-config-for"
-DEVICE_PLUGIN_FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
-DEVICE_PLUGIN_HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
-DEVICE_PLUGIN_HOST_DIR: Final = "etc/sriov-operator/device-plugin"  # under the host root
-DEVICE_PLUGIN_POD_LABEL: Final = "app=sriov-device-plugin"
 
 class EventReason(StrEnum):
     """Every Event reason our processes write (events.k8s.io/v1 ``reason``); one table for all.
@@ -102,9 +104,30 @@ class EventReason(StrEnum):
 
     LEADER_ELECTED = "LeaderElected"
     LEADER_LOST = "LeaderLost"
+    # operator
+    NODE_STATE_DELETED = "NodeStateDeleted"
+    POLICY_READY = "PolicyReady"
+    POLICY_NOT_READY = "PolicyNotReady"
+    OPERATOR_CONFIG_CREATED = "OperatorConfigCreated"
+    NETWORK_READY = "NetworkReady"
+    NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
+    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+    NAD_OWNED_BY_OTHER = "NetworkAttachmentDefinitionOwnedByOther"
 
 
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
     EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
+    EventReason.NODE_STATE_DELETED: "a NodeState (and its device-plugin ConfigMap) outlived its Node by "
+    "the grace delay and was deleted",
+    EventReason.POLICY_READY: "every node a policy selects is configured for it",
+    EventReason.POLICY_NOT_READY: "a policy's Ready condition changed to a not-ready reason (nodes "
+    "waiting or failed, no node matched, or the policy is invalid)",
+    EventReason.OPERATOR_CONFIG_CREATED: "no default SriovOperatorConfig existed; the operator created one",
+    EventReason.NETWORK_READY: "a network's NetworkAttachmentDefinition was written and is up to date",
+    EventReason.NAD_INVALID: "a network's spec cannot be rendered into a NetworkAttachmentDefinition "
+    "(the note names the field)",
+    EventReason.NAMESPACE_NOT_FOUND: "the target namespace of a network is missing; the NAD follows it",
+    EventReason.NAD_OWNED_BY_OTHER: "a NetworkAttachmentDefinition of the network's name exists and "
+    "belongs to someone else; it is left alone",
 }

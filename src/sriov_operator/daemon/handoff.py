@@ -16,8 +16,8 @@ from typing import Any
 from sriov_operator.api.constants import (
     DEVICE_PLUGIN_CONFIG_KEY,
     DEVICE_PLUGIN_CONFIGMAP_PREFIX,
-    DEVICE_PLUGIN_FOR_GENERATION_ANNOTATION,
-    DEVICE_PLUGIN_HANDED_OVER_ANNOTATION,
+    FOR_GENERATION_ANNOTATION,
+    HANDED_OVER_ANNOTATION,
 )
 from sriov_operator.daemon.sync import DevicePluginConfig
 
@@ -41,11 +41,11 @@ def read_device_plugin_config(configmap: Mapping[str, Any] | None) -> DevicePlug
     if configmap is None or (text := config_text(configmap)) is None:
         return None
     annotations = (configmap.get("metadata") or {}).get("annotations") or {}
-    generation = str(annotations.get(DEVICE_PLUGIN_FOR_GENERATION_ANNOTATION) or "")
+    generation = str(annotations.get(FOR_GENERATION_ANNOTATION) or "")
     return DevicePluginConfig(
         for_generation=int(generation) if generation.isdigit() else None,
         digest=digest(text),
-        handed_over=annotations.get(DEVICE_PLUGIN_HANDED_OVER_ANNOTATION),
+        handed_over=annotations.get(HANDED_OVER_ANNOTATION),
     )
 
 
