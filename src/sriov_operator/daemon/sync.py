@@ -41,6 +41,7 @@ Step = Literal[
 ]
 FailureReason = Literal["PlanRejected", "ApplyFailed", "HandOverFailed", "DiscoveryFailed"]
 
+RETRY_MESSAGE = "retrying with backoff, or at once when the spec or host changes"
 RETRY_BASE_SECONDS = 5.0
 RETRY_CAP_SECONDS = 300.0
 

@@ -1,0 +1,190 @@
+"""The config daemon (`sriov-operator daemon` processes) on the real API server with simulated hosts.
+
+These tests write the NodeState spec and the device-plugin ConfigMap themselves
+(what the operator writes) and, where a drain is needed, play the drain
+controller's answer: their subject is the daemon.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client
+
+from sriov_operator.api.constants import API_VERSION
+from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.daemon.handoff import configmap_name
+from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
+from sriov_operator.host.simulator.builder import create_host, load_profile
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, NODES, SRIOV_NETWORK_NODE_STATES
+from tests.integration.conftest import NamespaceFactory
+from tests.integration.daemon_harness import (
+    DaemonProcess,
+    annotations,
+    conditions,
+    create_node,
+    driver_of,
+    eventually,
+    node_state,
+    synced,
+    write_device_plugin_config,
+    write_node_state_spec,
+)
+
+DPDK_PORT = "0000:00:04.0"  # vhost-user virtio port, Neutron network 55a54d05-…
+OFFLOAD_PORT = "0000:00:07.0"  # ConnectX-6 Dx VF, Neutron network c0ffee00-…
+PLUGIN_FILE = "etc/sriov-operator/device-plugin/config.json"
+
+
+def port(pci: str, policy: str, device_type: str, is_rdma: bool = False) -> dict[str, Any]:
+    group = {"resourceName": policy, "deviceType": device_type, "vfRange": "0-0", "policyName": policy}
+    return {"pciAddress": pci, "numVfs": 1, "vfGroups": [{**group, "isRdma": is_rdma}]}
+
+
+SEED_SPEC = {
+    "interfaces": [port(DPDK_PORT, "dpdk1", "vfio-pci"), port(OFFLOAD_PORT, "hwoffload1", "netdevice", True)]
+}
+SEED_RESOURCES = [
+    {"resourceName": "dpdk1", "selectors": {"pciAddresses": [DPDK_PORT], "drivers": ["vfio-pci"]}},
+    {"resourceName": "hwoffload1", "selectors": {"pciAddresses": [OFFLOAD_PORT], "isRdma": True}},
+]
+
+
+@dataclass
+class Node:
+    name: str
+    namespace: str
+    root: Path
+    objects: KubeObjects
+    daemon: DaemonProcess
+
+    def restart(self) -> DaemonProcess:
+        self.daemon = DaemonProcess(
+            self.name, self.namespace, self.daemon.kubeconfig, self.root, self.daemon.log_path
+        ).start()
+        return self.daemon
+
+
+async def _make_node(
+    profile: str, tmp_path: Path, kube: client.ApiClient, plane: ControlPlane, namespace: str
+) -> Node:
+    objects = KubeObjects(kube)
+    name = f"{profile}-{namespace}"
+    root = tmp_path / name
+    create_host(load_profile(profile), root)
+    await create_node(objects, name)
+    await objects.create(
+        SRIOV_NETWORK_NODE_STATES,
+        {
+            "apiVersion": API_VERSION,
+            "kind": "SriovNetworkNodeState",
+            "metadata": {"name": name, "namespace": namespace},
+        },
+    )
+    daemon = DaemonProcess(name, namespace, plane.kubeconfig, root, tmp_path / f"{name}.log")
+    return Node(name, namespace, root, objects, daemon)
+
+
+@pytest_asyncio.fixture
+async def vm(
+    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
+) -> AsyncIterator[Node]:
+    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, await make_namespace(None))
+    yield node
+    node.daemon.stop()
+
+
+@pytest_asyncio.fixture
+async def baremetal(
+    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
+) -> AsyncIterator[Node]:
+    node = await _make_node("baremetal-intel", tmp_path, kube, control_plane, await make_namespace(None))
+    yield node
+    node.daemon.stop()
+
+
+async def _events(node: Node) -> list[dict[str, Any]]:
+    listed = await node.objects.list(EVENTS, node.namespace)
+    return [e for e in listed["items"] if (e.get("regarding") or {}).get("name") == node.name]
+
+
+async def _notes(node: Node, reason: str) -> list[str]:
+    return [str(e.get("note")) for e in await _events(node) if e.get("reason") == reason]
+
+
+async def _play_drain_controller(node: Node) -> None:
+    """Answer the daemon's request the way the drain controller does (with drain disabled: at once)."""
+    kube_node = await node.objects.get(NODES, node.name)
+    assert kube_node is not None
+    wanted = annotations(kube_node).get("sriovnetwork.openshift.io/state", "Idle")
+    current = "Idle" if wanted == "Idle" else "DrainComplete"
+    patch = {"metadata": {"annotations": {"sriovnetwork.openshift.io/current-state": current}}}
+    await node.objects.patch(SRIOV_NETWORK_NODE_STATES, node.name, patch, node.namespace)
+
+
+async def _drain_requested(node: Node) -> str | None:
+    kube_node = await node.objects.get(NODES, node.name)
+    assert kube_node is not None
+    state = annotations(kube_node).get("sriovnetwork.openshift.io/state")
+    return state if state in ("Drain_Required", "Reboot_Required") else None
+
+
+async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm: Node) -> None:
+    vm.daemon.start()
+
+    async def discovered() -> dict[str, Any] | None:
+        state = await node_state(vm.objects, vm.namespace, vm.name)
+        return state if len((state.get("status") or {}).get("interfaces") or []) == 4 else None
+
+    state = await eventually(discovered, "the daemon to publish the VM's four Neutron ports")
+    assert annotations(state)["sriovnetwork.openshift.io/metadata-source"] == "configDrive"
+    filters = {i["pciAddress"]: i.get("netFilter") for i in state["status"]["interfaces"]}
+    assert filters[DPDK_PORT] != filters[OFFLOAD_PORT]  # two Neutron networks, as the seed article says
+
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
+    config = await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
+    state = await eventually(lambda: synced(vm.objects, vm.namespace, vm.name, generation), "Succeeded")
+
+    assert driver_of(vm.root, DPDK_PORT) == "vfio-pci"
+    assert HostRoot(vm.root).read(HostRoot(vm.root).path(VFIO_NOIOMMU_PARAMETER)) in {"Y", "1"}
+    assert driver_of(vm.root, OFFLOAD_PORT) == "mlx5_core"  # the offload VF keeps its netdevice
+    assert (vm.root / PLUGIN_FILE).read_text() == config
+    configmap = await vm.objects.get(CONFIG_MAPS, configmap_name(vm.name), vm.namespace)
+    assert configmap is not None
+    assert (
+        annotations(configmap)["sriovnetwork.openshift.io/handed-over"]
+        == hashlib.sha256(config.encode()).hexdigest()
+    )
+
+    found = conditions(state)
+    assert (found["Ready"]["status"], found["Degraded"]["status"]) == ("True", "False")
+    assert (found["NoIOMMU"]["status"], found["NoIOMMU"]["reason"]) == ("True", "UnsafeNoIOMMUMode")
+    assert state["status"]["lastSyncError"] == ""
+    planned = "\n".join(await _notes(vm, "ConfigurationPlanned"))
+    assert f"will bind {DPDK_PORT} to vfio-pci (no drain): policy dpdk1" in planned
+    assert await _notes(vm, "UnsafeNoIOMMUMode")
+    assert await _drain_requested(vm) is None  # a VM port bound for DPDK the first time needs no drain
+
+    # the policies go away: the DPDK port goes back to virtio-pci, after a drain (pods may use it)
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, {"interfaces": []})
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, [], generation)
+    assert await eventually(lambda: _drain_requested(vm), "a drain request before the port is taken back")
+    assert driver_of(vm.root, DPDK_PORT) == "vfio-pci"  # nothing taken before the drain completes
+    await _play_drain_controller(vm)
+
+    async def idle_again() -> dict[str, Any] | None:
+        if await _drain_requested(vm) is None:
+            await _play_drain_controller(vm)
+            return await synced(vm.objects, vm.namespace, vm.name, generation)
+        return None
+
+    await eventually(idle_again, "Succeeded after the drain, with Idle requested")
+    assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
