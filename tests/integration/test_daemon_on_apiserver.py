@@ -7,14 +7,13 @@ controller's answer: their subject is the daemon.
 
 from __future__ import annotations
 
-import fcntl
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
@@ -188,3 +187,140 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
 
     await eventually(idle_again, "Succeeded after the drain, with Idle requested")
     assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
+
+
+def _break_device_records(root: Path) -> Path:
+    """A file where the daemon keeps its per-device records: the next record write fails (as root, too)."""
+    records = root / "etc/sriov-operator/pci"
+    records.parent.mkdir(parents=True, exist_ok=True)
+    records.write_text("not a directory\n")
+    return records
+
+
+async def _status_of(node: Node) -> tuple[str | None, str]:
+    status = (await node_state(node.objects, node.namespace, node.name)).get("status") or {}
+    return status.get("syncStatus"), str(status.get("lastSyncError") or "")
+
+
+async def test_failing_host_write_reports_failed_and_recovers(vm: Node) -> None:
+    records = _break_device_records(vm.root)
+    vm.daemon.start()
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
+
+    async def failed() -> tuple[str | None, str] | None:
+        sync_status, error = await _status_of(vm)
+        return (sync_status, error) if sync_status == "Failed" else None
+
+    _, error = await eventually(failed, "syncStatus Failed")
+    assert error.startswith(
+        f"rememberDevice {DPDK_PORT}: /etc/sriov-operator/pci"
+    )  # what, and where on the host
+    state = await node_state(vm.objects, vm.namespace, vm.name)
+    assert (conditions(state)["Degraded"]["status"], conditions(state)["Degraded"]["reason"]) == (
+        "True",
+        "ApplyFailed",
+    )
+    assert conditions(state)["Progressing"]["message"].startswith("retrying (attempt 2): will ")
+    assert not (vm.root / PLUGIN_FILE).exists()  # the device plugin gets nothing from a half-configured host
+
+    seen = set()
+    for _ in range(15):  # retries keep Failed: never back to InProgress while the fault lasts
+        seen.add((await _status_of(vm))[0])
+        await asyncio.sleep(0.4)
+    assert seen == {"Failed"}
+    assert await _notes(vm, "ConfigurationFailed")
+
+    records.unlink()
+    state = await eventually(
+        lambda: synced(vm.objects, vm.namespace, vm.name, generation), "recovery to Succeeded"
+    )
+    assert state["status"]["lastSyncError"] == ""
+    assert conditions(state)["Degraded"]["status"] == "False"
+    assert driver_of(vm.root, DPDK_PORT) == "vfio-pci"
+
+
+async def test_daemon_killed_mid_apply_and_restarted_converges(vm: Node) -> None:
+    records = _break_device_records(vm.root)  # the apply stops half-way: vfio loaded, port not bound
+    vm.daemon.start()
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
+    await eventually(lambda: _failed_on(vm, "rememberDevice"), "the first apply to stop half-way")
+    assert (vm.root / "sys/module/vfio").is_dir() and driver_of(vm.root, DPDK_PORT) == "virtio-pci"
+
+    vm.daemon.kill()
+    records.unlink()
+    vm.restart()
+    await eventually(
+        lambda: synced(vm.objects, vm.namespace, vm.name, generation), "Succeeded after the restart"
+    )
+    assert driver_of(vm.root, DPDK_PORT) == "vfio-pci"
+    assert (vm.root / PLUGIN_FILE).exists()
+
+
+async def _failed_on(node: Node, action: str) -> bool:
+    sync_status, error = await _status_of(node)
+    return sync_status == "Failed" and error.startswith(action)
+
+
+async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after_they_exist(
+    baremetal: Node,
+) -> None:
+    baremetal.daemon.start()
+
+    async def pfs() -> list[dict[str, Any]] | None:
+        state = await node_state(baremetal.objects, baremetal.namespace, baremetal.name)
+        return (state.get("status") or {}).get("interfaces") or None
+
+    pf = (await eventually(pfs, "the PFs in status"))[0]["pciAddress"]
+    spec = {
+        "interfaces": [
+            {
+                "pciAddress": pf,
+                "numVfs": 4,
+                "vfGroups": [
+                    {
+                        "resourceName": "intelnics",
+                        "deviceType": "netdevice",
+                        "vfRange": "0-3",
+                        "policyName": "intelnics",
+                    }
+                ],
+            }
+        ]
+    }
+    generation = await write_node_state_spec(baremetal.objects, baremetal.namespace, baremetal.name, spec)
+    resources = [{"resourceName": "intelnics", "selectors": {"pfNames": ["ens1f0"]}}]
+    await write_device_plugin_config(
+        baremetal.objects, baremetal.namespace, baremetal.name, resources, generation
+    )
+
+    assert await eventually(lambda: _drain_requested(baremetal), "a drain request") == "Drain_Required"
+    state = await node_state(baremetal.objects, baremetal.namespace, baremetal.name)
+    progressing = conditions(state)["Progressing"]
+    assert progressing["reason"] in {"DrainRequested", "WaitingForDrain"}
+    assert f"will create 4 VFs on {pf} (drain): policy intelnics" in progressing["message"]
+    assert annotations(state)["sriovnetwork.openshift.io/desired-state"] == "Drain_Required"
+    assert not (baremetal.root / PLUGIN_FILE).exists()
+    assert _vf_count(baremetal.root, pf) == 0  # nothing before the drain completes
+
+    await _play_drain_controller(baremetal)
+
+    async def handed_over() -> tuple[int] | None:
+        """The number of VFs at the moment the device plugin's file appears."""
+        return (_vf_count(baremetal.root, pf),) if (baremetal.root / PLUGIN_FILE).exists() else None
+
+    assert await eventually(handed_over, "the device-plugin config on the host") == (4,)
+
+    async def finished() -> dict[str, Any] | None:
+        if await _drain_requested(baremetal) is None:
+            await _play_drain_controller(baremetal)
+            return await synced(baremetal.objects, baremetal.namespace, baremetal.name, generation)
+        return None
+
+    await eventually(finished, "Succeeded with Idle requested")
+    assert await _notes(baremetal, "DrainRequested")
+
+
+def _vf_count(root: Path, pf: str) -> int:
+    return len(list((root / "sys/bus/pci/devices" / pf).glob("virtfn*")))

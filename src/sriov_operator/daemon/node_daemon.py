@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 AT_ONCE = Result(requeue_after=0.0)
+RETRIED_STEPS = ("fail", "apply", "hand-over")
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,11 @@ class NodeDaemon:
 
     async def _take(self, looked: _Pass, decision: Decision) -> Result | None:
         step, generation = decision.step, looked.seen.generation
+        wait = self.failure.wait_before_retry(generation, self.clock.monotonic()) if self.failure else 0.0
+        if (
+            wait > 0 and step in RETRIED_STEPS
+        ):  # a rediscovery or a watch event does not cut the backoff short
+            return Result(requeue_after=wait)
         if step == "fail":
             return await self._fail(looked.state, "PlanRejected", decision.last_sync_error, looked)
         if step in ("request-drain", "request-idle"):
@@ -237,7 +243,9 @@ class NodeDaemon:
         self, state: Object, reason: FailureReason, message: str, looked: _Pass | None = None
     ) -> Result:
         """Record the failure, say so (log, Event, Failed status), and retry after the backoff."""
-        self.failure = record_failure(self.failure, _generation(state), reason, message)
+        self.failure = record_failure(
+            self.failure, _generation(state), reason, message, self.clock.monotonic()
+        )
         retry = self.failure.retry_after
         logger.warning(
             "%s (attempt %d, retry in %.0fs)", message, self.failure.attempts, retry, extra=self._extra

@@ -54,10 +54,17 @@ class Failure:
     reason: FailureReason
     message: str
     attempts: int = 1
+    at: float = 0.0  # monotonic time of the failure
 
     @property
     def retry_after(self) -> float:
         return retry_delay(self.attempts)
+
+    def wait_before_retry(self, generation: int, now: float) -> float:
+        """Seconds until the next attempt may run; 0 once due, or at once for a new spec generation."""
+        if generation != self.generation:
+            return 0.0
+        return max(self.at + self.retry_after - now, 0.0)
 
 
 def retry_delay(attempts: int) -> float:
@@ -65,10 +72,12 @@ def retry_delay(attempts: int) -> float:
     return min(RETRY_BASE_SECONDS * float(2 ** max(attempts - 1, 0)), RETRY_CAP_SECONDS)
 
 
-def record_failure(previous: Failure | None, generation: int, reason: FailureReason, message: str) -> Failure:
+def record_failure(
+    previous: Failure | None, generation: int, reason: FailureReason, message: str, at: float
+) -> Failure:
     """Count attempts per generation: a new spec starts the backoff again."""
     attempts = previous.attempts + 1 if previous and previous.generation == generation else 1
-    return Failure(generation, reason, message, attempts)
+    return Failure(generation, reason, message, attempts, at)
 
 
 @dataclass(frozen=True)

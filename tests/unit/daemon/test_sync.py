@@ -158,8 +158,15 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 def test_attempts_count_per_generation() -> None:
-    first = record_failure(None, 3, "ApplyFailed", "x")
-    second = record_failure(first, 3, "ApplyFailed", "x")
+    first = record_failure(None, 3, "ApplyFailed", "x", at=100.0)
+    second = record_failure(first, 3, "ApplyFailed", "x", at=105.0)
     assert (first.attempts, second.attempts) == (1, 2)
     assert second.retry_after == 10.0
-    assert record_failure(second, 4, "ApplyFailed", "x").attempts == 1
+    assert record_failure(second, 4, "ApplyFailed", "x", at=106.0).attempts == 1
+
+
+def test_retry_waits_for_the_backoff_unless_the_spec_changed() -> None:
+    failure = record_failure(None, 3, "ApplyFailed", "x", at=100.0)
+    assert failure.wait_before_retry(3, now=101.0) == 4.0
+    assert failure.wait_before_retry(3, now=106.0) == 0.0
+    assert failure.wait_before_retry(4, now=101.0) == 0.0
