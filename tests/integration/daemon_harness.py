@@ -131,7 +131,7 @@ async def node_state(objects: KubeObjects, namespace: str, node: str) -> dict[st
     return state
 
 
-def annotations(obj: dict[str, Any]) -> dict[str, str]:
+def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("annotations") or {})
 
 
@@ -143,7 +143,7 @@ async def synced(objects: KubeObjects, namespace: str, node: str, generation: in
     """The NodeState once it says Succeeded for ``generation`` (and remembers having applied it)."""
     state = await node_state(objects, namespace, node)
     status = state.get("status") or {}
-    applied = annotations(state).get("sriovnetwork.openshift.io/applied-generation")
+    applied = annotations_of(state).get("sriovnetwork.openshift.io/applied-generation")
     if status.get("syncStatus") == "Succeeded" and applied == str(generation):
         return state
     return None

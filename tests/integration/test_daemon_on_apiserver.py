@@ -27,7 +27,7 @@ from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, NODES, SRIOV_NETW
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.daemon_harness import (
     DaemonProcess,
-    annotations,
+    annotations_of,
     conditions,
     create_node,
     driver_of,
@@ -123,7 +123,7 @@ async def _play_drain_controller(node: Node) -> None:
     """Answer the daemon's request the way the drain controller does (with drain disabled: at once)."""
     kube_node = await node.objects.get(NODES, node.name)
     assert kube_node is not None
-    wanted = annotations(kube_node).get("sriovnetwork.openshift.io/state", "Idle")
+    wanted = annotations_of(kube_node).get("sriovnetwork.openshift.io/state", "Idle")
     current = "Idle" if wanted == "Idle" else "DrainComplete"
     patch = {"metadata": {"annotations": {"sriovnetwork.openshift.io/current-state": current}}}
     await node.objects.patch(SRIOV_NETWORK_NODE_STATES, node.name, patch, node.namespace)
@@ -132,7 +132,7 @@ async def _play_drain_controller(node: Node) -> None:
 async def _drain_requested(node: Node) -> str | None:
     kube_node = await node.objects.get(NODES, node.name)
     assert kube_node is not None
-    state = annotations(kube_node).get("sriovnetwork.openshift.io/state")
+    state = annotations_of(kube_node).get("sriovnetwork.openshift.io/state")
     return state if state in ("Drain_Required", "Reboot_Required") else None
 
 
@@ -144,7 +144,7 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
         return state if len((state.get("status") or {}).get("interfaces") or []) == 4 else None
 
     state = await eventually(discovered, "the daemon to publish the VM's four Neutron ports")
-    assert annotations(state)["sriovnetwork.openshift.io/metadata-source"] == "configDrive"
+    assert annotations_of(state)["sriovnetwork.openshift.io/metadata-source"] == "configDrive"
     filters = {i["pciAddress"]: i.get("netFilter") for i in state["status"]["interfaces"]}
     assert filters[DPDK_PORT] != filters[OFFLOAD_PORT]  # two Neutron networks, as the seed article says
 
@@ -159,7 +159,7 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
     configmap = await vm.objects.get(CONFIG_MAPS, configmap_name(vm.name), vm.namespace)
     assert configmap is not None
     assert (
-        annotations(configmap)["sriovnetwork.openshift.io/handed-over"]
+        annotations_of(configmap)["sriovnetwork.openshift.io/handed-over"]
         == hashlib.sha256(config.encode()).hexdigest()
     )
 
@@ -300,7 +300,7 @@ async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after
     progressing = conditions(state)["Progressing"]
     assert progressing["reason"] in {"DrainRequested", "WaitingForDrain"}
     assert f"will create 4 VFs on {pf} (drain): policy intelnics" in progressing["message"]
-    assert annotations(state)["sriovnetwork.openshift.io/desired-state"] == "Drain_Required"
+    assert annotations_of(state)["sriovnetwork.openshift.io/desired-state"] == "Drain_Required"
     assert not (baremetal.root / PLUGIN_FILE).exists()
     assert _vf_count(baremetal.root, pf) == 0  # nothing before the drain completes
 
