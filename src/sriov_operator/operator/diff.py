@@ -139,7 +139,7 @@ def predict(
     requires: Requirement = "none"
     if costly:
         requires = "reboot" if any(a.requires == "reboot" for a in costly) else "drain"
-    return requires, tuple(f"{a.action} {a.target}: {a.reason}" for a in costly), None
+    return requires, tuple(f"{a.action}: {a.reason}" for a in costly), None
 
 
 def _nad_changes(before: RenderResult, after: RenderResult) -> list[str]:

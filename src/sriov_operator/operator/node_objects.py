@@ -29,13 +29,20 @@ MAX_LABEL_VALUE_LENGTH = 63
 
 
 def node_state_body(node_name: str, namespace: str, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The SriovNetworkNodeState we server-side apply: named after the node, the engine's spec, no more."""
-    return {
+    """The SriovNetworkNodeState we server-side apply: named after the node, the engine's spec, no more.
+
+    An empty spec is left out rather than sent as ``{}`` (which server-side apply
+    turns into ``spec: null``, which the schema refuses); applying without it
+    drops every spec field we owned.
+    """
+    body: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": SriovNetworkNodeState.KIND,
         "metadata": {"name": node_name, "namespace": namespace},
-        "spec": dict(spec),
     }
+    if spec:
+        body["spec"] = dict(spec)
+    return body
 
 
 def node_state_needs_write(current: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> bool:

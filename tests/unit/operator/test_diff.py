@@ -29,7 +29,9 @@ def test_numvfs_change_on_bare_metal_needs_a_drain() -> None:
     assert change.node == "w1"
     assert change.requires == "drain"
     assert "interfaces[0000:3b:00.0].numVfs: 8 -> 16" in change.changes
-    assert any(reason.startswith("setNumVfs 0000:3b:00.0") for reason in change.reasons)
+    assert any(
+        reason.startswith("setNumVfs: 0000:3b:00.0 (ens1f0): 8 -> 16 VFs") for reason in change.reasons
+    )
     assert result.totals()["drains"] == 1
 
 

@@ -30,6 +30,7 @@ def test_node_state_written_only_when_spec_differs() -> None:
     assert not node_state_needs_write({**body, "status": {"syncStatus": "Succeeded"}}, SPEC)
     assert node_state_needs_write(body, {})
     assert not node_state_needs_write({"metadata": {}}, {})
+    assert "spec" not in node_state_body("w1", "ns", {})
 
 
 def test_configmap_carries_config_label_and_generation() -> None:
