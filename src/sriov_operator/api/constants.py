@@ -47,6 +47,23 @@ REBOOT_REQUIRED: Final = "Reboot_Required"
 DRAINING: Final = "Draining"
 DRAIN_COMPLETE: Final = "DrainComplete"
 
+# Drain controller bookkeeping (ours). On the Node: we cordoned it, so we uncordon it.
+CORDONED_BY_ANNOTATION: Final = "sriovnetwork.openshift.io/cordoned-by"
+# On the NodeState: when the current drain started (its deadline counts from here), how many
+# drains gave up in a row, when the next may start, and which request the last drain answered.
+DRAIN_STARTED_AT_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-started-at"
+DRAIN_ATTEMPTS_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-attempts"
+DRAIN_RETRY_AT_ANNOTATION: Final = "sriovnetwork.openshift.io/drain-retry-at"
+DRAINED_FOR_ANNOTATION: Final = "sriovnetwork.openshift.io/drained-for"
+DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
+    DRAIN_STARTED_AT_ANNOTATION,
+    DRAIN_ATTEMPTS_ANNOTATION,
+    DRAIN_RETRY_AT_ANNOTATION,
+    DRAINED_FOR_ANNOTATION,
+)
+# The NodeState condition the drain controller owns (the daemon owns Ready, Progressing, Degraded).
+CONDITION_DRAINING: Final = "Draining"
+
 # Node labels
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
@@ -60,6 +77,14 @@ HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
 DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
 # On a NodeState: the spec generation the config daemon has applied.
 APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
+# Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
+CONFIG_DAEMON_NAME: Final = "sriov-network-config-daemon"
+DEVICE_PLUGIN_NAME: Final = "sriov-device-plugin"
+WEBHOOK_NAME: Final = "sriov-network-webhook"  # Deployment, Service and ServiceAccount
+WEBHOOK_SERVICE_PORT: Final = 443
+WEBHOOK_CONTAINER_PORT: Final = 6443
+WEBHOOK_CERT_SECRET: Final = "sriov-network-webhook-cert"  # TLS Secret the webhook pods mount
+WEBHOOK_CERT_DIR: Final = "/etc/sriov-operator/webhook-tls"
 DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
     "node-role.kubernetes.io/worker": "",
     "kubernetes.io/os": "linux",
@@ -71,6 +96,11 @@ AWS_NETFILTER_PREFIX: Final = "aws/NetworkID:"
 
 # Field manager used for every server-side apply this operator does.
 FIELD_MANAGER: Final = "sriov-fdp-operator"
+# The drain controller's own manager for NodeState status, so its condition and the daemon's
+# conditions never clobber each other (conditions are a list map keyed by type).
+DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
+# The workloads controller's manager for SriovOperatorConfig status (its Ready condition).
+WORKLOADS_FIELD_MANAGER: Final = "sriov-fdp-operator-workloads"
 
 # Sync status values (SriovNetworkNodeState.status.syncStatus)
 SYNC_IN_PROGRESS: Final = "InProgress"
@@ -104,6 +134,16 @@ class EventReason(StrEnum):
 
     LEADER_ELECTED = "LeaderElected"
     LEADER_LOST = "LeaderLost"
+    # drain controller (docs/drain.md), on the Node
+    DRAIN_STARTED = "DrainStarted"
+    DRAIN_COMPLETE = "DrainComplete"
+    DRAIN_BLOCKED = "DrainBlocked"
+    DRAIN_FORCED = "DrainForced"
+    DRAIN_WAITING = "DrainWaiting"
+    DRAIN_POOL_CONFLICT = "DrainPoolConflict"
+    DRAIN_SKIPPED = "DrainSkipped"
+    DRAIN_REQUEST_INVALID = "DrainRequestInvalid"
+    NODE_UNCORDONED = "NodeUncordoned"
     # operator
     NODE_STATE_DELETED = "NodeStateDeleted"
     POLICY_READY = "PolicyReady"
@@ -127,6 +167,23 @@ class EventReason(StrEnum):
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
     EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
+    EventReason.DRAIN_STARTED: "a node's drain started: cordoned, evicting what must leave",
+    EventReason.DRAIN_COMPLETE: "a node's drain finished; the config daemon may go on",
+    EventReason.DRAIN_BLOCKED: (
+        "a drain passed its deadline with pods left (named, with PDBs); uncordoned, retried"
+    ),
+    EventReason.DRAIN_FORCED: (
+        "pods a PDB protects were deleted at the drain deadline (--drain-force-past-pdb)"
+    ),
+    EventReason.DRAIN_WAITING: "a node waits for a slot in its pool (maxUnavailable reached)",
+    EventReason.DRAIN_POOL_CONFLICT: (
+        "a node is selected by several SriovNetworkPoolConfigs and is not drained"
+    ),
+    EventReason.DRAIN_SKIPPED: "disableDrain is set: a drain request was answered at once",
+    EventReason.DRAIN_REQUEST_INVALID: (
+        "a Node's sriovnetwork.openshift.io/state annotation is no known request"
+    ),
+    EventReason.NODE_UNCORDONED: "the drain controller uncordoned a node it had cordoned",
     EventReason.NODE_STATE_DELETED: "a NodeState (and its device-plugin ConfigMap) outlived its Node by "
     "the grace delay and was deleted",
     EventReason.POLICY_READY: "every node a policy selects is configured for it",
