@@ -117,12 +117,11 @@ FEATURE_GATE_DEFAULTS: Final = {
     "mellanoxFirmwareReset": True,
 }
 
-# Config daemon: field manager of its writes (the drain controller has its own, so SSA keeps
-# each one's conditions), and what it reports on its NodeState.
+# Config daemon: field manager of its NodeState status (DRAIN_FIELD_MANAGER owns the Draining
+# condition), and what it reports on its NodeState.
 DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"
-DRAIN_FIELD_MANAGER: Final = "sriov-fdp-operator-drain"
 METADATA_SOURCE_ANNOTATION: Final = "sriovnetwork.openshift.io/metadata-source"
-DEVICE_PLUGIN_POD_SELECTOR: Final = "app=sriov-device-plugin"  # the device plugin DaemonSet's pods
+DEVICE_PLUGIN_POD_SELECTOR: Final = f"app={DEVICE_PLUGIN_NAME}"  # the device plugin DaemonSet's pods
 
 
 class EventReason(StrEnum):
