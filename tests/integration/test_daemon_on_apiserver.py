@@ -18,7 +18,7 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION
-from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
@@ -324,3 +324,45 @@ async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after
 
 def _vf_count(root: Path, pf: str) -> int:
     return len(list((root / "sys/bus/pci/devices" / pf).glob("virtfn*")))
+
+
+async def test_api_server_restarted_under_the_daemon_it_catches_up_and_applies_nothing_twice(
+    vm: Node, control_plane: ControlPlane
+) -> None:
+    vm.daemon.start()
+    first = {"interfaces": [port(DPDK_PORT, "dpdk1", "vfio-pci")]}
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, first)
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES[:1], generation)
+    await eventually(
+        lambda: synced(vm.objects, vm.namespace, vm.name, generation), "Succeeded before the restart"
+    )
+    dpdk_record = vm.root / f"etc/sriov-operator/pci/{DPDK_PORT}.json"
+    written_at = dpdk_record.stat().st_mtime_ns
+
+    await asyncio.to_thread(control_plane.restart_apiserver)
+    assert vm.daemon.process is not None and vm.daemon.process.poll() is None  # still running
+
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
+    await eventually(
+        lambda: synced(vm.objects, vm.namespace, vm.name, generation), "catching up after the restart"
+    )
+    assert dpdk_record.stat().st_mtime_ns == written_at  # the DPDK port was not configured again
+    planned = await _notes(vm, "ConfigurationPlanned")
+    assert sum(f"bind {DPDK_PORT} to vfio-pci" in note for note in planned) == 1
+
+
+async def test_daemon_starts_and_stays_up_while_the_api_server_is_unreachable(
+    vm: Node, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    unreachable = tmp_path / "unreachable.kubeconfig"
+    text = control_plane.kubeconfig.read_text().replace(
+        control_plane.api_url, f"https://127.0.0.1:{free_port()}"
+    )
+    unreachable.write_text(text)
+    vm.daemon.kubeconfig = unreachable
+    vm.daemon.start()
+    await asyncio.sleep(6)
+    assert vm.daemon.process is not None and vm.daemon.process.poll() is None, vm.daemon.log()
+    assert "retry in" in vm.daemon.log()
+    assert vm.daemon.stop() == 0  # and it stops cleanly on SIGTERM
