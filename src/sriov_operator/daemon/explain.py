@@ -10,19 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateSpec
-from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan
+from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, vf_ids
 
 MAX_LINES = 10  # a condition message stays readable; the Event and the log carry the count
 
 _REQUIREMENT_WORDS = {"none": "no drain", "drain": "drain", "reboot": "drain and reboot"}
-
-
-def _vf_ids(vf_range: str | None) -> range:
-    first, _, last = (vf_range or "0").partition("-")
-    try:
-        return range(int(first), int(last or first) + 1)
-    except ValueError:
-        return range(0)
 
 
 def policies_by_device(spec: SriovNetworkNodeStateSpec, interfaces: Iterable[InterfaceExt]) -> dict[str, str]:
@@ -34,7 +26,7 @@ def policies_by_device(spec: SriovNetworkNodeStateSpec, interfaces: Iterable[Int
         if groups:
             owners[interface.pci_address] = ", ".join(sorted({g.policy_name or "" for g in groups}))
         for vf in (found[interface.pci_address].vfs or []) if interface.pci_address in found else []:
-            group = next((g for g in groups if vf.vf_id in _vf_ids(g.vf_range)), None)
+            group = next((g for g in groups if vf.vf_id in vf_ids(g)), None)
             if group is not None and vf.pci_address != interface.pci_address:
                 owners[vf.pci_address] = group.policy_name or ""
     return owners
