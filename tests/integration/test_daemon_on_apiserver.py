@@ -73,12 +73,12 @@ class Node:
 
 
 async def _make_node(
-    profile: str, tmp_path: Path, kube: client.ApiClient, plane: ControlPlane, namespace: str
+    profile: str, tmp_path: Path, kube: client.ApiClient, plane: ControlPlane, namespace: str, **changes: Any
 ) -> Node:
     objects = KubeObjects(kube)
     name = f"{profile}-{namespace}"
     root = tmp_path / name
-    create_host(load_profile(profile), root)
+    create_host(load_profile(profile).model_copy(update=changes), root)
     await create_node(objects, name)
     await objects.create(
         SRIOV_NETWORK_NODE_STATES,
@@ -97,6 +97,17 @@ async def vm(
     tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
 ) -> AsyncIterator[Node]:
     node = await _make_node("openstack-vm", tmp_path, kube, control_plane, await make_namespace(None))
+    yield node
+    node.daemon.stop()
+
+
+@pytest_asyncio.fixture
+async def vm_without_noiommu(
+    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
+) -> AsyncIterator[Node]:
+    """A VM whose kernel's vfio was built without CONFIG_VFIO_NOIOMMU."""
+    namespace = await make_namespace(None)
+    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, namespace, vfio_noiommu=False)
     yield node
     node.daemon.stop()
 
@@ -366,3 +377,19 @@ async def test_daemon_starts_and_stays_up_while_the_api_server_is_unreachable(
     assert vm.daemon.process is not None and vm.daemon.process.poll() is None, vm.daemon.log()
     assert "retry in" in vm.daemon.log()
     assert vm.daemon.stop() == 0  # and it stops cleanly on SIGTERM
+
+
+async def test_kernel_without_no_iommu_support_fails_with_what_to_do(vm_without_noiommu: Node) -> None:
+    vm = vm_without_noiommu
+    vm.daemon.start()
+    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
+    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
+
+    async def failed() -> tuple[str | None, str] | None:
+        sync_status, error = await _status_of(vm)
+        return (sync_status, error) if sync_status == "Failed" else None
+
+    _, error = await eventually(failed, "syncStatus Failed")
+    assert "lacks no-IOMMU support" in error and "CONFIG_VFIO_NOIOMMU" in error
+    assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
+    assert not (vm.root / PLUGIN_FILE).exists()
