@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from sriov_operator.host.devlink import NetlinkEswitch
 from sriov_operator.host.discovery import discover
 from sriov_operator.host.netlink import NetlinkLinkControl
 from sriov_operator.host.openstack.configdrive import find_config_drive, read_config_drive
 from sriov_operator.host.openstack.metadata_service import MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
+from sriov_operator.host.pci import is_pci_address
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
 from tests.host.conftest import MetadataServer
@@ -138,3 +140,15 @@ def test_a_missing_namespace_is_an_error_and_is_not_created() -> None:
     with pytest.raises(OSError, match=f"network namespace {name}"):
         NetlinkLinkControl(netns=name).set_up("lo")
     assert not Path("/run/netns", name).exists()
+
+
+def test_devlink_over_netlink_on_this_kernel() -> None:
+    """This machine's PCI NIC has no eSwitch (and the kernel may have no devlink at all): mode unknown,
+    and a switch is refused with the device named, not crashed on."""
+    device = Path(os.path.realpath("/sys/class/net/eth0/device"))
+    pci = next((part for part in reversed(device.parts) if is_pci_address(part)), None)
+    assert pci is not None, f"eth0 of this machine is expected on PCI ({device})"
+    eswitch = NetlinkEswitch()
+    assert eswitch.mode(pci) is None
+    with pytest.raises(OSError, match=f"devlink eswitch set pci/{pci} mode switchdev"):
+        eswitch.set_mode(pci, "switchdev")

@@ -15,6 +15,7 @@ from typing import Literal
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
 from sriov_operator.errors import HostError
+from sriov_operator.host.devlink import EswitchControl
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.lock import host_lock
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
@@ -46,6 +47,7 @@ class HostAccess:
     writer: HostWriter
     run: CommandRunner
     links: LinkControl
+    eswitch: EswitchControl
     numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
 
@@ -173,12 +175,9 @@ def _link_up(access: HostAccess, pci: str) -> bool:
 
 
 def _set_eswitch(access: HostAccess, pci: str, mode: str) -> bool:
-    netdev = read_pci_function(access.host, pci).netdev
-    if netdev is not None and netdev.eswitch_mode == mode:
+    if access.eswitch.mode(pci) == mode:
         return False
-    result = access.run(["devlink", "dev", "eswitch", "set", f"pci/{pci}", "mode", mode])
-    if result.returncode != 0:
-        raise ApplyError(f"{pci}: devlink could not set eswitch mode {mode}: {result.stderr.strip()}")
+    access.eswitch.set_mode(pci, mode)
     return True
 
 

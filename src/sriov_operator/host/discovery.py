@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sriov_operator.api.models import InterfaceExt, VirtualFunction
 from sriov_operator.api.platforms import is_virtual
+from sriov_operator.host.devlink import EswitchControl
 from sriov_operator.host.openstack.netfilter import DeviceInfo
 from sriov_operator.host.openstack.ports import (
     MetadataSettings,
@@ -73,7 +74,9 @@ def _interface(function: PciFunction, **extra: object) -> InterfaceExt:
     )
 
 
-def _physical_function(host: HostRoot, function: PciFunction) -> InterfaceExt | None:
+def _physical_function(
+    host: HostRoot, function: PciFunction, eswitch: EswitchControl | None
+) -> InterfaceExt | None:
     totalvfs = host.read_int(function.path / "sriov_totalvfs")
     if totalvfs is None:
         return None
@@ -82,14 +85,21 @@ def _physical_function(host: HostRoot, function: PciFunction) -> InterfaceExt | 
         index = link.removeprefix("virtfn")
         vf_address = host.link_name(function.path / link) if link.startswith("virtfn") else None
         if index.isdigit() and len(index) < 6 and is_pci_address(vf_address):
-            vfs.append(_virtual_function(read_pci_function(host, str(vf_address)), int(index)))
+            vf = _virtual_function(read_pci_function(host, str(vf_address)), int(index))
+            vfs.append(vf.model_copy(update={"representor_name": function.representors.get(int(index))}))
     return _interface(
         function,
         num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,
         totalvfs=totalvfs,
-        e_switch_mode=function.netdev.eswitch_mode if function.netdev else None,
+        e_switch_mode=_eswitch_mode(function, eswitch),
         vfs=sorted(vfs, key=lambda vf: vf.vf_id),
     )
+
+
+def _eswitch_mode(function: PciFunction, eswitch: EswitchControl | None) -> str | None:
+    """devlink's answer; the ``compat/devlink/mode`` file of out-of-tree drivers when devlink has none."""
+    from_devlink = eswitch.mode(function.address) if eswitch is not None else None
+    return from_devlink or (function.netdev.eswitch_mode if function.netdev else None)
 
 
 def _port(function: PciFunction, info: DeviceInfo) -> InterfaceExt:
@@ -104,11 +114,16 @@ def _recorded_mac(records: Mapping[str, DeviceRecord], pci: str) -> str | None:
     return record.mac if record else None
 
 
-def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | None = None) -> Discovery:
+def discover(
+    host: HostRoot,
+    platform: Platform,
+    metadata: MetadataSettings | None = None,
+    eswitch: EswitchControl | None = None,
+) -> Discovery:
     """Raises MetadataError on OpenStack when no metadata source answers (and no checkpoint fits)."""
     functions = network_functions(host)
     if not is_virtual(platform):
-        pfs = [pf for pf in (_physical_function(host, f) for f in functions) if pf is not None]
+        pfs = [pf for pf in (_physical_function(host, f, eswitch) for f in functions) if pf is not None]
         return Discovery(platform, "none", pfs, None)
     records = read_configured(host)
     nics = {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sriov_operator.errors import BadInputError
+from sriov_operator.host.devlink import EswitchControl, NetlinkEswitch
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.netlink import NetlinkLinkControl
 from sriov_operator.host.programs import CommandRunner, HostCommandRunner
@@ -32,14 +33,16 @@ class HostIO:
     writer: HostWriter
     run: CommandRunner
     links: LinkControl
+    eswitch: EswitchControl
 
 
 @dataclass(frozen=True)
 class NamespaceRequired:
     """Stands in for netlink when the host root is not ``/`` and no namespace was given: refuses.
 
-    Links are found by name, so netlink would change this machine's interfaces
-    instead of the tree's.  Reads that need no link (``discover``) still work.
+    Links are found by name and devlink devices by PCI address, so netlink would
+    act on this machine's devices instead of the tree's.  Reads that need
+    neither (``discover`` of a bare-metal tree reads the eSwitch as unknown) work.
     """
 
     root: Path
@@ -60,14 +63,22 @@ class NamespaceRequired:
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         self._refuse()
 
+    def mode(self, pci: str) -> str | None:
+        return None
 
-def link_control(root: Path, netns: str | None) -> LinkControl:
-    """Netlink in ``netns`` (``current``: this process's); without one, only for the root ``/``."""
-    if netns is None:
-        return NetlinkLinkControl() if os.path.realpath(root) == "/" else NamespaceRequired(root)
-    return NetlinkLinkControl(None if netns == CURRENT_NETNS else netns)
+    def set_mode(self, pci: str, mode: str) -> None:
+        self._refuse()
 
 
 def real_host_io(root: Path, netns: str | None = None) -> HostIO:
-    """Plain writes under ``root``, programs (chrooted unless ``root`` is ``/``), netlink in ``netns``."""
-    return HostIO(HostWriter(root), HostCommandRunner(root), link_control(root, netns))
+    """Plain writes under ``root``, programs (chrooted unless ``root`` is ``/``), netlink in ``netns``.
+
+    ``netns``: a name under /run/netns, a path, or ``current`` (this process's);
+    without one, netlink is used only when ``root`` is ``/``.
+    """
+    writer, runner = HostWriter(root), HostCommandRunner(root)
+    if netns is None and os.path.realpath(root) != "/":
+        refuse = NamespaceRequired(root)
+        return HostIO(writer, runner, refuse, refuse)
+    namespace = None if netns in (None, CURRENT_NETNS) else netns
+    return HostIO(writer, runner, NetlinkLinkControl(namespace), NetlinkEswitch(namespace))

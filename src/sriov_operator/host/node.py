@@ -45,7 +45,7 @@ class NodeHost:
             raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
         chosen = io or real_host_io(root, netns)
-        access = HostAccess(host, chosen.writer, chosen.run, chosen.links)
+        access = HostAccess(host, chosen.writer, chosen.run, chosen.links, chosen.eswitch)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
@@ -56,7 +56,7 @@ class NodeHost:
 
     def discover(self, *, checkpoint: bool) -> Discovery:
         """With ``checkpoint``, persist what OpenStack metadata told us (only if it changed)."""
-        found = discover(self.host, self.platform, self.metadata)
+        found = discover(self.host, self.platform, self.metadata, self.access.eswitch)
         if checkpoint and found.ports is not None:
             save_checkpoint(self.host, self.access.writer, found.ports)
         return found

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sriov_operator.errors import HostError
@@ -41,19 +42,20 @@ class HostFileError(HostError):
     """A file of ours under the host root cannot be read or is not what we wrote."""
 
 
-def read_regular_file(path: Path, max_bytes: int) -> bytes:
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def read_regular_file(path: str, max_bytes: int, opener: Callable[[str, int], int] = os.open) -> bytes:
     """The bytes of a regular file, at most ``max_bytes``.
 
     OSError for anything else: a FIFO, socket or device is refused before it is
-    opened (and the open is non-blocking, in case it was swapped in meanwhile),
-    a longer file is refused rather than cut.
+    opened (and the open is non-blocking: one swapped in meanwhile reads as
+    empty instead of blocking), a longer file is refused rather than cut.
     """
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise OSError(f"{path}: not a regular file")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    fd = opener(path, READ_FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
         data = bytearray()
         while chunk := os.read(fd, max_bytes + 1 - len(data)):
             data += chunk
@@ -67,6 +69,10 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
 @dataclass(frozen=True)
 class HostRoot:
     root: Path
+    _real_root: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_real_root", os.path.realpath(self.root))
 
     def path(self, relative: str, *more: str) -> Path:
         """A host path such as ``sys/bus/pci/devices`` (relative to the root, no leading slash)."""
@@ -80,20 +86,39 @@ class HostRoot:
                 return "/" + text[len(root) :].lstrip("/")
         return text
 
-    def inside(self, path: Path) -> Path:
-        """``path`` with its symlinks resolved; OutsideRootError if that leaves the root."""
-        real = Path(os.path.realpath(path))
-        root = Path(os.path.realpath(self.root))
-        if real != root and root not in real.parents:
+    def _check(self, path: Path, real: str) -> None:
+        root = self._real_root
+        if root not in ("/", real) and not real.startswith(root + "/"):
             raise OutsideRootError(
                 f"{path}: resolves to {real}, outside the host root {root}; refusing to touch it"
             )
-        return real
+
+    def inside(self, path: Path) -> Path:
+        """``path`` with its symlinks resolved; OutsideRootError if that leaves the root."""
+        real = os.path.realpath(path)
+        self._check(path, real)
+        return Path(real)
+
+    def open_inside(self, path: str | Path, flags: int) -> int:
+        """``os.open`` of a file that, once opened, is known to be under the root (no check-then-use race).
+
+        The opened file's real path comes from ``/proc/self/fd``: one system call
+        instead of resolving every component of ``path``.
+        """
+        fd = os.open(path, flags)
+        if self._real_root == "/":
+            return fd  # nothing to leave
+        try:
+            self._check(Path(path), os.readlink(f"/proc/self/fd/{fd}"))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def read(self, path: Path, max_bytes: int = ATTRIBUTE_MAX_BYTES) -> str | None:
         """The stripped text of a regular file under the root, or None (missing, unreadable, too big)."""
         try:
-            return read_regular_file(self.inside(path), max_bytes).decode().strip()
+            return read_regular_file(os.fspath(path), max_bytes, self.open_inside).decode().strip()
         except OutsideRootError as error:
             log.warning("ignoring %s", error)
             return None
@@ -112,7 +137,7 @@ class HostRoot:
         if not os.path.lexists(path):
             return None
         try:
-            return read_regular_file(self.inside(path), STATE_FILE_MAX_BYTES).decode()
+            return read_regular_file(os.fspath(path), STATE_FILE_MAX_BYTES, self.open_inside).decode()
         except (OSError, UnicodeDecodeError) as error:
             raise HostFileError(f"{path}: cannot read: {error}; remove it if it is not ours") from None
 

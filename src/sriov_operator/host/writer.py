@@ -9,11 +9,24 @@ reactions, so apply code is identical against a real host and a simulated one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from sriov_operator.host.root import HostRoot
+from sriov_operator.host.root import HostRoot, OutsideRootError
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Re-raise an OSError naming ``path`` as the caller addressed it, not where it resolved."""
+    try:
+        yield
+    except OutsideRootError:
+        raise
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 class HostWriter:
@@ -21,12 +34,16 @@ class HostWriter:
         self.host = HostRoot(root)
 
     def write_attribute(self, path: Path, value: str) -> None:
-        """Write a kernel attribute (sysfs) in a single ``write``; never creates the file."""
-        fd = os.open(self.host.inside(path), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            os.write(fd, value.encode())
-        finally:
-            os.close(fd)
+        """Write a kernel attribute (sysfs) in a single ``write``; never creates the file.
+
+        An OSError names ``path`` as given (``/sys/bus/pci/devices/…``), not where it resolved.
+        """
+        with naming(path):
+            fd = self.host.open_inside(self.host.inside(path), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
 
     def ensure_directory(self, directory: Path) -> Path:
         """``directory`` under the root, created if missing (each existing step checked first)."""

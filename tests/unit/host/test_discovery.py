@@ -13,6 +13,7 @@ from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.host.simulator.host_io import SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.host.writer import HostWriter
+from tests.unit.host.conftest import sim_node
 
 DPDK_NET = "openstack/NetworkID:55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"
 MANAGEMENT_NET = "openstack/NetworkID:9e2c4a1b-7d3f-4e8a-b5c6-0f1d2e3a4b5c"
@@ -98,7 +99,8 @@ def test_bare_metal_pfs_with_vfs(intel_host: HostRoot, mellanox_host: HostRoot) 
     ]
     assert found.interfaces[0].link_speed == "25000 Mb/s" and found.interfaces[0].vfs == []
 
-    mellanox = discover(mellanox_host, "baremetal").interfaces[0]
+    assert discover(mellanox_host, "baremetal").interfaces[0].e_switch_mode is None  # no devlink: unknown
+    mellanox = sim_node(mellanox_host).discover(checkpoint=False).interfaces[0]
     assert (mellanox.e_switch_mode, mellanox.num_vfs, mellanox.link_type) == ("legacy", 2, "ETH")
     assert mellanox.vfs is not None
     assert [(v.vf_id, v.pci_address, v.driver, v.device_id) for v in mellanox.vfs] == [

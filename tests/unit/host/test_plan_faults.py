@@ -145,3 +145,27 @@ def test_is_rdma_without_an_rdma_device_is_warned_about(vm_host: HostRoot) -> No
     kernel.save()
     assert SimulatedCommandRunner(vm_host.root)(["modprobe", "mlx5_ib"]).returncode == 0
     assert plan(spec, sim_node(vm_host).observe()).warnings == ()
+
+
+def test_a_pf_with_representors_is_reported_by_its_uplink(mellanox_host: HostRoot) -> None:
+    node = sim_node(mellanox_host)
+    converge(node.access, pf_spec(MLX_PF, 2, eSwitchMode="switchdev"), node.observe)
+    odd = mellanox_host.path("sys/bus/pci/devices", MLX_PF, "net", "a_rep")  # sorts before the uplink
+    odd.mkdir()
+    (odd / "phys_port_name").write_text("pf0vf7\n")
+    pf = node.discover(checkpoint=False).interfaces[0]
+    assert (pf.name, pf.mac, pf.e_switch_mode) == ("ens2f0np0", "b8:ce:f6:10:00:00", "switchdev")
+    assert [(vf.vf_id, vf.representor_name) for vf in pf.vfs or []] == [
+        (0, "ens2f0np0_0"),
+        (1, "ens2f0np0_1"),
+    ]
+
+
+def test_a_pf_already_in_switchdev_is_not_switched_again(mellanox_host: HostRoot) -> None:
+    node = sim_node(mellanox_host)
+    spec = pf_spec(MLX_PF, 2, eSwitchMode="switchdev")
+    assert [o.action.action for o in converge(node.access, spec, node.observe)] == [
+        "setESwitchMode",
+        "rememberDevice",
+    ]
+    assert plan(spec, node.observe()).actions == ()  # read over devlink: no compat/devlink/mode file

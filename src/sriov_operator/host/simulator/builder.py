@@ -39,7 +39,11 @@ def create_host(profile: Profile, out: Path) -> None:
     kernel = SimulatedKernel(
         out,
         KernelState(
-            iommu=profile.iommu, vfio_noiommu=profile.vfio_noiommu, available_modules=profile.modules
+            iommu=profile.iommu,
+            vfio_noiommu=profile.vfio_noiommu,
+            compat_devlink_mode=profile.compat_devlink_mode,
+            available_modules=profile.modules,
+            boot_modules=profile.modules,
         ),
     )
     for name, value in profile.dmi.items():
@@ -51,6 +55,7 @@ def create_host(profile: Profile, out: Path) -> None:
         for attribute in ("bind", "unbind"):
             write_value(kernel.driver_dir(driver) / attribute, "")
     write_value(out / PCI_DRIVERS_PROBE, "")
+    kernel.new_boot_id()
     for device in profile.devices:
         kernel.add_device(device)
     if profile.config_drive is not None:

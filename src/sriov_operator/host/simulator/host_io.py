@@ -7,7 +7,7 @@ Production code runs unchanged against it: pass ``simulated_io(root)`` to
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sriov_operator.host.io import HostIO
@@ -15,16 +15,15 @@ from sriov_operator.host.pci import IFF_UP
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
-    PCI_DEVICES,
     PCI_DRIVERS,
     PCI_DRIVERS_PROBE,
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
-from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.host.writer import HostWriter
+from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, SimulatedKernel
+from sriov_operator.host.writer import HostWriter, naming
 
-_DEVICES = tuple(PCI_DEVICES.split("/"))
+_DEVICES = tuple(DEVICES_DIR.split("/"))
 _DRIVERS = tuple(PCI_DRIVERS.split("/"))
 
 
@@ -38,16 +37,16 @@ class SimulatedWriter(HostWriter):
 
     def write_attribute(self, path: Path, value: str) -> None:
         real = self.host.inside(path)
-        with SimulatedKernel.transaction(self.root) as kernel:
+        with naming(path), SimulatedKernel.transaction(self.root) as kernel:
             if not self._react(kernel, real, value):
-                super().write_attribute(real, value)
+                super().write_attribute(path, value)
 
     def _react(self, kernel: SimulatedKernel, real: Path, value: str) -> bool:
         parts = real.relative_to(self.host.inside(self.root)).parts
-        if parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "sriov_numvfs":
-            kernel.set_numvfs(parts[4], _count(value, real))
-        elif parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "driver_override":
-            kernel.set_driver_override(parts[4], value)
+        if parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "sriov_numvfs":
+            kernel.set_numvfs(parts[3], _count(value, real))
+        elif parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "driver_override":
+            kernel.set_driver_override(parts[3], value)
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "bind":
             kernel.bind(value.strip(), parts[4])
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "unbind":
@@ -72,7 +71,7 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]`` and ``devlink dev eswitch set pci/<addr> mode <m>``."""
+    """``modprobe <module> [param=value…]``; nothing else is installed on the simulated host."""
 
     root: Path
 
@@ -87,10 +86,6 @@ class SimulatedCommandRunner:
             if kernel.load_module(argv[1], parameters):
                 return CommandResult(0)
             return CommandResult(1, "", f"modprobe: FATAL: Module {argv[1]} not found.")
-        if len(argv) == 7 and argv[:4] == ["devlink", "dev", "eswitch", "set"] and argv[5] == "mode":
-            if kernel.set_eswitch_mode(argv[4].removeprefix("pci/"), argv[6]):
-                return CommandResult(0)
-            return CommandResult(1, "", "Error: devlink answers: Operation not supported.")
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 
@@ -126,7 +121,30 @@ class SimulatedLinkControl:
         return found
 
 
+@dataclass(frozen=True)
+class SimulatedEswitch:
+    """Devlink's eSwitch get/set on the simulated kernel (EOPNOTSUPP without an eSwitch, as devlink)."""
+
+    root: Path
+    _seen: dict[tuple[int, int], dict[str, str | None]] = field(default_factory=dict, compare=False)
+
+    def mode(self, pci: str) -> str | None:
+        """From the kernel's state file, parsed again only when it changed (discovery asks per PF)."""
+        status = (self.root / STATE_FILE).stat()
+        key = (status.st_mtime_ns, status.st_ino)
+        if key not in self._seen:
+            devices = SimulatedKernel.load(self.root).state.devices.items()
+            modes: dict[str, str | None] = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
+            self._seen.clear()
+            self._seen[key] = modes
+        return self._seen[key].get(pci)
+
+    def set_mode(self, pci: str, mode: str) -> None:
+        with SimulatedKernel.transaction(self.root) as kernel:
+            kernel.set_eswitch_mode(pci, mode)
+
+
 def simulated_io(root: Path) -> HostIO:
     """The HostIO of a simulator tree; FileNotFoundError if ``root`` is not one."""
     writer = SimulatedWriter(root)
-    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer))
+    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer), SimulatedEswitch(root))

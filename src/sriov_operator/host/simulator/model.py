@@ -58,6 +58,7 @@ class Profile(_SimModel):
     platform: Literal["baremetal", "openstack"]
     iommu: bool
     vfio_noiommu: bool = True  # vfio built with CONFIG_VFIO_NOIOMMU (Debian's stock kernels are not)
+    compat_devlink_mode: bool = False  # netdevs have compat/devlink/mode (out-of-tree mlx5 only)
     dmi: dict[str, str] = {}
     modules: list[str] = []  # modules modprobe can load (vfio and vfio_pci are always available)
     devices: list[SimDevice]
@@ -67,6 +68,8 @@ class Profile(_SimModel):
 class KernelState(_SimModel):
     iommu: bool
     vfio_noiommu: bool = True
+    compat_devlink_mode: bool = False
     next_iommu_group: int = 1
     available_modules: list[str] = []
+    boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
