@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -147,6 +148,26 @@ async def synced(objects: KubeObjects, namespace: str, node: str, generation: in
     if status.get("syncStatus") == "Succeeded" and applied == str(generation):
         return state
     return None
+
+
+PLUGIN_FILE = "etc/sriov-operator/device-plugin/config.json"
+
+
+async def handed_over(objects: KubeObjects, namespace: str, node: str, root: Path, text: str) -> bool:
+    """The device plugin's file on the host holds ``text`` and the ConfigMap carries its digest.
+
+    The hand-off follows the ConfigMap, which the operator writes just after the spec: it can
+    come a moment after the NodeState says Succeeded for that spec.
+    """
+    path = root / PLUGIN_FILE
+    if not path.exists() or path.read_text() != text:
+        return False
+    configmap = await objects.get(CONFIG_MAPS, configmap_name(node), namespace)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return (
+        configmap is not None
+        and annotations_of(configmap).get("sriovnetwork.openshift.io/handed-over") == digest
+    )
 
 
 def driver_of(root: Path, pci: str) -> str | None:

@@ -8,7 +8,6 @@ controller's answer: their subject is the daemon.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +18,20 @@ from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane, free_port
-from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, NODES, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.resources import EVENTS, NODES, SRIOV_NETWORK_NODE_STATES
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.daemon_harness import (
+    PLUGIN_FILE,
     DaemonProcess,
     annotations_of,
     conditions,
     create_node,
     driver_of,
     eventually,
+    handed_over,
     node_state,
     synced,
     write_device_plugin_config,
@@ -40,7 +40,6 @@ from tests.integration.daemon_harness import (
 
 DPDK_PORT = "0000:00:04.0"  # vhost-user virtio port, Neutron network 55a54d05-…
 OFFLOAD_PORT = "0000:00:07.0"  # ConnectX-6 Dx VF, Neutron network c0ffee00-…
-PLUGIN_FILE = "etc/sriov-operator/device-plugin/config.json"
 
 
 def port(pci: str, policy: str, device_type: str, is_rdma: bool = False) -> dict[str, Any]:
@@ -166,12 +165,8 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
     assert driver_of(vm.root, DPDK_PORT) == "vfio-pci"
     assert HostRoot(vm.root).read(HostRoot(vm.root).path(VFIO_NOIOMMU_PARAMETER)) in {"Y", "1"}
     assert driver_of(vm.root, OFFLOAD_PORT) == "mlx5_core"  # the offload VF keeps its netdevice
-    assert (vm.root / PLUGIN_FILE).read_text() == config
-    configmap = await vm.objects.get(CONFIG_MAPS, configmap_name(vm.name), vm.namespace)
-    assert configmap is not None
-    assert (
-        annotations_of(configmap)["sriovnetwork.openshift.io/handed-over"]
-        == hashlib.sha256(config.encode()).hexdigest()
+    await eventually(
+        lambda: handed_over(vm.objects, vm.namespace, vm.name, vm.root, config), "the device plugin's config"
     )
 
     found = conditions(state)
@@ -373,9 +368,12 @@ async def test_daemon_starts_and_stays_up_while_the_api_server_is_unreachable(
     unreachable.write_text(text)
     vm.daemon.kubeconfig = unreachable
     vm.daemon.start()
-    await asyncio.sleep(6)
+
+    async def retried_twice() -> bool:
+        return vm.daemon.log().count("retry in") >= 2
+
+    await eventually(retried_twice, "the daemon to log two retries of the unreachable API server")
     assert vm.daemon.process is not None and vm.daemon.process.poll() is None, vm.daemon.log()
-    assert "retry in" in vm.daemon.log()
     assert vm.daemon.stop() == 0  # and it stops cleanly on SIGTERM
 
 

@@ -40,6 +40,7 @@ from tests.integration.daemon_harness import (
     create_node,
     driver_of,
     eventually,
+    handed_over,
     node_state,
     synced,
 )
@@ -157,7 +158,10 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
             text = configmap["data"]["config.json"]
             offload = next(r for r in json.loads(text)["resourceList"] if r["resourceName"] == "hwoffload1")
             assert offload["selectors"]["isRdma"] is True
-            assert (daemon.root / "etc/sriov-operator/device-plugin/config.json").read_text() == text
+            await eventually(
+                lambda d=daemon, t=text: handed_over(objects, namespace, d.node, d.root, t),  # type: ignore[misc]
+                f"the device plugin's config on {daemon.node}",
+            )
 
         for policy in seed_policies(namespace):
             await objects.delete(SRIOV_NETWORK_NODE_POLICIES, policy["metadata"]["name"], namespace)
