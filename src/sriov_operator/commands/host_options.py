@@ -35,8 +35,10 @@ def add_host_arguments(
         )
     add_flag(parser, "--host-root", type=Path, default=Path("/"), help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
-    parser.add_argument(
+    add_flag(
+        parser,
         "--netns",
+        default=None,
         help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
         "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
     )
