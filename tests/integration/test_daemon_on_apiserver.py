@@ -20,6 +20,7 @@ from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
+from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import EVENTS, NODES, SRIOV_NETWORK_NODE_STATES
 from tests.integration.conftest import NamespaceFactory
@@ -391,3 +392,21 @@ async def test_kernel_without_no_iommu_support_fails_with_what_to_do(vm_without_
     assert "lacks no-IOMMU support" in error and "CONFIG_VFIO_NOIOMMU" in error
     assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
     assert not (vm.root / PLUGIN_FILE).exists()
+
+
+async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_change(vm: Node) -> None:
+    vm.daemon.start()
+
+    async def ports() -> set[str] | None:
+        state = await node_state(vm.objects, vm.namespace, vm.name)
+        found = {i["pciAddress"] for i in (state.get("status") or {}).get("interfaces") or []}
+        return found or None
+
+    before = await eventually(ports, "the discovered ports")
+    with SimulatedKernel.transaction(vm.root) as kernel:
+        kernel.remove_device("0000:00:06.0")  # the Intel VF port is detached from the VM
+
+    async def rediscovered() -> bool:
+        return await ports() == before - {"0000:00:06.0"}
+
+    assert await eventually(rediscovered, "the status without the unplugged port (periodic rediscovery)")
