@@ -209,17 +209,22 @@ async def _status_of(node: Node) -> tuple[str | None, str]:
     return status.get("syncStatus"), str(status.get("lastSyncError") or "")
 
 
+async def _seed_spec_until_failed(node: Node) -> tuple[int, str]:
+    """Start the daemon, write the seed's spec and its ConfigMap; (generation, lastSyncError) once Failed."""
+    node.daemon.start()
+    generation = await write_node_state_spec(node.objects, node.namespace, node.name, SEED_SPEC)
+    await write_device_plugin_config(node.objects, node.namespace, node.name, SEED_RESOURCES, generation)
+
+    async def failed() -> str | None:
+        sync_status, error = await _status_of(node)
+        return error if sync_status == "Failed" else None
+
+    return generation, await eventually(failed, "syncStatus Failed")
+
+
 async def test_failing_host_write_reports_failed_and_recovers(vm: Node) -> None:
     records = _break_device_records(vm.root)
-    vm.daemon.start()
-    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
-    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
-
-    async def failed() -> tuple[str | None, str] | None:
-        sync_status, error = await _status_of(vm)
-        return (sync_status, error) if sync_status == "Failed" else None
-
-    _, error = await eventually(failed, "syncStatus Failed")
+    generation, error = await _seed_spec_until_failed(vm)
     assert error.startswith(
         f"rememberDevice {DPDK_PORT}: /etc/sriov-operator/pci"
     )  # what, and where on the host
@@ -380,15 +385,7 @@ async def test_daemon_starts_and_stays_up_while_the_api_server_is_unreachable(
 
 async def test_kernel_without_no_iommu_support_fails_with_what_to_do(vm_without_noiommu: Node) -> None:
     vm = vm_without_noiommu
-    vm.daemon.start()
-    generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
-    await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)
-
-    async def failed() -> tuple[str | None, str] | None:
-        sync_status, error = await _status_of(vm)
-        return (sync_status, error) if sync_status == "Failed" else None
-
-    _, error = await eventually(failed, "syncStatus Failed")
+    _, error = await _seed_spec_until_failed(vm)
     assert "lacks no-IOMMU support" in error and "CONFIG_VFIO_NOIOMMU" in error
     assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
     assert not (vm.root / PLUGIN_FILE).exists()
