@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "sriov_operator.commands.simulate_host",
     "sriov_operator.commands.operator",
     "sriov_operator.commands.diff",
+    "sriov_operator.commands.daemon",
 )
 
 

@@ -117,6 +117,12 @@ FEATURE_GATE_DEFAULTS: Final = {
     "mellanoxFirmwareReset": True,
 }
 
+# Config daemon: field manager of its NodeState status (DRAIN_FIELD_MANAGER owns the Draining
+# condition), and what it reports on its NodeState.
+DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"
+METADATA_SOURCE_ANNOTATION: Final = "sriovnetwork.openshift.io/metadata-source"
+DEVICE_PLUGIN_POD_SELECTOR: Final = f"app={DEVICE_PLUGIN_NAME}"  # the device plugin DaemonSet's pods
+
 
 class EventReason(StrEnum):
     """Every Event reason our processes write (events.k8s.io/v1 ``reason``); one table for all.
@@ -146,6 +152,15 @@ class EventReason(StrEnum):
     NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
     NAMESPACE_NOT_FOUND = "NamespaceNotFound"
     NAD_OWNED_BY_OTHER = "NetworkAttachmentDefinitionOwnedByOther"
+    # config daemon
+    CONFIGURATION_PLANNED = "ConfigurationPlanned"
+    DRAIN_REQUESTED = "DrainRequested"
+    CONFIGURATION_APPLIED = "ConfigurationApplied"
+    CONFIGURATION_FAILED = "ConfigurationFailed"
+    DEVICE_PLUGIN_CONFIG_HANDED_OVER = "DevicePluginConfigHandedOver"
+    DEVICE_PLUGIN_RESTARTED = "DevicePluginRestarted"
+    UNSAFE_NO_IOMMU_MODE = "UnsafeNoIOMMUMode"
+    METADATA_SOURCE = "MetadataSource"
 
 
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
@@ -180,4 +195,19 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.NAMESPACE_NOT_FOUND: "the target namespace of a network is missing; the NAD follows it",
     EventReason.NAD_OWNED_BY_OTHER: "a NetworkAttachmentDefinition of the network's name exists and "
     "belongs to someone else; it is left alone",
+    EventReason.CONFIGURATION_PLANNED: "the config daemon is about to change its host; the note lists each "
+    "change, whether it needs a drain, and the policy asking for it",
+    EventReason.DRAIN_REQUESTED: "the config daemon asked the drain controller to drain its node before "
+    "changes that take devices from running pods",
+    EventReason.CONFIGURATION_APPLIED: "the host now matches the NodeState spec generation in the note",
+    EventReason.CONFIGURATION_FAILED: "discovering, planning or applying failed; the note says what, where "
+    "and what to do; the daemon retries with backoff",
+    EventReason.DEVICE_PLUGIN_CONFIG_HANDED_OVER: "the node's device plugin got its config file, after the "
+    "devices it lists were configured",
+    EventReason.DEVICE_PLUGIN_RESTARTED: "the node's device plugin Pod was deleted so it restarts with a "
+    "changed resource list",
+    EventReason.UNSAFE_NO_IOMMU_MODE: "vfio runs in no-IOMMU mode on this node: DPDK devices do DMA without "
+    "IOMMU isolation",
+    EventReason.METADATA_SOURCE: "the OpenStack metadata source discovery now uses (configDrive, "
+    "metadataService)",
 }

@@ -23,17 +23,22 @@ from sriov_operator.host.openstack.ports import MetadataSettings
 from sriov_operator.host.platform import PLATFORM_CHOICES
 from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.manifests import ManifestError, load_paths
+from sriov_operator.runtime.settings import add_flag
 
 
-def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = False) -> None:
+def add_host_arguments(
+    parser: argparse.ArgumentParser, *, with_state: bool = False, with_output: bool = True
+) -> None:
     if with_state:
         parser.add_argument(
             "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
         )
-    parser.add_argument("--host-root", type=Path, default=Path("/"), help="the host's root (default /)")
+    add_flag(parser, "--host-root", type=Path, default=Path("/"), help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
-    parser.add_argument(
+    add_flag(
+        parser,
         "--netns",
+        default=None,
         help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
         "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
     )
@@ -63,7 +68,8 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = Fa
     parser.add_argument(
         "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
     )
-    parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
+    if with_output:
+        parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
 
 def open_node(args: argparse.Namespace) -> NodeHost:

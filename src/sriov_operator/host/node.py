@@ -61,8 +61,12 @@ class NodeHost:
             save_checkpoint(self.host, self.access.writer, found.ports)
         return found
 
-    def observe(self, *, checkpoint: bool = True) -> HostState:
-        interfaces = self.discover(checkpoint=checkpoint).interfaces
+    def survey(self, *, checkpoint: bool = True) -> tuple[Discovery, HostState]:
+        """Discovery (with the metadata source it used) and the state ``plan`` needs, from one look."""
+        found = self.discover(checkpoint=checkpoint)
         links = self.access.links.node_links(self.node_ips)
         guarded = {name: why for name, why in links.items() if name not in self.allow_node_links}
-        return read_host_state(self.host, self.platform, interfaces, guarded)
+        return found, read_host_state(self.host, self.platform, found.interfaces, guarded)
+
+    def observe(self, *, checkpoint: bool = True) -> HostState:
+        return self.survey(checkpoint=checkpoint)[1]

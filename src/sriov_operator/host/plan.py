@@ -114,7 +114,7 @@ class Plan:
         }
 
 
-def _vf_range(group: VfGroup) -> range:
+def vf_ids(group: VfGroup) -> range:
     """The VF ids of a group (checked by `_check_spec` before any plan is made)."""
     first, _, last = (group.vf_range or "0").partition("-")
     return range(int(first), int(last or first) + 1)
@@ -188,7 +188,7 @@ def _rdma_warnings(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[
             if not group.is_rdma or found is None:
                 continue
             for vf in found.vfs or []:
-                if vf.vf_id in _vf_range(group) and vf.pci_address not in host.rdma_devices:
+                if vf.vf_id in vf_ids(group) and vf.pci_address not in host.rdma_devices:
                     module = RDMA_MODULES.get(vf.driver or "", f"the RDMA driver for {vf.driver or 'it'}")
                     warnings.append(
                         f"{_label(vf)}: {_group_name(group)} has isRdma but the device has no RDMA device "
@@ -268,7 +268,7 @@ def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> 
     groups = interface.vf_groups or []
     if len(groups) > 1:
         raise PlanError(f"{where}: a port has one function, so one vfGroup, not {len(groups)}")
-    if groups and _vf_range(groups[0]) != range(1):
+    if groups and vf_ids(groups[0]) != range(1):
         raise PlanError(f"{where}: vfRange must be 0-0, not {groups[0].vf_range}")
     # a port we never configured is in no pod's use yet: binding it for DPDK takes nothing away
     to_dpdk: Requirement = "drain" if interface.pci_address in host.configured else "none"
@@ -307,7 +307,7 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
 
 
 def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
-    group = next((g for g in interface.vf_groups or [] if vf.vf_id in _vf_range(g)), None)
+    group = next((g for g in interface.vf_groups or [] if vf.vf_id in vf_ids(g)), None)
     if group is None:
         return []
     actions = _driver_actions(vf, group, "drain")

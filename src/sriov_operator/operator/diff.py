@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
+from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
 from sriov_operator.engine.problems import Problem
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.plan import Action, PlanError, Requirement, plan
-from sriov_operator.host.platform import platform_from_provider_id
-from sriov_operator.host.state import HostState, KernelModules
+from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
 from sriov_operator.manifests import Document
 
 LIST_KEYS = ("pciAddress", "resourceName", "name")
@@ -125,7 +125,9 @@ def predict(
         interfaces=list(interfaces),
         modules=UNKNOWN_HOST_READY,
         iommu_enabled=True,
-        configured={i.pci_address: i for i in old_spec.interfaces or []},
+        configured={
+            i.pci_address: DeviceRecord.model_validate(i.to_k8s()) for i in old_spec.interfaces or []
+        },
     )
     try:
         new_plan = plan(SriovNetworkNodeStateSpec.model_validate(after), host)
