@@ -124,7 +124,7 @@ class OperatorView:
                 listener(names)
 
     def policies_selecting(self, node_name: str) -> list[str]:
-        return [policy for policy, nodes in self.cache.index().items() if node_name in nodes]
+        return self.cache.policies_selecting(node_name)
 
     # --- handlers -----------------------------------------------------------------------------
 
