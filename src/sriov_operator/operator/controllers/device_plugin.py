@@ -10,7 +10,7 @@ removed where it has none.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 
 from sriov_operator.api.constants import FIELD_MANAGER
 from sriov_operator.kube.objects import KubeObjects
@@ -34,11 +34,7 @@ class DevicePluginReconciler(Reconciler):
     def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
         super().__init__(view, objects, events, clock)
         self.controller = Controller("device-plugin", self.reconcile, workers=WORKERS, clock=clock)
-        view.listeners.nodes.append(self._enqueue)
-
-    def _enqueue(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.controller.queue.add(name)
+        view.listeners.nodes.append(self.enqueue)
 
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)

@@ -7,7 +7,7 @@ be re-rendered, and whose status may have moved, is handed to the listeners
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
@@ -200,7 +201,9 @@ def node_of_config_map(config_map: Object) -> str:
 
 
 class Reconciler:
-    """Base of the operator's reconcilers: what each reads and writes through."""
+    """Base of the operator's reconcilers: what each reads and writes through, and its controller."""
+
+    controller: Controller
 
     def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
         self.view = view
@@ -208,3 +211,7 @@ class Reconciler:
         self.events = events
         self.clock = clock
         self.settings = view.settings
+
+    def enqueue(self, keys: Iterable[Hashable]) -> None:
+        for key in keys:
+            self.controller.queue.add(key)
