@@ -54,9 +54,10 @@ async def register(
     view = OperatorView(manager, settings)
     events = manager.events(COMPONENT)
     objects = manager.objects
+    node_states = NodeStateReconciler(view, objects, events, clock).controller
     controllers = [
-        NodeStateReconciler(view, objects, events, clock).controller,
-        DevicePluginReconciler(view, objects, events, clock).controller,
+        node_states,
+        DevicePluginReconciler(view, objects, events, clock, node_states.queue.len).controller,
         PolicyStatusReconciler(view, objects, events, clock).controller,
         OperatorConfigReconciler(view, objects, events, clock).controller,
     ]
