@@ -35,17 +35,9 @@ from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
+from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 
 Object = dict[str, Any]
-
-
-def slim_node_state(state: Object) -> Object:
-    """A NodeState without managedFields and without the VF lists (the operator reads neither)."""
-    strip_managed_fields(state)
-    for interface in (state.get("status") or {}).get("interfaces") or []:
-        interface.pop("Vfs", None)
-    return state
 
 
 def _labels(obj: Object | None) -> dict[str, str]:
