@@ -67,9 +67,10 @@ async def register(
     config = OperatorConfigReconciler(view, objects, events, clock, rollouts=workloads_reconciler.rollouts)
     for rollouts in (workloads_reconciler.daemon_sets, workloads_reconciler.deployments):
         config.controller.watch(rollouts, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
+    node_states = NodeStateReconciler(view, objects, events, clock).controller
     controllers = [
-        NodeStateReconciler(view, objects, events, clock).controller,
-        DevicePluginReconciler(view, objects, events, clock).controller,
+        node_states,
+        DevicePluginReconciler(view, objects, events, clock, node_states.queue.len).controller,
         PolicyStatusReconciler(view, objects, events, clock).controller,
         config.controller,
     ]

@@ -23,7 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, DEFAULT_POLICY_NAME
+from sriov_operator.api.constants import (
+    DEFAULT_OPERATOR_CONFIG_NAME,
+    DEFAULT_POLICY_NAME,
+    DEVICE_PLUGIN_LABEL,
+)
 from sriov_operator.api.models import (
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
@@ -42,6 +46,7 @@ from sriov_operator.engine.render import (
     prepare,
     render_node,
 )
+from sriov_operator.engine.selection import CompiledPolicy
 
 FROM_API = "from the API server"
 
@@ -52,12 +57,15 @@ def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def node_from_json(obj: Mapping[str, Any]) -> Node:
+    """The engine's Node, without the device-plugin label: that label is the operator's own output
+    (selecting on it would feed the operator's writes back into its inputs), and leaving it out
+    keeps the operator's label writes from invalidating the engine's preparation."""
     metadata = _metadata(obj)
     labels = metadata.get("labels") or {}
     spec = obj.get("spec") or {}
     return Node(
         str(metadata.get("name")),
-        {str(k): "" if v is None else str(v) for k, v in labels.items()},
+        {str(k): "" if v is None else str(v) for k, v in labels.items() if k != DEVICE_PLUGIN_LABEL},
         str(spec.get("providerID") or ""),
     )
 
@@ -89,6 +97,7 @@ class ClusterCache:
         self._parse_problems: dict[ObjectRef, list[Problem]] = {}
         self._prep: Prepared | None = None
         self._index: dict[str, frozenset[str]] = {}
+        self._compiled: tuple[CompiledPolicy, ...] = ()
         self._memo: Memo = {}
 
     @property
@@ -103,6 +112,7 @@ class ClusterCache:
             self.cluster.pools = [self._pools[name] for name in sorted(self._pools)]
             self._prep = prepare(self.cluster, resource_prefix=self.resource_prefix)
             self._index = policy_index(self._prep)
+            self._compiled = self._prep.policies
             self._memo = {}
         return self._prep
 
@@ -116,6 +126,18 @@ class ClusterCache:
         prep = self.prepared()
         node = prep.managed_nodes.get(node_name)
         return None if node is None else render_node(prep, node, self._memo)
+
+    def policies_selecting(self, node_name: str) -> list[str]:
+        """Valid policies whose nodeSelector matches the node, without rebuilding the preparation.
+
+        Event handlers call this for every Node and NodeState event; rebuilding
+        there would make a fleet's initial sync quadratic. The policies are those
+        of the last preparation: every policy change rebuilds it at once.
+        """
+        node = self.cluster.nodes.get(node_name)
+        if node is None:
+            return []
+        return [policy.name for policy in self._compiled if policy.selects_node(node.labels)]
 
     def managed_nodes(self) -> frozenset[str]:
         return frozenset(self.prepared().managed_nodes)

@@ -100,3 +100,20 @@ def test_operator_config_selector_changes_the_managed_set() -> None:
     assert cache.set_operator_config(config) is False
     assert cache.set_operator_config(None) is True
     assert cache.managed_nodes() == {"a1", "b1"}
+
+
+def test_the_operators_own_label_is_not_an_input() -> None:
+    cache = _cache([*worker("a1"), policy("p")])
+    cache.render("a1")
+    labelled = node("a1", {"sriovnetwork.openshift.io/device-plugin": "Enabled"})
+    assert cache.set_node(labelled) is False
+
+
+def test_policies_selecting_a_node_without_a_rebuild() -> None:
+    cache = _cache([*worker("a1", rack="a"), *worker("b1", rack="b")])
+    cache.set_policy(policy("pa", node_selector={"rack": "a"}))
+    cache.set_policy(policy("all", node_selector={}))
+    cache.set_node(node("c1", {"rack": "a"}))  # invalidates the preparation
+    assert sorted(cache.policies_selecting("c1")) == ["all", "pa"]
+    assert cache.policies_selecting("b1") == ["all"]
+    assert cache.policies_selecting("gone") == []

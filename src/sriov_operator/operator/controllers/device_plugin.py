@@ -10,7 +10,7 @@ removed where it has none.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable
 
 from sriov_operator.api.constants import FIELD_MANAGER
 from sriov_operator.kube.objects import KubeObjects
@@ -28,19 +28,36 @@ from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventRecorder
 
 WORKERS = 2
+BACKLOG_POLL = 0.2  # seconds
+MAX_BACKLOG_WAIT = 10.0  # seconds one key gives the spec backlog before it goes anyway
 
 
 class DevicePluginReconciler(Reconciler):
-    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
-        super().__init__(view, objects, events, clock)
-        self.controller = Controller("device-plugin", self.reconcile, workers=WORKERS, clock=clock)
-        view.listeners.nodes.append(self._enqueue)
+    """``spec_backlog`` says how many nodes wait for their spec: while some do, each reconcile here
+    first waits (at most ``MAX_BACKLOG_WAIT``), so a policy change reaches the config daemons before
+    the device-plugin configs, which are only handed over after the daemons configured the nodes."""
 
-    def _enqueue(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.controller.queue.add(name)
+    def __init__(
+        self,
+        view: OperatorView,
+        objects: KubeObjects,
+        events: EventRecorder,
+        clock: Clock,
+        spec_backlog: Callable[[], int],
+    ) -> None:
+        super().__init__(view, objects, events, clock)
+        self.spec_backlog = spec_backlog
+        self.controller = Controller("device-plugin", self.reconcile, workers=WORKERS, clock=clock)
+        view.listeners.nodes.append(self.enqueue)
+
+    async def _let_specs_go_first(self) -> None:
+        waited = 0.0
+        while self.spec_backlog() and waited < MAX_BACKLOG_WAIT:
+            await self.clock.sleep(BACKLOG_POLL)
+            waited += BACKLOG_POLL
 
     async def reconcile(self, key: Hashable) -> Result | None:
+        await self._let_specs_go_first()
         name = str(key)
         namespace = self.settings.namespace
         node = self.view.nodes.get(name)

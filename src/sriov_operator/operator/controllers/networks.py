@@ -34,7 +34,7 @@ from sriov_operator.operator.status import status_needs_write
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventRecorder, EventType
-from sriov_operator.runtime.informer import Informer
+from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import strip_managed_fields
 
@@ -45,6 +45,10 @@ NETWORK_RESOURCES: dict[str, Resource] = {
 
 def _key(obj: dict[str, Any]) -> NetworkKey:
     return (str(obj["kind"]), str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"]))
+
+
+def _resource_name(policy: dict[str, Any] | None) -> Any:
+    return ((policy or {}).get("spec") or {}).get("resourceName")
 
 
 def _target(network: dict[str, Any]) -> tuple[str, str]:
@@ -69,9 +73,12 @@ class NetworkReconciler(Reconciler):
             self.controller.watch(informer, lambda obj: [_key(obj)])
         self.controller.watch(self.nads, self._networks_of_nad)
         self.controller.watch(self.namespaces, self._networks_in_namespace)
-        view.policies.add_handler(lambda *_: self._all_networks())  # resourceName warnings follow policies
+        view.policies.add_handler(self._on_policy)
 
-    def _all_networks(self) -> None:
+    def _on_policy(self, kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A policy's resourceName decides a network's "no policy provides it" warning."""
+        if _resource_name(old) == _resource_name(new):
+            return
         for informer in self.networks.values():
             for network in informer.list():
                 self.controller.queue.add_after(_key(network), self.settings.status_delay)

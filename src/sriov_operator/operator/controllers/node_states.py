@@ -12,7 +12,7 @@ ConfigMap, after ``--node-state-grace`` seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
@@ -41,11 +41,7 @@ class NodeStateReconciler(Reconciler):
         self.controller = Controller(
             "node-states", self.reconcile, workers=self.settings.workers, clock=clock
         )
-        view.listeners.nodes.append(self._enqueue)
-
-    def _enqueue(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.controller.queue.add(name)
+        view.listeners.nodes.append(self.enqueue)
 
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)

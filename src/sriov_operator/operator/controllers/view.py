@@ -7,7 +7,7 @@ be re-rendered, and whose status may have moved, is handed to the listeners
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,20 +31,13 @@ from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
+from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 
 Object = dict[str, Any]
-
-
-def slim_node_state(state: Object) -> Object:
-    """A NodeState without managedFields and without the VF lists (the operator reads neither)."""
-    strip_managed_fields(state)
-    for interface in (state.get("status") or {}).get("interfaces") or []:
-        interface.pop("Vfs", None)
-    return state
 
 
 def _labels(obj: Object | None) -> dict[str, str]:
@@ -124,7 +117,7 @@ class OperatorView:
                 listener(names)
 
     def policies_selecting(self, node_name: str) -> list[str]:
-        return [policy for policy, nodes in self.cache.index().items() if node_name in nodes]
+        return self.cache.policies_selecting(node_name)
 
     # --- handlers -----------------------------------------------------------------------------
 
@@ -200,7 +193,9 @@ def node_of_config_map(config_map: Object) -> str:
 
 
 class Reconciler:
-    """Base of the operator's reconcilers: what each reads and writes through."""
+    """Base of the operator's reconcilers: what each reads and writes through, and its controller."""
+
+    controller: Controller
 
     def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
         self.view = view
@@ -208,3 +203,7 @@ class Reconciler:
         self.events = events
         self.clock = clock
         self.settings = view.settings
+
+    def enqueue(self, keys: Iterable[Hashable]) -> None:
+        for key in keys:
+            self.controller.queue.add(key)
