@@ -76,3 +76,22 @@ FEATURE_GATE_DEFAULTS: Final = {
     "blockDevicePluginUntilConfigured": True,
     "mellanoxFirmwareReset": True,
 }
+
+# Admission webhook: the objects the operator manages for it, and the Service the webhook Deployment
+# sits behind (the workloads renderer and the certificate controller must agree on these).
+WEBHOOK_SERVICE_NAME: Final = "sriov-operator-webhook"
+WEBHOOK_SERVICE_PORT: Final = 443
+WEBHOOK_CONTAINER_PORT: Final = 6443
+WEBHOOK_CA_SECRET: Final = "sriov-operator-webhook-ca"
+WEBHOOK_SERVING_SECRET: Final = "sriov-operator-webhook-cert"  # kubernetes.io/tls, mounted by the webhook
+OPERATOR_WEBHOOK_CONFIG_NAME: Final = "sriov-operator-webhook-config"  # validating and mutating
+INJECTOR_WEBHOOK_CONFIG_NAME: Final = "network-resources-injector-config"
+# On a webhook configuration: someone else (cert-manager, OpenShift's service CA) injects the caBundle.
+EXTERNAL_CA_BUNDLE_ANNOTATIONS: Final = (
+    "cert-manager.io/inject-ca-from",
+    "cert-manager.io/inject-ca-from-secret",
+    "service.beta.openshift.io/inject-cabundle",
+)
+# On the default SriovOperatorConfig: failurePolicy of the webhooks ("Fail" or "Ignore").
+WEBHOOK_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/webhook-failure-policy"
+INJECTOR_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/injector-failure-policy"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from sriov_operator.webhook.admission import (
     VALIDATED_KINDS,
@@ -50,6 +51,18 @@ MUTATE_PATH = "/mutating-custom-resource"
 PODS_PATH = "/mutating-pods"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # an object (≤ 1.5 MiB in etcd) and its old copy, with room
 WRITE_OPERATIONS = ("CREATE", "UPDATE")
+
+REQUESTS = Counter(
+    "sriov_operator_webhook_requests_total",
+    "Admission requests by path and result (allowed, denied, malformed, error)",
+    ["path", "result"],
+)
+LATENCY = Histogram(
+    "sriov_operator_webhook_request_duration_seconds",
+    "Time from a request's body read to its answer, by path",
+    ["path"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
 
 
 class ClusterSource(Protocol):
@@ -118,17 +131,22 @@ Decide = Callable[[AdmissionRequest], Awaitable[Verdict]]
 
 def _endpoint(decide: Decide, max_body_bytes: int) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(http_request: web.Request) -> web.Response:
+        path = http_request.path
         try:
             request = parse_review(await _read_capped(http_request, max_body_bytes))
         except MalformedReviewError as exc:
-            logger.warning("rejected a malformed AdmissionReview on %s: %s", http_request.path, exc)
+            logger.warning("rejected a malformed AdmissionReview on %s: %s", path, exc)
+            REQUESTS.labels(path, "malformed").inc()
             return web.Response(status=400, text=f"malformed AdmissionReview: {exc}\n")
-        try:
-            verdict = await decide(request)
-        except Exception:
-            logger.exception("admission of %s %s failed", request.operation, request.kind)
-            return web.Response(status=500, text="admission failed inside the webhook; see its log\n")
-        return web.json_response(review_response(request.uid, verdict))
+        with LATENCY.labels(path).time():
+            try:
+                verdict = await decide(request)
+            except Exception:
+                logger.exception("admission of %s %s failed", request.operation, request.kind)
+                REQUESTS.labels(path, "error").inc()
+                return web.Response(status=500, text="admission failed inside the webhook; see its log\n")
+            REQUESTS.labels(path, "allowed" if verdict.allowed else "denied").inc()
+            return web.json_response(review_response(request.uid, verdict))
 
     return handle
 
