@@ -4,6 +4,7 @@ These strings are part of the upstream contract (the SR-IOV device plugin, CNI,
 Multus and existing user tooling read them); keep them byte-for-byte.
 """
 
+from enum import StrEnum
 from typing import Final
 
 GROUP: Final = "sriovnetwork.openshift.io"
@@ -95,3 +96,20 @@ EXTERNAL_CA_BUNDLE_ANNOTATIONS: Final = (
 # On the default SriovOperatorConfig: failurePolicy of the webhooks ("Fail" or "Ignore").
 WEBHOOK_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/webhook-failure-policy"
 INJECTOR_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/injector-failure-policy"
+
+
+class EventReason(StrEnum):
+    """Every Event reason our processes write (events.k8s.io/v1 ``reason``); one table for all.
+
+    Each reason has a one-line meaning in `EVENT_REASON_DOCS` (docs/runtime.md
+    lists them; a test keeps the three in step). Processes add their reasons here.
+    """
+
+    LEADER_ELECTED = "LeaderElected"
+    LEADER_LOST = "LeaderLost"
+
+
+EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
+    EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
+    EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
+}
