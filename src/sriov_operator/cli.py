@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "sriov_operator.commands.plan",
     "sriov_operator.commands.apply",
     "sriov_operator.commands.simulate_host",
+    "sriov_operator.commands.webhook",
 )
 
 

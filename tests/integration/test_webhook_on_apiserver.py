@@ -26,10 +26,13 @@ from prometheus_client import REGISTRY
 
 from sriov_operator.api import constants
 from sriov_operator.api.models import SriovNetworkNodePolicy
-from sriov_operator.controlplane.process import free_port
+from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.client import APPLY_PATCH, api_error_message
 from sriov_operator.kube.crds import install_crds
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.webhook.admission import AdmissionSettings
+from sriov_operator.webhook.cache import InformerSource
 from sriov_operator.webhook.certificates import (
     CA_BUNDLE,
     CA_CERT,
@@ -45,13 +48,12 @@ from sriov_operator.webhook.server import (
     PODS_PATH,
     VALIDATE_PATH,
     Admission,
-    ClusterSource,
     ServerSettings,
     WebhookServer,
 )
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.conftest import NamespaceFactory
-from tests.integration.webhook_support import ApiServerSource, nad_crd, policy_body
+from tests.integration.webhook_support import nad_crd, node_body, node_state_body, policy_body
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +69,7 @@ class RunningWebhook:
     ca_data: dict[str, bytes]
     namespace: str  # the operator namespace: policies are validated here
     label: dict[str, str]  # namespaces carrying it are covered by the configurations
+    source: InformerSource
 
     @property
     def url(self) -> str:
@@ -149,7 +152,7 @@ async def _labelled_namespace(
 
 @pytest_asyncio.fixture(scope="module")
 async def webhook(
-    kube: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+    kube: client.ApiClient, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningWebhook]:
     await install_crds(kube, [nad_crd()])
     label = {"sriov-webhook-test": uuid.uuid4().hex[:8]}
@@ -161,20 +164,26 @@ async def webhook(
     directory = tmp_path_factory.mktemp("webhook-tls")
     _write_pair(directory, plan.serving_data[TLS_CERT], plan.serving_data[TLS_KEY])
     tls = ReloadingTlsContext(directory / "tls.crt", directory / "tls.key")
-    source: ClusterSource = ApiServerSource(kube, namespace)
-    server = WebhookServer(
-        ServerSettings("127.0.0.1", 0, max_body_bytes=MAX_BODY, cert_check_interval=0.1),
-        Admission(AdmissionSettings(namespace), source),
-        tls,
-    )
-    await server.start()
-    running = RunningWebhook(server, tls, directory, dict(plan.ca_data), namespace, label)
-    created = await _apply_configurations(
-        kube, running, {"spec": {"enableOperatorWebhook": True, "enableInjector": True}}
-    )
-    yield running
-    await _delete_configurations(kube, created)
-    await server.stop()
+    runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
+    async with Manager(runtime) as manager:
+        source = InformerSource(manager, namespace)  # what `sriov-operator webhook` reads
+        caches = asyncio.create_task(manager.run())
+        await asyncio.gather(*(informer.wait_synced() for informer in source.informers))
+        server = WebhookServer(
+            ServerSettings("127.0.0.1", 0, max_body_bytes=MAX_BODY, cert_check_interval=0.1),
+            Admission(AdmissionSettings(namespace), source),
+            tls,
+        )
+        await server.start()
+        running = RunningWebhook(server, tls, directory, dict(plan.ca_data), namespace, label, source)
+        created = await _apply_configurations(
+            kube, running, {"spec": {"enableOperatorWebhook": True, "enableInjector": True}}
+        )
+        yield running
+        await _delete_configurations(kube, created)
+        await server.stop()
+        manager.stop()
+        await caches
 
 
 def _policies(kube: client.ApiClient) -> client.CustomObjectsApi:
@@ -229,6 +238,55 @@ async def test_invalid_policies_are_refused_with_our_messages(
     with pytest.raises(client.ApiException) as denied:
         await _create_policy(kube, webhook.namespace, vfio_rdma)
     assert "spec.isRdma: true is not allowed with deviceType 'vfio-pci'" in api_error_message(denied.value)
+
+
+async def test_rules_against_nodes_and_other_policies_read_the_caches(
+    kube: client.ApiClient, webhook: RunningWebhook
+) -> None:
+    await _eventually_denied(
+        lambda: _create_policy(kube, webhook.namespace, policy_body("y", webhook.namespace, nicSelector={})),
+        "denied the request",
+    )
+    node_name = f"w-{uuid.uuid4().hex[:6]}"
+    labels = {"sriov-node": node_name}
+    await client.CoreV1Api(kube).create_node(node_body(node_name, labels))
+    states = client.CustomObjectsApi(kube)
+    plural = "sriovnetworknodestates"
+    state = node_state_body(node_name, webhook.namespace)
+    await states.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, webhook.namespace, plural, state
+    )
+    await states.patch_namespaced_custom_object_status(
+        constants.GROUP,
+        constants.VERSION,
+        webhook.namespace,
+        plural,
+        node_name,
+        {"status": state["status"]},
+        _content_type="application/merge-patch+json",
+    )
+    while (webhook.source.node_states.get(node_name, webhook.namespace) or {}).get("status") is None:
+        await asyncio.sleep(0.05)  # the webhook's caches follow the API server's watch
+    assert webhook.source.nodes.get(node_name) is not None
+    too_many = policy_body("many", webhook.namespace, nodeSelector=labels, numVfs=32)
+    message = await _eventually_denied(
+        lambda: _create_policy(kube, webhook.namespace, too_many), "above totalvfs"
+    )
+    assert (
+        f"SriovNetworkNodePolicy/{webhook.namespace}/many: spec.numVfs: 32 is above totalvfs 16 of PF ens1f0 "
+        f"(0000:3b:00.0); accepted: 1..16 (on 1 node(s): {node_name})"
+    ) in message
+    first = policy_body(
+        "first", webhook.namespace, nodeSelector=labels, nicSelector={"pfNames": ["ens1f0#0-3"]}
+    )
+    await _create_policy(kube, webhook.namespace, first)
+    overlapping = policy_body(
+        "second", webhook.namespace, nodeSelector=labels, nicSelector={"pfNames": ["ens1f0#2-5"]}
+    )
+    message = await _eventually_denied(
+        lambda: _create_policy(kube, webhook.namespace, overlapping), "overlaps"
+    )
+    assert "spec.nicSelector.pfNames: VF range 2-5 of PF ens1f0 (0000:3b:00.0) overlaps range 0-3" in message
 
 
 async def test_warnings_come_back_as_admission_warnings_and_defaults_are_stored(
@@ -326,9 +384,7 @@ async def test_a_tls_client_without_the_ca_is_refused(webhook: RunningWebhook) -
 
 
 async def _served_certificate(webhook: RunningWebhook) -> bytes:
-    _, writer = await asyncio.open_connection(
-        "127.0.0.1", webhook.server.port, ssl=webhook.client_context()
-    )
+    _, writer = await asyncio.open_connection("127.0.0.1", webhook.server.port, ssl=webhook.client_context())
     der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     writer.close()
     await writer.wait_closed()

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
-
-from kubernetes_asyncio import client
-
-from sriov_operator.webhook.admission import ClusterSnapshot
-from sriov_operator.webhook.injector import NadKey
 
 
 def nad_crd() -> dict[str, Any]:
@@ -60,27 +54,27 @@ def policy_body(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-class ApiServerSource:
-    """No cached objects; NADs read from the API server."""
+def node_body(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    worker = {"node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux"}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {**worker, **labels}}}
 
-    def __init__(self, kube: client.ApiClient, namespace: str) -> None:
-        self.kube, self.namespace = kube, namespace
 
-    def snapshot(self) -> ClusterSnapshot:
-        return ClusterSnapshot()
-
-    async def network_attachment_definitions(
-        self, keys: Iterable[NadKey]
-    ) -> dict[NadKey, dict[str, Any] | None]:
-        api = client.CustomObjectsApi(self.kube)
-        found: dict[NadKey, dict[str, Any] | None] = {}
-        for namespace, name in keys:
-            try:
-                found[(namespace, name)] = await api.get_namespaced_custom_object(
-                    "k8s.cni.cncf.io", "v1", namespace, "network-attachment-definitions", name
-                )
-            except client.ApiException as error:
-                if error.status != 404:
-                    raise
-                found[(namespace, name)] = None
-        return found
+def node_state_body(name: str, namespace: str) -> dict[str, Any]:
+    """A NodeState whose status (as the config daemon reports it) has one Intel PF with 16 VFs at most."""
+    interface = {
+        "name": "ens1f0",
+        "pciAddress": "0000:3b:00.0",
+        "vendor": "8086",
+        "deviceID": "158b",
+        "totalvfs": 16,
+        "numVfs": 0,
+        "mtu": 1500,
+        "linkType": "ETH",
+    }
+    return {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovNetworkNodeState",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {},
+        "status": {"interfaces": [interface]},
+    }

@@ -179,6 +179,7 @@ class WebhookServer:
         logger.info("admission webhook serving HTTPS on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
+        if self._watch is None:
+            return  # never started
+        self._watch.cancel()
         await self._runner.cleanup()
