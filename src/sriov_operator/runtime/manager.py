@@ -179,8 +179,10 @@ class Manager:
             await self._run_controllers()
 
     async def _run_controllers(self) -> None:
+        """Run every controller; each starts from everything in its caches (a new leader catches up)."""
         async with asyncio.TaskGroup() as group:
             for controller in self._controllers:
+                controller.enqueue_all()
                 group.create_task(controller.run(), name=f"controller {controller.name}")
 
     async def _shut_down(self, main: asyncio.Task[None]) -> None:
