@@ -69,7 +69,7 @@ def _builder(
         .issuer_name(issuer or name)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
+        .not_valid_before(now - min(_BACKDATE, life / 10))
         .not_valid_after(now + life)
     )
 

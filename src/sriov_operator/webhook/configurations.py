@@ -144,6 +144,28 @@ def _custom_resource_rules(plurals: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
+CONFIGURATION_KEYS: tuple[tuple[ConfigKind, str], ...] = (
+    ("ValidatingWebhookConfiguration", OPERATOR_WEBHOOK_CONFIG_NAME),
+    ("MutatingWebhookConfiguration", OPERATOR_WEBHOOK_CONFIG_NAME),
+    ("MutatingWebhookConfiguration", INJECTOR_WEBHOOK_CONFIG_NAME),
+)
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """Does ``live`` already hold everything ``desired`` sets? (the API server adds defaults of its own)."""
+    if isinstance(desired, Mapping):
+        return isinstance(live, Mapping) and all(
+            key in live and contains(live[key], value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b) for a, b in zip(live, desired, strict=True))
+        )
+    return bool(live == desired)
+
+
 def injects_own_ca_bundle(live: Mapping[str, Any] | None) -> bool:
     """True unless the live configuration carries an annotation saying someone else injects the caBundle."""
     annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}

@@ -48,7 +48,7 @@ def test_first_plan_issues_a_ca_and_a_serving_certificate_for_the_service_names(
     cert = x509.load_pem_x509_certificate(plan.serving_data[TLS_CERT])
     alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert alt.get_values_for_type(x509.DNSName) == list(SETTINGS.dns_names)
-    serving_start = T0 - datetime.timedelta(minutes=5)
+    serving_start = T0 - datetime.timedelta(minutes=5)  # backdated for clocks a little behind
     assert plan.next_check == serving_start + (T0 + 9 * DAY - serving_start) * 2 / 3
     with tempfile.TemporaryDirectory() as tmp:  # loadable as a server pair
         (Path(tmp) / "c").write_bytes(plan.serving_data[TLS_CERT])
