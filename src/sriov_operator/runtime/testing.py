@@ -31,6 +31,7 @@ class FakeClock:
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking every sleeper whose deadline passed, and let them run."""
+        await _settle()  # tasks created just now start sleeping from the current time
         target = self._monotonic + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, future = heapq.heappop(self._sleepers)
