@@ -27,14 +27,12 @@ from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.api.models import (
-    OVSNetwork,
-    SriovIBNetwork,
-    SriovNetwork,
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
     SriovNetworkPoolConfig,
     SriovOperatorConfig,
 )
+from sriov_operator.engine.inputs import NETWORK_KINDS as NETWORK_MODELS
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.mutation import policy_default_patches
 from sriov_operator.engine.object_validation import validate_operator_config_update
@@ -43,7 +41,7 @@ from sriov_operator.engine.render import render_cluster
 from sriov_operator.engine.selection import labels_match
 from sriov_operator.manifests import Document
 
-NETWORK_KINDS = (SriovNetwork.KIND, SriovIBNetwork.KIND, OVSNetwork.KIND)
+NETWORK_KINDS = tuple(NETWORK_MODELS)
 VALIDATED_KINDS = (
     SriovNetworkNodePolicy.KIND,
     SriovOperatorConfig.KIND,

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sriov_operator.x509_usage import CA_KEY_USAGE
+
 CA_CERT, CA_KEY, CA_BUNDLE = "ca.crt", "ca.key", "ca-bundle.crt"
 TLS_CERT, TLS_KEY = "tls.crt", "tls.key"
 RENEW_WHEN_LEFT = 1 / 3
@@ -80,20 +82,7 @@ def new_ca(now: datetime.datetime, validity: datetime.timedelta) -> tuple[bytes,
     cert = (
         _builder(f"sriov-operator-webhook-ca@{int(now.timestamp())}", None, key.public_key(), now, validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(CA_KEY_USAGE, critical=True)
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
