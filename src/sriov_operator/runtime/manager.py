@@ -22,11 +22,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from kubernetes_asyncio import client
-
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import Resource
+from sriov_operator.kube.session import ApiSession, api_session
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import EventRecorder
@@ -49,7 +47,7 @@ class Manager:
         self.objects: KubeObjects
         self.elector: LeaderElector | None = None
         self.health: HealthServer | None = None
-        self._api: client.ApiClient | None = None
+        self._api: ApiSession | None = None
         self._exit = AsyncExitStack()
         self._informers: dict[InformerKey, Informer] = {}
         self._controllers: list[Controller] = []
@@ -58,7 +56,9 @@ class Manager:
 
     # ---------------------------------------------------------------- set-up
     async def __aenter__(self) -> Self:
-        self._api = await self._exit.enter_async_context(api_client(self.settings.kubeconfig))
+        self._api = await self._exit.enter_async_context(
+            api_session(self.settings.kubeconfig, self.settings.in_cluster_server)
+        )
         if self.settings.leader_elect:
             self.elector = LeaderElector(KubeObjects(self._api), self.settings, self.clock)
             self.objects = KubeObjects(self._api, write_guard=self.elector.check_leading)

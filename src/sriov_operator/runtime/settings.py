@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE
 from sriov_operator.errors import BadInputError
+from sriov_operator.kube.session import in_cluster_server
 
 ENV_PREFIX = "SRIOV_OPERATOR_"
 LOG_FORMATS = ("text", "json")
@@ -40,6 +41,7 @@ class RuntimeSettings:
     retry_period: float = 2.0
     identity: str = ""
     health_address: str = "0.0.0.0"
+    in_cluster_server: str = ""  # https://host:port of the kubernetes Service (used when kubeconfig is None)
 
 
 def env_variable(flag: str) -> str:
@@ -147,8 +149,14 @@ def add_runtime_arguments(
     flag("--identity", default="", help="leader-election identity (default: <hostname>_<pid>)")
 
 
-def runtime_settings_from(args: argparse.Namespace) -> RuntimeSettings:
-    """The frozen settings from parsed arguments; inconsistent timings are bad input."""
+def runtime_settings_from(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> RuntimeSettings:
+    """The frozen settings from parsed arguments; inconsistent timings are bad input.
+
+    In a pod, the API server's address comes from the kubelet's
+    ``KUBERNETES_SERVICE_HOST``/``_PORT`` variables (read here, like the flags').
+    """
     if not args.retry_period > 0:
         raise BadInputError(f"--retry-period: {args.retry_period} must be > 0")
     if not args.retry_period < args.renew_deadline < args.lease_duration:
@@ -173,4 +181,5 @@ def runtime_settings_from(args: argparse.Namespace) -> RuntimeSettings:
         renew_deadline=args.renew_deadline,
         retry_period=args.retry_period,
         identity=args.identity or f"{socket.gethostname()}_{os.getpid()}",
+        in_cluster_server=in_cluster_server(os.environ if environ is None else environ),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 Object = dict[str, Any]
+INTERN_MAX = 64  # strings up to this length are shared between cached objects (keys, labels, enums)
 
 NODE_METADATA_KEPT = (
     "name",
@@ -16,6 +18,23 @@ NODE_METADATA_KEPT = (
     "deletionTimestamp",
 )
 NODE_SPEC_KEPT = ("providerID", "unschedulable", "taints")
+
+
+def shared_strings(value: Any) -> Any:
+    """``value`` with its short strings (all keys, most values) replaced by one shared copy each.
+
+    JSON parsing makes a new string for every key and value of every object;
+    across thousands of similar objects most are equal (label keys and values,
+    field names, ``"True"``, vendor ids), so sharing them saves about a third of
+    a cache's memory.
+    """
+    if isinstance(value, dict):
+        return {sys.intern(k): shared_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shared_strings(v) for v in value]
+    if isinstance(value, str) and len(value) <= INTERN_MAX:
+        return sys.intern(value)
+    return value
 
 
 def strip_managed_fields(obj: Object) -> Object:
@@ -50,10 +69,30 @@ def slim_node(node: Object) -> Object:
     allocatable = {k: v for k, v in (status.get("allocatable") or {}).items() if "/" in k}
     if allocatable:
         slim_status["allocatable"] = allocatable
-    return {
-        "apiVersion": node.get("apiVersion", "v1"),
-        "kind": node.get("kind", "Node"),
-        "metadata": _pick(node.get("metadata"), NODE_METADATA_KEPT),
-        "spec": _pick(node.get("spec"), NODE_SPEC_KEPT),
-        "status": slim_status,
-    }
+    slim: Object = shared_strings(
+        {
+            "apiVersion": node.get("apiVersion", "v1"),
+            "kind": node.get("kind", "Node"),
+            "metadata": _pick(node.get("metadata"), NODE_METADATA_KEPT),
+            "spec": _pick(node.get("spec"), NODE_SPEC_KEPT),
+            "status": slim_status,
+        }
+    )
+    return slim
+
+
+def slim_node_state(state: Object) -> Object:
+    """A SriovNetworkNodeState without managedFields and the per-VF lists, its strings shared.
+
+    The engine and the operator read the PFs (``status.interfaces[]`` without
+    ``Vfs``), the spec, ``syncStatus``, ``lastSyncError`` and the conditions; the
+    VF list is the largest part of a busy node's status.
+    """
+    strip_managed_fields(state)
+    status = state.get("status")
+    if isinstance(status, dict):
+        for interface in status.get("interfaces") or []:
+            if isinstance(interface, dict):
+                interface.pop("Vfs", None)
+    slim: Object = shared_strings(state)
+    return slim
