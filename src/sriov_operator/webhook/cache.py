@@ -1,8 +1,10 @@
 """The webhook's view of the cluster: informer caches of what the rules read.
 
-Nodes (slimmed), and in the operator namespace the NodeStates, policies, pools,
-the operator config and the ``supported-nic-ids`` ConfigMap; the three network
-kinds in every namespace.  NetworkAttachmentDefinitions are read from the API
+Nodes; in the operator namespace the NodeStates, policies, pools, the operator
+config and the ``supported-nic-ids`` ConfigMap; the three network kinds in every
+namespace.  Nodes and NodeStates are slimmed to what the rules read (no images,
+no per-VF lists: the VF list is most of a busy node's status and most of its
+parsing cost).  NetworkAttachmentDefinitions are read from the API
 server when a pod names them: pods with networks are few, a NAD may have been
 created a moment ago, and the webhook then needs no cluster-wide NAD watch (nor
 the NAD CRD to exist before it can start).
@@ -28,7 +30,7 @@ from sriov_operator.kube.resources import (
 )
 from sriov_operator.runtime.informer import Informer
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
+from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 from sriov_operator.webhook.admission import ClusterSnapshot
 from sriov_operator.webhook.injector import NadKey
 
@@ -44,7 +46,11 @@ class InformerSource:
             return manager.informer(resource, transform=strip_managed_fields, **options)
 
         self.nodes = manager.informer(NODES, transform=slim_node)
-        self.node_states = cached(SRIOV_NETWORK_NODE_STATES, namespace=namespace)
+        self.node_states = manager.informer(
+            SRIOV_NETWORK_NODE_STATES,
+            namespace=namespace,
+            transform=slim_node_state,  # no per-VF lists
+        )
         self.policies = cached(SRIOV_NETWORK_NODE_POLICIES, namespace=namespace)
         self.pools = cached(SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace)
         self.operator_configs = cached(SRIOV_OPERATOR_CONFIGS, namespace=namespace)
