@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,6 +125,13 @@ def webhook_operator_settings_from(args: argparse.Namespace, namespace: str) -> 
     if args.webhook_cert_days < 1:
         raise BadInputError(f"--webhook-cert-days: {args.webhook_cert_days} must be 1 or more")
     ips = tuple(ip.strip() for ip in args.webhook_cert_ip.split(",") if ip.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise BadInputError(
+                f"--webhook-cert-ip: {ip!r} is not an IP address (accepted: comma-separated IPv4/IPv6)"
+            ) from exc
     return webhook_operator_settings(
         namespace,
         url=args.webhook_url,
