@@ -217,12 +217,15 @@ async def measure(kubeconfig: Path, transforms: bool) -> dict[str, float]:
     return result
 
 
-def child(kubeconfig: Path, transforms: bool) -> dict[str, float]:
-    argv = [sys.executable, __file__, "--measure", str(kubeconfig)] + (
-        [] if transforms else ["--no-transforms"]
-    )
+def child(kubeconfig: Path, transforms: bool, server_pids: list[int]) -> dict[str, float]:
+    """Measure in a fresh process; also count the CPU the API server and etcd spent meanwhile."""
+    argv = [sys.executable, __file__, "--measure", str(kubeconfig)]
+    argv += [] if transforms else ["--no-transforms"]
+    server_before = sum(process_cpu_seconds(pid) for pid in server_pids)
     output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    result["server_cpu_s"] = sum(process_cpu_seconds(pid) for pid in server_pids) - server_before
+    result["load"] = load_average()
     return result
 
 

@@ -16,15 +16,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import CONFIG_MAPS, LEASES
+from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, LEASES
 from tests.integration.conftest import NamespaceFactory
 from tests.support import REPO_ROOT
 
@@ -102,6 +103,12 @@ async def writes(objects: KubeObjects, namespace: str, identity: str) -> tuple[i
     return int(config_map["data"]["count"]), config_map["metadata"]["resourceVersion"]
 
 
+async def lease_events(objects: KubeObjects, namespace: str) -> set[tuple[str, str]]:
+    """(reason, note) of the Events about the Lease."""
+    events = (await objects.list(EVENTS, namespace))["items"]
+    return {(e["reason"], e["note"]) for e in events if e["regarding"]["kind"] == "Lease"}
+
+
 async def start_leader_and_standby(
     control_plane: ControlPlane, objects: KubeObjects, namespace: str, tmp_path: Path, programs: list[Program]
 ) -> tuple[Program, Program]:
@@ -124,23 +131,36 @@ async def start_leader_and_standby(
     return leader, standby
 
 
-async def test_standby_takes_over_after_the_leader_is_killed(
+Pair = tuple[str, Program, Program]  # namespace, leader, standby
+
+
+@pytest_asyncio.fixture
+async def pair(
     control_plane: ControlPlane,
     objects: KubeObjects,
     make_namespace: NamespaceFactory,
     tmp_path: Path,
     programs: list[Program],
-) -> None:
+) -> Pair:
     namespace = await make_namespace(None)
-    leader, _ = await start_leader_and_standby(control_plane, objects, namespace, tmp_path, programs)
+    leader, standby = await start_leader_and_standby(control_plane, objects, namespace, tmp_path, programs)
+    return namespace, leader, standby
 
+
+def holds(objects: KubeObjects, namespace: str, identity: str) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return await holder(objects, namespace) == identity
+
+    return probe
+
+
+async def test_standby_takes_over_after_the_leader_is_killed(
+    objects: KubeObjects, pair: Pair, programs: list[Program]
+) -> None:
+    namespace, leader, _ = pair
     leader.process.send_signal(signal.SIGKILL)
     killed = time.monotonic()
-
-    async def b_leads() -> bool:
-        return await holder(objects, namespace) == "b"
-
-    await eventually(b_leads, 30, "b to take the Lease", programs)
+    await eventually(holds(objects, namespace, "b"), 30, "b to take the Lease", programs)
     takeover = time.monotonic() - killed
     assert takeover <= TAKEOVER_BOUND, f"took {takeover:.1f}s (bound {TAKEOVER_BOUND}s)"
 
@@ -151,23 +171,15 @@ async def test_standby_takes_over_after_the_leader_is_killed(
 
 
 async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
-    control_plane: ControlPlane,
-    objects: KubeObjects,
-    make_namespace: NamespaceFactory,
-    tmp_path: Path,
-    programs: list[Program],
+    objects: KubeObjects, pair: Pair, programs: list[Program]
 ) -> None:
-    namespace = await make_namespace(None)
-    leader, standby = await start_leader_and_standby(control_plane, objects, namespace, tmp_path, programs)
+    namespace, leader, standby = pair
 
     leader.process.send_signal(signal.SIGSTOP)  # frozen mid-stride: timers and requests resume on SIGCONT
     await asyncio.sleep(0.5)  # a write a sent just before it froze has landed
     frozen_writes = await writes(objects, namespace, "a")
 
-    async def b_leads() -> bool:
-        return await holder(objects, namespace) == "b"
-
-    await eventually(b_leads, 30, "b to take the Lease", programs)
+    await eventually(holds(objects, namespace, "b"), 30, "b to take the Lease", programs)
     leader.process.send_signal(signal.SIGCONT)
 
     async def a_stands_by_again() -> bool:
@@ -178,15 +190,17 @@ async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
     assert await writes(objects, namespace, "a") == frozen_writes, "a wrote after losing its Lease"
     assert await holder(objects, namespace) == "b"
     assert "could not renew the leader Lease" in leader.log.read_text()
+    assert await lease_events(objects, namespace) >= {
+        ("LeaderElected", "a became the leader"),
+        ("LeaderElected", "b became the leader"),
+        ("LeaderLost", "a could not renew the Lease in time"),
+    }
 
     standby.process.send_signal(signal.SIGTERM)  # clean shutdown releases the Lease at once
     assert await asyncio.to_thread(standby.process.wait, 15) == 0
 
-    async def a_leads_again() -> bool:
-        return await holder(objects, namespace) == "a"
-
     # a takes the released Lease without waiting for it to expire
     started = time.monotonic()
-    await eventually(a_leads_again, 10, "a to take the released Lease", programs)
+    await eventually(holds(objects, namespace, "a"), 10, "a to take the released Lease", programs)
     assert time.monotonic() - started < LEASE_DURATION
     os.kill(leader.process.pid, 0)

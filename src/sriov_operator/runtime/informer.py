@@ -37,6 +37,7 @@ WATCH_TIMEOUT = 300  # seconds; each watch asks for a random timeout between thi
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 BACKOFF_JITTER = 0.5
+MIN_WATCH_SECONDS = 1.0
 
 
 def cache_key(obj: Object) -> CacheKey:
@@ -114,8 +115,11 @@ class Informer:
             try:
                 if self.resource_version is None:
                     await self._relist()
+                started = self.clock.monotonic()
                 await self._watch()
                 failures = 0
+                if self.clock.monotonic() - started < MIN_WATCH_SECONDS:
+                    await self.clock.sleep(MIN_WATCH_SECONDS)  # never spin on watches that end at once
             except ResourceExpiredError as error:
                 logger.info("%s: %s; listing again", self.name, describe(error))
                 self.resource_version = None

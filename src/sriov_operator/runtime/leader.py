@@ -17,14 +17,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
+from sriov_operator.api.constants import EventReason
 from sriov_operator.errors import SriovOperatorError, TransientError, describe
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import LEASES
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
-from sriov_operator.runtime.events import micro_time
+from sriov_operator.runtime.events import EventRecorder, micro_time
+from sriov_operator.runtime.refs import ObjectRef
 from sriov_operator.runtime.settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,16 @@ class NotLeaderError(TransientError):
 
 
 class LeaderElector:
-    def __init__(self, objects: KubeObjects, settings: RuntimeSettings, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        objects: KubeObjects,
+        settings: RuntimeSettings,
+        clock: Clock = SYSTEM_CLOCK,
+        events: EventRecorder | None = None,
+    ) -> None:
+        """``events``, when given, records LeaderElected/LeaderLost Events on the Lease."""
         self.objects = objects
+        self.events = events
         self.settings = settings
         self.clock = clock
         self.identity = settings.identity
@@ -85,6 +95,7 @@ class LeaderElector:
                 logger.info(
                     "acquired the leader Lease as %s", self.identity, extra={"object": self._lease_ref}
                 )
+                await self._record(EventReason.LEADER_ELECTED, "Normal", f"{self.identity} became the leader")
                 return
             await self.clock.sleep(self.settings.retry_period)
 
@@ -105,6 +116,11 @@ class LeaderElector:
                         self.settings.renew_deadline,
                         extra={"object": self._lease_ref},
                     )
+                    await self._record(
+                        EventReason.LEADER_LOST,
+                        "Warning",
+                        f"{self.identity} could not renew the Lease in time",
+                    )
                     return False
         finally:
             self.is_leader = False
@@ -112,6 +128,13 @@ class LeaderElector:
             with contextlib.suppress(asyncio.CancelledError):
                 await task  # a callback that failed raises here
         return True
+
+    async def _record(self, reason: EventReason, type_: Literal["Normal", "Warning"], note: str) -> None:
+        if self.events is not None:
+            lease = ObjectRef(
+                "Lease", self.settings.lease_name, self.settings.namespace, "coordination.k8s.io/v1"
+            )
+            await self.events.record(lease, type_, reason, note, action="LeaderElection")
 
     async def _sleep_or_finish(self, task: asyncio.Task[None]) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(self.settings.retry_period))

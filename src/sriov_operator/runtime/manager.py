@@ -60,7 +60,11 @@ class Manager:
             api_session(self.settings.kubeconfig, self.settings.in_cluster_server)
         )
         if self.settings.leader_elect:
-            self.elector = LeaderElector(KubeObjects(self._api), self.settings, self.clock)
+            unguarded = KubeObjects(self._api)  # the elector's own writes: the Lease and its Events
+            recorder = EventRecorder(
+                unguarded, "leader-election", self.clock, instance=self.settings.identity
+            )
+            self.elector = LeaderElector(unguarded, self.settings, self.clock, events=recorder)
             self.objects = KubeObjects(self._api, write_guard=self.elector.check_leading)
         else:
             self.objects = KubeObjects(self._api)
