@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "sriov_operator.commands.operator",
     "sriov_operator.commands.diff",
     "sriov_operator.commands.daemon",
+    "sriov_operator.commands.webhook",
 )
 
 

@@ -123,6 +123,21 @@ DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"
 METADATA_SOURCE_ANNOTATION: Final = "sriovnetwork.openshift.io/metadata-source"
 DEVICE_PLUGIN_POD_SELECTOR: Final = f"app={DEVICE_PLUGIN_NAME}"  # the device plugin DaemonSet's pods
 
+# Admission webhook: the objects the operator manages for it, and the Service the webhook Deployment
+# sits behind (the workloads renderer and the certificate controller must agree on these).
+WEBHOOK_CA_SECRET: Final = "sriov-operator-webhook-ca"
+OPERATOR_WEBHOOK_CONFIG_NAME: Final = "sriov-operator-webhook-config"  # validating and mutating
+INJECTOR_WEBHOOK_CONFIG_NAME: Final = "network-resources-injector-config"
+# On a webhook configuration: someone else (cert-manager, OpenShift's service CA) injects the caBundle.
+EXTERNAL_CA_BUNDLE_ANNOTATIONS: Final = (
+    "cert-manager.io/inject-ca-from",
+    "cert-manager.io/inject-ca-from-secret",
+    "service.beta.openshift.io/inject-cabundle",
+)
+# On the default SriovOperatorConfig: failurePolicy of the webhooks ("Fail" or "Ignore").
+WEBHOOK_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/webhook-failure-policy"
+INJECTOR_FAILURE_POLICY_ANNOTATION: Final = "sriovnetwork.openshift.io/injector-failure-policy"
+
 
 class EventReason(StrEnum):
     """Every Event reason our processes write (events.k8s.io/v1 ``reason``); one table for all.

@@ -21,6 +21,11 @@ from sriov_operator.runtime.settings import (
     env_variable,
     runtime_settings_from,
 )
+from sriov_operator.webhook.operator_controllers import (
+    add_webhook_operator_arguments,
+    register_operator_controllers,
+    webhook_operator_settings_from,
+)
 
 
 def add_operator_arguments(
@@ -56,6 +61,7 @@ def add_operator_arguments(
     flag("--workers", default=defaults.workers, type=int, help="concurrent node-state reconciles")
     add_drain_arguments(parser, environ=env)
     add_workload_arguments(parser, environ=env)
+    add_webhook_operator_arguments(parser, environ=env)
 
 
 def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
@@ -92,6 +98,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = operator_settings_from(args)
+    webhook = webhook_operator_settings_from(args, settings.namespace)
     configure_logging(settings.runtime.log_format, settings.runtime.log_level)
-    asyncio.run(run_operator(settings))
+    asyncio.run(
+        run_operator(
+            settings, also_register=[lambda manager: register_operator_controllers(manager, webhook)]
+        )
+    )
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME
@@ -86,8 +87,20 @@ async def register(
     return OperatorControllers(view, (*controllers, drain_controller, workloads_controller))
 
 
-async def run_operator(settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK) -> None:
-    """Run until SIGTERM/SIGINT (the Manager stops the controllers and releases the Lease)."""
+async def run_operator(
+    settings: OperatorSettings,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    also_register: Sequence[Callable[[Manager], object]] = (),
+) -> None:
+    """Run until SIGTERM/SIGINT (the Manager stops the controllers and releases the Lease).
+
+    ``also_register``: controllers of other packages the operator process runs (the
+    webhook's certificates and configurations); the command wires them, so the
+    process packages stay independent of each other.
+    """
     async with Manager(settings.runtime, clock) as manager:
         await register(manager, settings, clock)
+        for add in also_register:
+            add(manager)
         await manager.run()

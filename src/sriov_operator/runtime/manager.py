@@ -188,6 +188,7 @@ class Manager:
             for controller in self._controllers:
                 controller.enqueue_all()
                 group.create_task(controller.run(), name=f"controller {controller.name}")
+        await self._stopping.wait()  # a process without controllers (the webhook) keeps its caches
 
     async def _shut_down(self, main: asyncio.Task[None]) -> None:
         """Let controllers finish the key they are on, then cancel (a leader releases its Lease)."""

@@ -87,7 +87,8 @@ def test_every_operator_flag_is_documented_with_its_variable_and_default() -> No
         for a in parser._actions
         if a.option_strings and (a.dest not in common or a.option_strings[0] == "--metrics-port")
     ]
-    section = (REPO_ROOT / "docs" / "settings.md").read_text().split("## `sriov-operator operator`")[1]
+    text = (REPO_ROOT / "docs" / "settings.md").read_text()
+    section = text.split("## `sriov-operator operator`")[1].split("\n## ")[0]
     rows = {
         cells[0].strip("`"): cells
         for line in section.splitlines()

@@ -1,0 +1,263 @@
+"""Admission decisions for our kinds: the engine's rules, exactly as ``validate`` applies them.
+
+The webhook and the offline ``validate`` command must agree, so the webhook does
+what ``validate`` does: it hands the policy engine the object under review
+together with the cluster objects it is checked against (read from the
+webhook's caches), and keeps the problems the engine reports *about that
+object*.  Errors deny the request; warnings become admission warnings.
+
+Only the objects a rule can read are handed over, which keeps one review cheap
+on a large cluster without changing its answer:
+
+- a policy: the nodes its ``nodeSelector`` selects, their NodeStates, the
+  policies that select any of those nodes, the operator config (which nodes
+  are managed) and the ``supported-nic-ids`` ConfigMap;
+- a pool: the nodes, the other pools and the operator config;
+- a network: the other networks (NAD name clashes) and the policies (which
+  resources exist);
+- the operator config: itself, plus the NodeStates' syncStatus for the
+  ``disableDrain`` rule, which needs the old object and so is webhook-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.api.models import (
+    SriovNetworkNodePolicy,
+    SriovNetworkNodeState,
+    SriovNetworkPoolConfig,
+    SriovOperatorConfig,
+)
+from sriov_operator.engine.inputs import NETWORK_KINDS as NETWORK_MODELS
+from sriov_operator.engine.inputs import read_documents
+from sriov_operator.engine.mutation import policy_default_patches
+from sriov_operator.engine.object_validation import validate_operator_config_update
+from sriov_operator.engine.problems import ObjectRef, Problem, split_by_severity
+from sriov_operator.engine.render import render_cluster
+from sriov_operator.engine.selection import labels_match
+from sriov_operator.manifests import Document
+
+NETWORK_KINDS = tuple(NETWORK_MODELS)
+VALIDATED_KINDS = (
+    SriovNetworkNodePolicy.KIND,
+    SriovOperatorConfig.KIND,
+    SriovNetworkPoolConfig.KIND,
+    *NETWORK_KINDS,
+)
+# Where the engine would print ``[file:line]``; stripped from the webhook's answers.
+REVIEW_SOURCE = "<admission request>"
+_WHERE_SUFFIX = f" [{REVIEW_SOURCE}:1]"
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    operator_namespace: str
+    resource_prefix: str = DEFAULT_RESOURCE_PREFIX
+    strict_nics: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """The objects the rules are checked against, as the API server returns them.
+
+    Kinds need not be set on the objects (list items carry none); the webhook
+    fills them in.  ``networks`` holds all three network kinds, each with ``kind``.
+    """
+
+    nodes: Sequence[Mapping[str, Any]] = ()
+    node_states: Sequence[Mapping[str, Any]] = ()
+    policies: Sequence[Mapping[str, Any]] = ()
+    pools: Sequence[Mapping[str, Any]] = ()
+    operator_configs: Sequence[Mapping[str, Any]] = ()
+    networks: Sequence[Mapping[str, Any]] = ()
+    supported_nics: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One admission answer: denied when ``errors`` is not empty."""
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    patch: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def allowed(self) -> bool:
+        return not self.errors
+
+    @property
+    def message(self) -> str:
+        return "\n".join(self.errors)
+
+
+def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = body.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _with_kind(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    return {**obj, "kind": kind}
+
+
+def _key(obj: Mapping[str, Any], kind: str) -> tuple[str, str, str]:
+    metadata = _metadata(obj)
+    return (kind, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def _others(
+    objects: Iterable[Mapping[str, Any]], kind: str, skip: tuple[str, str, str]
+) -> list[dict[str, Any]]:
+    """The cluster's copies of ``kind`` except the stored version of the object under review."""
+    return [_with_kind(obj, kind) for obj in objects if _key(obj, kind) != skip]
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    labels = _metadata(obj).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def _string_map(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return {str(k): v for k, v in value.items()}
+
+
+def _node_selector(policy: Mapping[str, Any]) -> dict[str, str] | None:
+    spec = policy.get("spec")
+    return _string_map(spec.get("nodeSelector", {})) if isinstance(spec, Mapping) else None
+
+
+def _common_inputs(snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    """The operator config (which nodes are managed) and the supported-NIC ConfigMap."""
+    documents = [_with_kind(c, SriovOperatorConfig.KIND) for c in snapshot.operator_configs]
+    if snapshot.supported_nics is not None:
+        documents.append({**snapshot.supported_nics, "kind": "ConfigMap"})
+    return documents
+
+
+def _policy_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    own = _key(body, SriovNetworkNodePolicy.KIND)
+    selector = _node_selector(body)
+    nodes = [n for n in snapshot.nodes if selector is not None and labels_match(selector, _labels(n))]
+    node_names = {_metadata(n).get("name") for n in nodes}
+    neighbours = [
+        p
+        for p in _others(snapshot.policies, SriovNetworkNodePolicy.KIND, own)
+        if (other := _node_selector(p)) is not None and any(labels_match(other, _labels(n)) for n in nodes)
+    ]
+    return [
+        *(_with_kind(n, "Node") for n in nodes),
+        *(
+            _with_kind(s, SriovNetworkNodeState.KIND)
+            for s in snapshot.node_states
+            if _metadata(s).get("name") in node_names
+        ),
+        *neighbours,
+        *_common_inputs(snapshot),
+    ]
+
+
+def _pool_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    own = _key(body, SriovNetworkPoolConfig.KIND)
+    return [
+        *(_with_kind(n, "Node") for n in snapshot.nodes),
+        *_others(snapshot.pools, SriovNetworkPoolConfig.KIND, own),
+        *_common_inputs(snapshot),
+    ]
+
+
+def _network_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    own = _key(body, str(body.get("kind")))
+    return [
+        *(dict(n) for n in snapshot.networks if _key(n, str(n.get("kind"))) != own),
+        *_others(snapshot.policies, SriovNetworkNodePolicy.KIND, ("", "", "")),
+        *_common_inputs(snapshot),
+    ]
+
+
+def engine_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    """The cluster objects the rules for ``body``'s kind read (``body`` itself excluded)."""
+    kind = body.get("kind")
+    if kind == SriovNetworkNodePolicy.KIND:
+        return _policy_inputs(body, snapshot)
+    if kind == SriovNetworkPoolConfig.KIND:
+        return _pool_inputs(body, snapshot)
+    if kind in NETWORK_KINDS:
+        return _network_inputs(body, snapshot)
+    return []
+
+
+def _strip_where(message: str) -> str:
+    return message.replace(_WHERE_SUFFIX, "")
+
+
+def problems_about(
+    body: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]], settings: AdmissionSettings
+) -> list[Problem]:
+    """What ``validate`` reports about ``body`` when given ``body`` and ``inputs``."""
+    documents = [Document(REVIEW_SOURCE, 1, dict(body))] + [
+        Document("<cluster>", index + 1, dict(obj)) for index, obj in enumerate(inputs)
+    ]
+    cluster, problems = read_documents(documents, settings.operator_namespace)
+    result = render_cluster(
+        cluster, resource_prefix=settings.resource_prefix, strict_nics=settings.strict_nics
+    )
+    metadata = _metadata(body)
+    ref = ObjectRef(
+        str(body.get("kind")),
+        str(metadata.get("namespace") or settings.operator_namespace),
+        str(metadata.get("name") or "?"),
+    )
+    return [
+        Problem(p.ref, p.field, _strip_where(p.message), p.severity)
+        for p in [*problems, *result.problems]
+        if p.ref == ref
+    ]
+
+
+def _sync_status_by_node(snapshot: ClusterSnapshot) -> dict[str, str | None]:
+    statuses: dict[str, str | None] = {}
+    for state in snapshot.node_states:
+        status = state.get("status")
+        sync = status.get("syncStatus") if isinstance(status, Mapping) else None
+        statuses[str(_metadata(state).get("name"))] = str(sync) if sync is not None else None
+    return statuses
+
+
+def _operator_config_update_problems(
+    body: Mapping[str, Any], old: Mapping[str, Any] | None, snapshot: ClusterSnapshot
+) -> list[Problem]:
+    try:
+        new_config = SriovOperatorConfig.model_validate(body)
+    except ValueError:
+        return []  # schema problems are already reported by the engine
+    try:
+        old_config = SriovOperatorConfig.model_validate(old) if old is not None else None
+    except ValueError:
+        old_config = None
+    return validate_operator_config_update(old_config, new_config, _sync_status_by_node(snapshot))
+
+
+def validate_object(
+    body: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    snapshot: ClusterSnapshot,
+    settings: AdmissionSettings,
+) -> Verdict:
+    """The validating webhook's answer for one of our kinds (CREATE or UPDATE)."""
+    problems = problems_about(body, engine_inputs(body, snapshot), settings)
+    if body.get("kind") == SriovOperatorConfig.KIND:
+        problems += _operator_config_update_problems(body, old, snapshot)
+    errors, warnings = split_by_severity(problems)
+    return Verdict(tuple(errors), tuple(warnings))
+
+
+def mutate_object(body: Mapping[str, Any]) -> Verdict:
+    """The mutating webhook's answer: the policy defaults as a JSON patch (other kinds: no change)."""
+    if body.get("kind") != SriovNetworkNodePolicy.KIND:
+        return Verdict()
+    return Verdict(patch=tuple(policy_default_patches(dict(body))))

@@ -1,0 +1,95 @@
+"""The webhook's view of the cluster: informer caches of what the rules read.
+
+Nodes; in the operator namespace the NodeStates, policies, pools, the operator
+config and the ``supported-nic-ids`` ConfigMap; the three network kinds in every
+namespace.  Nodes and NodeStates are slimmed to what the rules read (no images,
+no per-VF lists: the VF list is most of a busy node's status and most of its
+parsing cost).  NetworkAttachmentDefinitions are read from the API
+server when a pod names them: pods with networks are few, a NAD may have been
+created a moment ago, and the webhook then needs no cluster-wide NAD watch (nor
+the NAD CRD to exist before it can start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sriov_operator.api.constants import SUPPORTED_NIC_CONFIGMAP
+from sriov_operator.kube.resources import (
+    CONFIG_MAPS,
+    NETWORK_ATTACHMENT_DEFINITIONS,
+    NODES,
+    OVS_NETWORKS,
+    SRIOV_IB_NETWORKS,
+    SRIOV_NETWORK_NODE_POLICIES,
+    SRIOV_NETWORK_NODE_STATES,
+    SRIOV_NETWORK_POOL_CONFIGS,
+    SRIOV_NETWORKS,
+    SRIOV_OPERATOR_CONFIGS,
+)
+from sriov_operator.runtime.informer import Informer
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
+from sriov_operator.webhook.admission import ClusterSnapshot
+from sriov_operator.webhook.injector import NadKey
+
+
+class InformerSource:
+    """A `ClusterSource` over the manager's shared informers (register before ``manager.run()``)."""
+
+    def __init__(self, manager: Manager, namespace: str) -> None:
+        self.objects = manager.objects
+        self.namespace = namespace
+
+        def cached(resource: Any, **options: Any) -> Informer:
+            return manager.informer(resource, transform=strip_managed_fields, **options)
+
+        self.nodes = manager.informer(NODES, transform=slim_node)
+        self.node_states = manager.informer(
+            SRIOV_NETWORK_NODE_STATES,
+            namespace=namespace,
+            transform=slim_node_state,  # no per-VF lists
+        )
+        self.policies = cached(SRIOV_NETWORK_NODE_POLICIES, namespace=namespace)
+        self.pools = cached(SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace)
+        self.operator_configs = cached(SRIOV_OPERATOR_CONFIGS, namespace=namespace)
+        self.networks = [cached(kind) for kind in (SRIOV_NETWORKS, SRIOV_IB_NETWORKS, OVS_NETWORKS)]
+        self.supported_nics = cached(
+            CONFIG_MAPS, namespace=namespace, field_selector=f"metadata.name={SUPPORTED_NIC_CONFIGMAP}"
+        )
+
+    @property
+    def informers(self) -> list[Informer]:
+        return [
+            self.nodes,
+            self.node_states,
+            self.policies,
+            self.pools,
+            self.operator_configs,
+            *self.networks,
+            self.supported_nics,
+        ]
+
+    def snapshot(self) -> ClusterSnapshot:
+        return ClusterSnapshot(
+            nodes=self.nodes.list(),
+            node_states=self.node_states.list(),
+            policies=self.policies.list(),
+            pools=self.pools.list(),
+            operator_configs=self.operator_configs.list(),
+            networks=[
+                {**network, "kind": informer.resource.kind}
+                for informer in self.networks
+                for network in informer.list()
+            ],
+            supported_nics=self.supported_nics.get(SUPPORTED_NIC_CONFIGMAP, self.namespace),
+        )
+
+    async def network_attachment_definitions(
+        self, keys: Iterable[NadKey]
+    ) -> dict[NadKey, dict[str, Any] | None]:
+        return {
+            (namespace, name): await self.objects.get(NETWORK_ATTACHMENT_DEFINITIONS, name, namespace)
+            for namespace, name in keys
+        }

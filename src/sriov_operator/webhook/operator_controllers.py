@@ -1,0 +1,215 @@
+"""Operator-side controller for the webhook: certificates as Secrets, webhook configurations, caBundle.
+
+One key, one reconcile, in this order (so the API server never meets a
+certificate it does not trust):
+
+1. the CA Secret (new CA on first run or when a third of its life is left; the
+   bundle keeps the old CA until it expires);
+2. the webhook configurations rendered from the default SriovOperatorConfig,
+   with the bundle as caBundle unless an annotation says someone else injects it;
+3. the serving Secret the webhook mounts (the webhook reloads it).
+
+Then it requeues itself for the next renewal.  Secrets and configurations are
+read live (not from the cache) so a write of ours is never planned twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sriov_operator.api.constants import (
+    DEFAULT_OPERATOR_CONFIG_NAME,
+    FIELD_MANAGER,
+    WEBHOOK_CA_SECRET,
+    WEBHOOK_SERVICE_NAME,
+    WEBHOOK_SERVING_SECRET,
+)
+from sriov_operator.errors import BadInputError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    MUTATING_WEBHOOK_CONFIGURATIONS,
+    SECRETS,
+    SRIOV_OPERATOR_CONFIGS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+    Resource,
+)
+from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.settings import add_flag
+from sriov_operator.webhook.certificates import CertificateSettings, plan_certificates
+from sriov_operator.webhook.configurations import (
+    CONFIGURATION_KEYS,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ConfigurationSettings,
+    contains,
+    injects_own_ca_bundle,
+    render_configurations,
+)
+
+logger = logging.getLogger(__name__)
+
+CONTROLLER_NAME = "webhook-certificates"
+KEY = "webhook"
+MIN_REQUEUE = 1.0  # seconds
+RESOURCES: Mapping[str, Resource] = {
+    "ValidatingWebhookConfiguration": VALIDATING_WEBHOOK_CONFIGURATIONS,
+    "MutatingWebhookConfiguration": MUTATING_WEBHOOK_CONFIGURATIONS,
+}
+
+
+@dataclass(frozen=True)
+class WebhookOperatorSettings:
+    namespace: str
+    configurations: ConfigurationSettings
+    certificates: CertificateSettings
+
+
+def webhook_operator_settings(
+    namespace: str,
+    *,
+    url: str | None = None,
+    ip_addresses: tuple[str, ...] = (),
+    ca_validity: datetime.timedelta = datetime.timedelta(days=3650),
+    serving_validity: datetime.timedelta = datetime.timedelta(days=365),
+) -> WebhookOperatorSettings:
+    """Names on the serving certificate: the webhook Service's DNS names (plus ``ip_addresses``)."""
+    service = f"{WEBHOOK_SERVICE_NAME}.{namespace}.svc"
+    return WebhookOperatorSettings(
+        namespace,
+        ConfigurationSettings(operator_namespace=namespace, url=url),
+        CertificateSettings(
+            (service, f"{service}.cluster.local"), ip_addresses, ca_validity, serving_validity
+        ),
+    )
+
+
+def add_webhook_operator_arguments(
+    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
+) -> None:
+    """The operator command's flags for the webhook's certificates and configurations."""
+    add_flag(
+        parser,
+        "--webhook-url",
+        default="",
+        environ=environ,
+        help="base URL the API server calls the webhook at, instead of its Service (a webhook outside the "
+        "cluster)",
+    )
+    add_flag(
+        parser,
+        "--webhook-cert-ip",
+        default="",
+        environ=environ,
+        help="comma-separated IP addresses added to the serving certificate (with --webhook-url)",
+    )
+    add_flag(
+        parser,
+        "--webhook-cert-days",
+        default=365,
+        type=int,
+        environ=environ,
+        help="life of the serving certificate in days (renewed with a third left)",
+    )
+
+
+def webhook_operator_settings_from(args: argparse.Namespace, namespace: str) -> WebhookOperatorSettings:
+    if args.webhook_cert_days < 1:
+        raise BadInputError(f"--webhook-cert-days: {args.webhook_cert_days} must be 1 or more")
+    ips = tuple(ip.strip() for ip in args.webhook_cert_ip.split(",") if ip.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise BadInputError(
+                f"--webhook-cert-ip: {ip!r} is not an IP address (accepted: comma-separated IPv4/IPv6)"
+            ) from exc
+    return webhook_operator_settings(
+        namespace,
+        url=args.webhook_url or None,
+        ip_addresses=ips,
+        serving_validity=datetime.timedelta(days=args.webhook_cert_days),
+    )
+
+
+def _decoded(secret: Mapping[str, Any] | None) -> dict[str, bytes] | None:
+    if secret is None:
+        return None
+    return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+
+
+def _secret(name: str, namespace: str, data: Mapping[str, bytes], type_: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
+        "type": type_,
+        "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
+    }
+
+
+class WebhookReconciler:
+    def __init__(self, objects: KubeObjects, settings: WebhookOperatorSettings, clock: Clock) -> None:
+        self.objects, self.settings, self.clock = objects, settings, clock
+
+    async def reconcile(self, key: object) -> Result:
+        now = self.clock.now()
+        namespace = self.settings.namespace
+        ca = await self.objects.get(SECRETS, WEBHOOK_CA_SECRET, namespace)
+        serving = await self.objects.get(SECRETS, WEBHOOK_SERVING_SECRET, namespace)
+        plan = plan_certificates(_decoded(ca), _decoded(serving), self.settings.certificates, now)
+        if plan.ca_data is not None:
+            logger.info("writing the webhook CA Secret %s/%s", namespace, WEBHOOK_CA_SECRET)
+            secret = _secret(WEBHOOK_CA_SECRET, namespace, plan.ca_data, "Opaque")
+            await self.objects.apply(SECRETS, secret, FIELD_MANAGER)
+        await self._configurations(plan.ca_bundle)
+        if plan.serving_data is not None:
+            logger.info("writing the webhook serving Secret %s/%s", namespace, WEBHOOK_SERVING_SECRET)
+            secret = _secret(WEBHOOK_SERVING_SECRET, namespace, plan.serving_data, "kubernetes.io/tls")
+            await self.objects.apply(SECRETS, secret, FIELD_MANAGER)
+        return Result(requeue_after=max(MIN_REQUEUE, (plan.next_check - now).total_seconds()))
+
+    async def _configurations(self, ca_bundle: bytes) -> None:
+        config = await self.objects.get(
+            SRIOV_OPERATOR_CONFIGS, DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace
+        )
+        live = {key: await self.objects.get(RESOURCES[key[0]], key[1]) for key in CONFIGURATION_KEYS}
+        bundles = {key: ca_bundle if injects_own_ca_bundle(live[key]) else None for key in CONFIGURATION_KEYS}
+        for desired in render_configurations(config, self.settings.configurations, bundles):
+            current = live[(desired.kind, desired.name)]
+            resource = RESOURCES[desired.kind]
+            if desired.body is None:
+                if current is not None:
+                    logger.info(
+                        "deleting %s %s (disabled in the SriovOperatorConfig)", desired.kind, desired.name
+                    )
+                    await self.objects.delete(resource, desired.name)
+            elif current is None or not contains(current, desired.body):
+                logger.info("applying %s %s", desired.kind, desired.name)
+                await self.objects.apply(resource, desired.body, FIELD_MANAGER)
+
+
+def register_operator_controllers(manager: Manager, settings: WebhookOperatorSettings) -> Controller:
+    """Add the webhook's certificate/configuration controller to the operator's manager."""
+    reconciler = WebhookReconciler(manager.objects, settings, manager.clock)
+    controller = Controller(CONTROLLER_NAME, reconciler.reconcile, clock=manager.clock)
+    ours = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+    def to_key(obj: dict[str, Any]) -> list[str]:
+        return [KEY]
+
+    controller.watch(manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=settings.namespace), to_key)
+    controller.watch(manager.informer(SECRETS, namespace=settings.namespace, label_selector=ours), to_key)
+    for resource in RESOURCES.values():
+        controller.watch(manager.informer(resource, label_selector=ours), to_key)
+    controller.queue.add(KEY)  # certificates exist before anything else asks for them
+    manager.add_controller(controller)
+    return controller

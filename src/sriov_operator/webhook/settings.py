@@ -1,0 +1,87 @@
+"""The webhook process's one settings object, from flags (each with an environment fallback)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX, WEBHOOK_CONTAINER_PORT
+from sriov_operator.errors import BadInputError
+from sriov_operator.runtime.settings import (
+    RuntimeSettings,
+    add_flag,
+    add_runtime_arguments,
+    parse_bool,
+    runtime_settings_from,
+)
+from sriov_operator.webhook.admission import AdmissionSettings
+from sriov_operator.webhook.server import DEFAULT_MAX_BODY_BYTES, ServerSettings
+
+LEASE_NAME = "sriov-operator-webhook"  # unused: the webhook never leader-elects; every replica serves
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    runtime: RuntimeSettings
+    server: ServerSettings
+    admission: AdmissionSettings
+    tls_cert: Path
+    tls_key: Path
+
+
+def add_webhook_arguments(
+    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
+) -> None:
+    def flag(name: str, **kwargs: Any) -> None:
+        add_flag(parser, name, environ=environ, **kwargs)
+
+    flag("--port", default=WEBHOOK_CONTAINER_PORT, type=int, help="HTTPS port of the admission endpoints")
+    flag("--address", default="0.0.0.0", help="address the admission server binds")
+    flag("--tls-cert", default=None, help="PEM serving certificate (reloaded when the file changes)")
+    flag("--tls-key", default=None, help="PEM private key of --tls-cert")
+    flag(
+        "--cert-check-interval",
+        default=5.0,
+        type=float,
+        help="seconds between checks of the certificate files for a change",
+    )
+    flag(
+        "--max-body-bytes",
+        default=DEFAULT_MAX_BODY_BYTES,
+        type=int,
+        help="largest AdmissionReview body accepted (larger: HTTP 400)",
+    )
+    flag("--resource-prefix", default=DEFAULT_RESOURCE_PREFIX, help="device-plugin resource prefix")
+    flag(
+        "--strict-nics",
+        default=False,
+        type=parse_bool,
+        help="NIC models missing from the supported-NIC list are errors, not warnings",
+    )
+    add_runtime_arguments(parser, default_lease_name=LEASE_NAME, environ=environ)
+
+
+def webhook_settings_from(args: argparse.Namespace) -> WebhookSettings:
+    if not args.tls_cert or not args.tls_key:
+        raise BadInputError(
+            "--tls-cert and --tls-key: both are required (PEM files, e.g. the mounted "
+            "sriov-operator-webhook-cert Secret's tls.crt and tls.key)"
+        )
+    if not 0 <= args.port <= 65535:
+        raise BadInputError(f"--port: {args.port} is not a port (accepted: 0 to 65535)")
+    if args.max_body_bytes < 1024:
+        raise BadInputError(f"--max-body-bytes: {args.max_body_bytes} is too small (accepted: 1024 or more)")
+    if not args.cert_check_interval > 0:
+        raise BadInputError(f"--cert-check-interval: {args.cert_check_interval} must be > 0")
+    runtime = dataclasses.replace(runtime_settings_from(args), leader_elect=False)
+    return WebhookSettings(
+        runtime=runtime,
+        server=ServerSettings(args.address, args.port, args.max_body_bytes, args.cert_check_interval),
+        admission=AdmissionSettings(runtime.namespace, args.resource_prefix, args.strict_nics),
+        tls_cert=Path(args.tls_cert),
+        tls_key=Path(args.tls_key),
+    )

@@ -1,0 +1,245 @@
+"""The operator's webhook controller on the real API server, end to end with the webhook it serves.
+
+The controller (run by a real Manager, as the operator runs it) creates the CA
+and serving Secrets and the webhook configurations; the test copies the serving
+Secret into files the way the kubelet updates a mounted Secret; the webhook
+reads them; the API server calls the webhook with the caBundle the controller
+wrote.  The serving certificate lives 12 seconds, so it is renewed during the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client
+
+from sriov_operator.api import constants
+from sriov_operator.controlplane.process import ControlPlane, free_port
+from sriov_operator.kube.client import api_error_message
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    MUTATING_WEBHOOK_CONFIGURATIONS,
+    SECRETS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+)
+from sriov_operator.runtime.clock import SYSTEM_CLOCK
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.settings import RuntimeSettings
+from sriov_operator.webhook.admission import AdmissionSettings
+from sriov_operator.webhook.cache import InformerSource
+from sriov_operator.webhook.certificates import split_pems
+from sriov_operator.webhook.operator_controllers import (
+    KEY,
+    WebhookReconciler,
+    register_operator_controllers,
+    webhook_operator_settings,
+)
+from sriov_operator.webhook.server import Admission, ServerSettings, WebhookServer
+from sriov_operator.webhook.tls import ReloadingTlsContext
+from tests.integration.webhook_support import policy_body
+
+pytestmark = pytest.mark.integration
+
+SERVING_LIFE = datetime.timedelta(seconds=12)
+
+
+@dataclass
+class Operated:
+    namespace: str
+    objects: KubeObjects
+    reconciler: WebhookReconciler
+    tls: ReloadingTlsContext
+
+
+async def _secret_data(objects: KubeObjects, name: str, namespace: str) -> dict[str, bytes] | None:
+    secret = await objects.get(SECRETS, name, namespace)
+    if secret is None:
+        return None
+    return {key: base64.b64decode(value) for key, value in secret["data"].items()}
+
+
+async def _mount(objects: KubeObjects, namespace: str, directory: Path) -> None:
+    """What the kubelet does for a mounted Secret: follow it, replacing both files at once."""
+    current: dict[str, bytes] | None = None
+    while True:
+        data = await _secret_data(objects, constants.WEBHOOK_SERVING_SECRET, namespace)
+        if data is not None and data != current:
+            for name in ("tls.crt", "tls.key"):
+                (directory / f".{name}").write_bytes(data[name])
+                (directory / f".{name}").replace(directory / name)
+            current = data
+        await asyncio.sleep(0.2)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def operated(
+    kube: client.ApiClient, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Operated]:
+    namespace = f"sriov-certs-{uuid.uuid4().hex[:6]}"
+    await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
+    config = {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": {"enableOperatorWebhook": True, "enableInjector": True},
+    }
+    await client.CustomObjectsApi(kube).create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, "sriovoperatorconfigs", config
+    )
+    port = free_port()
+    settings = webhook_operator_settings(
+        namespace, url=f"https://127.0.0.1:{port}", ip_addresses=("127.0.0.1",), serving_validity=SERVING_LIFE
+    )
+    runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
+    directory = tmp_path_factory.mktemp("mounted-secret")
+    async with Manager(runtime) as operator, Manager(runtime) as webhook_process:
+        register_operator_controllers(operator, settings)
+        operator_run = asyncio.create_task(operator.run())
+        source = InformerSource(webhook_process, namespace)
+        webhook_run = asyncio.create_task(webhook_process.run())
+        mount = asyncio.create_task(_mount(operator.objects, namespace, directory))
+        while not (directory / "tls.key").exists():
+            await asyncio.sleep(0.1)
+        tls = ReloadingTlsContext(directory / "tls.crt", directory / "tls.key")
+        server = WebhookServer(
+            ServerSettings("127.0.0.1", port, cert_check_interval=0.1),
+            Admission(AdmissionSettings(namespace), source),
+            tls,
+        )
+        await asyncio.gather(*(informer.wait_synced() for informer in source.informers))
+        await server.start()
+        try:
+            yield Operated(
+                namespace, operator.objects, WebhookReconciler(operator.objects, settings, SYSTEM_CLOCK), tls
+            )
+        finally:
+            operator.stop()
+            await operator_run
+            for resource in (VALIDATING_WEBHOOK_CONFIGURATIONS, MUTATING_WEBHOOK_CONFIGURATIONS):
+                for name in (constants.OPERATOR_WEBHOOK_CONFIG_NAME, constants.INJECTOR_WEBHOOK_CONFIG_NAME):
+                    await operator.objects.delete(resource, name)
+            mount.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await mount
+            await server.stop()
+            webhook_process.stop()
+            await webhook_run
+
+
+async def _denied_with_our_message(kube: client.ApiClient, namespace: str, name: str) -> str:
+    bad = policy_body(name, namespace, nicSelector={})
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        try:
+            await client.CustomObjectsApi(kube).create_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, "sriovnetworknodepolicies", bad
+            )
+        except client.ApiException as error:
+            message = api_error_message(error)
+            if "spec.nicSelector: selects nothing" in message:
+                return message
+            assert asyncio.get_running_loop().time() < deadline, message
+        else:
+            raise AssertionError("an invalid policy was admitted")
+        await asyncio.sleep(0.2)
+
+
+async def _ca_bundle(objects: KubeObjects, resource: Any, name: str) -> bytes:
+    live = await objects.get(resource, name)
+    assert live is not None, name
+    return base64.b64decode(live["webhooks"][0]["clientConfig"].get("caBundle", ""))
+
+
+async def test_secrets_and_configurations_are_created_and_the_api_server_trusts_the_webhook(
+    kube: client.ApiClient, operated: Operated
+) -> None:
+    ca = await _secret_data(operated.objects, constants.WEBHOOK_CA_SECRET, operated.namespace)
+    assert ca is not None and set(ca) == {"ca.crt", "ca.key", "ca-bundle.crt"}
+    for resource, name in (
+        (VALIDATING_WEBHOOK_CONFIGURATIONS, constants.OPERATOR_WEBHOOK_CONFIG_NAME),
+        (MUTATING_WEBHOOK_CONFIGURATIONS, constants.OPERATOR_WEBHOOK_CONFIG_NAME),
+        (MUTATING_WEBHOOK_CONFIGURATIONS, constants.INJECTOR_WEBHOOK_CONFIG_NAME),
+    ):
+        assert await _ca_bundle(operated.objects, resource, name) == ca["ca-bundle.crt"]
+    message = await _denied_with_our_message(kube, operated.namespace, "bad")
+    assert f"SriovNetworkNodePolicy/{operated.namespace}/bad: spec.nicSelector" in message
+
+
+async def test_the_serving_certificate_is_renewed_and_the_webhook_keeps_answering(
+    kube: client.ApiClient, operated: Operated
+) -> None:
+    first = await _secret_data(operated.objects, constants.WEBHOOK_SERVING_SECRET, operated.namespace)
+    assert first is not None
+    reloads = operated.tls.reloads
+    deadline = asyncio.get_running_loop().time() + 30
+    while operated.tls.reloads == reloads:  # renewed with a third of its 12 s left, then mounted
+        assert asyncio.get_running_loop().time() < deadline, "the serving certificate was never renewed"
+        await asyncio.sleep(0.2)
+    renewed = await _secret_data(operated.objects, constants.WEBHOOK_SERVING_SECRET, operated.namespace)
+    assert renewed is not None and renewed["tls.crt"] != first["tls.crt"]
+    ca = await _secret_data(operated.objects, constants.WEBHOOK_CA_SECRET, operated.namespace)
+    assert ca is not None and len(split_pems(ca["ca-bundle.crt"])) == 1  # same CA: no bundle change
+    await _denied_with_our_message(kube, operated.namespace, "after-renewal")
+
+
+async def test_a_ca_bundle_injected_by_someone_else_is_never_overwritten(operated: Operated) -> None:
+    name = constants.INJECTOR_WEBHOOK_CONFIG_NAME
+    other_bundle = b"-----BEGIN CERTIFICATE-----\nbm90IG91cnM=\n-----END CERTIFICATE-----\n"
+    live = await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, name)
+    assert live is not None
+    webhook_name = live["webhooks"][0]["name"]
+    await operated.objects.patch(
+        MUTATING_WEBHOOK_CONFIGURATIONS,
+        name,
+        {"metadata": {"annotations": {"cert-manager.io/inject-ca-from": f"{operated.namespace}/serving"}}},
+    )
+    await operated.objects.patch(  # what cert-manager's cainjector does
+        MUTATING_WEBHOOK_CONFIGURATIONS,
+        name,
+        [
+            {
+                "op": "replace",
+                "path": "/webhooks/0/clientConfig/caBundle",
+                "value": base64.b64encode(other_bundle).decode(),
+            }
+        ],
+        patch_type="json",
+    )
+    await operated.reconciler.reconcile(KEY)
+    await asyncio.sleep(1.0)  # and whatever the running controller did meanwhile
+    assert await _ca_bundle(operated.objects, MUTATING_WEBHOOK_CONFIGURATIONS, name) == other_bundle
+    after = await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, name)
+    assert after is not None and after["webhooks"][0]["name"] == webhook_name
+    ours = await _ca_bundle(
+        operated.objects, VALIDATING_WEBHOOK_CONFIGURATIONS, constants.OPERATOR_WEBHOOK_CONFIG_NAME
+    )
+    assert ours != other_bundle  # configurations without the annotation keep our bundle
+
+
+async def test_disabling_the_injector_removes_its_configuration(
+    kube: client.ApiClient, operated: Operated
+) -> None:
+    await client.CustomObjectsApi(kube).patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        operated.namespace,
+        "sriovoperatorconfigs",
+        "default",
+        {"spec": {"enableInjector": False}},
+        _content_type="application/merge-patch+json",
+    )
+    deadline = asyncio.get_running_loop().time() + 15
+    while await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, constants.INJECTOR_WEBHOOK_CONFIG_NAME):
+        assert asyncio.get_running_loop().time() < deadline, "injector configuration still there"
+        await asyncio.sleep(0.2)
+    assert await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, constants.OPERATOR_WEBHOOK_CONFIG_NAME)

@@ -1,0 +1,90 @@
+"""The check that the admission webhook answers exactly as ``validate`` does, for one set of documents."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sriov_operator.api.constants import SUPPORTED_NIC_CONFIGMAP
+from sriov_operator.engine.inputs import resolve_operator_namespace
+from sriov_operator.engine.problems import split_by_severity
+from sriov_operator.engine.render import RenderResult
+from sriov_operator.webhook.admission import (
+    NETWORK_KINDS,
+    VALIDATED_KINDS,
+    AdmissionSettings,
+    ClusterSnapshot,
+    mutate_object,
+    validate_object,
+)
+from tests.unit.engine.builders import documents
+
+_FILE_LINE = re.compile(r" \[test\.yaml:\d+\]")
+
+
+def apply_json_patch(body: dict[str, Any], patch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``add`` / ``replace`` of object members (all our webhooks emit), as the API server applies them."""
+    result = copy.deepcopy(body)
+    for operation in patch:
+        assert operation["op"] in ("add", "replace"), operation
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in operation["path"][1:].split("/")]
+        target = result
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if isinstance(target, list):
+            target.insert(len(target) if last == "-" else int(last), operation["value"])
+        else:
+            target[last] = operation["value"]
+    return result
+
+
+def _key(body: dict[str, Any]) -> tuple[str, str, str]:
+    metadata = body.get("metadata") or {}
+    return (str(body.get("kind")), str(metadata.get("namespace")), str(metadata.get("name")))
+
+
+def _snapshot(bodies: list[dict[str, Any]]) -> ClusterSnapshot:
+    def of(*kinds: str) -> list[dict[str, Any]]:
+        return [b for b in bodies if b.get("kind") in kinds]
+
+    nic_maps = [
+        b for b in of("ConfigMap") if (b.get("metadata") or {}).get("name") == SUPPORTED_NIC_CONFIGMAP
+    ]
+    return ClusterSnapshot(
+        nodes=of("Node"),
+        node_states=of("SriovNetworkNodeState"),
+        policies=of("SriovNetworkNodePolicy"),
+        pools=of("SriovNetworkPoolConfig"),
+        operator_configs=of("SriovOperatorConfig"),
+        networks=of(*NETWORK_KINDS),
+        supported_nics=nic_maps[0] if nic_maps else None,
+    )
+
+
+def assert_webhook_agrees(
+    bodies: list[dict[str, Any]], offline: RenderResult, *, namespace: str | None, strict_nics: bool
+) -> None:
+    operator_namespace = resolve_operator_namespace(documents(bodies), namespace)
+    stored = []
+    for original in bodies:  # as the API server holds them: every namespaced object has a namespace
+        body = copy.deepcopy(original)
+        if body.get("kind") != "Node":
+            body.setdefault("metadata", {}).setdefault("namespace", operator_namespace)
+        stored.append(body)
+    settings = AdmissionSettings(operator_namespace, "openshift.io", strict_nics)
+    offline_errors, offline_warnings = split_by_severity(offline.problems)
+    keys = [_key(body) for body in stored]
+    for body in stored:
+        if body.get("kind") not in VALIDATED_KINDS or keys.count(_key(body)) > 1:
+            continue  # a duplicate cannot exist in a cluster: the second copy is an update
+        others = [other for other in stored if other is not body]
+        reviewed = apply_json_patch(body, mutate_object(body).patch)
+        verdict = validate_object(reviewed, None, _snapshot(others), settings)
+        kind, ns, name = _key(body)
+        prefix = f"{kind}/{ns}/{name}: "
+        expected_errors = [_FILE_LINE.sub("", e) for e in offline_errors if e.startswith(prefix)]
+        expected_warnings = [_FILE_LINE.sub("", w) for w in offline_warnings if w.startswith(prefix)]
+        assert list(verdict.errors) == expected_errors, f"{prefix}webhook errors differ from validate"
+        assert list(verdict.warnings) == expected_warnings, f"{prefix}webhook warnings differ from validate"

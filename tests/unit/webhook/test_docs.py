@@ -1,0 +1,62 @@
+"""docs/webhook.md: its injector example is what the webhook answers; docs/settings.md lists every flag."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sriov_operator.runtime.settings import add_runtime_arguments, env_variable
+from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot
+from sriov_operator.webhook.injector import NadKey
+from sriov_operator.webhook.review import parse_review, review_response
+from sriov_operator.webhook.server import Admission
+from sriov_operator.webhook.settings import add_webhook_arguments
+from tests.support import REPO_ROOT
+
+
+def _block(text: str, tag: str) -> Any:
+    match = re.search(rf"```json {tag}\n(.*?)```", text, re.DOTALL)
+    assert match, tag
+    return json.loads(match[1])
+
+
+class OneNad:
+    def snapshot(self) -> ClusterSnapshot:
+        return ClusterSnapshot()
+
+    async def network_attachment_definitions(self, keys: Iterable[NadKey]) -> dict[NadKey, Any]:
+        nad = {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/resourceName": "openshift.io/dpdk1"}}}
+        return {key: nad if key == ("apps", "dpdk-net") else None for key in keys}
+
+
+async def test_the_documented_injector_example() -> None:
+    text = (REPO_ROOT / "docs" / "webhook.md").read_text()
+    request = parse_review(json.dumps(_block(text, "admission-request")).encode())
+    verdict = await Admission(AdmissionSettings("sriov-network-operator"), OneNad()).inject(request)
+    response = review_response(request.uid, verdict)["response"]
+    assert response["allowed"] and response["patchType"] == "JSONPatch"
+    assert json.loads(base64.b64decode(response["patch"])) == _block(text, "admission-patch")
+
+
+def test_settings_doc_lists_every_webhook_flag() -> None:
+    text = (REPO_ROOT / "docs" / "settings.md").read_text()
+    section = text.split("## `sriov-operator webhook`")[1].split("\n## ")[0]
+    documented = {
+        cells[0].strip("` "): cells
+        for line in section.splitlines()
+        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    shared, full = argparse.ArgumentParser(), argparse.ArgumentParser()
+    add_runtime_arguments(shared, default_lease_name="x", environ={})
+    add_webhook_arguments(full, environ={})
+    common = {option for action in shared._actions for option in action.option_strings}
+    own = [a for a in full._actions if a.option_strings and a.option_strings[0] not in common]
+    assert sorted(documented) == sorted(a.option_strings[0] for a in own)
+    for action in own:
+        flag = action.option_strings[0]
+        assert documented[flag][1] == f"`{env_variable(flag)}`", flag
+        assert str(action.default if action.default is not None else "") in documented[flag][2], flag
