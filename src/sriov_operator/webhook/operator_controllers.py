@@ -34,6 +34,7 @@ from sriov_operator.api.constants import (
 from sriov_operator.errors import BadInputError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
+    DEPLOYMENTS,
     MUTATING_WEBHOOK_CONFIGURATIONS,
     SECRETS,
     SRIOV_OPERATOR_CONFIGS,
@@ -183,9 +184,19 @@ class WebhookReconciler:
         )
         live = {key: await self.objects.get(RESOURCES[key[0]], key[1]) for key in CONFIGURATION_KEYS}
         bundles = {key: ca_bundle if injects_own_ca_bundle(live[key]) else None for key in CONFIGURATION_KEYS}
+        serving = await self._webhook_serves()
         for desired in render_configurations(config, self.settings.configurations, bundles):
             current = live[(desired.kind, desired.name)]
             resource = RESOURCES[desired.kind]
+            if desired.body is not None and current is None and not serving:
+                logger.info(
+                    "not registering %s %s yet: the webhook Deployment %s/%s has no available replica",
+                    desired.kind,
+                    desired.name,
+                    self.settings.namespace,
+                    WEBHOOK_SERVICE_NAME,
+                )
+                continue
             if desired.body is None:
                 if current is not None:
                     logger.info(
@@ -195,6 +206,20 @@ class WebhookReconciler:
             elif current is None or not contains(current, desired.body):
                 logger.info("applying %s %s", desired.kind, desired.name)
                 await self.objects.apply(resource, desired.body, FIELD_MANAGER)
+
+
+    async def _webhook_serves(self) -> bool:
+        """Register a configuration only once something answers it.
+
+        A configuration whose webhook is not up yet (failurePolicy Fail) would
+        refuse every write of our kinds, the start-up race users hit upstream.
+        With ``--webhook-url`` the webhook runs outside the cluster: its owner
+        says it is there. Otherwise our Deployment must have an available replica.
+        """
+        if self.settings.configurations.url:
+            return True
+        deployment = await self.objects.get(DEPLOYMENTS, WEBHOOK_SERVICE_NAME, self.settings.namespace)
+        return bool(deployment and (deployment.get("status") or {}).get("availableReplicas"))
 
 
 def register_operator_controllers(manager: Manager, settings: WebhookOperatorSettings) -> Controller:
@@ -210,6 +235,10 @@ def register_operator_controllers(manager: Manager, settings: WebhookOperatorSet
     controller.watch(manager.informer(SECRETS, namespace=settings.namespace, label_selector=ours), to_key)
     for resource in RESOURCES.values():
         controller.watch(manager.informer(resource, label_selector=ours), to_key)
+    deployment = f"metadata.name={WEBHOOK_SERVICE_NAME}"
+    controller.watch(
+        manager.informer(DEPLOYMENTS, namespace=settings.namespace, field_selector=deployment), to_key
+    )
     controller.queue.add(KEY)  # certificates exist before anything else asks for them
     manager.add_controller(controller)
     return controller

@@ -21,7 +21,7 @@ from sriov_operator.operator.drain.settings import DrainSettings
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
+from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 
 CONTROLLER_NAME = "drain"
 
@@ -39,7 +39,7 @@ def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler
     caches = DrainCaches(
         nodes=manager.informer(NODES, transform=slim_node),
         node_states=manager.informer(
-            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=strip_managed_fields
+            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=slim_node_state
         ),
         pools=manager.informer(
             SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace, transform=strip_managed_fields
