@@ -1,11 +1,17 @@
-"""Link MTU and admin state over netlink (pyroute2), optionally inside a named network namespace."""
+"""Link MTU and admin state over netlink (pyroute2), optionally inside a named network namespace.
+
+pyroute2 is imported on first use: importing it loads the whole library (about
+a second of CPU), which every CLI start would otherwise pay, even for commands
+that never touch a link.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class NetlinkLinkControl:
         return int(indexes[0])
 
     def _set(self, ifname: str, **changes: object) -> None:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+
         with IPRoute(netns=self.netns) as ipr:
             try:
                 ipr.link("set", index=self._index(ipr, ifname), **changes)
@@ -40,6 +49,8 @@ class NetlinkLinkControl:
         self._set(ifname, state="up")
 
     def status(self, ifname: str) -> LinkStatus:
+        from pyroute2 import IPRoute
+
         with IPRoute(netns=self.netns) as ipr:
             link = ipr.get_links(self._index(ipr, ifname))[0]
             return LinkStatus(mtu=int(link.get("IFLA_MTU")), up=bool(link["flags"] & 1))
