@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
+from sriov_operator.vmtest.machine import isolated
+
 Accel = Literal["kvm", "tcg"]
 PROBE_TIMEOUT_SECONDS = 20.0
 PANIC = b"Kernel panic"
@@ -23,29 +25,28 @@ def kvm_works(qemu: list[str], kernel: Path, work: Path) -> bool:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     console = work / "kvm-probe.log"
-    argv = [
-        "unshare",
-        "--net",
-        "--",
-        *qemu,
-        "-accel",
-        "kvm",
-        "-machine",
-        "q35",
-        "-m",
-        "256",
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-kernel",
-        str(kernel),
-        "-append",
-        "console=ttyS0 panic=-1",
-        "-serial",
-        f"file:{console}",
-    ]
+    argv = isolated(
+        [
+            *qemu,
+            "-accel",
+            "kvm",
+            "-machine",
+            "q35",
+            "-m",
+            "256",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            str(kernel),
+            "-append",
+            "console=ttyS0 panic=-1",
+            "-serial",
+            f"file:{console}",
+        ]
+    )
     try:
         subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:

@@ -147,6 +147,15 @@ def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Pa
     return args
 
 
+def isolated(argv: list[str]) -> list[str]:
+    """``argv`` in a new network namespace whose only interface is its own loopback.
+
+    The loopback is brought up because QEMU's user network joins each ``guestfwd``
+    connection to its ``cmd:`` program over a TCP connection on 127.0.0.1.
+    """
+    return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "isolated", *argv]
+
+
 @dataclass(frozen=True)
 class GuestResult:
     argv: list[str]
@@ -193,23 +202,17 @@ class TestMachine:
         )
 
     def boot(self) -> Self:
-        if shutil.which("unshare") is None:
-            raise VmError(
-                "unshare (util-linux) is not on PATH: QEMU only runs in a network namespace of its own"
-            )
+        for program in ("unshare", "ip"):
+            if shutil.which(program) is None:
+                raise VmError(f"{program} is not on PATH: QEMU only runs in a network namespace of its own")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # the guest cannot write byte code to the read-only share; under TCG compiling at every start is slow
         compileall.compile_dir(self.project / "src", quiet=1)
-        argv = [
-            "unshare",
-            "--net",
-            "--",
-            "nice",
-            "-n",
-            "19",
+        qemu = [
             *self.bundle.qemu_command(),
             *qemu_arguments(self.spec, self.bundle, self.run_dir, self.project, self.accel),
         ]
+        argv = isolated(["nice", "-n", "19", *qemu])
         (self.run_dir / "qemu.argv").write_text(json.dumps(argv, indent=1))
         started = time.monotonic()
         with (self.run_dir / "qemu.log").open("wb") as qemu_log:

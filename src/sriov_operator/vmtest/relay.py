@@ -44,7 +44,7 @@ def pump(first: Direction, second: Direction) -> None:
 
 
 def _end_output(fd: int) -> None:
-    """Signal end of file on stdout: QEMU gives one socket as stdin and stdout, so closing fd 1 is not enough."""
+    """End of file on stdout: QEMU gives one socket as stdin and stdout, so closing fd 1 is not enough."""
     try:
         with socket.socket(fileno=os.dup(fd)) as connection:
             connection.shutdown(socket.SHUT_WR)
