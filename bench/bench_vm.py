@@ -26,7 +26,7 @@ def main() -> None:
     size = sum(path.lstat().st_size for path in bundle.path.rglob("*"))
     used = sum(path.lstat().st_blocks * 512 for path in bundle.path.rglob("*"))
     print(f"| first build (wall) | {manifest['buildSeconds']:.0f} s | steps: {manifest['stepSeconds']} |")
-    print(f"| bundle size | {size / 2**20:.0f} MiB apparent, {used / 2**20:.0f} MiB on disk | {bundle.path} |")
+    print(f"| bundle size | {size / 2**20:.0f} MiB apparent, {used / 2**20:.0f} MiB on disk | |")
     for viommu in (False, True):
         spec = baremetal_host(viommu)
         with tempfile.TemporaryDirectory() as run_dir:

@@ -38,7 +38,8 @@ def main(pf: str, count: int = 3) -> None:
     started = time.monotonic()
     write(f"{DEVICES}/{pf}/sriov_numvfs", "0")
     removed = time.monotonic() - started
-    print(json.dumps({"numvfs0to3": created, "modprobeVfioPci": loaded, "bind3": bound, "numvfs3to0": removed}))
+    timings = {"numvfs0to3": created, "modprobeVfioPci": loaded, "bind3": bound, "numvfs3to0": removed}
+    print(json.dumps({name: round(seconds, 3) for name, seconds in timings.items()}))
 
 
 if __name__ == "__main__":
