@@ -18,7 +18,7 @@ from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.profiles import IGB_PF_ADDRESS, baremetal_host
 from tests.vm.support import GUEST_TOOLS, Scenario, booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]  # the first test pays for the boot and scenario
 
 PF = IGB_PF_ADDRESS
 STATE_FILE = "/tmp/state.yaml"

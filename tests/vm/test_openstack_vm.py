@@ -26,7 +26,7 @@ from sriov_operator.vmtest.relay import UnixToLoopbackBridge
 from tests.support import FIXTURES
 from tests.vm.support import GUEST_TOOLS, Scenario, booted, metadata_service
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]  # the first test pays for the boot and scenario
 
 MANAGEMENT = MANAGEMENT_PORT
 PCI = {nic: pci_address(nic) for nic in (MANAGEMENT, DPDK_PORT, OTHER_PORT)}
@@ -39,6 +39,11 @@ NETWORK_OF = {
 METADATA_DIR = "openstack/2018-08-27"
 NODE_NAME = "sriov-test-vm"
 STATE_FILE = "/tmp/state.yaml"
+NODE_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the seed policy's node selector)
+    "node-role.kubernetes.io/worker": "",
+    "kubernetes.io/os": "linux",
+    "feature.node.kubernetes.io/network-sriov.capable": "true",
+}
 
 
 def nova_documents() -> dict[str, object]:
@@ -70,7 +75,7 @@ def node_state_spec(discovered: dict[str, object], work: Path) -> dict[str, obje
         "kind": "Node",
         "metadata": {
             "name": NODE_NAME,
-            "labels": {"feature.node.kubernetes.io/network-sriov.capable": "true"},
+            "labels": NODE_LABELS,
         },
         "spec": {"providerID": "openstack:///5d1f0c3e-0000-4000-8000-00000000cafe"},
     }
@@ -88,8 +93,9 @@ def node_state_spec(discovered: dict[str, object], work: Path) -> dict[str, obje
         text=True,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    spec: dict[str, object] = json.loads(done.stdout)["nodeStates"][NODE_NAME]
+    rendered = json.loads(done.stdout)
+    assert done.returncode == 0 and NODE_NAME in rendered["nodeStates"], done.stdout + done.stderr
+    spec: dict[str, object] = rendered["nodeStates"][NODE_NAME]
     return spec
 
 
@@ -120,7 +126,7 @@ def run_scenario(run: OpenStackScenario, work: Path) -> None:
     run.run("mounts", ["cat", "/proc/mounts"])
     run.shell(
         "remove the config drive",
-        "rm /etc/sriov-operator/openstack-ports.json && echo 1 > /sys/block/sr0/device/delete"
+        "rm -f /etc/sriov-operator/openstack-ports.json && echo 1 > /sys/block/sr0/device/delete"
         " && ! [ -e /dev/sr0 ]",
     )
     run.metadata_hits.clear()

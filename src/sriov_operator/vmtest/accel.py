@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from sriov_operator.vmtest.machine import isolated
+from sriov_operator.vmtest.machine import isolated, kernel_boot
 
 Accel = Literal["kvm", "tcg"]
 PROBE_TIMEOUT_SECONDS = 20.0
@@ -25,28 +25,8 @@ def kvm_works(qemu: list[str], kernel: Path, work: Path) -> bool:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     console = work / "kvm-probe.log"
-    argv = isolated(
-        [
-            *qemu,
-            "-accel",
-            "kvm",
-            "-machine",
-            "q35",
-            "-m",
-            "256",
-            "-nodefaults",
-            "-no-user-config",
-            "-display",
-            "none",
-            "-no-reboot",
-            "-kernel",
-            str(kernel),
-            "-append",
-            "console=ttyS0 panic=-1",
-            "-serial",
-            f"file:{console}",
-        ]
-    )
+    boot = kernel_boot("kvm", 256, kernel, "console=ttyS0 panic=-1")
+    argv = isolated([*qemu, *boot, "-serial", f"file:{console}"])
     try:
         subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:

@@ -88,32 +88,21 @@ def kernel_command_line(spec: MachineSpec) -> str:
     return " ".join(args)
 
 
+def kernel_boot(accel: str, memory_mib: int, kernel: Path, command_line: str) -> list[str]:
+    """QEMU options of every boot here: q35, one vCPU, no default devices, no display, no reboot."""
+    machine = ["-machine", "q35", "-accel", accel, "-cpu", "max", "-smp", "1", "-m", str(memory_mib)]
+    headless = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]
+    return [*machine, *headless, "-kernel", str(kernel), "-append", command_line]
+
+
 def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Path, accel: str) -> list[str]:
     """Everything after the QEMU program itself."""
     args = [
         "-name",
         spec.name,
-        "-machine",
-        "q35",
-        "-accel",
-        accel,
-        "-cpu",
-        "max",
-        "-smp",
-        "1",
-        "-m",
-        str(spec.memory_mib),
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-kernel",
-        str(bundle.kernel),
+        *kernel_boot(accel, spec.memory_mib, bundle.kernel, kernel_command_line(spec)),
         "-initrd",
         str(bundle.initramfs),
-        "-append",
-        kernel_command_line(spec),
         "-chardev",
         f"file,id=console,path={run_dir / 'console.log'}",
         "-serial",
