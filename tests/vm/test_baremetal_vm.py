@@ -112,7 +112,7 @@ def test_discovery_sees_the_pf_with_its_sriov_capacity(baremetal: Scenario) -> N
     assert output["platform"] == "baremetal"
     pfs = {i["pciAddress"]: i for i in output["interfaces"]}
     assert pfs[PF]["driver"] == "igb"
-    assert pfs[PF]["totalvfs"] >= 3 and pfs[PF]["numVfs"] == 0
+    assert pfs[PF]["totalvfs"] >= 3 and pfs[PF].get("numVfs", 0) == 0  # 0 is omitted, as upstream does
 
 
 def test_spec_creates_the_vfs_and_binds_their_drivers(baremetal: Scenario) -> None:
