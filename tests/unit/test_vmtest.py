@@ -14,6 +14,7 @@ import pytest
 
 from sriov_operator.vmtest.apt import first_dependency, install_order
 from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.vmtest.command import build_parser
 from sriov_operator.vmtest.cpio import write_newc
 from sriov_operator.vmtest.kmod import load_order
 from sriov_operator.vmtest.machine import (
@@ -182,3 +183,18 @@ def test_relay_carries_a_request_from_a_nonblocking_socket_to_a_loopback_server(
         bridge.close()
         server.shutdown()
         server.server_close()
+
+
+def test_the_documented_command_line_parses() -> None:
+    """docs/vm.md's examples: ``build``, ``where`` and ``run`` with its options and a command after ``--``."""
+    parser = build_parser()
+    assert parser.parse_args(["build"]).command == "build"
+    assert parser.parse_args(["where"]).command == "where"
+    args = parser.parse_args(
+        ["run", "--machine", "baremetal", "--viommu", "--accel", "tcg", "--timeout", "60", "--", "ls", "-l"]
+    )
+    assert (args.machine, args.viommu, args.accel, args.timeout) == ("baremetal", True, "tcg", 60.0)
+    assert args.argv == ["--", "ls", "-l"]
+    docs = (Path(__file__).parents[2] / "docs/vm.md").read_text()
+    for example in ("vmtest build", "vmtest where", "vmtest run --machine baremetal --viommu --"):
+        assert f"python -m sriov_operator.{example}" in docs

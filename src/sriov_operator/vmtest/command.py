@@ -1,4 +1,4 @@
-"""The ``python -m sriov_operator.vmtest`` command line: ``build`` and ``run``."""
+"""``python -m sriov_operator.vmtest``: build the guest bundle; boot a test machine, run a command in it."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _where(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        raise BadInputError("run: give the command to run in the guest after --, e.g. -- uname -a")
+        raise BadInputError("no command: give the command to run in the guest after --, e.g. -- uname -a")
     bundle = ensure_bundle(default_recipe())
     spec = openstack_vm(None, None) if args.machine == "openstack" else baremetal_host(args.viommu)
     run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix=f"vm-{spec.name}-"))

@@ -10,6 +10,7 @@ a virtio-serial port (`GuestAgent`).
 from __future__ import annotations
 
 import compileall
+import contextlib
 import json
 import logging
 import shutil
@@ -164,6 +165,8 @@ class GuestResult:
 class TestMachine:
     """A booted guest; use as a context manager (``with TestMachine(...).boot() as vm``)."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     spec: MachineSpec
     bundle: Bundle
     run_dir: Path
@@ -222,6 +225,9 @@ class TestMachine:
         log.info("%s booted in %.1f s (kernel %s)", self.spec.name, self.boot_seconds, self.kernel_release)
         return self
 
+    def _exited(self) -> str:
+        return f"QEMU exited (code {self._process.returncode if self._process else '?'})"
+
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -229,9 +235,7 @@ class TestMachine:
         path = self.run_dir / "agent.sock"
         while True:
             if not self._alive():
-                raise self._fail(
-                    f"QEMU exited (code {self._process.returncode if self._process else '?'}) during boot"
-                )
+                raise self._fail(self._exited())
             if time.monotonic() > deadline:
                 raise self._fail(f"the guest agent did not answer within {self.boot_timeout_seconds:g} s")
             if path.exists():
@@ -252,7 +256,7 @@ class TestMachine:
         assert self._agent is not None
         while b"\n" not in self._pending:
             if not self._alive():
-                raise self._fail("QEMU exited while the host waited for the agent")
+                raise self._fail(self._exited())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._fail("the guest agent did not answer in time")
@@ -261,8 +265,13 @@ class TestMachine:
                 chunk = self._agent.recv(65536)
             except TimeoutError:
                 continue
+            except OSError:
+                chunk = b""  # reset: QEMU went away
             if not chunk:
-                raise self._fail("the agent channel closed")
+                if self._process is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self._process.wait(timeout=10)  # a closed channel usually means QEMU is exiting
+                raise self._fail(self._exited() if not self._alive() else "the agent channel closed")
             self._pending += chunk
         line, self._pending = self._pending.split(b"\n", 1)
         message: dict[str, Any] = json.loads(line)
