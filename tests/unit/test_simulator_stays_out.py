@@ -24,15 +24,20 @@ def imported_modules(source: Path) -> set[str]:
     return names
 
 
-def simulator_importers() -> list[str]:
+def importers_of(module: str, allowed: tuple[str, ...]) -> list[str]:
+    """Files of the package (outside the ``allowed`` folders) that import ``module`` or a submodule."""
     found = []
     for source in sorted(PACKAGE.rglob("*.py")):
         relative = source.relative_to(PACKAGE).as_posix()
-        if relative.startswith(ALLOWED):
+        if relative.startswith(allowed):
             continue
-        if any(name == SIMULATOR or name.startswith(SIMULATOR + ".") for name in imported_modules(source)):
+        if any(name == module or name.startswith(module + ".") for name in imported_modules(source)):
             found.append(relative)
     return found
+
+
+def simulator_importers() -> list[str]:
+    return importers_of(SIMULATOR, ALLOWED)
 
 
 def test_no_production_module_imports_the_simulator() -> None:

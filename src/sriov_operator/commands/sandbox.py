@@ -13,7 +13,6 @@ from typing import Any
 from sriov_operator.api import constants
 from sriov_operator.controlplane.binaries import cache_root
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.sandbox.cluster import populate, publish_kubeconfig
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +48,9 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: the Kubernetes client takes a while to import, which other commands need not pay
+    from sriov_operator.sandbox.cluster import populate, publish_kubeconfig
+
     signal.signal(signal.SIGTERM, _raise_interrupt)
     plane = ControlPlane()
     try:

@@ -249,10 +249,12 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
         elif not host.modules.noiommu_enabled:
             reason = f"{who} wants vfio-pci; vfio is loaded without no-IOMMU mode: set it at run time"
             actions.append(Action("setModuleParameter", "vfio", NOIOMMU_OPTION, "none", reason))
-    elif not host.iommu_enabled:
+    elif not host.iommu_enabled and not host.modules.noiommu_enabled:
+        # vfio already in no-IOMMU mode on bare metal is the administrator's explicit choice: honour it
         raise PlanError(
             f"{who} wants vfio-pci but the IOMMU is not enabled on this host: enable VT-d/AMD-Vi in the BIOS "
-            "and add intel_iommu=on iommu=pt (or amd_iommu=on) to the kernel command line, then reboot"
+            "and add intel_iommu=on iommu=pt (or amd_iommu=on) to the kernel command line, then reboot "
+            "(or load vfio with enable_unsafe_noiommu_mode=1 yourself, accepting DMA without isolation)"
         )
     if not host.modules.vfio_pci_loaded:
         actions.append(Action("loadModule", "vfio_pci", None, "none", f"{who} wants the vfio-pci driver"))

@@ -22,6 +22,7 @@ from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
+from sriov_operator.host.state import KernelModules
 from tests.unit.host.conftest import sim_node
 
 DPDK_PORT = "0000:00:04.0"  # the vhost-user virtio port on network 55a54d05-…
@@ -225,6 +226,14 @@ def test_bare_metal_vfio_without_iommu_is_refused_with_advice(intel_host: HostRo
     state = sim_node(intel_host).observe()
     with pytest.raises(PlanError, match="intel_iommu=on"):
         plan(intel_spec(4), dataclasses.replace(state, iommu_enabled=False))
+
+
+def test_bare_metal_vfio_without_iommu_follows_an_administrators_noiommu_mode(intel_host: HostRoot) -> None:
+    state = sim_node(intel_host).observe()
+    noiommu = KernelModules(vfio_loaded=True, vfio_pci_loaded=True, noiommu_enabled=True)
+    steps = plan(intel_spec(4), dataclasses.replace(state, iommu_enabled=False, modules=noiommu))
+    assert [a.action for a in steps.actions if a.action in {"loadModule", "setModuleParameter"}] == []
+    assert any(a.action == "setNumVfs" for a in steps.actions)
 
 
 class HangingWriter(SimulatedWriter):

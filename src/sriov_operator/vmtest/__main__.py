@@ -1,0 +1,9 @@
+"""``python -m sriov_operator.vmtest``: build the guest bundle, or boot a guest (see docs/vm.md)."""
+
+from __future__ import annotations
+
+import sys
+
+from sriov_operator.vmtest.command import main
+
+sys.exit(main())

@@ -1,0 +1,370 @@
+"""Build the guest bundle into the cache: kernel, initramfs, root image, vfio with no-IOMMU, QEMU 10.
+
+Steps (the two halves run in parallel):
+
+- root: ``debootstrap --variant=minbase`` of bookworm with python3, kmod and
+  iproute2; the project's Python dependencies from PyPI (``pip --target``,
+  wheels only); the Debian kernel's modules; vfio rebuilt with
+  ``CONFIG_VFIO_NOIOMMU`` in ``updates/``; both module tables (stock and
+  no-IOMMU vfio) kept so a guest can switch; then an ext4 image (``mke2fs -d``).
+- kernel side: the kernel, its headers and source from Debian; ``drivers/vfio``
+  rebuilt out of tree; an initramfs (busybox-static plus the modules that mount
+  the root disk and the 9p project share).
+- QEMU: trixie's ``qemu-system-x86`` and every library it needs, extracted with
+  ``dpkg-deb -x`` and run with that tree's own loader (no install).
+
+The build happens in a temporary directory next to the cache entry and is
+renamed into place when complete; a file lock keeps two builders apart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sriov_operator.errors import HostError
+from sriov_operator.vmtest.apt import PrivateApt
+from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.vmtest.cpio import write_newc
+from sriov_operator.vmtest.kmod import load_order
+from sriov_operator.vmtest.recipe import GUEST_DIR, MIRROR, Recipe, bundle_dir
+
+log = logging.getLogger(__name__)
+
+GUEST_SITE_PACKAGES = "opt/sriov-operator/site-packages"
+GUEST_PYTHON = "3.11"  # bookworm's python3
+WHEEL_PLATFORMS = (
+    "manylinux_2_36_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+)
+VFIO_MODULE_VARIANTS = "variants"  # lib/modules/<abi>/variants/{stock,noiommu}/modules.*
+# Module trees a test guest never loads: left out of the image to keep it small.
+UNUSED_MODULE_TREES = (
+    "kernel/sound",
+    "kernel/drivers/gpu",
+    "kernel/drivers/media",
+    "kernel/drivers/infiniband",
+    "kernel/drivers/staging",
+    "kernel/drivers/net/wireless",
+    "kernel/drivers/bluetooth",
+    "kernel/drivers/iio",
+    "kernel/drivers/usb",
+    "kernel/drivers/hid",
+    "kernel/drivers/input",
+    "kernel/drivers/isdn",
+    "kernel/drivers/video",
+    "kernel/drivers/mmc",
+    "kernel/net/wireless",
+    "kernel/net/mac80211",
+    "kernel/net/bluetooth",
+    "kernel/drivers/net/can",
+    "kernel/drivers/net/usb",
+    "kernel/drivers/scsi/qla2xxx",
+    "kernel/drivers/scsi/lpfc",
+    "kernel/drivers/net/ethernet/mellanox",
+    "kernel/drivers/net/ethernet/chelsio",
+    "kernel/drivers/net/ethernet/qlogic",
+    "kernel/drivers/net/ethernet/broadcom",
+    "kernel/fs/xfs",
+    "kernel/fs/btrfs",
+    "kernel/fs/ocfs2",
+    "kernel/fs/nfs",
+    "kernel/fs/ceph",
+    "kernel/fs/smb",
+)
+UNUSED_ROOT_TREES = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/locale",
+    "usr/share/info",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+)
+
+
+class BuildError(HostError):
+    """A build step failed; the message names the step and quotes its output."""
+
+
+def _run(
+    step: str, argv: list[str], logfile: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
+    with logfile.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        result = subprocess.run(
+            ["nice", "-n", "19", *argv], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    if result.returncode != 0:
+        tail = " / ".join(logfile.read_text(errors="replace").strip().splitlines()[-6:])
+        raise BuildError(f"{step}: {argv[0]} failed (exit {result.returncode}); log {logfile}: {tail}")
+
+
+def _extract(deb: Path, into: Path, logfile: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    _run(f"extract {deb.name}", ["dpkg-deb", "-x", str(deb), str(into)], logfile)
+
+
+@dataclass(frozen=True)
+class KernelPackages:
+    abi: str  # 6.1.0-56-amd64
+    image: Path
+    headers: list[Path]
+    source: Path
+    busybox: Path
+    versions: dict[str, str]
+
+
+def _fetch_kernel(recipe: Recipe, work: Path) -> KernelPackages:
+    apt = PrivateApt(recipe.kernel_suite, work / "apt-kernel")
+    apt.update()
+    image = apt.resolve_meta(recipe.kernel_meta_package)
+    abi = image.removeprefix("linux-image-")
+    headers = [f"linux-headers-{abi}"]
+    headers += [d for d in apt.dependencies(headers[0]) if d.startswith(("linux-headers-", "linux-kbuild-"))]
+    names = [image, *headers, recipe.kernel_source_package, *recipe.initramfs_packages]
+    pinned = [(name, apt.version(name)) for name in names]
+    debs = apt.download(pinned, work / "debs-kernel")
+    return KernelPackages(
+        abi=abi,
+        image=debs[0],
+        headers=debs[1 : 1 + len(headers)],
+        source=debs[1 + len(headers)],
+        busybox=debs[-1],
+        versions=dict(pinned),
+    )
+
+
+def _build_vfio(kernel: KernelPackages, work: Path, logfile: Path) -> list[Path]:
+    """``drivers/vfio`` of the Debian kernel's source, built against its headers with CONFIG_VFIO_NOIOMMU."""
+    tree = work / "kernel-tree"
+    for deb in kernel.headers:
+        _extract(deb, tree, logfile)
+    headers = tree / "usr/src" / f"linux-headers-{kernel.abi}"
+    makefile = headers / "Makefile"
+    makefile.write_text(makefile.read_text().replace("/usr/src/", f"{tree}/usr/src/"))
+    source = work / "kernel-source"
+    source.mkdir()
+    tarball = f"./usr/src/{kernel.source.name.split('_')[0]}.tar.xz"
+    pipeline = (
+        f"dpkg-deb --fsys-tarfile '{kernel.source}' | tar -xO '{tarball}' "
+        f"| tar -xJ -C '{source}' --wildcards '*/drivers/vfio'"
+    )
+    _run("unpack the kernel's drivers/vfio", ["sh", "-c", pipeline], logfile)
+    vfio = next(source.glob("*/drivers/vfio"))
+    _run(
+        "build vfio with no-IOMMU",
+        [
+            "make",
+            "-C",
+            str(headers),
+            f"M={vfio}",
+            "-j2",
+            "modules",
+            # the options Debian leaves off, and the vendor drivers we do not need
+            "KCFLAGS=-DCONFIG_VFIO_NOIOMMU=1",
+            "CONFIG_VFIO_NOIOMMU=y",
+            "CONFIG_MLX5_VFIO_PCI=",
+            "CONFIG_HISI_ACC_VFIO_PCI=",
+            "CONFIG_VFIO_MDEV=",
+        ],
+        logfile,
+    )
+    return sorted(vfio.rglob("*.ko"))
+
+
+def _debootstrap(recipe: Recipe, root: Path, logfile: Path) -> None:
+    if shutil.which("debootstrap") is None:
+        raise BuildError("no debootstrap on PATH: apt-get install debootstrap (scripts/test does)")
+    include = ",".join(recipe.root_packages)
+    _run(
+        "debootstrap the root",
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={include}",
+            recipe.kernel_suite.name,
+            str(root),
+            MIRROR,
+        ],
+        logfile,
+    )
+    for tree in UNUSED_ROOT_TREES:
+        shutil.rmtree(root / tree, ignore_errors=True)
+    (root / "project").mkdir(exist_ok=True)
+
+
+def _download_python_requirements(recipe: Recipe, target: Path, logfile: Path) -> None:
+    """The project's runtime dependencies as wheels for the guest's python (bookworm's 3.11)."""
+    platforms = [arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    wheels = ["--only-binary=:all:", "--python-version", GUEST_PYTHON, "--implementation", "cp", *platforms]
+    _run(
+        "install the project's Python dependencies",
+        [*pip, "--target", str(target), *wheels, *recipe.python_requirements],
+        logfile,
+    )
+
+
+def _compile_python_requirements(root: Path, logfile: Path) -> None:
+    """Byte-compile with the guest's own python: under TCG every compile at import time is slow."""
+    compileall = ["/usr/bin/python3", "-m", "compileall", "-q", f"/{GUEST_SITE_PACKAGES}"]
+    _run("compile the Python dependencies", ["chroot", str(root), *compileall], logfile)
+
+
+def _install_kernel(kernel: KernelPackages, vfio: list[Path], root: Path, work: Path, logfile: Path) -> Path:
+    """The kernel's modules into the root (and vfio with no-IOMMU into updates/); returns the kernel."""
+    unpacked = work / "kernel-image"  # not straight into the root: tar would replace its /lib -> usr/lib link
+    _extract(kernel.image, unpacked, logfile)
+    modules = root / "lib/modules" / kernel.abi
+    modules.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(unpacked / "lib/modules" / kernel.abi, modules)
+    for tree in UNUSED_MODULE_TREES:
+        shutil.rmtree(modules / tree, ignore_errors=True)
+    variants = modules / VFIO_MODULE_VARIANTS
+    _depmod(root, kernel.abi, variants / "stock", logfile)
+    updates = modules / "updates" / "vfio"
+    updates.mkdir(parents=True)
+    for module in vfio:
+        shutil.copy(module, updates / module.name)
+    _depmod(root, kernel.abi, variants / "noiommu", logfile)  # updates/ wins: this table is the default
+    return unpacked / "boot" / f"vmlinuz-{kernel.abi}"
+
+
+def _depmod(root: Path, abi: str, keep: Path, logfile: Path) -> None:
+    _run("depmod", ["chroot", str(root), "/sbin/depmod", abi], logfile)
+    keep.mkdir(parents=True)
+    for table in (root / "lib/modules" / abi).glob("modules.*"):
+        shutil.copy(table, keep / table.name)
+
+
+def _initramfs(
+    kernel: KernelPackages, recipe: Recipe, root: Path, *, out: Path, work: Path, logfile: Path
+) -> None:
+    tree = work / "initramfs"
+    busybox = work / "busybox"
+    _extract(kernel.busybox, busybox, logfile)
+    (tree / "bin").mkdir(parents=True)
+    shutil.copy(busybox / "bin/busybox", tree / "bin/busybox")
+    shutil.copy(GUEST_DIR / "initramfs-init", tree / "init")
+    (tree / "init").chmod(0o755)
+    modules = root / "lib/modules" / kernel.abi
+    order = load_order(
+        (modules / "modules.dep").read_text(),
+        (modules / "modules.builtin").read_text(),
+        list(recipe.initramfs_modules),
+    )
+    (tree / "modules").mkdir()
+    for path in order:
+        shutil.copy(modules / path, tree / "modules" / Path(path).name)
+    (tree / "modules/order").write_text("".join(Path(path).name + "\n" for path in order))
+    with gzip.open(out / "initramfs.gz", "wb", compresslevel=6) as stream:
+        write_newc(tree, stream)
+
+
+def _root_image(root: Path, out: Path, logfile: Path) -> None:
+    used = sum(p.lstat().st_size for p in root.rglob("*"))
+    size_mib = int(used * 1.3 / 2**20) + 96
+    _run(
+        "make the root image",
+        [
+            "mke2fs",
+            "-q",
+            "-t",
+            "ext4",
+            "-L",
+            "sriov-root",
+            "-d",
+            str(root),
+            "-F",
+            str(out / "root.img"),
+            f"{size_mib}M",
+        ],
+        logfile,
+    )
+
+
+def _qemu(recipe: Recipe, out: Path, work: Path, logfile: Path) -> dict[str, str]:
+    apt = PrivateApt(recipe.qemu_suite, work / "apt-qemu")
+    apt.update()
+    pinned = apt.closure(list(recipe.qemu_packages))
+    for deb in apt.download(pinned, work / "debs-qemu"):
+        _extract(deb, out / "qemu", logfile)
+    return dict(pinned)
+
+
+def build(recipe: Recipe, target: Path) -> None:
+    """Build the bundle into ``target`` (atomically: a failed build leaves nothing there)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
+    out, root, logfile = work / "out", work / "root", work / "build.log"
+    out.mkdir()
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def timed(name: str, step: Callable[[], object]) -> None:
+        begin = time.monotonic()
+        step()
+        timings[name] = round(time.monotonic() - begin, 1)
+        log.info("%s: %.0f s", name, timings[name])
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rooted = pool.submit(timed, "debootstrap", lambda: _debootstrap(recipe, root, logfile))
+            wheels = work / "site-packages"
+            timed("python", lambda: _download_python_requirements(recipe, wheels, logfile))
+            kernel = _fetch_kernel(recipe, work)
+            vfio: list[Path] = []
+            timed("vfio", lambda: vfio.extend(_build_vfio(kernel, work, logfile)))
+            qemu_versions: dict[str, str] = {}
+            timed("qemu", lambda: qemu_versions.update(_qemu(recipe, out, work, logfile)))
+            rooted.result()
+        (root / GUEST_SITE_PACKAGES).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(wheels, root / GUEST_SITE_PACKAGES)
+        timed("compile", lambda: _compile_python_requirements(root, logfile))
+        timed(
+            "kernel", lambda: shutil.move(_install_kernel(kernel, vfio, root, work, logfile), out / "vmlinuz")
+        )
+        timed("initramfs", lambda: _initramfs(kernel, recipe, root, out=out, work=work, logfile=logfile))
+        timed("image", lambda: _root_image(root, out, logfile))
+        manifest = {
+            "recipe": recipe.digest(),
+            "kernelRelease": kernel.abi,
+            "kernelPackages": kernel.versions,
+            "qemuPackages": qemu_versions,
+            "stepSeconds": timings,
+            "buildSeconds": round(time.monotonic() - started, 1),
+        }
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        shutil.copy(logfile, out / "build.log")
+        if target.exists():
+            shutil.rmtree(target)
+        out.rename(target)
+        log.info("built the VM bundle in %.0f s into %s", time.monotonic() - started, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_bundle(recipe: Recipe) -> Bundle:
+    """The cached bundle for ``recipe``, built first if missing (waits for a build in progress)."""
+    target = bundle_dir(recipe)
+    if not (target / "manifest.json").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (target.parent / f"{target.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (target / "manifest.json").exists():
+                build(recipe, target)
+    return Bundle(target)

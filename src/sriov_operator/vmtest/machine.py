@@ -1,0 +1,303 @@
+"""Describe a test machine, turn it into a QEMU command line, boot it and talk to its agent.
+
+QEMU always runs inside ``unshare --net`` with ``nice -n 19`` and a user network
+with ``restrict=on``: nothing the guest sends can leave this machine.  The root
+disk is the bundle's image with ``snapshot=on`` (writes are thrown away), the
+project's checkout is shared read-only over 9p, and the guest's agent answers on
+a virtio-serial port (`GuestAgent`).
+"""
+
+from __future__ import annotations
+
+import compileall
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from sriov_operator.controlplane.process import _die_with_parent
+from sriov_operator.errors import HostError
+from sriov_operator.vmtest.bundle import Bundle
+
+log = logging.getLogger(__name__)
+
+METADATA_ADDRESS = "169.254.169.254"
+USER_NETWORK = "169.254.0.0/16"
+AGENT_PORT = "sriov.agent"
+CONSOLE_TAIL_LINES = 40
+
+
+class VmError(HostError):
+    """A test machine failed to boot or its agent stopped answering; the message has the console's tail."""
+
+
+@dataclass(frozen=True)
+class Nic:
+    model: Literal["virtio-net-pci", "igb"]
+    mac: str
+    slot: int  # PCI slot on the root bus (virtio) or of the PCIe root port in front of it (igb)
+    management: bool = False  # on QEMU's user network, where the metadata service answers
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    name: str
+    nics: tuple[Nic, ...]
+    config_drive: Path | None = None
+    metadata_socket: Path | None = None  # guestfwd of 169.254.169.254:80 goes here (see relay.py)
+    viommu: bool = False
+    smbios_vendor: str | None = None  # "OpenStack Foundation" makes the guest an OpenStack VM
+    smbios_product: str | None = None
+    memory_mib: int = 512
+
+
+def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
+    if not nic.management:
+        return []
+    options = f"user,id=net{index},restrict=on,net={USER_NETWORK}"
+    if spec.metadata_socket is not None:
+        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {spec.metadata_socket}"
+        options += f",guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:{relay}"
+    return ["-netdev", options]
+
+
+def _nic_devices(nic: Nic, index: int) -> list[str]:
+    peer = f",netdev=net{index}" if nic.management else ""
+    if nic.model == "igb":
+        port = f"rp{index}"
+        return [
+            "-device",
+            f"pcie-root-port,id={port},chassis={index + 1},bus=pcie.0,addr={nic.slot:#x}",
+            "-device",
+            f"igb,bus={port},mac={nic.mac},romfile={peer}",
+        ]
+    return ["-device", f"virtio-net-pci,bus=pcie.0,addr={nic.slot:#x},mac={nic.mac},romfile={peer}"]
+
+
+def kernel_command_line(spec: MachineSpec) -> str:
+    args = ["console=ttyS0", "panic=-1", "loglevel=4", "tsc=reliable"]
+    args += [f"sriov.mgmt={nic.mac}" for nic in spec.nics if nic.management]
+    if spec.viommu:
+        args += ["intel_iommu=on"]
+    return " ".join(args)
+
+
+def kernel_boot(accel: str, memory_mib: int, kernel: Path, command_line: str) -> list[str]:
+    """QEMU options of every boot here: q35, one vCPU, no default devices, no display, no reboot."""
+    machine = ["-machine", "q35", "-accel", accel, "-cpu", "max", "-smp", "1", "-m", str(memory_mib)]
+    headless = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]
+    return [*machine, *headless, "-kernel", str(kernel), "-append", command_line]
+
+
+def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Path, accel: str) -> list[str]:
+    """Everything after the QEMU program itself."""
+    args = [
+        "-name",
+        spec.name,
+        *kernel_boot(accel, spec.memory_mib, bundle.kernel, kernel_command_line(spec)),
+        "-initrd",
+        str(bundle.initramfs),
+        "-chardev",
+        f"file,id=console,path={run_dir / 'console.log'}",
+        "-serial",
+        "chardev:console",
+    ]
+    if spec.viommu:
+        args += ["-device", "intel-iommu"]  # before the devices it translates for
+    args += [
+        "-drive",
+        f"file={bundle.root_image},if=virtio,format=raw,snapshot=on",
+        "-virtfs",
+        f"local,path={project},mount_tag=project,security_model=none,readonly=on",
+        "-chardev",
+        f"socket,id=agent,path={run_dir / 'agent.sock'},server=on,wait=off",
+        "-device",
+        "virtio-serial-pci",
+        "-device",
+        f"virtserialport,chardev=agent,name={AGENT_PORT}",
+    ]
+    if spec.smbios_vendor:
+        args += ["-smbios", f"type=1,manufacturer={spec.smbios_vendor},product={spec.smbios_product or ''}"]
+    if spec.config_drive is not None:
+        args += [
+            "-drive",
+            f"file={spec.config_drive},if=none,id=configdrive,media=cdrom,readonly=on,format=raw",
+            "-device",
+            "ide-cd,drive=configdrive,bus=ide.0",
+        ]
+    for index, nic in enumerate(spec.nics):
+        args += _netdev(nic, index, spec) + _nic_devices(nic, index)
+    return args
+
+
+def isolated(argv: list[str]) -> list[str]:
+    """``argv`` in a new network namespace whose only interface is its own loopback.
+
+    The loopback is brought up because QEMU's user network joins each ``guestfwd``
+    connection to its ``cmd:`` program over a TCP connection on 127.0.0.1.
+    """
+    return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "isolated", *argv]
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __str__(self) -> str:
+        return f"$ {' '.join(self.argv)}\n(exit {self.returncode})\n{self.stdout}{self.stderr}"
+
+
+@dataclass
+class TestMachine:
+    """A booted guest; use as a context manager (``with TestMachine(...).boot() as vm``)."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    spec: MachineSpec
+    bundle: Bundle
+    run_dir: Path
+    project: Path
+    accel: str = "tcg"
+    boot_timeout_seconds: float = 300.0
+    boot_seconds: float = 0.0
+    kernel_release: str = ""
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _agent: socket.socket | None = field(default=None, repr=False)
+    _pending: bytes = b""
+
+    def console_tail(self, lines: int = CONSOLE_TAIL_LINES) -> str:
+        texts = []
+        for name in ("console.log", "qemu.log"):
+            path = self.run_dir / name
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                texts.append(f"--- {name} (last {len(tail)} lines) ---\n" + "\n".join(tail))
+        return "\n".join(texts) or "(no console output)"
+
+    def _fail(self, what: str) -> VmError:
+        return VmError(
+            f"test machine {self.spec.name}: {what}; logs in {self.run_dir}\n{self.console_tail()}"
+        )
+
+    def boot(self) -> Self:
+        for program in ("unshare", "ip"):
+            if shutil.which(program) is None:
+                raise VmError(f"{program} is not on PATH: QEMU only runs in a network namespace of its own")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # the guest cannot write byte code to the read-only share; under TCG compiling at every start is slow
+        compileall.compile_dir(self.project / "src", quiet=1)
+        qemu = [
+            *self.bundle.qemu_command(),
+            *qemu_arguments(self.spec, self.bundle, self.run_dir, self.project, self.accel),
+        ]
+        argv = isolated(["nice", "-n", "19", *qemu])
+        (self.run_dir / "qemu.argv").write_text(json.dumps(argv, indent=1))
+        started = time.monotonic()
+        with (self.run_dir / "qemu.log").open("wb") as qemu_log:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=qemu_log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
+            )
+        try:
+            ready = self._connect(started + self.boot_timeout_seconds)
+        except BaseException:
+            self.stop()
+            raise
+        self.boot_seconds = round(time.monotonic() - started, 2)
+        self.kernel_release = str(ready.get("kernel", ""))
+        log.info("%s booted in %.1f s (kernel %s)", self.spec.name, self.boot_seconds, self.kernel_release)
+        return self
+
+    def _exited(self) -> str:
+        return f"QEMU exited (code {self._process.returncode if self._process else '?'})"
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _connect(self, deadline: float) -> dict[str, Any]:
+        path = self.run_dir / "agent.sock"
+        while True:
+            if not self._alive():
+                raise self._fail(self._exited())
+            if time.monotonic() > deadline:
+                raise self._fail(f"the guest agent did not answer within {self.boot_timeout_seconds:g} s")
+            if path.exists():
+                try:
+                    agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    agent.connect(str(path))
+                    self._agent = agent
+                    break
+                except OSError:
+                    agent.close()
+            time.sleep(0.1)
+        ready = self._receive(deadline)
+        if not ready.get("ready"):
+            raise self._fail(f"unexpected first message from the agent: {ready}")
+        return ready
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        assert self._agent is not None
+        while b"\n" not in self._pending:
+            if not self._alive():
+                raise self._fail(self._exited())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._fail("the guest agent did not answer in time")
+            self._agent.settimeout(min(remaining, 1.0))
+            try:
+                chunk = self._agent.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                chunk = b""  # reset: QEMU went away
+            if not chunk:
+                if self._process is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self._process.wait(timeout=10)  # a closed channel usually means QEMU is exiting
+                raise self._fail(self._exited() if not self._alive() else "the agent channel closed")
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def run(self, argv: list[str], *, input: str = "", timeout: float = 300.0) -> GuestResult:
+        """Run a program in the guest and return what it did (never raises for a non-zero exit)."""
+        if self._agent is None:
+            raise VmError(f"test machine {self.spec.name}: not booted")
+        request = {"argv": argv, "input": input, "timeout": timeout}
+        self._agent.sendall((json.dumps(request) + "\n").encode())
+        reply = self._receive(time.monotonic() + timeout + 30)
+        return GuestResult(
+            argv, int(reply["returncode"]), reply["stdout"], reply["stderr"], float(reply["seconds"])
+        )
+
+    def stop(self) -> None:
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()  # the disk is a snapshot: nothing to save
+            self._process.wait(timeout=30)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

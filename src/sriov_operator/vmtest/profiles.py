@@ -1,0 +1,39 @@
+"""The test machines: an OpenStack VM with three Neutron ports, and a bare-metal host with an igb PF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sriov_operator.vmtest.machine import MachineSpec, Nic
+
+# OpenStack VM: virtio ports with Neutron MACs, on q35's root bus at fixed slots
+MANAGEMENT_PORT = Nic("virtio-net-pci", "fa:16:3e:10:20:30", slot=0x10, management=True)
+DPDK_PORT = Nic("virtio-net-pci", "fa:16:3e:58:0c:e2", slot=0x11)  # a vhost-user port on the hypervisor
+OTHER_PORT = Nic("virtio-net-pci", "fa:16:3e:c4:9a:77", slot=0x12)
+OPENSTACK_PORTS = (MANAGEMENT_PORT, DPDK_PORT, OTHER_PORT)
+
+# bare metal: QEMU's igb (Intel 82576, SR-IOV) behind a PCIe root port in slot 0x10
+IGB_PF = Nic("igb", "52:54:00:12:34:56", slot=0x10)
+IGB_PF_ADDRESS = "0000:01:00.0"
+PROFILES = ("openstack", "baremetal")
+
+
+def pci_address(nic: Nic) -> str:
+    """Where a NIC on the root bus shows up in the guest."""
+    return f"0000:00:{nic.slot:02x}.0"
+
+
+def openstack_vm(config_drive: Path | None, metadata_socket: Path | None) -> MachineSpec:
+    return MachineSpec(
+        name="openstack-vm",
+        nics=OPENSTACK_PORTS,
+        config_drive=config_drive,
+        metadata_socket=metadata_socket,
+        smbios_vendor="OpenStack Foundation",  # DMI says OpenStack: discovery picks the platform from it
+        smbios_product="OpenStack Nova",
+    )
+
+
+def baremetal_host(viommu: bool) -> MachineSpec:
+    name = "baremetal-viommu" if viommu else "baremetal-noiommu"
+    return MachineSpec(name=name, nics=(IGB_PF,), viommu=viommu)

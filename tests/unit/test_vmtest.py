@@ -1,0 +1,200 @@
+"""The VM toolkit without a VM: module order, apt output, the initramfs, QEMU's arguments, the relay."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sriov_operator.vmtest.apt import first_dependency, install_order
+from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.vmtest.command import build_parser
+from sriov_operator.vmtest.cpio import write_newc
+from sriov_operator.vmtest.kmod import load_order
+from sriov_operator.vmtest.machine import (
+    METADATA_ADDRESS,
+    MachineSpec,
+    isolated,
+    kernel_command_line,
+    qemu_arguments,
+)
+from sriov_operator.vmtest.profiles import baremetal_host, openstack_vm
+from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
+from sriov_operator.vmtest.relay import UnixToLoopbackBridge
+
+MODULES_DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
+kernel/fs/jbd2/jbd2.ko:
+kernel/fs/mbcache.ko:
+kernel/lib/crc16.ko:
+kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko
+kernel/net/9p/9pnet.ko:
+kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko
+kernel/fs/netfs/netfs.ko:
+"""
+
+
+def test_modules_load_after_their_dependencies_once_each_and_builtins_are_skipped() -> None:
+    order = load_order(MODULES_DEP, "kernel/lib/crc16.ko\n", ["ext4", "9pnet-virtio", "9p"])
+    assert order == [
+        "kernel/fs/jbd2/jbd2.ko",
+        "kernel/fs/mbcache.ko",
+        "kernel/fs/ext4/ext4.ko",
+        "kernel/net/9p/9pnet.ko",
+        "kernel/net/9p/9pnet_virtio.ko",
+        "kernel/fs/netfs/netfs.ko",
+        "kernel/fs/9p/9p.ko",
+    ]
+
+
+def test_an_unknown_module_is_named() -> None:
+    with pytest.raises(KeyError, match="virtio_blk"):
+        load_order(MODULES_DEP, "", ["virtio_blk"])
+
+
+def test_apt_simulation_and_depends_output_are_read() -> None:
+    simulation = (
+        "Inst gcc-14-base (14.2.0-19 Debian:13.2/stable [amd64])\n"
+        "Inst libc6 [2.36-9] (2.41-12 Debian:13.2/stable [amd64])\n"
+        "Conf libc6 (2.41-12 Debian:13.2/stable [amd64])\n"
+    )
+    assert install_order(simulation) == [("gcc-14-base", "14.2.0-19"), ("libc6", "2.41-12")]
+    assert first_dependency("linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n") == (
+        "linux-image-6.1.0-56-amd64"
+    )
+    assert first_dependency("busybox-static\n") is None
+
+
+def _read_newc(data: bytes) -> dict[str, tuple[int, bytes]]:
+    entries: dict[str, tuple[int, bytes]] = {}
+    offset = 0
+    while True:
+        header = data[offset : offset + 110]
+        assert header[:6] == b"070701"
+        fields = [int(header[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
+        mode, size, name_size = fields[1], fields[6], fields[11]
+        name_start = offset + 110
+        name = data[name_start : name_start + name_size - 1].decode()
+        body_start = name_start + name_size + (-(110 + name_size) % 4)
+        body = data[body_start : body_start + size]
+        offset = body_start + size + (-size % 4)
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (mode, body)
+
+
+def test_initramfs_archive_keeps_files_modes_and_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "init").write_text("#!/bin/busybox sh\n")
+    (tmp_path / "init").chmod(0o755)
+    (tmp_path / "bin/sh").symlink_to("busybox")
+    stream = io.BytesIO()
+    write_newc(tmp_path, stream)
+    entries = _read_newc(stream.getvalue())
+    assert sorted(entries) == ["bin", "bin/sh", "init"]
+    assert entries["init"] == (0o100755, b"#!/bin/busybox sh\n")
+    assert entries["bin/sh"][1] == b"busybox"
+    assert entries["bin"][0] & 0o040000
+
+
+def _arguments(spec: MachineSpec) -> list[str]:
+    bundle = Bundle(Path("/cache/vm/r"))
+    return qemu_arguments(spec, bundle, Path("/run/vm"), Path("/src"), "tcg")
+
+
+def test_openstack_vm_user_network_is_restricted_and_forwards_only_the_metadata_address() -> None:
+    args = _arguments(openstack_vm(Path("/tmp/config-2.iso"), Path("/tmp/metadata.sock")))
+    netdevs = [args[i + 1] for i, arg in enumerate(args) if arg == "-netdev"]
+    assert len(netdevs) == 1  # only the management port has a network
+    assert "restrict=on" in netdevs[0]
+    assert f"guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:" in netdevs[0]
+    assert netdevs[0].endswith("-m sriov_operator.vmtest.relay /tmp/metadata.sock")
+    assert "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova" in args
+    assert "ide-cd,drive=configdrive,bus=ide.0" in args
+    assert "local,path=/src,mount_tag=project,security_model=none,readonly=on" in args
+
+
+def test_a_viommu_comes_before_the_devices_and_the_kernel_turns_it_on() -> None:
+    with_viommu = _arguments(baremetal_host(viommu=True))
+    assert with_viommu.index("intel-iommu") < with_viommu.index(
+        next(a for a in with_viommu if a.startswith("igb,"))
+    )
+    assert "intel_iommu=on" in kernel_command_line(baremetal_host(viommu=True))
+    assert "intel-iommu" not in _arguments(baremetal_host(viommu=False))
+    assert "intel_iommu=on" not in kernel_command_line(baremetal_host(viommu=False))
+
+
+def test_qemu_runs_in_a_network_namespace_of_its_own() -> None:
+    argv = isolated(["qemu-system-x86_64"])
+    assert argv[:3] == ["unshare", "--net", "--"]
+    assert argv[-1] == "qemu-system-x86_64"
+
+
+def test_the_bundle_lives_in_the_cache_under_the_recipe_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SRIOV_OPERATOR_CACHE", "/elsewhere")
+    recipe = default_recipe()
+    assert bundle_dir(recipe) == Path("/elsewhere/vm") / recipe.digest()
+    changed = type(recipe)(**{**recipe.__dict__, "root_packages": (*recipe.root_packages, "ethtool")})
+    assert changed.digest() != recipe.digest()
+
+
+def test_relay_carries_a_request_from_a_nonblocking_socket_to_a_loopback_server(tmp_path: Path) -> None:
+    """What QEMU does for each guest connection: one socket as the relay's stdin and stdout."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"meta"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bridge = UnixToLoopbackBridge(tmp_path / "relay.sock", int(server.server_address[1]))
+    guest, qemu_end = socket.socketpair()
+    qemu_end.setblocking(False)
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "sriov_operator.vmtest.relay", str(bridge.path)],
+        stdin=qemu_end.fileno(),
+        stdout=qemu_end.fileno(),
+    )
+    qemu_end.close()
+    try:
+        guest.sendall(b"GET /openstack HTTP/1.0\r\n\r\n")
+        guest.settimeout(20)
+        reply = b""
+        while chunk := guest.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.0 200") and reply.endswith(b"meta")
+        guest.close()  # the guest is done: the relay ends too
+        assert relay.wait(timeout=20) == 0
+    finally:
+        guest.close()
+        relay.kill()
+        bridge.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_documented_command_line_parses() -> None:
+    """docs/vm.md's examples: ``build``, ``where`` and ``run`` with its options and a command after ``--``."""
+    parser = build_parser()
+    assert parser.parse_args(["build"]).command == "build"
+    assert parser.parse_args(["where"]).command == "where"
+    args = parser.parse_args(
+        ["run", "--machine", "baremetal", "--viommu", "--accel", "tcg", "--timeout", "60", "--", "ls", "-l"]
+    )
+    assert (args.machine, args.viommu, args.accel, args.timeout) == ("baremetal", True, "tcg", 60.0)
+    assert args.argv == ["--", "ls", "-l"]
+    docs = (Path(__file__).parents[2] / "docs/vm.md").read_text()
+    for example in ("vmtest build", "vmtest where", "vmtest run --machine baremetal --viommu --"):
+        assert f"python -m sriov_operator.{example}" in docs

@@ -1,0 +1,100 @@
+"""Helpers of the VM tests: scenarios on a booted machine, and Nova's metadata service on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sriov_operator.errors import SriovOperatorError
+from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.vmtest.machine import GuestResult, MachineSpec, TestMachine
+from tests.support import REPO_ROOT, control_plane_report
+
+GUEST_TOOLS = "/project/src/sriov_operator/vmtest/guest"
+
+
+@dataclass
+class Scenario:
+    """One booted machine running named steps; every step's result is kept for the tests."""
+
+    vm: TestMachine
+    results: dict[str, GuestResult] = field(default_factory=dict)
+
+    def run(self, step: str, argv: list[str], *, input: str = "", timeout: float = 300.0) -> GuestResult:
+        result = self.vm.run(argv, input=input, timeout=timeout)
+        self.results[step] = result
+        return result
+
+    def shell(self, step: str, script: str) -> GuestResult:
+        return self.run(step, ["sh", "-c", script])
+
+    def write(self, path: str, text: str) -> None:
+        result = self.vm.run(["sh", "-c", f"cat > {path}"], input=text)
+        assert result.returncode == 0, str(result)
+
+    def __getitem__(self, step: str) -> GuestResult:
+        if step not in self.results:
+            pytest.fail(f"step {step!r} did not run (an earlier step of the scenario failed)", pytrace=False)
+        return self.results[step]
+
+    def report(self) -> None:
+        steps = ", ".join(f"{name} {result.seconds:.1f}s" for name, result in self.results.items())
+        control_plane_report.append(
+            f"VM {self.vm.spec.name} ({self.vm.accel}, kernel {self.vm.kernel_release}): "
+            f"booted in {self.vm.boot_seconds:.1f}s; {steps}"
+        )
+
+
+@contextlib.contextmanager
+def booted(spec: MachineSpec, bundle: Bundle, accel: str, run_dir: Path) -> Iterator[TestMachine]:
+    machine = TestMachine(spec, bundle, run_dir, REPO_ROOT, accel=accel)
+    try:
+        machine.boot()
+    except SriovOperatorError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield machine
+    finally:
+        machine.stop()
+
+
+@dataclass
+class MetadataService:
+    """Nova's metadata service as static files, served on 127.0.0.1 (reached from the guest by relay)."""
+
+    port: int
+    hits: list[str]
+
+
+@contextlib.contextmanager
+def metadata_service(documents: dict[str, object], root: Path) -> Iterator[MetadataService]:
+    """``documents``: path under the service (``openstack/2018-08-27/meta_data.json``) -> JSON body."""
+    for path, body in documents.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(json.dumps(body))
+    hits: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+            hits.append(self.path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield MetadataService(int(server.server_address[1]), hits)
+    finally:
+        server.shutdown()
+        server.server_close()
