@@ -37,15 +37,37 @@ def object_ref(network: Network) -> ObjectRef:
     return ObjectRef(network.kind, network.namespace, network.name)
 
 
+MAX_RAW_JSON_BYTES = 64 * 1024  # far above any real CNI snippet; keeps hostile input cheap
+_EXCERPT = 60
+
+
+def _excerpt(raw: str) -> str:
+    """The user's text in a message: quoted, and cut so a huge input never makes a huge message."""
+    return repr(raw) if len(raw) <= _EXCERPT else f"{raw[:_EXCERPT]!r}... ({len(raw)} characters)"
+
+
+def _parse(field: str, text: str, raw: str, what: str) -> Any:
+    """``json.loads`` of user text, every failure a one-line RawJsonError naming ``field``."""
+    if len(raw) > MAX_RAW_JSON_BYTES:
+        raise RawJsonError(field, f"{_excerpt(raw)} is longer than {MAX_RAW_JSON_BYTES} characters")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RawJsonError(
+            field, f"{_excerpt(raw)} is not {what} ({exc.msg} at character {exc.pos})"
+        ) from None
+    except RecursionError:
+        raise RawJsonError(field, f"{_excerpt(raw)} is nested too deeply to be {what}") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise RawJsonError(field, f"{_excerpt(raw)} is not {what} ({exc})") from None
+
+
 def _json_object(field: str, raw: str | None, default: dict[str, Any] | None = None) -> dict[str, Any] | None:
     if not raw:
         return default
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RawJsonError(field, f"{raw!r} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    value = _parse(field, raw, raw, "valid JSON")
     if not isinstance(value, dict):
-        raise RawJsonError(field, f'{raw!r} must be a JSON object, e.g. \'{{"type": "static"}}\'')
+        raise RawJsonError(field, f'{_excerpt(raw)} must be a JSON object, e.g. \'{{"type": "static"}}\'')
     return value
 
 
@@ -53,16 +75,12 @@ def _meta_plugins(raw: str | None) -> list[dict[str, Any]]:
     """metaPlugins is one or more JSON objects separated by commas (upstream splices it into a list)."""
     if not raw:
         return []
-    try:
-        plugins = json.loads(f"[{raw}]")
-    except json.JSONDecodeError as exc:
-        raise RawJsonError(
-            "spec.metaPlugins",
-            f"{raw!r} is not JSON objects separated by commas ({exc.msg}); "
-            'accepted e.g. \'{"type": "tuning", "sysctl": {}}\'',
-        ) from None
+    accepted = 'JSON objects separated by commas, e.g. \'{"type": "tuning", "sysctl": {}}\''
+    plugins = _parse("spec.metaPlugins", f"[{raw}]", raw, accepted)
     if not all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in plugins):
-        raise RawJsonError("spec.metaPlugins", f'{raw!r}: every plugin must be a JSON object with a "type"')
+        raise RawJsonError(
+            "spec.metaPlugins", f'{_excerpt(raw)}: every plugin must be a JSON object with a "type"'
+        )
     return list(plugins)
 
 

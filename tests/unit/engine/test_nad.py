@@ -183,3 +183,21 @@ def test_two_networks_wanting_one_nad_are_both_errors() -> None:
 def test_resource_without_policy_is_a_warning() -> None:
     result = render([*worker(), network("SriovNetwork", resourceName="nothing")])
     assert any("provided by no SriovNetworkNodePolicy" in m for m in messages(result, "warning"))
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "said"),
+    [
+        ("ipam", "[" * 100_000 + "]" * 100_000, "is longer than 65536 characters"),
+        ("ipam", '{"a":' * 5_000 + "1" + "}" * 5_000, "nested too deeply"),
+        ("ipam", '{"a": ' + "9" * 5_000 + "}", "Exceeds the limit"),
+        ("ipam", '{"a": "\x00"}', "Invalid control character"),
+        ("metaPlugins", '{"type": ' * 4_000 + "1" + "}" * 4_000, "nested too deeply"),
+    ],
+)
+def test_hostile_raw_json_gives_one_short_line_naming_the_field(field: str, raw: str, said: str) -> None:
+    result = render([*worker(), policy("p"), network("SriovNetwork", "bad", **{field: raw})])
+    [problem] = [m for m in messages(result) if m.startswith(f"SriovNetwork/{NS}/bad: spec.{field}:")]
+    assert said in problem
+    assert "\n" not in problem and len(problem) < 400
+    assert result.network_attachment_definitions == []
