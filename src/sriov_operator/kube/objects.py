@@ -238,10 +238,19 @@ class KubeObjects:
             response.release()
 
     # ----------------------------------------------------------------- writes
-    async def _write(self, verb: str, resource: Resource, method: str, path: str, **kwargs: Any) -> Object:
+    async def _write(
+        self,
+        verb: str,
+        resource: Resource,
+        method: str,
+        path: str,
+        subresource: str | None = None,
+        **kwargs: Any,
+    ) -> Object:
         if self.write_guard is not None:
             self.write_guard()
-        API_WRITES.labels(verb=verb, resource=resource.qualified_name).inc()
+        counted = f"{resource.qualified_name}/{subresource}" if subresource else resource.qualified_name
+        API_WRITES.labels(verb=verb, resource=counted).inc()
         return await self._json(method, path, **kwargs)
 
     async def apply(
@@ -257,7 +266,7 @@ class KubeObjects:
         path = resource.api_path(metadata.get("namespace"), metadata["name"], subresource)
         query = _query(fieldManager=field_manager, force=force)
         return await self._write(
-            "apply", resource, "PATCH", path, query=query, body=body, content_type=APPLY_PATCH
+            "apply", resource, "PATCH", path, subresource, query=query, body=body, content_type=APPLY_PATCH
         )
 
     async def patch(
@@ -272,7 +281,13 @@ class KubeObjects:
     ) -> Object:
         path = resource.api_path(namespace, name, subresource)
         return await self._write(
-            "patch", resource, "PATCH", path, body=patch, content_type=PATCH_CONTENT_TYPES[patch_type]
+            "patch",
+            resource,
+            "PATCH",
+            path,
+            subresource,
+            body=patch,
+            content_type=PATCH_CONTENT_TYPES[patch_type],
         )
 
     async def create(self, resource: Resource, body: Object, namespace: str | None = None) -> Object:
@@ -283,7 +298,7 @@ class KubeObjects:
         """PUT the whole object; its ``metadata.resourceVersion`` makes it a compare-and-swap."""
         metadata = body["metadata"]
         path = resource.api_path(metadata.get("namespace"), metadata["name"], subresource)
-        return await self._write("update", resource, "PUT", path, body=body)
+        return await self._write("update", resource, "PUT", path, subresource, body=body)
 
     async def delete(
         self,

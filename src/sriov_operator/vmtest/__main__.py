@@ -6,4 +6,5 @@ import sys
 
 from sriov_operator.vmtest.command import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing it (e.g. to walk the package) must not run it
+    sys.exit(main())
