@@ -156,10 +156,27 @@ def test_overlapping_explicit_ranges_are_errors_and_touching_ones_are_not() -> N
 
     assert errors("0-3", "4-7") == []
     assert len(errors("0-4", "4-7")) == 2
-    assert any(
-        f"SriovNetworkNodePolicy/{NS}/a: spec.nicSelector.pfNames: VF range 0-4" in m
-        for m in errors("0-4", "4-7")
-    )
+    assert (
+        f"SriovNetworkNodePolicy/{NS}/b: spec.nicSelector.pfNames: VF range 4-7 of PF ens1f0 (0000:3b:00.0) "
+        "overlaps range 0-4 of policy 'a'; accepted: disjoint ranges (on 1 node(s): w1)"
+    ) in errors("0-4", "4-7")
+
+
+def test_equal_priorities_warn_only_when_they_claim_the_same_vfs() -> None:
+    def warnings(second: str) -> list[str]:
+        docs: list[dict[str, Any]] = [
+            *worker(),
+            policy("a", numVfs=8, priority=5, nicSelector={"pfNames": ["ens1f0#0-3"]}),
+            policy("b", numVfs=8, priority=5, nicSelector={"pfNames": [f"ens1f0{second}"]}),
+        ]
+        return [m for m in messages(render(docs), "warning") if "spec.priority: equal" in m]
+
+    assert warnings("#4-7") == []
+    assert warnings("") == [
+        f"SriovNetworkNodePolicy/{NS}/a: spec.priority: equal to the priority of policy 'b' and both claim "
+        "the same VFs of PF ens1f0 (0000:3b:00.0); 'b' wins by name order only; give the one that should win "
+        "a lower priority number (on 1 node(s): w1)",
+    ]
 
 
 def test_kept_groups_take_the_larger_mtu_when_the_new_policy_has_it() -> None:
