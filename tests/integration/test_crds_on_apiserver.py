@@ -250,3 +250,18 @@ async def test_printer_columns_show_sync_status(
     columns = [c["name"] for c in table["columnDefinitions"]]
     assert columns[:4] == ["Name", "Sync Status", "Desired Sync State", "Current Sync State"]
     assert table["rows"][0]["cells"][:4] == ["worker-1", "Succeeded", "Drain_Required", "Draining"]
+
+
+async def test_the_api_server_publishes_field_descriptions(
+    control_plane: ControlPlane, kube: client.ApiClient
+) -> None:
+    """What `kubectl explain sriovnetworknodepolicy.spec.numVfs` reads: the published OpenAPI v3."""
+    document = control_plane.get_json(f"/openapi/v3/apis/{constants.GROUP}/{constants.VERSION}")
+    schemas = document["components"]["schemas"]
+    policy = schemas[f"io.openshift.sriovnetwork.v1.{SriovNetworkNodePolicy.KIND}"]
+    spec = policy["properties"]["spec"]
+    assert policy["description"].startswith("Which NICs to configure on which nodes")
+    assert spec["properties"]["numVfs"]["description"].startswith("How many VFs to create")
+    assert spec["properties"]["nicSelector"]["properties"]["pfNames"]["description"].startswith(
+        "Kernel names of the PFs"
+    )

@@ -93,3 +93,34 @@ def test_sync_status_is_a_printer_column_of_node_state() -> None:
     crd = next(c for c in all_crds() if c["spec"]["names"]["kind"] == "SriovNetworkNodeState")
     columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
     assert {"name": "Sync Status", "type": "string", "jsonPath": ".status.syncStatus"} in columns
+
+
+def _fields_without_description(node: dict[str, Any], path: str) -> list[str]:
+    missing = []
+    for name, sub in (node.get("properties") or {}).items():
+        where = f"{path}.{name}"
+        if where.count(".") == 1 and name == "metadata":
+            continue  # the API server describes ObjectMeta itself and forbids a description here
+        if not sub.get("description"):
+            missing.append(where)
+        missing += _fields_without_description(sub, where)
+    if isinstance(node.get("items"), dict):
+        missing += _fields_without_description(node["items"], f"{path}[]")
+    return missing
+
+
+@pytest.mark.parametrize("crd", all_crds(), ids=lambda crd: crd["spec"]["names"]["kind"])
+def test_every_field_is_described_for_kubectl_explain(crd: dict[str, Any]) -> None:
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert schema["description"]
+    assert _fields_without_description(schema, crd["spec"]["names"]["kind"]) == []
+
+
+def test_a_field_description_is_its_docstring_on_one_line() -> None:
+    policy = next(crd for crd in all_crds() if crd["spec"]["names"]["kind"] == "SriovNetworkNodePolicy")
+    spec = policy["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    net_filter = spec["properties"]["nicSelector"]["properties"]["netFilter"]["description"]
+    assert net_filter.startswith(
+        "Select by the network the device is attached to, on VMs: openstack/NetworkID:"
+    )
+    assert "\n" not in net_filter and "  " not in net_filter

@@ -33,6 +33,8 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         validate_assignment=False,
+        # A field's docstring is its description in the CRD (what `kubectl explain` prints).
+        use_attribute_docstrings=True,
     )
 
     @model_serializer(mode="wrap")

@@ -72,6 +72,9 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             continue
         if key == "default" and _is_empty_default(value):
             continue
+        if key == "description":
+            out[key] = " ".join(value.split())  # docstrings wrap; kubectl explain re-wraps
+            continue
         if key == "additionalProperties" and value is True:
             out["x-kubernetes-preserve-unknown-fields"] = True
             continue
@@ -101,12 +104,12 @@ def openapi_schema(kind: type[KubeObject]) -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "description": (kind.__doc__ or kind.KIND).strip().splitlines()[0],
+        "description": " ".join((kind.__doc__ or kind.KIND).split()),
         "required": [r for r in raw.get("required", []) if r == "spec"],
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
+            "apiVersion": {"type": "string", "description": f"Always {constants.API_VERSION}."},
+            "kind": {"type": "string", "description": f"Always {kind.KIND}."},
+            "metadata": {"type": "object"},  # the API server forbids anything more here
             **properties,
         },
     }
