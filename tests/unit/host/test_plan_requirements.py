@@ -271,3 +271,55 @@ def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(i
     assert vfs is not None
     assert [vf.driver for vf in vfs] == ["iavf"] * 4
     assert all(vf.name for vf in vfs)  # netdevices again
+
+
+def test_plan_output_names_every_field() -> None:
+    action = Action("linkUp", PF, None, "none", "it carries VFs")
+    assert Plan((action,)).to_output() == {
+        "actions": [
+            {"action": "linkUp", "target": PF, "value": None, "requires": "none", "reason": "it carries VFs"}
+        ],
+        "requiresDrain": False,
+        "requiresReboot": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"numVfs": 2},
+            "0000:00:04.0: virtual platform: numVfs must be 1 (a VM port is one PCI function), not 2",
+        ),
+        (
+            {"eSwitchMode": "switchdev"},
+            "0000:00:04.0: virtual platform: eSwitchMode is set on the hypervisor",
+        ),
+        (
+            {"vfGroups": [group("vfio-pci", "0-0"), group("netdevice", "0-0")]},
+            "0000:00:04.0: virtual platform: a port has one function, so one vfGroup, not 2",
+        ),
+        (
+            {"vfGroups": [group("vfio-pci", "1-1")]},
+            "0000:00:04.0: virtual platform: vfRange must be 0-0, not 1-1",
+        ),
+    ],
+)
+def test_port_specs_a_vm_cannot_have(spec: dict[str, Any], message: str) -> None:
+    body = {"pciAddress": PORT, "numVfs": 1, **spec}
+    with pytest.raises(PlanError) as raised:
+        plan(SriovNetworkNodeStateSpec(interfaces=[Interface.model_validate(body)]), vm("virtio-pci"))
+    assert str(raised.value).startswith(message)
+
+
+def test_port_without_vf_groups_is_only_remembered() -> None:
+    result = plan(SriovNetworkNodeStateSpec(interfaces=[wanted(PORT, numVfs=1)]), vm("virtio-pci"))
+    assert [a.action for a in result.actions] == ["rememberDevice"]
+
+
+def test_no_vf_mtu_for_a_vf_about_to_go_to_vfio() -> None:
+    spec = wanted(groups=[group("vfio-pci", "0-1", mtu=9000)])
+    assert planned([spec], bare_metal(pf())) == [
+        ("bindDriver", VF0, "vfio-pci", "drain"),
+        ("bindDriver", VF1, "vfio-pci", "drain"),
+    ]
