@@ -6,7 +6,19 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine.builders import NS, groups, interfaces, messages, pf, policy, render, resources, worker
+from tests.unit.engine.builders import (
+    NS,
+    groups,
+    interfaces,
+    messages,
+    node,
+    pf,
+    policy,
+    render,
+    resources,
+    state,
+    worker,
+)
 
 PF0, PF1 = "0000:3b:00.0", "0000:3b:00.1"
 MLX = [pf("ens1f0", PF0, vendor="15b3", device="101d", totalvfs=8)]
@@ -199,3 +211,53 @@ def test_a_num_vfs_zero_policy_selecting_nothing_does_not_stop_the_policies_afte
         ]
     )
     assert groups(result, PF0) == [("p", "0-3")]
+
+
+def _nic_messages(port: dict[str, Any], provider_id: str = "", **kwargs: Any) -> list[str]:
+    docs = [
+        node("w1", provider_id=provider_id),
+        state("w1", [port]),
+        policy("p", nicSelector={"pfNames": ["ens1f0"]}),
+    ]
+    result = render(docs, **kwargs)
+    return [
+        m for m in messages(result, "error" if kwargs else "warning") if "is not in the supported-NIC" in m
+    ]
+
+
+def test_unsupported_pf_model_selected_by_name_is_found_on_the_node() -> None:
+    unknown = pf("ens1f0", PF0, device="abcd")
+    expected = (
+        f"SriovNetworkNodePolicy/{NS}/p: spec.nicSelector: selects PF ens1f0 ({PF0}) "
+        "whose NIC model 8086:abcd is not in the supported-NIC list"
+    )
+    assert [m.split(";")[0] for m in _nic_messages(unknown)] == [expected]
+    assert [m.split(";")[0] for m in _nic_messages(unknown, strict_nics=True)] == [expected]
+    assert _nic_messages(pf("ens1f0", PF0)) == []
+
+
+@pytest.mark.parametrize(("device", "unsupported"), [("154c", False), ("158b", True), ("abcd", True)])
+def test_a_virtual_machine_port_is_checked_as_a_vf_model(device: str, unsupported: bool) -> None:
+    port = pf("ens1f0", PF0, device=device)
+    found = _nic_messages(port, provider_id="openstack://region/abc")
+    assert [f"whose VF model 8086:{device}" in m for m in found] == ([True] if unsupported else [])
+
+
+def test_every_problem_of_a_policy_on_a_node_is_reported() -> None:
+    pfs = [pf("ens1f0", PF0, totalvfs=4, device="abcd", numVfs=2), pf("ens1f1", PF1, totalvfs=4, numVfs=2)]
+    p = policy("p", numVfs=6, externallyManaged=True, nicSelector={"pfNames": ["ens1f0", "ens1f1"]})
+    result = render([*worker(interfaces=pfs), p])
+    fields = sorted(m.split(": ")[1] + (" 0" if PF0 in m else " 1") for m in messages(result))
+    assert fields == ["spec.numVfs 0", "spec.numVfs 0", "spec.numVfs 1", "spec.numVfs 1"]
+    assert any("NIC model 8086:abcd" in m for m in messages(result, "warning"))
+
+
+def test_policies_on_different_pfs_or_root_devices_do_not_conflict() -> None:
+    result = render(
+        [
+            *worker(interfaces=[pf("ens1f0", PF0, numVfs=8), pf("ens1f1", PF1, numVfs=8)]),
+            policy("a", externallyManaged=True, nicSelector={"rootDevices": [PF0]}),
+            policy("b", priority=10, nicSelector={"rootDevices": [PF1]}),
+        ]
+    )
+    assert messages(result) == []
