@@ -261,3 +261,40 @@ def test_policies_on_different_pfs_or_root_devices_do_not_conflict() -> None:
         ]
     )
     assert messages(result) == []
+
+
+def test_a_pf_model_is_supported_only_for_its_own_vendor() -> None:
+    nic_ids = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "supported-nic-ids", "namespace": NS},
+        "data": {"Acme": "1234 abcd abce"},
+    }
+    docs = [nic_ids, *worker(interfaces=[pf("ens1f0", PF0, device="abcd")]), policy("p")]
+    assert any("NIC model 8086:abcd is not in" in m for m in messages(render(docs), "warning"))
+
+
+def test_every_shared_root_device_and_resource_conflict_is_reported() -> None:
+    pfs = [pf("ens1f0", PF0), pf("ens1f1", PF1)]
+    result = render(
+        [
+            *worker(interfaces=pfs),
+            policy("a", resourceName="r", nicSelector={"rootDevices": [PF0, PF1]}),
+            policy("b", resourceName="r", priority=10, isRdma=True, nicSelector={"rootDevices": [PF0]}),
+            policy("c", resourceName="s", priority=20, needVhostNet=True, nicSelector={"rootDevices": [PF1]}),
+            policy("d", resourceName="s", priority=30, nicSelector={"pfNames": ["ens1f1#4-7"]}),
+        ]
+    )
+    fields = sorted(m.split(": ")[0].rsplit("/")[-1] + " " + m.split(": ")[1] for m in messages(result))
+    assert [f for f in fields if "rootDevices" in f] == [
+        "a spec.nicSelector.rootDevices",
+        "a spec.nicSelector.rootDevices",
+        "b spec.nicSelector.rootDevices",
+        "c spec.nicSelector.rootDevices",
+    ]
+    assert [f for f in fields if "isRdma" in f or "needVhostNet" in f] == [
+        "a spec.isRdma",
+        "b spec.isRdma",
+        "c spec.needVhostNet",
+        "d spec.needVhostNet",
+    ]
