@@ -17,6 +17,7 @@ from tests.unit.engine.builders import (
     render,
     resources,
     state,
+    supported_nic_ids,
     worker,
 )
 
@@ -264,12 +265,7 @@ def test_policies_on_different_pfs_or_root_devices_do_not_conflict() -> None:
 
 
 def test_a_pf_model_is_supported_only_for_its_own_vendor() -> None:
-    nic_ids = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "supported-nic-ids", "namespace": NS},
-        "data": {"Acme": "1234 abcd abce"},
-    }
+    nic_ids = supported_nic_ids({"Acme": "1234 abcd abce"})
     docs = [nic_ids, *worker(interfaces=[pf("ens1f0", PF0, device="abcd")]), policy("p")]
     assert any("NIC model 8086:abcd is not in" in m for m in messages(render(docs), "warning"))
 
