@@ -7,6 +7,7 @@ no-op plan writes nothing to the host.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import plan
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.simulator.builder import create_host
-from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
+from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter, simulated_io
 from sriov_operator.host.simulator.model import Profile, SimDevice, SimNetdev, SimSriov
 
 PFS, VFS, RUNS = 8, 64, 20
@@ -93,7 +94,7 @@ def main() -> int:
         start = time.perf_counter()
         create_host(profile(), root)
         build_ms = (time.perf_counter() - start) * 1000
-        node = NodeHost.open(root, simulate=True)
+        node = NodeHost.open(root, io=simulated_io(root))
         start = time.perf_counter()
         converge(node.access, spec(), node.observe)  # bind half the VFs to vfio-pci, as a real node would be
         converge_ms = (time.perf_counter() - start) * 1000
@@ -103,9 +104,9 @@ def main() -> int:
         state = node.observe()
         planning = timed(lambda: plan(spec(), state), RUNS)
 
-        counting = NodeHost.open(root, simulate=True)
+        counting = NodeHost.open(root, io=simulated_io(root))
         writer, runner = CountingWriter(root), CountingRunner(root)
-        access = type(counting.access)(counting.host, writer, runner, counting.access.links)
+        access = dataclasses.replace(counting.access, writer=writer, run=runner)
         noop_start = time.perf_counter()
         outcomes = converge(access, spec(), counting.observe)
         noop_ms = (time.perf_counter() - noop_start) * 1000

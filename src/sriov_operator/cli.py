@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "sriov_operator.commands.plan",
     "sriov_operator.commands.apply",
     "sriov_operator.commands.simulate_host",
+    "sriov_operator.commands.operator",
+    "sriov_operator.commands.diff",
+    "sriov_operator.commands.daemon",
 )
 
 

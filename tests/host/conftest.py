@@ -37,12 +37,17 @@ class MetadataServer:
     url: str
     routes: dict[str, list[tuple[int, bytes, float]]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, tuple[bytes, float]] = field(default_factory=dict)
 
     def serve(self, path: str, *replies: tuple[int, bytes, float]) -> None:
         self.routes[path] = list(replies)
 
     def serve_json(self, path: str, body: object) -> None:
         self.serve(path, (200, json.dumps(body).encode(), 0.0))
+
+    def serve_raw(self, path: str, response: bytes, seconds_per_byte: float = 0.0) -> None:
+        """Answer with these exact bytes (status line, headers, body), trickled if asked, then close."""
+        self.raw[path] = (response, seconds_per_byte)
 
 
 @pytest.fixture
@@ -52,6 +57,15 @@ def metadata_server() -> Iterator[MetadataServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.hits[self.path] = state.hits.get(self.path, 0) + 1
+            if self.path in state.raw:
+                self.close_connection = True
+                response, pause = state.raw[self.path]
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    for index in range(len(response)) if pause else [0]:
+                        self.wfile.write(response[index : index + 1] if pause else response)
+                        self.wfile.flush()
+                        time.sleep(pause)
+                return
             replies = state.routes.get(self.path) or [(404, b"not found", 0.0)]
             status, body, delay = replies.pop(0) if len(replies) > 1 else replies[0]
             self.send_response(status)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from sriov_operator.host.devlink import NetlinkEswitch
 from sriov_operator.host.discovery import discover
 from sriov_operator.host.netlink import NetlinkLinkControl
 from sriov_operator.host.openstack.configdrive import find_config_drive, read_config_drive
 from sriov_operator.host.openstack.metadata_service import MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
+from sriov_operator.host.pci import is_pci_address
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
 from tests.host.conftest import MetadataServer
@@ -117,3 +119,51 @@ def test_netlink_sets_mtu_and_link_state_in_a_namespace(veth_in_namespace: str) 
         links.set_mtu("veth-a", 1_000_000)
     with pytest.raises(OSError, match="no such network interface"):
         links.set_up("eth0")  # exists on the host, not in the test's namespace
+
+
+def test_netlink_finds_the_links_the_node_talks_through(veth_in_namespace: str) -> None:
+    ip = tool("ip", "iproute2")
+    run(ip, "-n", veth_in_namespace, "link", "set", "veth-a", "up")
+    run(ip, "-n", veth_in_namespace, "link", "set", "veth-b", "up")
+    run(ip, "-n", veth_in_namespace, "addr", "add", "127.18.0.1/24", "dev", "veth-a")
+    run(ip, "-n", veth_in_namespace, "addr", "add", "127.19.0.1/24", "dev", "veth-b")
+    run(ip, "-n", veth_in_namespace, "route", "add", "default", "via", "127.18.0.2", "dev", "veth-a")
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    assert links.node_links(["127.19.0.1"]) == {
+        "veth-a": "it carries the default route",
+        "veth-b": "it has the node's IP 127.19.0.1",
+    }
+
+
+def test_a_missing_namespace_is_an_error_and_is_not_created() -> None:
+    name = f"sriov-host-test-missing-{os.getpid()}"
+    with pytest.raises(OSError, match=f"network namespace {name}"):
+        NetlinkLinkControl(netns=name).set_up("lo")
+    assert not Path("/run/netns", name).exists()
+
+
+def test_devlink_over_netlink_on_this_kernel() -> None:
+    """This machine's PCI NIC has no eSwitch (and the kernel may have no devlink at all): mode unknown,
+    and a switch is refused with the device named, not crashed on."""
+    device = Path(os.path.realpath("/sys/class/net/eth0/device"))
+    pci = next((part for part in reversed(device.parts) if is_pci_address(part)), None)
+    assert pci is not None, f"eth0 of this machine is expected on PCI ({device})"
+    eswitch = NetlinkEswitch()
+    assert eswitch.mode(pci) is None
+    with pytest.raises(OSError, match=f"devlink eswitch set pci/{pci} mode switchdev"):
+        eswitch.set_mode(pci, "switchdev")
+
+
+def test_every_link_of_a_multipath_default_route_is_the_nodes(veth_in_namespace: str) -> None:
+    ip = tool("ip", "iproute2")
+    for name, address in (("veth-a", "127.18.0.1/24"), ("veth-b", "127.19.0.1/24")):
+        run(ip, "-n", veth_in_namespace, "link", "set", name, "up")
+        run(ip, "-n", veth_in_namespace, "addr", "add", address, "dev", name)
+    run(
+        ip, "-n", veth_in_namespace, "route", "add", "default",
+        "nexthop", "via", "127.18.0.2", "dev", "veth-a", "nexthop", "via", "127.19.0.2", "dev", "veth-b",
+    )  # fmt: skip
+    assert NetlinkLinkControl(netns=veth_in_namespace).node_links([]) == {
+        "veth-a": "it carries the default route",
+        "veth-b": "it carries the default route",
+    }

@@ -6,6 +6,7 @@ needs them fails with the reason — never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -14,10 +15,12 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 
 from sriov_operator.api.crds import all_crds
+from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
+from sriov_operator.kube.objects import KubeObjects
 from tests.support import control_plane_report
 
 
@@ -41,7 +44,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     async with api_client(control_plane.kubeconfig) as api:
-        await install_crds(api, all_crds())
+        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         yield api
 
 
@@ -63,3 +66,35 @@ async def make_namespace(kube: client.ApiClient) -> NamespaceFactory:
         return name
 
     return create
+
+
+@pytest_asyncio.fixture
+async def objects(kube: client.ApiClient) -> KubeObjects:
+    """Raw JSON access (the runtime's `KubeObjects`) on the session's API server."""
+    return KubeObjects(kube)
+
+
+@pytest.fixture(scope="module")
+def restartable_plane() -> Iterator[ControlPlane]:
+    """A control plane of its own, for tests that restart kube-apiserver or compact etcd.
+
+    Without a watch cache every watch is served from etcd, so resuming from a
+    compacted resourceVersion is answered with 410 Gone, as a large cluster's
+    API server does once its watch cache has moved on.
+    """
+    plane = ControlPlane(apiserver_args=("--watch-cache=false",))
+    try:
+        plane.start()
+    except (BinariesUnavailableError, ControlPlaneError) as error:
+        pytest.fail(f"the real kube-apiserver + etcd could not start:\n{error}", pytrace=False)
+    yield plane
+    plane.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` every 50 ms; fail the test naming ``what`` after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sriov_operator.api.crds import all_crds, crd_filename, render_crd_yaml
 from sriov_operator.api.models import ALL_KINDS, KubeObject
+from sriov_operator.api.multus import DEPLOY_FILE, render_nad_crd_yaml
 from tests.support import REPO_ROOT
 
 CRD_DIR = REPO_ROOT / "deploy" / "crds"
@@ -124,3 +125,8 @@ def test_a_field_description_is_its_docstring_on_one_line() -> None:
         "Select by the network the device is attached to, on VMs: openstack/NetworkID:"
     )
     assert "\n" not in net_filter and "  " not in net_filter
+
+
+def test_checked_in_multus_crd_matches_its_source() -> None:
+    path = REPO_ROOT / "deploy" / "multus" / DEPLOY_FILE
+    assert path.read_text() == render_nad_crd_yaml()

@@ -81,12 +81,20 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         if key == "additionalProperties" and value is False:
             continue  # extra="forbid": the API server prunes unknown fields instead
         if key == "properties":
-            out[key] = {name: _structural(sub, defs) for name, sub in value.items()}
+            out[key] = {name: _keyed_by_type(name, _structural(sub, defs)) for name, sub in value.items()}
             continue
         out[key] = _structural(value, defs)
     if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
         out["x-kubernetes-preserve-unknown-fields"] = True
     return {k: out[k] for k in sorted(out, key=_key_order)}
+
+
+def _keyed_by_type(name: str, schema: Any) -> Any:
+    """``conditions`` is a list map keyed by ``type``: each writer's server-side apply owns only
+    its own conditions (the daemon's Ready/Progressing/Degraded, the drain controller's Draining)."""
+    if name == "conditions" and isinstance(schema, dict) and schema.get("type") == "array":
+        return {**schema, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+    return schema
 
 
 def _key_order(key: str) -> tuple[int, str]:

@@ -456,7 +456,7 @@ class SriovNetworkSpec(NetworkSpecBase):
     max_tx_rate: NonNegativeInt | None = None
     """Maximum transmit rate of the VF, in Mbps."""
     log_level: Literal["panic", "error", "warning", "info", "debug", ""] = "info"
-    """Log level of the SR-IOV CNI plugin: panic, error, warning, info or debug; empty writes none."""
+    """Log level of the SR-IOV CNI plugin: panic, error, warning, info or debug; "" writes none."""
     log_file: str | None = None
     """File the SR-IOV CNI plugin logs to."""
 

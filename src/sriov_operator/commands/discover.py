@@ -13,12 +13,12 @@ def register(subparsers: Any) -> None:
         "discover",
         help="discover SR-IOV PFs/VFs (bare metal) or Neutron ports (OpenStack) on a host",
         description="Print {platform, metadataSource, interfaces} (NodeState.status.interfaces). "
-        "On OpenStack the port-to-network map is checkpointed under <host-root>/etc/sriov-operator/.",
+        "Writes nothing: the host root may be read-only.",
     )
     add_host_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    emit(open_node(args).discover(checkpoint=True).to_output(), args.output)
+    emit(open_node(args).discover(checkpoint=False).to_output(), args.output)
     return 0

@@ -21,41 +21,81 @@ from sriov_operator.host.node import NodeHost
 from sriov_operator.host.openstack.metadata_service import DEFAULT_METADATA_URL, MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
 from sriov_operator.host.platform import PLATFORM_CHOICES
+from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.manifests import ManifestError, load_paths
+from sriov_operator.runtime.settings import add_flag
 
 
-def add_host_arguments(parser: argparse.ArgumentParser, *, with_state: bool = False) -> None:
+def add_host_arguments(
+    parser: argparse.ArgumentParser, *, with_state: bool = False, with_output: bool = True
+) -> None:
     if with_state:
         parser.add_argument(
             "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
         )
-    parser.add_argument("--host-root", type=Path, default=Path("/"), help="the host's root (default /)")
+    add_flag(parser, "--host-root", type=Path, default=Path("/"), help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
+    add_flag(
+        parser,
+        "--netns",
+        default=None,
+        help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
+        "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
+    )
+    parser.add_argument(
+        "--node-ip",
+        action="append",
+        default=[],
+        help="the Node's InternalIP (repeatable): its link is guarded like the default route's",
+    )
+    parser.add_argument(
+        "--allow-node-link",
+        action="append",
+        default=[],
+        metavar="IFNAME",
+        help="let plan change this link although the node's own traffic uses it (repeatable)",
+    )
     parser.add_argument("--platform", choices=PLATFORM_CHOICES, default="auto")
     parser.add_argument("--provider-id", help="the Node's spec.providerID (openstack:///… means OpenStack)")
     parser.add_argument(
         "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
     )
-    parser.add_argument("--metadata-url", default=DEFAULT_METADATA_URL, help="Nova metadata service base URL")
-    parser.add_argument("--metadata-timeout", type=float, default=10.0, help="seconds per metadata request")
-    parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
+    parser.add_argument(
+        "--metadata-url",
+        help=f"Nova metadata service base URL (default {DEFAULT_METADATA_URL}); "
+        "when given, the service is used instead of a config drive found by label",
+    )
+    parser.add_argument(
+        "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
+    )
+    if with_output:
+        parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
 
 def open_node(args: argparse.Namespace) -> NodeHost:
     metadata = MetadataSettings(
         config_drive=args.config_drive,
-        service=MetadataServiceSettings(base_url=args.metadata_url, timeout_seconds=args.metadata_timeout),
+        service=MetadataServiceSettings(
+            base_url=args.metadata_url or DEFAULT_METADATA_URL, timeout_seconds=args.metadata_timeout
+        ),
+        use_service=args.metadata_url is not None,
     )
-    try:
-        return NodeHost.open(
-            args.host_root,
-            simulate=args.simulate,
-            platform=args.platform,
-            provider_id=args.provider_id,
-            metadata=metadata,
-        )
-    except FileNotFoundError as error:
-        raise BadInputError(str(error)) from None
+    io = None
+    if args.simulate:
+        try:
+            io = simulated_io(args.host_root)
+        except FileNotFoundError as error:
+            raise BadInputError(f"--host-root: {error}") from None
+    return NodeHost.open(
+        args.host_root,
+        io=io,
+        netns=args.netns,
+        platform=args.platform,
+        provider_id=args.provider_id,
+        metadata=metadata,
+        node_ips=args.node_ip,
+        allow_node_links=args.allow_node_link,
+    )
 
 
 def load_state(path: Path) -> SriovNetworkNodeState:

@@ -150,7 +150,11 @@ def create_pki(directory: Path, service_ip: str = "10.0.0.1") -> ControlPlanePki
             dns_names=kubernetes_names,
             ips=("127.0.0.1", service_ip),
         ),
-        etcd_serving=issuer.issue("etcd", "etcd", server=True, dns_names=("localhost",), ips=("127.0.0.1",)),
+        # clientAuth too: etcd's JSON gateway (/v3/..., used by tests to compact) dials etcd's own gRPC
+        # port with the serving certificate, and etcd verifies client certificates.
+        etcd_serving=issuer.issue(
+            "etcd", "etcd", server=True, client=True, dns_names=("localhost",), ips=("127.0.0.1",)
+        ),
         etcd_client=issuer.issue("apiserver-etcd-client", "kube-apiserver-etcd-client", client=True),
         admin=issuer.issue("admin", "admin", organization="system:masters", client=True),
         service_account_key=sa_key_path,

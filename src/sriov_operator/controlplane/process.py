@@ -103,6 +103,7 @@ class ControlPlane:
     binaries: ControlPlaneBinaries | None = None
     keep_workdir: bool = False
     startup_timeout: float = 90.0
+    apiserver_args: tuple[str, ...] = ()  # extra kube-apiserver flags (e.g. "--watch-cache=false")
     workdir: Path = field(init=False)
     pki: ControlPlanePki = field(init=False)
     etcd_url: str = field(init=False, default="")
@@ -139,7 +140,7 @@ class ControlPlane:
         self._wait_ready()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.workdir / f"{name}.log").open("wb")
+        log = (self.workdir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             argv,
             stdout=log,
@@ -176,9 +177,9 @@ class ControlPlane:
             ],
         )
 
-    def _start_apiserver(self) -> None:
+    def _start_apiserver(self, port: int | None = None) -> None:
         assert self.binaries is not None
-        port = free_port()
+        port = port or free_port()
         self.api_url = f"https://{LOOPBACK}:{port}"
         self._spawn(
             "kube-apiserver",
@@ -203,6 +204,7 @@ class ControlPlane:
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
+                *self.apiserver_args,
             ],
         )
 
@@ -241,16 +243,38 @@ class ControlPlane:
             f"last lines of its log:\n{_log_tail(self.workdir / 'kube-apiserver.log')}"
         )
 
+    # ------------------------------------------------------- faults for tests
+    def restart_apiserver(self) -> None:
+        """Stop kube-apiserver (SIGTERM) and start it again on the same port; etcd keeps running."""
+        for index, (name, process) in enumerate(self._processes):
+            if name == "kube-apiserver":
+                _terminate(process)
+                del self._processes[index]
+                break
+        self._start_apiserver(int(self.api_url.rsplit(":", 1)[1]))
+        self._wait_ready()
+
+    def _etcd_call(self, method: str, body: dict[str, Any]) -> Any:
+        """One call to etcd's JSON gateway (``/v3/...``) with the etcd client certificate."""
+        context = ssl.create_default_context(cafile=str(self.pki.ca.cert))
+        context.load_cert_chain(str(self.pki.etcd_client.cert), str(self.pki.etcd_client.key))
+        request = urllib.request.Request(
+            f"{self.etcd_url}/v3/{method}", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return json.loads(response.read())
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to its current revision (older resourceVersions become 410 Gone)."""
+        header = self._etcd_call("kv/range", {"key": base64.b64encode(b"/").decode()})["header"]
+        revision = int(header["revision"])
+        self._etcd_call("kv/compaction", {"revision": revision, "physical": True})
+        return revision
+
     # ------------------------------------------------------------------- stop
     def stop(self) -> None:
         for _, process in reversed(self._processes):  # apiserver first, then etcd
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            _terminate(process)
         self._processes.clear()
         workdir = getattr(self, "workdir", None)
         if workdir is not None and not self.keep_workdir:
@@ -269,6 +293,17 @@ class ControlPlane:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def process_alive(pid: int) -> bool:

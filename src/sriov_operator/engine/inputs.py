@@ -29,6 +29,7 @@ from sriov_operator.api.models import (
     SriovNetworkPoolConfig,
     SriovOperatorConfig,
 )
+from sriov_operator.api.platforms import is_virtual, platform_from_provider_id
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.nad import Network
@@ -51,8 +52,8 @@ class Node:
 
     @property
     def is_virtual(self) -> bool:
-        """OpenStack / AWS VMs, recognised upstream's way (the providerID)."""
-        return any(platform in self.provider_id for platform in ("openstack", "aws"))
+        """An OpenStack VM, by its providerID (`api.platforms`: AWS counts as bare metal)."""
+        return is_virtual(platform_from_provider_id(self.provider_id))
 
 
 @dataclass

@@ -15,9 +15,11 @@ from typing import Literal
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
 from sriov_operator.errors import HostError
+from sriov_operator.host.devlink import EswitchControl
 from sriov_operator.host.links import LinkControl
+from sriov_operator.host.lock import host_lock
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
-from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, plan
+from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, lacks_noiommu_message, plan
 from sriov_operator.host.programs import CommandRunner
 from sriov_operator.host.root import (
     PCI_DEVICES,
@@ -32,6 +34,7 @@ from sriov_operator.host.writer import HostWriter
 CLEAR_OVERRIDE = "\x00"
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
 MAX_ROUNDS = 3
+LOCK_TIMEOUT_SECONDS = 60.0
 
 
 class ApplyError(HostError):
@@ -44,7 +47,9 @@ class HostAccess:
     writer: HostWriter
     run: CommandRunner
     links: LinkControl
+    eswitch: EswitchControl
     numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
+    lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ def _bind(access: HostAccess, pci: str, driver: str) -> bool:
     if to_default:
         write(override, CLEAR_OVERRIDE)
         write(host.path(PCI_DRIVERS_PROBE), pci)
+        if read_pci_function(host, pci).driver is None:
+            raise ApplyError(
+                f"{pci}: no driver bound after drivers_probe (is its default driver loaded?); "
+                "its record is kept and the restore is retried"
+            )
         return True
     write(override, driver)
     try:
@@ -117,7 +127,11 @@ def _bind(access: HostAccess, pci: str, driver: str) -> bool:
 
 
 def _ensure_noiommu(access: HostAccess) -> bool:
-    if read_kernel_modules(access.host).noiommu_enabled:
+    """vfio in no-IOMMU mode, verified: a kernel without the parameter silently ignores modprobe's option."""
+    modules = read_kernel_modules(access.host)
+    if not modules.noiommu_supported:
+        raise ApplyError(lacks_noiommu_message("vfio is loaded but ignored enable_unsafe_noiommu_mode=1"))
+    if modules.noiommu_enabled:
         return False
     access.writer.write_attribute(access.host.path(VFIO_NOIOMMU_PARAMETER), "1")
     if not read_kernel_modules(access.host).noiommu_enabled:
@@ -161,19 +175,16 @@ def _link_up(access: HostAccess, pci: str) -> bool:
 
 
 def _set_eswitch(access: HostAccess, pci: str, mode: str) -> bool:
-    netdev = read_pci_function(access.host, pci).netdev
-    if netdev is not None and netdev.eswitch_mode == mode:
+    if access.eswitch.mode(pci) == mode:
         return False
-    result = access.run(["devlink", "dev", "eswitch", "set", f"pci/{pci}", "mode", mode])
-    if result.returncode != 0:
-        raise ApplyError(f"{pci}: devlink could not set eswitch mode {mode}: {result.stderr.strip()}")
+    access.eswitch.set_mode(pci, mode)
     return True
 
 
 def _remember(access: HostAccess, pci: str, record: object) -> bool:
     path = configured_record_path(access.host, pci)
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    if access.host.read(path) == text.strip():
+    if access.host.read_state_file(path) == text:
         return False
     access.writer.write_file(path, text)
     return True
@@ -209,13 +220,19 @@ def _execute(access: HostAccess, action: Action) -> bool:
             return _forget(access, target)
 
 
+def _failure(access: HostAccess, action: Action, error: OSError) -> ApplyError:
+    """``setModuleParameter vfio: /sys/module/…: No such file or directory``: action, host path, reason."""
+    where = f"{access.host.display(error.filename)}: " if error.filename else ""
+    return ApplyError(f"{action.action} {action.target}: {where}{error.strerror or error}")
+
+
 def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
     outcomes = []
     for action in to_apply.actions:
         try:
             changed = _execute(access, action)
         except OSError as error:
-            raise ApplyError(f"{action.action} {action.target}: {error.strerror or error}") from None
+            raise _failure(access, action, error) from None
         outcomes.append(Outcome(action, "done" if changed else "already"))
     return outcomes
 
@@ -223,7 +240,17 @@ def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
 def converge(
     access: HostAccess, desired: SriovNetworkNodeStateSpec, observe: Callable[[], HostState]
 ) -> list[Outcome]:
-    """Plan, apply, look again, until the plan is empty: VFs created in one round get drivers in the next."""
+    """Plan, apply, look again, until the plan is empty: VFs created in one round get drivers in the next.
+
+    Holds the host lock throughout, so two appliers never interleave.
+    """
+    with host_lock(access.host, access.writer, access.lock_timeout_seconds):
+        return _converge(access, desired, observe)
+
+
+def _converge(
+    access: HostAccess, desired: SriovNetworkNodeStateSpec, observe: Callable[[], HostState]
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for _ in range(MAX_ROUNDS):
         next_plan = plan(desired, observe())

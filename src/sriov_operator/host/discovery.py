@@ -2,14 +2,17 @@
 
 Bare metal: every SR-IOV capable PCI network function is a PF with its VFs.
 Virtual platforms (OpenStack): every PCI network function that is a Neutron port
-and bound to a driver is reported as a "PF" with one VF, itself.
+is reported (with or without a driver) as a "PF" with one VF, itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sriov_operator.api.models import InterfaceExt, VirtualFunction
+from sriov_operator.api.platforms import is_virtual
+from sriov_operator.host.devlink import EswitchControl
 from sriov_operator.host.openstack.netfilter import DeviceInfo
 from sriov_operator.host.openstack.ports import (
     MetadataSettings,
@@ -17,9 +20,10 @@ from sriov_operator.host.openstack.ports import (
     PortCheckpoint,
     resolve_ports,
 )
-from sriov_operator.host.pci import PciFunction, network_functions, read_pci_function
+from sriov_operator.host.pci import PciFunction, is_pci_address, network_functions, read_pci_function
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import HostRoot
+from sriov_operator.host.state import DeviceRecord, read_configured
 
 
 @dataclass(frozen=True)
@@ -70,23 +74,32 @@ def _interface(function: PciFunction, **extra: object) -> InterfaceExt:
     )
 
 
-def _physical_function(host: HostRoot, function: PciFunction) -> InterfaceExt | None:
+def _physical_function(
+    host: HostRoot, function: PciFunction, eswitch: EswitchControl | None
+) -> InterfaceExt | None:
     totalvfs = host.read_int(function.path / "sriov_totalvfs")
     if totalvfs is None:
         return None
     vfs = []
     for link in host.names(function.path):
-        if link.startswith("virtfn") and (vf_address := host.link_name(function.path / link)):
-            vfs.append(
-                _virtual_function(read_pci_function(host, vf_address), int(link.removeprefix("virtfn")))
-            )
+        index = link.removeprefix("virtfn")
+        vf_address = host.link_name(function.path / link) if link.startswith("virtfn") else None
+        if index.isdigit() and len(index) < 6 and is_pci_address(vf_address):
+            vf = _virtual_function(read_pci_function(host, str(vf_address)), int(index))
+            vfs.append(vf.model_copy(update={"representor_name": function.representors.get(int(index))}))
     return _interface(
         function,
         num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,
         totalvfs=totalvfs,
-        e_switch_mode=function.netdev.eswitch_mode if function.netdev else None,
+        e_switch_mode=_eswitch_mode(function, eswitch),
         vfs=sorted(vfs, key=lambda vf: vf.vf_id),
     )
+
+
+def _eswitch_mode(function: PciFunction, eswitch: EswitchControl | None) -> str | None:
+    """devlink's answer; the ``compat/devlink/mode`` file of out-of-tree drivers when devlink has none."""
+    from_devlink = eswitch.mode(function.address) if eswitch is not None else None
+    return from_devlink or (function.netdev.eswitch_mode if function.netdev else None)
 
 
 def _port(function: PciFunction, info: DeviceInfo) -> InterfaceExt:
@@ -95,17 +108,32 @@ def _port(function: PciFunction, info: DeviceInfo) -> InterfaceExt:
     )
 
 
-def discover(host: HostRoot, platform: Platform, metadata: MetadataSettings | None = None) -> Discovery:
+def _recorded_mac(records: Mapping[str, DeviceRecord], pci: str) -> str | None:
+    """A port without a netdev (on vfio-pci) is known by the MAC we recorded before binding it."""
+    record = records.get(pci)
+    return record.mac if record else None
+
+
+def discover(
+    host: HostRoot,
+    platform: Platform,
+    metadata: MetadataSettings | None = None,
+    eswitch: EswitchControl | None = None,
+) -> Discovery:
     """Raises MetadataError on OpenStack when no metadata source answers (and no checkpoint fits)."""
     functions = network_functions(host)
-    if platform == "baremetal":
-        pfs = [pf for pf in (_physical_function(host, f) for f in functions) if pf is not None]
+    if not is_virtual(platform):
+        pfs = [pf for pf in (_physical_function(host, f, eswitch) for f in functions) if pf is not None]
         return Discovery(platform, "none", pfs, None)
-    nics = {function.address: function.netdev.mac if function.netdev else None for function in functions}
+    records = read_configured(host)
+    nics = {
+        function.address: function.netdev.mac if function.netdev else _recorded_mac(records, function.address)
+        for function in functions
+    }
     ports = resolve_ports(host, metadata or MetadataSettings(), nics)
     interfaces = [
         _port(function, ports.devices[function.address])
         for function in functions
-        if function.driver and function.address in ports.devices
+        if function.address in ports.devices
     ]
     return Discovery(platform, ports.source, interfaces, ports)

@@ -1,11 +1,19 @@
-"""Link MTU and admin state over netlink (pyroute2), optionally inside a named network namespace."""
+"""Link MTU and admin state over netlink (pyroute2), inside one chosen network namespace.
+
+``netns`` is a name under ``/run/netns`` or a path such as ``/proc/1/ns/net``;
+None means this process's own namespace.  A namespace that does not exist is
+an error, never created.  pyroute2 is imported on first use: importing it costs
+about a second of CPU, which commands that never touch a link should not pay.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+RT_TABLE_MAIN = 254
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,17 @@ class LinkStatus:
 class NetlinkLinkControl:
     netns: str | None = None
 
-    def _index(self, ipr: IPRoute, ifname: str) -> int:
+    def _open(self) -> Any:
+        from pyroute2 import IPRoute
+
+        if self.netns is None:
+            return IPRoute()
+        try:
+            return IPRoute(netns=self.netns, flags=0)
+        except OSError as error:
+            raise OSError(error.errno, f"network namespace {self.netns}: {error.strerror or error}") from None
+
+    def _index(self, ipr: Any, ifname: str) -> int:
         indexes = ipr.link_lookup(ifname=ifname)
         if not indexes:
             raise OSError(
@@ -27,7 +45,9 @@ class NetlinkLinkControl:
         return int(indexes[0])
 
     def _set(self, ifname: str, **changes: object) -> None:
-        with IPRoute(netns=self.netns) as ipr:
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        with self._open() as ipr:
             try:
                 ipr.link("set", index=self._index(ipr, ifname), **changes)
             except NetlinkError as error:
@@ -40,6 +60,23 @@ class NetlinkLinkControl:
         self._set(ifname, state="up")
 
     def status(self, ifname: str) -> LinkStatus:
-        with IPRoute(netns=self.netns) as ipr:
+        with self._open() as ipr:
             link = ipr.get_links(self._index(ipr, ifname))[0]
             return LinkStatus(mtu=int(link.get("IFLA_MTU")), up=bool(link["flags"] & 1))
+
+    def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
+        wanted = {ipaddress.ip_address(ip) for ip in node_ips}
+        with self._open() as ipr:
+            names = {int(link["index"]): str(link.get("IFLA_IFNAME")) for link in ipr.get_links()}
+            found: dict[str, str] = {}
+            for family in (2, 10):  # AF_INET, AF_INET6
+                for route in ipr.get_routes(family=family, table=RT_TABLE_MAIN):
+                    hops = [route.get("RTA_OIF"), *(hop["oif"] for hop in route.get("RTA_MULTIPATH") or [])]
+                    for oif in hops if route["dst_len"] == 0 else []:
+                        if oif in names:
+                            found.setdefault(names[oif], "it carries the default route")
+            for address in ipr.get_addr():
+                ip = ipaddress.ip_address(str(address.get("IFA_ADDRESS")))
+                if ip in wanted and int(address["index"]) in names:
+                    found.setdefault(names[int(address["index"])], f"it has the node's IP {ip}")
+            return found

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from sriov_operator.errors import BadInputError
 from sriov_operator.host.apply import HostAccess
 from sriov_operator.host.discovery import Discovery, discover
-from sriov_operator.host.links import SysfsLinkControl
-from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
-from sriov_operator.host.programs import HostCommandRunner
 from sriov_operator.host.root import HostRoot
-from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.state import HostState, read_host_state
-from sriov_operator.host.writer import HostWriter
 
 
 @dataclass(frozen=True)
@@ -23,27 +21,34 @@ class NodeHost:
     access: HostAccess
     platform: Platform
     metadata: MetadataSettings
+    node_ips: tuple[str, ...] = ()  # the Node's InternalIPs: their links are guarded like the default route
+    allow_node_links: frozenset[str] = frozenset()  # node links the operator may change all the same
 
     @classmethod
     def open(
         cls,
         root: Path,
         *,
-        simulate: bool = False,
+        io: HostIO | None = None,
+        netns: str | None = None,
         platform: PlatformChoice = "auto",
         provider_id: str | None = None,
         metadata: MetadataSettings | None = None,
+        node_ips: Collection[str] = (),
+        allow_node_links: Collection[str] = (),
     ) -> NodeHost:
-        """FileNotFoundError for a missing root, or (``simulate``) a root that is no simulator tree."""
+        """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
+
+        BadInputError for a missing root, or a root other than ``/`` without ``netns`` (real I/O only).
+        """
         if not root.is_dir():
-            raise FileNotFoundError(f"host root {root}: no such directory")
+            raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
-        if simulate:
-            writer: HostWriter = SimulatedWriter(root)
-            access = HostAccess(host, writer, SimulatedCommandRunner(root), SysfsLinkControl(host, writer))
-        else:
-            access = HostAccess(host, HostWriter(), HostCommandRunner(root), NetlinkLinkControl())
-        return cls(access, detect_platform(host, platform, provider_id), metadata or MetadataSettings())
+        chosen = io or real_host_io(root, netns)
+        access = HostAccess(host, chosen.writer, chosen.run, chosen.links, chosen.eswitch)
+        platform_ = detect_platform(host, platform, provider_id)
+        settings = metadata or MetadataSettings()
+        return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
 
     @property
     def host(self) -> HostRoot:
@@ -51,10 +56,17 @@ class NodeHost:
 
     def discover(self, *, checkpoint: bool) -> Discovery:
         """With ``checkpoint``, persist what OpenStack metadata told us (only if it changed)."""
-        found = discover(self.host, self.platform, self.metadata)
+        found = discover(self.host, self.platform, self.metadata, self.access.eswitch)
         if checkpoint and found.ports is not None:
             save_checkpoint(self.host, self.access.writer, found.ports)
         return found
 
+    def survey(self, *, checkpoint: bool = True) -> tuple[Discovery, HostState]:
+        """Discovery (with the metadata source it used) and the state ``plan`` needs, from one look."""
+        found = self.discover(checkpoint=checkpoint)
+        links = self.access.links.node_links(self.node_ips)
+        guarded = {name: why for name, why in links.items() if name not in self.allow_node_links}
+        return found, read_host_state(self.host, self.platform, found.interfaces, guarded)
+
     def observe(self, *, checkpoint: bool = True) -> HostState:
-        return read_host_state(self.host, self.platform, self.discover(checkpoint=checkpoint).interfaces)
+        return self.survey(checkpoint=checkpoint)[1]

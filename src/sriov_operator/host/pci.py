@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sriov_operator.host.root import PCI_DEVICES, HostRoot
@@ -11,6 +12,19 @@ NETWORK_CLASS_PREFIX = "0x02"
 IFF_UP = 0x1
 ARPHRD_INFINIBAND = 32
 DPDK_DRIVERS = frozenset({"vfio-pci", "igb_uio", "uio_pci_generic"})
+# domain:bus:device.function as sysfs spells it; domains past ffff exist (Intel VMD: 10000:…)
+PCI_ADDRESS = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+VF_REPRESENTOR = re.compile(r"(?:c\d+)?pf\d+vf(?P<vf>\d{1,5})")  # phys_port_name of a VF's representor
+PCI_ADDRESS_FORM = "dddd:bb:dd.f in lower-case hex, e.g. 0000:3b:00.1"
+
+
+def is_pci_address(text: object) -> bool:
+    """True for a PCI address in sysfs form; anything else (``../x``, upper case) is refused.
+
+    Addresses become paths under the host root, so everything that names one is
+    checked: the spec, our records and checkpoint, Nova's metadata, sysfs links.
+    """
+    return isinstance(text, str) and PCI_ADDRESS.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,8 @@ class PciFunction:
     device_id: str | None
     pci_class: str
     driver: str | None
-    netdev: Netdev | None
+    netdev: Netdev | None  # the uplink, when switchdev representors share the device
+    representors: dict[int, str] = field(default_factory=dict)  # VF index -> its representor netdev
 
     @property
     def is_network(self) -> bool:
@@ -67,8 +82,12 @@ def read_netdev(host: HostRoot, path: Path) -> Netdev:
 
 
 def read_pci_function(host: HostRoot, address: str) -> PciFunction:
+    """A PCI function; in switchdev its VF representors share ``<dev>/net/``, told apart by phys_port_name."""
     path = host.path(PCI_DEVICES, address)
     netdevs = _netdev_dirs(path)
+    port_names = {netdev: host.read(netdev / "phys_port_name") or "" for netdev in netdevs}
+    representors = {d: m for d in netdevs if (m := VF_REPRESENTOR.fullmatch(port_names[d])) is not None}
+    uplinks = [netdev for netdev in netdevs if netdev not in representors]
     return PciFunction(
         address=address,
         path=path,
@@ -76,11 +95,13 @@ def read_pci_function(host: HostRoot, address: str) -> PciFunction:
         device_id=_hex_id(host, path / "device"),
         pci_class=host.read(path / "class") or "",
         driver=host.link_name(path / "driver"),
-        netdev=read_netdev(host, netdevs[0]) if netdevs else None,
+        netdev=read_netdev(host, uplinks[0]) if uplinks else None,
+        representors={int(match["vf"]): netdev.name for netdev, match in representors.items()},
     )
 
 
 def network_functions(host: HostRoot) -> list[PciFunction]:
     """Every PCI function of network class (0x02xxxx), sorted by address."""
-    functions = (read_pci_function(host, address) for address in host.names(host.path(PCI_DEVICES)))
+    addresses = (name for name in host.names(host.path(PCI_DEVICES)) if is_pci_address(name))
+    functions = (read_pci_function(host, address) for address in addresses)
     return [function for function in functions if function.is_network]

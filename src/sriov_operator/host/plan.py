@@ -14,6 +14,7 @@ leaves the spec goes back to its default driver.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -24,9 +25,10 @@ from sriov_operator.api.models import (
     VfGroup,
     VirtualFunction,
 )
-from sriov_operator.errors import BadInputError
-from sriov_operator.host.pci import DPDK_DRIVERS
-from sriov_operator.host.state import HostState
+from sriov_operator.api.platforms import is_virtual
+from sriov_operator.errors import BadInputError, HostError
+from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
+from sriov_operator.host.state import DeviceRecord, HostState
 
 Requirement = Literal["none", "drain", "reboot"]
 ActionKind = Literal[
@@ -47,8 +49,29 @@ VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 
 
+NODE_LINK_ACTIONS = frozenset({"setESwitchMode", "setNumVfs", "bindDriver"})
+RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
+NOIOMMU_ADVICE = (
+    "use a kernel built with CONFIG_VFIO_NOIOMMU=y (RHCOS/RHEL and Ubuntu kernels are), "
+    "or give the VM a vIOMMU and use vfio-pci with it"
+)
+
+
 class PlanError(BadInputError):
     """The desired spec cannot be applied to this host; the message says why."""
+
+
+class HostLacksSupportError(HostError):
+    """The host's kernel cannot do what the spec needs; the message says what to change."""
+
+
+def lacks_noiommu_message(what: str) -> str:
+    """``what`` needed no-IOMMU mode; the kernel cannot give it; what to do instead."""
+    return (
+        f"{what}, but this kernel lacks no-IOMMU support "
+        "(vfio has no enable_unsafe_noiommu_mode parameter: built without CONFIG_VFIO_NOIOMMU): "
+        + NOIOMMU_ADVICE
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,7 @@ class Action:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def requires_drain(self) -> bool:
@@ -86,16 +110,91 @@ class Plan:
             "actions": [a.to_output() for a in self.actions],
             "requiresDrain": self.requires_drain,
             "requiresReboot": self.requires_reboot,
+            "warnings": list(self.warnings),
         }
 
 
-def _vf_range(group: VfGroup, where: str) -> range:
-    text = group.vf_range or "0"
-    first, _, last = text.partition("-")
-    try:
-        return range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise PlanError(f"{where}: vfRange {text!r} is not 'a-b'") from None
+def vf_ids(group: VfGroup) -> range:
+    """The VF ids of a group (checked by `_check_spec` before any plan is made)."""
+    first, _, last = (group.vf_range or "0").partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def _parse_vf_range(text: str, where: str, num_vfs: int) -> range:
+    accepted = f"accepted: 'a-b' or 'a' with 0 <= a <= b < numVfs ({num_vfs})"
+    first, dash, last = text.partition("-")
+    if not (first.isdigit() and (last.isdigit() or not dash) and len(text) <= 16):
+        raise PlanError(f"{where}.vfRange: {text[:40]!r} is not a VF range; {accepted}")
+    ids = range(int(first), int(last or first) + 1)
+    if not ids or ids[-1] >= num_vfs:
+        raise PlanError(f"{where}.vfRange: {text!r} is outside the VFs of this PF; {accepted}")
+    return ids
+
+
+def _check_interface(index: int, interface: Interface) -> None:
+    where = f"spec.interfaces[{index}]"
+    seen: dict[int, str] = {}
+    vf_count = 1 if interface.num_vfs is None else interface.num_vfs  # None: a VM port, one function
+    for number, group in enumerate(interface.vf_groups or []):
+        group_where = f"{where}.vfGroups[{number}]"
+        for vf_id in _parse_vf_range(group.vf_range or "0", group_where, vf_count):
+            if vf_id in seen:
+                raise PlanError(f"{group_where}.vfRange: VF {vf_id} is also in {seen[vf_id]}")
+            seen[vf_id] = group_where
+
+
+def _check_spec(desired: SriovNetworkNodeStateSpec) -> None:
+    """Everything about the spec alone, before any action: addresses, duplicates, VF ranges."""
+    interfaces = desired.interfaces or []
+    counts = Counter(i.pci_address for i in interfaces)
+    for index, interface in enumerate(interfaces):
+        address = interface.pci_address
+        if not is_pci_address(address):
+            raise PlanError(
+                f"spec.interfaces[{index}].pciAddress: {address[:40]!r} is not a PCI address; "
+                f"accepted: {PCI_ADDRESS_FORM}"
+            )
+        if counts[address] > 1:
+            raise PlanError(
+                f"spec.interfaces[{index}].pciAddress: {address} is listed {counts[address]} times"
+            )
+        _check_interface(index, interface)
+
+
+def _ignored_fields(desired: SriovNetworkNodeStateSpec) -> list[str]:
+    """Spec fields this layer does not act on: said out loud, never silently dropped."""
+    warnings = []
+    if desired.system is not None and desired.system.rdma_mode:
+        warnings.append(f"system.rdmaMode {desired.system.rdma_mode!r} is not applied by this host layer")
+    if desired.bridges is not None and desired.bridges.ovs:
+        warnings.append("bridges (OVS hardware offload bridges) are not configured by this host layer")
+    for index, interface in enumerate(desired.interfaces or []):
+        if interface.link_type and interface.link_type.upper() == "IB":
+            warnings.append(f"spec.interfaces[{index}] ({interface.pci_address}): linkType IB is not applied")
+        for number, group in enumerate(interface.vf_groups or []):
+            if group.vdpa_type:
+                where = f"spec.interfaces[{index}].vfGroups[{number}]"
+                warnings.append(f"{where}: vdpaType {group.vdpa_type!r} is not applied")
+    return warnings
+
+
+def _rdma_warnings(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[str]:
+    """isRdma on a device without an RDMA device: the device plugin would expose nothing for it."""
+    found_by_pci = {interface.pci_address: interface for interface in host.interfaces}
+    warnings = []
+    for interface in desired.interfaces or []:
+        found = found_by_pci.get(interface.pci_address)
+        for group in interface.vf_groups or []:
+            if not group.is_rdma or found is None:
+                continue
+            for vf in found.vfs or []:
+                if vf.vf_id in vf_ids(group) and vf.pci_address not in host.rdma_devices:
+                    module = RDMA_MODULES.get(vf.driver or "", f"the RDMA driver for {vf.driver or 'it'}")
+                    warnings.append(
+                        f"{_label(vf)}: {_group_name(group)} has isRdma but the device has no RDMA device "
+                        f"(nothing under its infiniband/): load {module}"
+                    )
+    return warnings
 
 
 def _label(interface: InterfaceExt | VirtualFunction) -> str:
@@ -124,9 +223,10 @@ def _driver_actions(
     return []
 
 
-def _remember(interface: Interface, host: HostState) -> list[Action]:
-    record = interface.to_k8s()
+def _remember(interface: Interface, device: InterfaceExt, host: HostState) -> list[Action]:
     known = host.configured.get(interface.pci_address)
+    mac = device.mac or (known.mac if known else None)
+    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac}).to_k8s()
     if known is not None and known.to_k8s() == record:
         return []
     reason = "remember what we configure, to give the device back when it leaves the spec"
@@ -140,7 +240,9 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
         return []
     who = _group_name(users[0])
     actions: list[Action] = []
-    if host.platform == "openstack":
+    if is_virtual(host.platform):
+        if host.modules.vfio_loaded and not host.modules.noiommu_supported:
+            raise HostLacksSupportError(lacks_noiommu_message(f"{who} wants vfio-pci in no-IOMMU mode"))
         if not host.modules.vfio_loaded:
             reason = f"{who} wants vfio-pci; a VM has no IOMMU Nova can use, so vfio runs in no-IOMMU mode"
             actions.append(Action("loadModule", "vfio", NOIOMMU_OPTION, "none", reason))
@@ -166,12 +268,12 @@ def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> 
     groups = interface.vf_groups or []
     if len(groups) > 1:
         raise PlanError(f"{where}: a port has one function, so one vfGroup, not {len(groups)}")
-    if groups and _vf_range(groups[0], where) != range(1):
+    if groups and vf_ids(groups[0]) != range(1):
         raise PlanError(f"{where}: vfRange must be 0-0, not {groups[0].vf_range}")
     # a port we never configured is in no pod's use yet: binding it for DPDK takes nothing away
     to_dpdk: Requirement = "drain" if interface.pci_address in host.configured else "none"
     drivers = _driver_actions(port, groups[0], to_dpdk) if groups else []
-    return _remember(interface, host) + drivers
+    return _remember(interface, port, host) + drivers
 
 
 def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
@@ -201,12 +303,11 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, vf)
-    return _remember(interface, host) + actions
+    return _remember(interface, pf, host) + actions
 
 
 def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
-    where = f"{interface.pci_address}"
-    group = next((g for g in interface.vf_groups or [] if vf.vf_id in _vf_range(g, where)), None)
+    group = next((g for g in interface.vf_groups or [] if vf.vf_id in vf_ids(g)), None)
     if group is None:
         return []
     actions = _driver_actions(vf, group, "drain")
@@ -222,27 +323,58 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
     for pci in sorted(set(host.configured) - desired):
         current = found.get(pci)
         left = f"{pci} left the spec"
-        if current is not None and host.platform == "openstack" and current.driver in DPDK_DRIVERS:
-            reason = f"{left}; we bound it to {current.driver}: give it back to its default driver"
+        if current is not None and is_virtual(host.platform) and current.driver in {*DPDK_DRIVERS, None}:
+            reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
             actions.append(Action("bindDriver", pci, DEFAULT_DRIVER, "drain", reason))
-        if current is not None and host.platform == "baremetal" and current.num_vfs:
+        externally_managed = host.configured[pci].externally_managed
+        if (
+            current is not None
+            and not is_virtual(host.platform)
+            and current.num_vfs
+            and not externally_managed
+        ):
             reason = f"{left}; we created its {current.num_vfs} VFs: remove them"
             actions.append(Action("setNumVfs", pci, 0, "drain", reason))
         actions.append(Action("forgetDevice", pci, None, "none", f"{left}; nothing more to give back"))
     return actions
 
 
+def _guard_node_links(actions: list[Action], host: HostState) -> None:
+    """Refuse to take away the link the node itself talks through (default route, InternalIP)."""
+    netdevs: dict[str, str] = {}
+    for interface in host.interfaces:
+        netdevs.update({vf.pci_address: vf.name for vf in interface.vfs or [] if vf.name})
+        if interface.name:
+            netdevs[interface.pci_address] = interface.name
+    for action in actions:
+        name = netdevs.get(action.target, "")
+        if action.action in NODE_LINK_ACTIONS and name in host.node_links:
+            raise PlanError(
+                f"{action.target} ({name}): refusing {action.action} ({action.reason}): "
+                f"{host.node_links[name]}, so the node would lose its connectivity; "
+                "move the node's traffic to another interface, or allow it explicitly "
+                f"(--allow-node-link {name})"
+            )
+
+
 def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
-    """Raises PlanError when the spec cannot be applied here (unknown device, invalid for the platform)."""
+    """Raises PlanError when the spec cannot be applied here (unknown device, invalid for the platform).
+
+    The spec is checked whole before any action is planned, so a bad entry never
+    leaves a half-applied host.
+    """
+    _check_spec(desired)
     found = {interface.pci_address: interface for interface in host.interfaces}
     actions = _module_actions(desired, host)
     for interface in desired.interfaces or []:
         current = found.get(interface.pci_address)
         if current is None:
             raise PlanError(f"{interface.pci_address}: in the desired spec but not found on this host")
-        if host.platform == "openstack":
+        if is_virtual(host.platform):
             actions += _port_actions(interface, current, host)
         else:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
-    return Plan(tuple(sorted(actions, key=lambda action: ACTION_ORDER.index(action.action))))
+    _guard_node_links(actions, host)
+    ordered = tuple(sorted(actions, key=lambda action: ACTION_ORDER.index(action.action)))
+    return Plan(ordered, tuple(_ignored_fields(desired) + _rdma_warnings(desired, host)))

@@ -1,19 +1,15 @@
-"""Bare metal or an OpenStack VM: from the Node's providerID, the host's DMI data, or forced."""
+"""Bare metal or an OpenStack VM: forced, else the Node's providerID (`api.platforms`), else DMI data."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from sriov_operator.api.platforms import Platform, platform_from_provider_id
 from sriov_operator.host.root import DMI_ID, HostRoot
 
-Platform = Literal["baremetal", "openstack"]
 PlatformChoice = Literal["auto", "baremetal", "openstack"]
 PLATFORM_CHOICES: tuple[PlatformChoice, ...] = ("auto", "baremetal", "openstack")
-
-
-def platform_from_provider_id(provider_id: str) -> Platform:
-    """``openstack:///<uuid>`` -> openstack; anything else is treated as bare metal."""
-    return "openstack" if "openstack" in provider_id.lower() else "baremetal"
+__all__ = ["PLATFORM_CHOICES", "Platform", "PlatformChoice", "detect_platform"]
 
 
 def detect_platform(

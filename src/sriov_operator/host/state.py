@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
     IOMMU_GROUPS,
     MODULES,
     OPERATOR_STATE_DIR,
+    PCI_DEVICES,
     VFIO_NOIOMMU_PARAMETER,
+    HostFileError,
     HostRoot,
 )
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
+
+
+class DeviceRecord(Interface):
+    """What we applied to a device (its spec entry), and its MAC then.
+
+    A port bound to vfio-pci has no netdev to ask for its MAC; the record keeps
+    it, so the port can still be matched to Nova's metadata (its netFilter).
+    """
+
+    mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,7 @@ class KernelModules:
     vfio_loaded: bool = False
     vfio_pci_loaded: bool = False
     noiommu_enabled: bool = False
+    noiommu_supported: bool = True  # vfio has the parameter (kernel built with CONFIG_VFIO_NOIOMMU)
 
 
 @dataclass(frozen=True)
@@ -36,26 +51,43 @@ class HostState:
     interfaces: list[InterfaceExt]
     modules: KernelModules = field(default_factory=KernelModules)
     iommu_enabled: bool = False
-    configured: dict[str, Interface] = field(default_factory=dict)  # PCI address -> what we applied
+    configured: dict[str, DeviceRecord] = field(default_factory=dict)  # PCI address -> what we applied
+    node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
+    rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
+    if not is_pci_address(pci_address):
+        raise HostFileError(
+            f"{pci_address!r} is not a PCI address ({PCI_ADDRESS_FORM}); no record path for it"
+        )
     return host.path(CONFIGURED_DIR, f"{pci_address}.json")
 
 
-def read_configured(host: HostRoot) -> dict[str, Interface]:
-    """Records of devices we configured; an unreadable record is ignored rather than trusted."""
-    records: dict[str, Interface] = {}
-    for name in host.names(host.path(CONFIGURED_DIR)):
-        text = host.read(host.path(CONFIGURED_DIR, name)) if name.endswith(".json") else None
-        if not text:
-            continue
-        try:
-            interface = Interface.model_validate(json.loads(text))
-        except (ValueError, ValidationError):
-            continue
-        records[interface.pci_address] = interface
-    return records
+def _read_record(host: HostRoot, path: Path) -> DeviceRecord:
+    """One record; HostFileError (naming the file and the fix) for anything we did not write."""
+    text = host.read_state_file(path) or ""
+    expected = path.name.removesuffix(".json")
+    fix = "remove it if you know the device is no longer configured"
+    try:
+        interface = DeviceRecord.model_validate(json.loads(text))
+    except (ValueError, RecursionError, ValidationError) as error:
+        problem = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
+        raise HostFileError(f"{path}: not a device record ({problem[:200]}); {fix}") from None
+    if not is_pci_address(expected) or interface.pci_address != expected:
+        raise HostFileError(
+            f"{path}: pciAddress {interface.pci_address[:100]!r} does not match the file name "
+            f"(a record is <pci address>.json, {PCI_ADDRESS_FORM}); {fix}"
+        )
+    return interface
+
+
+def read_configured(host: HostRoot) -> dict[str, DeviceRecord]:
+    """Records of devices we configured (``<pci>.json``); a record we cannot trust is an error."""
+    directory = host.path(CONFIGURED_DIR)
+    names = [name for name in host.names(directory) if name.endswith(".json") and not name.startswith(".")]
+    records = (_read_record(host, directory / name) for name in names)
+    return {record.pci_address: record for record in records}
 
 
 def read_kernel_modules(host: HostRoot) -> KernelModules:
@@ -63,14 +95,27 @@ def read_kernel_modules(host: HostRoot) -> KernelModules:
         vfio_loaded=host.path(MODULES, "vfio").is_dir(),
         vfio_pci_loaded=host.path(MODULES, "vfio_pci").is_dir(),
         noiommu_enabled=host.read(host.path(VFIO_NOIOMMU_PARAMETER)) in {"Y", "1"},
+        noiommu_supported=host.path(VFIO_NOIOMMU_PARAMETER).is_file(),
     )
 
 
-def read_host_state(host: HostRoot, platform: Platform, interfaces: list[InterfaceExt]) -> HostState:
+def _rdma_devices(host: HostRoot, interfaces: list[InterfaceExt]) -> frozenset[str]:
+    functions = {vf.pci_address for interface in interfaces for vf in interface.vfs or []}
+    return frozenset(pci for pci in functions if host.names(host.path(PCI_DEVICES, pci, "infiniband")))
+
+
+def read_host_state(
+    host: HostRoot,
+    platform: Platform,
+    interfaces: list[InterfaceExt],
+    node_links: Mapping[str, str] | None = None,
+) -> HostState:
     return HostState(
         platform=platform,
         interfaces=interfaces,
         modules=read_kernel_modules(host),
         iommu_enabled=bool(host.names(host.path(IOMMU_GROUPS))),
         configured=read_configured(host),
+        node_links=dict(node_links or {}),
+        rdma_devices=_rdma_devices(host, interfaces),
     )

@@ -11,7 +11,9 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-APPLY_PATCH = "application/apply-patch+yaml"
+from sriov_operator.kube.objects import APPLY_PATCH
+
+__all__ = ["APPLY_PATCH", "api_client", "api_error_message"]
 
 
 @asynccontextmanager

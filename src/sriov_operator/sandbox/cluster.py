@@ -13,6 +13,7 @@ from kubernetes_asyncio import client
 from sriov_operator.api import constants
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.models import KIND_BY_NAME
+from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.client import APPLY_PATCH, api_client
 from sriov_operator.kube.crds import install_crds
@@ -66,7 +67,7 @@ async def populate(plane: ControlPlane, namespace: str, with_examples: bool) -> 
     applied: list[str] = []
     warnings: list[str] = []
     async with api_client(plane.kubeconfig) as api:
-        await install_crds(api, all_crds())
+        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         await _ensure_namespace(api, namespace)
         if with_examples:
             documents, warnings = example_documents()

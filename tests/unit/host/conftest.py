@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sriov_operator.host.node import NodeHost
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
+from sriov_operator.host.simulator.host_io import simulated_io
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +42,8 @@ def intel_host(tmp_path: Path) -> HostRoot:
 @pytest.fixture
 def mellanox_host(tmp_path: Path) -> HostRoot:
     return make_host(tmp_path, "baremetal-mellanox")
+
+
+def sim_node(host: HostRoot, **settings: Any) -> NodeHost:
+    """The simulated host opened as the CLI's ``--simulate`` opens it."""
+    return NodeHost.open(host.root, io=simulated_io(host.root), **settings)

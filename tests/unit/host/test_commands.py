@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.cli import main
+from tests.support import REPO_ROOT
 
 DPDK_STATE = """\
 apiVersion: sriovnetwork.openshift.io/v1
@@ -62,6 +63,8 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.Capt
     bad_state.write_text("kind: SriovNetworkNodeState\nspec:\n  interfaces:\n  - numVfs: 1\n")
     good_state = tmp_path / "good.yaml"
     good_state.write_text(DPDK_STATE)
+    evil_state = tmp_path / "evil.yaml"
+    evil_state.write_text("kind: SriovNetworkNodeState\nspec: " + "[" * 5000 + "]" * 5000 + "\n")
     no_drive = ("--platform", "openstack", "--config-drive", str(tmp_path / "missing.iso"))
     cases = [
         (["plan", "--host-root", str(tmp_path / "nope"), "--state", str(good_state)], 2, "no such directory"),
@@ -70,6 +73,14 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.Capt
         (["discover", "--host-root", str(tmp_path), "--simulate"], 2, "not a simulated host"),
         (["discover", "--host-root", str(tmp_path / "vm"), *no_drive], 1, "missing.iso"),
         (["simulate-host", "--profile", "openstack-vm", "--out", str(tmp_path / "vm")], 2, "not empty"),
+        (["plan", "--host-root", str(tmp_path / "vm"), "--state", str(evil_state)], 2, "nested deeper than"),
+        (["plan", "--host-root", str(tmp_path / "vm"), "--state", str(good_state)], 2, "--netns: required"),
+        (["discover", "--host-root", str(tmp_path / "vm"), "--metadata-url", "ftp://x"], 2, "--metadata-url"),
+        (
+            ["discover", "--host-root", str(tmp_path / "vm"), "--metadata-timeout", "-1"],
+            2,
+            "--metadata-timeout",
+        ),
     ]
     for argv, code, words in cases:
         capsys.readouterr()
@@ -84,3 +95,24 @@ def test_bare_metal_discover_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["discover", "--host-root", str(tmp_path / "bm"), "--simulate", "-o", "yaml"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("platform: baremetal\nmetadataSource: none\n") and "eSwitchMode: legacy" in text
+
+
+def test_plan_output_carries_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["simulate-host", "--profile", "openstack-vm", "--out", str(tmp_path / "vm")])
+    state = tmp_path / "state.yaml"
+    state.write_text(DPDK_STATE + "  system: {rdmaMode: exclusive}\n")
+    capsys.readouterr()
+    assert main(["plan", "--host-root", str(tmp_path / "vm"), "--simulate", "--state", str(state)]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [
+        "system.rdmaMode 'exclusive' is not applied by this host layer"
+    ]
+
+
+def test_the_library_example_in_host_md_runs(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "docs/host.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    root = tmp_path / "vm"
+    main(["simulate-host", "--profile", "openstack-vm", "--out", str(root)])
+    namespace: dict[str, object] = {}
+    exec(example.replace('"/tmp/vm"', repr(str(root))), namespace)
+    assert namespace["outcomes"] == [] and namespace["steps"].actions == ()  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.host.simulator.host_io import SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.host.writer import HostWriter
+from tests.unit.host.conftest import sim_node
 
 DPDK_NET = "openstack/NetworkID:55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"
 MANAGEMENT_NET = "openstack/NetworkID:9e2c4a1b-7d3f-4e8a-b5c6-0f1d2e3a4b5c"
@@ -51,7 +52,7 @@ def test_platform_from_provider_id_wins_over_dmi(vm_host: HostRoot, intel_host: 
 def test_vfio_bound_port_keeps_its_last_known_netfilter(vm_host: HostRoot) -> None:
     first = discover(vm_host, "openstack")
     assert first.ports is not None
-    save_checkpoint(vm_host, HostWriter(), first.ports)
+    save_checkpoint(vm_host, HostWriter(vm_host.root), first.ports)
     writer, runner_kernel = SimulatedWriter(vm_host.root), SimulatedKernel.load(vm_host.root)
     runner_kernel.load_module("vfio", {"enable_unsafe_noiommu_mode": "1"})
     runner_kernel.load_module("vfio_pci", {})
@@ -72,7 +73,7 @@ def test_metadata_is_reread_only_when_the_set_of_nics_changes(tmp_path: Path) ->
     create_host(profile, host.root)
     first = discover(host, "openstack")
     assert first.ports is not None and "0000:00:03.0" not in {i.pci_address for i in first.interfaces}
-    save_checkpoint(host, HostWriter(), first.ports)
+    save_checkpoint(host, HostWriter(host.root), first.ports)
 
     config_drive = host.root / "dev/sr0"
     image = config_drive.read_bytes()
@@ -98,7 +99,8 @@ def test_bare_metal_pfs_with_vfs(intel_host: HostRoot, mellanox_host: HostRoot) 
     ]
     assert found.interfaces[0].link_speed == "25000 Mb/s" and found.interfaces[0].vfs == []
 
-    mellanox = discover(mellanox_host, "baremetal").interfaces[0]
+    assert discover(mellanox_host, "baremetal").interfaces[0].e_switch_mode is None  # no devlink: unknown
+    mellanox = sim_node(mellanox_host).discover(checkpoint=False).interfaces[0]
     assert (mellanox.e_switch_mode, mellanox.num_vfs, mellanox.link_type) == ("legacy", 2, "ETH")
     assert mellanox.vfs is not None
     assert [(v.vf_id, v.pci_address, v.driver, v.device_id) for v in mellanox.vfs] == [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
-from sriov_operator.host.apply import ApplyError, HostAccess, apply_plan, converge
+from sriov_operator.host.apply import ApplyError, apply_plan, converge
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Action, Plan, PlanError, plan
@@ -22,6 +22,7 @@ from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
+from tests.unit.host.conftest import sim_node
 
 DPDK_PORT = "0000:00:04.0"  # the vhost-user virtio port on network 55a54d05-…
 OFFLOAD_PORT = "0000:00:07.0"  # the Mellanox VF on network c0ffee00-…
@@ -71,13 +72,13 @@ def counting(node: NodeHost) -> tuple[NodeHost, CountingWriter, CountingRunner]:
 
 
 def test_seed_dpdk_policy_binds_the_vhost_user_port_to_vfio_in_noiommu_mode(vm_host: HostRoot) -> None:
-    node = NodeHost.open(vm_host.root, simulate=True)
+    node = sim_node(vm_host)
     desired = port_spec(DPDK_PORT, "dpdk1", "vfio-pci")
     first = plan(desired, node.observe())
     assert [(a.action, a.target, a.value) for a in first.actions] == [
         ("loadModule", "vfio", "enable_unsafe_noiommu_mode=1"),
         ("loadModule", "vfio_pci", None),
-        ("rememberDevice", DPDK_PORT, desired.interfaces[0].to_k8s()),  # type: ignore[index]
+        ("rememberDevice", DPDK_PORT, {**desired.interfaces[0].to_k8s(), "mac": "fa:16:3e:58:0c:e2"}),  # type: ignore[index]
         ("bindDriver", DPDK_PORT, "vfio-pci"),
     ]
     assert (first.requires_drain, first.requires_reboot) == (False, False)
@@ -108,7 +109,7 @@ def test_seed_dpdk_policy_binds_the_vhost_user_port_to_vfio_in_noiommu_mode(vm_h
 def test_hwoffload_keeps_the_mellanox_vf_on_its_netdevice_driver(vm_host: HostRoot) -> None:
     # The seed's hwoffload1 policy selects network 55a54d05-… (its author reused the DPDK example's id);
     # in these fixtures the offloaded Mellanox VF is on c0ffee00-…, so its spec entry is that port.
-    node = NodeHost.open(vm_host.root, simulate=True)
+    node = sim_node(vm_host)
     desired = port_spec(OFFLOAD_PORT, "hwoffload1", "netdevice", is_rdma=True)
     outcomes = converge(node.access, desired, node.observe)
     assert [o.action.action for o in outcomes] == ["rememberDevice"]
@@ -119,7 +120,7 @@ def test_hwoffload_keeps_the_mellanox_vf_on_its_netdevice_driver(vm_host: HostRo
 
 def test_vfio_loaded_without_noiommu_gets_the_parameter_set_and_verified(vm_host: HostRoot) -> None:
     SimulatedCommandRunner(vm_host.root)(["modprobe", "vfio_pci"])  # loads vfio with the option off
-    node = NodeHost.open(vm_host.root, simulate=True)
+    node = sim_node(vm_host)
     steps = plan(port_spec(DPDK_PORT, "dpdk1", "vfio-pci"), node.observe())
     assert [(a.action, a.target) for a in steps.actions][:1] == [("setModuleParameter", "vfio")]
     apply_plan(node.access, steps)
@@ -141,13 +142,11 @@ def test_virtual_platform_rules_are_enforced(
     spec = port_spec(DPDK_PORT, "dpdk1", "vfio-pci")
     bad = spec.interfaces[0].model_copy(update=change)  # type: ignore[index]
     with pytest.raises(PlanError, match=message):
-        plan(
-            SriovNetworkNodeStateSpec(interfaces=[bad]), NodeHost.open(vm_host.root, simulate=True).observe()
-        )
+        plan(SriovNetworkNodeStateSpec(interfaces=[bad]), sim_node(vm_host).observe())
 
 
 def test_bind_without_iommu_or_noiommu_says_so(vm_host: HostRoot) -> None:
-    node = NodeHost.open(vm_host.root, simulate=True)
+    node = sim_node(vm_host)
     SimulatedCommandRunner(vm_host.root)(["modprobe", "vfio_pci"])
     bind = Action("bindDriver", DPDK_PORT, "vfio-pci", "none", "test")
     with pytest.raises(ApplyError, match="IOMMU not enabled"):
@@ -166,7 +165,7 @@ def intel_spec(num_vfs: int) -> SriovNetworkNodeStateSpec:
 
 
 def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -> None:
-    node = NodeHost.open(intel_host.root, simulate=True)
+    node = sim_node(intel_host)
     first = plan(intel_spec(4), node.observe())
     assert [a.action for a in first.actions] == [
         "loadModule",
@@ -193,7 +192,7 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
     resize = plan(intel_spec(8), node.observe())
     assert [(a.action, a.value, a.requires) for a in resize.actions] == [
         ("setNumVfs", 8, "drain"),
-        ("rememberDevice", intel_spec(8).interfaces[0].to_k8s(), "none"),  # type: ignore[index]
+        ("rememberDevice", {**intel_spec(8).interfaces[0].to_k8s(), "mac": "3c:fd:fe:a1:00:01"}, "none"),  # type: ignore[index]
     ]
     assert "0 is written first" in resize.actions[0].reason
     converge(node.access, intel_spec(8), node.observe)
@@ -201,7 +200,7 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
 
 
 def test_bare_metal_pf_leaving_the_spec_loses_the_vfs_we_created(intel_host: HostRoot) -> None:
-    node = NodeHost.open(intel_host.root, simulate=True)
+    node = sim_node(intel_host)
     converge(node.access, intel_spec(4), node.observe)
     converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
     assert node.discover(checkpoint=False).interfaces[1].num_vfs == 0
@@ -209,7 +208,7 @@ def test_bare_metal_pf_leaving_the_spec_loses_the_vfs_we_created(intel_host: Hos
 
 
 def test_mellanox_switchdev_through_devlink(mellanox_host: HostRoot) -> None:
-    node = NodeHost.open(mellanox_host.root, simulate=True)
+    node = sim_node(mellanox_host)
     spec = SriovNetworkNodeStateSpec(
         interfaces=[Interface(pci_address="0000:5e:00.0", num_vfs=2, e_switch_mode="switchdev")]
     )
@@ -223,7 +222,7 @@ def test_mellanox_switchdev_through_devlink(mellanox_host: HostRoot) -> None:
 
 
 def test_bare_metal_vfio_without_iommu_is_refused_with_advice(intel_host: HostRoot) -> None:
-    state = NodeHost.open(intel_host.root, simulate=True).observe()
+    state = sim_node(intel_host).observe()
     with pytest.raises(PlanError, match="intel_iommu=on"):
         plan(intel_spec(4), dataclasses.replace(state, iommu_enabled=False))
 
@@ -236,8 +235,10 @@ class HangingWriter(SimulatedWriter):
 
 
 def test_a_hanging_sriov_numvfs_write_times_out(intel_host: HostRoot) -> None:
-    node = NodeHost.open(intel_host.root, simulate=True)
-    access = HostAccess(node.host, HangingWriter(intel_host.root), node.access.run, node.access.links, 0.2)
+    node = sim_node(intel_host)
+    access = dataclasses.replace(
+        node.access, writer=HangingWriter(intel_host.root), numvfs_timeout_seconds=0.2
+    )
     with pytest.raises(ApplyError, match=r"did not finish in 0.2 s"):
         apply_plan(access, Plan((Action("setNumVfs", "0000:3b:00.0", 2, "drain", "test"),)))
     time.sleep(2)  # let the stuck write finish before the tree is removed

@@ -11,7 +11,8 @@ from sriov_operator.host.apply import converge
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import Action, Plan, PlanError, plan
 from sriov_operator.host.root import HostRoot
-from sriov_operator.host.state import HostState, KernelModules
+from sriov_operator.host.simulator.host_io import simulated_io
+from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
 
 PF = "0000:3b:00.0"
 VF0, VF1 = "0000:3b:02.0", "0000:3b:02.1"
@@ -55,8 +56,8 @@ def bare_metal(*interfaces: InterfaceExt, **facts: Any) -> HostState:
     return HostState("baremetal", list(interfaces), **{**IOMMU, **facts})
 
 
-def configured(*interfaces: Interface) -> dict[str, Interface]:
-    return {i.pci_address: i for i in interfaces}
+def configured(*interfaces: Interface) -> dict[str, DeviceRecord]:
+    return {i.pci_address: DeviceRecord.model_validate(i.model_dump()) for i in interfaces}
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def configured(*interfaces: Interface) -> dict[str, Interface]:
             {"eSwitchMode": "switchdev"}, {"eSwitchMode": "switchdev"}, [], id="eswitch-already-set"
         ),
         pytest.param({"numVfs": 8}, {}, [("setNumVfs", PF, 8, "drain")], id="numvfs-up-to-totalvfs"),
-        pytest.param({"numVfs": 0}, {}, [("setNumVfs", PF, 0, "drain")], id="numvfs-to-zero"),
+        pytest.param({"numVfs": 0, "vfGroups": []}, {}, [("setNumVfs", PF, 0, "drain")], id="numvfs-to-zero"),
         pytest.param({"mtu": 9000}, {}, [("setPfMtu", PF, 9000, "none")], id="mtu-raised"),
         pytest.param({"mtu": 1400}, {}, [], id="mtu-never-lowered"),
         pytest.param({"mtu": 9000, "externallyManaged": True}, {}, [], id="externally-managed-mtu-untouched"),
@@ -142,7 +143,12 @@ def test_externally_managed_with_the_vfs_it_has_plans_only_the_vf_drivers() -> N
         ),
         pytest.param([group("netdevice", mtu=1500)], {}, [], id="vf-mtu-already-right"),
         pytest.param([group("vfio-pci", mtu=9000)], {"driver": "vfio-pci"}, [], id="no-vf-mtu-on-vfio"),
-        pytest.param([group("netdevice", "5-7")], {}, [], id="vfs-in-no-group-are-left-alone"),
+        pytest.param(
+            [group("vfio-pci", "1-1")],
+            {},
+            [("bindDriver", VF1, "vfio-pci", "drain")],
+            id="vfs-in-no-group-are-left-alone",
+        ),
     ],
 )
 def test_vf_actions_and_what_they_require(
@@ -258,7 +264,7 @@ def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(i
             {"interfaces": [{"pciAddress": "0000:3b:00.1", "numVfs": 4, "vfGroups": groups}]}
         )
 
-    node = NodeHost.open(intel_host.root, simulate=True)
+    node = NodeHost.open(intel_host.root, io=simulated_io(intel_host.root))
     converge(node.access, spec("vfio-pci"), node.observe)
     back = plan(spec("netdevice"), node.observe())
     assert [(a.action, a.value, a.requires) for a in back.actions if a.action != "rememberDevice"] == [

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from sriov_operator.host.apply import converge
+from sriov_operator.host.openstack.ports import BOOT_ID, CHECKPOINT_FILE
 from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.plan import plan
 from sriov_operator.host.root import (
     PCI_DEVICES,
     PCI_DRIVERS,
@@ -17,9 +21,11 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
-from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
-from sriov_operator.host.simulator.kernel import vf_address
+from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedEswitch, SimulatedWriter
+from sriov_operator.host.simulator.kernel import SimulatedKernel, vf_address
 from tests.support import FIXTURES
+from tests.unit.host.conftest import sim_node
+from tests.unit.host.test_plan_apply import port_spec
 
 
 def _numvfs(host: HostRoot, pf: str) -> Path:
@@ -98,17 +104,31 @@ def test_state_persists_across_writer_objects(intel_host: HostRoot) -> None:
     assert not intel_host.path(PCI_DEVICES, vf_address("0000:3b:00.1", 79)).exists()
 
 
-def test_devlink_switches_the_eswitch_of_mellanox_only(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
-    result = SimulatedCommandRunner(mellanox_host.root)(
-        ["devlink", "dev", "eswitch", "set", "pci/0000:5e:00.0", "mode", "switchdev"]
-    )
-    assert result.returncode == 0
-    pf = read_pci_function(mellanox_host, "0000:5e:00.0")
-    assert pf.netdev is not None and pf.netdev.eswitch_mode == "switchdev"
-    refused = SimulatedCommandRunner(intel_host.root)(
-        ["devlink", "dev", "eswitch", "set", "pci/0000:3b:00.0", "mode", "switchdev"]
-    )
-    assert refused.returncode != 0
+def test_switchdev_through_devlink_gives_representors(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
+    eswitch = SimulatedEswitch(mellanox_host.root)
+    pf = "0000:5e:00.0"
+    eswitch.set_mode(pf, "switchdev")
+    assert eswitch.mode(pf) == "switchdev"
+    net = mellanox_host.path(PCI_DEVICES, pf, "net")
+    ports = {d.name: mellanox_host.read(d / "phys_port_name") for d in net.iterdir()}
+    assert ports == {"ens2f0np0": "p0", "ens2f0np0_0": "pf0vf0", "ens2f0np0_1": "pf0vf1"}
+    assert not list(mellanox_host.root.rglob("compat"))  # in-tree mlx5 has no compat/devlink/mode
+    function = read_pci_function(mellanox_host, pf)
+    assert function.netdev is not None and function.netdev.name == "ens2f0np0"
+    assert function.representors == {0: "ens2f0np0_0", 1: "ens2f0np0_1"}
+    eswitch.set_mode(pf, "legacy")
+    assert [d.name for d in net.iterdir()] == ["ens2f0np0"]
+    with pytest.raises(OSError) as refused:
+        SimulatedEswitch(intel_host.root).set_mode("0000:3b:00.0", "switchdev")
+    assert refused.value.errno == errno.EOPNOTSUPP
+
+
+def test_a_profile_can_ask_for_the_compat_devlink_file(tmp_path: Path) -> None:
+    profile = load_profile("baremetal-mellanox").model_copy(update={"compat_devlink_mode": True})
+    create_host(profile, tmp_path / "ofed")
+    SimulatedEswitch(tmp_path / "ofed").set_mode("0000:5e:00.0", "switchdev")
+    mode = tmp_path / "ofed" / PCI_DEVICES / "0000:5e:00.0/net/ens2f0np0/compat/devlink/mode"
+    assert mode.read_text() == "switchdev\n"
 
 
 def test_unknown_modules_fail_like_modprobe(vm_host: HostRoot) -> None:
@@ -127,3 +147,29 @@ def test_profiles_ship_the_fixture_metadata_and_refuse_a_used_directory(tmp_path
         create_host(load_profile("openstack-vm"), tmp_path / "used")
     with pytest.raises(ValueError, match="unknown simulator profile"):
         load_profile("nope")
+
+
+def test_a_reboot_undoes_the_run_time_configuration_and_changes_the_boot_id(vm_host: HostRoot) -> None:
+    node = sim_node(vm_host)
+    spec = port_spec("0000:00:04.0", "dpdk1", "vfio-pci")
+    converge(node.access, spec, node.observe)
+    boot_id = vm_host.read(vm_host.path(BOOT_ID))
+    checkpoint = json.loads(vm_host.path(CHECKPOINT_FILE).read_text())
+    assert checkpoint["bootID"] == boot_id and boot_id
+
+    with SimulatedKernel.transaction(vm_host.root) as kernel:
+        kernel.reboot()
+    assert vm_host.read(vm_host.path(BOOT_ID)) not in (None, boot_id)
+    assert read_pci_function(vm_host, "0000:00:04.0").driver == "virtio-pci"
+    assert not vm_host.path("sys/module/vfio").exists() and not list(vm_host.path("dev/vfio").iterdir())
+    again = plan(spec, node.observe())
+    assert [a.action for a in again.actions] == ["loadModule", "loadModule", "bindDriver"]  # record kept
+    assert json.loads(vm_host.path(CHECKPOINT_FILE).read_text())["bootID"] != boot_id  # metadata re-read
+    converge(node.access, spec, node.observe)
+    assert read_pci_function(vm_host, "0000:00:04.0").driver == "vfio-pci"
+
+
+def test_bus_entries_are_symlinks_to_the_device_tree(intel_host: HostRoot) -> None:
+    entry = intel_host.path(PCI_DEVICES, "0000:3b:00.0")
+    assert entry.is_symlink()
+    assert os.readlink(entry) == "../../../devices/pci0000:00/0000:3b:00.0"

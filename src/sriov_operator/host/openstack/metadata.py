@@ -61,8 +61,9 @@ def parse_metadata_documents(meta_data: bytes, network_data: bytes, where: str) 
     for name, raw in ((META_DATA_FILE, meta_data), (NETWORK_DATA_FILE, network_data)):
         try:
             documents[name] = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise MetadataError(f"{where}: {name} is not valid JSON: {error}") from None
+        except (ValueError, RecursionError) as error:  # bad JSON or bytes, huge numbers, deep nesting
+            problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
+            raise MetadataError(f"{where}: {name} is not valid JSON: {problem}") from None
     try:
         return OpenStackMetadata(
             meta_data=MetaData.model_validate(documents[META_DATA_FILE]),
@@ -70,5 +71,6 @@ def parse_metadata_documents(meta_data: bytes, network_data: bytes, where: str) 
         )
     except ValidationError as error:
         first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"])
-        raise MetadataError(f"{where}: unexpected metadata shape at {location}: {first['msg']}") from None
+        location = ".".join(str(part) for part in first["loc"])[:200]
+        problem = first["msg"][:200]
+        raise MetadataError(f"{where}: unexpected metadata shape at {location}: {problem}") from None

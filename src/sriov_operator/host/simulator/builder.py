@@ -36,7 +36,16 @@ def create_host(profile: Profile, out: Path) -> None:
     """Write a new simulated host under ``out`` (which must be missing or empty)."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty; the simulator needs a new directory")
-    kernel = SimulatedKernel(out, KernelState(iommu=profile.iommu, available_modules=profile.modules))
+    kernel = SimulatedKernel(
+        out,
+        KernelState(
+            iommu=profile.iommu,
+            vfio_noiommu=profile.vfio_noiommu,
+            compat_devlink_mode=profile.compat_devlink_mode,
+            available_modules=profile.modules,
+            boot_modules=profile.modules,
+        ),
+    )
     for name, value in profile.dmi.items():
         write_value(out / DMI_ID / name, value)
     for module in profile.modules:
@@ -46,6 +55,7 @@ def create_host(profile: Profile, out: Path) -> None:
         for attribute in ("bind", "unbind"):
             write_value(kernel.driver_dir(driver) / attribute, "")
     write_value(out / PCI_DRIVERS_PROBE, "")
+    kernel.new_boot_id()
     for device in profile.devices:
         kernel.add_device(device)
     if profile.config_drive is not None:

@@ -1,18 +1,29 @@
-"""The simulator's side of host writes and host commands (the production code calls these unchanged)."""
+"""The simulator's HostIO: writes, programs and links with the simulated kernel's reactions.
+
+Production code runs unchanged against it: pass ``simulated_io(root)`` to
+``NodeHost.open(root, io=...)``.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sriov_operator.host.io import HostIO
+from sriov_operator.host.pci import IFF_UP
 from sriov_operator.host.programs import CommandResult
-from sriov_operator.host.root import PCI_DEVICES, PCI_DRIVERS, PCI_DRIVERS_PROBE, VFIO_NOIOMMU_PARAMETER
-from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.host.writer import HostWriter
+from sriov_operator.host.root import (
+    CLASS_NET,
+    PCI_DRIVERS,
+    PCI_DRIVERS_PROBE,
+    VFIO_NOIOMMU_PARAMETER,
+    HostRoot,
+)
+from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, SimulatedKernel
+from sriov_operator.host.writer import HostWriter, naming
 
-_DEVICES = tuple(PCI_DEVICES.split("/"))
+_DEVICES = tuple(DEVICES_DIR.split("/"))
 _DRIVERS = tuple(PCI_DRIVERS.split("/"))
 
 
@@ -20,22 +31,22 @@ class SimulatedWriter(HostWriter):
     """Writes under a simulator tree; kernel attributes get the kernel's reactions."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(root)
         self.root = root
         SimulatedKernel.load(root)  # fail early on a tree that is not a simulated host
 
     def write_attribute(self, path: Path, value: str) -> None:
-        kernel = SimulatedKernel.load(self.root)
-        if not self._react(kernel, path, value):
-            super().write_attribute(path, value)
-        kernel.save()
+        real = self.host.inside(path)
+        with naming(path), SimulatedKernel.transaction(self.root) as kernel:
+            if not self._react(kernel, real, value):
+                super().write_attribute(path, value)
 
-    def _react(self, kernel: SimulatedKernel, path: Path, value: str) -> bool:
-        real = Path(os.path.realpath(path))
-        parts = real.relative_to(os.path.realpath(self.root)).parts
-        if parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "sriov_numvfs":
-            kernel.set_numvfs(parts[4], _count(value, path))
-        elif parts[:4] == _DEVICES and len(parts) == 6 and parts[5] == "driver_override":
-            kernel.set_driver_override(parts[4], value)
+    def _react(self, kernel: SimulatedKernel, real: Path, value: str) -> bool:
+        parts = real.relative_to(self.host.inside(self.root)).parts
+        if parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "sriov_numvfs":
+            kernel.set_numvfs(parts[3], _count(value, real))
+        elif parts[:3] == _DEVICES and len(parts) == 5 and parts[4] == "driver_override":
+            kernel.set_driver_override(parts[3], value)
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "bind":
             kernel.bind(value.strip(), parts[4])
         elif parts[:4] == _DRIVERS and len(parts) == 6 and parts[5] == "unbind":
@@ -60,15 +71,13 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]`` and ``devlink dev eswitch set pci/<addr> mode <m>``."""
+    """``modprobe <module> [param=value…]``; nothing else is installed on the simulated host."""
 
     root: Path
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
-        kernel = SimulatedKernel.load(self.root)
-        result = self._run(kernel, list(argv))
-        kernel.save()
-        return result
+        with SimulatedKernel.transaction(self.root) as kernel:
+            return self._run(kernel, list(argv))
 
     @staticmethod
     def _run(kernel: SimulatedKernel, argv: list[str]) -> CommandResult:
@@ -77,8 +86,65 @@ class SimulatedCommandRunner:
             if kernel.load_module(argv[1], parameters):
                 return CommandResult(0)
             return CommandResult(1, "", f"modprobe: FATAL: Module {argv[1]} not found.")
-        if len(argv) == 7 and argv[:4] == ["devlink", "dev", "eswitch", "set"] and argv[5] == "mode":
-            if kernel.set_eswitch_mode(argv[4].removeprefix("pci/"), argv[6]):
-                return CommandResult(0)
-            return CommandResult(1, "", "Error: devlink answers: Operation not supported.")
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
+
+
+@dataclass(frozen=True)
+class SimulatedLinkControl:
+    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer."""
+
+    writer: SimulatedWriter
+
+    @property
+    def host(self) -> HostRoot:
+        return self.writer.host
+
+    def set_mtu(self, ifname: str, mtu: int) -> None:
+        self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "mtu"), str(mtu))
+
+    def set_up(self, ifname: str) -> None:
+        flags = self.host.read_int(self.host.path(CLASS_NET, ifname, "flags"), 16) or 0
+        self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "flags"), f"0x{flags | IFF_UP:x}")
+
+    def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
+        """Netdevs that exist now and have the default route or one of ``node_ips`` (from the profile)."""
+        kernel = SimulatedKernel.load(self.writer.root)
+        found: dict[str, str] = {}
+        for device in kernel.state.devices.values():
+            netdev = device.netdev
+            if netdev is None or not self.host.path(CLASS_NET, netdev.name).exists():
+                continue
+            if netdev.default_route:
+                found[netdev.name] = "it carries the default route"
+            elif ip := next((ip for ip in netdev.addresses if ip in node_ips), None):
+                found[netdev.name] = f"it has the node's IP {ip}"
+        return found
+
+
+@dataclass(frozen=True)
+class SimulatedEswitch:
+    """Devlink's eSwitch get/set on the simulated kernel (EOPNOTSUPP without an eSwitch, as devlink)."""
+
+    root: Path
+    _seen: dict[tuple[int, int], dict[str, str | None]] = field(default_factory=dict, compare=False)
+
+    def mode(self, pci: str) -> str | None:
+        """From the kernel's state file, parsed again only when it changed (discovery asks per PF)."""
+        status = (self.root / STATE_FILE).stat()
+        key = (status.st_mtime_ns, status.st_ino)
+        if key not in self._seen:
+            devices = SimulatedKernel.load(self.root).state.devices.items()
+            modes: dict[str, str | None] = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
+            self._seen.clear()
+            self._seen[key] = modes
+        return self._seen[key].get(pci)
+
+    def set_mode(self, pci: str, mode: str) -> None:
+        with SimulatedKernel.transaction(self.root) as kernel:
+            kernel.set_eswitch_mode(pci, mode)
+
+
+def simulated_io(root: Path) -> HostIO:
+    """The HostIO of a simulator tree; FileNotFoundError if ``root`` is not one."""
+    writer = SimulatedWriter(root)
+    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer), SimulatedEswitch(root))

@@ -10,12 +10,17 @@ ignores its options when vfio is already loaded, like the real one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from sriov_operator.host.openstack.ports import BOOT_ID
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
 from sriov_operator.host.root import (
     CLASS_NET,
@@ -28,8 +33,11 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 
 STATE_FILE = ".simulator/kernel.json"
+DEVICES_DIR = "sys/devices/pci0000:00"
+LOCK_FILE = ".simulator/lock"
 ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 MIN_MTU = 68
 
@@ -70,6 +78,18 @@ class SimulatedKernel:
 
     # ----------------------------------------------------------------- persistence
     @classmethod
+    @contextlib.contextmanager
+    def transaction(cls, root: Path) -> Iterator[SimulatedKernel]:
+        """Load, change and save the kernel's state under an exclusive lock (one change at a time)."""
+        lock = root / LOCK_FILE
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            kernel = cls.load(root)
+            yield kernel
+            kernel.save()
+
+    @classmethod
     def load(cls, root: Path) -> SimulatedKernel:
         path = root / STATE_FILE
         try:
@@ -81,13 +101,18 @@ class SimulatedKernel:
             ) from None
 
     def save(self) -> None:
+        """Replace the state file atomically: a reader sees the old state or the new one, never half."""
         path = self.root / STATE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1))
+        text = self.state.model_dump_json(by_alias=True, exclude_defaults=True, indent=1)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=".kernel.") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
 
     # ---------------------------------------------------------------------- paths
     def device_dir(self, address: str) -> Path:
-        return self.root / PCI_DEVICES / address
+        """Where the device lives (``sys/devices/pci0000:00/<addr>``); ``bus/pci/devices`` links to it."""
+        return self.root / DEVICES_DIR / address
 
     def driver_dir(self, driver: str) -> Path:
         return self.root / PCI_DRIVERS / driver
@@ -109,6 +134,8 @@ class SimulatedKernel:
     # -------------------------------------------------------------------- devices
     def add_device(self, device: SimDevice) -> None:
         path = self.device_dir(device.address)
+        path.mkdir(parents=True)
+        relative_symlink(self.root / PCI_DEVICES / device.address, path)
         for name, value in (
             ("vendor", f"0x{device.vendor}"),
             ("device", f"0x{device.device}"),
@@ -146,6 +173,7 @@ class SimulatedKernel:
         if device.physfn:
             (self.device_dir(device.physfn) / f"virtfn{device.vf_index}").unlink(missing_ok=True)
         shutil.rmtree(self.device_dir(address))
+        (self.root / PCI_DEVICES / address).unlink()
 
     # ---------------------------------------------------------------------- SR-IOV
     def set_numvfs(self, address: str, count: int) -> None:
@@ -183,6 +211,7 @@ class SimulatedKernel:
                     )
                 )
         write_value(path, count)
+        self._sync_representors(address)
 
     # --------------------------------------------------------------------- drivers
     def set_driver_override(self, address: str, value: str) -> None:
@@ -208,6 +237,13 @@ class SimulatedKernel:
         relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
             self._create_netdev(address, device.netdev)
+        self._add_rdma_device(address)
+
+    def _add_rdma_device(self, address: str) -> None:
+        """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
+        if self.bound_driver(address) == "mlx5_core" and (self.root / MODULES / RDMA_MODULE).is_dir():
+            index = sorted(self.state.devices).index(address)
+            (self.device_dir(address) / "infiniband" / f"mlx5_{index}").mkdir(parents=True, exist_ok=True)
 
     def unbind(self, address: str, driver: str) -> None:
         path = self.driver_dir(driver) / "unbind"
@@ -225,6 +261,7 @@ class SimulatedKernel:
 
     def _detach(self, address: str, device: SimDevice, driver: str) -> None:
         (self.device_dir(address) / "driver").unlink()
+        shutil.rmtree(self.device_dir(address) / "infiniband", ignore_errors=True)
         (self.driver_dir(driver) / address).unlink(missing_ok=True)
         if device.netdev is not None:
             netdev_dir = self._netdev_dir(address, device.netdev)
@@ -241,9 +278,10 @@ class SimulatedKernel:
         self._set_flags(path, 0x1003 if netdev.up else 0x1002)
         if netdev.speed is not None:
             write_value(path / "speed", netdev.speed)
-        if netdev.eswitch is not None:
+        if netdev.eswitch is not None and self.state.compat_devlink_mode:
             write_value(path / "compat/devlink/mode", netdev.eswitch)
         relative_symlink(self.root / CLASS_NET / netdev.name, path)
+        self._sync_representors(address)
 
     @staticmethod
     def _set_flags(netdev_dir: Path, flags: int) -> None:
@@ -290,6 +328,35 @@ class SimulatedKernel:
         parameter = self.root / VFIO_NOIOMMU_PARAMETER
         return parameter.is_file() and parameter.read_text().strip() == "Y"
 
+    # ---------------------------------------------------------------------- reboot
+    def new_boot_id(self) -> None:
+        write_value(self.root / BOOT_ID, uuid.uuid4())
+
+    def reboot(self) -> None:
+        """What a reboot leaves: no VFs, every device on its default driver, only the boot modules
+        loaded, eSwitches in legacy mode, a new boot id.  Files under ``etc/`` (ours) stay."""
+        for pf in [d for d in self.state.devices.values() if d.sriov is not None]:
+            if pf.address in self.state.devices:
+                self.set_numvfs(pf.address, 0)
+        for address, device in self.state.devices.items():
+            if (driver := self.bound_driver(address)) is not None and driver != device.driver:
+                self._detach(address, device, driver)
+            write_value(self.device_dir(address) / "driver_override", NO_OVERRIDE)
+            if device.netdev is not None and device.netdev.eswitch is not None:
+                device.netdev.eswitch = "legacy"
+        for module in self.names(self.root / MODULES):
+            if module not in self.state.boot_modules:
+                shutil.rmtree(self.root / MODULES / module)
+                if driver_name := MODULE_DRIVERS.get(module):
+                    shutil.rmtree(self.driver_dir(driver_name), ignore_errors=True)
+        for address in self.state.devices:
+            self.probe(address)
+        self.new_boot_id()
+
+    @staticmethod
+    def names(path: Path) -> list[str]:
+        return sorted(os.listdir(path)) if path.is_dir() else []
+
     # ---------------------------------------------------------------------- netdev
     def set_netdev_attribute(self, netdev_dir: Path, attribute: str, value: str) -> None:
         try:
@@ -318,30 +385,58 @@ class SimulatedKernel:
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
         module_dir.mkdir(parents=True)
-        if name == "vfio":
+        if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
+        if name == RDMA_MODULE:
+            for address in self.state.devices:
+                self._add_rdma_device(address)
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
                 write_value(self.driver_dir(driver) / name_, "")
         return True
 
     def set_noiommu_parameter(self, value: str) -> None:
+        if not self.state.vfio_noiommu or not (self.root / MODULES / "vfio").is_dir():
+            raise kernel_error(errno.ENOENT, self.root / VFIO_NOIOMMU_PARAMETER)
         if value.strip() not in {"0", "1", "Y", "N", "y", "n"}:
             raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
         write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
 
-    def set_eswitch_mode(self, address: str, mode: str) -> bool:
-        """False if the device has no eswitch (devlink: operation not supported)."""
+    def set_eswitch_mode(self, address: str, mode: str) -> None:
+        """devlink eswitch set: EOPNOTSUPP without an eSwitch, EINVAL for an unknown mode."""
         device = self.state.devices.get(address)
         if device is None or device.netdev is None or device.netdev.eswitch is None:
-            return False
-        if mode == "legacy":
-            device.netdev.eswitch = "legacy"
-        elif mode == "switchdev":
-            device.netdev.eswitch = "switchdev"
-        else:
-            return False
-        if self.bound_driver(address) is not None:
+            raise kernel_error(errno.EOPNOTSUPP, f"devlink pci/{address}")
+        if mode not in ("legacy", "switchdev"):
+            raise kernel_error(errno.EINVAL, f"devlink pci/{address}")
+        device.netdev.eswitch = "switchdev" if mode == "switchdev" else "legacy"
+        if self.bound_driver(address) is not None and self.state.compat_devlink_mode:
             write_value(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
-        return True
+        self._sync_representors(address)
+
+    def _sync_representors(self, address: str) -> None:
+        """In switchdev the PF's netdev is the uplink (phys_port_name p0) and each VF gets a representor
+        netdev on the PF (``pf0vf<n>``); in legacy mode neither exists."""
+        pf = self.state.devices.get(address)
+        if pf is None or pf.netdev is None or pf.netdev.eswitch is None or self.bound_driver(address) is None:
+            return
+        net = self.device_dir(address) / "net"
+        uplink = net / pf.netdev.name
+        for stale in [d for d in net.iterdir() if d.name != pf.netdev.name]:
+            shutil.rmtree(stale)
+            (self.root / CLASS_NET / stale.name).unlink(missing_ok=True)
+        (uplink / "phys_port_name").unlink(missing_ok=True)
+        if pf.netdev.eswitch != "switchdev":
+            return
+        switch_id = pf.netdev.mac.replace(":", "")
+        write_value(uplink / "phys_port_name", "p0")
+        write_value(uplink / "phys_switch_id", switch_id)
+        for vf in (d for d in self.state.devices.values() if d.physfn == address):
+            representor = net / f"{pf.netdev.name}_{vf.vf_index}"  # the name udev rules commonly give
+            write_value(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
+            write_value(representor / "phys_switch_id", switch_id)
+            write_value(representor / "mtu", pf.netdev.mtu)
+            write_value(representor / "type", 1)
+            self._set_flags(representor, 0x1002)
+            relative_symlink(self.root / CLASS_NET / representor.name, representor)

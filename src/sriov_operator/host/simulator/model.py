@@ -21,6 +21,8 @@ class SimNetdev(_SimModel):
     virtio: str | None = None  # ``virtioN``: the netdev sits under <dev>/virtioN/net/
     up: bool = True
     eswitch: Literal["legacy", "switchdev"] | None = None  # mlx5 PFs only
+    addresses: list[str] = []  # IP addresses on the link
+    default_route: bool = False  # the node's default route leaves through this link
 
 
 class SimSriov(_SimModel):
@@ -55,6 +57,8 @@ class Profile(_SimModel):
     description: str
     platform: Literal["baremetal", "openstack"]
     iommu: bool
+    vfio_noiommu: bool = True  # vfio built with CONFIG_VFIO_NOIOMMU (Debian's stock kernels are not)
+    compat_devlink_mode: bool = False  # netdevs have compat/devlink/mode (out-of-tree mlx5 only)
     dmi: dict[str, str] = {}
     modules: list[str] = []  # modules modprobe can load (vfio and vfio_pci are always available)
     devices: list[SimDevice]
@@ -63,6 +67,9 @@ class Profile(_SimModel):
 
 class KernelState(_SimModel):
     iommu: bool
+    vfio_noiommu: bool = True
+    compat_devlink_mode: bool = False
     next_iommu_group: int = 1
     available_modules: list[str] = []
+    boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}

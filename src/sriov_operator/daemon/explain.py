@@ -1,0 +1,78 @@
+"""A plan in words a person can act on: ``will bind 0000:00:04.0 to vfio-pci (no drain): policy dpdk1``.
+
+The words go into the NodeState's Progressing condition and an Event before
+anything is written on the host, so a drain or a driver change is never a
+surprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateSpec
+from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, vf_ids
+
+MAX_LINES = 10  # a condition message stays readable; the Event and the log carry the count
+
+_REQUIREMENT_WORDS = {"none": "no drain", "drain": "drain", "reboot": "drain and reboot"}
+
+
+def policies_by_device(spec: SriovNetworkNodeStateSpec, interfaces: Iterable[InterfaceExt]) -> dict[str, str]:
+    """PCI address (PF, port or VF) -> the policy whose vfGroup covers it."""
+    found = {interface.pci_address: interface for interface in interfaces}
+    owners: dict[str, str] = {}
+    for interface in spec.interfaces or []:
+        groups = [g for g in interface.vf_groups or [] if g.policy_name]
+        if groups:
+            owners[interface.pci_address] = ", ".join(sorted({g.policy_name or "" for g in groups}))
+        for vf in (found[interface.pci_address].vfs or []) if interface.pci_address in found else []:
+            group = next((g for g in groups if vf.vf_id in vf_ids(g)), None)
+            if group is not None and vf.pci_address != interface.pci_address:
+                owners[vf.pci_address] = group.policy_name or ""
+    return owners
+
+
+def _what(action: Action) -> str:
+    target, value = action.target, action.value
+    match action.action:
+        case "loadModule":
+            return f"load {target}" + (f" with {value}" if value else "")
+        case "setModuleParameter":
+            return f"set {target} {value}"
+        case "setESwitchMode":
+            return f"switch {target} to eswitch mode {value}"
+        case "setNumVfs":
+            return f"remove the VFs of {target}" if value == 0 else f"create {value} VFs on {target}"
+        case "setPfMtu" | "setVfMtu":
+            return f"set the MTU of {target} to {value}"
+        case "linkUp":
+            return f"bring {target} up"
+        case "rememberDevice":
+            return f"record {target} as configured"
+        case "bindDriver":
+            if value == DEFAULT_DRIVER:
+                return f"give {target} back to its default driver"
+            return f"bind {target} to {value}"
+        case "forgetDevice":
+            return f"forget {target}"
+
+
+def explain_action(action: Action, policies: Mapping[str, str]) -> str:
+    policy = policies.get(action.target)
+    why = f"policy {policy}" if policy else action.reason
+    return f"will {_what(action)} ({_REQUIREMENT_WORDS[action.requires]}): {why}"
+
+
+def explain_plan(
+    plan: Plan, spec: SriovNetworkNodeStateSpec, interfaces: Iterable[InterfaceExt]
+) -> tuple[str, ...]:
+    """One line per action, in the order they will run."""
+    policies = policies_by_device(spec, interfaces)
+    return tuple(explain_action(action, policies) for action in plan.actions)
+
+
+def summarize(lines: tuple[str, ...]) -> str:
+    """Lines joined for a condition message, the first MAX_LINES and how many more."""
+    shown = "; ".join(lines[:MAX_LINES])
+    more = len(lines) - MAX_LINES
+    return f"{shown}; and {more} more" if more > 0 else shown

@@ -1,0 +1,93 @@
+"""The operator process: its controllers on one Manager (informers, leader election, health, metrics)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME
+from sriov_operator.kube.errors import NotFoundError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS, Resource
+from sriov_operator.operator import drain, workloads
+from sriov_operator.operator.controllers.device_plugin import DevicePluginReconciler
+from sriov_operator.operator.controllers.networks import NetworkReconciler
+from sriov_operator.operator.controllers.node_states import NodeStateReconciler
+from sriov_operator.operator.controllers.operator_config import OperatorConfigReconciler
+from sriov_operator.operator.controllers.policy_status import PolicyStatusReconciler
+from sriov_operator.operator.controllers.view import OperatorView
+from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
+from sriov_operator.runtime.controller import Controller
+from sriov_operator.runtime.manager import Manager
+
+logger = logging.getLogger(__name__)
+COMPONENT = "sriov-fdp-operator"
+
+
+@dataclass(frozen=True)
+class OperatorControllers:
+    view: OperatorView
+    controllers: tuple[Controller, ...]
+
+    def idle(self) -> bool:
+        """No key waiting in any queue (tests and the benchmark wait for this)."""
+        return all(len(controller.queue) == 0 for controller in self.controllers)
+
+
+async def served(objects: KubeObjects, resource: Resource) -> bool:
+    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
+    try:
+        await objects.list(resource, limit=1)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def register(
+    manager: Manager, settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK
+) -> OperatorControllers:
+    """Add the node-state, device-plugin, policy-status, operator-config, network, drain and
+    workloads controllers.
+
+    Without Multus's NetworkAttachmentDefinition CRD the network controller is
+    left out (its cache could never sync, which would hold every controller
+    back); a warning says so, and a restart after installing the CRD adds it.
+    """
+    view = OperatorView(manager, settings)
+    events = manager.events(COMPONENT)
+    objects = manager.objects
+    namespace, prefix = settings.namespace, settings.resource_prefix
+    _, drain_controller = drain.register(
+        manager, replace(settings.drain, namespace=namespace, resource_prefix=prefix)
+    )
+    workloads_reconciler, workloads_controller = workloads.register(
+        manager, replace(settings.workloads, namespace=namespace, resource_prefix=prefix)
+    )
+    config = OperatorConfigReconciler(view, objects, events, clock, rollouts=workloads_reconciler.rollouts)
+    for rollouts in (workloads_reconciler.daemon_sets, workloads_reconciler.deployments):
+        config.controller.watch(rollouts, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
+    node_states = NodeStateReconciler(view, objects, events, clock).controller
+    controllers = [
+        node_states,
+        DevicePluginReconciler(view, objects, events, clock, node_states.queue.len).controller,
+        PolicyStatusReconciler(view, objects, events, clock).controller,
+        config.controller,
+    ]
+    if await served(objects, NETWORK_ATTACHMENT_DEFINITIONS):
+        controllers.append(NetworkReconciler(manager, view, events, clock).controller)
+    else:
+        logger.warning(
+            "the NetworkAttachmentDefinition CRD (k8s.cni.cncf.io/v1) is not installed: networks are not "
+            "turned into NADs; install Multus (or deploy/multus/) and restart the operator"
+        )
+    for controller in controllers:
+        manager.add_controller(controller)
+    return OperatorControllers(view, (*controllers, drain_controller, workloads_controller))
+
+
+async def run_operator(settings: OperatorSettings, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Run until SIGTERM/SIGINT (the Manager stops the controllers and releases the Lease)."""
+    async with Manager(settings.runtime, clock) as manager:
+        await register(manager, settings, clock)
+        await manager.run()

@@ -1,0 +1,1 @@
+"""The operator's reconcilers: read informer caches, call the pure core, write."""

@@ -1,0 +1,78 @@
+"""Each managed node's device-plugin ConfigMap and the Node's device-plugin label.
+
+Key: the node name. The ConfigMap is stamped with the generation of the
+NodeState spec it goes with, so it is written only once the cached NodeState
+carries the spec rendered now (the NodeState's own event brings the key back
+when it does); a stale stamp could let the config daemon hand over a config
+before its devices exist. Label: ``Enabled`` where the node has resources,
+removed where it has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from sriov_operator.api.constants import FIELD_MANAGER
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import CONFIG_MAPS, NODES
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.node_objects import (
+    configmap_needs_write,
+    device_plugin_configmap,
+    device_plugin_configmap_name,
+    device_plugin_label_patch,
+    node_state_needs_write,
+)
+from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.events import EventRecorder
+
+WORKERS = 2
+BACKLOG_POLL = 0.2  # seconds
+MAX_BACKLOG_WAIT = 10.0  # seconds one key gives the spec backlog before it goes anyway
+
+
+class DevicePluginReconciler(Reconciler):
+    """``spec_backlog`` says how many nodes wait for their spec: while some do, each reconcile here
+    first waits (at most ``MAX_BACKLOG_WAIT``), so a policy change reaches the config daemons before
+    the device-plugin configs, which are only handed over after the daemons configured the nodes."""
+
+    def __init__(
+        self,
+        view: OperatorView,
+        objects: KubeObjects,
+        events: EventRecorder,
+        clock: Clock,
+        spec_backlog: Callable[[], int],
+    ) -> None:
+        super().__init__(view, objects, events, clock)
+        self.spec_backlog = spec_backlog
+        self.controller = Controller("device-plugin", self.reconcile, workers=WORKERS, clock=clock)
+        view.listeners.nodes.append(self.enqueue)
+
+    async def _let_specs_go_first(self) -> None:
+        waited = 0.0
+        while self.spec_backlog() and waited < MAX_BACKLOG_WAIT:
+            await self.clock.sleep(BACKLOG_POLL)
+            waited += BACKLOG_POLL
+
+    async def reconcile(self, key: Hashable) -> Result | None:
+        await self._let_specs_go_first()
+        name = str(key)
+        namespace = self.settings.namespace
+        node = self.view.nodes.get(name)
+        state = self.view.states.get(name, namespace)
+        rendered = self.view.cache.render(name) if node is not None else None
+        if node is None or rendered is None or state is None or node_state_needs_write(state, rendered.spec):
+            return None  # not managed (node-states retires it), or its spec is not written yet
+        config_map = self.view.config_maps.get(device_plugin_configmap_name(name), namespace)
+        if (config_map is not None or rendered.resources) and configmap_needs_write(
+            config_map, rendered.resources
+        ):
+            generation = int(state["metadata"].get("generation") or 0)
+            body = device_plugin_configmap(name, namespace, rendered.resources, generation)
+            await self.objects.apply(CONFIG_MAPS, body, FIELD_MANAGER)
+        patch = device_plugin_label_patch(node, bool(rendered.resources))
+        if patch is not None:
+            await self.objects.patch(NODES, name, patch)
+        return None

@@ -1,0 +1,82 @@
+"""SriovNetworkNodePolicy status: matchedNodes, readyNodes and Ready (``kubectl wait`` works on it).
+
+Key: the policy name. Changes are gathered for ``status_delay`` seconds, so a
+fleet converging writes each policy's status a few times, not once per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.models import SriovNetworkNodePolicy
+from sriov_operator.engine.problems import ObjectRef
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
+from sriov_operator.operator.conditions import find
+from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.status import (
+    POLICY_INVALID,
+    READY,
+    policy_readiness,
+    policy_status,
+    status_needs_write,
+)
+from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.events import EventRecorder, EventType
+
+
+def status_body(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """A server-side apply body for the status subresource of ``obj``."""
+    metadata = obj["metadata"]
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "metadata": {"name": metadata["name"], "namespace": metadata["namespace"]},
+        "status": status,
+    }
+
+
+class PolicyStatusReconciler(Reconciler):
+    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
+        super().__init__(view, objects, events, clock)
+        self.controller = Controller("policy-status", self.reconcile, clock=clock)
+        view.listeners.policies.append(self._enqueue)
+
+    def _enqueue(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.controller.queue.add_after(name, self.settings.status_delay)
+
+    async def reconcile(self, key: Hashable) -> Result | None:
+        name = str(key)
+        namespace = self.settings.namespace
+        policy = self.view.policies.get(name, namespace)
+        if policy is None or policy["metadata"].get("deletionTimestamp"):
+            return None
+        cache = self.view.cache
+        errors = [
+            p
+            for p in cache.problems_of(ObjectRef(SriovNetworkNodePolicy.KIND, namespace, name))
+            if p.severity == "error"
+        ]
+        selected = cache.index().get(name, frozenset())
+        states = {node: state for node in selected if (state := self.view.states.get(node, namespace))}
+        readiness = policy_readiness(selected, states, errors)
+        current = policy.get("status")
+        status = policy_status(current, readiness, policy["metadata"].get("generation"), self.clock.now())
+        if not status_needs_write(current, status):
+            return None
+        await self.objects.apply(
+            SRIOV_NETWORK_NODE_POLICIES, status_body(policy, status), FIELD_MANAGER, subresource="status"
+        )
+        before = find((current or {}).get("conditions"), READY)
+        condition = readiness.condition
+        if before is None or before.get("reason") != condition.reason:
+            reason = EventReason.POLICY_READY if condition.status == "True" else EventReason.POLICY_NOT_READY
+            level: EventType = "Warning" if condition.reason == POLICY_INVALID else "Normal"
+            await self.events.record(
+                policy, level, reason, f"{condition.reason}: {condition.message}", "Status"
+            )
+        return None

@@ -1,0 +1,141 @@
+"""The words of the ``Draining`` condition and the drain Events: what happened, why, what next.
+
+Pure: each function takes what the reconciler knows and returns the text a person
+reads in ``kubectl describe``. The condition reasons are listed in docs/drain.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sriov_operator.api.constants import DRAIN_IDLE, DRAIN_REQUIRED, NODE_STATE_ANNOTATION, REBOOT_REQUIRED
+from sriov_operator.operator.conditions import timestamp
+
+# Reasons of the NodeState condition ``Draining`` (status True only while pods are being evicted).
+REASON_IDLE = "NotRequested"
+REASON_DRAINING = "Draining"
+REASON_COMPLETE = "DrainComplete"
+REASON_BLOCKED = "DrainBlocked"
+REASON_DISABLED = "DrainDisabled"
+REASON_WAITING_FOR_POOL = "WaitingForPool"
+REASON_POOL_CONFLICT = "PoolConflict"
+REASON_INVALID_REQUEST = "InvalidRequest"
+
+SHOWN_PODS = 5
+NOT_EVICTED_YET = "appeared during the drain, evicted next round"
+
+
+def seconds(value: float) -> str:
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def _pod_list(refs: Sequence[str]) -> str:
+    shown = ", ".join(refs[:SHOWN_PODS])
+    return shown + (f" and {len(refs) - SHOWN_PODS} more" if len(refs) > SHOWN_PODS else "")
+
+
+def what_leaves(request: str, prefix: str) -> str:
+    if request == REBOOT_REQUIRED:
+        return "every pod except DaemonSet and static pods (the node reboots)"
+    return f"pods using {prefix}/* devices"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A pod still on the node and why it would not leave."""
+
+    pod: str
+    budgets: tuple[str, ...] = ()
+    """PodDisruptionBudgets (``ns/name``) that guard the pod."""
+    refusal: str = ""
+    """The API server's answer to the eviction; "" when the pod is terminating."""
+
+    def describe(self) -> str:
+        if not self.refusal:
+            return f"pod {self.pod} is still terminating"
+        guard = (
+            f"PodDisruptionBudget {', '.join(self.budgets)}"
+            if self.budgets
+            else "no PodDisruptionBudget found"
+        )
+        return f"pod {self.pod} cannot be evicted ({guard}: {self.refusal})"
+
+
+def started(request: str, prefix: str, pool_text: str, deadline_at: datetime) -> str:
+    return (
+        f"draining for {request}: cordoned, evicting {what_leaves(request, prefix)}; "
+        f"{pool_text}; gives up at {timestamp(deadline_at)}"
+    )
+
+
+def progress(request: str, left: Sequence[str], blockers: Sequence[Blocker], deadline_at: datetime) -> str:
+    text = f"draining for {request}: waiting for {len(left)} pod(s) to leave: {_pod_list(left)}"
+    if blockers:
+        text += "; " + "; ".join(b.describe() for b in blockers[:SHOWN_PODS])
+    return f"{text}; gives up at {timestamp(deadline_at)}"
+
+
+def complete(request: str, duration: float, evicted: int) -> str:
+    took = seconds(duration)
+    return f"drained for {request} in {took} ({evicted} eviction(s) this round); node stays cordoned"
+
+
+def gave_up(
+    request: str, deadline: float, blocker: Blocker, *, uncordoned: bool, retry_at: datetime, attempt: int
+) -> str:
+    node = "node uncordoned" if uncordoned else "node was cordoned before the drain and stays so"
+    return (
+        f"drain for {request} gave up after the {seconds(deadline)} deadline: {blocker.describe()}; "
+        f"{node}; retry at {timestamp(retry_at)} (attempt {attempt + 1})"
+    )
+
+
+def forced(pods: Sequence[str], deadline: float) -> str:
+    return (
+        f"deleting {_pod_list(pods)} past the {seconds(deadline)} drain deadline, bypassing their "
+        "PodDisruptionBudgets (--drain-force-past-pdb is on)"
+    )
+
+
+def disabled(request: str) -> str:
+    return (
+        f"{request} answered DrainComplete at once: disableDrain is true in SriovOperatorConfig default "
+        "(nothing cordoned or evicted)"
+    )
+
+
+def released(uncordoned: bool, cordoned_by_others: bool) -> str:
+    if uncordoned:
+        return "no drain requested; node uncordoned"
+    if cordoned_by_others:
+        return "no drain requested; node left cordoned as it was before the drain"
+    return "no drain requested"
+
+
+def pool_conflict(pools: Sequence[str]) -> str:
+    return (
+        f"node is selected by SriovNetworkPoolConfigs {', '.join(pools)}; a node may be in one pool only, "
+        "so it is not drained until their nodeSelectors are fixed"
+    )
+
+
+def invalid_request(value: str) -> str:
+    accepted = ", ".join((DRAIN_IDLE, DRAIN_REQUIRED, REBOOT_REQUIRED))
+    return f"Node annotation {NODE_STATE_ANNOTATION}: {value!r} is not a request (accepted: {accepted})"
+
+
+def budget_refs(namespace: str, names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{namespace}/{name}" for name in names)
+
+
+def blockers_of(
+    refusals: Mapping[str, str], budgets_by_pod: Mapping[str, tuple[str, ...]], terminating: Sequence[str]
+) -> list[Blocker]:
+    """Pods refused eviction first (named with their budgets), then pods still terminating."""
+    refused = [
+        Blocker(pod, budgets_by_pod.get(pod, ()), refusal) for pod, refusal in sorted(refusals.items())
+    ]
+    return refused + [Blocker(pod) for pod in terminating]

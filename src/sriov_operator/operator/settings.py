@@ -1,0 +1,29 @@
+"""The operator process's one settings object (built from flags in commands/operator.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.operator.drain.settings import DrainSettings
+from sriov_operator.operator.workloads.settings import WorkloadSettings
+from sriov_operator.runtime.settings import RuntimeSettings
+
+LEASE_NAME = "sriov-fdp-operator"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    runtime: RuntimeSettings = field(
+        default_factory=lambda: RuntimeSettings(leader_elect=True, lease_name=LEASE_NAME)
+    )
+    resource_prefix: str = DEFAULT_RESOURCE_PREFIX
+    node_state_grace: float = 60.0  # seconds a NodeState outlives its Node before it is deleted
+    workers: int = 8  # concurrent node-state reconciles (each is mostly waiting on the API server)
+    status_delay: float = 1.0  # seconds status writes wait to gather more changes into one write
+    drain: DrainSettings = field(default_factory=DrainSettings)
+    workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
+
+    @property
+    def namespace(self) -> str:
+        return self.runtime.namespace

@@ -1,0 +1,131 @@
+"""Status that people and ``kubectl wait`` can use: policies and the operator config.
+
+NodeState status is the config daemon's; the operator only reads it here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sriov_operator.api.constants import (
+    APPLIED_GENERATION_ANNOTATION,
+    SYNC_FAILED,
+    SYNC_SUCCEEDED,
+)
+from sriov_operator.engine.problems import Problem
+from sriov_operator.operator.conditions import ConditionValue, find, merged
+
+READY = "Ready"
+NODES_NAMED = 5
+
+# SriovNetworkNodePolicy Ready reasons (ours: upstream policies have no conditions)
+POLICY_READY = "AllNodesReady"
+POLICY_NODES_NOT_READY = "NodesNotReady"
+POLICY_NODES_FAILED = "NodesFailed"
+POLICY_NO_MATCHING_NODES = "NoMatchingNodes"
+POLICY_INVALID = "InvalidPolicy"
+
+# SriovOperatorConfig Ready reasons (upstream's)
+CONFIG_READY = "OperatorConfigReady"
+CONFIG_SYNC_FAILED = "OperatorConfigSyncFailed"
+CONFIG_UNSUPPORTED = "UnsupportedConfiguration"
+
+
+def _generation(state: Mapping[str, Any]) -> int | None:
+    value = (state.get("metadata") or {}).get("generation")
+    return value if isinstance(value, int) else None
+
+
+def applied_generation(state: Mapping[str, Any]) -> int | None:
+    """The spec generation the config daemon says it applied (annotation or Ready's observedGeneration)."""
+    annotations = (state.get("metadata") or {}).get("annotations") or {}
+    text = annotations.get(APPLIED_GENERATION_ANNOTATION)
+    if isinstance(text, str) and text.isdigit():
+        return int(text)
+    ready = find((state.get("status") or {}).get("conditions"), READY)
+    observed = ready.get("observedGeneration") if ready is not None else None
+    return observed if isinstance(observed, int) else None
+
+
+def sync_status(state: Mapping[str, Any] | None) -> str:
+    return str(((state or {}).get("status") or {}).get("syncStatus") or "")
+
+
+def node_state_ready(state: Mapping[str, Any] | None) -> bool:
+    """Succeeded, for the current spec when the daemon says which generation it applied."""
+    if state is None or sync_status(state) != SYNC_SUCCEEDED:
+        return False
+    applied = applied_generation(state)
+    return applied is None or applied == _generation(state)
+
+
+def _named(nodes: list[str]) -> str:
+    more = f" and {len(nodes) - NODES_NAMED} more" if len(nodes) > NODES_NAMED else ""
+    return ", ".join(nodes[:NODES_NAMED]) + more
+
+
+@dataclass(frozen=True)
+class PolicyReadiness:
+    matched: int
+    ready: int
+    condition: ConditionValue
+
+
+def policy_readiness(
+    selected: Iterable[str], states: Mapping[str, Mapping[str, Any]], errors: list[Problem]
+) -> PolicyReadiness:
+    """matchedNodes, readyNodes and the Ready condition of one policy.
+
+    ``selected`` are the managed nodes the policy selects (empty for an invalid
+    policy); ``states`` the NodeStates by node name; ``errors`` the policy's own.
+    """
+    nodes = sorted(selected)
+    if errors:
+        first = errors[0]
+        message = f"{first.field}: {first.message}" + (f" (and {len(errors) - 1} more)" if errors[1:] else "")
+        return PolicyReadiness(0, 0, ConditionValue(READY, "False", POLICY_INVALID, message))
+    if not nodes:
+        message = "its nodeSelector matches no node the operator manages"
+        return PolicyReadiness(0, 0, ConditionValue(READY, "False", POLICY_NO_MATCHING_NODES, message))
+    ready = [n for n in nodes if node_state_ready(states.get(n))]
+    failed = [n for n in nodes if sync_status(states.get(n)) == SYNC_FAILED]
+    count = f"{len(ready)} of {len(nodes)} nodes ready"
+    if failed:
+        condition = ConditionValue(READY, "False", POLICY_NODES_FAILED, f"{count}; failed: {_named(failed)}")
+    elif len(ready) < len(nodes):
+        waiting = [n for n in nodes if n not in set(ready)]
+        message = f"{count}; waiting for {_named(waiting)}"
+        condition = ConditionValue(READY, "False", POLICY_NODES_NOT_READY, message)
+    else:
+        condition = ConditionValue(READY, "True", POLICY_READY, count)
+    return PolicyReadiness(len(nodes), len(ready), condition)
+
+
+def policy_status(
+    current: Mapping[str, Any] | None, readiness: PolicyReadiness, generation: int | None, now: datetime
+) -> dict[str, Any]:
+    """The policy's new ``status`` (conditions merged with the current ones)."""
+    conditions = merged((current or {}).get("conditions"), readiness.condition, now, generation)
+    return {"matchedNodes": readiness.matched, "readyNodes": readiness.ready, "conditions": conditions}
+
+
+def status_needs_write(current: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    return dict(current or {}) != dict(new)
+
+
+def operator_config_condition(errors: list[Problem], configuration_mode: str | None) -> ConditionValue:
+    """Ready of the ``default`` SriovOperatorConfig: accepted, or why not."""
+    if configuration_mode == "systemd":
+        return ConditionValue(
+            READY,
+            "False",
+            CONFIG_UNSUPPORTED,
+            "configurationMode 'systemd' is not supported by this operator; use 'daemon' (the default)",
+        )
+    if errors:
+        first = errors[0]
+        return ConditionValue(READY, "False", CONFIG_SYNC_FAILED, f"{first.field}: {first.message}")
+    return ConditionValue(READY, "True", CONFIG_READY, "configuration accepted")

@@ -1,0 +1,126 @@
+"""The workloads reconciler (one key: the default SriovOperatorConfig): render, apply, delete.
+
+Everything rendered is server-side applied when the rendering changed, when one
+of our DaemonSets or Deployments is missing from the cache (someone deleted it),
+or when the last apply is older than ``reapply_after`` (repairs drift in objects we do not watch). Objects
+a disabled flag turns off are deleted. `rollouts` tells the operator-config
+controller, which writes the config's ``Ready``, how far the workloads are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Hashable
+from typing import Any
+
+from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
+from sriov_operator.api.models import SriovOperatorConfig
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    ROLE_BINDINGS,
+    ROLES,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    Resource,
+)
+from sriov_operator.operator.workloads.render import Workloads, render_workloads
+from sriov_operator.operator.workloads.settings import WorkloadSettings
+from sriov_operator.operator.workloads.status import Rollout, pods_of, rollout
+from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.controller import Result
+from sriov_operator.runtime.informer import Informer
+
+log = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+
+RESOURCES: dict[str, Resource] = {
+    r.kind: r
+    for r in (
+        SERVICE_ACCOUNTS,
+        CLUSTER_ROLES,
+        CLUSTER_ROLE_BINDINGS,
+        ROLES,
+        ROLE_BINDINGS,
+        DAEMON_SETS,
+        DEPLOYMENTS,
+        SERVICES,
+    )
+}
+
+
+def fingerprint(workloads: Workloads) -> str:
+    text = json.dumps([workloads.apply, workloads.delete], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class WorkloadsReconciler:
+    def __init__(
+        self,
+        objects: KubeObjects,
+        *,
+        configs: Informer,
+        daemon_sets: Informer,
+        deployments: Informer,
+        settings: WorkloadSettings,
+        clock: Clock,
+        reapply_after: float = 600.0,
+    ) -> None:
+        self.objects = objects
+        self.configs = configs
+        self.daemon_sets = daemon_sets
+        self.deployments = deployments
+        self.settings = settings
+        self.clock = clock
+        self.reapply_after = reapply_after
+        self._applied: tuple[str, float] | None = None  # (fingerprint, monotonic time) of the last apply
+
+    def _must_apply(self, rendered: str, missing: bool) -> bool:
+        if missing or self._applied is None:
+            return True
+        fingerprint_then, when = self._applied
+        return rendered != fingerprint_then or self.clock.monotonic() - when >= self.reapply_after
+
+    def _live(self, kind: str, name: str) -> Object | None:
+        cache = self.daemon_sets if kind == "DaemonSet" else self.deployments
+        return cache.get(name, self.settings.namespace)
+
+    def _config(self) -> SriovOperatorConfig | None:
+        raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
+        return SriovOperatorConfig.model_validate(raw) if raw is not None else None
+
+    def rollouts(self) -> list[Rollout]:
+        """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
+        config = self._config()
+        if config is None:
+            return []
+        running = pods_of(render_workloads(config, self.settings).apply)
+        return [rollout(kind, name, self._live(kind, name)) for kind, name in running]
+
+    async def reconcile(self, key: Hashable) -> Result | None:
+        if str(key) != DEFAULT_OPERATOR_CONFIG_NAME:
+            return None  # only the default config counts (as upstream)
+        config = self._config()
+        if config is None:
+            return None  # the operator creates it; its creation enqueues us again
+        workloads = render_workloads(config, self.settings)
+        missing = any(self._live(kind, name) is None for kind, name in pods_of(workloads.apply))
+        rendered = fingerprint(workloads)
+        if self._must_apply(rendered, missing):
+            await self._apply(workloads)
+            self._applied = (rendered, self.clock.monotonic())
+        return None
+
+    async def _apply(self, workloads: Workloads) -> None:
+        for obj in workloads.apply:
+            await self.objects.apply(RESOURCES[obj["kind"]], obj, FIELD_MANAGER)
+        for obj in workloads.delete:
+            meta = obj["metadata"]
+            if await self.objects.delete(RESOURCES[obj["kind"]], meta["name"], meta.get("namespace")):
+                log.info("deleted %s/%s: turned off in the SriovOperatorConfig", obj["kind"], meta["name"])

@@ -1,0 +1,295 @@
+"""SriovOperatorConfig -> the objects that run the config daemon, device plugin and webhook.
+
+Pure: ``render_workloads`` returns every object to apply (server-side) and the
+identity of every object a disabled flag turns off, so the controller deletes
+them. Each component gets its own ServiceAccount and the least RBAC it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sriov_operator.api.constants import (
+    CONFIG_DAEMON_NAME,
+    DEVICE_PLUGIN_ENABLED,
+    DEVICE_PLUGIN_HOST_DIR,
+    DEVICE_PLUGIN_LABEL,
+    DEVICE_PLUGIN_NAME,
+    FEATURE_GATE_DEFAULTS,
+    FIELD_MANAGER,
+    GROUP,
+    WEBHOOK_CERT_DIR,
+    WEBHOOK_CONTAINER_PORT,
+    WEBHOOK_SERVICE_NAME,
+    WEBHOOK_SERVICE_PORT,
+    WEBHOOK_SERVING_SECRET,
+)
+from sriov_operator.api.models import SriovOperatorConfig
+from sriov_operator.engine.selection import config_daemon_node_selector
+from sriov_operator.operator.workloads.settings import WorkloadSettings
+
+Object = dict[str, Any]
+
+PART_OF = "sriov-network-operator"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+HOST_MOUNT = "/host"
+DEVICE_PLUGIN_CONFIG_FILE = f"{DEVICE_PLUGIN_HOST_DIR}/config.json"
+LOG_LEVELS = {0: "INFO", 1: "DEBUG", 2: "DEBUG"}
+"""SriovOperatorConfig ``logLevel`` (0 basic … 2 everything) -> our processes' ``--log-level``."""
+
+
+@dataclass(frozen=True)
+class Workloads:
+    apply: list[Object]
+    """Objects to server-side apply, in dependency order (accounts and RBAC before pods)."""
+    delete: list[Object] = field(default_factory=list)
+    """``apiVersion``/``kind``/``metadata`` of objects a disabled flag turns off."""
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {
+        "app": component,
+        COMPONENT_LABEL: component,
+        "app.kubernetes.io/part-of": PART_OF,
+        MANAGED_BY_LABEL: FIELD_MANAGER,
+    }
+
+
+def _meta(name: str, component: str, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": _labels(component)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _object(api_version: str, kind: str, name: str, component: str, namespace: str | None) -> Object:
+    return {"apiVersion": api_version, "kind": kind, "metadata": _meta(name, component, namespace)}
+
+
+def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": groups, "resources": resources, "verbs": verbs}
+
+
+READ = ["get", "list", "watch"]
+
+
+def _access(name: str, namespace: str, cluster_rules: list[Any], namespace_rules: list[Any]) -> list[Object]:
+    """A ServiceAccount, and its ClusterRole/Role with bindings (each only when it has rules)."""
+    subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    objects = [_object("v1", "ServiceAccount", name, name, namespace)]
+    rbac = "rbac.authorization.k8s.io/v1"
+    for kind, rules, scope in (("ClusterRole", cluster_rules, None), ("Role", namespace_rules, namespace)):
+        if not rules:
+            continue
+        role = _object(rbac, kind, name, name, scope)
+        role["rules"] = rules
+        binding = _object(rbac, f"{kind}Binding", name, name, scope)
+        binding["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+        binding["subjects"] = subject
+        objects += [role, binding]
+    return objects
+
+
+def _env(values: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+NODE_NAME_ENV = {
+    "name": "SRIOV_OPERATOR_NODE_NAME",
+    "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+}
+
+
+def feature_gates(config: SriovOperatorConfig) -> dict[str, bool]:
+    """Upstream's defaults overlaid with the config's ``featureGates``."""
+    return {**FEATURE_GATE_DEFAULTS, **(config.spec.feature_gates or {})}
+
+
+def _gates_text(gates: dict[str, bool]) -> str:
+    return ",".join(f"{name}={str(value).lower()}" for name, value in sorted(gates.items()))
+
+
+def _daemon_set(name: str, settings: WorkloadSettings, pod_spec: dict[str, Any]) -> Object:
+    daemon_set = _object("apps/v1", "DaemonSet", name, name, settings.namespace)
+    daemon_set["spec"] = {
+        "selector": {"matchLabels": {"app": name}},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "33%"}},
+        "template": {
+            "metadata": {"labels": _labels(name)},
+            "spec": {
+                "serviceAccountName": name,
+                "hostNetwork": True,
+                "dnsPolicy": "ClusterFirstWithHostNet",
+                "priorityClassName": "system-node-critical",
+                "tolerations": [{"operator": "Exists"}],
+                **pod_spec,
+            },
+        },
+    }
+    return daemon_set
+
+
+def _host_path(name: str, path: str, type_: str = "Directory") -> dict[str, Any]:
+    return {"name": name, "hostPath": {"path": path, "type": type_}}
+
+
+def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Object]:
+    namespace = settings.namespace
+    ours = {
+        "SRIOV_OPERATOR_NAMESPACE": namespace,
+        "SRIOV_OPERATOR_HOST_ROOT": HOST_MOUNT,
+        "SRIOV_OPERATOR_RESOURCE_PREFIX": settings.resource_prefix,
+        "SRIOV_OPERATOR_LOG_LEVEL": LOG_LEVELS[config.spec.log_level or 0],
+        "SRIOV_OPERATOR_DISABLE_DRAIN": str(config.spec.disable_drain).lower(),
+        "SRIOV_OPERATOR_FEATURE_GATES": _gates_text(feature_gates(config)),
+        "SRIOV_OPERATOR_DISABLE_PLUGINS": ",".join(config.spec.disable_plugins or []),
+        "SRIOV_OPERATOR_ENABLE_OVS_OFFLOAD": str(config.spec.enable_ovs_offload).lower(),
+    }
+    # The user's configDaemonEnvVars come last and win: they asked for them explicitly.
+    env = {**ours, **(config.spec.config_daemon_env_vars or {})}
+    container = {
+        "name": CONFIG_DAEMON_NAME,
+        "image": settings.daemon_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        # hostNetwork: the pod's network namespace is the host's, where links are changed.
+        "command": ["sriov-operator", "daemon", "--netns", "current"],
+        "securityContext": {"privileged": True},
+        "env": [NODE_NAME_ENV, *_env(env)],
+        "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}},
+        "volumeMounts": [{"name": "host", "mountPath": HOST_MOUNT, "mountPropagation": "HostToContainer"}],
+    }
+    pod_spec = {
+        "hostPID": True,
+        "nodeSelector": config_daemon_node_selector(config),
+        "containers": [container],
+        "volumes": [_host_path("host", "/")],
+    }
+    node_state_rules = [
+        _rule([GROUP], ["sriovnetworknodestates"], [*READ, "patch"]),
+        _rule([GROUP], ["sriovnetworknodestates/status"], ["get", "patch", "update"]),
+        _rule([GROUP], ["sriovoperatorconfigs"], READ),
+        _rule([""], ["configmaps"], [*READ, "patch"]),
+        _rule([""], ["pods"], ["list", "watch", "delete"]),
+    ]
+    cluster_rules = [
+        _rule([""], ["nodes"], [*READ, "patch"]),
+        _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
+    ]
+    access = _access(CONFIG_DAEMON_NAME, namespace, cluster_rules, node_state_rules)
+    return [*access, _daemon_set(CONFIG_DAEMON_NAME, settings, pod_spec)]
+
+
+def device_plugin(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Object]:
+    """The device plugin waits for the config file its node's daemon hands over (docs/operator.md)."""
+    args = ["--log-dir=sriovdp", "--log-level=10", f"--resource-prefix={settings.resource_prefix}"]
+    if config.spec.use_cdi:
+        args.append("--use-cdi")
+    wait_then_run = (
+        'while [ ! -f "$CONFIG_FILE" ]; do sleep 2; done; '
+        'exec /usr/bin/sriovdp --config-file="$CONFIG_FILE" "$@"'
+    )
+    mounts = {
+        "devicesock": "/var/lib/kubelet/device-plugins",
+        "plugins-registry": "/var/lib/kubelet/plugins_registry",
+        "device-info": "/var/run/k8s.cni.cncf.io/devinfo/dp",
+        "log": "/var/log",
+        "config": DEVICE_PLUGIN_HOST_DIR,
+    }
+    if config.spec.use_cdi:
+        mounts["cdi"] = "/var/run/cdi"
+    container = {
+        "name": DEVICE_PLUGIN_NAME,
+        "image": settings.device_plugin_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["/bin/sh", "-c", wait_then_run, "sriovdp", *args],
+        "securityContext": {"privileged": True},
+        "env": [NODE_NAME_ENV, {"name": "CONFIG_FILE", "value": DEVICE_PLUGIN_CONFIG_FILE}],
+        "resources": {"requests": {"cpu": "10m", "memory": "50Mi"}},
+        "volumeMounts": [
+            {"name": name, "mountPath": path, **({"readOnly": True} if name == "config" else {})}
+            for name, path in mounts.items()
+        ],
+    }
+    pod_spec = {
+        "nodeSelector": {DEVICE_PLUGIN_LABEL: DEVICE_PLUGIN_ENABLED},
+        "containers": [container],
+        "volumes": [_host_path(name, path, "DirectoryOrCreate") for name, path in mounts.items()],
+    }
+    # The device plugin talks to the kubelet over its socket, never to the API server.
+    access = _access(DEVICE_PLUGIN_NAME, settings.namespace, [], [])
+    return [*access, _daemon_set(DEVICE_PLUGIN_NAME, settings, pod_spec)]
+
+
+def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Object]:
+    namespace = settings.namespace
+    env = {
+        "SRIOV_OPERATOR_NAMESPACE": namespace,
+        "SRIOV_OPERATOR_LOG_LEVEL": LOG_LEVELS[config.spec.log_level or 0],
+        "SRIOV_OPERATOR_RESOURCE_PREFIX": settings.resource_prefix,
+        "SRIOV_OPERATOR_TLS_CERT": f"{WEBHOOK_CERT_DIR}/tls.crt",
+        "SRIOV_OPERATOR_TLS_KEY": f"{WEBHOOK_CERT_DIR}/tls.key",
+    }
+    container = {
+        "name": WEBHOOK_SERVICE_NAME,
+        "image": settings.daemon_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["sriov-operator", "webhook"],
+        "ports": [{"name": "webhook", "containerPort": WEBHOOK_CONTAINER_PORT}],
+        "env": _env(env),
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tls", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True}],
+    }
+    deployment = _object("apps/v1", "Deployment", WEBHOOK_SERVICE_NAME, WEBHOOK_SERVICE_NAME, namespace)
+    deployment["spec"] = {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": WEBHOOK_SERVICE_NAME}},
+        "template": {
+            "metadata": {"labels": _labels(WEBHOOK_SERVICE_NAME)},
+            "spec": {
+                "serviceAccountName": WEBHOOK_SERVICE_NAME,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
+                "containers": [container],
+                # The Secret is written by the webhook's certificate controller; until then the pod waits.
+                "volumes": [{"name": "tls", "secret": {"secretName": WEBHOOK_SERVING_SECRET}}],
+            },
+        },
+    }
+    service = _object("v1", "Service", WEBHOOK_SERVICE_NAME, WEBHOOK_SERVICE_NAME, namespace)
+    service["spec"] = {
+        "selector": {"app": WEBHOOK_SERVICE_NAME},
+        "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "targetPort": WEBHOOK_CONTAINER_PORT}],
+    }
+    namespace_rules = [
+        _rule([GROUP], ["sriovnetworknodepolicies", "sriovnetworknodestates", "sriovoperatorconfigs"], READ),
+        _rule([""], ["configmaps"], READ),
+        _rule([""], ["secrets"], READ),
+    ]
+    cluster_rules = [
+        _rule([""], ["nodes"], READ),
+        _rule(["k8s.cni.cncf.io"], ["network-attachment-definitions"], READ),
+    ]
+    return [*_access(WEBHOOK_SERVICE_NAME, namespace, cluster_rules, namespace_rules), deployment, service]
+
+
+def _identity(obj: Object) -> Object:
+    meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
+
+
+def webhook_enabled(config: SriovOperatorConfig) -> bool:
+    return config.spec.enable_operator_webhook or config.spec.enable_injector
+
+
+def render_workloads(config: SriovOperatorConfig, settings: WorkloadSettings) -> Workloads:
+    objects = config_daemon(config, settings) + device_plugin(config, settings)
+    webhook_objects = webhook(config, settings)
+    if webhook_enabled(config):
+        return Workloads(apply=objects + webhook_objects)
+    return Workloads(apply=objects, delete=[_identity(o) for o in webhook_objects])

@@ -1,0 +1,155 @@
+"""Run operator controllers on the real API server inside a test, and play the parts that do not run.
+
+The test API server has no scheduler, kubelet or controllers: tests create Pods
+with ``spec.nodeName`` set (and ``terminationGracePeriodSeconds: 0`` so an
+eviction deletes them at once), write the statuses controllers would write, and
+play the config daemon by writing its Node annotation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from sriov_operator.api.constants import API_VERSION
+from sriov_operator.kube.errors import ConflictError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    NODES,
+    PODS,
+    SERVICE_ACCOUNTS,
+    SRIOV_NETWORK_NODE_STATES,
+)
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.settings import RuntimeSettings
+
+Object = dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    kubeconfig: Path, namespace: str, register: Callable[[Manager], object]
+) -> AsyncIterator[Manager]:
+    """A Manager with the controllers ``register`` adds, running until the block ends."""
+    settings = RuntimeSettings(kubeconfig=kubeconfig, namespace=namespace, health_port=-1, leader_elect=False)
+    async with Manager(settings) as manager:
+        register(manager)
+        task = asyncio.create_task(manager.run())
+        try:
+            yield manager
+        finally:
+            manager.stop()
+            await asyncio.wait_for(task, timeout=30)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def make_node(objects: KubeObjects, name: str, labels: dict[str, str] | None = None) -> Object:
+    return await objects.create(
+        NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+    )
+
+
+async def make_node_state(objects: KubeObjects, name: str, namespace: str) -> Object:
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovNetworkNodeState",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {},
+    }
+    return await objects.create(SRIOV_NETWORK_NODE_STATES, body, namespace=namespace)
+
+
+async def make_pod(
+    objects: KubeObjects,
+    name: str,
+    namespace: str,
+    node: str,
+    *,
+    resources: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Object:
+    container: Object = {"name": "app", "image": "registry.test/app:v1"}
+    if resources:
+        container["resources"] = {"limits": resources, "requests": resources}
+    await ensure_default_service_account(objects, namespace)
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [container]},
+    }
+    await objects.create(PODS, body, namespace=namespace)
+    # What the kubelet would report: a Pending pod is evictable whatever its PodDisruptionBudget says.
+    status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    return await objects.patch(PODS, name, {"status": status}, namespace=namespace, subresource="status")
+
+
+async def ensure_default_service_account(objects: KubeObjects, namespace: str) -> None:
+    """No controller manager runs here to create a namespace's ``default`` ServiceAccount; pods need it."""
+    if await objects.get(SERVICE_ACCOUNTS, "default", namespace) is None:
+        body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+        with contextlib.suppress(ConflictError):
+            await objects.create(SERVICE_ACCOUNTS, body, namespace=namespace)
+
+
+async def request_drain(objects: KubeObjects, node: str, request: str) -> None:
+    """What the config daemon does: its Node's ``sriovnetwork.openshift.io/state`` annotation."""
+    patch = {"metadata": {"annotations": {"sriovnetwork.openshift.io/state": request}}}
+    await objects.patch(NODES, node, patch)
+
+
+def annotation(obj: Object | None, key: str) -> str | None:
+    if obj is None:
+        return None
+    return (obj["metadata"].get("annotations") or {}).get(key)
+
+
+def condition(obj: Object | None, type_: str) -> Object | None:
+    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if item["type"] == type_:
+            return dict(item)
+    return None
+
+
+ROLLOUTS = (
+    (DAEMON_SETS, "sriov-network-config-daemon"),
+    (DAEMON_SETS, "sriov-device-plugin"),
+    (DEPLOYMENTS, "sriov-operator-webhook"),
+)
+
+
+async def play_rollouts(objects: KubeObjects, namespace: str) -> None:
+    """What the DaemonSet and Deployment controllers report once every pod of the workloads is up."""
+    for resource, name in ROLLOUTS:
+        live = await objects.get(resource, name, namespace)
+        if live is None:
+            continue  # turned off in the SriovOperatorConfig
+        generation = live["metadata"]["generation"]
+        if resource == DAEMON_SETS:
+            status = {
+                "observedGeneration": generation,
+                "desiredNumberScheduled": 2,
+                "currentNumberScheduled": 2,
+                "numberReady": 2,
+                "numberAvailable": 2,
+                "updatedNumberScheduled": 2,
+                "numberMisscheduled": 0,
+            }
+        else:
+            status = {
+                "observedGeneration": generation,
+                "replicas": 1,
+                "availableReplicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+            }
+        await objects.patch(resource, name, {"status": status}, namespace=namespace, subresource="status")

@@ -1,0 +1,169 @@
+"""Run the operator in-process against the test control plane, and build the objects tests write.
+
+Nodes are cluster-scoped, so each test's operator manages only the nodes that
+carry its own label (the ``default`` SriovOperatorConfig's
+``configDaemonNodeSelector``), in its own namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prometheus_client import REGISTRY
+
+from sriov_operator.api.constants import API_VERSION
+from sriov_operator.kube.errors import ConflictError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    NODES,
+    SRIOV_NETWORK_NODE_STATES,
+    SRIOV_OPERATOR_CONFIGS,
+    Resource,
+)
+from sriov_operator.operator.app import OperatorControllers, register
+from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.settings import RuntimeSettings
+
+T = TypeVar("T")
+TEST_LABEL = "sriov-operator-test"
+TEST_MANAGER = "integration-test"
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "") -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout:.0f}s: {what or check}")
+        await asyncio.sleep(0.1)
+
+
+def api_writes(verb: str, resource: Resource) -> float:
+    value = REGISTRY.get_sample_value(
+        "sriov_operator_api_writes_total", {"verb": verb, "resource": resource.qualified_name}
+    )
+    return value or 0.0
+
+
+def operator_writes() -> float:
+    """Every write counted so far (the operator's and the test's own)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "sriov_operator_api_writes"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+@dataclass
+class RunningOperator:
+    manager: Manager
+    task: asyncio.Task[None]
+    operator: OperatorControllers
+
+    async def settled(self, quiet: float = 1.0) -> bool:
+        """True once no queue holds a key and nothing was written for ``quiet`` seconds."""
+        before = operator_writes()
+        await asyncio.sleep(quiet)
+        return self.operator.idle() and operator_writes() == before
+
+    async def stop(self) -> None:
+        self.manager.stop()
+        await asyncio.wait_for(self.task, 30)
+
+
+def operator_settings(kubeconfig: Path, namespace: str, **overrides: Any) -> OperatorSettings:
+    runtime = RuntimeSettings(
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        health_port=-1,
+        leader_elect=overrides.pop("leader_elect", False),
+        lease_name="sriov-fdp-operator",
+        identity=overrides.pop("identity", "test-operator"),
+    )
+    settings = OperatorSettings(runtime=runtime, node_state_grace=1.0, status_delay=0.1)
+    return replace(settings, **overrides)
+
+
+@asynccontextmanager
+async def running_operator(settings: OperatorSettings) -> AsyncIterator[RunningOperator]:
+    async with Manager(settings.runtime) as manager:
+        operator = await register(manager, settings)
+        running = RunningOperator(manager, asyncio.create_task(manager.run()), operator)
+        try:
+            yield running
+        finally:
+            if not running.task.done():
+                await running.stop()
+
+
+async def select_test_nodes(objects: KubeObjects, namespace: str) -> None:
+    """The default SriovOperatorConfig, managing only this test's nodes."""
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": {"configDaemonNodeSelector": {TEST_LABEL: namespace}},
+    }
+    await objects.apply(SRIOV_OPERATOR_CONFIGS, body, TEST_MANAGER)
+
+
+def node_body(
+    name: str, namespace: str, labels: dict[str, str] | None = None, provider_id: str = ""
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {TEST_LABEL: namespace, **(labels or {})}},
+    }
+    if provider_id:
+        body["spec"] = {"providerID": provider_id}
+    return body
+
+
+async def add_node(
+    objects: KubeObjects,
+    name: str,
+    namespace: str,
+    interfaces: list[dict[str, Any]],
+    labels: dict[str, str] | None = None,
+    provider_id: str = "",
+) -> None:
+    """A Node and its NodeState with a discovered status, as a config daemon would report it."""
+    await objects.apply(NODES, node_body(name, namespace, labels, provider_id), TEST_MANAGER)
+    await report_status(objects, name, namespace, {"interfaces": interfaces})
+
+
+async def report_status(objects: KubeObjects, name: str, namespace: str, status: dict[str, Any]) -> None:
+    """Write a NodeState's status the way the config daemon does (creating the NodeState if needed)."""
+    state = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovNetworkNodeState",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    if await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace) is None:
+        with contextlib.suppress(ConflictError):  # the operator may create it first
+            await objects.create(SRIOV_NETWORK_NODE_STATES, state)
+    await objects.apply(
+        SRIOV_NETWORK_NODE_STATES,
+        {**state, "status": status},
+        "sriov-fdp-config-daemon",
+        subresource="status",
+    )
+
+
+async def delete_nodes(objects: KubeObjects, names: list[str]) -> None:
+    for name in names:
+        await objects.delete(NODES, name)

@@ -1,0 +1,180 @@
+"""The informer on a real API server: list+watch, selectors, paging, restarts and 410 relists."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+
+from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.kube.client import api_client
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_STATES, Resource
+from sriov_operator.runtime.informer import EventKind, Informer
+from tests.integration.conftest import NamespaceFactory, wait_for
+
+Events = list[tuple[EventKind, str | None]]
+
+
+def config_map(name: str, namespace: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"v": "0"},
+    }
+
+
+def recorded(informer: Informer) -> Events:
+    events: Events = []
+
+    def handler(kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new if new is not None else old
+        events.append((kind, obj["metadata"]["name"] if obj else None))
+
+    informer.add_handler(handler)
+    return events
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 30)
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def fresh_list(objects: KubeObjects, resource: Resource, namespace: str) -> dict[str, str]:
+    """name -> resourceVersion, straight from the API server."""
+    items = (await objects.list(resource, namespace))["items"]
+    return {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in items}
+
+
+def cached(informer: Informer) -> dict[str, str]:
+    return {obj["metadata"]["name"]: obj["metadata"]["resourceVersion"] for obj in informer.list()}
+
+
+async def test_lists_in_pages_then_follows_changes_within_its_selector(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    for index in range(5):
+        await objects.create(CONFIG_MAPS, config_map(f"mine-{index}", namespace, app="mine"))
+    await objects.create(CONFIG_MAPS, config_map("other", namespace, app="other"))
+    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector="app=mine", page_size=2)
+    events = recorded(informer)
+    async with running(informer):
+        names = [name for _, name in informer.keys()]  # noqa: SIM118 - keys() is the API under test
+        assert sorted(names) == [f"mine-{i}" for i in range(5)]
+        assert events[-1] == ("relisted", None)
+        assert informer.get("mine-0") is not None  # namespace defaults to the informer's
+        events.clear()
+
+        await objects.patch(CONFIG_MAPS, "mine-1", {"data": {"v": "1"}}, namespace)
+        await objects.delete(CONFIG_MAPS, "mine-2", namespace)
+        await objects.create(CONFIG_MAPS, config_map("mine-new", namespace, app="mine"))
+        await objects.patch(CONFIG_MAPS, "other", {"data": {"v": "1"}}, namespace)
+        await wait_for(lambda: ("added", "mine-new") in events, what="the new ConfigMap")
+
+        assert events == [("modified", "mine-1"), ("deleted", "mine-2"), ("added", "mine-new")]
+        mine_1 = informer.get("mine-1", namespace)
+        assert mine_1 is not None
+        assert mine_1["data"] == {"v": "1"}
+        assert mine_1["kind"] == "ConfigMap"  # named even though list items come without a kind
+        assert informer.get("other") is None
+        assert cached(informer) == {
+            name: version
+            for name, version in (await fresh_list(objects, CONFIG_MAPS, namespace)).items()
+            if name != "other"
+        }
+
+
+async def test_field_selector_watches_exactly_one_node_state(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    for node in ("worker-0", "worker-1"):
+        await objects.create(
+            SRIOV_NETWORK_NODE_STATES,
+            {
+                "apiVersion": SRIOV_NETWORK_NODE_STATES.api_version,
+                "kind": "SriovNetworkNodeState",
+                "metadata": {"name": node, "namespace": namespace},
+                "spec": {},
+            },
+        )
+    informer = Informer(
+        objects, SRIOV_NETWORK_NODE_STATES, namespace=namespace, field_selector="metadata.name=worker-1"
+    )
+    events = recorded(informer)
+    async with running(informer):
+        assert informer.keys() == [(namespace, "worker-1")]
+        await objects.patch(
+            SRIOV_NETWORK_NODE_STATES, "worker-0", {"metadata": {"labels": {"x": "y"}}}, namespace
+        )
+        await objects.patch(
+            SRIOV_NETWORK_NODE_STATES, "worker-1", {"metadata": {"labels": {"x": "y"}}}, namespace
+        )
+        await wait_for(lambda: ("modified", "worker-1") in events, what="worker-1's change")
+        assert ("modified", "worker-0") not in events
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def isolated_objects(restartable_plane: ControlPlane) -> AsyncIterator[KubeObjects]:
+    async with api_client(restartable_plane.kubeconfig) as api:
+        yield KubeObjects(api)
+
+
+async def test_cache_catches_up_after_the_apiserver_restarts_underneath_it(
+    restartable_plane: ControlPlane, isolated_objects: KubeObjects
+) -> None:
+    objects, namespace = isolated_objects, "default"
+    for index in range(3):
+        await objects.create(CONFIG_MAPS, config_map(f"restart-{index}", namespace, test="restart"))
+    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector="test=restart")
+    events = recorded(informer)
+    async with running(informer):
+        await asyncio.to_thread(restartable_plane.restart_apiserver)
+        # Written while the informer's watch is broken and it backs off.
+        await objects.patch(CONFIG_MAPS, "restart-0", {"data": {"v": "after"}}, namespace)
+        await objects.delete(CONFIG_MAPS, "restart-1", namespace)
+        await objects.create(CONFIG_MAPS, config_map("restart-new", namespace, test="restart"))
+        expected = await fresh_list(objects, CONFIG_MAPS, namespace)
+        expected = {name: version for name, version in expected.items() if name.startswith("restart-")}
+        await wait_for(lambda: cached(informer) == expected, what="the cache to equal a fresh list")
+        assert informer.relists == 1, "resumed from its resourceVersion, without listing again"
+        assert ("deleted", "restart-1") in events
+        assert ("added", "restart-new") in events
+
+
+async def test_after_a_forced_410_the_relisted_cache_equals_a_fresh_list(
+    restartable_plane: ControlPlane, isolated_objects: KubeObjects
+) -> None:
+    objects, namespace = isolated_objects, "default"
+    for index in range(4):
+        await objects.create(CONFIG_MAPS, config_map(f"gone-{index}", namespace, test="gone"))
+    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector="test=gone")
+    events = recorded(informer)
+    async with running(informer):
+        pass  # synced; now stopped, holding its cache and resourceVersion
+    stale_version = informer.resource_version
+    await objects.patch(CONFIG_MAPS, "gone-0", {"data": {"v": "changed"}}, namespace)
+    await objects.delete(CONFIG_MAPS, "gone-1", namespace)
+    await objects.create(CONFIG_MAPS, config_map("gone-new", namespace, test="gone"))
+    await asyncio.to_thread(restartable_plane.compact_etcd)
+    events.clear()
+
+    async with running(informer):  # resumes from the compacted version: 410, then a full relist
+        await wait_for(lambda: informer.relists == 2, what="the relist after 410 Gone")
+        expected = await fresh_list(objects, CONFIG_MAPS, namespace)
+        assert cached(informer) == {n: v for n, v in expected.items() if n.startswith("gone-")}
+        assert informer.resource_version != stale_version
+        expected_events = [("modified", "gone-0"), ("deleted", "gone-1"), ("added", "gone-new")]
+        assert sorted(events, key=str) == sorted([*expected_events, ("relisted", None)], key=str)

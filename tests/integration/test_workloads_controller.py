@@ -1,0 +1,196 @@
+"""SriovOperatorConfig -> workloads on the real API server: applied, reported Ready, removed when disabled.
+
+The API server runs no DaemonSet or Deployment controller: the test writes their
+status as those controllers would. The static operator RBAC (deploy/operator/rbac.yaml)
+is proven sufficient by running the controller as the operator's ServiceAccount:
+Kubernetes refuses to let it grant roles it does not itself hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sriov_operator.api.constants import API_VERSION
+from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.kube.client import api_client
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    ROLE_BINDINGS,
+    ROLES,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    SRIOV_OPERATOR_CONFIGS,
+    Resource,
+)
+from sriov_operator.operator.workloads.settings import WorkloadSettings
+from tests.integration.conftest import NamespaceFactory
+from tests.integration.operator_harness import condition, play_rollouts
+from tests.integration.operator_support import eventually, operator_settings, running_operator
+from tests.support import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+WEBHOOK = "sriov-operator-webhook"
+OPERATOR_NAMESPACE = "sriov-network-operator"
+
+
+@pytest.fixture
+async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeObjects]:
+    async with api_client(control_plane.kubeconfig) as api:
+        yield KubeObjects(api)
+
+
+@contextlib.asynccontextmanager
+async def operator(kubeconfig: Path, namespace: str) -> AsyncIterator[None]:
+    """The whole operator: the workloads controller applies, the operator-config controller reports Ready."""
+    workloads = WorkloadSettings(operator_image="registry.test/operator:v0.1.0")
+    async with running_operator(operator_settings(kubeconfig, namespace, workloads=workloads)):
+        yield
+
+
+async def create_config(objects: KubeObjects, namespace: str, spec: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": spec,
+    }
+    await objects.create(SRIOV_OPERATOR_CONFIGS, body, namespace=namespace)
+
+
+async def ready(objects: KubeObjects, namespace: str) -> dict[str, Any] | None:
+    config = await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace)
+    return condition(config, "Ready")
+
+
+async def test_workloads_are_applied_reported_and_removed_when_disabled(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    await create_config(
+        objects,
+        namespace,
+        {"enableOperatorWebhook": True, "logLevel": 2, "configDaemonNodeSelector": {"sriov": "true"}},
+    )
+    async with operator(control_plane.kubeconfig, namespace):
+        # The webhook's Service is the last object applied.
+        await eventually(lambda: objects.get(SERVICES, WEBHOOK, namespace), what="the workloads applied")
+        not_ready = await eventually(lambda: ready(objects, namespace), what="a Ready condition")
+        daemon = await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace)
+        assert daemon is not None
+        pod = daemon["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"sriov": "true"}
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["SRIOV_OPERATOR_LOG_LEVEL"] == "DEBUG"
+        assert await objects.get(DAEMON_SETS, "sriov-device-plugin", namespace) is not None
+        assert await objects.get(DEPLOYMENTS, WEBHOOK, namespace) is not None
+        assert await objects.get(SERVICES, WEBHOOK, namespace) is not None
+        assert await objects.get(ROLES, "sriov-network-config-daemon", namespace) is not None
+        assert await objects.get(CLUSTER_ROLES, "sriov-network-config-daemon") is not None
+
+        assert not_ready["status"] == "False"
+        assert not_ready["reason"] == "WorkloadsNotReady"
+        assert "DaemonSet sriov-network-config-daemon: latest spec not yet rolled out" in not_ready["message"]
+
+        await play_rollouts(objects, namespace)
+
+        async def is_ready() -> dict[str, Any] | None:
+            current = await ready(objects, namespace)
+            return current if current and current["status"] == "True" else None
+
+        done = await eventually(is_ready, what="Ready=True after the rollouts")
+        assert done["reason"] == "OperatorConfigReady"
+        assert "Deployment sriov-operator-webhook: 1/1 ready" in done["message"]
+
+        # A deleted DaemonSet comes back.
+        await objects.delete(DAEMON_SETS, "sriov-device-plugin", namespace)
+        await eventually(
+            lambda: objects.get(DAEMON_SETS, "sriov-device-plugin", namespace),
+            what="the device plugin DaemonSet re-created",
+        )
+
+        # Turning the webhook off removes its Deployment, Service, account and roles.
+        await objects.patch(
+            SRIOV_OPERATOR_CONFIGS, "default", {"spec": {"enableOperatorWebhook": False}}, namespace=namespace
+        )
+
+        async def webhook_gone() -> bool:
+            return all(
+                [
+                    await objects.get(DEPLOYMENTS, WEBHOOK, namespace) is None,
+                    await objects.get(SERVICES, WEBHOOK, namespace) is None,
+                    await objects.get(SERVICE_ACCOUNTS, WEBHOOK, namespace) is None,
+                    await objects.get(ROLE_BINDINGS, WEBHOOK, namespace) is None,
+                    await objects.get(CLUSTER_ROLE_BINDINGS, WEBHOOK) is None,
+                ]
+            )
+
+        await eventually(webhook_gone, what="the webhook's objects deleted")
+        assert await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace) is not None
+
+
+def static_rbac() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((REPO_ROOT / "deploy/operator/rbac.yaml").read_text()) if d]
+
+
+RBAC_RESOURCES = {
+    r.kind: r
+    for r in (NAMESPACES, SERVICE_ACCOUNTS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS, ROLES, ROLE_BINDINGS)
+}
+
+
+async def service_account_kubeconfig(objects: KubeObjects, control_plane: ControlPlane, path: Path) -> Path:
+    """A kubeconfig that authenticates as the operator's ServiceAccount (a TokenRequest token)."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    token = await objects.create(
+        Resource("", "v1", "serviceaccounts/sriov-network-operator/token", "TokenRequest", namespaced=True),
+        request,
+        namespace=OPERATOR_NAMESPACE,
+    )
+    config = yaml.safe_load(control_plane.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token["status"]["token"]}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def test_static_operator_rbac_lets_the_operator_grant_its_workloads_roles(
+    control_plane: ControlPlane, objects: KubeObjects, tmp_path: Path
+) -> None:
+    for document in static_rbac():
+        await objects.apply(RBAC_RESOURCES[document["kind"]], document, "test")
+    await create_config(objects, OPERATOR_NAMESPACE, {"enableOperatorWebhook": True})
+    try:
+        kubeconfig = await service_account_kubeconfig(
+            objects, control_plane, tmp_path / "operator.kubeconfig"
+        )
+        async with operator(kubeconfig, OPERATOR_NAMESPACE):
+            await eventually(
+                lambda: ready(objects, OPERATOR_NAMESPACE), what="the Ready condition, as the operator"
+            )
+        for resource, name in (
+            (ROLES, "sriov-network-config-daemon"),
+            (ROLES, WEBHOOK),
+            (CLUSTER_ROLES, "sriov-network-config-daemon"),
+            (CLUSTER_ROLES, WEBHOOK),
+            (DAEMON_SETS, "sriov-network-config-daemon"),
+            (DEPLOYMENTS, WEBHOOK),
+        ):
+            namespace = OPERATOR_NAMESPACE if resource.namespaced else None
+            assert await objects.get(resource, name, namespace) is not None, f"{resource.kind}/{name}"
+    finally:
+        await objects.delete(SRIOV_OPERATOR_CONFIGS, "default", OPERATOR_NAMESPACE)

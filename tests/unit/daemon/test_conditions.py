@@ -1,0 +1,69 @@
+"""Conditions follow the decision; transition times move only when a status changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sriov_operator.daemon.conditions import daemon_conditions, merge_conditions
+from sriov_operator.daemon.sync import Decision, Failure
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T1 = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def _by_type(
+    decision: Decision, failure: Failure | None = None, no_iommu: bool = False
+) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in daemon_conditions(decision, failure, no_iommu)}
+
+
+def test_succeeded() -> None:
+    got = _by_type(Decision("idle", "Succeeded", "", "generation 3 applied"))
+    assert got == {
+        "Ready": ("True", "Synced"),
+        "Progressing": ("False", "Synced"),
+        "Degraded": ("False", "AsExpected"),
+        "NoIOMMU": ("False", "NotInUse"),
+    }
+
+
+def test_waiting_for_drain_is_progress_not_degraded() -> None:
+    got = _by_type(Decision("wait-drain", "InProgress", "", "waiting"))
+    assert got["Ready"] == ("False", "WaitingForDrain")
+    assert got["Progressing"] == ("True", "WaitingForDrain")
+    assert got["Degraded"] == ("False", "AsExpected")
+
+
+def test_failed_apply_is_degraded_with_the_error() -> None:
+    failure = Failure(3, "ApplyFailed", "bindDriver 0000:00:04.0: Permission denied")
+    conditions = daemon_conditions(Decision("apply", "Failed", failure.message, "retrying"), failure, False)
+    degraded = next(c for c in conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason, degraded.message) == ("True", "ApplyFailed", failure.message)
+
+
+def test_plan_rejected() -> None:
+    assert _by_type(Decision("fail", "Failed", "cannot", "retrying"))["Degraded"] == ("True", "PlanRejected")
+
+
+def test_no_iommu_condition() -> None:
+    assert _by_type(Decision("idle", "Succeeded", "", "ok"), no_iommu=True)["NoIOMMU"] == (
+        "True",
+        "UnsafeNoIOMMUMode",
+    )
+
+
+def test_transition_time_kept_while_status_holds() -> None:
+    wanted = daemon_conditions(Decision("apply", "InProgress", "", "will bind"), None, False)
+    first = merge_conditions([], wanted, 3, T0)
+    again = merge_conditions(first, wanted, 3, T1)
+    assert again == first
+    done = merge_conditions(
+        first, daemon_conditions(Decision("idle", "Succeeded", "", "ok"), None, False), 3, T1
+    )
+    times = {c["type"]: c["lastTransitionTime"] for c in done}
+    assert times == {
+        "Ready": "2026-01-01T00:05:00Z",
+        "Progressing": "2026-01-01T00:05:00Z",
+        "Degraded": "2026-01-01T00:00:00Z",
+        "NoIOMMU": "2026-01-01T00:00:00Z",
+    }

@@ -1,0 +1,37 @@
+"""docs/daemon.md stays true: its command line, Event reasons and condition reasons exist in the code."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from sriov_operator.api.constants import EventReason
+from sriov_operator.commands.daemon import add_daemon_arguments
+from sriov_operator.daemon import conditions, node_daemon
+from tests.support import REPO_ROOT
+
+DOC = (REPO_ROOT / "docs" / "daemon.md").read_text()
+
+
+def test_every_flag_of_the_documented_command_line_exists() -> None:
+    parser = argparse.ArgumentParser()
+    add_daemon_arguments(parser, {})
+    known = {option for action in parser._actions for option in action.option_strings}
+    usage = DOC.split("```console", 1)[1].split("```", 1)[0]
+    documented = set(re.findall(r"(--[a-z-]+)", usage)) | set(re.findall(r"`(--[a-z-]+)", DOC))
+    assert documented - known == set()
+
+
+def test_every_event_reason_the_daemon_records_is_documented() -> None:
+    source = Path(node_daemon.__file__).read_text()
+    used = {EventReason[name].value for name in re.findall(r"EventReason\.([A-Z_]+)", source)}
+    assert used, "the daemon records Events"
+    assert {reason for reason in used if f"`{reason}`" not in DOC} == set()
+
+
+def test_every_condition_and_reason_is_documented() -> None:
+    source = Path(conditions.__file__).read_text()
+    reasons = set(re.findall(r'"([A-Z][A-Za-z]+)"', source)) - {"True", "False"}
+    assert {"Ready", "Progressing", "Degraded", "NoIOMMU", "Synced", "WaitingForDrain"} <= reasons
+    assert {reason for reason in reasons if f"`{reason}`" not in DOC} == set()

@@ -1,0 +1,86 @@
+"""``diff``: per-node spec changes and the drain/reboot each would cost, from the host layer's plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sriov_operator.operator.diff import diff_cluster, spec_changes, to_output
+from tests.unit.engine.builders import documents, node, pf, policy, state
+
+BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", numVfs=8, driver="ice", linkAdminState="up")
+
+
+def _vfs(count: int, mtu: int = 1500) -> list[dict[str, Any]]:
+    return [
+        {"pciAddress": f"0000:3b:02.{i}", "vfID": i, "driver": "iavf", "mtu": mtu, "name": f"ens1f0v{i}"}
+        for i in range(count)
+    ]
+
+
+def _baremetal(current_policy: dict[str, Any]) -> list[dict[str, Any]]:
+    converged = state("w1", [{**BAREMETAL_PF, "Vfs": _vfs(8)}])
+    return [node("w1"), converged, current_policy]
+
+
+def test_numvfs_change_on_bare_metal_needs_a_drain() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    result = diff_cluster(documents(current), documents([policy("p", numVfs=16)]), None, "openshift.io")
+    [change] = result.nodes
+    assert change.node == "w1"
+    assert change.requires == "drain"
+    assert "interfaces[0000:3b:00.0].numVfs: 8 -> 16" in change.changes
+    assert any(
+        reason.startswith("setNumVfs: 0000:3b:00.0 (ens1f0): 8 -> 16 VFs") for reason in change.reasons
+    )
+    assert result.totals()["drains"] == 1
+
+
+def test_mtu_only_change_needs_no_drain() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    result = diff_cluster(
+        documents(current), documents([policy("p", numVfs=8, mtu=9000)]), None, "openshift.io"
+    )
+    [change] = result.nodes
+    assert change.requires == "none"
+    assert change.reasons == ()
+    assert "interfaces[0000:3b:00.0].mtu: (none) -> 9000" in change.changes
+
+
+def test_mtu_only_change_on_an_openstack_vm_needs_no_drain() -> None:
+    port = pf(
+        "ens4",
+        "0000:00:04.0",
+        vendor="8086",
+        device="154c",
+        numVfs=1,
+        totalvfs=1,
+        driver="iavf",
+        netFilter="openstack/NetworkID:n1",
+    )
+    vm = [node("vm1", provider_id="openstack:///x"), state("vm1", [port])]
+    selector = {"netFilter": "openstack/NetworkID:n1"}
+    before = policy("p", numVfs=1, nicSelector=selector)
+    after = policy("p", numVfs=1, nicSelector=selector, mtu=9000)
+    result = diff_cluster(documents([*vm, before]), documents([after]), None, "openshift.io")
+    [change] = result.nodes
+    assert change.requires == "none"
+
+
+def test_no_change_is_no_change() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    result = diff_cluster(documents(current), documents([policy("p", numVfs=8)]), None, "openshift.io")
+    assert not result.changed
+    assert to_output(result)["totals"]["nodesChanged"] == 0
+
+
+def test_errors_the_new_objects_introduce_are_listed() -> None:
+    small = [node("w1"), state("w1", [{**BAREMETAL_PF, "totalvfs": 8}]), policy("p", numVfs=8)]
+    result = diff_cluster(documents(small), documents([policy("p", numVfs=9)]), None, "openshift.io")
+    assert len(result.errors) == 1
+    assert "spec.numVfs" in result.errors[0]
+
+
+def test_spec_changes_match_list_items_by_key() -> None:
+    before = {"interfaces": [{"pciAddress": "a", "numVfs": 1}, {"pciAddress": "b", "numVfs": 2}]}
+    after = {"interfaces": [{"pciAddress": "b", "numVfs": 2}]}
+    assert spec_changes(before, after) == ["interfaces.a: {'pciAddress': 'a', 'numVfs': 1} -> (none)"]

@@ -1,0 +1,72 @@
+"""What the operator writes per node, and when it writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from sriov_operator.api.constants import (
+    DEVICE_PLUGIN_CONFIG_FOR_LABEL,
+    DEVICE_PLUGIN_LABEL,
+    FOR_GENERATION_ANNOTATION,
+)
+from sriov_operator.operator.node_objects import (
+    configmap_needs_write,
+    device_plugin_configmap,
+    device_plugin_configmap_name,
+    device_plugin_label_patch,
+    node_state_body,
+    node_state_needs_write,
+    orphan_deletion_delay,
+)
+
+SPEC = {"interfaces": [{"pciAddress": "0000:00:04.0", "numVfs": 1}]}
+RESOURCES = [{"resourceName": "dpdk1", "resourcePrefix": "openshift.io", "selectors": {}}]
+
+
+def test_node_state_written_only_when_spec_differs() -> None:
+    body = node_state_body("w1", "ns", SPEC)
+    assert body["metadata"] == {"name": "w1", "namespace": "ns"}
+    assert node_state_needs_write(None, SPEC)
+    assert not node_state_needs_write({**body, "status": {"syncStatus": "Succeeded"}}, SPEC)
+    assert node_state_needs_write(body, {})
+    assert not node_state_needs_write({"metadata": {}}, {})
+    assert "spec" not in node_state_body("w1", "ns", {})
+
+
+def test_configmap_carries_config_label_and_generation() -> None:
+    cm = device_plugin_configmap("w1", "ns", RESOURCES, 3)
+    assert cm["metadata"]["name"] == "sriov-device-plugin-config-w1"
+    assert cm["metadata"]["labels"] == {DEVICE_PLUGIN_CONFIG_FOR_LABEL: "w1"}
+    assert cm["metadata"]["annotations"] == {FOR_GENERATION_ANNOTATION: "3"}
+    assert json.loads(cm["data"]["config.json"]) == {"resourceList": RESOURCES}
+
+
+def test_configmap_rewritten_only_for_new_content() -> None:
+    cm = device_plugin_configmap("w1", "ns", RESOURCES, 3)
+    assert not configmap_needs_write(cm, RESOURCES)
+    assert configmap_needs_write(cm, [])
+    assert configmap_needs_write(None, [])
+
+
+def test_long_node_names_get_valid_names_and_no_label() -> None:
+    long_name = "n" * 250
+    name = device_plugin_configmap_name(long_name)
+    assert len(name) == 253
+    assert name != device_plugin_configmap_name("n" * 249 + "m")
+    assert "labels" not in device_plugin_configmap(long_name, "ns", [], 1)["metadata"]
+
+
+def test_device_plugin_label() -> None:
+    bare = {"metadata": {"name": "w1", "labels": {}}}
+    enabled = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
+    disabled = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Disabled"}}}
+    assert device_plugin_label_patch(bare, True) == {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
+    assert device_plugin_label_patch(enabled, True) is None
+    assert device_plugin_label_patch(enabled, False) == {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}}
+    assert device_plugin_label_patch(bare, False) is None
+    assert device_plugin_label_patch(disabled, False) is None
+
+
+def test_orphan_deletion_waits_for_the_grace() -> None:
+    assert orphan_deletion_delay(100.0, 110.0, 30.0) == 20.0
+    assert orphan_deletion_delay(100.0, 140.0, 30.0) == 0.0

@@ -1,0 +1,85 @@
+"""Policy and operator-config status: matchedNodes, readyNodes and Ready with reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sriov_operator.engine.problems import ObjectRef, error
+from sriov_operator.operator.conditions import ConditionValue, merged
+from sriov_operator.operator.status import (
+    node_state_ready,
+    operator_config_condition,
+    policy_readiness,
+    policy_status,
+    status_needs_write,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _state(sync: str, generation: int = 1, applied: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"generation": generation}
+    if applied is not None:
+        metadata["annotations"] = {"sriovnetwork.openshift.io/applied-generation": applied}
+    return {"metadata": metadata, "status": {"syncStatus": sync}}
+
+
+def test_node_ready_needs_success_for_the_current_generation() -> None:
+    assert node_state_ready(_state("Succeeded"))
+    assert node_state_ready(_state("Succeeded", 2, "2"))
+    assert not node_state_ready(_state("Succeeded", 2, "1"))
+    assert not node_state_ready(_state("InProgress"))
+    assert not node_state_ready(None)
+    by_condition = _state("Succeeded", 3)
+    by_condition["status"]["conditions"] = [{"type": "Ready", "status": "True", "observedGeneration": 2}]
+    assert not node_state_ready(by_condition)
+
+
+def test_policy_ready_when_every_selected_node_is() -> None:
+    states = {"a": _state("Succeeded"), "b": _state("InProgress"), "c": _state("Failed")}
+    all_ready = policy_readiness({"a"}, states, [])
+    assert (all_ready.matched, all_ready.ready, all_ready.condition.status) == (1, 1, "True")
+    assert all_ready.condition.reason == "AllNodesReady"
+    waiting = policy_readiness({"a", "b"}, states, [])
+    assert (waiting.matched, waiting.ready, waiting.condition.reason) == (2, 1, "NodesNotReady")
+    assert waiting.condition.message == "1 of 2 nodes ready; waiting for b"
+    failed = policy_readiness({"a", "b", "c"}, states, [])
+    assert failed.condition.reason == "NodesFailed"
+    assert "failed: c" in failed.condition.message
+    assert policy_readiness(set(), states, []).condition.reason == "NoMatchingNodes"
+    problem = error(ObjectRef("SriovNetworkNodePolicy", "ns", "p"), "spec.numVfs", "too many")
+    invalid = policy_readiness({"a"}, states, [problem])
+    assert (invalid.condition.reason, invalid.condition.message) == ("InvalidPolicy", "spec.numVfs: too many")
+
+
+def test_policy_status_is_stable_when_nothing_changed() -> None:
+    readiness = policy_readiness({"a"}, {"a": _state("Succeeded")}, [])
+    first = policy_status(None, readiness, 4, NOW)
+    again = policy_status(first, readiness, 4, NOW + timedelta(hours=1))
+    assert not status_needs_write(first, again)
+    assert first["conditions"][0]["observedGeneration"] == 4
+    assert (first["matchedNodes"], first["readyNodes"]) == (1, 1)
+
+
+def test_transition_time_moves_only_on_status_change() -> None:
+    first = merged(None, ConditionValue("Ready", "False", "X", "m"), NOW)
+    later = NOW + timedelta(minutes=5)
+    same = merged(first, ConditionValue("Ready", "False", "Y", "other"), later)
+    assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    flipped = merged(same, ConditionValue("Ready", "True", "Z"), later)
+    assert flipped[0]["lastTransitionTime"] == "2026-01-01T00:05:00Z"
+    others = merged([{"type": "Draining", "status": "True"}], ConditionValue("Ready", "True", "Z"), NOW)
+    assert [c["type"] for c in others] == ["Draining", "Ready"]
+
+
+def test_operator_config_condition() -> None:
+    assert operator_config_condition([], None).reason == "OperatorConfigReady"
+    assert operator_config_condition([], "systemd").reason == "UnsupportedConfiguration"
+    problem = error(ObjectRef("SriovOperatorConfig", "ns", "default"), "spec.logLevel", "bad")
+    bad = operator_config_condition([problem], "daemon")
+    assert (bad.status, bad.reason, bad.message) == (
+        "False",
+        "OperatorConfigSyncFailed",
+        "spec.logLevel: bad",
+    )

@@ -1,0 +1,192 @@
+"""SriovOperatorConfig -> DaemonSets, Deployment, Service and RBAC, as pure data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sriov_operator.api.models import SriovOperatorConfig
+from sriov_operator.operator.workloads.render import Workloads, render_workloads
+from sriov_operator.operator.workloads.settings import WorkloadSettings
+
+SETTINGS = WorkloadSettings(
+    namespace="sriov",
+    resource_prefix="example.com",
+    operator_image="registry.test/operator:v1.2.3",
+    device_plugin_image="registry.test/dp:v9",
+)
+
+
+def render(spec: dict[str, Any] | None = None) -> Workloads:
+    config = SriovOperatorConfig.model_validate({"metadata": {"name": "default"}, "spec": spec or {}})
+    return render_workloads(config, SETTINGS)
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} found"
+    return matches[0]
+
+
+def container(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    spec = find(objects, kind, name)["spec"]["template"]["spec"]
+    return dict(spec["containers"][0])
+
+
+def env(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "<from>") for e in c["env"]}
+
+
+def test_default_config_runs_daemon_and_device_plugin_without_webhook() -> None:
+    workloads = render()
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in workloads.apply}
+    assert ("DaemonSet", "sriov-network-config-daemon") in kinds
+    assert ("DaemonSet", "sriov-device-plugin") in kinds
+    assert not any(name == "sriov-operator-webhook" for _, name in kinds)
+    deleted = {(o["kind"], o["metadata"]["name"]) for o in workloads.delete}
+    assert deleted == {
+        (kind, "sriov-operator-webhook")
+        for kind in (
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+            "Service",
+        )
+    }
+
+
+@pytest.mark.parametrize("flag", ["enableOperatorWebhook", "enableInjector"])
+def test_either_webhook_flag_runs_the_webhook_deployment_and_service(flag: str) -> None:
+    workloads = render({flag: True})
+    assert workloads.delete == []
+    deployment = find(workloads.apply, "Deployment", "sriov-operator-webhook")
+    service = find(workloads.apply, "Service", "sriov-operator-webhook")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"][0]["port"] == 443
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.test/operator:v1.2.3"
+    webhook_env = env(container(workloads.apply, "Deployment", "sriov-operator-webhook"))
+    # the serving key pair the webhook's certificate controller writes, mounted where the flags point
+    assert webhook_env["SRIOV_OPERATOR_TLS_CERT"] == "/etc/sriov-operator/webhook-tls/tls.crt"
+    assert webhook_env["SRIOV_OPERATOR_TLS_KEY"] == "/etc/sriov-operator/webhook-tls/tls.key"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "tls", "secret": {"secretName": "sriov-operator-webhook-cert"}}]
+
+
+def test_config_daemon_honours_selector_log_level_drain_and_feature_gates() -> None:
+    workloads = render(
+        {
+            "configDaemonNodeSelector": {"sriov": "yes"},
+            "logLevel": 2,
+            "disableDrain": True,
+            "featureGates": {"parallelNicConfig": True, "mellanoxFirmwareReset": False},
+            "configDaemonEnvVars": {"HTTP_PROXY": "http://proxy:3128", "SRIOV_OPERATOR_LOG_LEVEL": "WARNING"},
+        }
+    )
+    daemon_set = find(workloads.apply, "DaemonSet", "sriov-network-config-daemon")
+    pod = daemon_set["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"sriov": "yes"}
+    daemon_env = env(pod["containers"][0])
+    assert daemon_env["SRIOV_OPERATOR_DISABLE_DRAIN"] == "true"
+    assert daemon_env["SRIOV_OPERATOR_RESOURCE_PREFIX"] == "example.com"
+    gates = dict(item.split("=") for item in daemon_env["SRIOV_OPERATOR_FEATURE_GATES"].split(","))
+    assert gates["parallelNicConfig"] == "true"
+    assert gates["mellanoxFirmwareReset"] == "false"
+    assert gates["blockDevicePluginUntilConfigured"] == "true"  # upstream default kept
+    assert daemon_env["HTTP_PROXY"] == "http://proxy:3128"
+    assert daemon_env["SRIOV_OPERATOR_LOG_LEVEL"] == "WARNING"  # the user's explicit variable wins
+    assert daemon_env["SRIOV_OPERATOR_NODE_NAME"] == "<from>"
+    names = [e["name"] for e in pod["containers"][0]["env"]]
+    assert len(names) == len(set(names))
+    assert pod["containers"][0]["securityContext"] == {"privileged": True}
+    assert pod["volumes"] == [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}]
+
+
+@pytest.mark.parametrize(("level", "expected"), [(None, "INFO"), (0, "INFO"), (1, "DEBUG"), (2, "DEBUG")])
+def test_log_level_maps_to_our_levels(level: int | None, expected: str) -> None:
+    spec = {} if level is None else {"logLevel": level}
+    daemon_env = env(container(render(spec).apply, "DaemonSet", "sriov-network-config-daemon"))
+    assert daemon_env["SRIOV_OPERATOR_LOG_LEVEL"] == expected
+
+
+def test_default_node_selector_is_linux_workers() -> None:
+    pod = find(render().apply, "DaemonSet", "sriov-network-config-daemon")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux"}
+
+
+def test_device_plugin_runs_on_labelled_nodes_and_waits_for_the_handed_over_file() -> None:
+    workloads = render({"useCDI": True})
+    daemon_set = find(workloads.apply, "DaemonSet", "sriov-device-plugin")
+    pod = daemon_set["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"sriovnetwork.openshift.io/device-plugin": "Enabled"}
+    dp = pod["containers"][0]
+    assert dp["image"] == "registry.test/dp:v9"
+    script = dp["command"][2]
+    assert script.index('while [ ! -f "$CONFIG_FILE" ]') < script.index("exec /usr/bin/sriovdp")
+    assert env(dp)["CONFIG_FILE"] == "/etc/sriov-operator/device-plugin/config.json"
+    assert "--resource-prefix=example.com" in dp["command"]
+    assert "--use-cdi" in dp["command"]
+    config_volume = next(v for v in pod["volumes"] if v["name"] == "config")
+    assert config_volume["hostPath"]["path"] == "/etc/sriov-operator/device-plugin"
+    mount = next(m for m in dp["volumeMounts"] if m["name"] == "config")
+    assert mount == {"name": "config", "mountPath": "/etc/sriov-operator/device-plugin", "readOnly": True}
+    assert "--use-cdi" not in container(render().apply, "DaemonSet", "sriov-device-plugin")["command"]
+
+
+def allows(objects: list[dict[str, Any]], account: str, group: str, resource: str, verb: str) -> bool:
+    """Does any Role/ClusterRole bound to ``account`` grant ``verb`` on ``group``/``resource``?"""
+    bound = {
+        (b["roleRef"]["kind"], b["roleRef"]["name"])
+        for b in objects
+        if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(s["name"] == account for s in b["subjects"])
+    }
+    return any(
+        group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
+        for role in objects
+        if (role["kind"], role["metadata"]["name"]) in bound
+        for rule in role["rules"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("group", "resource", "verb", "allowed"),
+    [
+        ("sriovnetwork.openshift.io", "sriovnetworknodestates/status", "patch", True),
+        ("sriovnetwork.openshift.io", "sriovnetworknodestates", "patch", True),  # desired-state annotation
+        ("", "nodes", "patch", True),
+        ("events.k8s.io", "events", "create", True),
+        ("", "configmaps", "get", True),
+        ("", "pods", "delete", True),
+        ("sriovnetwork.openshift.io", "sriovnetworknodepolicies", "get", False),
+        ("", "secrets", "get", False),
+        ("", "nodes", "delete", False),
+    ],
+)
+def test_config_daemon_rbac_is_what_it_needs(group: str, resource: str, verb: str, allowed: bool) -> None:
+    objects = render().apply
+    assert allows(objects, "sriov-network-config-daemon", group, resource, verb) is allowed
+
+
+def test_device_plugin_account_has_no_api_access() -> None:
+    objects = render().apply
+    find(objects, "ServiceAccount", "sriov-device-plugin")
+    assert not any(
+        o["kind"].endswith("Binding") and o["metadata"]["name"] == "sriov-device-plugin" for o in objects
+    )
+
+
+def test_every_object_is_labelled_and_namespaced_ones_are_in_the_operator_namespace() -> None:
+    cluster_kinds = {"ClusterRole", "ClusterRoleBinding"}
+    for obj in render({"enableOperatorWebhook": True}).apply:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "sriov-fdp-operator"
+        assert obj["metadata"].get("namespace") == (None if obj["kind"] in cluster_kinds else "sriov")
+
+
+def test_rendering_is_deterministic() -> None:
+    spec = {"featureGates": {"b": True, "a": False}, "enableInjector": True}
+    assert render(spec) == render(spec)

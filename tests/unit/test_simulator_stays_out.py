@@ -1,0 +1,47 @@
+"""Production code never imports the simulator: only the simulator itself, the CLI and the sandbox do."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sriov_operator
+
+PACKAGE = Path(sriov_operator.__file__).parent
+SIMULATOR = "sriov_operator.host.simulator"
+ALLOWED = ("host/simulator/", "commands/", "sandbox/")
+
+
+def imported_modules(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text(), str(source))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def simulator_importers() -> list[str]:
+    found = []
+    for source in sorted(PACKAGE.rglob("*.py")):
+        relative = source.relative_to(PACKAGE).as_posix()
+        if relative.startswith(ALLOWED):
+            continue
+        if any(name == SIMULATOR or name.startswith(SIMULATOR + ".") for name in imported_modules(source)):
+            found.append(relative)
+    return found
+
+
+def test_no_production_module_imports_the_simulator() -> None:
+    assert simulator_importers() == []
+
+
+def test_the_check_sees_an_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from sriov_operator.host import simulator\n")
+    assert f"{SIMULATOR}" in imported_modules(sample)
+    sample.write_text("from sriov_operator.host.simulator.host_io import simulated_io\n")
+    assert f"{SIMULATOR}.host_io" in imported_modules(sample)
