@@ -287,6 +287,7 @@ def test_plan_output_names_every_field() -> None:
         ],
         "requiresDrain": False,
         "requiresReboot": False,
+        "warnings": [],
     }
 
 
@@ -303,11 +304,11 @@ def test_plan_output_names_every_field() -> None:
         ),
         (
             {"vfGroups": [group("vfio-pci", "0-0"), group("netdevice", "0-0")]},
-            "0000:00:04.0: virtual platform: a port has one function, so one vfGroup, not 2",
+            "spec.interfaces[0].vfGroups[1].vfRange: VF 0 is also in spec.interfaces[0].vfGroups[0]",
         ),
         (
             {"vfGroups": [group("vfio-pci", "1-1")]},
-            "0000:00:04.0: virtual platform: vfRange must be 0-0, not 1-1",
+            "spec.interfaces[0].vfGroups[0].vfRange: '1-1' is outside the VFs of this PF",
         ),
     ],
 )
