@@ -79,6 +79,16 @@ def worker(
     return [node(name, labels), state(name, interfaces)]
 
 
+def supported_nic_ids(data: dict[str, str]) -> dict[str, Any]:
+    """The ``supported-nic-ids`` ConfigMap: label → '<vendor> <PF id> <VF id>'."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "supported-nic-ids", "namespace": NS},
+        "data": data,
+    }
+
+
 def documents(bodies: list[dict[str, Any]]) -> list[Document]:
     return [Document("test.yaml", index + 1, body) for index, body in enumerate(bodies)]
 

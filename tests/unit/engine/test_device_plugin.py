@@ -14,6 +14,7 @@ from tests.unit.engine.builders import (
     policy,
     render,
     resources,
+    supported_nic_ids,
     worker,
 )
 
@@ -150,12 +151,7 @@ def test_entries_for_pfs_the_node_lacks_are_kept_verbatim() -> None:
 
 
 def test_vf_model_is_looked_up_for_the_policy_vendor() -> None:
-    nic_ids = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "supported-nic-ids", "namespace": NS},
-        "data": {"Acme_same_pf_id_as_XXV710": "1234 158b abcd"},
-    }
+    nic_ids = supported_nic_ids({"Acme_same_pf_id_as_XXV710": "1234 158b abcd"})
     one_vf = policy("p", numVfs=1, nicSelector={"vendor": "8086", "deviceID": "158b"})
     result = render([*worker(), nic_ids, one_vf])
     assert resources(result)["p"]["selectors"]["devices"] == ["154c"]

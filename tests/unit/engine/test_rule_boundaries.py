@@ -6,7 +6,20 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine.builders import NS, groups, interfaces, messages, pf, policy, render, resources, worker
+from tests.unit.engine.builders import (
+    NS,
+    groups,
+    interfaces,
+    messages,
+    node,
+    pf,
+    policy,
+    render,
+    resources,
+    state,
+    supported_nic_ids,
+    worker,
+)
 
 PF0, PF1 = "0000:3b:00.0", "0000:3b:00.1"
 MLX = [pf("ens1f0", PF0, vendor="15b3", device="101d", totalvfs=8)]
@@ -156,10 +169,27 @@ def test_overlapping_explicit_ranges_are_errors_and_touching_ones_are_not() -> N
 
     assert errors("0-3", "4-7") == []
     assert len(errors("0-4", "4-7")) == 2
-    assert any(
-        f"SriovNetworkNodePolicy/{NS}/a: spec.nicSelector.pfNames: VF range 0-4" in m
-        for m in errors("0-4", "4-7")
-    )
+    assert (
+        f"SriovNetworkNodePolicy/{NS}/b: spec.nicSelector.pfNames: VF range 4-7 of PF ens1f0 (0000:3b:00.0) "
+        "overlaps range 0-4 of policy 'a'; accepted: disjoint ranges (on 1 node(s): w1)"
+    ) in errors("0-4", "4-7")
+
+
+def test_equal_priorities_warn_only_when_they_claim_the_same_vfs() -> None:
+    def warnings(second: str) -> list[str]:
+        docs: list[dict[str, Any]] = [
+            *worker(),
+            policy("a", numVfs=8, priority=5, nicSelector={"pfNames": ["ens1f0#0-3"]}),
+            policy("b", numVfs=8, priority=5, nicSelector={"pfNames": [f"ens1f0{second}"]}),
+        ]
+        return [m for m in messages(render(docs), "warning") if "spec.priority: equal" in m]
+
+    assert warnings("#4-7") == []
+    assert warnings("") == [
+        f"SriovNetworkNodePolicy/{NS}/a: spec.priority: equal to the priority of policy 'b' and both claim "
+        "the same VFs of PF ens1f0 (0000:3b:00.0); 'b' wins by name order only; give the one that should win "
+        "a lower priority number (on 1 node(s): w1)",
+    ]
 
 
 def test_kept_groups_take_the_larger_mtu_when_the_new_policy_has_it() -> None:
@@ -182,3 +212,85 @@ def test_a_num_vfs_zero_policy_selecting_nothing_does_not_stop_the_policies_afte
         ]
     )
     assert groups(result, PF0) == [("p", "0-3")]
+
+
+def _nic_messages(port: dict[str, Any], provider_id: str = "", **kwargs: Any) -> list[str]:
+    docs = [
+        node("w1", provider_id=provider_id),
+        state("w1", [port]),
+        policy("p", nicSelector={"pfNames": ["ens1f0"]}),
+    ]
+    result = render(docs, **kwargs)
+    return [
+        m for m in messages(result, "error" if kwargs else "warning") if "is not in the supported-NIC" in m
+    ]
+
+
+def test_unsupported_pf_model_selected_by_name_is_found_on_the_node() -> None:
+    unknown = pf("ens1f0", PF0, device="abcd")
+    expected = (
+        f"SriovNetworkNodePolicy/{NS}/p: spec.nicSelector: selects PF ens1f0 ({PF0}) "
+        "whose NIC model 8086:abcd is not in the supported-NIC list"
+    )
+    assert [m.split(";")[0] for m in _nic_messages(unknown)] == [expected]
+    assert [m.split(";")[0] for m in _nic_messages(unknown, strict_nics=True)] == [expected]
+    assert _nic_messages(pf("ens1f0", PF0)) == []
+
+
+@pytest.mark.parametrize(("device", "unsupported"), [("154c", False), ("158b", True), ("abcd", True)])
+def test_a_virtual_machine_port_is_checked_as_a_vf_model(device: str, unsupported: bool) -> None:
+    port = pf("ens1f0", PF0, device=device)
+    found = _nic_messages(port, provider_id="openstack://region/abc")
+    assert [f"whose VF model 8086:{device}" in m for m in found] == ([True] if unsupported else [])
+
+
+def test_every_problem_of_a_policy_on_a_node_is_reported() -> None:
+    pfs = [pf("ens1f0", PF0, totalvfs=4, device="abcd", numVfs=2), pf("ens1f1", PF1, totalvfs=4, numVfs=2)]
+    p = policy("p", numVfs=6, externallyManaged=True, nicSelector={"pfNames": ["ens1f0", "ens1f1"]})
+    result = render([*worker(interfaces=pfs), p])
+    fields = sorted(m.split(": ")[1] + (" 0" if PF0 in m else " 1") for m in messages(result))
+    assert fields == ["spec.numVfs 0", "spec.numVfs 0", "spec.numVfs 1", "spec.numVfs 1"]
+    assert any("NIC model 8086:abcd" in m for m in messages(result, "warning"))
+
+
+def test_policies_on_different_pfs_or_root_devices_do_not_conflict() -> None:
+    result = render(
+        [
+            *worker(interfaces=[pf("ens1f0", PF0, numVfs=8), pf("ens1f1", PF1, numVfs=8)]),
+            policy("a", externallyManaged=True, nicSelector={"rootDevices": [PF0]}),
+            policy("b", priority=10, nicSelector={"rootDevices": [PF1]}),
+        ]
+    )
+    assert messages(result) == []
+
+
+def test_a_pf_model_is_supported_only_for_its_own_vendor() -> None:
+    nic_ids = supported_nic_ids({"Acme": "1234 abcd abce"})
+    docs = [nic_ids, *worker(interfaces=[pf("ens1f0", PF0, device="abcd")]), policy("p")]
+    assert any("NIC model 8086:abcd is not in" in m for m in messages(render(docs), "warning"))
+
+
+def test_every_shared_root_device_and_resource_conflict_is_reported() -> None:
+    pfs = [pf("ens1f0", PF0), pf("ens1f1", PF1)]
+    result = render(
+        [
+            *worker(interfaces=pfs),
+            policy("a", resourceName="r", nicSelector={"rootDevices": [PF0, PF1]}),
+            policy("b", resourceName="r", priority=10, isRdma=True, nicSelector={"rootDevices": [PF0]}),
+            policy("c", resourceName="s", priority=20, needVhostNet=True, nicSelector={"rootDevices": [PF1]}),
+            policy("d", resourceName="s", priority=30, nicSelector={"pfNames": ["ens1f1#4-7"]}),
+        ]
+    )
+    fields = sorted(m.split(": ")[0].rsplit("/")[-1] + " " + m.split(": ")[1] for m in messages(result))
+    assert [f for f in fields if "rootDevices" in f] == [
+        "a spec.nicSelector.rootDevices",
+        "a spec.nicSelector.rootDevices",
+        "b spec.nicSelector.rootDevices",
+        "c spec.nicSelector.rootDevices",
+    ]
+    assert [f for f in fields if "isRdma" in f or "needVhostNet" in f] == [
+        "a spec.isRdma",
+        "b spec.isRdma",
+        "c spec.needVhostNet",
+        "d spec.needVhostNet",
+    ]

@@ -152,7 +152,8 @@ def test_supported_nic_configmap_extends_the_list() -> None:
             [pf("ens1f0", PF0, numVfs=None)],
             {"numVfs": 1, "externallyManaged": True},
             "spec.numVfs",
-            "the 0 VFs PF ens1f0 (0000:3b:00.0) has now",
+            "1 is above the 0 VFs PF ens1f0 (0000:3b:00.0) has now; with externallyManaged the operator "
+            "creates no VFs, so accepted: 1..0",
         ),
         (
             [pf("ens1f0", PF0, numVfs=8)],

@@ -277,3 +277,56 @@ def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(i
     assert vfs is not None
     assert [vf.driver for vf in vfs] == ["iavf"] * 4
     assert all(vf.name for vf in vfs)  # netdevices again
+
+
+def test_plan_output_names_every_field() -> None:
+    action = Action("linkUp", PF, None, "none", "it carries VFs")
+    assert Plan((action,)).to_output() == {
+        "actions": [
+            {"action": "linkUp", "target": PF, "value": None, "requires": "none", "reason": "it carries VFs"}
+        ],
+        "requiresDrain": False,
+        "requiresReboot": False,
+        "warnings": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"numVfs": 2},
+            "0000:00:04.0: virtual platform: numVfs must be 1 (a VM port is one PCI function), not 2",
+        ),
+        (
+            {"eSwitchMode": "switchdev"},
+            "0000:00:04.0: virtual platform: eSwitchMode is set on the hypervisor",
+        ),
+        (
+            {"vfGroups": [group("vfio-pci", "0-0"), group("netdevice", "0-0")]},
+            "spec.interfaces[0].vfGroups[1].vfRange: VF 0 is also in spec.interfaces[0].vfGroups[0]",
+        ),
+        (
+            {"vfGroups": [group("vfio-pci", "1-1")]},
+            "spec.interfaces[0].vfGroups[0].vfRange: '1-1' is outside the VFs of this PF",
+        ),
+    ],
+)
+def test_port_specs_a_vm_cannot_have(spec: dict[str, Any], message: str) -> None:
+    body = {"pciAddress": PORT, "numVfs": 1, **spec}
+    with pytest.raises(PlanError) as raised:
+        plan(SriovNetworkNodeStateSpec(interfaces=[Interface.model_validate(body)]), vm("virtio-pci"))
+    assert str(raised.value).startswith(message)
+
+
+def test_port_without_vf_groups_is_only_remembered() -> None:
+    result = plan(SriovNetworkNodeStateSpec(interfaces=[wanted(PORT, numVfs=1)]), vm("virtio-pci"))
+    assert [a.action for a in result.actions] == ["rememberDevice"]
+
+
+def test_no_vf_mtu_for_a_vf_about_to_go_to_vfio() -> None:
+    spec = wanted(groups=[group("vfio-pci", "0-1", mtu=9000)])
+    assert planned([spec], bare_metal(pf())) == [
+        ("bindDriver", VF0, "vfio-pci", "drain"),
+        ("bindDriver", VF1, "vfio-pci", "drain"),
+    ]
