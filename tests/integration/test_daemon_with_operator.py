@@ -57,6 +57,7 @@ DPDK_PORT = "0000:00:04.0"
 OFFLOAD_PORT = "0000:00:07.0"
 OFFLOAD_NETWORK = "openstack/NetworkID:c0ffee00-1234-4abc-9def-0123456789ab"  # the Mellanox VF's network
 T = TypeVar("T")
+HOSTNAME = "kubernetes.io/hostname"  # the label each test policy selects its one node by
 SRIOV_CAPABLE = {"feature.node.kubernetes.io/network-sriov.capable": "true"}
 
 
@@ -97,6 +98,22 @@ def seed_policies(namespace: str) -> list[dict[str, Any]]:
     return policies
 
 
+async def simulated_node(
+    objects: KubeObjects,
+    kubeconfig: Path,
+    namespace: str,
+    profile: str,
+    name: str,
+    tmp_path: Path,
+    labels: dict[str, str],
+    extra: tuple[str, ...] = (),
+) -> DaemonProcess:
+    """A simulated host from ``profile``, its Node, and its daemon (not started yet)."""
+    create_host(load_profile(profile), tmp_path / name)
+    await create_node(objects, name, labels)
+    return DaemonProcess(name, namespace, kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra)
+
+
 @pytest_asyncio.fixture
 async def operator(
     control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
@@ -124,10 +141,8 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
     daemons = []
     for index, extra in enumerate((("--metadata-url", metadata_service),) * 2 + ((),)):
         name = f"vm{index}-{namespace}"
-        create_host(load_profile("openstack-vm"), tmp_path / name)
-        await create_node(objects, name, SRIOV_CAPABLE)
-        daemon = DaemonProcess(
-            name, namespace, control_plane.kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra
+        daemon = await simulated_node(
+            objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, SRIOV_CAPABLE, extra
         )
         daemons.append(daemon.start())
     try:
@@ -196,7 +211,7 @@ def vf_policy(namespace: str, node: str, num_vfs: int) -> dict[str, Any]:
             "numVfs": num_vfs,
             "deviceType": "netdevice",
             "nicSelector": {"pfNames": ["ens1f0"]},
-            "nodeSelector": {"kubernetes.io/hostname": node},
+            "nodeSelector": {HOSTNAME: node},
         },
     }
 
@@ -251,10 +266,8 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
 ) -> None:
     namespace, objects = operator, KubeObjects(kube)
     name = f"baremetal-{namespace}"
-    create_host(load_profile("baremetal-intel"), tmp_path / name)
-    await create_node(objects, name, {"kubernetes.io/hostname": name})
-    daemon = DaemonProcess(
-        name, namespace, control_plane.kubeconfig, tmp_path / name, tmp_path / f"{name}.log"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
     )
     daemon.start()
     cordoned: list[bool] = []
@@ -319,16 +332,14 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
 ) -> None:
     namespace, objects = operator, KubeObjects(kube)
     name = f"failing-{namespace}"
-    create_host(load_profile("openstack-vm"), tmp_path / name)
-    records = break_device_records(tmp_path / name)
-    await create_node(objects, name, {"kubernetes.io/hostname": name})
-    daemon = DaemonProcess(
-        name, namespace, control_plane.kubeconfig, tmp_path / name, tmp_path / f"{name}.log"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {HOSTNAME: name}
     )
+    records = break_device_records(daemon.root)
     daemon.start()
     try:
         for policy in seed_policies(namespace):
-            policy["spec"]["nodeSelector"] = {"kubernetes.io/hostname": name}
+            policy["spec"]["nodeSelector"] = {HOSTNAME: name}
             await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
 
         async def failed() -> dict[str, Any] | None:
