@@ -6,4 +6,5 @@ import sys
 
 from sriov_operator.vmtest.command import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the package's modules (docs tests walk them) must not run it
+    sys.exit(main())
