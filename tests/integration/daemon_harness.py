@@ -170,5 +170,13 @@ async def handed_over(objects: KubeObjects, namespace: str, node: str, root: Pat
     )
 
 
+def break_device_records(root: Path) -> Path:
+    """A file where the daemon keeps its per-device records: the next record write fails (as root, too)."""
+    records = root / "etc/sriov-operator/pci"
+    records.parent.mkdir(parents=True, exist_ok=True)
+    records.write_text("not a directory\n")
+    return records
+
+
 def driver_of(root: Path, pci: str) -> str | None:
     return read_pci_function(HostRoot(root), pci).driver

@@ -28,6 +28,7 @@ from tests.integration.daemon_harness import (
     PLUGIN_FILE,
     DaemonProcess,
     annotations_of,
+    break_device_records,
     conditions,
     create_node,
     driver_of,
@@ -196,14 +197,6 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
     assert driver_of(vm.root, DPDK_PORT) == "virtio-pci"
 
 
-def _break_device_records(root: Path) -> Path:
-    """A file where the daemon keeps its per-device records: the next record write fails (as root, too)."""
-    records = root / "etc/sriov-operator/pci"
-    records.parent.mkdir(parents=True, exist_ok=True)
-    records.write_text("not a directory\n")
-    return records
-
-
 async def _status_of(node: Node) -> tuple[str | None, str]:
     status = (await node_state(node.objects, node.namespace, node.name)).get("status") or {}
     return status.get("syncStatus"), str(status.get("lastSyncError") or "")
@@ -223,7 +216,7 @@ async def _seed_spec_until_failed(node: Node) -> tuple[int, str]:
 
 
 async def test_failing_host_write_reports_failed_and_recovers(vm: Node) -> None:
-    records = _break_device_records(vm.root)
+    records = break_device_records(vm.root)
     generation, error = await _seed_spec_until_failed(vm)
     assert error.startswith(
         f"rememberDevice {DPDK_PORT}: /etc/sriov-operator/pci"
@@ -253,7 +246,7 @@ async def test_failing_host_write_reports_failed_and_recovers(vm: Node) -> None:
 
 
 async def test_daemon_killed_mid_apply_and_restarted_converges(vm: Node) -> None:
-    records = _break_device_records(vm.root)  # the apply stops half-way: vfio loaded, port not bound
+    records = break_device_records(vm.root)  # the apply stops half-way: vfio loaded, port not bound
     vm.daemon.start()
     generation = await write_node_state_spec(vm.objects, vm.namespace, vm.name, SEED_SPEC)
     await write_device_plugin_config(vm.objects, vm.namespace, vm.name, SEED_RESOURCES, generation)

@@ -1,42 +1,49 @@
-"""The operator (its `sriov-operator operator` command) and three config daemons on simulated OpenStack VMs.
+"""The operator (its `sriov-operator operator` command, drain controller included) and config daemons.
 
-Two VMs read their Neutron ports from a metadata service on 127.0.0.1, the third
-from its config drive.  The drain controller is not wired into the operator
-command yet, so it runs here in-process, on its own Manager, from its
-`register` function: the daemons' drain requests get a real answer.
+Three simulated OpenStack VMs (two read their Neutron ports from a metadata
+service on 127.0.0.1, the third from its config drive), a simulated bare-metal
+server whose VFs need a drain, and a host whose writes fail.  Nothing here
+plays the operator: the NodeState specs, the device-plugin ConfigMaps and the
+answers to drain requests all come from the operator process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.server
 import json
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
+from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file
+from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_POLICIES, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.resources import (
+    CONFIG_MAPS,
+    NODES,
+    SRIOV_NETWORK_NODE_POLICIES,
+    SRIOV_NETWORK_NODE_STATES,
+    Resource,
+)
 from sriov_operator.manifests import load_paths
-from sriov_operator.operator.drain import register as register_drain
-from sriov_operator.operator.drain.settings import DrainSettings
-from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.settings import RuntimeSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.daemon_harness import (
+    PLUGIN_FILE,
     DaemonProcess,
     annotations_of,
+    break_device_records,
+    conditions,
     create_node,
     driver_of,
     eventually,
@@ -49,6 +56,8 @@ from tests.support import FIXTURES
 DPDK_PORT = "0000:00:04.0"
 OFFLOAD_PORT = "0000:00:07.0"
 OFFLOAD_NETWORK = "openstack/NetworkID:c0ffee00-1234-4abc-9def-0123456789ab"  # the Mellanox VF's network
+T = TypeVar("T")
+HOSTNAME = "kubernetes.io/hostname"  # the label each test policy selects its one node by
 SRIOV_CAPABLE = {"feature.node.kubernetes.io/network-sriov.capable": "true"}
 
 
@@ -89,11 +98,27 @@ def seed_policies(namespace: str) -> list[dict[str, Any]]:
     return policies
 
 
+async def simulated_node(
+    objects: KubeObjects,
+    kubeconfig: Path,
+    namespace: str,
+    profile: str,
+    name: str,
+    tmp_path: Path,
+    labels: dict[str, str],
+    extra: tuple[str, ...] = (),
+) -> DaemonProcess:
+    """A simulated host from ``profile``, its Node, and its daemon (not started yet)."""
+    create_host(load_profile(profile), tmp_path / name)
+    await create_node(objects, name, labels)
+    return DaemonProcess(name, namespace, kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra)
+
+
 @pytest_asyncio.fixture
 async def operator(
-    kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
+    control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """The operator command and the drain controller for a fresh namespace; yields the namespace."""
+    """The operator command for a fresh namespace; yields the namespace."""
     namespace = await make_namespace(None)
     log = (tmp_path / "operator.log").open("ab")
     argv = [
@@ -101,19 +126,12 @@ async def operator(
         "--kubeconfig", str(control_plane.kubeconfig), "--leader-elect=false", "--health-port", "-1",
     ]  # fmt: skip
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
-    async with Manager(runtime) as manager:
-        register_drain(manager, DrainSettings(namespace=namespace, resource_prefix="openshift.io"))
-        drain = asyncio.create_task(manager.run())
-        try:
-            yield namespace
-        finally:
-            manager.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(drain, 30)
-            process.terminate()
-            process.wait(timeout=30)
-            log.close()
+    try:
+        yield namespace
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
 
 
 async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_drivers(
@@ -123,10 +141,8 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
     daemons = []
     for index, extra in enumerate((("--metadata-url", metadata_service),) * 2 + ((),)):
         name = f"vm{index}-{namespace}"
-        create_host(load_profile("openstack-vm"), tmp_path / name)
-        await create_node(objects, name, SRIOV_CAPABLE)
-        daemon = DaemonProcess(
-            name, namespace, control_plane.kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra
+        daemon = await simulated_node(
+            objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, SRIOV_CAPABLE, extra
         )
         daemons.append(daemon.start())
     try:
@@ -179,3 +195,181 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
     finally:
         for daemon in daemons:
             daemon.stop()
+
+
+BAREMETAL_PF = "0000:3b:00.0"  # ens1f0 of the profile's Intel XXV710
+CURRENT_STATE = "sriovnetwork.openshift.io/current-state"
+
+
+def vf_policy(namespace: str, node: str, num_vfs: int) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SriovNetworkNodePolicy",
+        "metadata": {"name": "intelnics", "namespace": namespace},
+        "spec": {
+            "resourceName": "intelnics",
+            "numVfs": num_vfs,
+            "deviceType": "netdevice",
+            "nicSelector": {"pfNames": ["ens1f0"]},
+            "nodeSelector": {HOSTNAME: node},
+        },
+    }
+
+
+async def record_changes(
+    objects: KubeObjects,
+    resource: Resource,
+    namespace: str | None,
+    name: str,
+    value_of: Callable[[dict[str, Any]], T],
+    into: list[T],
+) -> None:
+    """Append ``value_of`` the object each time it changes, from the API server's watch stream.
+
+    The API server may still be initialising a new CRD's storage: list again until it answers.
+    """
+    selector = f"metadata.name={name}"
+
+    def seen(obj: dict[str, Any]) -> None:
+        value = value_of(obj)
+        if not into or into[-1] != value:
+            into.append(value)
+
+    while True:
+        try:
+            listed = await objects.list(resource, namespace, field_selector=selector)
+            break
+        except ApiUnavailableError:
+            await asyncio.sleep(0.1)
+    for item in listed["items"]:
+        seen(item)
+    version = listed["metadata"]["resourceVersion"]
+    async for event in objects.watch(resource, namespace, field_selector=selector, resource_version=version):
+        if event["type"] in ("ADDED", "MODIFIED"):
+            seen(event["object"])
+
+
+def is_cordoned(node: dict[str, Any]) -> bool:
+    return bool(node.get("spec", {}).get("unschedulable"))
+
+
+def drain_answer(state: dict[str, Any]) -> str:
+    return annotations_of(state).get(CURRENT_STATE, "")
+
+
+def vf_count(root: Path, pf: str) -> int:
+    return len(list((root / "sys/bus/pci/devices" / pf).glob("virtfn*")))
+
+
+async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_after(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    namespace, objects = operator, KubeObjects(kube)
+    name = f"baremetal-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+    daemon.start()
+    cordoned: list[bool] = []
+    answers: list[str] = []
+    watches = [
+        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
+        asyncio.create_task(
+            record_changes(objects, SRIOV_NETWORK_NODE_STATES, namespace, name, drain_answer, answers)
+        ),
+    ]
+    try:
+
+        async def discovered() -> bool:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            return bool(((state or {}).get("status") or {}).get("interfaces"))
+
+        await eventually(discovered, "the operator's NodeState with the daemon's PFs in its status")
+        assert vf_count(daemon.root, BAREMETAL_PF) == 0
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
+
+        async def plugin_file_appeared() -> tuple[int] | None:
+            """The number of VFs at the moment the device plugin's file appears."""
+            return (vf_count(daemon.root, BAREMETAL_PF),) if (daemon.root / PLUGIN_FILE).exists() else None
+
+        assert await eventually(plugin_file_appeared, "the device-plugin config on the host", 180) == (4,)
+
+        async def finished() -> dict[str, Any] | None:
+            state = await node_state(objects, namespace, name)
+            interfaces = (state.get("spec") or {}).get("interfaces") or []
+            if [(i["pciAddress"], i.get("numVfs")) for i in interfaces] != [(BAREMETAL_PF, 4)]:
+                return None
+            kube_node = await objects.get(NODES, name)
+            if (kube_node or {}).get("spec", {}).get("unschedulable"):
+                return None
+            if annotations_of(state).get(CURRENT_STATE) != "Idle":
+                return None
+            return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+        await eventually(finished, "Succeeded, the node uncordoned and the drain answer back to Idle", 180)
+        assert vf_count(daemon.root, BAREMETAL_PF) == 4
+        for watch in watches:  # a watch that died saw nothing: fail with its error, not with an empty list
+            if watch.done():
+                watch.result()
+        assert True in cordoned and cordoned[-1] is False, cordoned  # cordoned during the drain, then not
+        assert "Draining" in answers and "DrainComplete" in answers[answers.index("Draining") :], answers
+        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+        assert configmap is not None
+        text = configmap["data"]["config.json"]
+        assert [r["resourceName"] for r in json.loads(text)["resourceList"]] == ["intelnics"]
+        await eventually(
+            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
+        )
+    finally:
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+        daemon.stop()
+
+
+async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    namespace, objects = operator, KubeObjects(kube)
+    name = f"failing-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {HOSTNAME: name}
+    )
+    records = break_device_records(daemon.root)
+    daemon.start()
+    try:
+        for policy in seed_policies(namespace):
+            policy["spec"]["nodeSelector"] = {HOSTNAME: name}
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
+        async def failed() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            return state if ((state or {}).get("status") or {}).get("syncStatus") == "Failed" else None
+
+        state = await eventually(failed, "syncStatus Failed", 180)
+        error = state["status"]["lastSyncError"]
+        assert error.startswith("rememberDevice 0000:00:0") and ": /etc/sriov-operator/pci" in error, error
+        degraded = conditions(state)["Degraded"]
+        assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")
+        assert not (daemon.root / PLUGIN_FILE).exists()  # nothing for the device plugin from a half-done host
+
+        records.unlink()
+
+        async def recovered() -> dict[str, Any] | None:
+            state = await node_state(objects, namespace, name)
+            if len((state.get("spec") or {}).get("interfaces") or []) != 2:
+                return None
+            return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+        state = await eventually(recovered, "recovery to Succeeded once the fault is gone", 180)
+        assert state["status"]["lastSyncError"] == ""
+        assert conditions(state)["Degraded"]["status"] == "False"
+        assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
+        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+        assert configmap is not None
+        text = configmap["data"]["config.json"]
+        await eventually(
+            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
+        )
+    finally:
+        daemon.stop()

@@ -207,7 +207,6 @@ class WebhookReconciler:
                 logger.info("applying %s %s", desired.kind, desired.name)
                 await self.objects.apply(resource, desired.body, FIELD_MANAGER)
 
-
     async def _webhook_serves(self) -> bool:
         """Register a configuration only once something answers it.
 
