@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -58,7 +57,7 @@ from sriov_operator.host.discovery import Discovery
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
 from sriov_operator.host.state import HostState
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, PODS, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Result
@@ -68,7 +67,6 @@ from sriov_operator.runtime.refs import ObjectRef
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 AT_ONCE = Result(requeue_after=0.0)
 RETRIED_STEPS = ("fail", "apply", "hand-over")
 

@@ -15,18 +15,17 @@ import builtins
 import logging
 import random
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from sriov_operator.errors import SriovOperatorError, describe
 from sriov_operator.kube.errors import ResourceExpiredError
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import Resource
 from sriov_operator.runtime.backoff import backoff_delay
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 EventKind = Literal["added", "modified", "deleted", "relisted"]
 Handler = Callable[[EventKind, Object | None, Object | None], None]
 Transform = Callable[[Object], Object]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from sriov_operator.api.constants import EventReason
 from sriov_operator.errors import SriovOperatorError, TransientError, describe
 from sriov_operator.kube.errors import ConflictError
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import LEASES
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.events import EventRecorder, micro_time
@@ -30,8 +30,6 @@ from sriov_operator.runtime.refs import ObjectRef
 from sriov_operator.runtime.settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class NotLeaderError(TransientError):

@@ -18,7 +18,7 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_LABEL,
     SUPPORTED_NIC_CONFIGMAP,
 )
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
     NODES,
@@ -36,8 +36,6 @@ from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
-
-Object = dict[str, Any]
 
 
 def _labels(obj: Object | None) -> dict[str, str]:

@@ -31,7 +31,7 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.api.models import SriovNetworkPoolConfig
 from sriov_operator.kube.errors import EvictionBlockedError
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import (
     NODES,
     POD_DISRUPTION_BUDGETS,
@@ -61,8 +61,6 @@ from sriov_operator.runtime.informer import Informer
 from sriov_operator.runtime.refs import ObjectRef, ref
 
 log = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 def _newer(cached: Object | None, written: Object | None) -> bool:

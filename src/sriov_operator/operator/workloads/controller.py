@@ -13,11 +13,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Hashable
-from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.api.models import SriovOperatorConfig
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
@@ -38,7 +37,6 @@ from sriov_operator.runtime.informer import Informer
 
 log = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 
 RESOURCES: dict[str, Resource] = {
     r.kind: r
