@@ -27,9 +27,10 @@ from sriov_operator.kube.resources import (
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import FOLD_WINDOW, EventRecorder
 from sriov_operator.runtime.leader import NotLeaderError
-from sriov_operator.runtime.manager import Manager
+from sriov_operator.runtime.manager import InformerConflictError, Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.runtime.testing import FakeClock
+from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
 from tests.integration.conftest import NamespaceFactory, wait_for
 
 
@@ -101,6 +102,28 @@ async def test_readyz_fails_while_a_cache_cannot_sync(control_plane: ControlPlan
             status, body = await asyncio.to_thread(http_get, manager.health_port, "/readyz")
             assert (status, body) == (503, "caches not synced: widgets.example.invalid\n")
             assert await asyncio.to_thread(http_get, manager.health_port, "/healthz") == (200, "ok\n")
+
+
+async def test_a_shared_informer_asked_for_with_another_transform_is_refused(
+    control_plane: ControlPlane,
+) -> None:
+    settings = RuntimeSettings(kubeconfig=control_plane.kubeconfig, health_port=-1)
+    async with Manager(settings) as manager:
+        stripped = manager.informer(CONFIG_MAPS, namespace="a", transform=strip_managed_fields)
+        assert manager.informer(CONFIG_MAPS, namespace="a", transform=strip_managed_fields) is stripped
+        with pytest.raises(
+            InformerConflictError,
+            match=r"^informer configmaps \(namespace=a\) registered with transform=strip_managed_fields, "
+            r"asked again with transform=None; every caller",
+        ):
+            manager.informer(CONFIG_MAPS, namespace="a")
+        with pytest.raises(InformerConflictError, match="transform=slim_node"):
+            manager.informer(CONFIG_MAPS, namespace="a", transform=slim_node)
+        with pytest.raises(InformerConflictError, match="page_size=10"):
+            manager.informer(CONFIG_MAPS, namespace="a", transform=strip_managed_fields, page_size=10)
+        # other selectors are another informer, free to hold another shape
+        assert manager.informer(CONFIG_MAPS, namespace="b") is not stripped
+        assert manager.informers == [stripped, manager.informer(CONFIG_MAPS, namespace="b")]
 
 
 async def test_event_recorder_folds_repeats_into_one_event_with_a_count(

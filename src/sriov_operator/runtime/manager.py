@@ -40,6 +40,15 @@ DRAIN_TIMEOUT = 10.0  # seconds controllers get to finish the reconcile they are
 InformerKey = tuple[Resource, str | None, str | None, str | None]
 
 
+class InformerConflictError(ValueError):
+    """Two callers asked for one shared informer with different transforms or options.
+
+    A programming error, not a failure the process can meet at run time: it is
+    raised while controllers register, before anything runs, and so is outside
+    the error tree (`sriov_operator.errors`) on purpose.
+    """
+
+
 class Manager:
     def __init__(self, settings: RuntimeSettings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
@@ -50,6 +59,7 @@ class Manager:
         self._api: ApiSession | None = None
         self._exit = AsyncExitStack()
         self._informers: dict[InformerKey, Informer] = {}
+        self._informer_options: dict[InformerKey, tuple[Transform | None, dict[str, Any]]] = {}
         self._controllers: list[Controller] = []
         self._stopping = asyncio.Event()
         self._elector_task: asyncio.Task[None] | None = None
@@ -90,19 +100,29 @@ class Manager:
         transform: Transform | None = None,
         **options: Any,
     ) -> Informer:
-        """The informer for these selectors, shared by all who ask (the first transform wins)."""
+        """The informer for these selectors, shared by all who ask.
+
+        Every caller of one informer must ask for the same ``transform`` and
+        options: the cache holds one shape of object, so a second caller expecting
+        another would silently read the first one's (`InformerConflictError`).
+        """
         key = (resource, namespace, label_selector, field_selector)
-        if key not in self._informers:
-            self._informers[key] = Informer(
-                self.objects,
-                resource,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                transform=transform,
-                clock=self.clock,
-                **options,
-            )
+        asked = (transform, options)
+        if key in self._informers:
+            if self._informer_options[key] != asked:
+                raise InformerConflictError(_conflict_message(key, self._informer_options[key], asked))
+            return self._informers[key]
+        self._informers[key] = Informer(
+            self.objects,
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            transform=transform,
+            clock=self.clock,
+            **options,
+        )
+        self._informer_options[key] = asked
         return self._informers[key]
 
     def add_controller(self, controller: Controller) -> None:
@@ -200,3 +220,31 @@ class Manager:
         main.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await main
+
+
+def _conflict_message(
+    key: InformerKey,
+    first: tuple[Transform | None, dict[str, Any]],
+    second: tuple[Transform | None, dict[str, Any]],
+) -> str:
+    resource, namespace, label_selector, field_selector = key
+    selectors = ", ".join(
+        f"{name}={value}"
+        for name, value in (
+            ("namespace", namespace),
+            ("labels", label_selector),
+            ("fields", field_selector),
+        )
+        if value is not None
+    )
+
+    def shape(asked: tuple[Transform | None, dict[str, Any]]) -> str:
+        transform, options = asked
+        name = getattr(transform, "__qualname__", repr(transform)) if transform else "None"
+        return f"transform={name}" + "".join(f", {k}={v!r}" for k, v in sorted(options.items()))
+
+    where = f" ({selectors})" if selectors else ""
+    return (
+        f"informer {resource.qualified_name}{where} registered with {shape(first)}, "
+        f"asked again with {shape(second)}; every caller of a shared informer must ask for the same"
+    )

@@ -45,6 +45,7 @@ from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import add_flag
+from sriov_operator.runtime.transforms import strip_managed_fields
 from sriov_operator.webhook.certificates import CertificateSettings, plan_certificates
 from sriov_operator.webhook.configurations import (
     CONFIGURATION_KEYS,
@@ -230,7 +231,11 @@ def register_operator_controllers(manager: Manager, settings: WebhookOperatorSet
     def to_key(obj: dict[str, Any]) -> list[str]:
         return [KEY]
 
-    controller.watch(manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=settings.namespace), to_key)
+    # the operator's own controllers share this informer, stripped
+    configs = manager.informer(
+        SRIOV_OPERATOR_CONFIGS, namespace=settings.namespace, transform=strip_managed_fields
+    )
+    controller.watch(configs, to_key)
     controller.watch(manager.informer(SECRETS, namespace=settings.namespace, label_selector=ours), to_key)
     for resource in RESOURCES.values():
         controller.watch(manager.informer(resource, label_selector=ours), to_key)
