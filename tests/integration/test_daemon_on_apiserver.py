@@ -26,6 +26,7 @@ from sriov_operator.kube.resources import EVENTS, NODES, SRIOV_NETWORK_NODE_STAT
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.daemon_harness import (
     PLUGIN_FILE,
+    WAIT_SECONDS,
     DaemonProcess,
     annotations_of,
     break_device_records,
@@ -148,15 +149,35 @@ async def _drain_requested(node: Node) -> str | None:
     return state if state in ("Drain_Required", "Reboot_Required") else None
 
 
+async def _first_version_listing(node: Node, ports: int, since: str) -> dict[str, Any]:
+    """The first version of the NodeState, as stored after ``since``, whose status lists ``ports`` ports.
+
+    Read from a watch, so no version is missed between two polls.
+    """
+
+    async def first() -> dict[str, Any]:
+        async for event in node.objects.watch(
+            SRIOV_NETWORK_NODE_STATES,
+            node.namespace,
+            field_selector=f"metadata.name={node.name}",
+            resource_version=since,
+            allow_bookmarks=False,
+        ):
+            state: dict[str, Any] = event["object"]
+            if len((state.get("status") or {}).get("interfaces") or []) == ports:
+                return state
+        raise AssertionError(f"the watch of {node.name} ended before its status listed {ports} ports")
+
+    return await asyncio.wait_for(first(), WAIT_SECONDS)
+
+
 async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm: Node) -> None:
+    since = (await node_state(vm.objects, vm.namespace, vm.name))["metadata"]["resourceVersion"]
     vm.daemon.start()
 
-    async def discovered() -> dict[str, Any] | None:
-        state = await node_state(vm.objects, vm.namespace, vm.name)
-        return state if len((state.get("status") or {}).get("interfaces") or []) == 4 else None
-
-    state = await eventually(discovered, "the daemon to publish the VM's four Neutron ports")
-    assert annotations_of(state)["sriovnetwork.openshift.io/metadata-source"] == "configDrive"
+    # whoever reads the VM's ports also reads where they came from: never one without the other
+    state = await _first_version_listing(vm, 4, since)
+    assert annotations_of(state).get("sriovnetwork.openshift.io/metadata-source") == "configDrive"
     filters = {i["pciAddress"]: i.get("netFilter") for i in state["status"]["interfaces"]}
     assert filters[DPDK_PORT] != filters[OFFLOAD_PORT]  # two Neutron networks, as the seed article says
 

@@ -177,8 +177,9 @@ class NodeDaemon:
         if isinstance(looked, Result):
             return looked
         decision = decide(looked.seen)
-        await self._publish(looked, decision)
+        # The source first: a status that lists OpenStack ports is never read without where they came from.
         await self._report_metadata_source(looked)
+        await self._publish(looked, decision)
         return await self._take(looked, decision)
 
     async def _take(self, looked: _Pass, decision: Decision) -> Result | None:
