@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prometheus_client import REGISTRY
-
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
@@ -49,35 +47,24 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
         await asyncio.sleep(0.1)
 
 
-def api_writes(verb: str, resource: Resource) -> float:
-    value = REGISTRY.get_sample_value(
-        "sriov_operator_api_writes_total", {"verb": verb, "resource": resource.qualified_name}
-    )
-    return value or 0.0
-
-
-def operator_writes() -> float:
-    """Every write counted so far (the operator's and the test's own)."""
-    return sum(
-        sample.value
-        for metric in REGISTRY.collect()
-        if metric.name == "sriov_operator_api_writes"
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
-
-
 @dataclass
 class RunningOperator:
     manager: Manager
     task: asyncio.Task[None]
     operator: OperatorControllers
 
+    def writes(self, verb: str, resource: Resource) -> int:
+        """Writes this operator sent (not the test's, nor those of anything else in the process)."""
+        return self.manager.objects.writes[verb, resource.qualified_name]
+
+    def all_writes(self) -> int:
+        return sum(self.manager.objects.writes.values())
+
     async def settled(self, quiet: float = 1.0) -> bool:
-        """True once no queue holds a key and nothing was written for ``quiet`` seconds."""
-        before = operator_writes()
+        """True once no queue holds a key and this operator wrote nothing for ``quiet`` seconds."""
+        before = self.all_writes()
         await asyncio.sleep(quiet)
-        return self.operator.idle() and operator_writes() == before
+        return self.operator.idle() and self.all_writes() == before
 
     async def stop(self) -> None:
         self.manager.stop()

@@ -35,7 +35,6 @@ from tests.integration.operator_harness import play_rollouts
 from tests.integration.operator_support import (
     TEST_MANAGER,
     add_node,
-    api_writes,
     eventually,
     operator_settings,
     report_status,
@@ -186,11 +185,11 @@ async def test_operator_restarted_mid_work_converges(
         await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
     settings = operator_settings(control_plane.kubeconfig, namespace, workers=1)
     async with running_operator(settings) as first:
-        before = api_writes("apply", SRIOV_NETWORK_NODE_STATES)
+        before = first.writes("apply", SRIOV_NETWORK_NODE_STATES)
         await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=6), TEST_MANAGER)
 
         async def some_written() -> bool:
-            return api_writes("apply", SRIOV_NETWORK_NODE_STATES) - before >= 5
+            return first.writes("apply", SRIOV_NETWORK_NODE_STATES) - before >= 5
 
         await eventually(some_written, what="some specs written")
         first.task.cancel()  # killed mid-work: no graceful drain of the queue

@@ -26,7 +26,6 @@ from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_support import (
     TEST_MANAGER,
     add_node,
-    api_writes,
     eventually,
     node_body,
     operator_settings,
@@ -152,7 +151,7 @@ async def test_one_policy_change_rewrites_only_the_states_it_selects(
             ]
             for n in racks["b"]
         }
-        writes_before = api_writes("apply", SRIOV_NETWORK_NODE_STATES)
+        writes_before = running.writes("apply", SRIOV_NETWORK_NODE_STATES)
         await objects.apply(
             SRIOV_NETWORK_NODE_POLICIES,
             _in_namespace(policy("pa", node_selector={"rack": "a"}, numVfs=8), namespace),
@@ -160,14 +159,14 @@ async def test_one_policy_change_rewrites_only_the_states_it_selects(
         )
         await eventually(lambda: all_have_vfs(8, racks["a"]), what="rack a at 8 VFs")
         await eventually(running.settled, what="the operator idle")
-        assert api_writes("apply", SRIOV_NETWORK_NODE_STATES) - writes_before == len(racks["a"])
+        assert running.writes("apply", SRIOV_NETWORK_NODE_STATES) - writes_before == len(racks["a"])
         for name, version in untouched.items():
             state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
             assert state is not None
             assert state["metadata"]["resourceVersion"] == version, f"{name} was rewritten"
 
         # a change outside the spec (a label on the policy) and a status report write nothing
-        writes_before = api_writes("apply", SRIOV_NETWORK_NODE_STATES)
+        writes_before = running.writes("apply", SRIOV_NETWORK_NODE_STATES)
         relabelled = _in_namespace(policy("pa", node_selector={"rack": "a"}, numVfs=8), namespace)
         relabelled["metadata"]["labels"] = {"team": "x"}
         await objects.apply(SRIOV_NETWORK_NODE_POLICIES, relabelled, TEST_MANAGER)
@@ -179,4 +178,4 @@ async def test_one_policy_change_rewrites_only_the_states_it_selects(
         )
         await eventually(running.settled, what="the operator idle")
         # status writes (the report above, the drain controller's condition) count as .../status
-        assert api_writes("apply", SRIOV_NETWORK_NODE_STATES) == writes_before
+        assert running.writes("apply", SRIOV_NETWORK_NODE_STATES) == writes_before

@@ -190,6 +190,24 @@ async def test_a_refused_write_is_never_sent(objects: KubeObjects, make_namespac
         "sriov_operator_api_writes_total", {"verb": "create", "resource": "configmaps"}
     )
     assert after == writes
+    assert not guarded.writes
+
+
+async def test_each_client_tallies_only_its_own_writes(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    mine, other = KubeObjects(objects.api), KubeObjects(objects.api)
+    await mine.create(CONFIG_MAPS, config_map("mine", namespace))
+    await other.create(CONFIG_MAPS, config_map("other", namespace))
+    await other.patch(CONFIG_MAPS, "other", {"data": {"a": "1"}}, namespace)
+    await other.apply(CONFIG_MAPS, config_map("other", namespace), "runtime-test")
+    assert mine.writes == {("create", "configmaps"): 1}
+    assert other.writes == {
+        ("create", "configmaps"): 1,
+        ("patch", "configmaps"): 1,
+        ("apply", "configmaps"): 1,
+    }
 
 
 async def test_eviction_blocked_by_a_disruption_budget(

@@ -3,13 +3,16 @@
 Plain dicts cost a fraction of the memory of kubernetes_asyncio's models and are
 what the engine reads. Every failure becomes an error of our tree
 (`sriov_operator.kube.errors`); every write is counted per verb and resource in
-``sriov_operator_api_writes_total``.
+``sriov_operator_api_writes_total`` (the process's total) and in the client's
+own `KubeObjects.writes` (what this client alone sent, whatever else runs in the
+process).
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+from collections import Counter as Tally
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal, Protocol
 
@@ -118,6 +121,7 @@ class KubeObjects:
         self.api = api
         self.transport: Transport = ApiClientTransport(api) if hasattr(api, "call_api") else api
         self.write_guard = write_guard
+        self.writes: Tally[tuple[str, str]] = Tally()  # (verb, resource as in API_WRITES) -> writes sent
 
     # ------------------------------------------------------------- transport
     async def _send(
@@ -251,6 +255,7 @@ class KubeObjects:
             self.write_guard()
         counted = f"{resource.qualified_name}/{subresource}" if subresource else resource.qualified_name
         API_WRITES.labels(verb=verb, resource=counted).inc()
+        self.writes[verb, counted] += 1
         return await self._json(method, path, **kwargs)
 
     async def apply(
