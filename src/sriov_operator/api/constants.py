@@ -107,16 +107,6 @@ SYNC_IN_PROGRESS: Final = "InProgress"
 SYNC_SUCCEEDED: Final = "Succeeded"
 SYNC_FAILED: Final = "Failed"
 
-# Upstream feature gates and their defaults.
-FEATURE_GATE_DEFAULTS: Final = {
-    "parallelNicConfig": False,
-    "resourceInjectorMatchCondition": False,
-    "metricsExporter": False,
-    "manageSoftwareBridges": False,
-    "blockDevicePluginUntilConfigured": True,
-    "mellanoxFirmwareReset": True,
-}
-
 # Config daemon: field manager of its NodeState status (DRAIN_FIELD_MANAGER owns the Draining
 # condition), and what it reports on its NodeState.
 DAEMON_FIELD_MANAGER: Final = "sriov-fdp-config-daemon"

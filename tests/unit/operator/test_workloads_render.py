@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from typing import Any
 
 import pytest
 
 from sriov_operator.api.models import SriovOperatorConfig
+from sriov_operator.cli import build_parser
 from sriov_operator.operator.workloads.render import Workloads, render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 
@@ -77,13 +81,11 @@ def test_either_webhook_flag_runs_the_webhook_deployment_and_service(flag: str) 
     assert pod["volumes"] == [{"name": "tls", "secret": {"secretName": "sriov-operator-webhook-cert"}}]
 
 
-def test_config_daemon_honours_selector_log_level_drain_and_feature_gates() -> None:
+def test_config_daemon_honours_selector_log_level_and_the_users_variables() -> None:
     workloads = render(
         {
             "configDaemonNodeSelector": {"sriov": "yes"},
             "logLevel": 2,
-            "disableDrain": True,
-            "featureGates": {"parallelNicConfig": True, "mellanoxFirmwareReset": False},
             "configDaemonEnvVars": {"HTTP_PROXY": "http://proxy:3128", "SRIOV_OPERATOR_LOG_LEVEL": "WARNING"},
         }
     )
@@ -91,12 +93,8 @@ def test_config_daemon_honours_selector_log_level_drain_and_feature_gates() -> N
     pod = daemon_set["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"sriov": "yes"}
     daemon_env = env(pod["containers"][0])
-    assert daemon_env["SRIOV_OPERATOR_DISABLE_DRAIN"] == "true"
-    assert daemon_env["SRIOV_OPERATOR_RESOURCE_PREFIX"] == "example.com"
-    gates = dict(item.split("=") for item in daemon_env["SRIOV_OPERATOR_FEATURE_GATES"].split(","))
-    assert gates["parallelNicConfig"] == "true"
-    assert gates["mellanoxFirmwareReset"] == "false"
-    assert gates["blockDevicePluginUntilConfigured"] == "true"  # upstream default kept
+    assert daemon_env["SRIOV_OPERATOR_HOST_ROOT"] == "/host"
+    assert daemon_env["SRIOV_OPERATOR_NAMESPACE"] == "sriov"
     assert daemon_env["HTTP_PROXY"] == "http://proxy:3128"
     assert daemon_env["SRIOV_OPERATOR_LOG_LEVEL"] == "WARNING"  # the user's explicit variable wins
     assert daemon_env["SRIOV_OPERATOR_NODE_NAME"] == "<from>"
@@ -104,6 +102,38 @@ def test_config_daemon_honours_selector_log_level_drain_and_feature_gates() -> N
     assert len(names) == len(set(names))
     assert pod["containers"][0]["securityContext"] == {"privileged": True}
     assert pod["volumes"] == [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}]
+
+
+def accepted_variables(subcommand: str) -> set[str]:
+    """The environment variables ``sriov-operator <subcommand> --help`` says its flags read."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args([subcommand, "--help"])
+    return set(re.findall(r"\[env (\w+);", " ".join(out.getvalue().split())))
+
+
+def test_every_variable_rendered_for_our_commands_is_one_they_read() -> None:
+    """A variable the command does not read would look like a setting while doing nothing."""
+    everything = {
+        "enableOperatorWebhook": True,
+        "logLevel": 1,
+        "disableDrain": True,
+        "featureGates": {"parallelNicConfig": True},
+        "disablePlugins": ["mellanox"],
+        "enableOvsOffload": True,
+    }
+    checked = set()
+    for obj in render(everything).apply:
+        if obj["kind"] not in ("DaemonSet", "Deployment"):
+            continue
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            if c["command"][0] != "sriov-operator":
+                continue  # upstream's device plugin: not our flags
+            rendered = {e["name"] for e in c["env"]}
+            unread = rendered - accepted_variables(c["command"][1])
+            assert not unread, f"{obj['kind']}/{obj['metadata']['name']}: {sorted(unread)} not read"
+            checked.add(c["command"][1])
+    assert checked == {"daemon", "webhook"}
 
 
 @pytest.mark.parametrize(("level", "expected"), [(None, "INFO"), (0, "INFO"), (1, "DEBUG"), (2, "DEBUG")])

@@ -16,7 +16,6 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_HOST_DIR,
     DEVICE_PLUGIN_LABEL,
     DEVICE_PLUGIN_NAME,
-    FEATURE_GATE_DEFAULTS,
     FIELD_MANAGER,
     GROUP,
     WEBHOOK_CERT_DIR,
@@ -102,15 +101,6 @@ NODE_NAME_ENV = {
 }
 
 
-def feature_gates(config: SriovOperatorConfig) -> dict[str, bool]:
-    """Upstream's defaults overlaid with the config's ``featureGates``."""
-    return {**FEATURE_GATE_DEFAULTS, **(config.spec.feature_gates or {})}
-
-
-def _gates_text(gates: dict[str, bool]) -> str:
-    return ",".join(f"{name}={str(value).lower()}" for name, value in sorted(gates.items()))
-
-
 def _daemon_set(name: str, settings: WorkloadSettings, pod_spec: dict[str, Any]) -> Object:
     daemon_set = _object("apps/v1", "DaemonSet", name, name, settings.namespace)
     daemon_set["spec"] = {
@@ -137,15 +127,12 @@ def _host_path(name: str, path: str, type_: str = "Directory") -> dict[str, Any]
 
 def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Object]:
     namespace = settings.namespace
+    # Only settings `sriov-operator daemon` has flags for (docs/operator-config.md says where the
+    # config's other fields go).
     ours = {
         "SRIOV_OPERATOR_NAMESPACE": namespace,
         "SRIOV_OPERATOR_HOST_ROOT": HOST_MOUNT,
-        "SRIOV_OPERATOR_RESOURCE_PREFIX": settings.resource_prefix,
         "SRIOV_OPERATOR_LOG_LEVEL": LOG_LEVELS[config.spec.log_level or 0],
-        "SRIOV_OPERATOR_DISABLE_DRAIN": str(config.spec.disable_drain).lower(),
-        "SRIOV_OPERATOR_FEATURE_GATES": _gates_text(feature_gates(config)),
-        "SRIOV_OPERATOR_DISABLE_PLUGINS": ",".join(config.spec.disable_plugins or []),
-        "SRIOV_OPERATOR_ENABLE_OVS_OFFLOAD": str(config.spec.enable_ovs_offload).lower(),
     }
     # The user's configDaemonEnvVars come last and win: they asked for them explicitly.
     env = {**ours, **(config.spec.config_daemon_env_vars or {})}
