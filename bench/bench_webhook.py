@@ -48,6 +48,7 @@ from sriov_operator.webhook.certificates import (
     plan_certificates,
 )
 from sriov_operator.webhook.injector import NadKey
+from sriov_operator.webhook.parsed import ParsedObjects
 from sriov_operator.webhook.server import (
     MUTATE_PATH,
     PODS_PATH,
@@ -104,6 +105,7 @@ def policy(name: str, pf_range: str, priority: int) -> dict[str, Any]:
 
 
 def cluster() -> ClusterSnapshot:
+    """The objects as the webhook's informers hold them (each with its resourceVersion)."""
     nodes = [{"metadata": {"name": f"w{i:03d}", "labels": WORKER}} for i in range(NODES)]
     states = [
         {
@@ -115,7 +117,9 @@ def cluster() -> ClusterSnapshot:
     policies = [
         policy(f"p{i}", f"ens1f{i % 2}#{(i // 2) * 4}-{(i // 2) * 4 + 3}", i) for i in range(POLICIES)
     ]
-    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies)
+    for version, obj in enumerate([*nodes, *states, *policies], 1):
+        obj["metadata"]["resourceVersion"] = str(version)
+    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=ParsedObjects())
 
 
 class FixedSource:

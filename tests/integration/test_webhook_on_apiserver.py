@@ -288,6 +288,16 @@ async def test_rules_against_nodes_and_other_policies_read_the_caches(
     )
     assert "spec.nicSelector.pfNames: VF range 2-5 of PF ens1f0 (0000:3b:00.0) overlaps range 0-3" in message
 
+    # what the engine read of the NodeState is kept across reviews, and dropped when it is deleted
+    kept = ("SriovNetworkNodeState", webhook.namespace, node_name)
+    assert kept in webhook.source.parsed
+    await states.delete_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, webhook.namespace, plural, node_name
+    )
+    while webhook.source.node_states.get(node_name, webhook.namespace) is not None:
+        await asyncio.sleep(0.05)
+    assert kept not in webhook.source.parsed
+
 
 async def test_warnings_come_back_as_admission_warnings_and_defaults_are_stored(
     kube: client.ApiClient, webhook: RunningWebhook

@@ -151,122 +151,127 @@ def _parse_node(doc: Document, ref: ObjectRef) -> tuple[Node | None, list[Proble
     return Node(str(metadata["name"]), labels, str(spec.get("providerID") or "")), []
 
 
-class _Reader:
-    def __init__(self, operator_namespace: str) -> None:
-        self.cluster = ClusterObjects(operator_namespace)
-        self.problems: list[Problem] = []
-        self.seen: dict[ObjectRef, list[Any]] = {}
+@dataclass(frozen=True)
+class ReadObject:
+    """One document read on its own: its ref, the typed object (None when unusable), its problems.
 
-    @property
-    def namespace(self) -> str:
-        return self.cluster.operator_namespace
+    Reading depends only on the document and the operator namespace, so a caller that sees
+    the same object again (the webhook: the same resourceVersion) may keep and reuse it.
+    """
 
-    def read(self, doc: Document) -> None:
-        body = dict(doc.body)
-        metadata = dict(_metadata(body))
-        metadata.setdefault("namespace", self.namespace)
-        if doc.kind == "Node":
-            metadata.pop("namespace")
-        body["metadata"] = metadata
-        ref = _ref(body, self.namespace)
-        if doc.kind == "Node":
-            node, problems = _parse_node(doc, ref)
-            self._keep(ref, node, problems)
-        elif doc.kind == "ConfigMap" and metadata.get("name") == SUPPORTED_NIC_CONFIGMAP:
-            self._read_nic_configmap(body, ref, doc.where)
-        elif doc.kind in NETWORK_KINDS:
-            self._keep(ref, *parse_object(NETWORK_KINDS[doc.kind], body, ref, doc.where))
-        elif doc.kind in OPERATOR_KINDS:
-            self._read_operator_object(body, ref, doc.where)
-        elif doc.kind not in IGNORED_KINDS:
-            self.problems.append(
-                warning(
-                    ref,
-                    "kind",
-                    f"{doc.kind or 'no kind'!r} is not an input of the policy engine; ignored [{doc.where}]",
-                )
-            )
+    ref: ObjectRef | None  # None: not an input of the engine
+    obj: Any
+    problems: tuple[Problem, ...] = ()
 
-    def _outside_namespace(self, ref: ObjectRef, where: str) -> bool:
-        if ref.namespace == self.namespace:
-            return False
-        self.problems.append(
-            warning(
-                ref,
-                "metadata.namespace",
-                f"{ref.namespace!r} is not the operator namespace {self.namespace!r}, so this object has no "
-                f"effect (pass --namespace {ref.namespace} if that is where the operator runs) [{where}]",
-            )
+
+def _outside_namespace(ref: ObjectRef, namespace: str, where: str) -> list[Problem]:
+    if ref.namespace == namespace:
+        return []
+    return [
+        warning(
+            ref,
+            "metadata.namespace",
+            f"{ref.namespace!r} is not the operator namespace {namespace!r}, so this object has no "
+            f"effect (pass --namespace {ref.namespace} if that is where the operator runs) [{where}]",
         )
-        return True
+    ]
 
-    def _read_operator_object(self, body: dict[str, Any], ref: ObjectRef, where: str) -> None:
-        if self._outside_namespace(ref, where):
-            return
-        if ref.kind == SriovNetworkNodePolicy.KIND:
-            if ref.name == DEFAULT_POLICY_NAME:
-                return
-            body = apply_policy_defaults(body)
-        if ref.kind == SriovOperatorConfig.KIND and ref.name != DEFAULT_OPERATOR_CONFIG_NAME:
-            self.problems.append(
-                error(
-                    ref,
-                    "metadata.name",
-                    f"only the SriovOperatorConfig named 'default' counts; ignored [{where}]",
-                )
+
+def _read_nic_configmap(body: Mapping[str, Any], ref: ObjectRef, namespace: str, where: str) -> ReadObject:
+    outside = _outside_namespace(ref, namespace, where)
+    if outside:
+        return ReadObject(ref, None, tuple(outside))
+    data = body.get("data") or {}
+    if not isinstance(data, Mapping):
+        problem = error(ref, "data", f"must be a mapping of label: '<vendor> <PF id> <VF id>' [{where}]")
+        return ReadObject(ref, None, (problem,))
+    return ReadObject(ref, {str(k): str(v) for k, v in data.items()})
+
+
+def _read_operator_object(body: dict[str, Any], ref: ObjectRef, namespace: str, where: str) -> ReadObject:
+    outside = _outside_namespace(ref, namespace, where)
+    if outside:
+        return ReadObject(ref, None, tuple(outside))
+    if ref.kind == SriovNetworkNodePolicy.KIND:
+        if ref.name == DEFAULT_POLICY_NAME:
+            return ReadObject(ref, None)
+        body = apply_policy_defaults(body)
+    if ref.kind == SriovOperatorConfig.KIND and ref.name != DEFAULT_OPERATOR_CONFIG_NAME:
+        problem = error(
+            ref, "metadata.name", f"only the SriovOperatorConfig named 'default' counts; ignored [{where}]"
+        )
+        return ReadObject(ref, None, (problem,))
+    obj, problems = parse_object(OPERATOR_KINDS[ref.kind], body, ref, where)
+    return ReadObject(ref, obj, tuple(problems))
+
+
+def read_object(doc: Document, namespace: str) -> ReadObject:
+    """One document as the engine takes it (objects without a namespace are in ``namespace``)."""
+    body = dict(doc.body)
+    metadata = dict(_metadata(body))
+    metadata.setdefault("namespace", namespace)
+    if doc.kind == "Node":
+        metadata.pop("namespace")
+    body["metadata"] = metadata
+    ref = _ref(body, namespace)
+    if doc.kind == "Node":
+        node, problems = _parse_node(doc, ref)
+        return ReadObject(ref, node, tuple(problems))
+    if doc.kind == "ConfigMap" and metadata.get("name") == SUPPORTED_NIC_CONFIGMAP:
+        return _read_nic_configmap(body, ref, namespace, doc.where)
+    if doc.kind in NETWORK_KINDS:
+        network, problems = parse_object(NETWORK_KINDS[doc.kind], body, ref, doc.where)
+        return ReadObject(ref, network, tuple(problems))
+    if doc.kind in OPERATOR_KINDS:
+        return _read_operator_object(body, ref, namespace, doc.where)
+    if doc.kind in IGNORED_KINDS:
+        return ReadObject(None, None)
+    problem = warning(
+        ref, "kind", f"{doc.kind or 'no kind'!r} is not an input of the policy engine; ignored [{doc.where}]"
+    )
+    return ReadObject(None, None, (problem,))
+
+
+def _assemble(operator_namespace: str, read: Iterable[ReadObject]) -> tuple[ClusterObjects, list[Problem]]:
+    """Place every usable object; an object defined more than once is an error and every copy ignored."""
+    cluster = ClusterObjects(operator_namespace)
+    problems: list[Problem] = []
+    seen: dict[ObjectRef, list[Any]] = {}
+    for item in read:
+        problems.extend(item.problems)
+        if item.ref is not None and item.obj is not None:
+            seen.setdefault(item.ref, []).append(item.obj)
+    placers: dict[str, Callable[[Any], None]] = {
+        "Node": lambda n: cluster.nodes.__setitem__(n.name, n),
+        "ConfigMap": cluster.supported_nic_data.update,
+        SriovNetworkNodeState.KIND: lambda s: cluster.node_states.__setitem__(s.name, s),
+        SriovNetworkNodePolicy.KIND: cluster.policies.append,
+        SriovNetworkPoolConfig.KIND: cluster.pools.append,
+        SriovOperatorConfig.KIND: lambda c: setattr(cluster, "operator_config", c),
+        **{kind: cluster.networks.append for kind in NETWORK_KINDS},
+    }
+    for ref in sorted(seen):
+        copies = seen[ref]
+        if len(copies) > 1:
+            problems.append(
+                error(ref, "metadata.name", f"defined {len(copies)} times in the inputs; every copy ignored")
             )
-            return
-        self._keep(ref, *parse_object(OPERATOR_KINDS[ref.kind], body, ref, where))
-
-    def _read_nic_configmap(self, body: Mapping[str, Any], ref: ObjectRef, where: str) -> None:
-        if self._outside_namespace(ref, where):
-            return
-        data = body.get("data") or {}
-        if not isinstance(data, Mapping):
-            self._keep(
-                ref,
-                None,
-                [error(ref, "data", f"must be a mapping of label: '<vendor> <PF id> <VF id>' [{where}]")],
-            )
-            return
-        self._keep(ref, {str(k): str(v) for k, v in data.items()}, [])
-
-    def _keep(self, ref: ObjectRef, obj: Any, problems: list[Problem]) -> None:
-        self.problems.extend(problems)
-        if obj is not None:
-            self.seen.setdefault(ref, []).append(obj)
-
-    def finish(self) -> tuple[ClusterObjects, list[Problem]]:
-        placers: dict[str, Callable[[Any], None]] = {
-            "Node": lambda n: self.cluster.nodes.__setitem__(n.name, n),
-            "ConfigMap": self.cluster.supported_nic_data.update,
-            SriovNetworkNodeState.KIND: lambda s: self.cluster.node_states.__setitem__(s.name, s),
-            SriovNetworkNodePolicy.KIND: self.cluster.policies.append,
-            SriovNetworkPoolConfig.KIND: self.cluster.pools.append,
-            SriovOperatorConfig.KIND: lambda c: setattr(self.cluster, "operator_config", c),
-            **{kind: self.cluster.networks.append for kind in NETWORK_KINDS},
-        }
-        for ref in sorted(self.seen):
-            copies = self.seen[ref]
-            if len(copies) > 1:
-                self.problems.append(
-                    error(
-                        ref, "metadata.name", f"defined {len(copies)} times in the inputs; every copy ignored"
-                    )
-                )
-                continue
-            placers[ref.kind](copies[0])
-        return self.cluster, self.problems
+            continue
+        placers[ref.kind](copies[0])
+    return cluster, problems
 
 
 def read_documents(
-    documents: Sequence[Document], namespace: str | None = None
+    documents: Sequence[Document], namespace: str | None = None, *, already_read: Iterable[ReadObject] = ()
 ) -> tuple[ClusterObjects, list[Problem]]:
-    """Typed objects (policy defaults applied, objects outside the operator namespace dropped), problems."""
-    reader = _Reader(resolve_operator_namespace(documents, namespace))
-    for doc in documents:
-        reader.read(doc)
-    return reader.finish()
+    """Typed objects (policy defaults applied, objects outside the operator namespace dropped), problems.
+
+    ``already_read``: objects the caller read before with `read_object` (in the same operator
+    namespace), taken as if their documents were among ``documents``.
+    """
+    operator_namespace = resolve_operator_namespace(documents, namespace)
+    read = [read_object(doc, operator_namespace) for doc in documents]
+    return _assemble(operator_namespace, [*read, *already_read])
 
 
 API_SOURCE = "apiserver"

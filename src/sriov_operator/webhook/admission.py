@@ -33,13 +33,14 @@ from sriov_operator.api.models import (
     SriovOperatorConfig,
 )
 from sriov_operator.engine.inputs import NETWORK_KINDS as NETWORK_MODELS
-from sriov_operator.engine.inputs import read_documents
+from sriov_operator.engine.inputs import read_documents, read_object
 from sriov_operator.engine.mutation import policy_default_patches
 from sriov_operator.engine.object_validation import validate_operator_config_update
 from sriov_operator.engine.problems import ObjectRef, Problem, split_by_severity
 from sriov_operator.engine.render import render_cluster
 from sriov_operator.engine.selection import labels_match
 from sriov_operator.manifests import Document
+from sriov_operator.webhook.parsed import ParsedObjects
 
 NETWORK_KINDS = tuple(NETWORK_MODELS)
 VALIDATED_KINDS = (
@@ -75,6 +76,7 @@ class ClusterSnapshot:
     operator_configs: Sequence[Mapping[str, Any]] = ()
     networks: Sequence[Mapping[str, Any]] = ()
     supported_nics: Mapping[str, Any] | None = None
+    parsed: ParsedObjects | None = None  # the engine's reading of these objects, kept across reviews
 
 
 @dataclass(frozen=True)
@@ -196,13 +198,23 @@ def _strip_where(message: str) -> str:
 
 
 def problems_about(
-    body: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]], settings: AdmissionSettings
+    body: Mapping[str, Any],
+    inputs: Sequence[Mapping[str, Any]],
+    settings: AdmissionSettings,
+    parsed: ParsedObjects | None = None,
 ) -> list[Problem]:
-    """What ``validate`` reports about ``body`` when given ``body`` and ``inputs``."""
-    documents = [Document(REVIEW_SOURCE, 1, dict(body))] + [
-        Document("<cluster>", index + 1, dict(obj)) for index, obj in enumerate(inputs)
-    ]
-    cluster, problems = read_documents(documents, settings.operator_namespace)
+    """What ``validate`` reports about ``body`` when given ``body`` and ``inputs``.
+
+    With ``parsed``, the inputs are read through it (objects already read at their
+    resourceVersion are not read again); ``body`` is always read afresh.
+    """
+    namespace = settings.operator_namespace
+    if parsed is None:
+        read = [read_object(Document("<cluster>", n, dict(o)), namespace) for n, o in enumerate(inputs, 1)]
+    else:
+        read = [parsed.read(obj, namespace) for obj in inputs]
+    reviewed = [Document(REVIEW_SOURCE, 1, dict(body))]
+    cluster, problems = read_documents(reviewed, namespace, already_read=read)
     result = render_cluster(
         cluster, resource_prefix=settings.resource_prefix, strict_nics=settings.strict_nics
     )
@@ -249,7 +261,7 @@ def validate_object(
     settings: AdmissionSettings,
 ) -> Verdict:
     """The validating webhook's answer for one of our kinds (CREATE or UPDATE)."""
-    problems = problems_about(body, engine_inputs(body, snapshot), settings)
+    problems = problems_about(body, engine_inputs(body, snapshot), settings, snapshot.parsed)
     if body.get("kind") == SriovOperatorConfig.KIND:
         problems += _operator_config_update_problems(body, old, snapshot)
     errors, warnings = split_by_severity(problems)

@@ -7,7 +7,9 @@ no per-VF lists: the VF list is most of a busy node's status and most of its
 parsing cost).  NetworkAttachmentDefinitions are read from the API
 server when a pod names them: pods with networks are few, a NAD may have been
 created a moment ago, and the webhook then needs no cluster-wide NAD watch (nor
-the NAD CRD to exist before it can start).
+the NAD CRD to exist before it can start).  What the engine read of each cached
+object is kept across reviews (`ParsedObjects`), dropped when the informer reports
+the object changed or deleted.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORKS,
     SRIOV_OPERATOR_CONFIGS,
 )
-from sriov_operator.runtime.informer import Informer
+from sriov_operator.runtime.informer import EventKind, Handler, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 from sriov_operator.webhook.admission import ClusterSnapshot
 from sriov_operator.webhook.injector import NadKey
+from sriov_operator.webhook.parsed import ParsedObjects
 
 
 class InformerSource:
@@ -58,6 +61,16 @@ class InformerSource:
         self.supported_nics = cached(
             CONFIG_MAPS, namespace=namespace, field_selector=f"metadata.name={SUPPORTED_NIC_CONFIGMAP}"
         )
+        self.parsed = ParsedObjects()
+        for informer in self.informers:
+            informer.add_handler(self._forgetter(informer.resource.kind))
+
+    def _forgetter(self, kind: str) -> Handler:
+        def forget(event: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+            if event in ("modified", "deleted") and old is not None:
+                self.parsed.forget(kind, old)
+
+        return forget
 
     @property
     def informers(self) -> list[Informer]:
@@ -84,6 +97,7 @@ class InformerSource:
                 for network in informer.list()
             ],
             supported_nics=self.supported_nics.get(SUPPORTED_NIC_CONFIGMAP, self.namespace),
+            parsed=self.parsed,
         )
 
     async def network_attachment_definitions(

@@ -19,6 +19,7 @@ from sriov_operator.webhook.admission import (
     mutate_object,
     validate_object,
 )
+from sriov_operator.webhook.parsed import ParsedObjects
 from tests.unit.engine.builders import documents
 
 _FILE_LINE = re.compile(r" \[test\.yaml:\d+\]")
@@ -45,7 +46,7 @@ def _key(body: dict[str, Any]) -> tuple[str, str, str]:
     return (str(body.get("kind")), str(metadata.get("namespace")), str(metadata.get("name")))
 
 
-def _snapshot(bodies: list[dict[str, Any]]) -> ClusterSnapshot:
+def _snapshot(bodies: list[dict[str, Any]], parsed: ParsedObjects) -> ClusterSnapshot:
     def of(*kinds: str) -> list[dict[str, Any]]:
         return [b for b in bodies if b.get("kind") in kinds]
 
@@ -60,6 +61,7 @@ def _snapshot(bodies: list[dict[str, Any]]) -> ClusterSnapshot:
         operator_configs=of("SriovOperatorConfig"),
         networks=of(*NETWORK_KINDS),
         supported_nics=nic_maps[0] if nic_maps else None,
+        parsed=parsed,
     )
 
 
@@ -68,11 +70,15 @@ def assert_webhook_agrees(
 ) -> None:
     operator_namespace = resolve_operator_namespace(documents(bodies), namespace)
     stored = []
-    for original in bodies:  # as the API server holds them: every namespaced object has a namespace
+    # as the API server holds them: every namespaced object has a namespace, every object a version
+    for version, original in enumerate(bodies, 1):
         body = copy.deepcopy(original)
+        metadata = body.setdefault("metadata", {})
         if body.get("kind") != "Node":
-            body.setdefault("metadata", {}).setdefault("namespace", operator_namespace)
+            metadata.setdefault("namespace", operator_namespace)
+        metadata.setdefault("resourceVersion", str(version))
         stored.append(body)
+    parsed = ParsedObjects()  # as the webhook keeps it across reviews
     settings = AdmissionSettings(operator_namespace, "openshift.io", strict_nics)
     offline_errors, offline_warnings = split_by_severity(offline.problems)
     keys = [_key(body) for body in stored]
@@ -81,7 +87,7 @@ def assert_webhook_agrees(
             continue  # a duplicate cannot exist in a cluster: the second copy is an update
         others = [other for other in stored if other is not body]
         reviewed = apply_json_patch(body, mutate_object(body).patch)
-        verdict = validate_object(reviewed, None, _snapshot(others), settings)
+        verdict = validate_object(reviewed, None, _snapshot(others, parsed), settings)
         kind, ns, name = _key(body)
         prefix = f"{kind}/{ns}/{name}: "
         expected_errors = [_FILE_LINE.sub("", e) for e in offline_errors if e.startswith(prefix)]
