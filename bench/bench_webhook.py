@@ -70,8 +70,8 @@ on the load around the run (the load average above: on a shared machine most of 
 waiting for a CPU). The target p99 <= 20 ms with 200 requests in flight cannot hold on one
 core unless a request costs <= 0.1 ms of CPU (200 x 0.1 ms); with 1 in flight it is the
 request's own time (p50 here). A policy's validation grows with the nodes it selects: the
-engine re-reads their cached NodeStates for every review (about half its cost; a cache of
-parsed objects would remove that part, not done) and checks the policy on each node."""
+engine checks the policy on each node; what it read of their cached Nodes and NodeStates is
+kept across reviews (webhook/parsed.py), so it reads only the policy under review."""
 WORKER = {"node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux", "sriov": "true"}
 
 

@@ -180,17 +180,19 @@ async def test_a_refused_write_is_never_sent(objects: KubeObjects, make_namespac
         raise NotLeaderError("not leading")
 
     guarded = KubeObjects(objects.api, write_guard=refuse)
-    writes = REGISTRY.get_sample_value(
-        "sriov_operator_api_writes_total", {"verb": "create", "resource": "configmaps"}
-    )
+
+    def counted() -> float | None:
+        return REGISTRY.get_sample_value(
+            "sriov_operator_api_writes_total", {"verb": "create", "resource": "configmaps"}
+        )
+
+    writes = counted()
     with pytest.raises(NotLeaderError):
         await guarded.create(CONFIG_MAPS, config_map("refused", namespace))
-    assert await objects.get(CONFIG_MAPS, "refused", namespace) is None
-    after = REGISTRY.get_sample_value(
-        "sriov_operator_api_writes_total", {"verb": "create", "resource": "configmaps"}
-    )
-    assert after == writes
+    # read before anything else in the process may run (the refusal never yields to the loop)
+    assert counted() == writes
     assert not guarded.writes
+    assert await objects.get(CONFIG_MAPS, "refused", namespace) is None
 
 
 async def test_each_client_tallies_only_its_own_writes(
