@@ -50,7 +50,11 @@ def output_matches(shown: str, printed: str) -> bool:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.rstrip("\n").splitlines()] if text.strip() else []
+    """The lines without trailing blanks, and without blank lines at the end."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def run_console(
