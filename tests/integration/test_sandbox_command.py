@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.doc_runner import output_matches
+from tests.docs_examples import REPO_ROOT, example
+
 SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 
 
@@ -44,23 +47,46 @@ def test_sandbox_once_reports_a_ready_cluster_with_the_seed_policies(tmp_path: P
     assert _port_is_closed(url.group(1)), "the API server still listens after the sandbox stopped"
 
 
-def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def _run_until_ready_then_stop(*options: str) -> str:
+    """Start the sandbox, read what it prints until it is ready, stop it with SIGTERM (it must exit 0)."""
     process = subprocess.Popen(
-        [*SANDBOX, "--no-examples", "--kubeconfig", str(tmp_path / "kc")],
+        [*SANDBOX, *options],
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     assert process.stdout is not None
     lines = []
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
+    while time.monotonic() < deadline and (line := process.stdout.readline()):
         lines.append(line)
-        if "press Ctrl-C" in line or not line:
+        if "press Ctrl-C" in line:
             break
-    url = re.search(r"at (https://127\.0\.0\.1:\d+)", "".join(lines))
-    assert url, lines
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
+    return "".join(lines)
+
+
+def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    printed = _run_until_ready_then_stop("--no-examples", "--kubeconfig", str(tmp_path / "kc"))
+    url = re.search(r"at (https://127\.0\.0\.1:\d+)", printed)
+    assert url, printed
     assert _port_is_closed(url.group(1))
+
+
+def test_the_readme_sandbox_session_is_what_the_sandbox_prints(tmp_path: Path) -> None:
+    """The README's session, with what varies between runs (timing, port, version, paths) left open."""
+    [(command, shown)] = example("sandbox-session").transcript()
+    assert command == "scripts/sandbox" and os.access(REPO_ROOT / command, os.X_OK)
+    kubeconfig = tmp_path / "kubeconfig"
+    variable = {
+        r"ready in \d+(\.\d+)?s": "ready in …s",
+        r"kube-apiserver v[\d.]+ at https://127\.0\.0\.1:\d+": "kube-apiserver v… at https://127.0.0.1:…",
+        r"/\S+/sandbox/kubeconfig": str(kubeconfig),
+        r"examples/seed-policies.yaml": "…examples/seed-policies.yaml",
+    }
+    for pattern, replacement in variable.items():
+        shown = re.sub(pattern, replacement, shown)
+    printed = _run_until_ready_then_stop("--kubeconfig", str(kubeconfig))
+    assert output_matches(shown, printed), f"printed:\n{printed}\ndocumented:\n{shown}"
