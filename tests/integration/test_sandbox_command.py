@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.doc_runner import output_matches
+from tests.docs_examples import REPO_ROOT, example
+
 SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 
 
@@ -64,3 +67,35 @@ def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     assert _port_is_closed(url.group(1))
+
+
+def test_the_readme_sandbox_session_is_what_the_sandbox_prints(tmp_path: Path) -> None:
+    """The README's session, with what varies between runs (timing, port, version, paths) left open."""
+    [(command, shown)] = example("sandbox-session").transcript()
+    assert command == "scripts/sandbox" and os.access(REPO_ROOT / command, os.X_OK)
+    kubeconfig = tmp_path / "kubeconfig"
+    variable = {
+        r"ready in \d+(\.\d+)?s": "ready in …s",
+        r"kube-apiserver v[\d.]+ at https://127\.0\.0\.1:\d+": "kube-apiserver v… at https://127.0.0.1:…",
+        r"/\S+/sandbox/kubeconfig": str(kubeconfig),
+        r"examples/seed-policies.yaml": "…examples/seed-policies.yaml",
+    }
+    for pattern, replacement in variable.items():
+        shown = re.sub(pattern, replacement, shown)
+    process = subprocess.Popen(
+        [*SANDBOX, "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    assert process.stdout is not None
+    printed = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (line := process.stdout.readline()):
+        printed.append(line)
+        if "press Ctrl-C" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert output_matches(shown, "".join(printed)), f"printed:\n{''.join(printed)}\ndocumented:\n{shown}"
