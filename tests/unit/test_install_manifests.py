@@ -7,6 +7,7 @@ runs helm and kubectl on them and has the real API server accept every object.
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sriov_operator.install.values import Defaults, nested, value_table
 from sriov_operator.operator.workloads.render import render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from sriov_operator.runtime.settings import env_variable
+from tests.docs_examples import example
 from tests.support import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -144,3 +146,18 @@ def test_openshift_values_only_name_existing_values() -> None:
 def test_the_node_scope_policy_is_written_as_the_source_file() -> None:
     source = Path(objects.__file__).with_name(objects.POLICY_FILE).read_text()
     assert deploy_files()["policies/config-daemon-node-scope.yaml"] == source
+
+
+def _noiommu_check(config: Path) -> int:
+    [command] = example("install-check-noiommu").commands()
+    documented = '/boot/config-"$(uname -r)"'
+    assert documented in command
+    return subprocess.run(["bash", "-c", command.replace(documented, str(config))], check=False).returncode
+
+
+def test_the_documented_noiommu_check_tells_the_two_kernels_apart(tmp_path: Path) -> None:
+    rhcos = tmp_path / "config-rhcos"
+    rhcos.write_text("CONFIG_VFIO=m\nCONFIG_VFIO_NOIOMMU=y\nCONFIG_VFIO_PCI=m\n")
+    debian = tmp_path / "config-debian"
+    debian.write_text("CONFIG_VFIO=m\n# CONFIG_VFIO_NOIOMMU is not set\nCONFIG_VFIO_PCI=m\n")
+    assert (_noiommu_check(rhcos), _noiommu_check(debian)) == (0, 1)
