@@ -9,7 +9,6 @@ started, the field is kept again.
 from __future__ import annotations
 
 import copy
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -23,7 +22,7 @@ import pytest
 
 from sriov_operator.api.constants import API_VERSION, FIELD_MANAGER
 from sriov_operator.api.crds import all_crds
-from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, SRIOV_NETWORK_POOL_CONFIGS
 from sriov_operator.operator.crd_upgrade import DIGEST_ANNOTATION, crd_digest, upgrade_crds, with_digest
@@ -62,12 +61,6 @@ async def _kept_max_unavailable(objects: KubeObjects, namespace: str) -> bool:
     return "maxUnavailable" in created.get("spec", {})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
@@ -79,7 +72,7 @@ def _ready(port: int) -> bool:
 @contextmanager
 def _operator(kubeconfig: Path, namespace: str, log: Path, *flags: str) -> Iterator[int]:
     """`sriov-operator operator` as a process, until its /readyz answers 200 (its caches synced)."""
-    port = _free_port()
+    port = free_port()
     program = Path(sys.executable).with_name("sriov-operator")
     argv = [
         str(program),
