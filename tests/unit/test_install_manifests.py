@@ -22,6 +22,7 @@ from sriov_operator.install.values import Defaults, nested, value_table
 from sriov_operator.operator.workloads.render import render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from sriov_operator.runtime.settings import env_variable
+from tests.doc_runner import run_console
 from tests.docs_examples import example
 from tests.support import REPO_ROOT
 
@@ -161,3 +162,12 @@ def test_the_documented_noiommu_check_tells_the_two_kernels_apart(tmp_path: Path
     debian = tmp_path / "config-debian"
     debian.write_text("CONFIG_VFIO=m\n# CONFIG_VFIO_NOIOMMU is not set\nCONFIG_VFIO_PCI=m\n")
     assert (_noiommu_check(rhcos), _noiommu_check(debian)) == (0, 1)
+
+
+def test_the_manifests_example_writes_every_file_then_nothing(tmp_path: Path) -> None:
+    steps = run_console(example("cli-manifests"), tmp_path)
+    written = {
+        str(p.relative_to(tmp_path / "deploy")) for p in (tmp_path / "deploy").rglob("*") if p.is_file()
+    }
+    assert written == set(deploy_files())
+    assert steps[-1].printed == ""
