@@ -24,7 +24,7 @@ from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.controlplane.tools import DeployTools, ensure_tools
-from sriov_operator.install.files import version_tag
+from sriov_operator.install.values import version_tag
 from tests.docs_examples import Example, example
 from tests.integration.conftest import own_control_plane
 from tests.support import REPO_ROOT

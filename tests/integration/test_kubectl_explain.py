@@ -28,7 +28,9 @@ NOT_PUBLISHED_YET = "couldn't find resource"
 def _kubectl() -> str:
     found = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None)
     if found is None:
-        pytest.fail("kubectl is not installed (not on PATH, no /usr/bin/kubectl): these tests run the real one")
+        pytest.fail(
+            "kubectl is not installed (not on PATH, no /usr/bin/kubectl): these tests run the real one"
+        )
     return found
 
 
@@ -41,7 +43,9 @@ class Explainer:
     def __call__(self, *args: str) -> str:
         deadline = time.monotonic() + 60
         while True:
-            done = subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=60, check=False)
+            done = subprocess.run(
+                [*self.base, *args], capture_output=True, text=True, timeout=60, check=False
+            )
             if done.returncode == 0:
                 return done.stdout
             if NOT_PUBLISHED_YET not in done.stderr or time.monotonic() > deadline:
@@ -58,7 +62,9 @@ def object_paths(recursive: str) -> list[str]:
             depth = len(match["indent"]) // 2 - 1
             stack[depth:] = [match["name"]]
             fields.append((depth, ".".join(stack)))
-    return [path for (depth, path), (next_depth, _) in zip(fields, fields[1:], strict=False) if next_depth > depth]
+    return [
+        path for (depth, path), (next_depth, _) in zip(fields, fields[1:], strict=False) if next_depth > depth
+    ]
 
 
 def undescribed(explained: str, path: str) -> list[str]:
@@ -76,7 +82,11 @@ def undescribed(explained: str, path: str) -> list[str]:
 def fields_without_description(explain: Explainer, kind: str) -> list[str]:
     """Every field of ``kind`` (outside Kubernetes' own metadata) that ``kubectl explain`` cannot explain."""
     paths = [p for p in object_paths(explain(kind, "--recursive")) if not p.startswith("metadata")]
-    return [field for path in [kind, *(f"{kind}.{p}" for p in paths)] for field in undescribed(explain(path), path)]
+    return [
+        field
+        for path in [kind, *(f"{kind}.{p}" for p in paths)]
+        for field in undescribed(explain(path), path)
+    ]
 
 
 @pytest.fixture
@@ -84,7 +94,9 @@ def explain(control_plane: ControlPlane, tmp_path: Path) -> Explainer:
     return Explainer(control_plane.kubeconfig, tmp_path / "kubectl-cache")
 
 
-async def test_every_field_of_the_seven_kinds_has_a_description(kube: client.ApiClient, explain: Explainer) -> None:
+async def test_every_field_of_the_seven_kinds_has_a_description(
+    kube: client.ApiClient, explain: Explainer
+) -> None:
     for kind in ALL_KINDS:
         missing = await asyncio.to_thread(fields_without_description, explain, kind.KIND.lower())
         assert missing == [], f"kubectl explain shows <no description> for: {missing}"
@@ -135,6 +147,9 @@ async def test_the_documented_kubectl_explain_session(
     kube: client.ApiClient, control_plane: ControlPlane, explain: Explainer, tmp_path: Path
 ) -> None:
     explain("sriovnetworknodepolicy")  # the schema is published
-    environment = {"KUBECONFIG": str(control_plane.kubeconfig), "KUBECACHEDIR": str(tmp_path / "kubectl-cache")}
+    environment = {
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "KUBECACHEDIR": str(tmp_path / "kubectl-cache"),
+    }
     steps = await asyncio.to_thread(run_console, example("kubectl-explain"), tmp_path, None, environment)
     assert [step.command.split()[:2] for step in steps] == [["kubectl", "explain"]] * len(steps)

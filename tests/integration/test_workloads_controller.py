@@ -19,6 +19,7 @@ import yaml
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.install.objects import operator_rbac
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -41,7 +42,6 @@ from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import condition, play_rollouts
 from tests.integration.operator_support import eventually, operator_settings, running_operator
-from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -145,10 +145,8 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 
 
 def static_rbac() -> list[dict[str, Any]]:
-    """The namespace and the operator's RBAC as installed (the generated kustomize base)."""
-    base = REPO_ROOT / "deploy/kustomize/base"
-    text = (base / "namespace.yaml").read_text() + "---\n" + (base / "rbac.yaml").read_text()
-    return [d for d in yaml.safe_load_all(text) if d]
+    """The namespace and the operator's RBAC as installed (deploy/kustomize/base, the chart)."""
+    return operator_rbac(OPERATOR_NAMESPACE)
 
 
 RBAC_RESOURCES = {

@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 
-from sriov_operator.install.files import version_tag
+from sriov_operator.install.values import version_tag
 from tests.docs_examples import example
 from tests.support import REPO_ROOT
 

@@ -17,8 +17,8 @@ from sriov_operator.api.constants import CONFIG_DAEMON_NAME, DEFAULT_OPERATOR_NA
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.commands.operator import add_operator_arguments, operator_settings_from
 from sriov_operator.install import objects
-from sriov_operator.install.files import deploy_files, version_tag
-from sriov_operator.install.values import Defaults, nested, value_table
+from sriov_operator.install.files import deploy_files
+from sriov_operator.install.values import Defaults, default_values, value_table, version_tag
 from sriov_operator.operator.workloads.render import render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from sriov_operator.runtime.settings import env_variable
@@ -31,7 +31,7 @@ GENERATED_TREES = ("kustomize", "helm", "crds", "multus", "policies")
 
 
 def _defaults() -> Defaults:
-    return Defaults(nested(value_table(version_tag())))
+    return default_values()
 
 
 def test_committed_deploy_files_are_exactly_what_the_code_generates() -> None:

@@ -21,7 +21,7 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS
-from sriov_operator.install.values import Values
+from sriov_operator.install.values import Values, default_values
 
 Object = dict[str, Any]
 
@@ -142,6 +142,11 @@ def rbac(v: Values) -> list[Object]:
             "subjects": subjects,
         },
     ]
+
+
+def operator_rbac(namespace: str) -> list[Object]:
+    """The operator's namespace and RBAC as installed, in ``namespace`` (for the sandbox)."""
+    return [namespace_object(namespace), *rbac(default_values(namespace))]
 
 
 def _field_env(name: str, field_path: str) -> Object:

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sriov_operator import __version__
 from sriov_operator.api.constants import (
     DEFAULT_CONFIG_DAEMON_NODE_SELECTOR,
     DEFAULT_OPERATOR_NAMESPACE,
@@ -14,6 +15,11 @@ from sriov_operator.api.constants import (
 from sriov_operator.operator.workloads.settings import DEFAULT_DEVICE_PLUGIN_IMAGE, OPERATOR_IMAGE_REPOSITORY
 
 CHART_NAME = "sriov-fdp-operator"
+
+
+def version_tag() -> str:
+    """This build's image tag: ``v<version>`` (a local build's ``+suffix`` dropped)."""
+    return "v" + __version__.split("+", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,11 @@ class Defaults:
 
     def env(self, path: str) -> list[Any]:
         return [{"name": name, "value": str(value)} for name, value in sorted(self._get(path).items())]
+
+
+def default_values(namespace: str = DEFAULT_OPERATOR_NAMESPACE) -> Defaults:
+    """The chart's defaults, this build's image tag, objects in ``namespace``."""
+    return Defaults(nested(value_table(version_tag())), namespace)
 
 
 @dataclass(frozen=True)
