@@ -69,6 +69,15 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _crd_applies(port: int) -> float:
+    """The process's own count of server-side applies to CRDs (its /metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    label = f'resource="{CUSTOM_RESOURCE_DEFINITIONS.qualified_name}",verb="apply"'
+    samples = [line for line in text.splitlines() if line.startswith("sriov_operator_api_writes_total{")]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in samples if label in line)
+
+
 @contextmanager
 def _operator(kubeconfig: Path, namespace: str, log: Path, *flags: str) -> Iterator[int]:
     """`sriov-operator operator` as a process, until its /readyz answers 200 (its caches synced)."""
@@ -110,6 +119,7 @@ async def test_an_older_crd_is_upgraded_when_the_operator_starts_and_left_alone_
 
         with _operator(kubeconfig, namespace, tmp_path / "on.log") as port:
             await eventually(lambda: _async(_ready(port)), timeout=60, what="the operator ready")
+            assert _crd_applies(port) >= 1
         live = await objects.get(CUSTOM_RESOURCE_DEFINITIONS, POOL_CRD)
         assert live is not None
         assert live["metadata"]["annotations"][DIGEST_ANNOTATION] == crd_digest(_current())
@@ -117,6 +127,7 @@ async def test_an_older_crd_is_upgraded_when_the_operator_starts_and_left_alone_
 
         with _operator(kubeconfig, namespace, tmp_path / "again.log") as port:
             await eventually(lambda: _async(_ready(port)), timeout=60, what="the operator ready again")
+            assert _crd_applies(port) == 0, "the operator applied CRDs that had not changed"
         again = await objects.get(CUSTOM_RESOURCE_DEFINITIONS, POOL_CRD)
         assert again is not None
         assert again["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"], (
