@@ -33,7 +33,10 @@ ESTABLISHED_TIMEOUT = 60.0  # seconds a freshly applied CRD may take to be serve
 def crd_digest(crd: Object) -> str:
     """sha256 of the CRD as we would apply it (without the digest annotation itself)."""
     body = copy.deepcopy(crd)
-    (body["metadata"].get("annotations") or {}).pop(DIGEST_ANNOTATION, None)
+    annotations = body["metadata"].pop("annotations", None) or {}
+    annotations.pop(DIGEST_ANNOTATION, None)
+    if annotations:
+        body["metadata"]["annotations"] = annotations
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
