@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import re
 import shutil
 import subprocess
@@ -28,9 +29,7 @@ NOT_PUBLISHED_YET = "couldn't find resource"
 def _kubectl() -> str:
     found = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None)
     if found is None:
-        pytest.fail(
-            "kubectl is not installed (not on PATH, no /usr/bin/kubectl): these tests run the real one"
-        )
+        pytest.fail("kubectl is not installed (not on PATH, no /usr/bin/kubectl); these tests need it")
     return found
 
 
@@ -62,9 +61,7 @@ def object_paths(recursive: str) -> list[str]:
             depth = len(match["indent"]) // 2 - 1
             stack[depth:] = [match["name"]]
             fields.append((depth, ".".join(stack)))
-    return [
-        path for (depth, path), (next_depth, _) in zip(fields, fields[1:], strict=False) if next_depth > depth
-    ]
+    return [path for (depth, path), (next_depth, _) in itertools.pairwise(fields) if next_depth > depth]
 
 
 def undescribed(explained: str, path: str) -> list[str]:
@@ -82,11 +79,8 @@ def undescribed(explained: str, path: str) -> list[str]:
 def fields_without_description(explain: Explainer, kind: str) -> list[str]:
     """Every field of ``kind`` (outside Kubernetes' own metadata) that ``kubectl explain`` cannot explain."""
     paths = [p for p in object_paths(explain(kind, "--recursive")) if not p.startswith("metadata")]
-    return [
-        field
-        for path in [kind, *(f"{kind}.{p}" for p in paths)]
-        for field in undescribed(explain(path), path)
-    ]
+    pages = [kind, *(f"{kind}.{path}" for path in paths)]
+    return [field for page in pages for field in undescribed(explain(page), page)]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The command lines the docs show use real commands and flags; docs/cli.md documents every command and flag."""
+"""Command lines in the docs use real commands and flags; docs/cli.md documents every command and flag."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,35 @@ def test_each_part_a_diagram_names_exists(diagram: Example, parts: dict[str, str
         assert label in diagram.text, f"{diagram.where} no longer shows {label!r}"
         module, _, name = target.partition(":")
         assert not name or hasattr(importlib.import_module(module), name), target
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors for a document's headings."""
+    titles = re.findall(
+        r"^#+ (.+)$", re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL), re.MULTILINE
+    )
+    return {re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-") for title in titles}
+
+
+def test_every_relative_link_in_the_docs_leads_somewhere() -> None:
+    broken = []
+    for doc in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]:
+        for target in MARKDOWN_LINK.findall(doc.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = target.partition("#")
+            path = (doc.parent / file).resolve() if file else doc
+            if not path.exists() or (anchor and path.suffix == ".md" and anchor not in _anchors(path)):
+                broken.append(f"{doc.relative_to(REPO_ROOT)}: {target}")
+    assert not broken, f"links to nothing: {broken}"
+
+
+def test_the_readme_indexes_every_document() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    unlisted = [
+        doc.name for doc in sorted((REPO_ROOT / "docs").glob("*.md")) if f"](docs/{doc.name})" not in readme
+    ]
+    assert not unlisted, f"add these to the README's documentation index: {unlisted}"
