@@ -47,25 +47,31 @@ def test_sandbox_once_reports_a_ready_cluster_with_the_seed_policies(tmp_path: P
     assert _port_is_closed(url.group(1)), "the API server still listens after the sandbox stopped"
 
 
-def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def _run_until_ready_then_stop(*options: str) -> str:
+    """Start the sandbox, read what it prints until it is ready, stop it with SIGTERM (it must exit 0)."""
     process = subprocess.Popen(
-        [*SANDBOX, "--no-examples", "--kubeconfig", str(tmp_path / "kc")],
+        [*SANDBOX, *options],
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     assert process.stdout is not None
     lines = []
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
+    while time.monotonic() < deadline and (line := process.stdout.readline()):
         lines.append(line)
-        if "press Ctrl-C" in line or not line:
+        if "press Ctrl-C" in line:
             break
-    url = re.search(r"at (https://127\.0\.0\.1:\d+)", "".join(lines))
-    assert url, lines
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
+    return "".join(lines)
+
+
+def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    printed = _run_until_ready_then_stop("--no-examples", "--kubeconfig", str(tmp_path / "kc"))
+    url = re.search(r"at (https://127\.0\.0\.1:\d+)", printed)
+    assert url, printed
     assert _port_is_closed(url.group(1))
 
 
@@ -82,20 +88,5 @@ def test_the_readme_sandbox_session_is_what_the_sandbox_prints(tmp_path: Path) -
     }
     for pattern, replacement in variable.items():
         shown = re.sub(pattern, replacement, shown)
-    process = subprocess.Popen(
-        [*SANDBOX, "--kubeconfig", str(kubeconfig)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    assert process.stdout is not None
-    printed = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and (line := process.stdout.readline()):
-        printed.append(line)
-        if "press Ctrl-C" in line:
-            break
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
-    assert output_matches(shown, "".join(printed)), f"printed:\n{''.join(printed)}\ndocumented:\n{shown}"
+    printed = _run_until_ready_then_stop("--kubeconfig", str(kubeconfig))
+    assert output_matches(shown, printed), f"printed:\n{printed}\ndocumented:\n{shown}"
