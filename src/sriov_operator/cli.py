@@ -21,6 +21,7 @@ from sriov_operator.errors import EXIT_BAD_INPUT, SriovOperatorError, describe, 
 
 COMMAND_MODULES = (
     "sriov_operator.commands.crds",
+    "sriov_operator.commands.manifests",
     "sriov_operator.commands.sandbox",
     "sriov_operator.commands.render",
     "sriov_operator.commands.validate",

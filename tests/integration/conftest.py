@@ -82,7 +82,12 @@ def restartable_plane() -> Iterator[ControlPlane]:
     compacted resourceVersion is answered with 410 Gone, as a large cluster's
     API server does once its watch cache has moved on.
     """
-    plane = ControlPlane(apiserver_args=("--watch-cache=false",))
+    yield from own_control_plane("--watch-cache=false")
+
+
+def own_control_plane(*apiserver_args: str) -> Iterator[ControlPlane]:
+    """A control plane only the calling fixture's tests use (started, yielded, stopped)."""
+    plane = ControlPlane(apiserver_args=apiserver_args)
     try:
         plane.start()
     except (BinariesUnavailableError, ControlPlaneError) as error:

@@ -1,7 +1,7 @@
 """SriovOperatorConfig -> workloads on the real API server: applied, reported Ready, removed when disabled.
 
 The API server runs no DaemonSet or Deployment controller: the test writes their
-status as those controllers would. The static operator RBAC (deploy/operator/rbac.yaml)
+status as those controllers would. The static operator RBAC (deploy/kustomize/base/rbac.yaml)
 is proven sufficient by running the controller as the operator's ServiceAccount:
 Kubernetes refuses to let it grant roles it does not itself hold.
 """
@@ -17,12 +17,15 @@ import pytest
 import yaml
 
 from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.install.objects import operator_rbac
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
+    CUSTOM_RESOURCE_DEFINITIONS,
     DAEMON_SETS,
     DEPLOYMENTS,
     NAMESPACES,
@@ -33,11 +36,12 @@ from sriov_operator.kube.resources import (
     SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
+from sriov_operator.kube.session import api_session
+from sriov_operator.operator.crd_upgrade import DIGEST_ANNOTATION, upgrade_crds
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import condition, play_rollouts
 from tests.integration.operator_support import eventually, operator_settings, running_operator
-from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +145,8 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 
 
 def static_rbac() -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all((REPO_ROOT / "deploy/operator/rbac.yaml").read_text()) if d]
+    """The namespace and the operator's RBAC as installed (deploy/kustomize/base, the chart)."""
+    return operator_rbac(OPERATOR_NAMESPACE)
 
 
 RBAC_RESOURCES = {
@@ -192,5 +197,14 @@ async def test_static_operator_rbac_lets_the_operator_grant_its_workloads_roles(
         ):
             namespace = OPERATOR_NAMESPACE if resource.namespaced else None
             assert await objects.get(resource, name, namespace) is not None, f"{resource.kind}/{name}"
+
+        # and it may upgrade its own CRDs at start (--apply-crds): one marked as from another version
+        crd = all_crds()[0]
+        name = crd["metadata"]["name"]
+        await objects.patch(
+            CUSTOM_RESOURCE_DEFINITIONS, name, {"metadata": {"annotations": {DIGEST_ANNOTATION: "older"}}}
+        )
+        async with api_session(kubeconfig) as session:
+            assert await upgrade_crds(KubeObjects(session), [crd]) == [name]
     finally:
         await objects.delete(SRIOV_OPERATOR_CONFIGS, "default", OPERATOR_NAMESPACE)

@@ -18,7 +18,9 @@ CRD_DIR = REPO_ROOT / "deploy" / "crds"
 
 def test_checked_in_crds_are_exactly_what_the_models_generate() -> None:
     expected = {crd_filename(crd): render_crd_yaml(crd) for crd in all_crds()}
-    actual = {path.name: path.read_text() for path in CRD_DIR.glob("*.yaml")}
+    actual = {
+        path.name: path.read_text() for path in CRD_DIR.glob("*.yaml") if path.name != "kustomization.yaml"
+    }
     assert actual.keys() == expected.keys()
     stale = [name for name in expected if actual[name] != expected[name]]
     assert not stale, f"regenerate with `sriov-operator crds --output-dir deploy/crds`: {stale}"

@@ -19,6 +19,7 @@ from sriov_operator.runtime.settings import (
     add_flag,
     add_runtime_arguments,
     env_variable,
+    parse_bool,
     runtime_settings_from,
 )
 from sriov_operator.webhook.operator_controllers import (
@@ -59,6 +60,12 @@ def add_operator_arguments(
         help="seconds a NodeState outlives its deleted (or no longer managed) Node",
     )
     flag("--workers", default=defaults.workers, type=int, help="concurrent node-state reconciles")
+    flag(
+        "--apply-crds",
+        default=defaults.apply_crds,
+        type=parse_bool,
+        help="at start, server-side apply this version's CRDs where the cluster's differ",
+    )
     add_drain_arguments(parser, environ=env)
     add_workload_arguments(parser, environ=env)
     add_webhook_operator_arguments(parser, environ=env)
@@ -82,6 +89,7 @@ def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
         resource_prefix=args.resource_prefix,
         node_state_grace=args.node_state_grace,
         workers=args.workers,
+        apply_crds=args.apply_crds,
     )
 
 

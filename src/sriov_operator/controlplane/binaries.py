@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +102,15 @@ def _log(message: str) -> None:
     print(f"[controlplane] {message}", file=sys.stderr, flush=True)
 
 
-def _run_go(args: list[str], workdir: Path, log: Path) -> None:
+_ASSETS_HINT = "or set KUBEBUILDER_ASSETS to a directory containing kube-apiserver and etcd."
+
+
+def run_go(args: list[str], workdir: Path, log: Path, hint: str = _ASSETS_HINT) -> None:
+    """Run ``go args`` in ``workdir`` (module mode, no cgo), appending its output to ``log``."""
     go = shutil.which("go")
     if go is None:
         raise BinariesUnavailableError(
-            "cannot build kube-apiserver/etcd: no 'go' on PATH. Install Go >= 1.24 "
-            "or set KUBEBUILDER_ASSETS to a directory containing kube-apiserver and etcd."
+            f"cannot build {workdir.name}: no 'go' on PATH. Install Go >= 1.24 {hint}"
         )
     env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0", GOWORK="off")
     with log.open("a") as out:
@@ -119,16 +123,16 @@ def _run_go(args: list[str], workdir: Path, log: Path) -> None:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         raise BinariesUnavailableError(
             f"'go {' '.join(args)}' failed (exit {result.returncode}) in {workdir}; "
-            f"full log: {log}\n{tail}\nFix the Go toolchain / module proxy access, "
-            "or set KUBEBUILDER_ASSETS to a directory containing kube-apiserver and etcd."
+            f"full log: {log}\n{tail}\nFix the Go toolchain / module proxy access, {hint}"
         )
 
 
-def _kubernetes_go_mod(workdir: Path, log: Path) -> str:
+def module_go_mod(module: str, version: str, workdir: Path, log: Path) -> str:
+    """The go.mod of ``module@version``, downloaded from the module proxy."""
     go = shutil.which("go") or "go"
     env = dict(os.environ, GOWORK="off", GOFLAGS="")
     result = subprocess.run(
-        [go, "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"],
+        [go, "mod", "download", "-json", f"{module}@{version}"],
         check=False,
         cwd=workdir,
         env=env,
@@ -138,60 +142,61 @@ def _kubernetes_go_mod(workdir: Path, log: Path) -> str:
     log.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise BinariesUnavailableError(
-            f"cannot download k8s.io/kubernetes@{KUBERNETES_VERSION} from the Go module proxy "
+            f"cannot download {module}@{version} from the Go module proxy "
             f"(log: {log}): {result.stderr.strip()[-800:]}"
         )
     return Path(json.loads(result.stdout)["GoMod"]).read_text()
 
 
-def build(target: Path) -> None:
-    """Build both binaries into ``target`` (atomically: a half build leaves nothing)."""
+def build_kubernetes_command(command: str, staging: Path, log: Path, hint: str = _ASSETS_HINT) -> Path:
+    """Build ``k8s.io/kubernetes/cmd/<command>`` at KUBERNETES_VERSION into ``staging``; returns its path."""
+    module = staging / command
+    module.mkdir()
+    (module / "go.mod").write_text("module sriovoperator.local/probe\n\ngo 1.24\n")
+    replaces = staging_replaces(
+        module_go_mod("k8s.io/kubernetes", KUBERNETES_VERSION, module, staging / f"download-{command}.log"),
+        KUBERNETES_VERSION,
+    )
+    (module / "go.mod").write_text(
+        wrapper_go_mod(
+            f"sriovoperator.local/{command.replace('-', '')}",
+            {"k8s.io/kubernetes": KUBERNETES_VERSION},
+            replaces,
+        )
+    )
+    binary = staging / f"{command}.bin"
+    run_go(
+        [
+            "build",
+            "-ldflags",
+            version_ldflags(KUBERNETES_VERSION),
+            "-o",
+            str(binary),
+            f"k8s.io/kubernetes/cmd/{command}",
+        ],
+        module,
+        log,
+        hint,
+    )
+    return binary
+
+
+def build_atomically(target: Path, produce: Callable[[Path, Path], dict[str, Path]]) -> None:
+    """Fill ``target`` with what ``produce(staging, log)`` built (name -> file), all at once.
+
+    A failed or interrupted build leaves nothing at ``target``; the build log and
+    its duration (``BUILD_SECONDS``) are kept beside the binaries.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
     log = staging / "build.log"
     started = time.monotonic()
     try:
-        _log(f"building etcd {ETCD_VERSION} (first run only; log: {log})")
-        etcd_mod = staging / "etcd"
-        etcd_mod.mkdir()
-        (etcd_mod / "go.mod").write_text(
-            wrapper_go_mod("sriovoperator.local/etcd", {"go.etcd.io/etcd/server/v3": ETCD_VERSION}, {})
-        )
-        _run_go(
-            ["build", "-ldflags", "-s -w", "-o", str(staging / "etcd.bin"), "go.etcd.io/etcd/server/v3"],
-            etcd_mod,
-            log,
-        )
-
-        _log(
-            f"building kube-apiserver {KUBERNETES_VERSION} "
-            "(first run only: 5-30 min on 2 cores, depending on the Go caches)"
-        )
-        api_mod = staging / "kube-apiserver"
-        api_mod.mkdir()
-        (api_mod / "go.mod").write_text("module sriovoperator.local/probe\n\ngo 1.24\n")
-        replaces = staging_replaces(_kubernetes_go_mod(api_mod, staging / "download.log"), KUBERNETES_VERSION)
-        (api_mod / "go.mod").write_text(
-            wrapper_go_mod(
-                "sriovoperator.local/kubeapiserver", {"k8s.io/kubernetes": KUBERNETES_VERSION}, replaces
-            )
-        )
-        _run_go(
-            [
-                "build",
-                "-ldflags",
-                version_ldflags(KUBERNETES_VERSION),
-                "-o",
-                str(staging / "kube-apiserver.bin"),
-                "k8s.io/kubernetes/cmd/kube-apiserver",
-            ],
-            api_mod,
-            log,
-        )
+        built = produce(staging, log)
         out = staging / "out"
         out.mkdir()
-        (staging / "etcd.bin").rename(out / "etcd")
-        (staging / "kube-apiserver.bin").rename(out / "kube-apiserver")
+        for name, path in built.items():
+            path.rename(out / name)
         shutil.copy(log, out / "build.log")
         (out / "BUILD_SECONDS").write_text(f"{time.monotonic() - started:.0f}\n")
         if target.exists():
@@ -200,6 +205,48 @@ def build(target: Path) -> None:
         _log(f"built in {time.monotonic() - started:.0f}s into {target}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_once(target: Path, names: Sequence[str], build: Callable[[Path], None]) -> str:
+    """Run ``build(target)`` unless every name is already in ``target``; "cache" or "built".
+
+    A file lock serialises concurrent callers: the second waits and then finds the cache.
+    """
+    if all((target / name).exists() for name in names):
+        return "cache"
+    lock = target.parent / f"{target.name}.lock"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # another process may be building right now
+        if all((target / name).exists() for name in names):
+            return "cache"
+        build(target)
+        return "built"
+
+
+def _build_control_plane(staging: Path, log: Path) -> dict[str, Path]:
+    _log(f"building etcd {ETCD_VERSION} (first run only; log: {log})")
+    etcd_mod = staging / "etcd"
+    etcd_mod.mkdir()
+    (etcd_mod / "go.mod").write_text(
+        wrapper_go_mod("sriovoperator.local/etcd", {"go.etcd.io/etcd/server/v3": ETCD_VERSION}, {})
+    )
+    run_go(
+        ["build", "-ldflags", "-s -w", "-o", str(staging / "etcd.bin"), "go.etcd.io/etcd/server/v3"],
+        etcd_mod,
+        log,
+    )
+    _log(
+        f"building kube-apiserver {KUBERNETES_VERSION} "
+        "(first run only: 5-30 min on 2 cores, depending on the Go caches)"
+    )
+    apiserver = build_kubernetes_command("kube-apiserver", staging, log)
+    return {"etcd": staging / "etcd.bin", "kube-apiserver": apiserver}
+
+
+def build(target: Path) -> None:
+    """Build both binaries into ``target`` (atomically: a half build leaves nothing)."""
+    build_atomically(target, _build_control_plane)
 
 
 def _from_assets(directory: Path) -> ControlPlaneBinaries:
@@ -218,15 +265,7 @@ def ensure_binaries() -> ControlPlaneBinaries:
     if assets:
         return _from_assets(Path(assets))
     target = binary_dir()
-    source = "cache"
-    if not (target / "kube-apiserver").exists() or not (target / "etcd").exists():
-        lock = target.parent / f"{target.name}.lock"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with lock.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # another process may be building right now
-            if not (target / "kube-apiserver").exists():
-                build(target)
-                source = "built"
+    source = build_once(target, ("kube-apiserver", "etcd"), build)
     return ControlPlaneBinaries(target / "kube-apiserver", target / "etcd", source)
 
 

@@ -64,6 +64,9 @@ CLUSTER_ROLE_BINDINGS = Resource(
 )
 ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", namespaced=True)
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", namespaced=True)
+CUSTOM_RESOURCE_DEFINITIONS = Resource(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False
+)
 NETWORK_ATTACHMENT_DEFINITIONS = Resource(
     NAD_GROUP, "v1", "network-attachment-definitions", "NetworkAttachmentDefinition", namespaced=True
 )

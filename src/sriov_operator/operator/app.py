@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME
+from sriov_operator.api.crds import all_crds
 from sriov_operator.kube.errors import NotFoundError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS, Resource
+from sriov_operator.kube.session import api_session
 from sriov_operator.operator import drain, workloads
 from sriov_operator.operator.controllers.device_plugin import DevicePluginReconciler
 from sriov_operator.operator.controllers.networks import NetworkReconciler
@@ -17,6 +19,7 @@ from sriov_operator.operator.controllers.node_states import NodeStateReconciler
 from sriov_operator.operator.controllers.operator_config import OperatorConfigReconciler
 from sriov_operator.operator.controllers.policy_status import PolicyStatusReconciler
 from sriov_operator.operator.controllers.view import OperatorView
+from sriov_operator.operator.crd_upgrade import upgrade_crds
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Controller
@@ -95,10 +98,16 @@ async def run_operator(
 ) -> None:
     """Run until SIGTERM/SIGINT (the Manager stops the controllers and releases the Lease).
 
+    First, unless turned off, apply this version's CRDs where the cluster's differ
+    (crd_upgrade.py), so no informer starts against an older schema.
+
     ``also_register``: controllers of other packages the operator process runs (the
     webhook's certificates and configurations); the command wires them, so the
     process packages stay independent of each other.
     """
+    if settings.apply_crds:
+        async with api_session(settings.runtime.kubeconfig, settings.runtime.in_cluster_server) as api:
+            await upgrade_crds(KubeObjects(api), all_crds(), clock)
     async with Manager(settings.runtime, clock) as manager:
         await register(manager, settings, clock)
         for add in also_register:

@@ -100,7 +100,7 @@ def test_config_daemon_honours_selector_log_level_and_the_users_variables() -> N
     assert daemon_env["SRIOV_OPERATOR_NODE_NAME"] == "<from>"
     names = [e["name"] for e in pod["containers"][0]["env"]]
     assert len(names) == len(set(names))
-    assert pod["containers"][0]["securityContext"] == {"privileged": True}
+    assert pod["containers"][0]["securityContext"] == {"privileged": True, "runAsUser": 0}
     assert pod["volumes"] == [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}]
 
 

@@ -142,7 +142,8 @@ def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> li
         "imagePullPolicy": settings.image_pull_policy,
         # hostNetwork: the pod's network namespace is the host's, where links are changed.
         "command": ["sriov-operator", "daemon", "--netns", "current"],
-        "securityContext": {"privileged": True},
+        # root: the image runs as a non-root user (Containerfile); the daemon writes sysfs, loads modules
+        "securityContext": {"privileged": True, "runAsUser": 0},
         "env": [NODE_NAME_ENV, *_env(env)],
         "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}},
         "volumeMounts": [{"name": "host", "mountPath": HOST_MOUNT, "mountPropagation": "HostToContainer"}],
