@@ -18,6 +18,7 @@ from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
+from sriov_operator.controlplane.tools import DeployTools, ensure_tools
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
@@ -103,3 +104,12 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: s
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def tools() -> DeployTools:
+    """helm and kubectl as controlplane/tools.py builds them (never whatever ``kubectl`` is on PATH)."""
+    try:
+        return ensure_tools()
+    except BinariesUnavailableError as error:
+        pytest.fail(f"helm and kubectl could not be built:\n{error}", pytrace=False)

@@ -21,9 +21,8 @@ import pytest
 import yaml
 
 from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS
-from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.controlplane.tools import DeployTools, ensure_tools
+from sriov_operator.controlplane.tools import DeployTools
 from sriov_operator.install.values import version_tag
 from tests.docs_examples import Example, example
 from tests.integration.conftest import own_control_plane
@@ -36,14 +35,6 @@ OPENSHIFT_NAMESPACE = "openshift-sriov-network-operator"
 CHART = "deploy/helm/sriov-fdp-operator"
 IMAGE = f"ghcr.io/sriov-fdp/sriov-fdp-operator:{version_tag()}"
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
-
-
-@pytest.fixture(scope="module")
-def tools() -> DeployTools:
-    try:
-        return ensure_tools()
-    except BinariesUnavailableError as error:
-        pytest.fail(f"helm and kubectl could not be built:\n{error}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +18,7 @@ from kubernetes_asyncio import client
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.models import ALL_KINDS
 from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.controlplane.tools import DeployTools
 from sriov_operator.kube.crds import install_crds
 from tests.doc_runner import run_console
 from tests.docs_examples import example
@@ -26,18 +27,11 @@ FIELD = re.compile(r"^(?P<indent> +)(?P<name>[A-Za-z0-9_]+)\t<(?P<type>[^>]+)>")
 NOT_PUBLISHED_YET = "couldn't find resource"
 
 
-def _kubectl() -> str:
-    found = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None)
-    if found is None:
-        pytest.fail("kubectl is not installed (not on PATH, no /usr/bin/kubectl); these tests need it")
-    return found
-
-
 class Explainer:
     """Runs ``kubectl explain`` against one API server, waiting for a freshly installed CRD's schema."""
 
-    def __init__(self, kubeconfig: Path, cache_dir: Path) -> None:
-        self.base = [_kubectl(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir), "explain"]
+    def __init__(self, kubectl: Path, kubeconfig: Path, cache_dir: Path) -> None:
+        self.base = [str(kubectl), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir), "explain"]
 
     def __call__(self, *args: str) -> str:
         deadline = time.monotonic() + 60
@@ -84,8 +78,8 @@ def fields_without_description(explain: Explainer, kind: str) -> list[str]:
 
 
 @pytest.fixture
-def explain(control_plane: ControlPlane, tmp_path: Path) -> Explainer:
-    return Explainer(control_plane.kubeconfig, tmp_path / "kubectl-cache")
+def explain(control_plane: ControlPlane, tools: DeployTools, tmp_path: Path) -> Explainer:
+    return Explainer(tools.kubectl, control_plane.kubeconfig, tmp_path / "kubectl-cache")
 
 
 async def test_every_field_of_the_seven_kinds_has_a_description(
@@ -138,10 +132,15 @@ async def test_fields_a_user_asks_about_are_explained(
 
 
 async def test_the_documented_kubectl_explain_session(
-    kube: client.ApiClient, control_plane: ControlPlane, explain: Explainer, tmp_path: Path
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    tools: DeployTools,
+    explain: Explainer,
+    tmp_path: Path,
 ) -> None:
     explain("sriovnetworknodepolicy")  # the schema is published
     environment = {
+        "PATH": f"{tools.kubectl.parent}{os.pathsep}{os.environ['PATH']}",
         "KUBECONFIG": str(control_plane.kubeconfig),
         "KUBECACHEDIR": str(tmp_path / "kubectl-cache"),
     }

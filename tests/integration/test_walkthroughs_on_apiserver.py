@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.controlplane.tools import DeployTools
 from tests.doc_runner import run_console, run_sh
 from tests.docs_examples import example
 from tests.integration.conftest import NamespaceFactory
@@ -31,9 +33,9 @@ APPLIES = {
 }
 
 
-def _get(kubeconfig: Path, *args: str) -> dict[str, object]:
+def _get(kubectl: Path, kubeconfig: Path, *args: str) -> dict[str, object]:
     done = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "get", "-n", NAMESPACE, "-o", "json", *args],
+        [str(kubectl), "--kubeconfig", str(kubeconfig), "get", "-n", NAMESPACE, "-o", "json", *args],
         capture_output=True,
         text=True,
         check=True,
@@ -47,6 +49,7 @@ def _get(kubeconfig: Path, *args: str) -> dict[str, object]:
 async def test_the_documented_objects_apply_and_read_back(
     kube: client.ApiClient,
     control_plane: ControlPlane,
+    tools: DeployTools,
     make_namespace: NamespaceFactory,
     tmp_path: Path,
     walkthrough: str,
@@ -55,13 +58,18 @@ async def test_the_documented_objects_apply_and_read_back(
     await make_namespace(NAMESPACE)
     for session in sessions:  # they write the files the apply step names
         await asyncio.to_thread(run_console, session, tmp_path)
-    env = {"KUBECONFIG": str(control_plane.kubeconfig), "KUBECACHEDIR": str(tmp_path / "kubectl-cache")}
+    env = {
+        "PATH": f"{tools.kubectl.parent}{os.pathsep}{os.environ['PATH']}",
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "KUBECACHEDIR": str(tmp_path / "kubectl-cache"),
+    }
     printed = await asyncio.to_thread(run_sh, apply, tmp_path, env)
     # created, or configured where another test made the seed's policy of the same name first
     for kind, name in (("sriovnetworknodepolicy", policy), ("sriovnetwork", network)):
         assert re.search(
             rf"^{kind}\.sriovnetwork\.openshift\.io/{name} (created|configured)$", printed[0], re.M
         )
-    stored = _get(control_plane.kubeconfig, "sriovnetworknodepolicy", policy)
+    stored = _get(tools.kubectl, control_plane.kubeconfig, "sriovnetworknodepolicy", policy)
     assert stored["spec"]["nicSelector"] == {"netFilter": net_filter}  # type: ignore[index]
-    assert _get(control_plane.kubeconfig, "sriovnetwork", network)["spec"]["networkNamespace"] == "apps"  # type: ignore[index]
+    stored = _get(tools.kubectl, control_plane.kubeconfig, "sriovnetwork", network)
+    assert stored["spec"]["networkNamespace"] == "apps"  # type: ignore[index]
