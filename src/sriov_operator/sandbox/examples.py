@@ -21,6 +21,7 @@ from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Pl
 EXAMPLES_FILE = "examples/seed-policies.yaml"
 WORKLOAD_NAMESPACE = "default"  # the injector leaves the operator's namespace out
 POD_NAME = "dpdk-app"
+BAREMETAL_NOTE = "the seed's policies select OpenStack networks (netFilter): no bare-metal NIC matches them"
 NETWORK_OF_POLICY = {"dpdk1": DPDK_NETWORK_ID, "hwoffload1": OFFLOAD_NETWORK_ID}
 
 
@@ -57,6 +58,8 @@ def configure_policies(
             )
             selector["netFilter"] = wanted
         policies.append(policy)
+    if platform == "baremetal":
+        notes.append(BAREMETAL_NOTE)
     return policies, notes
 
 

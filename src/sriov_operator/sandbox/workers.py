@@ -93,6 +93,14 @@ def node_object(name: str, platform: Platform, internal_ip: str, provider_id: st
     return node
 
 
+def management_address(host: SimulatedHost, index: int) -> str:
+    """The Node's InternalIP: the address on the host's default-route link, or one of TEST-NET-1."""
+    for device in host.profile.devices:
+        if device.netdev is not None and device.netdev.default_route and device.netdev.addresses:
+            return device.netdev.addresses[0]
+    return f"192.0.2.{100 + index}"
+
+
 def metadata_source_for(index: int) -> MetadataSource:
     """Half the VMs read Nova's metadata service, the others their config drive (both as in the article)."""
     return "metadataService" if index % 2 == 0 else "configDrive"
@@ -106,6 +114,7 @@ class SimulatedWorker:
     platform: Platform
     host: SimulatedHost
     root: Path
+    index: int = 0
     metadata_url: str | None = None  # OpenStack VMs without a config drive read this service
 
     def prepare(self) -> None:
@@ -120,10 +129,9 @@ class SimulatedWorker:
         return self.host.openstack.provider_id if self.host.openstack else None
 
     def node(self) -> Object:
-        management = next(
-            d.netdev for d in self.host.profile.devices if d.netdev is not None and d.netdev.default_route
+        return node_object(
+            self.name, self.platform, management_address(self.host, self.index), self.provider_id
         )
-        return node_object(self.name, self.platform, management.addresses[0], self.provider_id)
 
     def describe(self) -> str:
         if self.host.openstack is None:
@@ -171,9 +179,9 @@ def simulated_workers(
             if metadata_source_for(index) == "metadataService":
                 files = metadata_files(host.openstack.meta_data, host.openstack.network_data)
                 url = metadata.serve(name, files)
-            workers.append(SimulatedWorker(name, platform, host, hosts_dir / name, url))
+            workers.append(SimulatedWorker(name, platform, host, hosts_dir / name, index, url))
         else:
             profile_name = BAREMETAL_PROFILES[index % len(BAREMETAL_PROFILES)]
             host = SimulatedHost(profile_name, load_profile(profile_name))
-            workers.append(SimulatedWorker(name, platform, host, hosts_dir / name))
+            workers.append(SimulatedWorker(name, platform, host, hosts_dir / name, index))
     return workers
