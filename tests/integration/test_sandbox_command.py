@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,9 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sriov_operator.cli import build_parser
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
 from sriov_operator.sandbox.hosts import DPDK_PORT, OFFLOAD_PORT
+from tests.doc_runner import output_matches
+from tests.docs_examples import REPO_ROOT, example
 
 SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 KUBECTL = "/usr/bin/kubectl"
@@ -100,11 +104,51 @@ def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[st
             process.wait()
 
 
+def generalized(shown: str) -> str:
+    """A documented session with what varies between runs left open (``…``): times, ports, versions,
+    UUIDs, paths, and the progress rows (their order depends on which node finishes first; the tests
+    check the final rows themselves)."""
+    lines = shown.splitlines()
+    if any(line.startswith("NODE ") for line in lines):
+        first = next(i for i, line in enumerate(lines) if line.startswith("NODE "))
+        last = next(i for i, line in enumerate(lines) if re.match(r"all \d+ NodeStates Succeeded", line))
+        lines[first:last] = ["…"]
+    text = "\n".join(lines) + "\n"
+    for pattern in (
+        r"\[ *\d+\.\ds\]",
+        r"in \d+\.\ds",
+        r"v\d+\.\d+\.\d+",
+        r"127\.0\.0\.1:\d+",
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?!\S*\))",
+        r"(?<=[ (])/\S+(?=/(hosts|logs)/)",
+        r"(?<= )(/|~)\S*kubeconfig",
+    ):
+        text = re.sub(pattern, "…", text)
+    return text
+
+
+def final_rows(out: str) -> dict[str, str]:
+    """Each worker's last printed table row."""
+    return {m[1]: m[0] for m in re.finditer(r"^(worker-\d+) +\S.*$", out, re.MULTILINE)}
+
+
 def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Path) -> None:
+    """The quickstart's captured run: exit 0, the table, the summary, and the hosts configured."""
+    [(command, shown)] = example("quickstart-run").transcript()
     kubeconfig, workdir = tmp_path / "kubeconfig", tmp_path / "sandbox"
-    flags = ["--workers", "2", "--apply-examples", "--until-synced", "--timeout", "240"]
+    words = shlex.split(command)
+    assert words[:2] == ["sriov-operator", "sandbox"], command
     result = subprocess.run(
-        [*SANDBOX, *flags, "--kubeconfig", str(kubeconfig), "--workdir", str(workdir)],
+        [
+            *SANDBOX,
+            *words[2:],
+            "--timeout",
+            "240",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--workdir",
+            str(workdir),
+        ],
         capture_output=True,
         text=True,
         timeout=START_SECONDS,
@@ -113,13 +157,14 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert output_matches(generalized(shown), out), f"printed:\n{out}\ndocumented:\n{shown}"
     assert re.search(r"^NODE +SYNC +DEVICES +DRIVERS +RESOURCES$", out, re.MULTILINE), out
+    rows = final_rows(out)
     for worker in ("worker-0", "worker-1"):
-        assert re.search(rf"^{worker} +Succeeded .*vfio-pci.* dpdk1=1 hwoffload1=1$", out, re.MULTILINE), out
-    assert "all 2 NodeStates Succeeded" in out
+        assert re.fullmatch(rf"{worker} +Succeeded +4 \(2 configured\) +\S+=vfio-pci ens7=mlx5_core +"
+                            r"dpdk1=1 hwoffload1=1", rows[worker]), rows  # fmt: skip
     assert "the webhook injected requests/limits openshift.io/dpdk1: 1, openshift.io/hwoffload1: 1" in out
     assert "metadata service http://127.0.0.1:" in out and "config drive" in out  # one VM each
-    assert f"kubectl --kubeconfig {kubeconfig} get sriovnetworknodestates -A" in out
     for worker in ("worker-0", "worker-1"):
         root = HostRoot(workdir / "hosts" / worker)
         assert read_pci_function(root, DPDK_PORT).driver == "vfio-pci"
@@ -130,26 +175,52 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
     assert port_is_closed(url.group(1)), "the API server still listens after the sandbox exited"
 
 
-def test_kubectl_sees_the_running_sandbox_and_sigterm_leaves_no_process(tmp_path: Path) -> None:
+def test_quickstart_commands_use_real_flags_and_scripts_sandbox_defaults_to_the_readme_session() -> None:
+    commands = example("quickstart-start").commands()
+    assert [shlex.split(c, comments=True)[0] for c in commands] == ["scripts/sandbox", "sriov-operator"]
+    assert os.access(REPO_ROOT / "scripts/sandbox", os.X_OK)
+    assert "set -- --workers 2 --apply-examples" in (REPO_ROOT / "scripts/sandbox").read_text()
+    words = shlex.split(commands[1], comments=True)
+    args = build_parser().parse_args(words[1:])
+    assert (args.command, args.workers, args.until_synced) == ("sandbox", 10, True)
+
+
+def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    """What scripts/sandbox prints (the README), what kubectl shows (the quickstart), and a clean stop."""
+    [(command, shown)] = example("sandbox-session").transcript()
+    assert command == "scripts/sandbox"
     kubeconfig = tmp_path / "kubeconfig"
-    with running_sandbox("--workers", "1", "--apply-examples", "--kubeconfig", str(kubeconfig)) as (
+    with running_sandbox("--workers", "2", "--apply-examples", "--kubeconfig", str(kubeconfig)) as (
         process,
-        _,
+        lines,
     ):
-        states = json.loads(kubectl(kubeconfig, "get", "sriovnetworknodestates", "-A", "-o", "json"))
-        assert [(s["metadata"]["name"], s["status"]["syncStatus"]) for s in states["items"]] == [
-            ("worker-0", "Succeeded")
-        ]
-        table = kubectl(kubeconfig, "get", "sriovnetworknodestates", "-A")
-        assert re.search(r"worker-0 +Succeeded", table), table
-        pod = json.loads(kubectl(kubeconfig, "get", "pod", "dpdk-app", "-n", "default", "-o", "json"))
-        limits = pod["spec"]["containers"][0]["resources"]["limits"]
-        assert limits == {"openshift.io/dpdk1": "1", "openshift.io/hwoffload1": "1"}
+        printed = "".join(lines)
+        assert output_matches(generalized(shown), printed), f"printed:\n{printed}\ndocumented:\n{shown}"
+        [export, *kubectl_commands] = example("quickstart-kubectl").commands()
+        assert export == "export KUBECONFIG=~/.cache/sriov-operator/sandbox/kubeconfig"
+        outputs = {}
+        for line in kubectl_commands:
+            words = shlex.split(line)
+            assert words[0] == "kubectl", line
+            outputs[words[1] + " " + words[2]] = kubectl(kubeconfig, *words[1:])
+        states = outputs["get sriovnetworknodestates"]
+        assert re.search(r"worker-0 +Succeeded", states) and re.search(r"worker-1 +Succeeded", states), states
+        assert re.search(r"dpdk1 +dpdk1 +99 +1 +2 +2", outputs["get sriovnetworknodepolicies"])
+        described = outputs["describe node"]
+        assert re.search(r"Allocatable:(\n .*)*\n +openshift\.io/dpdk1: +1", described), described
+        assert "dpdk1-net" in outputs["get network-attachment-definitions"]
+        resources = json.loads(outputs["get pod"])
+        assert resources["limits"] == {"openshift.io/dpdk1": "1", "openshift.io/hwoffload1": "1"}
+        assert (
+            "network-resources-injector-config"
+            in outputs["get validatingwebhookconfigurations,mutatingwebhookconfigurations"]
+        )
         node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
         assert node["spec"]["providerID"].startswith("openstack:///")
-        assert node["status"]["allocatable"]["openshift.io/dpdk1"] == "1"
         children = descendants(process.pid)
-        assert len(children) >= 5, children  # etcd, kube-apiserver, operator, webhook, a daemon
+        assert len(children) >= 6, children  # etcd, kube-apiserver, operator, webhook, two daemons
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0
         assert alive(children) == set(), "processes outlived the sandbox"
@@ -186,16 +257,3 @@ def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) ->
     assert re.search(
         r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
     ), result.stderr
-
-
-def test_bad_input_is_one_line_naming_the_flag(tmp_path: Path) -> None:
-    for args, message in (
-        (["--workers", "0"], "sriov-operator sandbox: --workers: 0 is not accepted (1 to 50)"),
-        (
-            ["--platform", "aws"],
-            "sriov-operator sandbox: --platform: 'aws' is not accepted (openstack or baremetal)",
-        ),
-        (["--timeout", "0"], "sriov-operator sandbox: --timeout: 0.0 is not accepted (seconds > 0)"),
-    ):
-        result = subprocess.run([*SANDBOX, *args], capture_output=True, text=True, timeout=60, check=False)
-        assert (result.returncode, result.stderr.strip()) == (2, message)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes_asyncio import client
 
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
@@ -29,6 +30,8 @@ from sriov_operator.kube.resources import (
 from sriov_operator.operator.controllers.operator_config import default_operator_config
 
 FIELD_MANAGER = "sriov-sandbox"
+OPERATOR_SERVICE_ACCOUNT = "sriov-network-operator"  # rbac.yaml's
+TOKEN_SECONDS = 7 * 24 * 3600
 RBAC_FILE = "rbac.yaml"  # deploy/operator/rbac.yaml, shipped with the package
 RBAC_NAMESPACE = "sriov-network-operator"  # the namespace rbac.yaml is written for
 RBAC_RESOURCES: dict[str, Resource] = {
@@ -63,6 +66,23 @@ def operator_rbac(namespace: str) -> list[Object]:
 async def install_api(kubeconfig: Path) -> None:
     async with api_client(kubeconfig) as api:
         await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+
+
+async def service_account_kubeconfig(admin: Path, namespace: str, account: str, target: Path) -> Path:
+    """A kubeconfig with a bound token of ``namespace/account`` (TokenRequest), so the process using it
+    has exactly that account's RBAC, as in a pod."""
+    async with api_client(admin) as api:
+        request = {"spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS}}
+        answer = await client.CoreV1Api(api).create_namespaced_service_account_token(
+            account, namespace, request
+        )
+    config = yaml.safe_load(admin.read_text())
+    config["users"] = [{"name": account, "user": {"token": answer.status.token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = account
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    target.chmod(0o600)
+    return target
 
 
 async def apply_all(objects: KubeObjects, documents: list[Object], kinds: dict[str, Resource]) -> list[str]:

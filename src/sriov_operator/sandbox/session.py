@@ -62,6 +62,7 @@ from sriov_operator.kube.session import api_session
 from sriov_operator.sandbox.children import Children
 from sriov_operator.sandbox.cluster import (
     FIELD_MANAGER,
+    OPERATOR_SERVICE_ACCOUNT,
     RBAC_RESOURCES,
     apply_all,
     default_service_account,
@@ -70,6 +71,7 @@ from sriov_operator.sandbox.cluster import (
     operator_rbac,
     publish_kubeconfig,
     register_node,
+    service_account_kubeconfig,
 )
 from sriov_operator.sandbox.convergence import injected_resources, waiting_for
 from sriov_operator.sandbox.device_plugin import capacity_patch, handed_over_resources
@@ -166,10 +168,10 @@ class Sandbox:
         self.workers.extend(workers)
         return workers
 
-    def operator_argv(self) -> list[str]:
+    def operator_argv(self, kubeconfig: Path) -> list[str]:
         return [
             sys.executable, "-m", "sriov_operator.cli", "operator",
-            "--namespace", self.options.namespace, "--kubeconfig", str(self.plane.kubeconfig),
+            "--namespace", self.options.namespace, "--kubeconfig", str(kubeconfig),
             "--leader-elect=false", "--health-port", "-1", "--resource-prefix", self.options.resource_prefix,
             "--webhook-url", f"https://{LOOPBACK}:{self.webhook_port}", "--webhook-cert-ip", LOOPBACK,
         ]  # fmt: skip
@@ -350,11 +352,20 @@ async def _run(sandbox: Sandbox, stop: asyncio.Event) -> int:
         for worker in workers:
             await register_node(objects, worker.node())
             sandbox.say(f"node {worker.describe()}")
-        sandbox.children.spawn("operator", sandbox.operator_argv())
+        operator_kubeconfig = await service_account_kubeconfig(
+            sandbox.plane.kubeconfig,
+            options.namespace,
+            OPERATOR_SERVICE_ACCOUNT,
+            sandbox.directory / "operator.kubeconfig",
+        )
+        sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
         context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
         for worker in workers:
             worker.start(context)
-        sandbox.say(f"started the operator and {len(workers)} config daemons; logs in {sandbox.logs}/")
+        sandbox.say(
+            f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "
+            f"{len(workers)} config daemons; logs in {sandbox.logs}/"
+        )
         await _start_webhook(objects, sandbox, deadline)
         if options.apply_examples:
             await objects.apply(SERVICE_ACCOUNTS, default_service_account(WORKLOAD_NAMESPACE), FIELD_MANAGER)
