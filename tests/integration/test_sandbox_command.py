@@ -119,7 +119,8 @@ def generalized(shown: str) -> str:
         r"in \d+\.\ds",
         r"v\d+\.\d+\.\d+",
         r"127\.0\.0\.1:\d+",
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?!\S*\))",
+        r"(?<=VM )[0-9a-f-]{36}",
+        r"(?<=daemon-<node>\.log)[^)]*",  # whether the logs are kept depends on --workdir
         r"(?<=[ (])/\S+(?=/(hosts|logs)/)",
         r"(?<= )(/|~)\S*kubeconfig",
     ):

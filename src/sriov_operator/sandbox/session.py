@@ -320,9 +320,15 @@ def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]
             f"Pod {WORKLOAD_NAMESPACE}/{POD_NAME}: the webhook injected requests/limits "
             + ", ".join(f"{k}: {v}" for k, v in sorted(injected.items()))
         )
-    lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log)")
+    kept = "" if options.workdir else "; removed when the sandbox stops, --workdir DIR keeps them"
+    lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log{kept})")
     for worker in sandbox.workers:
         lines.append(f"  {worker.describe()}")
+    if options.until_synced:
+        return [
+            *lines,
+            "stopping (without --until-synced the sandbox stays up for kubectl: docs/quickstart.md)",
+        ]
     k = f"kubectl --kubeconfig {kubeconfig}"
     lines += [
         "try:",
