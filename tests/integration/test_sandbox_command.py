@@ -31,6 +31,8 @@ SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 KUBECTL = "/usr/bin/kubectl"
 START_SECONDS = 300  # a loaded 2-core machine; the sandbox itself gives up after --timeout
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
+NAMESPACE = "sriov-network-operator"
+METADATA_SOURCE = "sriovnetwork.openshift.io/metadata-source"  # where the daemon read the VM's ports
 
 
 def descendants(pid: int) -> set[int]:
@@ -79,6 +81,12 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def sandbox_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SANDBOX, *args], capture_output=True, text=True, timeout=START_SECONDS, check=False, env=ENV
+    )
 
 
 @contextmanager
@@ -139,22 +147,8 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
     kubeconfig, workdir = tmp_path / "kubeconfig", tmp_path / "sandbox"
     words = shlex.split(command)
     assert words[:2] == ["sriov-operator", "sandbox"], command
-    result = subprocess.run(
-        [
-            *SANDBOX,
-            *words[2:],
-            "--timeout",
-            "240",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--workdir",
-            str(workdir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        check=False,
-        env=ENV,
+    result = sandbox_to_exit(
+        *words[2:], "--timeout", "240", "--kubeconfig", str(kubeconfig), "--workdir", str(workdir)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -218,6 +212,9 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
             "network-resources-injector-config"
             in outputs["get validatingwebhookconfigurations,mutatingwebhookconfigurations"]
         )
+        for name, source in (("worker-0", "metadataService"), ("worker-1", "configDrive")):
+            state = kubectl(kubeconfig, "get", "sriovnetworknodestate", name, "-n", NAMESPACE, "-o", "json")
+            assert json.loads(state)["metadata"]["annotations"][METADATA_SOURCE] == source
         node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
         assert node["spec"]["providerID"].startswith("openstack:///")
         children = descendants(process.pid)
@@ -246,14 +243,7 @@ def test_a_child_that_dies_stops_the_sandbox_with_the_reason(tmp_path: Path) -> 
 
 
 def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*SANDBOX, "--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc")],
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        check=False,
-        env=ENV,
-    )
+    result = sandbox_to_exit("--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(
         r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
