@@ -248,3 +248,39 @@ def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) ->
     assert re.search(
         r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
     ), result.stderr
+
+
+def test_until_synced_names_the_failing_node_and_its_error_on_timeout(tmp_path: Path) -> None:
+    """A worker whose host refuses the daemon's device records: the sandbox says which node and why."""
+    workdir = tmp_path / "sandbox"
+    argv = [
+        "--workers",
+        "1",
+        "--apply-examples",
+        "--until-synced",
+        "--timeout",
+        "60",
+        "--workdir",
+        str(workdir),
+    ]
+    process = subprocess.Popen(
+        [*SANDBOX, *argv, "--kubeconfig", str(tmp_path / "kc")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    host = workdir / "hosts" / "worker-0"
+    deadline = time.monotonic() + START_SECONDS
+    while not (host / "sys").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    records = host / "etc/sriov-operator/pci"  # where the daemon remembers devices: make it a file
+    records.parent.mkdir(parents=True, exist_ok=True)
+    records.write_text("not a directory\n")
+    out, err = process.communicate(timeout=START_SECONDS)
+    assert process.returncode == 1, out + err
+    assert re.fullmatch(
+        r"sriov-operator sandbox: not synced after 60s: worker-0: syncStatus Failed: rememberDevice \S+: "
+        r"/etc/sriov-operator/pci\S*: .+; Degraded ApplyFailed: .+",
+        err.strip().splitlines()[-1],
+    ), err
