@@ -225,7 +225,8 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
 
 
 def test_a_child_that_dies_stops_the_sandbox_with_the_reason(tmp_path: Path) -> None:
-    with running_sandbox("--workers", "1", "--kubeconfig", str(tmp_path / "kc")) as (process, _):
+    workdir = ["--workdir", str(tmp_path / "sandbox")]  # kept after a failure: inside tmp_path, not /tmp
+    with running_sandbox("--workers", "1", "--kubeconfig", str(tmp_path / "kc"), *workdir) as (process, _):
         operator = next(
             pid
             for pid in descendants(process.pid)
@@ -243,7 +244,8 @@ def test_a_child_that_dies_stops_the_sandbox_with_the_reason(tmp_path: Path) -> 
 
 
 def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
-    result = sandbox_to_exit("--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc"))
+    kept = ["--workdir", str(tmp_path / "sandbox")]  # kept after a failure: inside tmp_path, not /tmp
+    result = sandbox_to_exit("--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc"), *kept)
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(
         r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
