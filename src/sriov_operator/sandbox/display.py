@@ -16,6 +16,7 @@ class Display:
         self.tty = stream.isatty() if tty is None else tty
         self._shown: list[Row] = []
         self._drawn_lines = 0  # lines of the table currently on the terminal (TTY only)
+        self._live = False  # the table follows every message (TTY); off after finish() until it changes
 
     def say(self, message: str) -> None:
         """A line above the table (the table is drawn again below it)."""
@@ -29,6 +30,7 @@ class Display:
             if rows != self._shown:
                 self._erase()
                 self._shown = rows
+                self._live = True
                 self._draw()
             return
         changed = changed_rows(self._shown, rows)
@@ -43,8 +45,9 @@ class Display:
         self.stream.flush()
 
     def finish(self) -> None:
-        """Leave the table where it is; later output goes below it."""
+        """Leave the table where it is; later messages go below it (a changed table is drawn again)."""
         self._drawn_lines = 0
+        self._live = False
         self.stream.flush()
 
     def _erase(self) -> None:
@@ -52,7 +55,7 @@ class Display:
             self.stream.write(_UP_AND_CLEAR.format(n=self._drawn_lines))
 
     def _draw(self) -> None:
-        if self.tty and self._shown:
+        if self.tty and self._live and self._shown:
             lines = render(self._shown)
             self.stream.write("\n".join(lines) + "\n")
             self._drawn_lines = len(lines)

@@ -368,7 +368,7 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
         worker.start(context)
     sandbox.say(
         f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "
-        f"{len(workers)} config daemons; logs in {sandbox.logs}/"
+        f"{len(workers)} config daemon{'s' if len(workers) != 1 else ''}; logs in {sandbox.logs}/"
     )
     await _start_webhook(objects, sandbox, deadline)
     if sandbox.examples is not None:

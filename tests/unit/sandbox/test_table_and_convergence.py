@@ -142,3 +142,18 @@ def test_on_a_terminal_the_table_is_redrawn_in_place_below_messages() -> None:
     assert text.count(f"\x1b[{header_and_row}F\x1b[J") == 2  # erased before the message and before the redraw
     assert text.endswith("worker-0  Succeeded  -        -        -\n")
     assert text.index("applied something") > text.index("InProgress")
+
+
+def test_on_a_terminal_messages_after_finish_stay_below_the_table_without_repeating_it() -> None:
+    out = io.StringIO()
+    display = Display(out, tty=True)
+    row = ("worker-0", "Succeeded", "-", "-", "-")
+    display.table([row])
+    display.finish()
+    display.say("summary line 1")
+    display.say("summary line 2")
+    display.table([row])  # the next tick, nothing changed
+    assert out.getvalue().count("worker-0") == 1
+    assert out.getvalue().endswith("summary line 1\nsummary line 2\n")
+    display.table([("worker-0", "Failed", "-", "-", "-")])  # a change: drawn again, below
+    assert out.getvalue().endswith("worker-0  Failed  -        -        -\n")
