@@ -19,6 +19,7 @@ from sriov_operator.vmtest.cpio import write_newc
 from sriov_operator.vmtest.kmod import load_order
 from sriov_operator.vmtest.machine import (
     METADATA_ADDRESS,
+    GuestForward,
     MachineSpec,
     isolated,
     kernel_command_line,
@@ -117,6 +118,18 @@ def test_openstack_vm_user_network_is_restricted_and_forwards_only_the_metadata_
     assert "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova" in args
     assert "ide-cd,drive=configdrive,bus=ide.0" in args
     assert "local,path=/src,mount_tag=project,security_model=none,readonly=on" in args
+
+
+def test_each_guest_forward_is_relayed_to_its_own_socket() -> None:
+    api = GuestForward("169.254.0.8", 443, Path("/tmp/kube-api.sock"))
+    args = _arguments(openstack_vm(None, Path("/tmp/metadata.sock"), forwards=(api,)))
+    netdev = next(args[i + 1] for i, arg in enumerate(args) if arg == "-netdev")
+    forwards = netdev.split(",guestfwd=")[1:]
+    assert forwards[0].startswith(f"tcp:{METADATA_ADDRESS}:80-cmd:")
+    assert forwards[0].endswith("relay /tmp/metadata.sock")
+    assert forwards[1].startswith("tcp:169.254.0.8:443-cmd:")
+    assert forwards[1].endswith("relay /tmp/kube-api.sock")
+    assert not any("guestfwd" in arg for arg in _arguments(openstack_vm(None, None)))
 
 
 def test_a_viommu_comes_before_the_devices_and_the_kernel_turns_it_on() -> None:

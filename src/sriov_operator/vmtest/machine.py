@@ -47,11 +47,20 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class GuestForward:
+    """A TCP address on the guest's user network whose connections reach ``socket`` (see relay.py)."""
+
+    address: str
+    port: int
+    socket: Path
+
+
+@dataclass(frozen=True)
 class MachineSpec:
     name: str
     nics: tuple[Nic, ...]
     config_drive: Path | None = None
-    metadata_socket: Path | None = None  # guestfwd of 169.254.169.254:80 goes here (see relay.py)
+    forwards: tuple[GuestForward, ...] = ()  # on the management port's user network
     viommu: bool = False
     smbios_vendor: str | None = None  # "OpenStack Foundation" makes the guest an OpenStack VM
     smbios_product: str | None = None
@@ -62,9 +71,9 @@ def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
     if not nic.management:
         return []
     options = f"user,id=net{index},restrict=on,net={USER_NETWORK}"
-    if spec.metadata_socket is not None:
-        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {spec.metadata_socket}"
-        options += f",guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:{relay}"
+    for forward in spec.forwards:
+        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {forward.socket}"
+        options += f",guestfwd=tcp:{forward.address}:{forward.port}-cmd:{relay}"
     return ["-netdev", options]
 
 
