@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from sriov_operator.api.platforms import platform_from_provider_id
+from sriov_operator.controlplane.pki import create_pki
+from sriov_operator.errors import BadInputError
+from sriov_operator.kube.session import access_from_kubeconfig
 from sriov_operator.vmtest.apt import first_dependency, install_order
 from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.command import build_parser
@@ -28,6 +33,15 @@ from sriov_operator.vmtest.machine import (
 from sriov_operator.vmtest.profiles import baremetal_host, openstack_vm
 from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
 from sriov_operator.vmtest.relay import UnixToLoopbackBridge
+from sriov_operator.vmtest.worker import (
+    KUBE_API_ADDRESS,
+    KUBE_API_PORT,
+    ApiServerAccess,
+    daemon_argv,
+    guest_kubeconfig,
+    instance_uuid,
+    node_manifest,
+)
 
 MODULES_DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
 kernel/fs/jbd2/jbd2.ko:
@@ -211,3 +225,42 @@ def test_the_documented_command_line_parses() -> None:
     docs = (Path(__file__).parents[2] / "docs/vm.md").read_text()
     for example in ("vmtest build", "vmtest where", "vmtest run --machine baremetal --viommu --"):
         assert f"python -m sriov_operator.{example}" in docs
+
+
+def test_a_vm_workers_kubeconfig_reaches_the_forwarded_address_and_checks_the_hosts_name(
+    tmp_path: Path,
+) -> None:
+    pki = create_pki(tmp_path / "pki")
+    access = ApiServerAccess("https://127.0.0.1:36443", pki.ca.cert.read_bytes(), "t0ken")
+    (tmp_path / "ca.crt").write_bytes(access.ca_pem)  # the worker writes both beside the kubeconfig
+    (tmp_path / "token").write_text(access.token)
+    (tmp_path / "kubeconfig").write_text(guest_kubeconfig(access))
+    read = access_from_kubeconfig(tmp_path / "kubeconfig")  # what the daemon in the guest reads
+    assert read.server == f"https://{KUBE_API_ADDRESS}:{KUBE_API_PORT}"
+    assert read.tls_server_name == "127.0.0.1"
+    assert read.token_file == tmp_path / "token"
+    assert access.port == 36443
+
+
+@pytest.mark.parametrize(
+    "url", ["https://10.1.2.3:6443", "http://127.0.0.1:8080", "https://127.0.0.1", "https://api.example:6443"]
+)
+def test_a_vm_worker_refuses_an_api_server_off_the_loopback(url: str) -> None:
+    with pytest.raises(BadInputError, match=re.escape(f"API server URL {url!r}: a VM worker reaches only")):
+        _ = ApiServerAccess(url, b"", "t").port
+
+
+def test_a_vm_workers_node_is_an_openstack_worker_with_its_own_instance() -> None:
+    node = node_manifest("vm-0")
+    assert platform_from_provider_id(node["spec"]["providerID"]) == "openstack"
+    assert node["spec"]["providerID"] == f"openstack:///{instance_uuid('vm-0')}"
+    assert instance_uuid("vm-0") != instance_uuid("vm-1")
+    assert node["metadata"]["labels"]["node-role.kubernetes.io/worker"] == ""
+    assert node["metadata"]["labels"]["feature.node.kubernetes.io/network-sriov.capable"] == "true"
+
+
+def test_a_vm_workers_daemon_runs_on_the_guests_real_root() -> None:
+    argv = daemon_argv("vm-0", "ns", 30)
+    assert argv[:2] == ["sriov-operator", "daemon"]
+    assert argv[argv.index("--host-root") + 1] == "/"
+    assert "--simulate" not in argv

@@ -237,13 +237,13 @@ class TestMachine:
     def _exited(self) -> str:
         return f"QEMU exited (code {self._process.returncode if self._process else '?'})"
 
-    def _alive(self) -> bool:
+    def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def _connect(self, deadline: float) -> dict[str, Any]:
         path = self.run_dir / "agent.sock"
         while True:
-            if not self._alive():
+            if not self.alive():
                 raise self._fail(self._exited())
             if time.monotonic() > deadline:
                 raise self._fail(f"the guest agent did not answer within {self.boot_timeout_seconds:g} s")
@@ -264,7 +264,7 @@ class TestMachine:
     def _receive(self, deadline: float) -> dict[str, Any]:
         assert self._agent is not None
         while b"\n" not in self._pending:
-            if not self._alive():
+            if not self.alive():
                 raise self._fail(self._exited())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -280,7 +280,7 @@ class TestMachine:
                 if self._process is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         self._process.wait(timeout=10)  # a closed channel usually means QEMU is exiting
-                raise self._fail(self._exited() if not self._alive() else "the agent channel closed")
+                raise self._fail(self._exited() if not self.alive() else "the agent channel closed")
             self._pending += chunk
         line, self._pending = self._pending.split(b"\n", 1)
         message: dict[str, Any] = json.loads(line)
