@@ -27,7 +27,8 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
-from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.controlplane.pki import create_pki
+from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.errors import SriovOperatorError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -39,7 +40,7 @@ from sriov_operator.kube.resources import (
 )
 from sriov_operator.manifests import load_paths
 from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GuestResult
+from sriov_operator.vmtest.machine import GuestResult, VmError
 from sriov_operator.vmtest.nova import NETWORK_OF
 from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
 from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
@@ -161,7 +162,8 @@ async def converged(
         await objects.create(NODES, node_manifest(node))
         await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace), namespace)
         token = await daemon_token(objects, namespace)
-        access = ApiServerAccess(control_plane.api_url, control_plane.pki.ca.cert.read_bytes(), token)
+        ca_pem = control_plane.pki.ca.cert.read_bytes()
+        access = ApiServerAccess.with_token(control_plane.api_url, ca_pem, token)
         worker = VmWorker(node, namespace, access, vm_bundle, work / "vm", REPO_ROOT, accel=vm_accel)
         started = time.monotonic()
         try:
@@ -220,3 +222,19 @@ async def test_inside_the_guest_the_port_is_on_vfio_pci_with_a_noiommu_group(con
     node = converged.guest["vfio group node"]
     assert node.returncode == 0, str(node)
     assert node.stdout.startswith("c"), str(node)  # a character device: the group DPDK opens
+
+
+def test_a_worker_that_cannot_reach_its_api_server_fails_to_start_saying_so(
+    vm_bundle: Bundle, vm_accel: str, tmp_path: Path
+) -> None:
+    nothing_listens = f"https://127.0.0.1:{free_port()}"
+    ca_pem = create_pki(tmp_path / "pki").ca.cert.read_bytes()
+    access = ApiServerAccess.with_token(nothing_listens, ca_pem, "t0ken")
+    worker = VmWorker("unreachable", "ns", access, vm_bundle, tmp_path / "vm", REPO_ROOT, accel=vm_accel)
+    with pytest.raises(VmError) as failure:
+        worker.start()
+    message = str(failure.value)
+    assert f"VM worker unreachable: reaching the API server (relayed to {nothing_listens}) failed" in message
+    assert "api_probe: https://169.254.0.8:443 (as 127.0.0.1):" in message
+    assert "--- console.log" in message  # the console's tail
+    assert worker.machine is not None and not worker.machine.alive()  # and the VM is gone

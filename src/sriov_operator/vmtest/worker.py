@@ -9,17 +9,20 @@ the guest checks the certificate exactly as a client on this host does.  The
 guest reads its Neutron ports from a config drive (`nova.py`); the daemon runs
 on the guest's real root (``--host-root /``) and logs to the serial console.
 
-    with VmWorker(node, namespace, ApiServerAccess(url, ca_pem, token), bundle, run_dir, project).start():
+    access = ApiServerAccess.with_token(url, ca_pem, token)  # or .from_kubeconfig(path)
+    with VmWorker(node, namespace, access, bundle, run_dir, project).start() as worker:
         ...  # the NodeState converges; worker.run([...]) looks inside the guest
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import logging
 import shlex
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -39,7 +42,8 @@ log = logging.getLogger(__name__)
 
 KUBE_API_ADDRESS = "169.254.0.8"  # on the guest's user network (169.254.0.0/16); relayed to the host
 KUBE_API_PORT = 443
-GUEST_CONFIG_DIR = "/run/sriov-operator"  # tmpfs in the guest: kubeconfig, ca.crt, token
+GUEST_CONFIG_DIR = "/run/sriov-operator"  # tmpfs in the guest: kubeconfig, ca.crt
+INLINE_CREDENTIALS = ("token", "client-certificate-data", "client-key-data")
 API_PROBE = "/project/src/sriov_operator/vmtest/guest/api_probe.py"
 INSTANCE_NAMESPACE = uuid.UUID("6f1c1d52-9f55-4c59-a1b0-5a0e6c7d2b11")  # node name -> stable instance UUID
 WORKER_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the seed policies' node selector)
@@ -51,11 +55,42 @@ WORKER_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the s
 
 @dataclass(frozen=True)
 class ApiServerAccess:
-    """An API server on this host's loopback and the bearer token the worker's daemon uses."""
+    """An API server on this host's loopback and the credentials the worker's daemon uses.
+
+    ``user`` is a kubeconfig ``user`` entry with its data inline: ``{"token": ...}``
+    or ``{"client-certificate-data": ..., "client-key-data": ...}``.
+    """
 
     url: str  # https://127.0.0.1:PORT
     ca_pem: bytes
-    token: str
+    user: Mapping[str, str]
+
+    @classmethod
+    def with_token(cls, url: str, ca_pem: bytes, token: str) -> ApiServerAccess:
+        return cls(url, ca_pem, {"token": token})
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path) -> ApiServerAccess:
+        """Server, CA and credentials of a kubeconfig's current context, which must carry them inline."""
+        try:
+            config = yaml.safe_load(path.read_text())
+            current = config["current-context"]
+            context = next(c["context"] for c in config["contexts"] if c["name"] == current)
+            cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+            user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+            ca_pem = base64.b64decode(cluster["certificate-authority-data"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration, ValueError) as error:
+            raise BadInputError(
+                f"kubeconfig {path}: a VM worker needs the current context's server, "
+                f"certificate-authority-data and an inline user ({type(error).__name__}: {error})"
+            ) from error
+        inline = {k: str(v) for k, v in user.items() if k in INLINE_CREDENTIALS}
+        if not inline:
+            raise BadInputError(
+                f"kubeconfig {path}: users[{context['user']}]: a VM worker needs one of "
+                f"{', '.join(INLINE_CREDENTIALS)} (inline: the guest cannot read this host's files)"
+            )
+        return cls(str(cluster["server"]), ca_pem, inline)
 
     @property
     def host(self) -> str:
@@ -78,7 +113,7 @@ class ApiServerAccess:
 
 
 def guest_kubeconfig(access: ApiServerAccess) -> str:
-    """The daemon's kubeconfig in the guest; ``ca.crt`` and ``token`` sit beside it."""
+    """The daemon's kubeconfig in the guest; ``ca.crt`` sits beside it."""
     cluster = {
         "server": f"https://{KUBE_API_ADDRESS}:{KUBE_API_PORT}",
         "certificate-authority": "ca.crt",
@@ -88,7 +123,7 @@ def guest_kubeconfig(access: ApiServerAccess) -> str:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "host", "cluster": cluster}],
-        "users": [{"name": "config-daemon", "user": {"tokenFile": "token"}}],
+        "users": [{"name": "config-daemon", "user": dict(access.user)}],
         "contexts": [{"name": "host", "context": {"cluster": "host", "user": "config-daemon"}}],
         "current-context": "host",
     }
@@ -177,23 +212,17 @@ class VmWorker:
         return result
 
     def _install_credentials(self) -> None:
-        for name, text in (
-            ("ca.crt", self.api.ca_pem.decode()),
-            ("token", self.api.token),
-            ("kubeconfig", guest_kubeconfig(self.api)),
-        ):
+        for name, text in (("ca.crt", self.api.ca_pem.decode()), ("kubeconfig", guest_kubeconfig(self.api))):
             script = f"mkdir -p {GUEST_CONFIG_DIR} && umask 077 && cat > {GUEST_CONFIG_DIR}/{name}"
             self._must(f"writing {name}", self.run(["sh", "-c", script], input=text))
 
     def _probe_api_server(self) -> None:
-        probe = [
-            "python3", API_PROBE, KUBE_API_ADDRESS, str(KUBE_API_PORT), self.api.host,
-            f"{GUEST_CONFIG_DIR}/ca.crt", f"{GUEST_CONFIG_DIR}/token",
-        ]  # fmt: skip
+        ca_file = f"{GUEST_CONFIG_DIR}/ca.crt"
+        probe = ["python3", API_PROBE, KUBE_API_ADDRESS, str(KUBE_API_PORT), self.api.host, ca_file]
         answer = self._must(
             f"reaching the API server (relayed to {self.api.url})", self.run(probe, timeout=120)
         )
-        log.info("%s reaches kube-apiserver %s", self.node_name, answer.stdout.strip())
+        log.info("%s reaches the API server: %s", self.node_name, answer.stdout.strip())
 
     def _start_daemon(self) -> None:
         command = shlex.join(daemon_argv(self.node_name, self.namespace, self.rediscover_seconds))
