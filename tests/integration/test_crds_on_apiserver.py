@@ -9,10 +9,17 @@ import pytest
 from kubernetes_asyncio import client
 
 from sriov_operator.api import constants
-from sriov_operator.api.models import ALL_KINDS, KubeObject, SriovNetworkNodePolicy, SriovNetworkNodeState
+from sriov_operator.api.models import (
+    ALL_KINDS,
+    KubeObject,
+    SriovNetwork,
+    SriovNetworkNodePolicy,
+    SriovNetworkNodeState,
+)
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.client import api_error_message
 from sriov_operator.manifests import load_paths
+from tests.docs_examples import example
 from tests.integration.conftest import NamespaceFactory
 from tests.support import FIXTURES
 
@@ -265,3 +272,19 @@ async def test_the_api_server_publishes_field_descriptions(
     assert spec["properties"]["nicSelector"]["properties"]["pfNames"]["description"].startswith(
         "Kernel names of the PFs"
     )
+
+
+async def test_the_readme_rejection_messages_are_the_api_servers(
+    kube: client.ApiClient, make_namespace: NamespaceFactory
+) -> None:
+    namespace = await make_namespace(None)
+    attempts = [
+        (SriovNetworkNodePolicy, _with(_policy("bad"), "spec.deviceType", "bogus")),
+        (SriovNetwork, _with(_network("bad"), "spec.vlan", 5000)),
+    ]
+    messages = []
+    for kind, body in attempts:
+        with pytest.raises(client.ApiException) as raised:
+            await _create(kube, kind, namespace, body)
+        messages.append(api_error_message(raised.value))
+    assert messages == example("apiserver-rejects").text.splitlines()

@@ -1,66 +1,259 @@
-"""`sriov-operator sandbox` starts a usable cluster and cleans up after itself."""
+"""`sriov-operator sandbox`: the whole system on one machine, as a user runs it (its own control plane).
+
+Each test runs the command as a subprocess, non-interactively, and checks what a
+user sees: its output, the cluster through the kubeconfig it wrote (with
+kubectl), the simulated hosts, and that no process outlives it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
+from sriov_operator.cli import build_parser
+from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.root import HostRoot
+from sriov_operator.sandbox.hosts import DPDK_PORT, OFFLOAD_PORT
+from tests.doc_runner import output_matches
+from tests.docs_examples import REPO_ROOT, example
 
 SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
+KUBECTL = "/usr/bin/kubectl"
+START_SECONDS = 300  # a loaded 2-core machine; the sandbox itself gives up after --timeout
+ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
-def _port_is_closed(url: str) -> bool:
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children of children included), from /proc."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies reaped by nobody count as gone)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
+
+
+def port_is_closed(url: str) -> bool:
     match = re.search(r":(\d+)$", url)
     assert match, url
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", int(match.group(1)))) != 0
 
 
-def test_sandbox_once_reports_a_ready_cluster_with_the_seed_policies(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
+def kubectl(kubeconfig: Path, *args: str) -> str:
     result = subprocess.run(
-        [*SANDBOX, "--once", "--kubeconfig", str(kubeconfig)],
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "applied SriovNetworkNodePolicy/sriov-network-operator/dpdk1" in out
-    assert "applied SriovNetworkNodePolicy/sriov-network-operator/hwoffload1" in out
-    assert "indentation uses tabs" in out
-    url = re.search(r"kube-apiserver v1\.\d+\.\d+ at (https://127\.0\.0\.1:\d+)", out)
-    assert url, out
-    config = yaml.safe_load(kubeconfig.read_text())
-    assert config["clusters"][0]["cluster"]["server"] == url.group(1)
-    assert _port_is_closed(url.group(1)), "the API server still listens after the sandbox stopped"
+    return result.stdout
 
 
-def test_sandbox_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@contextmanager
+def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """The sandbox started with ``args``, once it printed "press Ctrl-C" (its output so far)."""
     process = subprocess.Popen(
-        [*SANDBOX, "--no-examples", "--kubeconfig", str(tmp_path / "kc")],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        [*SANDBOX, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
     )
     assert process.stdout is not None
-    lines = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if "press Ctrl-C" in line or not line:
-            break
-    url = re.search(r"at (https://127\.0\.0\.1:\d+)", "".join(lines))
-    assert url, lines
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
-    assert _port_is_closed(url.group(1))
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "press Ctrl-C" in line or not line:
+                break
+        assert "press Ctrl-C" in lines[-1], "".join(lines)
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def generalized(shown: str) -> str:
+    """A documented session with what varies between runs left open (``…``): times, ports, versions,
+    UUIDs, paths, and the progress rows (their order depends on which node finishes first; the tests
+    check the final rows themselves)."""
+    lines = shown.splitlines()
+    if any(line.startswith("NODE ") for line in lines):
+        first = next(i for i, line in enumerate(lines) if line.startswith("NODE "))
+        last = next(i for i, line in enumerate(lines) if re.match(r"all \d+ NodeStates Succeeded", line))
+        lines[first:last] = ["…"]
+    text = "\n".join(lines) + "\n"
+    for pattern in (
+        r"\[ *\d+\.\ds\]",
+        r"in \d+\.\ds",
+        r"v\d+\.\d+\.\d+",
+        r"127\.0\.0\.1:\d+",
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?!\S*\))",
+        r"(?<=[ (])/\S+(?=/(hosts|logs)/)",
+        r"(?<= )(/|~)\S*kubeconfig",
+    ):
+        text = re.sub(pattern, "…", text)
+    return text
+
+
+def final_rows(out: str) -> dict[str, str]:
+    """Each worker's last printed table row."""
+    return {m[1]: m[0] for m in re.finditer(r"^(worker-\d+) +\S.*$", out, re.MULTILINE)}
+
+
+def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Path) -> None:
+    """The quickstart's captured run: exit 0, the table, the summary, and the hosts configured."""
+    [(command, shown)] = example("quickstart-run").transcript()
+    kubeconfig, workdir = tmp_path / "kubeconfig", tmp_path / "sandbox"
+    words = shlex.split(command)
+    assert words[:2] == ["sriov-operator", "sandbox"], command
+    result = subprocess.run(
+        [
+            *SANDBOX,
+            *words[2:],
+            "--timeout",
+            "240",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--workdir",
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+        env=ENV,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert output_matches(generalized(shown), out), f"printed:\n{out}\ndocumented:\n{shown}"
+    assert re.search(r"^NODE +SYNC +DEVICES +DRIVERS +RESOURCES$", out, re.MULTILINE), out
+    rows = final_rows(out)
+    for worker in ("worker-0", "worker-1"):
+        assert re.fullmatch(rf"{worker} +Succeeded +4 \(2 configured\) +\S+=vfio-pci ens7=mlx5_core +"
+                            r"dpdk1=1 hwoffload1=1", rows[worker]), rows  # fmt: skip
+    assert "the webhook injected requests/limits openshift.io/dpdk1: 1, openshift.io/hwoffload1: 1" in out
+    assert "metadata service http://127.0.0.1:" in out and "config drive" in out  # one VM each
+    for worker in ("worker-0", "worker-1"):
+        root = HostRoot(workdir / "hosts" / worker)
+        assert read_pci_function(root, DPDK_PORT).driver == "vfio-pci"
+        assert read_pci_function(root, OFFLOAD_PORT).driver == "mlx5_core"
+        assert (workdir / "logs" / f"daemon-{worker}.log").stat().st_size > 0
+    url = re.search(r"kube-apiserver v1\.\d+\.\d+ at (https://127\.0\.0\.1:\d+)", out)
+    assert url, out
+    assert port_is_closed(url.group(1)), "the API server still listens after the sandbox exited"
+
+
+def test_quickstart_commands_use_real_flags_and_scripts_sandbox_defaults_to_the_readme_session() -> None:
+    commands = example("quickstart-start").commands()
+    assert [shlex.split(c, comments=True)[0] for c in commands] == ["scripts/sandbox", "sriov-operator"]
+    assert os.access(REPO_ROOT / "scripts/sandbox", os.X_OK)
+    assert "set -- --workers 2 --apply-examples" in (REPO_ROOT / "scripts/sandbox").read_text()
+    words = shlex.split(commands[1], comments=True)
+    args = build_parser().parse_args(words[1:])
+    assert (args.command, args.workers, args.until_synced) == ("sandbox", 10, True)
+
+
+def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    """What scripts/sandbox prints (the README), what kubectl shows (the quickstart), and a clean stop."""
+    [(command, shown)] = example("sandbox-session").transcript()
+    assert command == "scripts/sandbox"
+    kubeconfig = tmp_path / "kubeconfig"
+    with running_sandbox("--workers", "2", "--apply-examples", "--kubeconfig", str(kubeconfig)) as (
+        process,
+        lines,
+    ):
+        printed = "".join(lines)
+        assert output_matches(generalized(shown), printed), f"printed:\n{printed}\ndocumented:\n{shown}"
+        [export, *kubectl_commands] = example("quickstart-kubectl").commands()
+        assert export == "export KUBECONFIG=~/.cache/sriov-operator/sandbox/kubeconfig"
+        outputs = {}
+        for line in kubectl_commands:
+            words = shlex.split(line)
+            assert words[0] == "kubectl", line
+            outputs[words[1] + " " + words[2]] = kubectl(kubeconfig, *words[1:])
+        states = outputs["get sriovnetworknodestates"]
+        assert re.search(r"worker-0 +Succeeded", states) and re.search(r"worker-1 +Succeeded", states), states
+        assert re.search(r"dpdk1 +dpdk1 +99 +1 +2 +2", outputs["get sriovnetworknodepolicies"])
+        described = outputs["describe node"]
+        assert re.search(r"Allocatable:(\n .*)*\n +openshift\.io/dpdk1: +1", described), described
+        assert "dpdk1-net" in outputs["get network-attachment-definitions"]
+        resources = json.loads(outputs["get pod"])
+        assert resources["limits"] == {"openshift.io/dpdk1": "1", "openshift.io/hwoffload1": "1"}
+        assert (
+            "network-resources-injector-config"
+            in outputs["get validatingwebhookconfigurations,mutatingwebhookconfigurations"]
+        )
+        node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
+        assert node["spec"]["providerID"].startswith("openstack:///")
+        children = descendants(process.pid)
+        assert len(children) >= 6, children  # etcd, kube-apiserver, operator, webhook, two daemons
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
+        assert alive(children) == set(), "processes outlived the sandbox"
+
+
+def test_a_child_that_dies_stops_the_sandbox_with_the_reason(tmp_path: Path) -> None:
+    with running_sandbox("--workers", "1", "--kubeconfig", str(tmp_path / "kc")) as (process, _):
+        operator = next(
+            pid
+            for pid in descendants(process.pid)
+            if b"\x00operator\x00" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
+        children = descendants(process.pid)
+        os.kill(operator, signal.SIGKILL)
+        assert process.wait(timeout=120) == 1
+        assert process.stdout is not None
+        rest = process.stdout.read()
+        assert re.search(
+            r"sriov-operator sandbox: operator exited with code -9 \(log: \S+operator\.log\)", rest
+        ), rest
+        assert alive(children) == set(), "processes outlived the sandbox"
+
+
+def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*SANDBOX, "--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc")],
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+        env=ENV,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(
+        r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
+    ), result.stderr

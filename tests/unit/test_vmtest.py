@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -44,6 +45,8 @@ from sriov_operator.vmtest.worker import (
     instance_uuid,
     node_manifest,
 )
+from tests.docs_examples import example
+from tests.support import REPO_ROOT
 
 MODULES_DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
 kernel/fs/jbd2/jbd2.ko:
@@ -242,9 +245,17 @@ def test_the_documented_command_line_parses() -> None:
     )
     assert (args.machine, args.viommu, args.accel, args.timeout) == ("baremetal", True, "tcg", 60.0)
     assert args.argv == ["--", "ls", "-l"]
-    docs = (Path(__file__).parents[2] / "docs/vm.md").read_text()
-    for example in ("vmtest build", "vmtest where", "vmtest run --machine baremetal --viommu --"):
-        assert f"python -m sriov_operator.{example}" in docs
+    documented = [shlex.split(command, comments=True) for command in example("vmtest-commands").commands()]
+    programs = [words[:3] for words in documented]
+    assert programs[:4] == [["python", "-m", "sriov_operator.vmtest"]] * 4
+    assert [parser.parse_args(words[3:]).command for words in documented[:4]] == [
+        "build",
+        "where",
+        "run",
+        "run",
+    ]
+    assert documented[4] == ["pytest", "-m", "vm"]
+    assert '"vm: ' in (REPO_ROOT / "pyproject.toml").read_text()
 
 
 def test_a_vm_workers_kubeconfig_reaches_the_forwarded_address_and_checks_the_hosts_name(

@@ -1,29 +1,51 @@
-"""``sriov-operator sandbox``: a local cluster with the operator's API, on 127.0.0.1 only."""
+"""``sriov-operator sandbox``: the whole system on one machine, on 127.0.0.1 only (docs/quickstart.md)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
-import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sriov_operator.api import constants
 from sriov_operator.controlplane.binaries import cache_root
-from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.errors import BadInputError
+
+MAX_WORKERS = 50
+PLATFORMS = ("openstack", "baremetal")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
-        help="start a local control plane with the CRDs installed (Ctrl-C stops it)",
+        help="run the operator, its webhook and simulated workers on a local control plane",
         description=(
-            "Start a real kube-apiserver + etcd on 127.0.0.1, install the sriovnetwork.openshift.io CRDs, "
-            "create the operator namespace and apply the seed article's example policies. "
-            "The first run builds kube-apiserver and etcd from their Go modules (cached afterwards)."
+            "Start a real kube-apiserver + etcd on 127.0.0.1 with the CRDs and the operator's RBAC, N worker "
+            "Nodes on simulated hosts, the operator, the admission webhook and one config daemon per worker; "
+            "show each node's progress, then a summary. The first run builds kube-apiserver and etcd from "
+            "their Go modules (cached afterwards). See docs/quickstart.md."
         ),
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help=f"worker nodes, 1 to {MAX_WORKERS} (default 2)"
+    )
+    parser.add_argument(
+        "--platform",
+        default="openstack",
+        help="openstack (VMs with Neutron ports; default) or baremetal (Intel and Mellanox SR-IOV NICs)",
+    )
+    parser.add_argument(
+        "--apply-examples",
+        action="store_true",
+        help="apply the seed article's two policies, a SriovNetwork each and a pod asking for both",
+    )
+    parser.add_argument(
+        "--until-synced",
+        action="store_true",
+        help="exit 0 once every NodeState is Succeeded (and the example pod injected), else fail with the "
+        "reason after --timeout",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds --until-synced waits (default %(default)s)"
     )
     parser.add_argument(
         "--namespace", default=constants.DEFAULT_OPERATOR_NAMESPACE, help="operator namespace"
@@ -34,48 +56,41 @@ def register(subparsers: Any) -> None:
         default=cache_root() / "sandbox" / "kubeconfig",
         help="where to write the admin kubeconfig (default: %(default)s)",
     )
-    parser.add_argument("--no-examples", action="store_true", help="do not apply the example policies")
-    parser.add_argument("--once", action="store_true", help="start, report, and stop again (a smoke check)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the simulated hosts and the processes' logs go, kept after exit (default: a temporary "
+        "directory, removed after a clean exit)",
+    )
     parser.set_defaults(handler=run)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
+def check_arguments(args: argparse.Namespace) -> None:
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise BadInputError(f"--workers: {args.workers} is not accepted (1 to {MAX_WORKERS})")
+    if args.platform not in PLATFORMS:
+        raise BadInputError(f"--platform: {args.platform!r} is not accepted ({' or '.join(PLATFORMS)})")
+    if not args.timeout > 0:
+        raise BadInputError(f"--timeout: {args.timeout} is not accepted (seconds > 0)")
+    if not args.namespace:
+        raise BadInputError("--namespace: must not be empty (a namespace name, e.g. sriov-network-operator)")
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        raise BadInputError(f"--workdir: {args.workdir} is not empty (a new or empty directory is accepted)")
 
 
 def run(args: argparse.Namespace) -> int:
-    # imported here: the Kubernetes client takes a while to import, which other commands need not pay
-    from sriov_operator.sandbox.cluster import populate, publish_kubeconfig
+    check_arguments(args)
+    # imported here: the sandbox pulls in the Kubernetes clients, which other commands need not pay for
+    from sriov_operator.sandbox.session import SandboxOptions, run_sandbox
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    plane = ControlPlane()
-    try:
-        _say("starting kube-apiserver + etcd on 127.0.0.1 ...")
-        plane.start()
-        applied, warnings = asyncio.run(populate(plane, args.namespace, with_examples=not args.no_examples))
-        kubeconfig = publish_kubeconfig(plane, args.kubeconfig)
-        version = plane.get_json("/version")["gitVersion"]
-        _say(f"sandbox ready in {plane.startup_seconds:.1f}s: kube-apiserver {version} at {plane.api_url}")
-        _say(f"kubeconfig: {kubeconfig}")
-        _say(f"operator namespace: {args.namespace}")
-        for warning in warnings:
-            _say(f"warning: {warning}")
-        for name in applied:
-            _say(f"applied {name}")
-        _say(f"try: kubectl --kubeconfig {kubeconfig} get sriovnetworknodepolicies -A")
-        if args.once:
-            return 0
-        _say("press Ctrl-C to stop")
-        while plane.all_running():
-            time.sleep(1)
-        _say(f"error: a control-plane process exited; logs were in {plane.workdir}")
-        return 1
-    except KeyboardInterrupt:
-        _say("stopping")
-        return 0
-    finally:
-        plane.stop()
+    options = SandboxOptions(
+        workers=args.workers,
+        platform=args.platform,
+        apply_examples=args.apply_examples,
+        until_synced=args.until_synced,
+        timeout=args.timeout,
+        namespace=args.namespace,
+        kubeconfig=args.kubeconfig,
+        workdir=args.workdir,
+    )
+    return run_sandbox(options)

@@ -48,7 +48,7 @@ _START_ATTEMPTS = 3  # a free port can be taken by someone else between choosing
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the forked child must not call dlopen
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: if the test run or sandbox is killed, so are we.
 
     It only calls prctl(2) through the already loaded libc, which is safe in a
@@ -146,7 +146,7 @@ class ControlPlane:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         log.close()
         self._processes.append((name, process))

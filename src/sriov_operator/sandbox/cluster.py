@@ -1,80 +1,118 @@
-"""Bring up the sandbox cluster: control plane, CRDs, operator namespace, example objects."""
+"""Bring up the sandbox's API: CRDs (ours and Multus's), the operator namespace and its RBAC, Nodes."""
 
 from __future__ import annotations
 
+import copy
 import shutil
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes_asyncio import client
 
-from sriov_operator.api import constants
 from sriov_operator.api.crds import all_crds
-from sriov_operator.api.models import KIND_BY_NAME
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import APPLY_PATCH, api_client
+from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
-from sriov_operator.manifests import Document, load_text
+from sriov_operator.kube.objects import KubeObjects, Object
+from sriov_operator.kube.resources import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    NAMESPACES,
+    NODES,
+    ROLE_BINDINGS,
+    ROLES,
+    SERVICE_ACCOUNTS,
+    Resource,
+)
+from sriov_operator.operator.controllers.operator_config import default_operator_config
+
+FIELD_MANAGER = "sriov-sandbox"
+OPERATOR_SERVICE_ACCOUNT = "sriov-network-operator"  # rbac.yaml's
+TOKEN_SECONDS = 7 * 24 * 3600
+RBAC_FILE = "rbac.yaml"  # deploy/operator/rbac.yaml, shipped with the package
+RBAC_NAMESPACE = "sriov-network-operator"  # the namespace rbac.yaml is written for
+RBAC_RESOURCES: dict[str, Resource] = {
+    r.kind: r
+    for r in (NAMESPACES, SERVICE_ACCOUNTS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS, ROLES, ROLE_BINDINGS)
+}
 
 
-def example_documents() -> tuple[list[Document], list[str]]:
-    """The seed article's two policies, shipped verbatim (tabs and all) with the package."""
-    text = resources.files("sriov_operator.sandbox").joinpath("examples/seed-policies.yaml").read_text()
-    loaded = load_text(text, "examples/seed-policies.yaml")
-    return loaded.documents, loaded.warnings
+def operator_config(namespace: str) -> Object:
+    """The default SriovOperatorConfig as the operator would create it, with the injector on."""
+    config = default_operator_config(namespace)
+    config["spec"]["enableInjector"] = True
+    return config
 
 
-@dataclass
-class SandboxReport:
-    api_url: str
-    version: str
-    kubeconfig: Path
-    startup_seconds: float
-    applied: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+def operator_rbac(namespace: str) -> list[Object]:
+    """deploy/operator/rbac.yaml's objects, moved to ``namespace``."""
+    text = resources.files("sriov_operator.sandbox").joinpath(RBAC_FILE).read_text()
+    documents = [copy.deepcopy(d) for d in yaml.safe_load_all(text) if d]
+    for document in documents:
+        metadata = document["metadata"]
+        if document["kind"] == "Namespace":
+            metadata["name"] = namespace
+        elif metadata.get("namespace") == RBAC_NAMESPACE:
+            metadata["namespace"] = namespace
+        for subject in document.get("subjects") or []:
+            if subject.get("namespace") == RBAC_NAMESPACE:
+                subject["namespace"] = namespace
+    return documents
 
 
-async def _ensure_namespace(api: client.ApiClient, name: str) -> None:
-    try:
-        await client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
-
-
-async def _apply(api: client.ApiClient, body: dict[str, Any], namespace: str) -> str:
-    kind = KIND_BY_NAME[body["kind"]]
-    name = body["metadata"]["name"]
-    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        kind.PLURAL,
-        name,
-        body,
-        field_manager=constants.FIELD_MANAGER,
-        force=True,
-        _content_type=APPLY_PATCH,
-    )
-    return f"{kind.KIND}/{namespace}/{name}"
-
-
-async def populate(plane: ControlPlane, namespace: str, with_examples: bool) -> tuple[list[str], list[str]]:
-    """Install the CRDs, create the operator namespace and (optionally) apply the examples."""
-    applied: list[str] = []
-    warnings: list[str] = []
-    async with api_client(plane.kubeconfig) as api:
+async def install_api(kubeconfig: Path) -> None:
+    async with api_client(kubeconfig) as api:
         await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
-        await _ensure_namespace(api, namespace)
-        if with_examples:
-            documents, warnings = example_documents()
-            for document in documents:
-                body = dict(document.body, metadata={**document.body["metadata"], "namespace": namespace})
-                applied.append(await _apply(api, body, namespace))
-    return applied, warnings
+
+
+async def service_account_kubeconfig(admin: Path, namespace: str, account: str, target: Path) -> Path:
+    """A kubeconfig with a bound token of ``namespace/account`` (TokenRequest), so the process using it
+    has exactly that account's RBAC, as in a pod."""
+    async with api_client(admin) as api:
+        request = {"spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS}}
+        answer = await client.CoreV1Api(api).create_namespaced_service_account_token(
+            account, namespace, request
+        )
+    config = yaml.safe_load(admin.read_text())
+    config["users"] = [{"name": account, "user": {"token": answer.status.token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = account
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    target.chmod(0o600)
+    return target
+
+
+async def apply_all(objects: KubeObjects, documents: list[Object], kinds: dict[str, Resource]) -> list[str]:
+    """Server-side apply each document; ``Kind/[ns/]name`` of each."""
+    applied = []
+    for document in documents:
+        resource = kinds[document["kind"]]
+        await objects.apply(resource, document, FIELD_MANAGER)
+        metadata = document["metadata"]
+        applied.append(
+            "/".join(p for p in (document["kind"], metadata.get("namespace"), metadata["name"]) if p)
+        )
+    return applied
+
+
+def default_service_account(namespace: str) -> Object:
+    """What kube-controller-manager (not run here) creates in every namespace; pods need it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace},
+    }
+
+
+async def register_node(objects: KubeObjects, node: dict[str, Any]) -> None:
+    """Create the Node, then its status (the status subresource), as a kubelet registers itself."""
+    body = {k: v for k, v in node.items() if k != "status"}
+    await objects.apply(NODES, body, FIELD_MANAGER)
+    status = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["metadata"]["name"]}}
+    await objects.apply(NODES, {**status, "status": node["status"]}, FIELD_MANAGER, subresource="status")
 
 
 def publish_kubeconfig(plane: ControlPlane, target: Path) -> Path:

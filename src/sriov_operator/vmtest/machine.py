@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from sriov_operator.controlplane.process import _die_with_parent
+from sriov_operator.controlplane.process import die_with_parent
 from sriov_operator.errors import HostError
 from sriov_operator.vmtest.bundle import Bundle
 
@@ -224,7 +224,7 @@ class TestMachine:
                 stdin=subprocess.DEVNULL,
                 stdout=qemu_log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
             )
         try:
             ready = self._connect(started + self.boot_timeout_seconds)

@@ -9,6 +9,7 @@ from pathlib import Path
 from sriov_operator.api.constants import EventReason
 from sriov_operator.commands.daemon import add_daemon_arguments
 from sriov_operator.daemon import conditions, node_daemon
+from tests.docs_examples import example
 from tests.support import REPO_ROOT
 
 DOC = (REPO_ROOT / "docs" / "daemon.md").read_text()
@@ -18,7 +19,7 @@ def test_every_flag_of_the_documented_command_line_exists() -> None:
     parser = argparse.ArgumentParser()
     add_daemon_arguments(parser, {})
     known = {option for action in parser._actions for option in action.option_strings}
-    usage = DOC.split("```console", 1)[1].split("```", 1)[0]
+    usage = example("daemon-usage").commands()[0]
     documented = set(re.findall(r"(--[a-z-]+)", usage)) | set(re.findall(r"`(--[a-z-]+)", DOC))
     assert documented - known == set()
 

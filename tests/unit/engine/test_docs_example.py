@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
+import shlex
 
 import pytest
 
 from sriov_operator.cli import main
-
-ROOT = Path(__file__).parents[3]
+from tests.docs_examples import example
+from tests.support import REPO_ROOT
 
 
 def test_documented_render_example(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    doc = (ROOT / "docs" / "policy-engine.md").read_text()
-    command = re.search(r"^sriov-operator (render -f .*)$", doc, re.MULTILINE)
-    block = re.search(r"```json\n(.*?)```", doc, re.DOTALL)
-    assert command and block
-    monkeypatch.chdir(ROOT)
-    assert main(command[1].split()) == 0
+    [command] = example("render-dpdk").commands()
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(shlex.split(command.removeprefix("sriov-operator "))) == 0
     out = json.loads(capsys.readouterr().out)
-    expected = json.loads(block[1])
+    expected = json.loads(example("render-dpdk-output").text)
     assert {key: out[key] for key in expected} == expected
     assert out["errors"] == [] and out["networkAttachmentDefinitions"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.cli import main
-from tests.support import REPO_ROOT
+from tests.doc_runner import run_console
+from tests.docs_examples import REPO_ROOT, example
 
 DPDK_STATE = """\
 apiVersion: sriovnetwork.openshift.io/v1
@@ -109,10 +111,43 @@ def test_plan_output_carries_warnings(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_the_library_example_in_host_md_runs(tmp_path: Path) -> None:
-    text = (REPO_ROOT / "docs/host.md").read_text()
-    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = example("host-library").text
     root = tmp_path / "vm"
     main(["simulate-host", "--profile", "openstack-vm", "--out", str(root)])
     namespace: dict[str, object] = {}
-    exec(example.replace('"/tmp/vm"', repr(str(root))), namespace)
+    exec(code.replace('"/tmp/vm"', repr(str(root))), namespace)
     assert namespace["outcomes"] == [] and namespace["steps"].actions == ()  # type: ignore[attr-defined]
+
+
+def test_the_documented_discover_plan_apply_session(tmp_path: Path) -> None:
+    steps = run_console(
+        example("host-discover-plan-apply"), tmp_path, replace={"/tmp/vm": str(tmp_path / "vm")}
+    )
+    assert [step.command.split()[1] for step in steps if step.command.startswith("sriov-operator")] == [
+        "simulate-host",
+        "discover",
+        "plan",
+        "apply",
+        "apply",
+    ]
+
+
+def test_the_readme_offline_dpdk_commands_run(tmp_path: Path) -> None:
+    vm = str(tmp_path / "vm")
+    outputs = []
+    for command in example("try-dpdk-offline").commands():
+        words = shlex.split(command.replace("/tmp/vm", vm))
+        assert words[0] == "sriov-operator", command
+        done = subprocess.run(
+            [sys.executable, "-m", "sriov_operator.cli", *words[1:]],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        outputs.append(done.stdout)
+    rendered, _, found = outputs
+    assert json.loads(rendered)["devicePlugin"]["ocp-worker-0"]["resourceList"][0]["resourceName"] == "dpdk1"
+    assert json.loads(found)["platform"] == "openstack"

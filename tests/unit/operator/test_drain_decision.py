@@ -16,6 +16,7 @@ from sriov_operator.operator.drain.decision import (
     retry_delay,
 )
 from sriov_operator.operator.drain.pools import Admission, PoolMembership
+from tests.docs_examples import example
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 IN_POOL = PoolMembership(pool="a")
@@ -133,3 +134,64 @@ def test_conclusion_after_evictions(
 @pytest.mark.parametrize(("attempts", "delay"), [(0, 30), (1, 30), (2, 60), (3, 120), (6, 900), (50, 900)])
 def test_retry_backoff_doubles_up_to_a_cap(attempts: int, delay: float) -> None:
     assert retry_delay(attempts, base=30, maximum=900) == delay
+
+
+DOCUMENTED_ROWS = [  # (the row of docs/drain.md's table, a situation it describes, the step it promises)
+    (
+        "request Idle                 -> uncordon",
+        NodeDrainState("Idle", "DrainComplete", cordoned_by_us=True),
+        {},
+        Step.RELEASE,
+    ),
+    (
+        "disableDrain: true         -> answer DrainComplete at once",
+        NodeDrainState("Drain_Required", "Idle"),
+        {"disabled": True},
+        Step.SKIP,
+    ),
+    (
+        "answered DrainComplete     -> nothing",
+        NodeDrainState("Drain_Required", "DrainComplete", drained_for="Drain_Required"),
+        {},
+        Step.NONE,
+    ),
+    (
+        "a Reboot_Required after a Drain_Required drains again",
+        NodeDrainState("Reboot_Required", "DrainComplete", drained_for="Drain_Required"),
+        {},
+        Step.START,
+    ),
+    (
+        "Draining                   -> cordon; evict",
+        NodeDrainState("Drain_Required", "Draining"),
+        {},
+        Step.DRAIN,
+    ),
+    (
+        "node in two pools? -> PoolConflict",
+        NodeDrainState("Drain_Required", "Idle"),
+        {"membership": CONFLICT},
+        Step.POOL_CONFLICT,
+    ),
+    (
+        "backing off after a drain that gave up? -> wait",
+        NodeDrainState("Drain_Required", "Idle", retry_at=NOW + timedelta(seconds=30)),
+        {},
+        Step.WAIT_RETRY,
+    ),
+    (
+        "pool at its limit? -> WaitingForPool",
+        NodeDrainState("Drain_Required", "Idle"),
+        {"admission": FULL},
+        Step.WAIT_POOL,
+    ),
+    ("else -> Draining", NodeDrainState("Reboot_Required", "Idle"), {}, Step.START),
+]
+
+
+@pytest.mark.parametrize(("row", "state", "kwargs", "step"), DOCUMENTED_ROWS)
+def test_each_row_of_the_documented_table_is_what_happens(
+    row: str, state: NodeDrainState, kwargs: dict[str, object], step: Step
+) -> None:
+    assert row in example("drain-decisions").text
+    assert run(state, **kwargs).step == step  # type: ignore[arg-type]

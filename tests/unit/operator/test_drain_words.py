@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from sriov_operator.api.constants import EventReason
+from sriov_operator.operator import drain
 from sriov_operator.operator.drain import bookkeeping, messages
+from tests.docs_examples import example
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -83,3 +87,17 @@ def test_idle_clears_every_bookkeeping_annotation() -> None:
     assert cleared.pop("sriovnetwork.openshift.io/current-state") == "Idle"
     assert set(cleared.values()) == {None}
     assert len(cleared) == 4
+
+
+def test_the_documented_drain_blocked_event_is_what_a_user_sees() -> None:
+    blockers = messages.blockers_of(
+        {"shop/web-1": "Cannot evict pod as it would violate the pod's disruption budget."},
+        {"shop/web-1": ("shop/web-pdb",)},
+        [],
+    )
+    retry_at = datetime(2026, 11, 26, 12, 41, 7, tzinfo=UTC)
+    text = messages.gave_up("Drain_Required", 600, blockers[0], uncordoned=True, retry_at=retry_at, attempt=1)
+    component = "sriov-drain-controller"
+    assert f'events("{component}")' in Path(drain.__file__).read_text()
+    shown = " ".join(example("drain-blocked-event").text.split())
+    assert shown == f"Warning {EventReason.DRAIN_BLOCKED} {component} {text}"

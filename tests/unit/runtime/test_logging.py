@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from sriov_operator.runtime import leader
 from sriov_operator.runtime.logging import configure_logging, ref
 from sriov_operator.runtime.refs import ObjectRef
+from tests.docs_examples import example
 
 
 @pytest.fixture
@@ -68,3 +72,16 @@ def test_json_lines_carry_the_same_fields(restore_root_logger: None) -> None:
     assert record["object"] == "Node/n1"
     assert record["controller"] == "nodes"
     assert "ValueError: boom" in record["error"]
+
+
+def test_the_documented_line_is_what_the_leader_logs(restore_root_logger: None) -> None:
+    template = "acquired the leader Lease as %s"
+    assert f'"{template}"' in Path(leader.__file__).read_text()
+    stream = io.StringIO()
+    configure_logging("text", "info", stream)
+    lease = ref("Lease", "sriov-network-operator", "sriov-fdp-operator")
+    logging.getLogger(leader.__name__).info(template, "worker-0_4242", extra={"object": lease})
+    [shown] = example("log-line").text.splitlines()
+    any_time = re.compile(r"^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
+    assert any_time.match(shown)
+    assert any_time.sub("", stream.getvalue().strip()) == any_time.sub("", shown)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,13 +14,8 @@ from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.review import parse_review, review_response
 from sriov_operator.webhook.server import Admission
 from sriov_operator.webhook.settings import add_webhook_arguments
+from tests.docs_examples import example
 from tests.support import REPO_ROOT
-
-
-def _block(text: str, tag: str) -> Any:
-    match = re.search(rf"```json {tag}\n(.*?)```", text, re.DOTALL)
-    assert match, tag
-    return json.loads(match[1])
 
 
 class OneNad:
@@ -34,12 +28,11 @@ class OneNad:
 
 
 async def test_the_documented_injector_example() -> None:
-    text = (REPO_ROOT / "docs" / "webhook.md").read_text()
-    request = parse_review(json.dumps(_block(text, "admission-request")).encode())
+    request = parse_review(json.dumps(json.loads(example("admission-request").text)).encode())
     verdict = await Admission(AdmissionSettings("sriov-network-operator"), OneNad()).inject(request)
     response = review_response(request.uid, verdict)["response"]
     assert response["allowed"] and response["patchType"] == "JSONPatch"
-    assert json.loads(base64.b64decode(response["patch"])) == _block(text, "admission-patch")
+    assert json.loads(base64.b64decode(response["patch"])) == json.loads(example("admission-patch").text)
 
 
 def test_settings_doc_lists_every_webhook_flag() -> None:

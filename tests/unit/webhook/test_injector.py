@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from sriov_operator.webhook.injector import NetworkRef, inject_resources, requested_networks
+from tests.docs_examples import example
 from tests.unit.webhook.agreement import apply_json_patch
 
 NADS = {
@@ -93,3 +95,12 @@ def test_a_missing_nad_rejects_the_pod_naming_it() -> None:
 def test_unreadable_annotations_are_rejected_with_the_accepted_forms(annotation: str, words: str) -> None:
     verdict = inject_resources(pod(annotation), "app", NADS)
     assert not verdict.allowed and words in verdict.message, verdict.message
+
+
+def test_the_two_documented_annotation_forms_name_the_same_networks() -> None:
+    lines = example("network-annotations").text.splitlines()
+    assert len(lines) == 2
+    found = [
+        requested_networks({"metadata": {"annotations": yaml.safe_load(line)}}, "apps") for line in lines
+    ]
+    assert found[0] == found[1] == [NetworkRef("apps", "sriov-net1"), NetworkRef("other-ns", "sriov-net2")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -32,8 +33,29 @@ def load_profile(name: str) -> Profile:
     return Profile.model_validate(json.loads(profile_file(f"{name}.json")))
 
 
-def create_host(profile: Profile, out: Path) -> None:
-    """Write a new simulated host under ``out`` (which must be missing or empty)."""
+def config_drive_files(profile: Profile) -> dict[str, bytes]:
+    """The profile's metadata documents as the config drive holds them (empty without a config drive)."""
+    if profile.config_drive is None:
+        return {}
+    return metadata_files(
+        profile_file(profile.config_drive.meta_data), profile_file(profile.config_drive.network_data)
+    )
+
+
+def metadata_files(meta_data: bytes, network_data: bytes) -> dict[str, bytes]:
+    """``openstack/{version}/…`` paths (as on a config drive) to the two documents."""
+    return {
+        f"openstack/{version}/{name}": content
+        for version in METADATA_VERSIONS
+        for name, content in ((META_DATA_FILE, meta_data), (NETWORK_DATA_FILE, network_data))
+    }
+
+
+def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] | None = None) -> None:
+    """Write a new simulated host under ``out`` (which must be missing or empty).
+
+    ``config_drive``: the files of its config drive (default: the profile's; empty: no config drive).
+    """
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty; the simulator needs a new directory")
     kernel = SimulatedKernel(
@@ -58,15 +80,8 @@ def create_host(profile: Profile, out: Path) -> None:
     kernel.new_boot_id()
     for device in profile.devices:
         kernel.add_device(device)
-    if profile.config_drive is not None:
-        files = {
-            f"openstack/{version}/{name}": profile_file(source)
-            for version in METADATA_VERSIONS
-            for name, source in (
-                (META_DATA_FILE, profile.config_drive.meta_data),
-                (NETWORK_DATA_FILE, profile.config_drive.network_data),
-            )
-        }
+    files = config_drive_files(profile) if config_drive is None else config_drive
+    if files:
         write_config_drive_image(files, out / CONFIG_DRIVE_DEVICE)
         (out / CLASS_BLOCK / Path(CONFIG_DRIVE_DEVICE).name).mkdir(parents=True)
         relative_symlink(out / BY_LABEL_LINK, out / CONFIG_DRIVE_DEVICE)

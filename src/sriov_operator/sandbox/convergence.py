@@ -1,0 +1,84 @@
+"""Is the sandbox there yet? What each worker, policy and the example pod still wait for (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sriov_operator.api.constants import APPLIED_GENERATION_ANNOTATION
+from sriov_operator.sandbox.device_plugin import handed_over_resources
+from sriov_operator.sandbox.snapshot import (
+    Snapshot,
+    annotations_of,
+    spec_interfaces,
+    status_interfaces,
+    status_of,
+)
+
+PROBLEM_CONDITIONS = ("Degraded", "Progressing", "Draining")
+
+
+def _condition_note(state: Mapping[str, Any]) -> str:
+    for condition in status_of(state).get("conditions") or []:
+        if condition.get("type") in PROBLEM_CONDITIONS and condition.get("status") == "True":
+            return f"; {condition['type']} {condition.get('reason', '')}: {condition.get('message', '')}"
+    return ""
+
+
+def node_waits_for(snapshot: Snapshot, node: str, resources: frozenset[str], prefix: str) -> str | None:
+    """Why ``node`` is not done, or None. ``resources``: the resource names its spec must configure."""
+    state = snapshot.states.get(node)
+    if node not in snapshot.nodes:
+        return f"{node}: no Node object"
+    if state is None:
+        return f"{node}: no SriovNetworkNodeState yet (the operator creates it)"
+    status = status_of(state)
+    sync = status.get("syncStatus") or "no syncStatus yet"
+    if sync != "Succeeded":
+        error = f": {status['lastSyncError']}" if status.get("lastSyncError") else ""
+        return f"{node}: syncStatus {sync}{error}{_condition_note(state)}"
+    generation = str(state["metadata"].get("generation"))
+    applied = annotations_of(state).get(APPLIED_GENERATION_ANNOTATION)
+    if applied != generation:
+        return f"{node}: spec generation {generation} not applied yet (applied: {applied or 'none'})"
+    configured = {
+        group.get("resourceName") for iface in spec_interfaces(state) for group in iface.get("vfGroups") or []
+    }
+    if missing := sorted(resources - configured):
+        return f"{node}: spec does not configure {', '.join(missing)} yet"
+    published = handed_over_resources(snapshot.configmaps.get(node), status_interfaces(state))
+    if published is None and resources:
+        return f"{node}: device-plugin config not handed over yet"
+    allocatable = status_of(snapshot.nodes[node]).get("allocatable") or {}
+    shown = {k: int(v) for k, v in allocatable.items() if k.startswith(f"{prefix}/")}
+    if published is not None and shown != published:
+        return f"{node}: resources {published} not published on the Node yet"
+    return None
+
+
+def policy_waits_for(policy: Mapping[str, Any]) -> str | None:
+    status = status_of(policy)
+    name = policy["metadata"]["name"]
+    matched, ready = status.get("matchedNodes"), status.get("readyNodes")
+    if matched is None or ready != matched:
+        return f"SriovNetworkNodePolicy {name}: {ready or 0} of {matched or '?'} matched nodes ready"
+    return None
+
+
+def injected_resources(pod: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """The ``prefix`` resources the webhook put in the pod's first container's requests."""
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    requests = (containers[0].get("resources") or {}).get("requests") or {}
+    return {k: str(v) for k, v in requests.items() if k.startswith(f"{prefix}/")}
+
+
+def waiting_for(snapshot: Snapshot, *, resources: frozenset[str], expect_pod: bool, prefix: str) -> list[str]:
+    """Every reason the sandbox is not converged yet; empty once it is."""
+    reasons = [r for node in snapshot.workers if (r := node_waits_for(snapshot, node, resources, prefix))]
+    reasons += [r for policy in snapshot.policies if (r := policy_waits_for(policy))]
+    if expect_pod:
+        if snapshot.pod is None:
+            reasons.append("the example pod is not created yet (the webhook must admit it)")
+        elif not injected_resources(snapshot.pod, prefix):
+            reasons.append("the example pod has no SR-IOV resources injected")
+    return reasons

@@ -1,0 +1,103 @@
+"""The objects ``--apply-examples`` creates: the seed article's policies, a network each, a pod (pure).
+
+The policies are the article's text, shipped verbatim (tabs and all). Both name
+the same Neutron network in ``netFilter``, and the article tells readers to set
+each one to *their* network: the DPDK network for ``dpdk1`` (the sandbox's VMs
+sit on exactly the article's ID) and the offloaded network for ``hwoffload1``.
+:func:`configure_policies` does the second step, as a reader would.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+
+from sriov_operator.api.constants import API_VERSION, OPENSTACK_NETFILTER_PREFIX, POD_NETWORKS_ANNOTATION
+from sriov_operator.kube.objects import Object
+from sriov_operator.manifests import Document, load_text
+from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Platform
+
+EXAMPLES_FILE = "examples/seed-policies.yaml"
+WORKLOAD_NAMESPACE = "default"  # the injector leaves the operator's namespace out
+POD_NAME = "dpdk-app"
+BAREMETAL_NOTE = "the seed's policies select OpenStack networks (netFilter): no bare-metal NIC matches them"
+NETWORK_OF_POLICY = {"dpdk1": DPDK_NETWORK_ID, "hwoffload1": OFFLOAD_NETWORK_ID}
+
+
+@dataclass(frozen=True)
+class Examples:
+    policies: list[Object]
+    networks: list[Object]
+    pod: Object
+    notes: list[str]  # what the sandbox changed or read, for its output (the tab warning, netFilters)
+
+
+def seed_policy_documents() -> tuple[list[Document], list[str]]:
+    """The seed article's two policies as shipped with the package, and the loader's tab warnings."""
+    text = resources.files("sriov_operator.sandbox").joinpath(EXAMPLES_FILE).read_text()
+    loaded = load_text(text, EXAMPLES_FILE)
+    return loaded.documents, loaded.warnings
+
+
+def configure_policies(
+    documents: list[Document], namespace: str, platform: Platform
+) -> tuple[list[Object], list[str]]:
+    """The policies in the operator's ``namespace``; on OpenStack each netFilter names its own network."""
+    policies, notes = [], []
+    for document in documents:
+        policy = copy.deepcopy(document.body)
+        policy["metadata"]["namespace"] = namespace
+        name = policy["metadata"]["name"]
+        selector = policy["spec"]["nicSelector"]
+        wanted = f"{OPENSTACK_NETFILTER_PREFIX}{NETWORK_OF_POLICY[name]}"
+        if platform == "openstack" and selector.get("netFilter") != wanted:
+            notes.append(
+                f"{name}: netFilter set to {wanted} (the VMs' offloaded network), as the article tells "
+                "readers to do"
+            )
+            selector["netFilter"] = wanted
+        policies.append(policy)
+    if platform == "baremetal":
+        notes.append(BAREMETAL_NOTE)
+    return policies, notes
+
+
+def sriov_network(resource_name: str, namespace: str) -> Object:
+    """A network per resource, its NAD in the workload namespace (static IPAM: nothing to run)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SriovNetwork",
+        "metadata": {"name": f"{resource_name}-net", "namespace": namespace},
+        "spec": {
+            "resourceName": resource_name,
+            "networkNamespace": WORKLOAD_NAMESPACE,
+            "ipam": '{"type": "static"}',
+        },
+    }
+
+
+def example_pod(networks: list[Object]) -> Object:
+    """A pod naming every network in its annotation and asking for no devices (the webhook adds them)."""
+    names = ",".join(n["metadata"]["name"] for n in networks)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": POD_NAME,
+            "namespace": WORKLOAD_NAMESPACE,
+            "annotations": {POD_NETWORKS_ANNOTATION: names},
+        },
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "registry.example/dpdk-app:1", "command": ["sleep", "infinity"]}
+            ]
+        },
+    }
+
+
+def examples(namespace: str, platform: Platform) -> Examples:
+    documents, warnings = seed_policy_documents()
+    policies, notes = configure_policies(documents, namespace, platform)
+    networks = [sriov_network(p["spec"]["resourceName"], namespace) for p in policies]
+    return Examples(policies, networks, example_pod(networks), [*warnings, *notes])

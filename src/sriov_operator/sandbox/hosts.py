@@ -1,0 +1,118 @@
+"""What each simulated worker is: its host profile and, on OpenStack, its own Nova identity (pure).
+
+Every OpenStack worker is the ``openstack-vm`` profile (a management port, a
+vhost-user port on the DPDK network, an Intel VF and an offloaded Mellanox VF)
+with its own instance UUID, port IDs and MAC addresses, so that no two VMs look
+alike to the operator. The networks are the seed article's scenario: the DPDK
+port sits on the Neutron network the article's ``dpdk1`` policy names, the
+Mellanox VF on the offload network.
+
+Bare-metal workers alternate the Intel and Mellanox bare-metal profiles.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sriov_operator.host.simulator.model import Profile
+
+Platform = Literal["openstack", "baremetal"]
+PLATFORMS: tuple[Platform, ...] = ("openstack", "baremetal")
+OPENSTACK_PROFILE = "openstack-vm"
+BAREMETAL_PROFILES = ("baremetal-intel", "baremetal-mellanox")
+DPDK_NETWORK_ID = "55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"  # the seed article's dpdk1 netFilter
+OFFLOAD_NETWORK_ID = "c0ffee00-1234-4abc-9def-0123456789ab"  # the offloaded (Mellanox VF) network
+DPDK_PORT = "0000:00:04.0"  # the VM's vhost-user port
+OFFLOAD_PORT = "0000:00:07.0"  # the VM's Mellanox ConnectX-6 Dx VF
+_MAC_PREFIX = "fa:16:3e"  # OpenStack's default base MAC
+
+
+@dataclass(frozen=True)
+class OpenStackIdentity:
+    """One VM's Nova view: the documents its config drive or metadata service serves."""
+
+    uuid: str
+    meta_data: bytes
+    network_data: bytes
+
+    @property
+    def provider_id(self) -> str:
+        return f"openstack:///{self.uuid}"
+
+
+@dataclass(frozen=True)
+class SimulatedHost:
+    """The host a worker runs on: the profile to build and, on OpenStack, its metadata."""
+
+    profile_name: str
+    profile: Profile
+    openstack: OpenStackIdentity | None = None
+
+
+def vm_mac(index: int, port: int) -> str:
+    """A MAC no other sandbox VM (index < 65536) or port (< 256) has."""
+    return f"{_MAC_PREFIX}:{index >> 8:02x}:{index & 0xFF:02x}:{port:02x}"
+
+
+def openstack_vm(
+    index: int,
+    *,
+    name: str,
+    profile: Profile,
+    meta_data: dict[str, Any],
+    network_data: dict[str, Any],
+    seed: str,
+) -> SimulatedHost:
+    """The ``index``-th VM of the sandbox ``seed``: ``profile`` and its documents with fresh identities."""
+    instance = uuid.uuid5(uuid.NAMESPACE_URL, f"sriov-sandbox:{seed}:{name}")
+    macs: dict[str, str] = {}
+    devices = []
+    for device in profile.devices:
+        if device.netdev is None:
+            devices.append(device)
+            continue
+        macs[device.netdev.mac] = vm_mac(index, len(macs))
+        netdev = device.netdev.model_copy(update={"mac": macs[device.netdev.mac]})
+        devices.append(device.model_copy(update={"netdev": netdev}))
+    meta = {
+        **meta_data,
+        "uuid": str(instance),
+        "name": name,
+        "hostname": f"{name}.novalocal",
+        "devices": [{**d, "mac": macs.get(d.get("mac", ""), d.get("mac"))} for d in meta_data["devices"]],
+    }
+    links = [
+        {
+            **link,
+            "vif_id": str(uuid.uuid5(instance, link["id"])),
+            "ethernet_mac_address": macs.get(link["ethernet_mac_address"], link["ethernet_mac_address"]),
+        }
+        for link in network_data["links"]
+    ]
+    network = {**network_data, "links": links}
+    return SimulatedHost(
+        OPENSTACK_PROFILE,
+        profile.model_copy(update={"devices": devices}),
+        OpenStackIdentity(str(instance), _json(meta), _json(network)),
+    )
+
+
+def network_of_port(host: SimulatedHost, pci_address: str) -> str | None:
+    """The Neutron network ID of the VM port at ``pci_address`` (by its MAC, as the daemon finds it)."""
+    if host.openstack is None:
+        return None
+    device = next(d for d in host.profile.devices if d.address == pci_address)
+    assert device.netdev is not None
+    network_data = json.loads(host.openstack.network_data)
+    link = next(
+        link["id"] for link in network_data["links"] if link["ethernet_mac_address"] == device.netdev.mac
+    )
+    network_id: str = next(n["network_id"] for n in network_data["networks"] if n["link"] == link)
+    return network_id
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, indent=2).encode()

@@ -1,0 +1,436 @@
+"""The whole system on one machine: control plane, operator, webhook, workers and their config daemons.
+
+:func:`run_sandbox` starts everything on 127.0.0.1 in this order, then watches:
+
+1. kube-apiserver + etcd, the CRDs (ours and Multus's), the operator's namespace and RBAC;
+2. the workers: simulated hosts (and, for OpenStack VMs, a metadata service or a
+   config drive each) and their Node objects;
+3. the operator (``--webhook-url`` on 127.0.0.1: it makes the webhook's CA and
+   serving certificate and registers the webhook configurations), one config daemon
+   per worker, and the webhook, once the operator has written its serving Secret
+   (copied to files the webhook reloads);
+4. with examples: the seed article's policies, a SriovNetwork per resource and a
+   pod naming both networks, all through the webhook.
+
+Every second it reads the objects, publishes each node's device-plugin resources
+(the sandbox stands in for the device plugin: see ``device_plugin.py``), redraws
+the table and checks the child processes. Everything it decides is in the pure
+modules (``table``, ``convergence``, ``device_plugin``); this module fetches and writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sriov_operator.api.constants import (
+    DEFAULT_RESOURCE_PREFIX,
+    INJECTOR_WEBHOOK_CONFIG_NAME,
+    OPERATOR_WEBHOOK_CONFIG_NAME,
+    WEBHOOK_SERVING_SECRET,
+)
+from sriov_operator.controlplane.process import ControlPlane, free_port
+from sriov_operator.daemon.handoff import configmap_name
+from sriov_operator.errors import HostError
+from sriov_operator.kube.errors import KubeApiError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    CONFIG_MAPS,
+    MUTATING_WEBHOOK_CONFIGURATIONS,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    SRIOV_NETWORK_NODE_POLICIES,
+    SRIOV_NETWORK_NODE_STATES,
+    SRIOV_NETWORKS,
+    SRIOV_OPERATOR_CONFIGS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+)
+from sriov_operator.kube.session import api_session
+from sriov_operator.sandbox.children import Children
+from sriov_operator.sandbox.cluster import (
+    FIELD_MANAGER,
+    OPERATOR_SERVICE_ACCOUNT,
+    RBAC_RESOURCES,
+    apply_all,
+    default_service_account,
+    install_api,
+    operator_config,
+    operator_rbac,
+    publish_kubeconfig,
+    register_node,
+    service_account_kubeconfig,
+)
+from sriov_operator.sandbox.convergence import injected_resources, waiting_for
+from sriov_operator.sandbox.device_plugin import capacity_patch, handed_over_resources
+from sriov_operator.sandbox.display import Display
+from sriov_operator.sandbox.examples import POD_NAME, WORKLOAD_NAMESPACE, Examples, examples
+from sriov_operator.sandbox.hosts import Platform
+from sriov_operator.sandbox.metadata_service import MetadataService
+from sriov_operator.sandbox.snapshot import Snapshot, status_interfaces
+from sriov_operator.sandbox.table import rows
+from sriov_operator.sandbox.workers import DaemonContext, SimulatedWorker, Worker, simulated_workers
+
+logger = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+LOOPBACK = "127.0.0.1"
+
+
+class SandboxError(HostError):
+    """The sandbox did not come up (a child exited, or it did not converge in time); says why."""
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    workers: int = 2
+    platform: Platform = "openstack"
+    apply_examples: bool = False
+    until_synced: bool = False
+    timeout: float = 300.0
+    namespace: str = "sriov-network-operator"
+    kubeconfig: Path = Path("kubeconfig")
+    resource_prefix: str = DEFAULT_RESOURCE_PREFIX
+    workdir: Path | None = None  # hosts and logs; None: a temporary directory, removed after a clean exit
+
+
+@dataclass
+class Sandbox:
+    """Everything one run owns; :meth:`stop` releases it all."""
+
+    options: SandboxOptions
+    display: Display
+    directory: Path = field(init=False)
+    plane: ControlPlane = field(default_factory=ControlPlane)
+    metadata: MetadataService = field(default_factory=MetadataService)
+    workers: list[Worker] = field(default_factory=list)
+    children: Children = field(init=False)
+    webhook_port: int = field(default_factory=free_port)
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.options.workdir is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="sriov-sandbox-"))
+        else:
+            self.directory = self.options.workdir
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.children = Children(self.logs)
+
+    @property
+    def logs(self) -> Path:
+        return self.directory / "logs"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.directory / "webhook-tls"
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:5.1f}s"
+
+    def say(self, message: str) -> None:
+        self.display.say(f"[{self.elapsed()}] {message}")
+
+    def stop(self, keep_directory: bool) -> None:
+        self.children.stop()
+        self.metadata.stop()
+        self.plane.stop()
+        if not keep_directory and self.options.workdir is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    # -------------------------------------------------------------- start
+    def start_control_plane(self) -> Path:
+        self.say("starting kube-apiserver + etcd on 127.0.0.1 ...")
+        self.plane.start()
+        kubeconfig = publish_kubeconfig(self.plane, self.options.kubeconfig)
+        version = self.plane.get_json("/version")["gitVersion"]
+        self.say(f"kube-apiserver {version} at {self.plane.api_url} (kubeconfig: {kubeconfig})")
+        return kubeconfig
+
+    def create_workers(self) -> list[SimulatedWorker]:
+        seed = uuid.uuid4().hex
+        workers = simulated_workers(
+            self.options.platform, self.options.workers, seed, self.directory / "hosts", self.metadata
+        )
+        self.metadata.start()
+        for worker in workers:
+            worker.prepare()
+        self.workers.extend(workers)
+        return workers
+
+    def operator_argv(self, kubeconfig: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "sriov_operator.cli", "operator",
+            "--namespace", self.options.namespace, "--kubeconfig", str(kubeconfig),
+            "--leader-elect=false", "--health-port", "-1", "--resource-prefix", self.options.resource_prefix,
+            "--webhook-url", f"https://{LOOPBACK}:{self.webhook_port}", "--webhook-cert-ip", LOOPBACK,
+        ]  # fmt: skip
+
+    def webhook_argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "sriov_operator.cli", "webhook",
+            "--namespace", self.options.namespace, "--kubeconfig", str(self.plane.kubeconfig),
+            "--health-port", "-1", "--address", LOOPBACK, "--port", str(self.webhook_port),
+            "--tls-cert", str(self.tls_dir / "tls.crt"), "--tls-key", str(self.tls_dir / "tls.key"),
+            "--resource-prefix", self.options.resource_prefix,
+        ]  # fmt: skip
+
+    def check_children(self) -> None:
+        child = self.children.exited()
+        if child is not None:
+            raise SandboxError(
+                f"{child.name} exited with code {child.process.returncode} (log: {child.log}): "
+                + " | ".join(child.log_tail(3).splitlines())
+            )
+
+
+async def _copy_serving_secret(objects: KubeObjects, sandbox: Sandbox) -> bool:
+    """Write the webhook's serving Secret to files (when it changed); False while it does not exist."""
+    secret = await objects.get(SECRETS, WEBHOOK_SERVING_SECRET, sandbox.options.namespace)
+    data = (secret or {}).get("data") or {}
+    if not data.get("tls.crt") or not data.get("tls.key"):
+        return False
+    sandbox.tls_dir.mkdir(mode=0o700, exist_ok=True)
+    for name in ("tls.key", "tls.crt"):  # the key first: the webhook reloads when the certificate changes
+        content = base64.b64decode(data[name])
+        path = sandbox.tls_dir / name
+        if not path.exists() or path.read_bytes() != content:
+            path.write_bytes(content)
+            path.chmod(0o600)
+    return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+async def _wait(sandbox: Sandbox, what: str, check: object, deadline: float) -> None:
+    """Poll the async ``check`` until true; the children must stay up meanwhile."""
+    assert callable(check)
+    while not await check():
+        sandbox.check_children()
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {sandbox.options.timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _start_webhook(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> None:
+    await _wait(
+        sandbox,
+        "the operator's webhook serving Secret",
+        lambda: _copy_serving_secret(objects, sandbox),
+        deadline,
+    )
+    sandbox.children.spawn("webhook", sandbox.webhook_argv())
+
+    async def registered() -> bool:
+        validating = await objects.get(VALIDATING_WEBHOOK_CONFIGURATIONS, OPERATOR_WEBHOOK_CONFIG_NAME)
+        mutating = await objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, INJECTOR_WEBHOOK_CONFIG_NAME)
+        return validating is not None and mutating is not None and _port_open(sandbox.webhook_port)
+
+    await _wait(sandbox, "the webhook configurations and the webhook on its port", registered, deadline)
+    sandbox.say(f"webhook serving on https://{LOOPBACK}:{sandbox.webhook_port}, registered by the operator")
+
+
+async def _apply_examples(objects: KubeObjects, sandbox: Sandbox, chosen: Examples, deadline: float) -> None:
+    for note in chosen.notes:
+        sandbox.say(f"note: {note}")
+    for policy in chosen.policies:
+        await objects.apply(SRIOV_NETWORK_NODE_POLICIES, policy, FIELD_MANAGER)
+        sandbox.say(
+            f"applied SriovNetworkNodePolicy/{policy['metadata']['namespace']}/{policy['metadata']['name']}"
+        )
+    for network in chosen.networks:
+        await objects.apply(SRIOV_NETWORKS, network, FIELD_MANAGER)
+        sandbox.say(f"applied SriovNetwork/{network['metadata']['namespace']}/{network['metadata']['name']}")
+    last_error: list[str] = []
+
+    async def pod_admitted() -> bool:
+        try:
+            await objects.create(PODS, chosen.pod)
+        except KubeApiError as error:  # the webhook denies it until the operator has written the NADs
+            last_error[:] = [str(error)]
+            return False
+        return True
+
+    try:
+        await _wait(sandbox, "the webhook to admit the example pod", pod_admitted, deadline)
+    except SandboxError as error:
+        raise SandboxError(f"{error}; last answer: {last_error[0] if last_error else 'none'}") from None
+    networks = ", ".join(n["metadata"]["name"] for n in chosen.networks)
+    sandbox.say(f"created Pod/{WORKLOAD_NAMESPACE}/{POD_NAME} (networks: {networks})")
+
+
+async def _snapshot(objects: KubeObjects, sandbox: Sandbox, with_examples: bool) -> Snapshot:
+    namespace = sandbox.options.namespace
+    names = [w.name for w in sandbox.workers]
+    nodes = {n["metadata"]["name"]: n for n in (await objects.list(NODES))["items"]}
+    states = {
+        s["metadata"]["name"]: s for s in (await objects.list(SRIOV_NETWORK_NODE_STATES, namespace))["items"]
+    }
+    configmaps = {}
+    for item in (await objects.list(CONFIG_MAPS, namespace))["items"]:
+        configmaps[item["metadata"]["name"]] = item
+    policies = []
+    pod = None
+    if with_examples:
+        policies = (await objects.list(SRIOV_NETWORK_NODE_POLICIES, namespace))["items"]
+        pod = await objects.get(PODS, POD_NAME, WORKLOAD_NAMESPACE)
+    return Snapshot(
+        names,
+        {n: nodes[n] for n in names if n in nodes},
+        {n: states[n] for n in names if n in states},
+        {n: configmaps[configmap_name(n)] for n in names if configmap_name(n) in configmaps},
+        policies,
+        pod,
+    )
+
+
+async def _publish_device_plugin_resources(objects: KubeObjects, snapshot: Snapshot, prefix: str) -> None:
+    """The device plugin's part: each node's resource counts in its status (see ``device_plugin``)."""
+    for name, node in snapshot.nodes.items():
+        counts = handed_over_resources(
+            snapshot.configmaps.get(name), status_interfaces(snapshot.states.get(name))
+        )
+        if counts is None:
+            continue
+        patch = capacity_patch(node, counts, prefix)
+        if patch is not None:
+            await objects.patch(NODES, name, patch, subresource="status")
+
+
+def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]:
+    options = sandbox.options
+    lines = [f"all {len(snapshot.workers)} NodeStates Succeeded in {sandbox.elapsed().strip()}"]
+    if snapshot.pod is not None:
+        injected = injected_resources(snapshot.pod, options.resource_prefix)
+        lines.append(
+            f"Pod {WORKLOAD_NAMESPACE}/{POD_NAME}: the webhook injected requests/limits "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(injected.items()))
+        )
+    lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log)")
+    for worker in sandbox.workers:
+        lines.append(f"  {worker.describe()}")
+    k = f"kubectl --kubeconfig {kubeconfig}"
+    lines += [
+        "try:",
+        f"  {k} get sriovnetworknodestates -A",
+        f"  {k} get sriovnetworknodepolicies -A",
+        f"  {k} describe node {snapshot.workers[0]}",
+        f"  {k} get network-attachment-definitions -n {WORKLOAD_NAMESPACE}",
+        f"  {k} get pod {POD_NAME} -n {WORKLOAD_NAMESPACE} -o jsonpath='{{.spec.containers[0].resources}}'",
+    ]
+    return lines
+
+
+async def _run(sandbox: Sandbox, stop: asyncio.Event) -> int:
+    options = sandbox.options
+    deadline = sandbox.started + options.timeout
+    kubeconfig = sandbox.start_control_plane()
+    await install_api(sandbox.plane.kubeconfig)
+    async with api_session(sandbox.plane.kubeconfig) as session:
+        objects = KubeObjects(session)
+        await apply_all(objects, operator_rbac(options.namespace), RBAC_RESOURCES)
+        await objects.apply(SRIOV_OPERATOR_CONFIGS, operator_config(options.namespace), FIELD_MANAGER)
+        sandbox.say(
+            f"CRDs installed; namespace {options.namespace} with the operator's RBAC "
+            "(deploy/operator/rbac.yaml); SriovOperatorConfig default with enableInjector: true"
+        )
+        workers = sandbox.create_workers()
+        for worker in workers:
+            await register_node(objects, worker.node())
+            sandbox.say(f"node {worker.describe()}")
+        operator_kubeconfig = await service_account_kubeconfig(
+            sandbox.plane.kubeconfig,
+            options.namespace,
+            OPERATOR_SERVICE_ACCOUNT,
+            sandbox.directory / "operator.kubeconfig",
+        )
+        sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
+        context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
+        for worker in workers:
+            worker.start(context)
+        sandbox.say(
+            f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "
+            f"{len(workers)} config daemons; logs in {sandbox.logs}/"
+        )
+        await _start_webhook(objects, sandbox, deadline)
+        if options.apply_examples:
+            await objects.apply(SERVICE_ACCOUNTS, default_service_account(WORKLOAD_NAMESPACE), FIELD_MANAGER)
+            await _apply_examples(objects, sandbox, examples(options.namespace, options.platform), deadline)
+        resources: frozenset[str] = frozenset()
+        if options.apply_examples and options.platform == "openstack":
+            resources = frozenset(
+                p["spec"]["resourceName"] for p in examples(options.namespace, options.platform).policies
+            )
+        converged = False
+        while not stop.is_set():
+            sandbox.check_children()
+            await _copy_serving_secret(objects, sandbox)
+            snapshot = await _snapshot(objects, sandbox, options.apply_examples)
+            await _publish_device_plugin_resources(objects, snapshot, options.resource_prefix)
+            sandbox.display.table(rows(snapshot, options.resource_prefix))
+            reasons = waiting_for(
+                snapshot,
+                resources=resources,
+                expect_pod=options.apply_examples,
+                prefix=options.resource_prefix,
+            )
+            if not reasons and not converged:
+                converged = True
+                sandbox.display.finish()
+                for line in summary(snapshot, sandbox, kubeconfig):
+                    sandbox.display.say(line)
+                if options.until_synced:
+                    return 0
+                sandbox.display.say("press Ctrl-C to stop")
+            if options.until_synced and time.monotonic() > deadline:
+                raise SandboxError(f"not synced after {options.timeout:.0f}s: " + "; ".join(reasons))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+    sandbox.display.finish()
+    sandbox.say("stopping")
+    return 0
+
+
+def run_sandbox(options: SandboxOptions, display: Display | None = None) -> int:
+    """Run until converged (``until_synced``) or until SIGINT/SIGTERM; the exit code.
+
+    Raises :class:`SandboxError` with the reason when a child process exits or
+    ``until_synced`` times out; every child process is stopped either way.
+    """
+    sandbox = Sandbox(options, display or Display())
+    failed = True
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # before the loop: stop like Ctrl-C
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        return await _run(sandbox, stop)
+
+    try:
+        code = asyncio.run(main())
+        failed = code != 0
+        return code
+    except KeyboardInterrupt:
+        failed = False
+        sandbox.say("stopping")
+        return 0
+    finally:
+        sandbox.stop(keep_directory=failed)
+        if failed and options.workdir is None:
+            print(f"sandbox files and logs kept in {sandbox.directory}", file=sys.stderr)
