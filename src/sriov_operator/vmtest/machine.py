@@ -28,8 +28,10 @@ from sriov_operator.vmtest.bundle import Bundle
 
 log = logging.getLogger(__name__)
 
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout shared into guests over 9p
 METADATA_ADDRESS = "169.254.169.254"
 USER_NETWORK = "169.254.0.0/16"
+GUEST_MANAGEMENT_ADDRESS = "169.254.0.15"  # what guest/init.sh gives the management port
 AGENT_PORT = "sriov.agent"
 CONSOLE_TAIL_LINES = 40
 
