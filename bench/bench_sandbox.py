@@ -67,7 +67,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
-    print("| workers | run | to all Succeeded (s) | to exit (s) | CPU, all processes (s) | load avg before/after |")
+    columns = ("to all Succeeded (s)", "to exit (s)", "CPU, all processes (s)", "load avg before / after")
+    print(f"| workers | run | {' | '.join(columns)} |")
     print("|---:|---:|---:|---:|---:|---|")
     for workers in args.workers:
         for index in range(args.runs):

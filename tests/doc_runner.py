@@ -70,8 +70,7 @@ def run_console(
     """
     assert example.language == "console", f"{example.where}: {example.id} is not a console block"
     replacements = dict(replace or {})
-    environment = dict(os.environ, **(env or {}))
-    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    environment = _environment(env)
     steps: list[Step] = []
     for raw_command, raw_shown in example.transcript():
         command, shown = _replace(raw_command, replacements), _replace(raw_shown, replacements)
@@ -101,6 +100,35 @@ def run_console(
         )
     _check_statuses(example, steps)
     return steps
+
+
+def run_sh(example: Example, cwd: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """Run every command of an ``sh`` example in ``cwd``; each must exit 0. Returns what each printed."""
+    assert example.language == "sh", f"{example.where}: {example.id} is not an sh block"
+    printed = []
+    for command in example.commands():
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=_environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, (
+            f"{example.id} ({example.where}): `{command}` exited {done.returncode}:\n{done.stdout}"
+        )
+        printed.append(done.stdout)
+    return printed
+
+
+def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """This environment plus ``env``; the ``sriov-operator`` next to this Python comes first on PATH."""
+    environment = dict(os.environ, **(env or {}))
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    return environment
 
 
 def _check_statuses(example: Example, steps: list[Step]) -> None:

@@ -31,6 +31,8 @@ SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 KUBECTL = "/usr/bin/kubectl"
 START_SECONDS = 300  # a loaded 2-core machine; the sandbox itself gives up after --timeout
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
+NAMESPACE = "sriov-network-operator"
+METADATA_SOURCE = "sriovnetwork.openshift.io/metadata-source"  # where the daemon read the VM's ports
 
 
 def descendants(pid: int) -> set[int]:
@@ -81,6 +83,12 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     return result.stdout
 
 
+def sandbox_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SANDBOX, *args], capture_output=True, text=True, timeout=START_SECONDS, check=False, env=ENV
+    )
+
+
 @contextmanager
 def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """The sandbox started with ``args``, once it printed "press Ctrl-C" (its output so far)."""
@@ -119,7 +127,8 @@ def generalized(shown: str) -> str:
         r"in \d+\.\ds",
         r"v\d+\.\d+\.\d+",
         r"127\.0\.0\.1:\d+",
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?!\S*\))",
+        r"(?<=VM )[0-9a-f-]{36}",
+        r"(?<=daemon-<node>\.log)[^)]*",  # whether the logs are kept depends on --workdir
         r"(?<=[ (])/\S+(?=/(hosts|logs)/)",
         r"(?<= )(/|~)\S*kubeconfig",
     ):
@@ -138,22 +147,8 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
     kubeconfig, workdir = tmp_path / "kubeconfig", tmp_path / "sandbox"
     words = shlex.split(command)
     assert words[:2] == ["sriov-operator", "sandbox"], command
-    result = subprocess.run(
-        [
-            *SANDBOX,
-            *words[2:],
-            "--timeout",
-            "240",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--workdir",
-            str(workdir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        check=False,
-        env=ENV,
+    result = sandbox_to_exit(
+        *words[2:], "--timeout", "240", "--kubeconfig", str(kubeconfig), "--workdir", str(workdir)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -217,6 +212,9 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
             "network-resources-injector-config"
             in outputs["get validatingwebhookconfigurations,mutatingwebhookconfigurations"]
         )
+        for name, source in (("worker-0", "metadataService"), ("worker-1", "configDrive")):
+            state = kubectl(kubeconfig, "get", "sriovnetworknodestate", name, "-n", NAMESPACE, "-o", "json")
+            assert json.loads(state)["metadata"]["annotations"][METADATA_SOURCE] == source
         node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
         assert node["spec"]["providerID"].startswith("openstack:///")
         children = descendants(process.pid)
@@ -245,15 +243,44 @@ def test_a_child_that_dies_stops_the_sandbox_with_the_reason(tmp_path: Path) -> 
 
 
 def test_until_synced_fails_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*SANDBOX, "--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc")],
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        check=False,
-        env=ENV,
-    )
+    result = sandbox_to_exit("--until-synced", "--timeout", "1", "--kubeconfig", str(tmp_path / "kc"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(
         r"^sriov-operator sandbox: timed out after 1s waiting for .+$", result.stderr, re.MULTILINE
     ), result.stderr
+
+
+def test_until_synced_names_the_failing_node_and_its_error_on_timeout(tmp_path: Path) -> None:
+    """A worker whose host refuses the daemon's device records: the sandbox says which node and why."""
+    workdir = tmp_path / "sandbox"
+    argv = [
+        "--workers",
+        "1",
+        "--apply-examples",
+        "--until-synced",
+        "--timeout",
+        "60",
+        "--workdir",
+        str(workdir),
+    ]
+    process = subprocess.Popen(
+        [*SANDBOX, *argv, "--kubeconfig", str(tmp_path / "kc")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    host = workdir / "hosts" / "worker-0"
+    deadline = time.monotonic() + START_SECONDS
+    while not (host / "sys").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    records = host / "etc/sriov-operator/pci"  # where the daemon remembers devices: make it a file
+    records.parent.mkdir(parents=True, exist_ok=True)
+    records.write_text("not a directory\n")
+    out, err = process.communicate(timeout=START_SECONDS)
+    assert process.returncode == 1, out + err
+    assert re.fullmatch(
+        r"sriov-operator sandbox: not synced after 60s: worker-0: syncStatus Failed: rememberDevice \S+: "
+        r"/etc/sriov-operator/pci\S*: .+; Degraded ApplyFailed: .+",
+        err.strip().splitlines()[-1],
+    ), err

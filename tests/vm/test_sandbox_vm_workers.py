@@ -43,5 +43,6 @@ def test_sandbox_converges_with_a_vm_worker_whose_dpdk_port_is_really_bound(
     assert "dpdk1=1" in rows[-1]
     assert "vm-worker-0: OpenStack VM in QEMU" in output
     assert "status Succeeded" in console.read_text(errors="replace")  # the daemon inside the VM said so
-    leftovers = subprocess.run(["pgrep", "-f", str(workdir / "vms")], capture_output=True, text=True, check=False)
+    qemu = ["pgrep", "-f", str(workdir / "vms")]
+    leftovers = subprocess.run(qemu, capture_output=True, text=True, check=False)
     assert leftovers.stdout == "", f"QEMU still running: {leftovers.stdout}"

@@ -15,13 +15,14 @@ from sriov_operator.sandbox.snapshot import (
     status_of,
 )
 
-PROBLEM_CONDITIONS = ("Degraded", "Progressing", "Draining")
+PROBLEM_CONDITIONS = ("Degraded", "Draining", "Progressing")  # the first one True explains the state
 
 
 def _condition_note(state: Mapping[str, Any]) -> str:
-    for condition in status_of(state).get("conditions") or []:
-        if condition.get("type") in PROBLEM_CONDITIONS and condition.get("status") == "True":
-            return f"; {condition['type']} {condition.get('reason', '')}: {condition.get('message', '')}"
+    true = {c.get("type"): c for c in status_of(state).get("conditions") or [] if c.get("status") == "True"}
+    for kind in PROBLEM_CONDITIONS:
+        if (condition := true.get(kind)) is not None:
+            return f"; {kind} {condition.get('reason', '')}: {condition.get('message', '')}"
     return ""
 
 

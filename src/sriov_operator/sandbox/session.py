@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import shutil
 import signal
@@ -31,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +120,7 @@ class Sandbox:
     vms: list[VmSandboxWorker] = field(default_factory=list)
     children: Children = field(init=False)
     webhook_port: int = field(default_factory=free_port)
+    examples: Examples | None = field(init=False)  # what --apply-examples applies
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -129,6 +130,8 @@ class Sandbox:
             self.directory = self.options.workdir
         self.logs.mkdir(parents=True, exist_ok=True)
         self.children = Children(self.logs)
+        chosen = self.options
+        self.examples = examples(chosen.namespace, chosen.platform) if chosen.apply_examples else None
 
     @property
     def logs(self) -> Path:
@@ -231,9 +234,8 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
-async def _wait(sandbox: Sandbox, what: str, check: object, deadline: float) -> None:
-    """Poll the async ``check`` until true; the children must stay up meanwhile."""
-    assert callable(check)
+async def _wait(sandbox: Sandbox, what: str, check: Callable[[], Awaitable[bool]], deadline: float) -> None:
+    """Poll ``check`` until true; the children must stay up meanwhile."""
     while not await check():
         sandbox.check_children()
         if time.monotonic() > deadline:
@@ -335,9 +337,15 @@ def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]
             f"Pod {WORKLOAD_NAMESPACE}/{POD_NAME}: the webhook injected requests/limits "
             + ", ".join(f"{k}: {v}" for k, v in sorted(injected.items()))
         )
-    lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log)")
+    kept = "" if options.workdir else "; removed when the sandbox stops, --workdir DIR keeps them"
+    lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log{kept})")
     for worker in sandbox.workers:
         lines.append(f"  {worker.describe()}")
+    if options.until_synced:
+        return [
+            *lines,
+            "stopping (without --until-synced the sandbox stays up for kubectl: docs/quickstart.md)",
+        ]
     k = f"kubectl --kubeconfig {kubeconfig}"
     lines += [
         "try:",
@@ -350,76 +358,78 @@ def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]
     return lines
 
 
-async def _run(sandbox: Sandbox, stop: asyncio.Event) -> int:
+async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> None:
+    """Everything after the control plane: API objects, workers, operator, daemons, webhook, examples."""
     options = sandbox.options
-    deadline = sandbox.started + options.timeout
+    await apply_all(objects, operator_rbac(options.namespace), RBAC_RESOURCES)
+    await objects.apply(SRIOV_OPERATOR_CONFIGS, operator_config(options.namespace), FIELD_MANAGER)
+    sandbox.say(
+        f"CRDs installed; namespace {options.namespace} with the operator's RBAC "
+        "(deploy/operator/rbac.yaml); SriovOperatorConfig default with enableInjector: true"
+    )
+    workers: list[Worker] = [*sandbox.create_workers(), *sandbox.create_vm_workers()]
+    for worker in workers:
+        await register_node(objects, worker.node())
+        sandbox.say(f"node {worker.describe()}")
+    operator_kubeconfig = await service_account_kubeconfig(
+        sandbox.plane.kubeconfig,
+        options.namespace,
+        OPERATOR_SERVICE_ACCOUNT,
+        sandbox.directory / "operator.kubeconfig",
+    )
+    sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
+    context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
+    for worker in workers:
+        if isinstance(worker, VmSandboxWorker):
+            sandbox.say(f"booting {worker.describe()} ...")
+        worker.start(context)
+    sandbox.say(
+        f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "
+        f"{len(workers)} config daemons; logs in {sandbox.logs}/"
+    )
+    await _start_webhook(objects, sandbox, deadline)
+    if sandbox.examples is not None:
+        await objects.apply(SERVICE_ACCOUNTS, default_service_account(WORKLOAD_NAMESPACE), FIELD_MANAGER)
+        await _apply_examples(objects, sandbox, sandbox.examples, deadline)
+
+
+async def _watch(objects: KubeObjects, sandbox: Sandbox, kubeconfig: Path, deadline: float) -> int:
+    """Every tick: publish resources, redraw, judge; the summary once converged."""
+    options = sandbox.options
+    resources: frozenset[str] = frozenset()
+    if sandbox.examples is not None and options.platform == "openstack":
+        resources = frozenset(p["spec"]["resourceName"] for p in sandbox.examples.policies)
+    converged = False
+    while True:
+        sandbox.check_children()
+        await _copy_serving_secret(objects, sandbox)
+        snapshot = await _snapshot(objects, sandbox, options.apply_examples)
+        await _publish_device_plugin_resources(objects, snapshot, options.resource_prefix)
+        sandbox.display.table(rows(snapshot, options.resource_prefix))
+        reasons = waiting_for(
+            snapshot, resources=resources, expect_pod=options.apply_examples, prefix=options.resource_prefix
+        )
+        if not reasons and not converged:
+            converged = True
+            sandbox.display.finish()
+            for line in summary(snapshot, sandbox, kubeconfig):
+                sandbox.display.say(line)
+            if options.until_synced:
+                return 0
+            sandbox.display.say("press Ctrl-C to stop")
+        if options.until_synced and time.monotonic() > deadline:
+            raise SandboxError(f"not synced after {options.timeout:.0f}s: " + "; ".join(reasons))
+        await asyncio.sleep(TICK_SECONDS)
+
+
+async def _run(sandbox: Sandbox) -> int:
+    deadline = sandbox.started + sandbox.options.timeout
     kubeconfig = sandbox.start_control_plane()
     await install_api(sandbox.plane.kubeconfig)
     async with api_session(sandbox.plane.kubeconfig) as session:
         objects = KubeObjects(session)
-        await apply_all(objects, operator_rbac(options.namespace), RBAC_RESOURCES)
-        await objects.apply(SRIOV_OPERATOR_CONFIGS, operator_config(options.namespace), FIELD_MANAGER)
-        sandbox.say(
-            f"CRDs installed; namespace {options.namespace} with the operator's RBAC "
-            "(deploy/operator/rbac.yaml); SriovOperatorConfig default with enableInjector: true"
-        )
-        workers: list[Worker] = [*sandbox.create_workers(), *sandbox.create_vm_workers()]
-        for worker in workers:
-            await register_node(objects, worker.node())
-            sandbox.say(f"node {worker.describe()}")
-        operator_kubeconfig = await service_account_kubeconfig(
-            sandbox.plane.kubeconfig,
-            options.namespace,
-            OPERATOR_SERVICE_ACCOUNT,
-            sandbox.directory / "operator.kubeconfig",
-        )
-        sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
-        context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
-        for worker in workers:
-            if isinstance(worker, VmSandboxWorker):
-                sandbox.say(f"booting {worker.describe()} ...")
-            worker.start(context)
-        sandbox.say(
-            f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "
-            f"{len(workers)} config daemons; logs in {sandbox.logs}/"
-        )
-        await _start_webhook(objects, sandbox, deadline)
-        if options.apply_examples:
-            await objects.apply(SERVICE_ACCOUNTS, default_service_account(WORKLOAD_NAMESPACE), FIELD_MANAGER)
-            await _apply_examples(objects, sandbox, examples(options.namespace, options.platform), deadline)
-        resources: frozenset[str] = frozenset()
-        if options.apply_examples and options.platform == "openstack":
-            resources = frozenset(
-                p["spec"]["resourceName"] for p in examples(options.namespace, options.platform).policies
-            )
-        converged = False
-        while not stop.is_set():
-            sandbox.check_children()
-            await _copy_serving_secret(objects, sandbox)
-            snapshot = await _snapshot(objects, sandbox, options.apply_examples)
-            await _publish_device_plugin_resources(objects, snapshot, options.resource_prefix)
-            sandbox.display.table(rows(snapshot, options.resource_prefix))
-            reasons = waiting_for(
-                snapshot,
-                resources=resources,
-                expect_pod=options.apply_examples,
-                prefix=options.resource_prefix,
-            )
-            if not reasons and not converged:
-                converged = True
-                sandbox.display.finish()
-                for line in summary(snapshot, sandbox, kubeconfig):
-                    sandbox.display.say(line)
-                if options.until_synced:
-                    return 0
-                sandbox.display.say("press Ctrl-C to stop")
-            if options.until_synced and time.monotonic() > deadline:
-                raise SandboxError(f"not synced after {options.timeout:.0f}s: " + "; ".join(reasons))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
-    sandbox.display.finish()
-    sandbox.say("stopping")
-    return 0
+        await _start(objects, sandbox, deadline)
+        return await _watch(objects, sandbox, kubeconfig, deadline)
 
 
 def run_sandbox(options: SandboxOptions, display: Display | None = None) -> int:
@@ -430,14 +440,21 @@ def run_sandbox(options: SandboxOptions, display: Display | None = None) -> int:
     """
     sandbox = Sandbox(options, display or Display())
     failed = True
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # before the loop: stop like Ctrl-C
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # until the loop runs: stop like Ctrl-C
 
     async def main() -> int:
-        stop = asyncio.Event()
+        """SIGINT/SIGTERM cancel the run wherever it waits (a blocking start-up step finishes first)."""
+        task = asyncio.current_task()
+        assert task is not None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        return await _run(sandbox, stop)
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            return await _run(sandbox)
+        except asyncio.CancelledError:
+            sandbox.display.finish()
+            sandbox.say("stopping")
+            return 0
 
     try:
         code = asyncio.run(main())

@@ -66,13 +66,14 @@ def test_converged_when_every_node_applied_its_generation_and_the_pod_got_its_re
     assert _waiting(_converged()) == []
 
 
-def test_a_failed_node_is_named_with_its_error_and_condition() -> None:
+def test_a_failed_node_is_named_with_its_error_and_the_degraded_condition() -> None:
     failed = node_state(
         "worker-1",
         sync="Failed",
         lastSyncError="rememberDevice 0000:00:04.0: /etc/sriov-operator/pci: Not a directory",
-        conditions=[
-            {"type": "Degraded", "status": "True", "reason": "ApplyFailed", "message": "see lastSyncError"}
+        conditions=[  # Degraded explains a failure better than Progressing, whatever the order
+            {"type": "Progressing", "status": "True", "reason": "SyncFailed", "message": "retrying"},
+            {"type": "Degraded", "status": "True", "reason": "ApplyFailed", "message": "see lastSyncError"},
         ],
     )
     snapshot = _converged(states={"worker-0": node_state("worker-0"), "worker-1": failed})
