@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shlex
 import socket
 import subprocess
@@ -12,7 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
+from sriov_operator.api.platforms import platform_from_provider_id
+from sriov_operator.controlplane.pki import create_pki
+from sriov_operator.controlplane.process import write_kubeconfig
+from sriov_operator.errors import BadInputError
+from sriov_operator.kube.session import access_from_kubeconfig
 from sriov_operator.vmtest.apt import first_dependency, install_order
 from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.command import build_parser
@@ -20,6 +27,7 @@ from sriov_operator.vmtest.cpio import write_newc
 from sriov_operator.vmtest.kmod import load_order
 from sriov_operator.vmtest.machine import (
     METADATA_ADDRESS,
+    GuestForward,
     MachineSpec,
     isolated,
     kernel_command_line,
@@ -28,6 +36,15 @@ from sriov_operator.vmtest.machine import (
 from sriov_operator.vmtest.profiles import baremetal_host, openstack_vm
 from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
 from sriov_operator.vmtest.relay import UnixToLoopbackBridge
+from sriov_operator.vmtest.worker import (
+    KUBE_API_ADDRESS,
+    KUBE_API_PORT,
+    ApiServerAccess,
+    daemon_argv,
+    guest_kubeconfig,
+    instance_uuid,
+    node_manifest,
+)
 from tests.docs_examples import example
 from tests.support import REPO_ROOT
 
@@ -122,12 +139,25 @@ def test_openstack_vm_user_network_is_restricted_and_forwards_only_the_metadata_
     assert "local,path=/src,mount_tag=project,security_model=none,readonly=on" in args
 
 
+def test_each_guest_forward_is_relayed_to_its_own_socket() -> None:
+    api = GuestForward("169.254.0.8", 443, Path("/tmp/kube-api.sock"))
+    args = _arguments(openstack_vm(None, Path("/tmp/metadata.sock"), forwards=(api,)))
+    netdev = next(args[i + 1] for i, arg in enumerate(args) if arg == "-netdev")
+    forwards = netdev.split(",guestfwd=")[1:]
+    assert forwards[0].startswith(f"tcp:{METADATA_ADDRESS}:80-cmd:")
+    assert forwards[0].endswith("relay /tmp/metadata.sock")
+    assert forwards[1].startswith("tcp:169.254.0.8:443-cmd:")
+    assert forwards[1].endswith("relay /tmp/kube-api.sock")
+    assert not any("guestfwd" in arg for arg in _arguments(openstack_vm(None, None)))
+
+
 def test_a_viommu_comes_before_the_devices_and_the_kernel_turns_it_on() -> None:
     with_viommu = _arguments(baremetal_host(viommu=True))
     assert with_viommu.index("intel-iommu") < with_viommu.index(
         next(a for a in with_viommu if a.startswith("igb,"))
     )
     assert "intel_iommu=on" in kernel_command_line(baremetal_host(viommu=True))
+    assert "no_timer_check" in kernel_command_line(baremetal_host(viommu=True))  # no timer panic when slow
     assert "intel-iommu" not in _arguments(baremetal_host(viommu=False))
     assert "intel_iommu=on" not in kernel_command_line(baremetal_host(viommu=False))
 
@@ -188,6 +218,23 @@ def test_relay_carries_a_request_from_a_nonblocking_socket_to_a_loopback_server(
         server.server_close()
 
 
+def test_a_bridge_to_a_port_nobody_listens_on_closes_the_connection_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    bridge = UnixToLoopbackBridge(tmp_path / "relay.sock", port)
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(bridge.path))
+            client.settimeout(20)
+            assert client.recv(1) == b""  # closed, not left hanging
+    finally:
+        bridge.close()
+    assert f"relay relay.sock: 127.0.0.1:{port}: [Errno 111] Connection refused" in caplog.text
+
+
 def test_the_documented_command_line_parses() -> None:
     """docs/vm.md's examples: ``build``, ``where`` and ``run`` with its options and a command after ``--``."""
     parser = build_parser()
@@ -209,3 +256,59 @@ def test_the_documented_command_line_parses() -> None:
     ]
     assert documented[4] == ["pytest", "-m", "vm"]
     assert '"vm: ' in (REPO_ROOT / "pyproject.toml").read_text()
+
+
+def test_a_vm_workers_kubeconfig_reaches_the_forwarded_address_and_checks_the_hosts_name(
+    tmp_path: Path,
+) -> None:
+    pki = create_pki(tmp_path / "pki")
+    access = ApiServerAccess.with_token("https://127.0.0.1:36443", pki.ca.cert.read_bytes(), "t0ken")
+    (tmp_path / "ca.crt").write_bytes(access.ca_pem)  # the worker writes it beside the kubeconfig
+    (tmp_path / "kubeconfig").write_text(guest_kubeconfig(access))
+    read = access_from_kubeconfig(tmp_path / "kubeconfig")  # what the daemon in the guest reads
+    assert read.server == f"https://{KUBE_API_ADDRESS}:{KUBE_API_PORT}"
+    assert read.tls_server_name == "127.0.0.1"
+    assert read.token == "t0ken"
+    assert access.port == 36443
+
+
+def test_a_vm_worker_takes_the_server_and_inline_credentials_of_a_kubeconfig(tmp_path: Path) -> None:
+    pki = create_pki(tmp_path / "pki")
+    write_kubeconfig(tmp_path / "admin", "https://127.0.0.1:36443", pki)  # client certificate, inline
+    access = ApiServerAccess.from_kubeconfig(tmp_path / "admin")
+    assert (access.url, access.ca_pem) == ("https://127.0.0.1:36443", pki.ca.cert.read_bytes())
+    assert set(access.user) == {"client-certificate-data", "client-key-data"}
+    (tmp_path / "ca.crt").write_bytes(access.ca_pem)
+    (tmp_path / "kubeconfig").write_text(guest_kubeconfig(access))
+    assert access_from_kubeconfig(tmp_path / "kubeconfig").tls_server_name == "127.0.0.1"  # loads the cert
+    config = yaml.safe_load((tmp_path / "admin").read_text())
+    config["users"][0]["user"] = {"client-certificate": "admin.crt", "client-key": "admin.key"}
+    (tmp_path / "files").write_text(yaml.safe_dump(config))
+    with pytest.raises(BadInputError, match=r"users\[admin\]: a VM worker needs one of token, "):
+        ApiServerAccess.from_kubeconfig(tmp_path / "files")
+    with pytest.raises(BadInputError, match="a VM worker needs the current context's server"):
+        ApiServerAccess.from_kubeconfig(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://10.1.2.3:6443", "http://127.0.0.1:8080", "https://127.0.0.1", "https://api.example:6443"]
+)
+def test_a_vm_worker_refuses_an_api_server_off_the_loopback(url: str) -> None:
+    with pytest.raises(BadInputError, match=re.escape(f"API server URL {url!r}: a VM worker reaches only")):
+        _ = ApiServerAccess.with_token(url, b"", "t").port
+
+
+def test_a_vm_workers_node_is_an_openstack_worker_with_its_own_instance() -> None:
+    node = node_manifest("vm-0")
+    assert platform_from_provider_id(node["spec"]["providerID"]) == "openstack"
+    assert node["spec"]["providerID"] == f"openstack:///{instance_uuid('vm-0')}"
+    assert instance_uuid("vm-0") != instance_uuid("vm-1")
+    assert node["metadata"]["labels"]["node-role.kubernetes.io/worker"] == ""
+    assert node["metadata"]["labels"]["feature.node.kubernetes.io/network-sriov.capable"] == "true"
+
+
+def test_a_vm_workers_daemon_runs_on_the_guests_real_root() -> None:
+    argv = daemon_argv("vm-0", "ns", 30)
+    assert argv[:2] == ["sriov-operator", "daemon"]
+    assert argv[argv.index("--host-root") + 1] == "/"
+    assert "--simulate" not in argv

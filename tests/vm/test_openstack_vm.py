@@ -21,6 +21,7 @@ import yaml
 
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
 from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.vmtest.nova import METADATA_DIR, NETWORK_OF, nova_documents, provider_id
 from sriov_operator.vmtest.profiles import DPDK_PORT, MANAGEMENT_PORT, OTHER_PORT, openstack_vm, pci_address
 from sriov_operator.vmtest.relay import UnixToLoopbackBridge
 from tests.support import FIXTURES
@@ -31,12 +32,6 @@ pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]  # the first test pays 
 MANAGEMENT = MANAGEMENT_PORT
 PCI = {nic: pci_address(nic) for nic in (MANAGEMENT, DPDK_PORT, OTHER_PORT)}
 NOVA_WRONG_ADDRESS = "0000:00:07.0"  # where Nova says OTHER_PORT is
-NETWORK_OF = {
-    MANAGEMENT: "9e2c4a1b-7d3f-4e8a-b5c6-0f1d2e3a4b5c",
-    DPDK_PORT: "55a54d05-9ec1-4051-8adb-1b5a7be4f1b6",  # the seed's dpdk1 policy selects this one
-    OTHER_PORT: "c0ffee00-1234-4abc-9def-0123456789ab",
-}
-METADATA_DIR = "openstack/2018-08-27"
 NODE_NAME = "sriov-test-vm"
 STATE_FILE = "/tmp/state.yaml"
 NODE_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the seed policy's node selector)
@@ -44,27 +39,6 @@ NODE_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the see
     "kubernetes.io/os": "linux",
     "feature.node.kubernetes.io/network-sriov.capable": "true",
 }
-
-
-def nova_documents() -> dict[str, object]:
-    links = [
-        {"id": f"tap{index}", "type": kind, "mtu": 1500, "ethernet_mac_address": nic.mac}
-        for index, (nic, kind) in enumerate(
-            ((MANAGEMENT, "ovs"), (DPDK_PORT, "vhostuser"), (OTHER_PORT, "ovs"))
-        )
-    ]
-    networks = [
-        {"id": f"network{index}", "type": "ipv4_dhcp", "link": f"tap{index}", "network_id": NETWORK_OF[nic]}
-        for index, nic in enumerate((MANAGEMENT, DPDK_PORT, OTHER_PORT))
-    ]
-    device = {"type": "nic", "bus": "pci", "address": NOVA_WRONG_ADDRESS, "mac": OTHER_PORT.mac, "tags": []}
-    return {
-        f"{METADATA_DIR}/meta_data.json": {
-            "uuid": "5d1f0c3e-0000-4000-8000-00000000cafe",
-            "devices": [device],
-        },
-        f"{METADATA_DIR}/network_data.json": {"links": links, "networks": networks, "services": []},
-    }
 
 
 def node_state_spec(discovered: dict[str, object], work: Path) -> dict[str, object]:
@@ -77,7 +51,7 @@ def node_state_spec(discovered: dict[str, object], work: Path) -> dict[str, obje
             "name": NODE_NAME,
             "labels": NODE_LABELS,
         },
-        "spec": {"providerID": "openstack:///5d1f0c3e-0000-4000-8000-00000000cafe"},
+        "spec": {"providerID": provider_id()},
     }
     state = {
         "apiVersion": "sriovnetwork.openshift.io/v1",
@@ -158,7 +132,7 @@ def openstack(
 ) -> Iterator[OpenStackScenario]:
     work = tmp_path_factory.mktemp("openstack-vm")
     config_drive = work / "config-2.iso"
-    documents = nova_documents()
+    documents = nova_documents(claimed_addresses={OTHER_PORT: NOVA_WRONG_ADDRESS})
     write_config_drive_image(
         {path: json.dumps(body).encode() for path, body in documents.items()}, config_drive
     )

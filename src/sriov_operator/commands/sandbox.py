@@ -11,6 +11,7 @@ from sriov_operator.controlplane.binaries import cache_root
 from sriov_operator.errors import BadInputError
 
 MAX_WORKERS = 50
+MAX_VM_WORKERS = 4  # each is a QEMU guest with 512 MiB; under TCG each needs about a CPU while it boots
 PLATFORMS = ("openstack", "baremetal")
 
 
@@ -27,6 +28,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=2, help=f"worker nodes, 1 to {MAX_WORKERS} (default 2)"
+    )
+    parser.add_argument(
+        "--vm-workers",
+        type=int,
+        default=0,
+        help=f"also run this many OpenStack VM workers in QEMU with real kernels, 0 to {MAX_VM_WORKERS} "
+        "(default 0; needs a source checkout; the guest bundle is built on first use; docs/vm.md)",
     )
     parser.add_argument(
         "--platform",
@@ -66,8 +74,16 @@ def register(subparsers: Any) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    if not 1 <= args.workers <= MAX_WORKERS:
-        raise BadInputError(f"--workers: {args.workers} is not accepted (1 to {MAX_WORKERS})")
+    least = 0 if args.vm_workers else 1  # VM workers may replace the simulated ones
+    if not least <= args.workers <= MAX_WORKERS:
+        raise BadInputError(f"--workers: {args.workers} is not accepted ({least} to {MAX_WORKERS})")
+    if not 0 <= args.vm_workers <= MAX_VM_WORKERS:
+        raise BadInputError(f"--vm-workers: {args.vm_workers} is not accepted (0 to {MAX_VM_WORKERS})")
+    if args.vm_workers and args.platform != "openstack":
+        raise BadInputError(
+            f"--vm-workers: VM workers are OpenStack VMs: --platform {args.platform!r} is not accepted "
+            "with them (use --platform openstack)"
+        )
     if args.platform not in PLATFORMS:
         raise BadInputError(f"--platform: {args.platform!r} is not accepted ({' or '.join(PLATFORMS)})")
     if not args.timeout > 0:
@@ -92,5 +108,6 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         kubeconfig=args.kubeconfig,
         workdir=args.workdir,
+        vm_workers=args.vm_workers,
     )
     return run_sandbox(options)

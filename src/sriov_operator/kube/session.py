@@ -9,6 +9,10 @@ Supported credentials: client certificates (files or ``-data``), bearer tokens
 (``token``, ``tokenFile``; the in-cluster token file is re-read every minute,
 as the kubelet rotates it). Credential plugins (``exec``, ``auth-provider``) are
 not: a kubeconfig that needs one is rejected naming the field.
+
+A cluster's ``tls-server-name`` is the name the server's certificate is checked
+against (and sent as SNI) instead of the server URL's host: for a server reached
+through an address its certificate does not name, such as a forwarded port.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class ClusterAccess:
     ssl_context: ssl.SSLContext
     token: str | None = None
     token_file: Path | None = None
+    tls_server_name: str | None = None  # check the certificate against this name, not the URL's host
 
 
 def _decode(data: str, where: str) -> bytes:
@@ -103,6 +108,12 @@ def access_from_kubeconfig(path: Path, context_name: str | None = None) -> Clust
             f"kubeconfig {path}: clusters[{context.get('cluster')}].server: {server!r} is not https://"
         )
     ca = file_or_data(cluster, "certificate-authority", f"clusters[{context.get('cluster')}]")
+    tls_server_name = cluster.get("tls-server-name")
+    if tls_server_name is not None and (not isinstance(tls_server_name, str) or not tls_server_name):
+        raise KubeconfigError(
+            f"kubeconfig {path}: clusters[{context.get('cluster')}].tls-server-name: {tls_server_name!r} "
+            "is not a host name (accepted: the DNS name or IP address the server's certificate names)"
+        )
     ssl_context = ssl.create_default_context(cadata=ca.decode() if ca else None)
     if cluster.get("insecure-skip-tls-verify"):
         ssl_context.check_hostname = False
@@ -119,7 +130,9 @@ def access_from_kubeconfig(path: Path, context_name: str | None = None) -> Clust
     if cert and key:
         _load_chain(ssl_context, cert, key)
     token_file = base / str(user["tokenFile"]) if user.get("tokenFile") else None
-    return ClusterAccess(server, ssl_context, token=user.get("token"), token_file=token_file)
+    return ClusterAccess(
+        server, ssl_context, token=user.get("token"), token_file=token_file, tls_server_name=tls_server_name
+    )
 
 
 def in_cluster_server(environ: Mapping[str, str]) -> str:
@@ -184,6 +197,7 @@ class ApiSession:
             data=data,
             headers={**headers, **self._authorization()},
             timeout=timeout,
+            server_hostname=self.access.tls_server_name,
         )
 
     async def close(self) -> None:

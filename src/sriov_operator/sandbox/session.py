@@ -81,6 +81,7 @@ from sriov_operator.sandbox.hosts import Platform
 from sriov_operator.sandbox.metadata_service import MetadataService
 from sriov_operator.sandbox.snapshot import Snapshot, status_interfaces
 from sriov_operator.sandbox.table import rows
+from sriov_operator.sandbox.vm_workers import VmSandboxWorker, vm_workers
 from sriov_operator.sandbox.workers import DaemonContext, SimulatedWorker, Worker, simulated_workers
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class SandboxOptions:
     kubeconfig: Path = Path("kubeconfig")
     resource_prefix: str = DEFAULT_RESOURCE_PREFIX
     workdir: Path | None = None  # hosts and logs; None: a temporary directory, removed after a clean exit
+    vm_workers: int = 0  # OpenStack VMs in QEMU with real kernels (sandbox/vm_workers.py), beside `workers`
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Sandbox:
     plane: ControlPlane = field(default_factory=ControlPlane)
     metadata: MetadataService = field(default_factory=MetadataService)
     workers: list[Worker] = field(default_factory=list)
+    vms: list[VmSandboxWorker] = field(default_factory=list)
     children: Children = field(init=False)
     webhook_port: int = field(default_factory=free_port)
     examples: Examples | None = field(init=False)  # what --apply-examples applies
@@ -145,6 +148,8 @@ class Sandbox:
         self.display.say(f"[{self.elapsed()}] {message}")
 
     def stop(self, keep_directory: bool) -> None:
+        for vm in self.vms:
+            vm.stop()
         self.children.stop()
         self.metadata.stop()
         self.plane.stop()
@@ -171,6 +176,13 @@ class Sandbox:
         self.workers.extend(workers)
         return workers
 
+    def create_vm_workers(self) -> list[VmSandboxWorker]:
+        if self.options.vm_workers:
+            self.say(f"{self.options.vm_workers} VM worker(s): the guest bundle (built on first use) ...")
+        self.vms = vm_workers(self.options.vm_workers, self.directory / "vms")
+        self.workers.extend(self.vms)
+        return self.vms
+
     def operator_argv(self, kubeconfig: Path) -> list[str]:
         return [
             sys.executable, "-m", "sriov_operator.cli", "operator",
@@ -189,6 +201,9 @@ class Sandbox:
         ]  # fmt: skip
 
     def check_children(self) -> None:
+        for vm in self.vms:
+            if (console := vm.failure()) is not None:
+                raise SandboxError(f"{vm.name}: its VM exited; console:\n{console}")
         child = self.children.exited()
         if child is not None:
             raise SandboxError(
@@ -352,7 +367,7 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
         f"CRDs installed; namespace {options.namespace} with the operator's RBAC "
         "(deploy/kustomize/base/rbac.yaml); SriovOperatorConfig default with enableInjector: true"
     )
-    workers = sandbox.create_workers()
+    workers: list[Worker] = [*sandbox.create_workers(), *sandbox.create_vm_workers()]
     for worker in workers:
         await register_node(objects, worker.node())
         sandbox.say(f"node {worker.describe()}")
@@ -365,6 +380,8 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
     sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
     context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
     for worker in workers:
+        if isinstance(worker, VmSandboxWorker):
+            sandbox.say(f"booting {worker.describe()} ...")
         worker.start(context)
     sandbox.say(
         f"started the operator (as ServiceAccount {options.namespace}/{OPERATOR_SERVICE_ACCOUNT}) and "

@@ -14,11 +14,9 @@ from pathlib import Path
 from sriov_operator.errors import BadInputError, SriovOperatorError, describe, exit_code_for
 from sriov_operator.vmtest.accel import choose_accel
 from sriov_operator.vmtest.build import ensure_bundle
-from sriov_operator.vmtest.machine import TestMachine
+from sriov_operator.vmtest.machine import PROJECT_ROOT, TestMachine
 from sriov_operator.vmtest.profiles import PROFILES, baremetal_host, openstack_vm
 from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout shared into guests over 9p
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -28,8 +28,10 @@ from sriov_operator.vmtest.bundle import Bundle
 
 log = logging.getLogger(__name__)
 
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout shared into guests over 9p
 METADATA_ADDRESS = "169.254.169.254"
 USER_NETWORK = "169.254.0.0/16"
+GUEST_MANAGEMENT_ADDRESS = "169.254.0.15"  # what guest/init.sh gives the management port
 AGENT_PORT = "sriov.agent"
 CONSOLE_TAIL_LINES = 40
 
@@ -47,11 +49,20 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class GuestForward:
+    """A TCP address on the guest's user network whose connections reach ``socket`` (see relay.py)."""
+
+    address: str
+    port: int
+    socket: Path
+
+
+@dataclass(frozen=True)
 class MachineSpec:
     name: str
     nics: tuple[Nic, ...]
     config_drive: Path | None = None
-    metadata_socket: Path | None = None  # guestfwd of 169.254.169.254:80 goes here (see relay.py)
+    forwards: tuple[GuestForward, ...] = ()  # on the management port's user network
     viommu: bool = False
     smbios_vendor: str | None = None  # "OpenStack Foundation" makes the guest an OpenStack VM
     smbios_product: str | None = None
@@ -62,9 +73,9 @@ def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
     if not nic.management:
         return []
     options = f"user,id=net{index},restrict=on,net={USER_NETWORK}"
-    if spec.metadata_socket is not None:
-        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {spec.metadata_socket}"
-        options += f",guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:{relay}"
+    for forward in spec.forwards:
+        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {forward.socket}"
+        options += f",guestfwd=tcp:{forward.address}:{forward.port}-cmd:{relay}"
     return ["-netdev", options]
 
 
@@ -82,7 +93,9 @@ def _nic_devices(nic: Nic, index: int) -> list[str]:
 
 
 def kernel_command_line(spec: MachineSpec) -> str:
-    args = ["console=ttyS0", "panic=-1", "loglevel=4", "tsc=reliable"]
+    # no_timer_check: under emulation on a loaded host the boot-time check that the timer interrupt
+    # arrives through the IO-APIC can miss, which panics a guest with interrupt remapping (vIOMMU)
+    args = ["console=ttyS0", "panic=-1", "loglevel=4", "tsc=reliable", "no_timer_check"]
     args += [f"sriov.mgmt={nic.mac}" for nic in spec.nics if nic.management]
     if spec.viommu:
         args += ["intel_iommu=on"]
@@ -228,13 +241,13 @@ class TestMachine:
     def _exited(self) -> str:
         return f"QEMU exited (code {self._process.returncode if self._process else '?'})"
 
-    def _alive(self) -> bool:
+    def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def _connect(self, deadline: float) -> dict[str, Any]:
         path = self.run_dir / "agent.sock"
         while True:
-            if not self._alive():
+            if not self.alive():
                 raise self._fail(self._exited())
             if time.monotonic() > deadline:
                 raise self._fail(f"the guest agent did not answer within {self.boot_timeout_seconds:g} s")
@@ -255,7 +268,7 @@ class TestMachine:
     def _receive(self, deadline: float) -> dict[str, Any]:
         assert self._agent is not None
         while b"\n" not in self._pending:
-            if not self._alive():
+            if not self.alive():
                 raise self._fail(self._exited())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -271,7 +284,7 @@ class TestMachine:
                 if self._process is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         self._process.wait(timeout=10)  # a closed channel usually means QEMU is exiting
-                raise self._fail(self._exited() if not self._alive() else "the agent channel closed")
+                raise self._fail(self._exited() if not self.alive() else "the agent channel closed")
             self._pending += chunk
         line, self._pending = self._pending.split(b"\n", 1)
         message: dict[str, Any] = json.loads(line)

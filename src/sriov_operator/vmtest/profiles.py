@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sriov_operator.vmtest.machine import MachineSpec, Nic
+from sriov_operator.vmtest.machine import METADATA_ADDRESS, GuestForward, MachineSpec, Nic
 
 # OpenStack VM: virtio ports with Neutron MACs, on q35's root bus at fixed slots
 MANAGEMENT_PORT = Nic("virtio-net-pci", "fa:16:3e:10:20:30", slot=0x10, management=True)
@@ -23,12 +23,19 @@ def pci_address(nic: Nic) -> str:
     return f"0000:00:{nic.slot:02x}.0"
 
 
-def openstack_vm(config_drive: Path | None, metadata_socket: Path | None) -> MachineSpec:
+def openstack_vm(
+    config_drive: Path | None,
+    metadata_socket: Path | None,
+    forwards: tuple[GuestForward, ...] = (),
+    name: str = "openstack-vm",
+) -> MachineSpec:
+    """``metadata_socket``: where Nova's metadata service (169.254.169.254:80) is relayed to, if anywhere."""
+    metadata = (GuestForward(METADATA_ADDRESS, 80, metadata_socket),) if metadata_socket else ()
     return MachineSpec(
-        name="openstack-vm",
+        name=name,
         nics=OPENSTACK_PORTS,
         config_drive=config_drive,
-        metadata_socket=metadata_socket,
+        forwards=metadata + forwards,
         smbios_vendor="OpenStack Foundation",  # DMI says OpenStack: discovery picks the platform from it
         smbios_product="OpenStack Nova",
     )

@@ -11,6 +11,7 @@ and connects to the server on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
 Direction = tuple[int, int, Callable[[], None]]  # source fd, sink fd, how to tell the sink "end of file"
 
@@ -86,12 +88,18 @@ class UnixToLoopbackBridge:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        with client, socket.create_connection(("127.0.0.1", self.port), timeout=30) as upstream:
-            upstream.settimeout(None)
-            pump(
-                (client.fileno(), upstream.fileno(), lambda: upstream.shutdown(socket.SHUT_WR)),
-                (upstream.fileno(), client.fileno(), lambda: client.shutdown(socket.SHUT_WR)),
-            )
+        with client:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            except OSError as error:  # nothing listens: the guest sees its connection closed
+                log.warning("relay %s: 127.0.0.1:%d: %s", self.path.name, self.port, error)
+                return
+            with upstream:
+                upstream.settimeout(None)
+                pump(
+                    (client.fileno(), upstream.fileno(), lambda: upstream.shutdown(socket.SHUT_WR)),
+                    (upstream.fileno(), client.fileno(), lambda: client.shutdown(socket.SHUT_WR)),
+                )
 
     def close(self) -> None:
         self._server.close()

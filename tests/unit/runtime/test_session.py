@@ -68,6 +68,11 @@ def test_token_and_token_file(tmp_path: Path) -> None:
             "clusters[k].server: 'http://127.0.0.1:8080' is not https://",
         ),
         (
+            {},
+            {"server": "https://127.0.0.1:6443", "tls-server-name": ""},
+            "clusters[k].tls-server-name: '' is not a host name",
+        ),
+        (
             {"client-key-data": "%%%"},
             None,
             "users[u].client-key-data: not base64",
@@ -79,6 +84,14 @@ def test_unusable_kubeconfigs_are_rejected_naming_the_field(
 ) -> None:
     with pytest.raises(KubeconfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         access_from_kubeconfig(kubeconfig(tmp_path, user, cluster))
+
+
+def test_tls_server_name_is_read_from_the_cluster(tmp_path: Path) -> None:
+    cluster = {"server": "https://169.254.0.8:443", "tls-server-name": "127.0.0.1"}
+    access = access_from_kubeconfig(kubeconfig(tmp_path, {"token": "abc"}, cluster))
+    assert access.server == "https://169.254.0.8:443"
+    assert access.tls_server_name == "127.0.0.1"
+    assert access_from_kubeconfig(kubeconfig(tmp_path, {"token": "abc"})).tls_server_name is None
 
 
 def test_a_missing_kubeconfig_is_bad_input(tmp_path: Path) -> None:

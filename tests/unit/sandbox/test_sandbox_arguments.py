@@ -14,6 +14,12 @@ from sriov_operator.cli import main
     [
         (["--workers", "0"], "sriov-operator sandbox: --workers: 0 is not accepted (1 to 50)"),
         (["--workers", "51"], "sriov-operator sandbox: --workers: 51 is not accepted (1 to 50)"),
+        (["--vm-workers", "5"], "sriov-operator sandbox: --vm-workers: 5 is not accepted (0 to 4)"),
+        (["--workers", "-1", "--vm-workers", "1"], "sriov-operator sandbox: --workers: -1 is not "
+         "accepted (0 to 50)"),
+        (["--vm-workers", "1", "--platform", "baremetal"], "sriov-operator sandbox: --vm-workers: VM "
+         "workers are OpenStack VMs: --platform 'baremetal' is not accepted with them (use --platform "
+         "openstack)"),
         (["--platform", "aws"], "sriov-operator sandbox: --platform: 'aws' is not accepted "
          "(openstack or baremetal)"),
         (["--timeout", "0"], "sriov-operator sandbox: --timeout: 0.0 is not accepted "
