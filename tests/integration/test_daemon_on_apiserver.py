@@ -199,6 +199,13 @@ async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm
     planned = "\n".join(await _notes(vm, "ConfigurationPlanned"))
     assert f"will bind {DPDK_PORT} to vfio-pci (no drain): policy dpdk1" in planned
     assert await _notes(vm, "UnsafeNoIOMMUMode")
+    # the simulated VM has no mlx5_ib: the plan's warning is told once, not on every pass
+    warned = [e for e in await _events(vm) if e.get("reason") == "PlanWarnings"]
+    assert [(e["type"], e.get("series")) for e in warned] == [("Warning", None)]
+    assert warned[0]["note"].startswith(f"{OFFLOAD_PORT} (")
+    assert "has isRdma but the device has no RDMA device" in warned[0]["note"]
+    assert warned[0]["note"].endswith("load mlx5_ib")
+    assert found["Ready"]["message"].endswith(f"(plan warnings: {warned[0]['note']})")
     assert await _drain_requested(vm) is None  # a VM port bound for DPDK the first time needs no drain
 
     # the policies go away: the DPDK port goes back to virtio-pci, after a drain (pods may use it)

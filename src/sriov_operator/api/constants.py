@@ -165,6 +165,7 @@ class EventReason(StrEnum):
     DEVICE_PLUGIN_CONFIG_HANDED_OVER = "DevicePluginConfigHandedOver"
     DEVICE_PLUGIN_RESTARTED = "DevicePluginRestarted"
     UNSAFE_NO_IOMMU_MODE = "UnsafeNoIOMMUMode"
+    PLAN_WARNINGS = "PlanWarnings"
     METADATA_SOURCE = "MetadataSource"
 
 
@@ -213,6 +214,8 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     "changed resource list",
     EventReason.UNSAFE_NO_IOMMU_MODE: "vfio runs in no-IOMMU mode on this node: DPDK devices do DMA without "
     "IOMMU isolation",
+    EventReason.PLAN_WARNINGS: "the host plan for this node warns of something the daemon does not fix "
+    "(an isRdma device without its RDMA driver, a field it does not apply); once per distinct set",
     EventReason.METADATA_SOURCE: "the OpenStack metadata source discovery now uses (configDrive, "
     "metadataService)",
 }

@@ -45,13 +45,22 @@ class ConditionSpec:
     message: str
 
 
-def daemon_conditions(decision: Decision, failure: Failure | None, no_iommu: bool) -> list[ConditionSpec]:
+def _with_warnings(message: str, warnings: tuple[str, ...]) -> str:
+    return f"{message} (plan warnings: {'; '.join(warnings)})" if warnings else message
+
+
+def daemon_conditions(
+    decision: Decision, failure: Failure | None, no_iommu: bool, warnings: tuple[str, ...] = ()
+) -> list[ConditionSpec]:
+    """The daemon's conditions; the host plan's ``warnings`` (not fixed by the daemon) end Ready's message."""
     if decision.sync_status == SYNC_SUCCEEDED:
-        ready = ConditionSpec(CONDITION_READY, "True", "Synced", decision.progress)
+        ready_message = _with_warnings(decision.progress, warnings)
+        ready = ConditionSpec(CONDITION_READY, "True", "Synced", ready_message)
         progressing = ConditionSpec(CONDITION_PROGRESSING, "False", "Synced", decision.progress)
     else:
         reason = "SyncFailed" if decision.sync_status == SYNC_FAILED else _STEP_REASONS[decision.step]
-        ready = ConditionSpec(CONDITION_READY, "False", reason, decision.last_sync_error or decision.progress)
+        ready_message = _with_warnings(decision.last_sync_error or decision.progress, warnings)
+        ready = ConditionSpec(CONDITION_READY, "False", reason, ready_message)
         progressing = ConditionSpec(CONDITION_PROGRESSING, "True", reason, decision.progress)
     if decision.sync_status == SYNC_FAILED:
         degraded_reason = failure.reason if failure and decision.step != "fail" else "PlanRejected"

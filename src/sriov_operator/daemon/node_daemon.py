@@ -125,6 +125,7 @@ class NodeDaemon:
         self.events = events
         self.clock = clock
         self.failure: Failure | None = None
+        self._warned: tuple[str, ...] = ()  # the plan warnings last reported in an Event
         self._extra = {"object": f"SriovNetworkNodeState/{namespace}/{node_name}"}
 
     # ------------------------------------------------------------------ look
@@ -180,6 +181,7 @@ class NodeDaemon:
         # The source first: a status that lists OpenStack ports is never read without where they came from.
         await self._report_metadata_source(looked)
         await self._publish(looked, decision)
+        await self._report_plan_warnings(looked)
         return await self._take(looked, decision)
 
     async def _take(self, looked: _Pass, decision: Decision) -> Result | None:
@@ -220,14 +222,20 @@ class NodeDaemon:
 
     # ---------------------------------------------------------------- writes
     async def _publish(self, looked: _Pass, decision: Decision) -> None:
-        await self._publish_status(looked.state, looked.interfaces, looked.no_iommu, decision)
+        warnings = looked.seen.plan.warnings if looked.seen.plan else ()
+        await self._publish_status(looked.state, looked.interfaces, looked.no_iommu, decision, warnings)
 
     async def _publish_status(
-        self, state: Object, interfaces: list[Object], no_iommu: bool, decision: Decision
+        self,
+        state: Object,
+        interfaces: list[Object],
+        no_iommu: bool,
+        decision: Decision,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         generation = _generation(state)
         failure = self.failure if self.failure and self.failure.generation == generation else None
-        conditions = daemon_conditions(decision, failure, no_iommu)
+        conditions = daemon_conditions(decision, failure, no_iommu, warnings)
         wanted = daemon_status(state, interfaces, decision, conditions, self.clock.now())
         if not status_changed(state, wanted):
             return
@@ -255,7 +263,7 @@ class NodeDaemon:
         else:
             decision = Decision("fail", SYNC_FAILED, message, RETRY_MESSAGE)
         if looked is not None:
-            await self._publish_status(state, looked.interfaces, looked.no_iommu, decision)
+            await self._publish(looked, decision)
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
             await self._publish_status(
@@ -336,6 +344,19 @@ class NodeDaemon:
         await self._annotate_state({METADATA_SOURCE_ANNOTATION: source})
         note = f"OpenStack metadata read from {source}"
         await self._event(looked.state, "Normal", EventReason.METADATA_SOURCE, note, "Discover")
+
+    async def _report_plan_warnings(self, looked: _Pass) -> None:
+        """One Warning Event per distinct set of plan warnings (they do not change between passes)."""
+        planned = looked.seen.plan
+        if planned is None:  # a failed plan says nothing about the warnings: keep the last set
+            return
+        if planned.warnings == self._warned:
+            return
+        self._warned = planned.warnings
+        if planned.warnings:
+            note = "; ".join(planned.warnings)
+            logger.warning("plan warnings: %s", note, extra=self._extra)
+            await self._event(looked.state, "Warning", EventReason.PLAN_WARNINGS, note, "Plan")
 
     async def _event(self, state: Object, type_: str, reason: EventReason, note: str, action: str) -> None:
         metadata = state.get("metadata") or {}

@@ -52,6 +52,15 @@ def test_no_iommu_condition() -> None:
     )
 
 
+def test_plan_warnings_end_the_ready_message_only() -> None:
+    warning = "0000:00:07.0 (ens7): vfGroup hwoffload1 has isRdma but the device has no RDMA device"
+    synced = Decision("idle", "Succeeded", "", "generation 3 applied")
+    conditions = daemon_conditions(synced, None, False, (warning,))
+    messages = {c.type: c.message for c in conditions}
+    assert messages["Ready"] == f"generation 3 applied (plan warnings: {warning})"
+    assert messages["Progressing"] == "generation 3 applied"
+
+
 def test_transition_time_kept_while_status_holds() -> None:
     wanted = daemon_conditions(Decision("apply", "InProgress", "", "will bind"), None, False)
     first = merge_conditions([], wanted, 3, T0)
