@@ -10,6 +10,7 @@ configured.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,10 @@ def spec_changes(before: Any, after: Any, path: str = "") -> list[str]:
 
 
 def _show(value: Any) -> str:
-    return "(none)" if value is None else str(value)
+    """A changed value as the user wrote it: strings bare, anything else compact JSON (``true``, ``{…}``)."""
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _action_key(action: Action) -> tuple[str, str, str]:

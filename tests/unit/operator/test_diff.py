@@ -83,4 +83,12 @@ def test_errors_the_new_objects_introduce_are_listed() -> None:
 def test_spec_changes_match_list_items_by_key() -> None:
     before = {"interfaces": [{"pciAddress": "a", "numVfs": 1}, {"pciAddress": "b", "numVfs": 2}]}
     after = {"interfaces": [{"pciAddress": "b", "numVfs": 2}]}
-    assert spec_changes(before, after) == ["interfaces.a: {'pciAddress': 'a', 'numVfs': 1} -> (none)"]
+    assert spec_changes(before, after) == ['interfaces.a: {"pciAddress":"a","numVfs":1} -> (none)']
+
+
+def test_spec_changes_show_values_as_json_not_python() -> None:
+    after = {"interfaces": [{"pciAddress": "a", "vfGroups": [{"resourceName": "r", "isRdma": True}]}]}
+    assert spec_changes({}, after) == [
+        'interfaces: (none) -> [{"pciAddress":"a","vfGroups":[{"resourceName":"r","isRdma":true}]}]'
+    ]
+    assert spec_changes({"isRdma": False}, {"isRdma": True}) == ["isRdma: false -> true"]
