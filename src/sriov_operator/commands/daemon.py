@@ -30,7 +30,7 @@ def add_daemon_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         environ=env,
         help="seconds between looks at the host when nothing else happens (hot-plugged NICs, drift)",
     )
-    add_host_arguments(parser, with_output=False)
+    add_host_arguments(parser, with_output=False, environ=env)
 
 
 def daemon_settings_from(args: argparse.Namespace) -> DaemonSettings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,24 @@ from sriov_operator.runtime.settings import add_flag
 
 
 def add_host_arguments(
-    parser: argparse.ArgumentParser, *, with_state: bool = False, with_output: bool = True
+    parser: argparse.ArgumentParser,
+    *,
+    with_state: bool = False,
+    with_output: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
+    """The host flags; ``environ`` (default: the process's) gives the variables some of them read."""
     if with_state:
         parser.add_argument(
             "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
         )
-    add_flag(parser, "--host-root", type=Path, default=Path("/"), help="the host's root")
+    add_flag(parser, "--host-root", type=Path, default=Path("/"), environ=environ, help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
     add_flag(
         parser,
         "--netns",
         default=None,
+        environ=environ,
         help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
         "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
     )
@@ -60,10 +67,13 @@ def add_host_arguments(
     parser.add_argument(
         "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--metadata-url",
-        help=f"Nova metadata service base URL (default {DEFAULT_METADATA_URL}); "
-        "when given, the service is used instead of a config drive found by label",
+        default=None,
+        environ=environ,
+        help="Nova metadata service base URL; when set (not empty) the service is used instead of a "
+        f"config drive found by label (unset: {DEFAULT_METADATA_URL} if no config drive is found)",
     )
     parser.add_argument(
         "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
@@ -72,14 +82,19 @@ def add_host_arguments(
         parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
 
-def open_node(args: argparse.Namespace) -> NodeHost:
-    metadata = MetadataSettings(
+def metadata_settings(args: argparse.Namespace) -> MetadataSettings:
+    """Where OpenStack metadata comes from; an empty ``--metadata-url`` (or variable) is as not given."""
+    return MetadataSettings(
         config_drive=args.config_drive,
         service=MetadataServiceSettings(
             base_url=args.metadata_url or DEFAULT_METADATA_URL, timeout_seconds=args.metadata_timeout
         ),
-        use_service=args.metadata_url is not None,
+        use_service=bool(args.metadata_url),
     )
+
+
+def open_node(args: argparse.Namespace) -> NodeHost:
+    metadata = metadata_settings(args)
     io = None
     if args.simulate:
         try:

@@ -9,6 +9,9 @@ import pytest
 
 from sriov_operator.cli import main
 from sriov_operator.commands.daemon import add_daemon_arguments, daemon_settings_from
+from sriov_operator.commands.host_options import metadata_settings
+from sriov_operator.runtime.settings import add_runtime_arguments, env_variable
+from tests.support import REPO_ROOT
 
 
 def _settings(argv: list[str], environ: dict[str, str] | None = None) -> argparse.Namespace:
@@ -21,6 +24,35 @@ def test_node_name_and_interval_from_the_environment() -> None:
     args = _settings([], {"SRIOV_OPERATOR_NODE_NAME": "worker-0", "SRIOV_OPERATOR_REDISCOVER_INTERVAL": "10"})
     settings = daemon_settings_from(args)
     assert (settings.node_name, settings.rediscover_seconds) == ("worker-0", 10.0)
+
+
+def test_metadata_url_from_the_environment_selects_the_service() -> None:
+    url = "http://127.0.0.1:8775/openstack-vm"
+    settings = metadata_settings(_settings([], {"SRIOV_OPERATOR_METADATA_URL": url}))
+    assert (settings.use_service, settings.service.base_url) == (True, url)
+    assert metadata_settings(_settings([], {"SRIOV_OPERATOR_METADATA_URL": ""})).use_service is False
+    flag_wins = _settings(["--metadata-url", "http://127.0.0.1:1"], {"SRIOV_OPERATOR_METADATA_URL": url})
+    assert metadata_settings(flag_wins).service.base_url == "http://127.0.0.1:1"
+
+
+def test_settings_doc_lists_every_daemon_flag_with_a_variable() -> None:
+    common = argparse.ArgumentParser()
+    add_runtime_arguments(common, default_lease_name="", environ={})
+    shared = {a.dest for a in common._actions}
+    parser = argparse.ArgumentParser()
+    add_daemon_arguments(parser, {})
+    own = [a for a in parser._actions if a.dest not in shared and "[env " in (a.help or "")]
+    section = (REPO_ROOT / "docs" / "settings.md").read_text().split("## `sriov-operator daemon`")[1]
+    rows = {
+        cells[0].strip("`"): cells
+        for line in section.split("\n## ")[0].splitlines()
+        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    assert sorted(rows) == sorted(a.option_strings[0] for a in own)
+    for action in own:
+        flag = action.option_strings[0]
+        assert rows[flag][1] == f"`{env_variable(flag)}`", flag
+        assert rows[flag][2] == ("" if action.default is None else str(action.default)), flag
 
 
 @pytest.mark.parametrize(
