@@ -10,8 +10,8 @@ import pytest
 from sriov_operator.cli import main
 from sriov_operator.commands.daemon import add_daemon_arguments, daemon_settings_from
 from sriov_operator.commands.host_options import metadata_settings
-from sriov_operator.runtime.settings import add_runtime_arguments, env_variable
-from tests.support import REPO_ROOT
+from sriov_operator.runtime.settings import env_variable
+from tests.support import flags_besides_runtime, settings_rows
 
 
 def _settings(argv: list[str], environ: dict[str, str] | None = None) -> argparse.Namespace:
@@ -36,18 +36,9 @@ def test_metadata_url_from_the_environment_selects_the_service() -> None:
 
 
 def test_settings_doc_lists_every_daemon_flag_with_a_variable() -> None:
-    common = argparse.ArgumentParser()
-    add_runtime_arguments(common, default_lease_name="", environ={})
-    shared = {a.dest for a in common._actions}
-    parser = argparse.ArgumentParser()
-    add_daemon_arguments(parser, {})
-    own = [a for a in parser._actions if a.dest not in shared and "[env " in (a.help or "")]
-    section = (REPO_ROOT / "docs" / "settings.md").read_text().split("## `sriov-operator daemon`")[1]
-    rows = {
-        cells[0].strip("`"): cells
-        for line in section.split("\n## ")[0].splitlines()
-        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
-    }
+    flags = flags_besides_runtime(lambda parser: add_daemon_arguments(parser, {}))
+    own = [a for a in flags if "[env " in (a.help or "")]
+    rows = settings_rows("`sriov-operator daemon`")
     assert sorted(rows) == sorted(a.option_strings[0] for a in own)
     for action in own:
         flag = action.option_strings[0]

@@ -11,8 +11,8 @@ import yaml
 from sriov_operator.cli import main
 from sriov_operator.commands.operator import add_operator_arguments, operator_settings_from
 from sriov_operator.errors import EXIT_BAD_INPUT, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, BadInputError
-from sriov_operator.runtime.settings import add_runtime_arguments, env_variable
-from tests.support import REPO_ROOT
+from sriov_operator.runtime.settings import env_variable
+from tests.support import flags_besides_runtime, settings_rows
 from tests.unit.engine.builders import node, pf, policy, state
 
 
@@ -77,23 +77,8 @@ def test_diff_needs_a_source_and_readable_files(tmp_path: Path, capsys: pytest.C
 
 
 def test_every_operator_flag_is_documented_with_its_variable_and_default() -> None:
-    parser = argparse.ArgumentParser()
-    add_runtime_arguments(parser, default_lease_name="x", environ={})
-    common = {a.dest for a in parser._actions}
-    parser = argparse.ArgumentParser()
-    add_operator_arguments(parser, {})
-    own = [
-        a
-        for a in parser._actions
-        if a.option_strings and (a.dest not in common or a.option_strings[0] == "--metrics-port")
-    ]
-    text = (REPO_ROOT / "docs" / "settings.md").read_text()
-    section = text.split("## `sriov-operator operator`")[1].split("\n## ")[0]
-    rows = {
-        cells[0].strip("`"): cells
-        for line in section.splitlines()
-        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
-    }
+    own = flags_besides_runtime(lambda parser: add_operator_arguments(parser, {}))
+    rows = settings_rows("`sriov-operator operator`")
     assert sorted(rows) == sorted(a.option_strings[0] for a in own)
     for action in own:
         flag = action.option_strings[0]

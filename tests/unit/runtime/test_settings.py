@@ -15,7 +15,7 @@ from sriov_operator.runtime.settings import (
     env_variable,
     runtime_settings_from,
 )
-from tests.support import REPO_ROOT
+from tests.support import settings_rows
 
 
 def parse(argv: list[str], environ: dict[str, str] | None = None) -> RuntimeSettings:
@@ -87,12 +87,7 @@ def test_inconsistent_values_are_bad_input(argv: list[str], message: str) -> Non
 def test_every_flag_and_variable_is_documented_with_its_default() -> None:
     parser = argparse.ArgumentParser(prog="test")
     add_runtime_arguments(parser, default_lease_name="(per process)", environ={})
-    table = (REPO_ROOT / "docs" / "settings.md").read_text().split("## Every process")[1].split("\n## ")[0]
-    rows = {
-        cells[0].strip("` "): cells
-        for line in table.splitlines()
-        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
-    }
+    rows = settings_rows("Every process")
     flags = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     assert sorted(rows) == sorted(a.option_strings[0] for a in flags)
     for action in flags:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from sriov_operator.runtime.settings import add_runtime_arguments, env_variable
+from sriov_operator.runtime.settings import env_variable
 from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot
 from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.review import parse_review, review_response
 from sriov_operator.webhook.server import Admission
 from sriov_operator.webhook.settings import add_webhook_arguments
 from tests.docs_examples import example
-from tests.support import REPO_ROOT
+from tests.support import flags_besides_runtime, settings_rows
 
 
 class OneNad:
@@ -36,18 +35,8 @@ async def test_the_documented_injector_example() -> None:
 
 
 def test_settings_doc_lists_every_webhook_flag() -> None:
-    text = (REPO_ROOT / "docs" / "settings.md").read_text()
-    section = text.split("## `sriov-operator webhook`")[1].split("\n## ")[0]
-    documented = {
-        cells[0].strip("` "): cells
-        for line in section.splitlines()
-        if line.startswith("| `--") and (cells := [c.strip() for c in line.strip("|").split("|")])
-    }
-    shared, full = argparse.ArgumentParser(), argparse.ArgumentParser()
-    add_runtime_arguments(shared, default_lease_name="x", environ={})
-    add_webhook_arguments(full, environ={})
-    common = {option for action in shared._actions for option in action.option_strings}
-    own = [a for a in full._actions if a.option_strings and a.option_strings[0] not in common]
+    documented = settings_rows("`sriov-operator webhook`")
+    own = flags_besides_runtime(lambda parser: add_webhook_arguments(parser, environ={}))
     assert sorted(documented) == sorted(a.option_strings[0] for a in own)
     for action in own:
         flag = action.option_strings[0]
