@@ -40,9 +40,32 @@ def test_tokens_become_inline_expressions_blocks_and_ranges() -> None:
 def test_a_condition_wraps_the_whole_file() -> None:
     values = HelmValues()
     text = template_text(
-        [{"kind": "X", "n": values.number("operator.replicas")}], values, "multus.installCRD"
+        [{"kind": "X", "n": values.number("operator.replicas")}], values, ".Values.multus.installCRD"
     )
     assert text.startswith("{{- if .Values.multus.installCRD }}\n") and text.endswith("{{- end }}\n")
+
+
+def test_a_guard_comes_before_the_condition_that_uses_it() -> None:
+    values = HelmValues()
+    text = template_text(
+        [{"kind": "X"}], values, "not $found", guard='{{- $found := lookup "v1" "X" "" "x" }}\n'
+    )
+    assert text.splitlines()[:2] == ['{{- $found := lookup "v1" "X" "" "x" }}', "{{- if not $found }}"]
+
+
+def test_a_list_of_names_becomes_a_range_and_a_joined_value() -> None:
+    values = HelmValues()
+    spec = {"imagePullSecrets": values.names("imagePullSecrets"), "v": values.joined("imagePullSecrets")}
+    assert template_text([spec], values).splitlines() == [
+        "imagePullSecrets:",
+        "{{- range .Values.imagePullSecrets }}",
+        "- name: {{ . | quote }}",
+        "{{- end }}",
+        'v: {{ join "," .Values.imagePullSecrets | quote }}',
+    ]
+    filled = Defaults({"imagePullSecrets": ["a", "b"]})
+    assert filled.names("imagePullSecrets") == [{"name": "a"}, {"name": "b"}]
+    assert filled.joined("imagePullSecrets") == "a,b"
 
 
 def test_the_same_description_filled_in_holds_the_defaults() -> None:

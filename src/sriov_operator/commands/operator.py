@@ -12,6 +12,7 @@ from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import EXIT_OK, BadInputError
 from sriov_operator.operator.app import run_operator
 from sriov_operator.operator.drain.settings import add_drain_arguments, drain_settings_from
+from sriov_operator.operator.owners import is_object_name
 from sriov_operator.operator.settings import LEASE_NAME, OperatorSettings
 from sriov_operator.operator.workloads.settings import add_workload_arguments, workload_settings_from
 from sriov_operator.runtime.logging import configure_logging
@@ -66,6 +67,12 @@ def add_operator_arguments(
         type=parse_bool,
         help="at start, server-side apply this version's CRDs where the cluster's differ",
     )
+    flag(
+        "--uninstall-with",
+        default=defaults.uninstall_with,
+        help="name of the operator's Deployment and ClusterRole; what it creates is owned by them, so "
+        "uninstalling them removes it (the install manifests set it; empty: no owners)",
+    )
     add_drain_arguments(parser, environ=env)
     add_workload_arguments(parser, environ=env)
     add_webhook_operator_arguments(parser, environ=env)
@@ -80,6 +87,11 @@ def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
         raise BadInputError(
             f"--resource-prefix: {args.resource_prefix!r} must be a DNS name like openshift.io"
         )
+    if args.uninstall_with and not is_object_name(args.uninstall_with):
+        raise BadInputError(
+            f"--uninstall-with: {args.uninstall_with!r} is not an object name "
+            "(accepted: lower-case letters, digits, '-' and '.', at most 253; or empty)"
+        )
     runtime = runtime_settings_from(args)
     scope = {"namespace": runtime.namespace, "resource_prefix": args.resource_prefix}
     return OperatorSettings(
@@ -90,6 +102,7 @@ def operator_settings_from(args: argparse.Namespace) -> OperatorSettings:
         node_state_grace=args.node_state_grace,
         workers=args.workers,
         apply_crds=args.apply_crds,
+        uninstall_with=args.uninstall_with,
     )
 
 

@@ -12,7 +12,7 @@ from sriov_operator.runtime.manager import Manager
 from sriov_operator.webhook.cache import InformerSource
 from sriov_operator.webhook.server import Admission, WebhookServer
 from sriov_operator.webhook.settings import WebhookSettings, add_webhook_arguments, webhook_settings_from
-from sriov_operator.webhook.tls import ReloadingTlsContext
+from sriov_operator.webhook.tls import ReloadingTlsContext, server_context
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
 
 async def serve(settings: WebhookSettings) -> None:
     """Serve until SIGTERM/SIGINT; admission starts once every cache has synced."""
-    tls = ReloadingTlsContext(settings.tls_cert, settings.tls_key)
+    tls = ReloadingTlsContext(
+        settings.tls_cert, settings.tls_key, server_context(settings.tls_min_version, settings.tls_ciphers)
+    )
     async with Manager(settings.runtime) as manager:
         source = InformerSource(manager, settings.runtime.namespace)
         server = WebhookServer(settings.server, Admission(settings.admission, source), tls)

@@ -1,4 +1,10 @@
-"""Obtain ``kube-apiserver`` and ``etcd`` binaries for tests and the sandbox.
+"""Obtain the control-plane binaries for tests and the sandbox.
+
+``kube-apiserver`` and ``etcd`` form one cache entry; ``kube-controller-manager``
+and ``kube-scheduler`` (same ``k8s.io/kubernetes`` module and version) form
+another, so changing how the controllers are built never discards the
+apiserver/etcd build, and building them after the apiserver reuses most of
+the Go build cache (client-go, apimachinery, ... are compiled once).
 
 Order of preference:
 
@@ -35,6 +41,8 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 # Bump when the build recipe changes, so caches built by an older recipe are rebuilt.
 BUILD_RECIPE = "r2"
+CONTROLLERS_RECIPE = "r1"
+CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
 _STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+) v0\.0\.0\s*$", re.MULTILINE)
 
@@ -48,6 +56,8 @@ class ControlPlaneBinaries:
     kube_apiserver: Path
     etcd: Path
     source: str  # "KUBEBUILDER_ASSETS", "cache" or "built"
+    kube_controller_manager: Path
+    kube_scheduler: Path
 
 
 def cache_root() -> Path:
@@ -63,6 +73,10 @@ def cache_root() -> Path:
 def binary_dir() -> Path:
     name = f"kubernetes-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_{BUILD_RECIPE}"
     return cache_root() / "controlplane" / name
+
+
+def controllers_dir() -> Path:
+    return cache_root() / "controlplane" / f"controllers-{KUBERNETES_VERSION}_{CONTROLLERS_RECIPE}"
 
 
 def staging_replaces(kubernetes_go_mod: str, kubernetes_version: str) -> dict[str, str]:
@@ -148,37 +162,40 @@ def module_go_mod(module: str, version: str, workdir: Path, log: Path) -> str:
     return Path(json.loads(result.stdout)["GoMod"]).read_text()
 
 
-def build_kubernetes_command(command: str, staging: Path, log: Path, hint: str = _ASSETS_HINT) -> Path:
-    """Build ``k8s.io/kubernetes/cmd/<command>`` at KUBERNETES_VERSION into ``staging``; returns its path."""
-    module = staging / command
+def build_kubernetes_commands(
+    commands: Sequence[str], staging: Path, log: Path, hint: str = _ASSETS_HINT
+) -> dict[str, Path]:
+    """Build ``k8s.io/kubernetes/cmd/<command>`` for each command at KUBERNETES_VERSION (one ``go build``)."""
+    name = "-".join(commands)
+    module = staging / f"{name}-module"
     module.mkdir()
     (module / "go.mod").write_text("module sriovoperator.local/probe\n\ngo 1.24\n")
     replaces = staging_replaces(
-        module_go_mod("k8s.io/kubernetes", KUBERNETES_VERSION, module, staging / f"download-{command}.log"),
+        module_go_mod("k8s.io/kubernetes", KUBERNETES_VERSION, module, staging / f"download-{name}.log"),
         KUBERNETES_VERSION,
     )
     (module / "go.mod").write_text(
         wrapper_go_mod(
-            f"sriovoperator.local/{command.replace('-', '')}",
+            f"sriovoperator.local/{name.replace('-', '')}",
             {"k8s.io/kubernetes": KUBERNETES_VERSION},
             replaces,
         )
     )
-    binary = staging / f"{command}.bin"
+    out = staging / f"{name}-bin"
+    out.mkdir()
+    packages = [f"k8s.io/kubernetes/cmd/{command}" for command in commands]
     run_go(
-        [
-            "build",
-            "-ldflags",
-            version_ldflags(KUBERNETES_VERSION),
-            "-o",
-            str(binary),
-            f"k8s.io/kubernetes/cmd/{command}",
-        ],
+        ["build", "-ldflags", version_ldflags(KUBERNETES_VERSION), "-o", f"{out}/", *packages],
         module,
         log,
         hint,
     )
-    return binary
+    return {command: out / command for command in commands}
+
+
+def build_kubernetes_command(command: str, staging: Path, log: Path, hint: str = _ASSETS_HINT) -> Path:
+    """Build ``k8s.io/kubernetes/cmd/<command>`` at KUBERNETES_VERSION into ``staging``; returns its path."""
+    return build_kubernetes_commands([command], staging, log, hint)[command]
 
 
 def build_atomically(target: Path, produce: Callable[[Path, Path], dict[str, Path]]) -> None:
@@ -249,7 +266,17 @@ def build(target: Path) -> None:
     build_atomically(target, _build_control_plane)
 
 
-def _from_assets(directory: Path) -> ControlPlaneBinaries:
+def _build_controllers(staging: Path, log: Path) -> dict[str, Path]:
+    _log(f"building {' and '.join(CONTROLLERS)} {KUBERNETES_VERSION} (first run only; log: {log})")
+    return build_kubernetes_commands(CONTROLLERS, staging, log)
+
+
+def build_controllers(target: Path) -> None:
+    """Build the controller manager and the scheduler into ``target`` (atomically)."""
+    build_atomically(target, _build_controllers)
+
+
+def _from_assets(directory: Path) -> tuple[Path, Path]:
     apiserver, etcd = directory / "kube-apiserver", directory / "etcd"
     missing = [p.name for p in (apiserver, etcd) if not os.access(p, os.X_OK)]
     if missing:
@@ -257,21 +284,40 @@ def _from_assets(directory: Path) -> ControlPlaneBinaries:
             f"KUBEBUILDER_ASSETS={directory} lacks executable {', '.join(missing)}; "
             "point it at a directory with kube-apiserver and etcd, or unset it to build them."
         )
-    return ControlPlaneBinaries(apiserver, etcd, "KUBEBUILDER_ASSETS")
+    return apiserver, etcd
+
+
+def _controllers(assets: Path | None) -> dict[str, Path]:
+    """From KUBEBUILDER_ASSETS when it has both (envtest's usually has neither), else the cache."""
+    if assets is not None and all(os.access(assets / name, os.X_OK) for name in CONTROLLERS):
+        return {name: assets / name for name in CONTROLLERS}
+    target = controllers_dir()
+    build_once(target, CONTROLLERS, build_controllers)
+    return {name: target / name for name in CONTROLLERS}
 
 
 def ensure_binaries() -> ControlPlaneBinaries:
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if assets:
-        return _from_assets(Path(assets))
-    target = binary_dir()
-    source = build_once(target, ("kube-apiserver", "etcd"), build)
-    return ControlPlaneBinaries(target / "kube-apiserver", target / "etcd", source)
+        apiserver, etcd = _from_assets(Path(assets))
+        source = "KUBEBUILDER_ASSETS"
+    else:
+        target = binary_dir()
+        source = build_once(target, ("kube-apiserver", "etcd"), build)
+        apiserver, etcd = target / "kube-apiserver", target / "etcd"
+    controllers = _controllers(Path(assets) if assets else None)
+    return ControlPlaneBinaries(
+        apiserver, etcd, source, controllers["kube-controller-manager"], controllers["kube-scheduler"]
+    )
 
 
 def main() -> None:
     binaries = ensure_binaries()
-    print(f"kube-apiserver: {binaries.kube_apiserver}\netcd: {binaries.etcd}\n(source: {binaries.source})")
+    print(
+        f"kube-apiserver: {binaries.kube_apiserver}\netcd: {binaries.etcd}\n(source: {binaries.source})\n"
+        f"kube-controller-manager: {binaries.kube_controller_manager}\n"
+        f"kube-scheduler: {binaries.kube_scheduler}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
-"""Run a real etcd + kube-apiserver on 127.0.0.1 for tests and the local sandbox.
+"""Run a real etcd + kube-apiserver (+ controller manager and scheduler) on 127.0.0.1.
 
-Both listen on free loopback ports with TLS; the API server has RBAC on and
-service-account signing keys, like a real cluster's.  ``stop()`` ends both
-processes and removes the working directory (certificates, etcd data, logs)
-unless ``keep_workdir`` is set.
+etcd and the API server listen on free loopback ports with TLS; the API server
+has RBAC on and service-account signing keys, like a real cluster's.  With
+``controllers`` (the default) kube-controller-manager runs the controllers a
+cluster's objects depend on (CONTROLLERS: garbage collection, namespace
+deletion, ServiceAccounts and their tokens, DaemonSets, Deployments, ...) and
+kube-scheduler binds pods to nodes; neither serves HTTPS.  There is no kubelet:
+a pod is scheduled but never runs.  ``stop()`` ends every process and removes
+the working directory (certificates, etcd data, logs) unless ``keep_workdir``
+is set.
 """
 
 from __future__ import annotations
@@ -35,6 +40,25 @@ from sriov_operator.errors import HostError
 
 LOOPBACK = "127.0.0.1"
 SERVICE_CIDR = "10.0.0.0/24"  # never routed: the API server only needs it to allocate the kubernetes Service
+
+
+# Controllers a test or the sandbox relies on. Left out on purpose: the node lifecycle and pod GC
+# controllers (they would taint, and delete the pods of, nodes without a kubelet: every node here).
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",
+    "daemonset-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "statefulset-controller",
+    "job-controller",
+    "endpointslice-controller",
+    "disruption-controller",
+    "resourcequota-controller",
+)
 
 
 class ControlPlaneError(HostError):
@@ -104,6 +128,7 @@ class ControlPlane:
     keep_workdir: bool = False
     startup_timeout: float = 90.0
     apiserver_args: tuple[str, ...] = ()  # extra kube-apiserver flags (e.g. "--watch-cache=false")
+    controllers: bool = True  # run kube-controller-manager and kube-scheduler too
     workdir: Path = field(init=False)
     pki: ControlPlanePki = field(init=False)
     etcd_url: str = field(init=False, default="")
@@ -138,6 +163,9 @@ class ControlPlane:
         self.kubeconfig = self.workdir / "kubeconfig"
         write_kubeconfig(self.kubeconfig, self.api_url, self.pki)
         self._wait_ready()
+        if self.controllers:
+            self._start_controllers()
+            self._wait_controllers()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
@@ -208,6 +236,51 @@ class ControlPlane:
             ],
         )
 
+    def _start_controllers(self) -> None:
+        assert self.binaries is not None
+        common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", "--secure-port=0", "--v=1"]
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.binaries.kube_controller_manager),
+                *common,
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--service-account-private-key-file={self.pki.service_account_key}",
+                f"--root-ca-file={self.pki.ca.cert}",
+                "--use-service-account-credentials=true",  # each controller acts as its own account
+                "--concurrent-gc-syncs=5",
+            ],
+        )
+        self._spawn("kube-scheduler", [str(self.binaries.kube_scheduler), *common])
+
+    def _wait_controllers(self) -> None:
+        """Until the ServiceAccount controller made ``default/default`` (the controller manager works)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                self.get_json("/api/v1/namespaces/default/serviceaccounts/default")
+                return
+            except urllib.error.HTTPError as error:
+                if error.code != 404:
+                    raise
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise ControlPlaneError(
+            f"kube-controller-manager made no default ServiceAccount in {self.startup_timeout:.0f}s; "
+            f"last lines of its log:\n{_log_tail(self.workdir / 'kube-controller-manager.log')}"
+        )
+
+    def _check_alive(self) -> None:
+        for name, process in self._processes:
+            if process.poll() is not None:
+                log = self.workdir / f"{name}.log"
+                raise ControlPlaneError(
+                    f"{name} exited with code {process.returncode} during start-up; "
+                    f"last lines of {log}:\n{_log_tail(log)}"
+                )
+
     def _ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.pki.ca.cert))
         context.load_cert_chain(str(self.pki.admin.cert), str(self.pki.admin.key))
@@ -224,13 +297,7 @@ class ControlPlane:
         last_error = "no answer yet"
         context = self._ssl_context()
         while time.monotonic() < deadline:
-            for name, process in self._processes:
-                if process.poll() is not None:
-                    log = self.workdir / f"{name}.log"
-                    raise ControlPlaneError(
-                        f"{name} exited with code {process.returncode} during start-up; "
-                        f"last lines of {log}:\n{_log_tail(log)}"
-                    )
+            self._check_alive()
             try:
                 with urllib.request.urlopen(f"{self.api_url}/readyz", context=context, timeout=2) as response:
                     if response.status == 200:
@@ -273,7 +340,7 @@ class ControlPlane:
 
     # ------------------------------------------------------------------- stop
     def stop(self) -> None:
-        for _, process in reversed(self._processes):  # apiserver first, then etcd
+        for _, process in reversed(self._processes):  # scheduler, controller manager, apiserver, etcd
             _terminate(process)
         self._processes.clear()
         workdir = getattr(self, "workdir", None)

@@ -77,6 +77,42 @@ def _operator_objects(v: Values) -> list[dict[str, Any]]:
     return [objects.operator_deployment(v), objects.metrics_service(v)]
 
 
+NAD_CRD_NAME = NETWORK_ATTACHMENT_DEFINITION_CRD["metadata"]["name"]
+# Multus's CRD is not ours: rendered only where the cluster has none, or where this release
+# installed it (so an upgrade keeps it), and never deleted by Helm (resource-policy keep).
+MULTUS_GUARD = (
+    f'{{{{- $crd := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "{NAD_CRD_NAME}" }}}}\n'
+    '{{- $annotations := dig "metadata" "annotations" (dict) $crd }}\n'
+    '{{- $ours := and (eq (get $annotations "meta.helm.sh/release-name") .Release.Name) '
+    '(eq (get $annotations "meta.helm.sh/release-namespace") .Release.Namespace) }}\n'
+)
+MULTUS_CONDITION = "and .Values.multus.installCRD (or (not $crd) $ours)"
+
+
+def _chart_nad_crd(_v: Values) -> list[dict[str, Any]]:
+    crd = dict(NETWORK_ATTACHMENT_DEFINITION_CRD)
+    metadata = dict(crd["metadata"])
+    metadata["annotations"] = {**metadata.get("annotations", {}), "helm.sh/resource-policy": "keep"}
+    return [{**crd, "metadata": metadata}]
+
+
+NOTES = """\
+{{ .Chart.Name }} {{ .Chart.AppVersion }} is installed in namespace {{ .Release.Namespace }}.
+
+Wait until the operator has rolled out the config daemon, device plugin and webhook:
+  kubectl wait --for=condition=Ready sriovoperatorconfig/default -n {{ .Release.Namespace }} --timeout=5m
+Check the installation:
+  helm test {{ .Release.Name }} -n {{ .Release.Namespace }}
+
+{{- if not .Values.multus.installCRD }}
+The NetworkAttachmentDefinition CRD was left to Multus (multus.installCRD=false).
+{{- end }}
+
+`helm uninstall {{ .Release.Name }} -n {{ .Release.Namespace }}` removes the operator and everything
+it created; the CRDs (with your policies and networks) and the NetworkAttachmentDefinition CRD stay.
+"""
+
+
 def _kustomize() -> dict[str, str]:
     v = default_values()
     base = "kustomize/base"
@@ -84,34 +120,21 @@ def _kustomize() -> dict[str, str]:
         "rbac.yaml": objects.rbac,
         "operator.yaml": _operator_objects,
         "supported-nic-ids.yaml": lambda v: [objects.supported_nics_configmap(v)],
-        "operator-config.yaml": lambda v: [objects.default_operator_config(v)],
+        "webhook-network-policy.yaml": lambda v: [objects.webhook_network_policy(v)],
     }
     files = {f"{base}/namespace.yaml": GENERATED + dump([objects.namespace_object(v.namespace)])}
     files |= {f"{base}/{name}": GENERATED + dump(build(v)) for name, build in parts.items()}
+    # Neither Multus's CRD (not ours: deploy/multus/ is a separate step, where absent) nor the
+    # default SriovOperatorConfig (its CRD is created in the same apply, so kubectl could not map
+    # its kind yet; the operator creates it): one `kubectl apply -k` must work on a fresh cluster.
     files[f"{base}/kustomization.yaml"] = _kustomization(
-        ["../../crds", "../../multus", "../../policies", "namespace.yaml", *parts]
+        ["../../crds", "../../policies", "namespace.yaml", *parts]
     )
     openshift = default_values(OPENSHIFT_OPERATOR_NAMESPACE)
-    delete_multus = {
-        "patch": _yaml(
-            {
-                "$patch": "delete",
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": NETWORK_ATTACHMENT_DEFINITION_CRD["metadata"]["name"]},
-            }
-        ),
-        "target": {
-            "kind": "CustomResourceDefinition",
-            "name": NETWORK_ATTACHMENT_DEFINITION_CRD["metadata"]["name"],
-        },
-    }
     files["kustomize/openshift/scc.yaml"] = GENERATED + dump(objects.openshift_scc(openshift))
     files["kustomize/openshift/kustomization.yaml"] = _kustomization(
         ["../base", "scc.yaml"],
         namespace=OPENSHIFT_OPERATOR_NAMESPACE,
-        # OpenShift ships Multus and its NetworkAttachmentDefinition CRD
-        patches=[delete_multus],
         replacements=[operator_image_replacement()],
     )
     return files
@@ -146,14 +169,37 @@ def _chart() -> dict[str, str]:
         "appVersion": version_tag(),
         "kubeVersion": MIN_KUBERNETES,
     }
-    templates: dict[str, tuple[Callable[[Values], list[dict[str, Any]]], str | None]] = {
-        "rbac.yaml": (objects.rbac, None),
-        "operator.yaml": (_operator_objects, None),
-        "supported-nic-ids.yaml": (lambda v: [objects.supported_nics_configmap(v)], "supportedNics.create"),
-        "operator-config.yaml": (lambda v: [objects.default_operator_config(v)], "operatorConfig.create"),
-        "multus-crd.yaml": (lambda _v: [NETWORK_ATTACHMENT_DEFINITION_CRD], "multus.installCRD"),
-        "node-scope-policy.yaml": (lambda _v: objects.node_scope_policy(), "nodeScopePolicy.enabled"),
-        "openshift-scc.yaml": (objects.openshift_scc, "openshift.enabled"),
+
+    def value(path: str) -> str:
+        return f".Values.{path}"
+
+    # file -> (objects, the condition rendering them or None, template lines the condition needs)
+    templates: dict[str, tuple[Callable[[Values], list[dict[str, Any]]], str | None, str]] = {
+        "rbac.yaml": (objects.rbac, None, ""),
+        "operator.yaml": (_operator_objects, None, ""),
+        "supported-nic-ids.yaml": (
+            lambda v: [objects.supported_nics_configmap(v)],
+            value("supportedNics.create"),
+            "",
+        ),
+        "operator-config.yaml": (
+            lambda v: [objects.default_operator_config(v)],
+            value("operatorConfig.create"),
+            "",
+        ),
+        "multus-crd.yaml": (_chart_nad_crd, MULTUS_CONDITION, MULTUS_GUARD),
+        "node-scope-policy.yaml": (
+            lambda _v: objects.node_scope_policy(),
+            value("nodeScopePolicy.enabled"),
+            "",
+        ),
+        "openshift-scc.yaml": (objects.openshift_scc, value("openshift.enabled"), ""),
+        "webhook-network-policy.yaml": (
+            lambda v: [objects.webhook_network_policy(v)],
+            value("webhook.networkPolicy"),
+            "",
+        ),
+        "tests/operator-ready.yaml": (lambda v: [objects.helm_test_pod(v)], None, ""),
     }
     files = {
         f"{CHART_DIR}/Chart.yaml": GENERATED + _yaml(chart),
@@ -161,11 +207,12 @@ def _chart() -> dict[str, str]:
         f"{CHART_DIR}/values-openshift.yaml": _values_yaml(openshift=True),
     }
     files |= {f"{CHART_DIR}/crds/{crd_filename(crd)}": render_crd_yaml(crd) for crd in all_crds()}
-    for name, (build, condition) in templates.items():
+    for name, (build, condition, guard) in templates.items():
         helm_values = HelmValues()
         files[f"{CHART_DIR}/templates/{name}"] = GENERATED + template_text(
-            build(helm_values), helm_values, condition
+            build(helm_values), helm_values, condition, guard
         )
+    files[f"{CHART_DIR}/templates/NOTES.txt"] = NOTES
     return files
 
 

@@ -37,20 +37,37 @@ def _env(indent: str, marker: Marker) -> list[str]:
     ]
 
 
+def _names(match: re.Match[str], marker: Marker) -> list[str]:
+    indent = match["indent"]
+    return [
+        f"{indent}{match['dash'] or ''}{match['key']}:",
+        f"{indent}{{{{- range {marker.expression} }}}}",
+        f"{indent}- name: {{{{ . | quote }}}}",
+        f"{indent}{{{{- end }}}}",
+    ]
+
+
 def _line(line: str, markers: dict[str, Marker]) -> list[str]:
     keyed = _KEYED_LINE.match(line)
     if keyed and markers[keyed["token"]].kind == "block":
         return _block(keyed, markers[keyed["token"]])
+    if keyed and markers[keyed["token"]].kind == "names":
+        return _names(keyed, markers[keyed["token"]])
     item = _ITEM_LINE.match(line)
     if item and markers[item["token"]].kind == "env":
         return _env(item["indent"], markers[item["token"]])
     return [_TOKEN.sub(lambda m: markers[m[0]].expression, line)]
 
 
-def template_text(objects: Sequence[dict[str, Any]], values: HelmValues, condition: str | None = None) -> str:
-    """A template file: the objects with every token replaced, inside ``if .Values.<condition>``."""
+def template_text(
+    objects: Sequence[dict[str, Any]], values: HelmValues, condition: str | None = None, guard: str = ""
+) -> str:
+    """A template file: the objects with every token replaced, inside ``if .Values.<condition>``.
+
+    ``guard``: template lines before the ``if`` (defining variables the condition uses).
+    """
     lines = [part for line in dump(objects).splitlines() for part in _line(line, values.markers)]
     body = "\n".join(lines) + "\n"
     if condition is None:
         return body
-    return f"{{{{- if .Values.{condition} }}}}\n{body}{{{{- end }}}}\n"
+    return f"{guard}{{{{- if {condition} }}}}\n{body}{{{{- end }}}}\n"

@@ -18,6 +18,8 @@ from sriov_operator.api.constants import (
     DEFAULT_OPERATOR_CONFIG_NAME,
     DEVICE_PLUGIN_NAME,
     SUPPORTED_NIC_CONFIGMAP,
+    WEBHOOK_CONTAINER_PORT,
+    WEBHOOK_SERVICE_NAME,
 )
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS
@@ -164,9 +166,18 @@ def operator_env(v: Values) -> list[Any]:
         {"name": "SRIOV_OPERATOR_LOG_FORMAT", "value": v.text("operator.logFormat")},
         {"name": "SRIOV_OPERATOR_RESOURCE_PREFIX", "value": v.text("operator.resourcePrefix")},
         {"name": "SRIOV_OPERATOR_APPLY_CRDS", "value": v.text("operator.applyCRDs")},
+        # this Deployment and the ClusterRole own what the operator creates: uninstalling removes it
+        {"name": "SRIOV_OPERATOR_UNINSTALL_WITH", "value": OPERATOR_NAME},
         {"name": "SRIOV_OPERATOR_OPERATOR_IMAGE", "value": v.image},
         {"name": "SRIOV_OPERATOR_DEVICE_PLUGIN_IMAGE", "value": v.text("devicePluginImage")},
+        {"name": "SRIOV_OPERATOR_SRIOV_CNI_IMAGE", "value": v.text("cni.sriovImage")},
+        {"name": "SRIOV_OPERATOR_IB_SRIOV_CNI_IMAGE", "value": v.text("cni.ibSriovImage")},
+        {"name": "SRIOV_OPERATOR_OVS_CNI_IMAGE", "value": v.text("cni.ovsImage")},
+        {"name": "SRIOV_OPERATOR_CNI_BIN_DIR", "value": v.text("cni.binDir")},
         {"name": "SRIOV_OPERATOR_IMAGE_PULL_POLICY", "value": v.text("image.pullPolicy")},
+        {"name": "SRIOV_OPERATOR_IMAGE_PULL_SECRETS", "value": v.joined("imagePullSecrets")},
+        {"name": "SRIOV_OPERATOR_WEBHOOK_TLS_MIN_VERSION", "value": v.text("webhook.tlsMinVersion")},
+        {"name": "SRIOV_OPERATOR_WEBHOOK_TLS_CIPHERS", "value": v.text("webhook.tlsCiphers")},
         *v.env("operator.extraEnv"),
     ]
 
@@ -207,6 +218,7 @@ def operator_deployment(v: Values) -> Object:
                 "metadata": {"labels": {**LABELS, **selector}},
                 "spec": {
                     "serviceAccountName": OPERATOR_NAME,
+                    "imagePullSecrets": v.names("imagePullSecrets"),
                     "securityContext": v.block("operator.podSecurityContext"),
                     "nodeSelector": v.block("operator.nodeSelector"),
                     "tolerations": v.block("operator.tolerations"),
@@ -226,6 +238,57 @@ def metrics_service(v: Values) -> Object:
         "spec": {
             "selector": {"app.kubernetes.io/name": OPERATOR_NAME},
             "ports": [{"name": "metrics", "port": v.number("operator.metricsPort"), "targetPort": "metrics"}],
+        },
+    }
+
+
+def webhook_network_policy(v: Values) -> Object:
+    """Only the webhook's HTTPS port reaches the webhook pods (the operator creates them, labelled
+    ``app: sriov-operator-webhook``); the API server may call from anywhere, so no source is named."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(WEBHOOK_SERVICE_NAME, v.namespace),
+        "spec": {
+            "podSelector": {"matchLabels": {"app": WEBHOOK_SERVICE_NAME}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": WEBHOOK_CONTAINER_PORT}]}],
+        },
+    }
+
+
+HELM_TEST_NAME = f"{OPERATOR_NAME}-test"
+READY_CHECK = (
+    "import sys, urllib.request\n"
+    "with urllib.request.urlopen(sys.argv[1], timeout=10) as answer:\n"
+    "    print(answer.status, answer.read().decode())\n"
+)
+
+
+def helm_test_pod(v: Values) -> Object:
+    """``helm test``: from the operator's image, the leader's ``/readyz`` through the metrics Service."""
+    url = f"http://{METRICS_SERVICE}:{v.number('operator.metricsPort')}/readyz"
+    meta = _meta(HELM_TEST_NAME, v.namespace)
+    meta["annotations"] = {
+        "helm.sh/hook": "test",
+        "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+    }
+    container = {
+        "name": "operator-ready",
+        "image": v.image,
+        "imagePullPolicy": v.text("image.pullPolicy"),
+        "command": ["python", "-c", READY_CHECK, url],
+        "securityContext": v.block("operator.securityContext"),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {
+            "restartPolicy": "Never",
+            "imagePullSecrets": v.names("imagePullSecrets"),
+            "securityContext": v.block("operator.podSecurityContext"),
+            "containers": [container],
         },
     }
 

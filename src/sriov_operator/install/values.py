@@ -12,7 +12,14 @@ from sriov_operator.api.constants import (
     DEFAULT_OPERATOR_NAMESPACE,
     DEFAULT_RESOURCE_PREFIX,
 )
-from sriov_operator.operator.workloads.settings import DEFAULT_DEVICE_PLUGIN_IMAGE, OPERATOR_IMAGE_REPOSITORY
+from sriov_operator.operator.workloads.settings import (
+    DEFAULT_CNI_BIN_DIR,
+    DEFAULT_DEVICE_PLUGIN_IMAGE,
+    DEFAULT_IB_SRIOV_CNI_IMAGE,
+    DEFAULT_OVS_CNI_IMAGE,
+    DEFAULT_SRIOV_CNI_IMAGE,
+    OPERATOR_IMAGE_REPOSITORY,
+)
 
 CHART_NAME = "sriov-fdp-operator"
 
@@ -38,8 +45,25 @@ def value_table(version_tag: str) -> tuple[Value, ...]:
         Value("image.tag", version_tag, "its tag (pinned: never `latest`)"),
         Value("image.pullPolicy", "IfNotPresent", "`imagePullPolicy` of every container the operator runs"),
         Value(
+            "imagePullSecrets",
+            [],
+            "names of Secrets (in the release namespace) every pod pulls its images with",
+        ),
+        Value(
             "devicePluginImage", DEFAULT_DEVICE_PLUGIN_IMAGE, "image of the SR-IOV device plugin DaemonSet"
         ),
+        Value("cni.sriovImage", DEFAULT_SRIOV_CNI_IMAGE, "image the `sriov` CNI plugin is copied from"),
+        Value(
+            "cni.ibSriovImage",
+            DEFAULT_IB_SRIOV_CNI_IMAGE,
+            "image the `ib-sriov` CNI plugin is copied from (while a SriovIBNetwork exists)",
+        ),
+        Value(
+            "cni.ovsImage",
+            DEFAULT_OVS_CNI_IMAGE,
+            "image the `ovs` CNI plugin is copied from (while an OVSNetwork exists)",
+        ),
+        Value("cni.binDir", DEFAULT_CNI_BIN_DIR, "the nodes' CNI binary directory the plugins are copied to"),
         Value("operator.replicas", 2, "operator pods; one leads (Lease), the others stand by"),
         Value("operator.logLevel", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
         Value("operator.logFormat", "json", "`json` or `text` (key=value)"),
@@ -91,7 +115,22 @@ def value_table(version_tag: str) -> tuple[Value, ...]:
         Value(
             "supportedNics.create", True, "install the `supported-nic-ids` ConfigMap with the default list"
         ),
-        Value("multus.installCRD", True, "install Multus's NetworkAttachmentDefinition CRD"),
+        Value(
+            "multus.installCRD",
+            True,
+            "install Multus's NetworkAttachmentDefinition CRD where the cluster has none (kept on uninstall)",
+        ),
+        Value("webhook.tlsMinVersion", "1.2", "the webhook's lowest TLS version: `1.2` or `1.3`"),
+        Value(
+            "webhook.tlsCiphers",
+            "",
+            "the webhook's TLS 1.2 cipher suites, OpenSSL names joined by `:` (empty: OpenSSL's defaults)",
+        ),
+        Value(
+            "webhook.networkPolicy",
+            True,
+            "install a NetworkPolicy letting only the webhook's port reach the webhook pods",
+        ),
         Value(
             "nodeScopePolicy.enabled",
             True,
@@ -133,6 +172,12 @@ class Values(Protocol):
     def env(self, path: str) -> list[Any]:
         """The ``name: value`` mapping at ``path`` as container env entries."""
 
+    def joined(self, path: str) -> Any:
+        """The list of strings at ``path`` joined by commas (one env value)."""
+
+    def names(self, path: str) -> Any:
+        """The list of strings at ``path`` as ``[{name: ...}]`` (imagePullSecrets)."""
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -164,6 +209,12 @@ class Defaults:
     def env(self, path: str) -> list[Any]:
         return [{"name": name, "value": str(value)} for name, value in sorted(self._get(path).items())]
 
+    def joined(self, path: str) -> str:
+        return ",".join(self._get(path))
+
+    def names(self, path: str) -> list[dict[str, str]]:
+        return [{"name": name} for name in self._get(path)]
+
 
 def default_values(namespace: str = DEFAULT_OPERATOR_NAMESPACE) -> Defaults:
     """The chart's defaults, this build's image tag, objects in ``namespace``."""
@@ -175,7 +226,7 @@ class Marker:
     """What ``HelmValues`` returns: a token in the dumped YAML, replaced by template text after."""
 
     token: str
-    kind: str  # "inline", "block" or "env"
+    kind: str  # "inline", "block", "env" or "names"
     expression: str
 
 
@@ -210,3 +261,9 @@ class HelmValues:
 
     def env(self, path: str) -> list[Any]:
         return [self._mark("env", f".Values.{path}")]
+
+    def joined(self, path: str) -> str:
+        return self._mark("inline", f'{{{{ join "," .Values.{path} | quote }}}}')
+
+    def names(self, path: str) -> str:
+        return self._mark("names", f".Values.{path}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME
 from sriov_operator.api.crds import all_crds
 from sriov_operator.kube.errors import NotFoundError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS, Resource
+from sriov_operator.kube.resources import CLUSTER_ROLES, DEPLOYMENTS, NETWORK_ATTACHMENT_DEFINITIONS, Resource
 from sriov_operator.kube.session import api_session
 from sriov_operator.operator import drain, workloads
 from sriov_operator.operator.controllers.device_plugin import DevicePluginReconciler
@@ -20,6 +21,7 @@ from sriov_operator.operator.controllers.operator_config import OperatorConfigRe
 from sriov_operator.operator.controllers.policy_status import PolicyStatusReconciler
 from sriov_operator.operator.controllers.view import OperatorView
 from sriov_operator.operator.crd_upgrade import upgrade_crds
+from sriov_operator.operator.owners import Owners, owners_from, stamped
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Controller
@@ -37,6 +39,52 @@ class OperatorControllers:
     def idle(self) -> bool:
         """No key waiting in any queue (tests and the benchmark wait for this)."""
         return all(len(controller.queue) == 0 for controller in self.controllers)
+
+
+class OwningObjects(KubeObjects):
+    """``KubeObjects`` whose applies and creates carry the install's ownerReferences (owners.py)."""
+
+    def __init__(self, inner: KubeObjects, owners: Owners) -> None:
+        super().__init__(inner.transport, inner.write_guard)
+        self.writes = inner.writes
+        self.owners = owners
+
+    async def apply(
+        self,
+        resource: Resource,
+        body: dict[str, Any],
+        field_manager: str,
+        force: bool = True,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        if subresource is None:
+            body = stamped(body, self.owners)
+        return await super().apply(resource, body, field_manager, force, subresource)
+
+    async def create(
+        self, resource: Resource, body: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        return await super().create(resource, stamped(body, self.owners), namespace)
+
+
+async def install_owners(objects: KubeObjects, settings: OperatorSettings) -> Owners | None:
+    """The Deployment and ClusterRole named ``--uninstall-with``; None (and a warning) if either is absent."""
+    name, namespace = settings.uninstall_with, settings.namespace
+    if not name:
+        return None
+    owners = owners_from(
+        namespace, await objects.get(DEPLOYMENTS, name, namespace), await objects.get(CLUSTER_ROLES, name)
+    )
+    if owners is None:
+        logger.warning(
+            "--uninstall-with %s: no Deployment %s/%s or no ClusterRole %s; what the operator creates "
+            "is not removed by an uninstall",
+            name,
+            namespace,
+            name,
+            name,
+        )
+    return owners
 
 
 async def served(objects: KubeObjects, resource: Resource) -> bool:
@@ -109,6 +157,9 @@ async def run_operator(
         async with api_session(settings.runtime.kubeconfig, settings.runtime.in_cluster_server) as api:
             await upgrade_crds(KubeObjects(api), all_crds(), clock)
     async with Manager(settings.runtime, clock) as manager:
+        owners = await install_owners(manager.objects, settings)
+        if owners is not None:
+            manager.objects = OwningObjects(manager.objects, owners)
         await register(manager, settings, clock)
         for add in also_register:
             add(manager)

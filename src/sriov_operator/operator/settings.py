@@ -24,6 +24,8 @@ class OperatorSettings:
     status_delay: float = 1.0  # seconds status writes wait to gather more changes into one write
     drain: DrainSettings = field(default_factory=DrainSettings)
     workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
+    uninstall_with: str = ""
+    """Deployment (in its namespace) and ClusterRole of this name own what it creates (owners.py)."""
 
     @property
     def namespace(self) -> str:

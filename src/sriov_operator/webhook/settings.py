@@ -31,6 +31,8 @@ class WebhookSettings:
     admission: AdmissionSettings
     tls_cert: Path
     tls_key: Path
+    tls_min_version: str = "1.2"
+    tls_ciphers: str = ""
 
 
 def add_webhook_arguments(
@@ -43,6 +45,12 @@ def add_webhook_arguments(
     flag("--address", default="0.0.0.0", help="address the admission server binds")
     flag("--tls-cert", default=None, help="PEM serving certificate (reloaded when the file changes)")
     flag("--tls-key", default=None, help="PEM private key of --tls-cert")
+    flag("--tls-min-version", default="1.2", choices=("1.2", "1.3"), help="lowest TLS version accepted")
+    flag(
+        "--tls-ciphers",
+        default="",
+        help="TLS 1.2 cipher suites, OpenSSL names joined by ':' (default: OpenSSL's)",
+    )
     flag(
         "--cert-check-interval",
         default=5.0,
@@ -84,4 +92,6 @@ def webhook_settings_from(args: argparse.Namespace) -> WebhookSettings:
         admission=AdmissionSettings(runtime.namespace, args.resource_prefix, args.strict_nics),
         tls_cert=Path(args.tls_cert),
         tls_key=Path(args.tls_key),
+        tls_min_version=args.tls_min_version,
+        tls_ciphers=args.tls_ciphers,
     )

@@ -20,6 +20,7 @@ from sriov_operator.errors import BadInputError
 logger = logging.getLogger(__name__)
 
 FileStamp = tuple[tuple[int, int, int], ...]
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 class CertificateFileError(BadInputError):
@@ -34,11 +35,28 @@ def _stamp(paths: tuple[Path, ...]) -> FileStamp:
     return tuple(stamps)
 
 
+def server_context(min_version: str = "1.2", ciphers: str = "") -> ssl.SSLContext:
+    """A server context accepting ``min_version`` and newer; ``ciphers`` (OpenSSL names, ':'-joined)
+    narrows the TLS 1.2 suites ("" keeps OpenSSL's defaults; TLS 1.3's suites are not configurable)."""
+    if min_version not in TLS_VERSIONS:
+        raise BadInputError(f"--tls-min-version: {min_version!r} is not accepted (1.2 or 1.3)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = TLS_VERSIONS[min_version]
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise BadInputError(
+                f"--tls-ciphers: {ciphers!r} names no cipher suite OpenSSL knows "
+                "(accepted: OpenSSL names joined by ':', e.g. ECDHE-ECDSA-AES128-GCM-SHA256)"
+            ) from None
+    return context
+
+
 class ReloadingTlsContext:
-    def __init__(self, cert: Path, key: Path) -> None:
+    def __init__(self, cert: Path, key: Path, context: ssl.SSLContext | None = None) -> None:
         self.cert, self.key = cert, key
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context = context or server_context()
         self._stamp: FileStamp = ()
         self.reloads = 0
         self.load()

@@ -8,7 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
-from sriov_operator.kube.resources import DAEMON_SETS, DEPLOYMENTS, SRIOV_OPERATOR_CONFIGS
+from sriov_operator.kube.resources import (
+    DAEMON_SETS,
+    DEPLOYMENTS,
+    OVS_NETWORKS,
+    SRIOV_IB_NETWORKS,
+    SRIOV_OPERATOR_CONFIGS,
+)
 from sriov_operator.operator.workloads.controller import WorkloadsReconciler
 from sriov_operator.operator.workloads.render import MANAGED_BY_LABEL
 from sriov_operator.operator.workloads.settings import WorkloadSettings
@@ -33,6 +39,9 @@ def register(manager: Manager, settings: WorkloadSettings) -> tuple[WorkloadsRec
         deployments=manager.informer(
             DEPLOYMENTS, namespace=namespace, label_selector=ours, transform=strip_managed_fields
         ),
+        # which CNI plugins the config daemon installs depends on which networks exist
+        ib_networks=manager.informer(SRIOV_IB_NETWORKS, transform=strip_managed_fields),
+        ovs_networks=manager.informer(OVS_NETWORKS, transform=strip_managed_fields),
         settings=settings,
         clock=manager.clock,
         reapply_after=RESYNC_PERIOD,
@@ -47,5 +56,7 @@ def register(manager: Manager, settings: WorkloadSettings) -> tuple[WorkloadsRec
     controller.watch(reconciler.configs, lambda obj: [obj["metadata"]["name"]])
     controller.watch(reconciler.daemon_sets, the_config)
     controller.watch(reconciler.deployments, the_config)
+    controller.watch(reconciler.ib_networks, the_config)
+    controller.watch(reconciler.ovs_networks, the_config)
     manager.add_controller(controller)
     return reconciler, controller

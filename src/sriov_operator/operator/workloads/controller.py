@@ -28,7 +28,7 @@ from sriov_operator.kube.resources import (
     SERVICES,
     Resource,
 )
-from sriov_operator.operator.workloads.render import Workloads, render_workloads
+from sriov_operator.operator.workloads.render import Workloads, cni_plugins_used, render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 from sriov_operator.operator.workloads.status import Rollout, pods_of, rollout
 from sriov_operator.runtime.clock import Clock
@@ -66,6 +66,8 @@ class WorkloadsReconciler:
         configs: Informer,
         daemon_sets: Informer,
         deployments: Informer,
+        ib_networks: Informer,
+        ovs_networks: Informer,
         settings: WorkloadSettings,
         clock: Clock,
         reapply_after: float = 600.0,
@@ -74,6 +76,8 @@ class WorkloadsReconciler:
         self.configs = configs
         self.daemon_sets = daemon_sets
         self.deployments = deployments
+        self.ib_networks = ib_networks
+        self.ovs_networks = ovs_networks
         self.settings = settings
         self.clock = clock
         self.reapply_after = reapply_after
@@ -93,12 +97,16 @@ class WorkloadsReconciler:
         raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
         return SriovOperatorConfig.model_validate(raw) if raw is not None else None
 
+    def _render(self, config: SriovOperatorConfig) -> Workloads:
+        plugins = cni_plugins_used(len(self.ib_networks.keys()), len(self.ovs_networks.keys()))
+        return render_workloads(config, self.settings, plugins)
+
     def rollouts(self) -> list[Rollout]:
         """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
         config = self._config()
         if config is None:
             return []
-        running = pods_of(render_workloads(config, self.settings).apply)
+        running = pods_of(self._render(config).apply)
         return [rollout(kind, name, self._live(kind, name)) for kind, name in running]
 
     async def reconcile(self, key: Hashable) -> Result | None:
@@ -107,7 +115,7 @@ class WorkloadsReconciler:
         config = self._config()
         if config is None:
             return None  # the operator creates it; its creation enqueues us again
-        workloads = render_workloads(config, self.settings)
+        workloads = self._render(config)
         missing = any(self._live(kind, name) is None for kind, name in pods_of(workloads.apply))
         rendered = fingerprint(workloads)
         if self._must_apply(rendered, missing):

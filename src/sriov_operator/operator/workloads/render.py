@@ -7,6 +7,7 @@ them. Each component gets its own ServiceAccount and the least RBAC it needs.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +115,7 @@ def _daemon_set(name: str, settings: WorkloadSettings, pod_spec: dict[str, Any])
                 "dnsPolicy": "ClusterFirstWithHostNet",
                 "priorityClassName": "system-node-critical",
                 "tolerations": [{"operator": "Exists"}],
+                **_pull_secrets(settings),
                 **pod_spec,
             },
         },
@@ -121,11 +123,52 @@ def _daemon_set(name: str, settings: WorkloadSettings, pod_spec: dict[str, Any])
     return daemon_set
 
 
+def _pull_secrets(settings: WorkloadSettings) -> dict[str, Any]:
+    if not settings.image_pull_secrets:
+        return {}
+    return {"imagePullSecrets": [{"name": name} for name in settings.image_pull_secrets]}
+
+
 def _host_path(name: str, path: str, type_: str = "Directory") -> dict[str, Any]:
     return {"name": name, "hostPath": {"path": path, "type": type_}}
 
 
-def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Object]:
+CNI_MOUNT = "/host-cni-bin"
+CNI_PLUGINS = ("sriov", "ib-sriov", "ovs")
+"""The CNI plugins our NADs name (``type``), in the order their init containers run."""
+
+
+def cni_plugins_used(ib_networks: int, ovs_networks: int) -> tuple[str, ...]:
+    """sriov always; ib-sriov and ovs only while a SriovIBNetwork / OVSNetwork exists."""
+    used = {"sriov", *(["ib-sriov"] if ib_networks else []), *(["ovs"] if ovs_networks else [])}
+    return tuple(plugin for plugin in CNI_PLUGINS if plugin in used)
+
+
+def _cni_installer(plugin: str, settings: WorkloadSettings) -> Object:
+    """An init container copying one CNI binary from its image into the host's CNI directory.
+
+    Copied to a temporary name and renamed, so a pod being set up never runs a half-written binary.
+    """
+    image, source = {
+        "sriov": (settings.sriov_cni_image, "/usr/bin/sriov"),
+        "ib-sriov": (settings.ib_sriov_cni_image, "/usr/bin/ib-sriov"),
+        "ovs": (settings.ovs_cni_image, "/ovs"),
+    }[plugin]
+    target = f"{CNI_MOUNT}/{plugin}"
+    return {
+        "name": f"{plugin}-cni",
+        "image": image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["/bin/sh", "-c", f"cp -f {source} {target}.new && mv -f {target}.new {target}"],
+        "securityContext": {"privileged": True},
+        "resources": {"requests": {"cpu": "10m", "memory": "10Mi"}},
+        "volumeMounts": [{"name": "cni-bin", "mountPath": CNI_MOUNT}],
+    }
+
+
+def config_daemon(
+    config: SriovOperatorConfig, settings: WorkloadSettings, cni_plugins: Collection[str] = ("sriov",)
+) -> list[Object]:
     namespace = settings.namespace
     # Only settings `sriov-operator daemon` has flags for (docs/operator-config.md says where the
     # config's other fields go).
@@ -151,8 +194,15 @@ def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> li
     pod_spec = {
         "hostPID": True,
         "nodeSelector": config_daemon_node_selector(config),
+        # upstream's way: the CNI plugins our NADs name are copied onto every config-daemon node
+        "initContainers": [
+            _cni_installer(plugin, settings) for plugin in CNI_PLUGINS if plugin in cni_plugins
+        ],
         "containers": [container],
-        "volumes": [_host_path("host", "/")],
+        "volumes": [
+            _host_path("host", "/"),
+            _host_path("cni-bin", settings.cni_bin_dir, "DirectoryOrCreate"),
+        ],
     }
     node_state_rules = [
         _rule([GROUP], ["sriovnetworknodestates"], [*READ, "patch"]),
@@ -218,7 +268,10 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         "SRIOV_OPERATOR_RESOURCE_PREFIX": settings.resource_prefix,
         "SRIOV_OPERATOR_TLS_CERT": f"{WEBHOOK_CERT_DIR}/tls.crt",
         "SRIOV_OPERATOR_TLS_KEY": f"{WEBHOOK_CERT_DIR}/tls.key",
+        "SRIOV_OPERATOR_TLS_MIN_VERSION": settings.webhook_tls_min_version,
     }
+    if settings.webhook_tls_ciphers:
+        env["SRIOV_OPERATOR_TLS_CIPHERS"] = settings.webhook_tls_ciphers
     container = {
         "name": WEBHOOK_SERVICE_NAME,
         "image": settings.daemon_image,
@@ -242,6 +295,7 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
             "metadata": {"labels": _labels(WEBHOOK_SERVICE_NAME)},
             "spec": {
                 "serviceAccountName": WEBHOOK_SERVICE_NAME,
+                **_pull_secrets(settings),
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
                 "containers": [container],
                 # The Secret is written by the webhook's certificate controller; until then the pod waits.
@@ -275,8 +329,11 @@ def webhook_enabled(config: SriovOperatorConfig) -> bool:
     return config.spec.enable_operator_webhook or config.spec.enable_injector
 
 
-def render_workloads(config: SriovOperatorConfig, settings: WorkloadSettings) -> Workloads:
-    objects = config_daemon(config, settings) + device_plugin(config, settings)
+def render_workloads(
+    config: SriovOperatorConfig, settings: WorkloadSettings, cni_plugins: Collection[str] = ("sriov",)
+) -> Workloads:
+    """``cni_plugins``: the CNI plugins the config daemon installs (`cni_plugins_used`)."""
+    objects = config_daemon(config, settings, cni_plugins) + device_plugin(config, settings)
     webhook_objects = webhook(config, settings)
     if webhook_enabled(config):
         return Workloads(apply=objects + webhook_objects)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,11 +11,18 @@ from typing import Any
 from sriov_operator import __version__
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import BadInputError
+from sriov_operator.operator.owners import is_object_name
 from sriov_operator.runtime.settings import add_flag
 
 OPERATOR_IMAGE_REPOSITORY = "ghcr.io/sriov-fdp/sriov-fdp-operator"
 DEFAULT_DEVICE_PLUGIN_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.9.0"
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+TLS_VERSIONS = ("1.2", "1.3")
+# The CNI plugins our NADs name (type: sriov, ib-sriov, ovs), as upstream ships them.
+DEFAULT_SRIOV_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.8.1"
+DEFAULT_IB_SRIOV_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/ib-sriov-cni:v1.1.1"
+DEFAULT_OVS_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/ovs-cni-plugin:v0.34.2"
+DEFAULT_CNI_BIN_DIR = "/opt/cni/bin"
 
 
 def default_operator_image() -> str:
@@ -31,6 +39,16 @@ class WorkloadSettings:
     """Image of the config daemon and the webhook (they are this program); "" = this build's."""
     device_plugin_image: str = DEFAULT_DEVICE_PLUGIN_IMAGE
     image_pull_policy: str = "IfNotPresent"
+    sriov_cni_image: str = DEFAULT_SRIOV_CNI_IMAGE
+    ib_sriov_cni_image: str = DEFAULT_IB_SRIOV_CNI_IMAGE
+    ovs_cni_image: str = DEFAULT_OVS_CNI_IMAGE
+    cni_bin_dir: str = DEFAULT_CNI_BIN_DIR
+    """The host's CNI binary directory (the kubelet's / Multus's ``cniBinDir``)."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """Secrets in the operator's namespace every workload pod pulls its images with."""
+    webhook_tls_min_version: str = "1.2"
+    webhook_tls_ciphers: str = ""
+    """The webhook's TLS 1.2 cipher suites (OpenSSL names, ``:``-separated); "" = the webhook's default."""
 
     @property
     def daemon_image(self) -> str:
@@ -64,6 +82,47 @@ def add_workload_arguments(
         environ=environ,
         help="image of the SR-IOV device plugin DaemonSet",
     )
+    for flag, default, plugin in (
+        ("--sriov-cni-image", defaults.sriov_cni_image, "sriov"),
+        ("--ib-sriov-cni-image", defaults.ib_sriov_cni_image, "ib-sriov (when a SriovIBNetwork exists)"),
+        ("--ovs-cni-image", defaults.ovs_cni_image, "ovs (when an OVSNetwork exists)"),
+    ):
+        add_flag(
+            parser,
+            flag,
+            default=default,
+            environ=environ,
+            help=f"image the config daemon's init container copies the {plugin} CNI plugin from",
+        )
+    add_flag(
+        parser,
+        "--cni-bin-dir",
+        default=defaults.cni_bin_dir,
+        environ=environ,
+        help="the nodes' CNI binary directory, where the CNI plugins are installed",
+    )
+    add_flag(
+        parser,
+        "--image-pull-secrets",
+        default="",
+        environ=environ,
+        help="comma-separated Secrets (in the operator's namespace) the workload pods pull images with",
+    )
+    add_flag(
+        parser,
+        "--webhook-tls-min-version",
+        default=defaults.webhook_tls_min_version,
+        environ=environ,
+        choices=TLS_VERSIONS,
+        help="the webhook pods' lowest TLS version (their --tls-min-version)",
+    )
+    add_flag(
+        parser,
+        "--webhook-tls-ciphers",
+        default=defaults.webhook_tls_ciphers,
+        environ=environ,
+        help="the webhook pods' TLS 1.2 cipher suites, OpenSSL names joined by ':' (their --tls-ciphers)",
+    )
     add_flag(
         parser,
         "--image-pull-policy",
@@ -80,15 +139,44 @@ def workload_settings_from(
     for flag, image in (
         ("--operator-image", args.operator_image),
         ("--device-plugin-image", args.device_plugin_image),
+        ("--sriov-cni-image", args.sriov_cni_image),
+        ("--ib-sriov-cni-image", args.ib_sriov_cni_image),
+        ("--ovs-cni-image", args.ovs_cni_image),
     ):
         if image and not is_pinned(image):
             raise BadInputError(
                 f"{flag}: {image!r} is not pinned; accepted: repo:tag (not 'latest') or repo@sha256:..."
             )
+    if not args.cni_bin_dir.startswith("/") or ".." in args.cni_bin_dir.split("/"):
+        raise BadInputError(
+            f"--cni-bin-dir: {args.cni_bin_dir!r} is not accepted (an absolute path without '..')"
+        )
+    secrets = tuple(name.strip() for name in args.image_pull_secrets.split(",") if name.strip())
+    for name in secrets:
+        if not is_object_name(name):
+            raise BadInputError(
+                f"--image-pull-secrets: {name!r} is not a Secret name "
+                "(accepted: lower-case letters, digits, '-' and '.')"
+            )
+    if args.webhook_tls_ciphers:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(args.webhook_tls_ciphers)
+        except ssl.SSLError:
+            raise BadInputError(
+                f"--webhook-tls-ciphers: {args.webhook_tls_ciphers!r} names no cipher suite OpenSSL knows "
+                "(accepted: OpenSSL names joined by ':', e.g. ECDHE-ECDSA-AES128-GCM-SHA256)"
+            ) from None
     return WorkloadSettings(
         namespace=namespace,
         resource_prefix=resource_prefix,
         operator_image=args.operator_image,
         device_plugin_image=args.device_plugin_image,
         image_pull_policy=args.image_pull_policy,
+        sriov_cni_image=args.sriov_cni_image,
+        ib_sriov_cni_image=args.ib_sriov_cni_image,
+        ovs_cni_image=args.ovs_cni_image,
+        cni_bin_dir=args.cni_bin_dir,
+        image_pull_secrets=secrets,
+        webhook_tls_min_version=args.webhook_tls_min_version,
+        webhook_tls_ciphers=args.webhook_tls_ciphers,
     )
