@@ -1,6 +1,6 @@
 """Run operator controllers on the real API server inside a test, and play the parts that do not run.
 
-The test API server has no scheduler, kubelet or controllers: tests create Pods
+The test API server runs the controllers and the scheduler but no kubelet: tests create Pods
 with ``spec.nodeName`` set (and ``terminationGracePeriodSeconds: 0`` so an
 eviction deletes them at once), write the statuses controllers would write, and
 play the config daemon by writing its Node annotation.
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.constants import API_VERSION, FIELD_MANAGER
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
-    DAEMON_SETS,
     DEPLOYMENTS,
     NODES,
     PODS,
@@ -30,6 +30,7 @@ from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 
 Object = dict[str, Any]
+MANAGED = f"app.kubernetes.io/managed-by={FIELD_MANAGER}"  # the operator's workloads (render.py)
 
 
 @contextlib.asynccontextmanager
@@ -120,36 +121,28 @@ def condition(obj: Object | None, type_: str) -> Object | None:
     return None
 
 
-ROLLOUTS = (
-    (DAEMON_SETS, "sriov-network-config-daemon"),
-    (DAEMON_SETS, "sriov-device-plugin"),
-    (DEPLOYMENTS, "sriov-operator-webhook"),
-)
-
-
 async def play_rollouts(objects: KubeObjects, namespace: str) -> None:
-    """What the DaemonSet and Deployment controllers report once every pod of the workloads is up."""
-    for resource, name in ROLLOUTS:
-        live = await objects.get(resource, name, namespace)
-        if live is None:
-            continue  # turned off in the SriovOperatorConfig
-        generation = live["metadata"]["generation"]
-        if resource == DAEMON_SETS:
-            status = {
-                "observedGeneration": generation,
-                "desiredNumberScheduled": 2,
-                "currentNumberScheduled": 2,
-                "numberReady": 2,
-                "numberAvailable": 2,
-                "updatedNumberScheduled": 2,
-                "numberMisscheduled": 0,
-            }
-        else:
-            status = {
-                "observedGeneration": generation,
-                "replicas": 1,
-                "availableReplicas": 1,
-                "updatedReplicas": 1,
-                "readyReplicas": 1,
-            }
-        await objects.patch(resource, name, {"status": status}, namespace=namespace, subresource="status")
+    """The kubelet's part once the workloads' pods are up: the DaemonSet and Deployment controllers (real)
+    made the pods; each is reported Running and Ready, so the controllers count them available."""
+    webhook = await objects.get(DEPLOYMENTS, "sriov-operator-webhook", namespace)
+
+    async def pods() -> list[Object]:
+        items: list[Object] = (await objects.list(PODS, namespace, label_selector=MANAGED))["items"]
+        return (
+            items
+            if webhook is None
+            or any(p["metadata"]["labels"].get("app") == webhook["metadata"]["name"] for p in items)
+            else []
+        )
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (found := await pods()):
+        assert asyncio.get_running_loop().time() < deadline, "the controllers made no pod for the webhook"
+        await asyncio.sleep(0.1)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ready = [{"type": "Ready", "status": "True", "lastTransitionTime": now}]
+    for pod in found:
+        status = {"phase": "Running", "conditions": ready}
+        await objects.patch(
+            PODS, pod["metadata"]["name"], {"status": status}, namespace=namespace, subresource="status"
+        )

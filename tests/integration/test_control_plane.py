@@ -37,17 +37,17 @@ def test_rbac_is_the_authorizer(control_plane: ControlPlane) -> None:
     assert roles["metadata"]["name"] == "cluster-admin"
 
 
-def test_stop_ends_both_processes_and_removes_the_workdir() -> None:
+def test_stop_ends_every_process_and_removes_the_workdir() -> None:
     plane = ControlPlane().start()
     pids, workdir = plane.pids(), plane.workdir
-    assert len(pids) == 2 and all(process_alive(pid) for pid in pids)
+    assert len(pids) == 4 and all(process_alive(pid) for pid in pids)
     assert (workdir / "kubeconfig").is_file()
     plane.stop()
     assert not any(process_alive(pid) for pid in pids)
     assert not workdir.exists()
 
 
-def test_a_killed_owner_takes_etcd_and_the_apiserver_with_it(tmp_path: Path) -> None:
+def test_a_killed_owner_takes_every_control_plane_process_with_it(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from sriov_operator.controlplane.process import ControlPlane\n"
@@ -59,7 +59,7 @@ def test_a_killed_owner_takes_etcd_and_the_apiserver_with_it(tmp_path: Path) -> 
     assert owner.stdout is not None
     workdir, *pids = owner.stdout.readline().split()
     try:
-        assert len(pids) == 2 and all(process_alive(int(pid)) for pid in pids)
+        assert len(pids) == 4 and all(process_alive(int(pid)) for pid in pids)
         owner.kill()  # SIGKILL: no cleanup code runs in the owner
         owner.wait(timeout=10)
         deadline = time.monotonic() + 20

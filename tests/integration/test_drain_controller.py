@@ -21,6 +21,7 @@ from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
+    DAEMON_SETS,
     EVENTS,
     NODES,
     POD_DISRUPTION_BUDGETS,
@@ -291,7 +292,36 @@ async def test_force_past_pdb_is_an_explicit_opt_in(
     node = unique("force")
     await managed_nodes(objects, namespace, [node], {})
     await make_pod(objects, "guarded", apps, node, labels={"app": "db"})
-    await make_pod(objects, "daemon", apps, node)
+    # A real DaemonSet owning the pod (the garbage collector deletes pods whose owner does not exist):
+    # it runs on this node only, counts the pod as its own, and never replaces it (OnDelete).
+    on_node = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+    daemon_set = await objects.create(
+        DAEMON_SETS,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "ds", "namespace": apps},
+            "spec": {
+                "selector": {"matchLabels": {"app": "ds"}},
+                "updateStrategy": {"type": "OnDelete"},
+                "template": {
+                    "metadata": {"labels": {"app": "ds"}},
+                    "spec": {
+                        "affinity": {
+                            "nodeAffinity": {
+                                "requiredDuringSchedulingIgnoredDuringExecution": {
+                                    "nodeSelectorTerms": [on_node]
+                                }
+                            }
+                        },
+                        "containers": [{"name": "app", "image": "registry.test/app:v1"}],
+                    },
+                },
+            },
+        },
+        namespace=apps,
+    )
+    await make_pod(objects, "daemon", apps, node, labels={"app": "ds"})
     await objects.patch(
         PODS,
         "daemon",
@@ -302,7 +332,7 @@ async def test_force_past_pdb_is_an_explicit_opt_in(
                         "apiVersion": "apps/v1",
                         "kind": "DaemonSet",
                         "name": "ds",
-                        "uid": "00000000-0000-0000-0000-000000000001",
+                        "uid": daemon_set["metadata"]["uid"],
                         "controller": True,
                     }
                 ]

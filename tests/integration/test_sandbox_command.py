@@ -131,6 +131,7 @@ def generalized(shown: str) -> str:
         r"(?<=daemon-<node>\.log)[^)]*",  # whether the logs are kept depends on --workdir
         r"(?<=[ (])/\S+(?=/(hosts|logs)/)",
         r"(?<= )(/|~)\S*kubeconfig",
+        r"(?<=bound it to node )worker-\d+",  # either worker offers the resources
     ):
         text = re.sub(pattern, "…", text)
     return text
@@ -286,3 +287,28 @@ def test_until_synced_names_the_failing_node_and_its_error_on_timeout(tmp_path: 
         r"/etc/sriov-operator/pci\S*: .+; Degraded ApplyFailed: .+",
         err.strip().splitlines()[-1],
     ), err
+
+
+def test_control_plane_only_is_a_bare_cluster_with_controllers_until_ctrl_c(tmp_path: Path) -> None:
+    """docs/install.md's bare cluster: no CRDs and nothing of ours, but the controllers work."""
+    start, export = example("install-bare-cluster").commands()
+    words = shlex.split(start, comments=True)
+    assert words[:3] == ["sriov-operator", "sandbox", "--control-plane-only"], start
+    assert export == f"export KUBECONFIG={words[4]}"
+    kubeconfig = tmp_path / "kubeconfig"
+    with running_sandbox(*words[2:4], str(kubeconfig)) as (process, lines):
+        assert "no CRDs, no operator, no nodes" in "".join(lines)
+        assert kubectl(kubeconfig, "get", "crds", "-o", "name").strip() == ""
+        assert "sriov" not in kubectl(kubeconfig, "get", "clusterroles,namespaces", "-o", "name")
+        kubectl(kubeconfig, "create", "namespace", "try")
+        deadline = time.monotonic() + 60
+        while "serviceaccount/default" not in kubectl(kubeconfig, "get", "sa", "-n", "try", "-o", "name"):
+            assert time.monotonic() < deadline, (
+                "no default ServiceAccount: the controller manager is not working"
+            )
+            time.sleep(0.2)
+        children = descendants(process.pid)
+        assert len(children) == 4, children  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert alive(children) == set(), "processes outlived the sandbox"

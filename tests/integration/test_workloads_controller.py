@@ -105,7 +105,7 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
 
         assert not_ready["status"] == "False"
         assert not_ready["reason"] == "WorkloadsNotReady"
-        assert "DaemonSet sriov-network-config-daemon: latest spec not yet rolled out" in not_ready["message"]
+        assert "Deployment sriov-operator-webhook: " in not_ready["message"]  # no pod of it runs yet
 
         await play_rollouts(objects, namespace)
 

@@ -65,6 +65,12 @@ def register(subparsers: Any) -> None:
         help="where to write the admin kubeconfig (default: %(default)s)",
     )
     parser.add_argument(
+        "--control-plane-only",
+        action="store_true",
+        help="only the control plane (kube-apiserver, etcd, kube-controller-manager, kube-scheduler): no "
+        "CRDs, nothing of ours, until Ctrl-C; for trying the Helm chart or kustomize (docs/install.md)",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         help="where the simulated hosts and the processes' logs go, kept after exit (default: a temporary "
@@ -90,6 +96,20 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise BadInputError(f"--timeout: {args.timeout} is not accepted (seconds > 0)")
     if not args.namespace:
         raise BadInputError("--namespace: must not be empty (a namespace name, e.g. sriov-network-operator)")
+    if args.control_plane_only:
+        extra = [
+            flag
+            for flag, on in (
+                ("--apply-examples", args.apply_examples),
+                ("--until-synced", args.until_synced),
+                ("--vm-workers", args.vm_workers),
+            )
+            if on
+        ]
+        if extra:
+            raise BadInputError(
+                f"--control-plane-only: {', '.join(extra)} not accepted with it (a bare cluster: no workers)"
+            )
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
         raise BadInputError(f"--workdir: {args.workdir} is not empty (a new or empty directory is accepted)")
 
@@ -109,5 +129,6 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         workdir=args.workdir,
         vm_workers=args.vm_workers,
+        control_plane_only=args.control_plane_only,
     )
     return run_sandbox(options)

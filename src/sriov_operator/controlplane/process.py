@@ -232,6 +232,10 @@ class ControlPlane:
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
+                # It taints every new Node not-ready until the node lifecycle controller sees a
+                # kubelet's heartbeat; with no kubelet and that controller left out (CONTROLLERS), the
+                # Nodes tests and the sandbox register would never take a pod.
+                *(["--disable-admission-plugins=TaintNodesByCondition"] if self.controllers else []),
                 *self.apiserver_args,
             ],
         )

@@ -77,15 +77,6 @@ async def apply_all(objects: KubeObjects, documents: list[Object], kinds: dict[s
     return applied
 
 
-def default_service_account(namespace: str) -> Object:
-    """What kube-controller-manager (not run here) creates in every namespace; pods need it."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": "default", "namespace": namespace},
-    }
-
-
 async def register_node(objects: KubeObjects, node: dict[str, Any]) -> None:
     """Create the Node, then its status (the status subresource), as a kubelet registers itself."""
     body = {k: v for k, v in node.items() if k != "status"}

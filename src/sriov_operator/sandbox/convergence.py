@@ -82,4 +82,12 @@ def waiting_for(snapshot: Snapshot, *, resources: frozenset[str], expect_pod: bo
             reasons.append("the example pod is not created yet (the webhook must admit it)")
         elif not injected_resources(snapshot.pod, prefix):
             reasons.append("the example pod has no SR-IOV resources injected")
+        elif not scheduled_node(snapshot.pod):
+            reasons.append("the example pod is not scheduled yet (no node offers its resources)")
     return reasons
+
+
+def scheduled_node(pod: Mapping[str, Any]) -> str | None:
+    """The node kube-scheduler bound ``pod`` to, or None while it is unscheduled."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    return str(node) if node else None

@@ -53,7 +53,6 @@ from sriov_operator.kube.resources import (
     NODES,
     PODS,
     SECRETS,
-    SERVICE_ACCOUNTS,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_NETWORKS,
@@ -66,14 +65,13 @@ from sriov_operator.sandbox.cluster import (
     FIELD_MANAGER,
     RBAC_RESOURCES,
     apply_all,
-    default_service_account,
     install_api,
     operator_config,
     publish_kubeconfig,
     register_node,
     service_account_kubeconfig,
 )
-from sriov_operator.sandbox.convergence import injected_resources, waiting_for
+from sriov_operator.sandbox.convergence import injected_resources, scheduled_node, waiting_for
 from sriov_operator.sandbox.device_plugin import capacity_patch, handed_over_resources
 from sriov_operator.sandbox.display import Display
 from sriov_operator.sandbox.examples import POD_NAME, WORKLOAD_NAMESPACE, Examples, examples
@@ -105,6 +103,7 @@ class SandboxOptions:
     resource_prefix: str = DEFAULT_RESOURCE_PREFIX
     workdir: Path | None = None  # hosts and logs; None: a temporary directory, removed after a clean exit
     vm_workers: int = 0  # OpenStack VMs in QEMU with real kernels (sandbox/vm_workers.py), beside `workers`
+    control_plane_only: bool = False  # a bare cluster: the control plane and its controllers, nothing of ours
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Sandbox:
 
     # -------------------------------------------------------------- start
     def start_control_plane(self) -> Path:
-        self.say("starting kube-apiserver + etcd on 127.0.0.1 ...")
+        self.say("starting kube-apiserver, etcd, kube-controller-manager and kube-scheduler on 127.0.0.1 ...")
         self.plane.start()
         kubeconfig = publish_kubeconfig(self.plane, self.options.kubeconfig)
         version = self.plane.get_json("/version")["gitVersion"]
@@ -337,6 +336,10 @@ def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]
             f"Pod {WORKLOAD_NAMESPACE}/{POD_NAME}: the webhook injected requests/limits "
             + ", ".join(f"{k}: {v}" for k, v in sorted(injected.items()))
         )
+        lines.append(
+            f"  kube-scheduler bound it to node {scheduled_node(snapshot.pod)}, which offers them; it stays "
+            "Pending (no kubelet runs here)"
+        )
     kept = "" if options.workdir else "; removed when the sandbox stops, --workdir DIR keeps them"
     lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log{kept})")
     for worker in sandbox.workers:
@@ -389,7 +392,7 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
     )
     await _start_webhook(objects, sandbox, deadline)
     if sandbox.examples is not None:
-        await objects.apply(SERVICE_ACCOUNTS, default_service_account(WORKLOAD_NAMESPACE), FIELD_MANAGER)
+        # the pod's namespace gets its default ServiceAccount from kube-controller-manager
         await _apply_examples(objects, sandbox, sandbox.examples, deadline)
 
 
@@ -422,9 +425,25 @@ async def _watch(objects: KubeObjects, sandbox: Sandbox, kubeconfig: Path, deadl
         await asyncio.sleep(TICK_SECONDS)
 
 
+async def _bare_cluster(sandbox: Sandbox, kubeconfig: Path) -> int:
+    """``--control-plane-only``: keep the control plane up until Ctrl-C, checking its processes."""
+    for line in (
+        "a bare cluster: no CRDs, no operator, no nodes; controllers and scheduler run, no kubelet "
+        "(pods are bound to nodes but never run)",
+        f"try the install: KUBECONFIG={kubeconfig} and docs/install.md (Helm or kustomize)",
+        "press Ctrl-C to stop",
+    ):
+        sandbox.display.say(line)
+    while sandbox.plane.all_running():
+        await asyncio.sleep(TICK_SECONDS)
+    raise SandboxError(f"a control-plane process exited; logs in {sandbox.plane.workdir}")
+
+
 async def _run(sandbox: Sandbox) -> int:
     deadline = sandbox.started + sandbox.options.timeout
     kubeconfig = sandbox.start_control_plane()
+    if sandbox.options.control_plane_only:
+        return await _bare_cluster(sandbox, kubeconfig)
     await install_api(sandbox.plane.kubeconfig)
     async with api_session(sandbox.plane.kubeconfig) as session:
         objects = KubeObjects(session)
