@@ -143,7 +143,11 @@ def _kustomize() -> dict[str, str]:
 def _values_yaml(openshift: bool) -> str:
     table = value_table(version_tag())
     if openshift:
-        overrides = {"multus": {"installCRD": False}, "openshift": {"enabled": True}}
+        overrides = {
+            "multus": {"installCRD": False},
+            "openshift": {"enabled": True},
+            "cni": {"binDir": "/var/lib/cni/bin"},  # where OpenShift's Multus runs CNI plugins from
+        }
         return (
             GENERATED
             + f"# OpenShift: install into {OPENSHIFT_OPERATOR_NAMESPACE}; Multus is part of the platform.\n"

@@ -40,6 +40,11 @@ def test_bad_settings_name_the_flag() -> None:
         _settings(["--resource-prefix", "a/b"])
     with pytest.raises(BadInputError, match=r"--workers: 0 is not accepted \(1 to 64\)"):
         _settings(["--workers", "0"])
+    with pytest.raises(BadInputError, match=r"--uninstall-with: '../x' is not an object name"):
+        _settings(["--uninstall-with", "../x"])  # it becomes part of an API path
+    assert (
+        _settings(["--uninstall-with", "sriov-network-operator"]).uninstall_with == "sriov-network-operator"
+    )
 
 
 def _write(path: Path, docs: list[dict[str, object]]) -> Path:

@@ -54,6 +54,14 @@ def test_environment_sets_defaults_and_flags_win() -> None:
         ),
         (["--operator-image", "quay.io/me/op"], "--operator-image: 'quay.io/me/op' is not pinned"),
         (["--device-plugin-image", "dp:latest"], "--device-plugin-image: 'dp:latest' is not pinned"),
+        (["--ovs-cni-image", "ovs"], "--ovs-cni-image: 'ovs' is not pinned"),
+        (["--cni-bin-dir", "opt/cni"], "--cni-bin-dir: 'opt/cni' is not accepted (an absolute path"),
+        (["--cni-bin-dir", "/opt/../etc"], "--cni-bin-dir: '/opt/../etc' is not accepted"),
+        (["--image-pull-secrets", "ok, Bad_Name"], "--image-pull-secrets: 'Bad_Name' is not a Secret name"),
+        (
+            ["--webhook-tls-ciphers", "NO-SUCH-CIPHER"],
+            "--webhook-tls-ciphers: 'NO-SUCH-CIPHER' names no cipher",
+        ),
     ],
 )
 def test_bad_values_are_one_line_errors_naming_the_flag(argv: list[str], message: str) -> None:

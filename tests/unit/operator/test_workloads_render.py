@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.cli import build_parser
-from sriov_operator.operator.workloads.render import Workloads, render_workloads
+from sriov_operator.operator.workloads.render import Workloads, cni_plugins_used, render_workloads
 from sriov_operator.operator.workloads.settings import WorkloadSettings
 
 SETTINGS = WorkloadSettings(
@@ -101,7 +102,7 @@ def test_config_daemon_honours_selector_log_level_and_the_users_variables() -> N
     names = [e["name"] for e in pod["containers"][0]["env"]]
     assert len(names) == len(set(names))
     assert pod["containers"][0]["securityContext"] == {"privileged": True, "runAsUser": 0}
-    assert pod["volumes"] == [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}]
+    assert pod["volumes"][0] == {"name": "host", "hostPath": {"path": "/", "type": "Directory"}}
 
 
 def accepted_variables(subcommand: str) -> set[str]:
@@ -220,3 +221,58 @@ def test_every_object_is_labelled_and_namespaced_ones_are_in_the_operator_namesp
 def test_rendering_is_deterministic() -> None:
     spec = {"featureGates": {"b": True, "a": False}, "enableInjector": True}
     assert render(spec) == render(spec)
+
+
+def _cni(workloads: Workloads) -> list[dict[str, Any]]:
+    spec = find(workloads.apply, "DaemonSet", "sriov-network-config-daemon")["spec"]["template"]["spec"]
+    return list(spec.get("initContainers", []))
+
+
+def test_the_config_daemon_installs_the_sriov_cni_plugin_always_and_the_others_when_used() -> None:
+    config = SriovOperatorConfig.model_validate({"metadata": {"name": "default"}, "spec": {}})
+    settings = dataclasses.replace(
+        SETTINGS, sriov_cni_image="registry.test/sriov-cni:v2", cni_bin_dir="/var/lib/cni/bin"
+    )
+    only_sriov = render_workloads(config, settings, cni_plugins_used(ib_networks=0, ovs_networks=0))
+    [sriov] = _cni(only_sriov)
+    assert sriov["image"] == "registry.test/sriov-cni:v2"
+    # copied under a temporary name, then renamed: a pod never runs a half-written plugin
+    assert (
+        sriov["command"][-1]
+        == "cp -f /usr/bin/sriov /host-cni-bin/sriov.new && mv -f /host-cni-bin/sriov.new /host-cni-bin/sriov"
+    )
+    spec = find(only_sriov.apply, "DaemonSet", "sriov-network-config-daemon")["spec"]["template"]["spec"]
+    volume = next(v for v in spec["volumes"] if v["name"] == "cni-bin")
+    assert volume["hostPath"] == {"path": "/var/lib/cni/bin", "type": "DirectoryOrCreate"}
+    everything = render_workloads(config, settings, cni_plugins_used(ib_networks=1, ovs_networks=2))
+    assert [c["name"] for c in _cni(everything)] == ["sriov-cni", "ib-sriov-cni", "ovs-cni"]
+    assert [c["name"] for c in _cni(render_workloads(config, settings, cni_plugins_used(0, 1)))] == [
+        "sriov-cni",
+        "ovs-cni",
+    ]
+
+
+def test_pull_secrets_reach_every_pod_and_tls_settings_the_webhook() -> None:
+    config = SriovOperatorConfig.model_validate(
+        {"metadata": {"name": "default"}, "spec": {"enableOperatorWebhook": True}}
+    )
+    settings = dataclasses.replace(
+        SETTINGS,
+        image_pull_secrets=("mirror",),
+        webhook_tls_min_version="1.3",
+        webhook_tls_ciphers="ECDHE-RSA-AES128-GCM-SHA256",
+    )
+    workloads = render_workloads(config, settings)
+    for kind, name in (
+        ("DaemonSet", "sriov-network-config-daemon"),
+        ("DaemonSet", "sriov-device-plugin"),
+        ("Deployment", "sriov-operator-webhook"),
+    ):
+        assert find(workloads.apply, kind, name)["spec"]["template"]["spec"]["imagePullSecrets"] == [
+            {"name": "mirror"}
+        ]
+    webhook_env = env(container(workloads.apply, "Deployment", "sriov-operator-webhook"))
+    assert webhook_env["SRIOV_OPERATOR_TLS_MIN_VERSION"] == "1.3"
+    assert webhook_env["SRIOV_OPERATOR_TLS_CIPHERS"] == "ECDHE-RSA-AES128-GCM-SHA256"
+    plain = find(render_workloads(config, SETTINGS).apply, "DaemonSet", "sriov-device-plugin")
+    assert "imagePullSecrets" not in plain["spec"]["template"]["spec"]

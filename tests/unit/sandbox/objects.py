@@ -78,8 +78,10 @@ def policy(name: str, matched: int | None, ready: int | None) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": NS}, "status": status}
 
 
-def pod(requests: dict[str, str] | None) -> dict[str, Any]:
+def pod(requests: dict[str, str] | None, node: str | None = "worker-0") -> dict[str, Any]:
+    """The example pod; ``node``: where kube-scheduler bound it (None: not yet)."""
     container: dict[str, Any] = {"name": "app"}
     if requests is not None:
         container["resources"] = {"requests": requests, "limits": requests}
-    return {"metadata": {"name": "dpdk-app", "namespace": "default"}, "spec": {"containers": [container]}}
+    spec: dict[str, Any] = {"containers": [container], **({"nodeName": node} if node else {})}
+    return {"metadata": {"name": "dpdk-app", "namespace": "default"}, "spec": spec}

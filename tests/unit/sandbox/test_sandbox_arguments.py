@@ -26,6 +26,9 @@ from sriov_operator.cli import main
          "(seconds > 0)"),
         (["--namespace", ""], "sriov-operator sandbox: --namespace: must not be empty "
          "(a namespace name, e.g. sriov-network-operator)"),
+        (["--control-plane-only", "--apply-examples", "--until-synced"], "sriov-operator sandbox: "
+         "--control-plane-only: --apply-examples, --until-synced not accepted with it (a bare cluster: "
+         "no workers)"),
     ],
 )  # fmt: skip
 def test_bad_flag(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

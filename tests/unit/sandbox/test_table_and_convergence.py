@@ -107,6 +107,9 @@ def test_each_missing_step_is_a_reason() -> None:
         "the example pod is not created yet (the webhook must admit it)"
     ]
     assert _waiting(_converged(pod=pod(None))) == ["the example pod has no SR-IOV resources injected"]
+    assert _waiting(_converged(pod=pod(PUBLISHED, node=None))) == [
+        "the example pod is not scheduled yet (no node offers its resources)"
+    ]
 
 
 def test_a_spec_without_the_examples_resources_is_not_done() -> None:

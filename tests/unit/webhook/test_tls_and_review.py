@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sriov_operator.errors import BadInputError
 from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot, validate_object
 from sriov_operator.webhook.certificates import TLS_CERT, TLS_KEY, CertificateSettings, plan_certificates
 from sriov_operator.webhook.review import MalformedReviewError, parse_review
-from sriov_operator.webhook.tls import CertificateFileError, ReloadingTlsContext
+from sriov_operator.webhook.tls import CertificateFileError, ReloadingTlsContext, server_context
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 NAMES = CertificateSettings(("localhost",))
@@ -93,3 +95,51 @@ def test_disable_drain_while_a_node_is_in_progress_needs_the_old_object() -> Non
     )
     assert validate_object(config(True), config(True), busy, AdmissionSettings("ops")).allowed
     assert validate_object(config(True), config(False), ClusterSnapshot(), AdmissionSettings("ops")).allowed
+
+
+def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> str | None:
+    """One TLS handshake through memory BIOs; the version agreed, or None when refused."""
+    server_in, server_out, client_in, client_out = (ssl.MemoryBIO() for _ in range(4))
+    served = server.wrap_bio(server_in, server_out, server_side=True)
+    calling = client.wrap_bio(client_in, client_out, server_hostname="localhost")
+    for _ in range(10):
+        for side, outgoing, incoming in ((calling, client_out, server_in), (served, server_out, client_in)):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError:
+                return None
+            incoming.write(outgoing.read())
+        if calling.version() and served.version():
+            return calling.version()
+    return None
+
+
+def _client(max_version: ssl.TLSVersion) -> ssl.SSLContext:
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    client.maximum_version = max_version
+    return client
+
+
+def test_the_minimum_version_refuses_older_clients(tmp_path: Path) -> None:
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    certificate, private = _pair()
+    cert.write_bytes(certificate)
+    key.write_bytes(private)
+    strict = ReloadingTlsContext(cert, key, server_context("1.3")).context
+    default = ReloadingTlsContext(cert, key).context
+    assert _handshake(strict, _client(ssl.TLSVersion.TLSv1_2)) is None
+    assert _handshake(strict, _client(ssl.TLSVersion.TLSv1_3)) == "TLSv1.3"
+    assert _handshake(default, _client(ssl.TLSVersion.TLSv1_2)) == "TLSv1.2"
+
+
+def test_bad_tls_settings_are_one_line_errors_naming_the_flag() -> None:
+    with pytest.raises(BadInputError, match=r"--tls-min-version: '1.1' is not accepted \(1.2 or 1.3\)"):
+        server_context("1.1")
+    with pytest.raises(BadInputError, match=r"--tls-ciphers: 'RC4-NOPE' names no cipher suite"):
+        server_context("1.2", "RC4-NOPE")
+    narrowed = server_context("1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    tls12 = [c["name"] for c in narrowed.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert tls12 == ["ECDHE-ECDSA-AES128-GCM-SHA256"]
