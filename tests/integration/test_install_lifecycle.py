@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ INSTALLED_KINDS = (
 )
 CHART_BEFORE = REPO_ROOT / "tests/fixtures/chart-before-lifecycle/sriov-fdp-operator"
 WORKER = "worker-a"
+TEST_POD = f"{OPERATOR}-test"
 
 
 @pytest.fixture
@@ -155,6 +158,40 @@ def everything_of_the_operator_is_up(shell: Shell, running: Processes, *, owned:
     return found
 
 
+def helm_test_passes(shell: Shell, running: Processes) -> None:
+    """``helm test``: its pod's own command, run here as the kubelet would run it (the metrics
+    Service's name pointing at the operator process), and its phase reported from the exit code."""
+    helm = subprocess.Popen(
+        ["bash", "-c", f"helm test sriov-fdp-operator -n {NAMESPACE} --timeout 120s"],
+        cwd=shell.cwd,
+        env=shell.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        pod = eventually(lambda: shell.exists("pod", TEST_POD, NAMESPACE), "helm test's pod")
+        assert pod
+        command = shell.get("pod", TEST_POD, NAMESPACE)["spec"]["containers"][0]["command"]
+        assert command[0] == "python"
+        url = command[-1].replace(f"{OPERATOR}-metrics:8081", f"127.0.0.1:{running.health_port}")
+        ran = subprocess.run(
+            [sys.executable, *command[1:-1], url], capture_output=True, text=True, timeout=60, check=False
+        )
+        phase = "Succeeded" if ran.returncode == 0 else "Failed"
+        patch = json.dumps({"status": {"phase": phase}})
+        shell.run(
+            f"kubectl patch pod {TEST_POD} -n {NAMESPACE} --subresource=status --type=merge -p '{patch}'"
+        )
+        output, _ = helm.communicate(timeout=150)
+    finally:
+        if helm.poll() is None:
+            helm.kill()
+            helm.wait()
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert helm.returncode == 0 and "Phase:          Succeeded" in output, output
+
+
 def nothing_of_ours_remains(shell: Shell) -> None:
     def gone() -> bool:
         return (
@@ -183,6 +220,7 @@ def test_helm_uninstall_leaves_only_our_crds_and_the_users_objects(
     with processes(shell, plane, NAMESPACE, tmp_path) as running:
         start(shell, plane, running)
         everything_of_the_operator_is_up(shell, running)
+        helm_test_passes(shell, running)
         running.stop_all()  # helm deletes the operator's Deployment: its pods stop first
         shell.block(example("uninstall-helm"))
     nothing_of_ours_remains(shell)

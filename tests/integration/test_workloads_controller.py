@@ -1,9 +1,9 @@
 """SriovOperatorConfig -> workloads on the real API server: applied, reported Ready, removed when disabled.
 
-The API server runs no DaemonSet or Deployment controller: the test writes their
-status as those controllers would. The static operator RBAC (deploy/kustomize/base/rbac.yaml)
-is proven sufficient by running the controller as the operator's ServiceAccount:
-Kubernetes refuses to let it grant roles it does not itself hold.
+The DaemonSet and Deployment controllers are real; no kubelet runs their pods, so the
+test reports the pods Running and Ready as a kubelet would. The static operator RBAC
+(deploy/kustomize/base/rbac.yaml) is proven sufficient by running the controller as the
+operator's ServiceAccount: Kubernetes refuses to let it grant roles it does not itself hold.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sriov_operator.kube.resources import (
     DAEMON_SETS,
     DEPLOYMENTS,
     NAMESPACES,
+    OVS_NETWORKS,
     ROLE_BINDINGS,
     ROLES,
     SERVICE_ACCOUNTS,
@@ -208,3 +209,42 @@ async def test_static_operator_rbac_lets_the_operator_grant_its_workloads_roles(
             assert await upgrade_crds(KubeObjects(session), [crd]) == [name]
     finally:
         await objects.delete(SRIOV_OPERATOR_CONFIGS, "default", OPERATOR_NAMESPACE)
+
+
+async def _init_containers(objects: KubeObjects, namespace: str) -> list[str] | None:
+    daemon = await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace)
+    if daemon is None:
+        return None
+    return [c["name"] for c in daemon["spec"]["template"]["spec"].get("initContainers", [])]
+
+
+async def test_the_config_daemon_installs_the_ovs_cni_plugin_while_an_ovs_network_exists(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """The rendered init containers, server-side applied and read back; OVS's follows the OVSNetworks."""
+    namespace = await make_namespace(None)
+    await create_config(objects, namespace, {"configDaemonNodeSelector": {"sriov": "true"}})
+    async with operator(control_plane.kubeconfig, namespace):
+        installs = await eventually(lambda: _init_containers(objects, namespace), what="the config daemon")
+        assert installs[0] == "sriov-cni"
+        network = {
+            "apiVersion": API_VERSION,
+            "kind": "OVSNetwork",
+            "metadata": {"name": "ovs-net", "namespace": namespace},
+            "spec": {"resourceName": "ovs1", "bridge": "br0", "networkNamespace": namespace},
+        }
+        await objects.create(OVS_NETWORKS, network, namespace=namespace)
+
+        async def with_ovs() -> list[str] | None:
+            found = await _init_containers(objects, namespace)
+            return found if found and "ovs-cni" in found else None
+
+        daemon_set = await eventually(with_ovs, what="the ovs CNI plugin's init container")
+        assert daemon_set[0] == "sriov-cni"
+        await objects.delete(OVS_NETWORKS, "ovs-net", namespace)
+        if not (await objects.list(OVS_NETWORKS))["items"]:  # another test's OVSNetwork would keep it
+
+            async def without_ovs() -> bool:
+                return "ovs-cni" not in (await _init_containers(objects, namespace) or ["ovs-cni"])
+
+            await eventually(without_ovs, what="the ovs CNI plugin's init container removed")

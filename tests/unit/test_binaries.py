@@ -36,8 +36,8 @@ def _executable(path: Path) -> None:
 
 
 def test_kubebuilder_assets_are_used_when_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _executable(tmp_path / "kube-apiserver")
-    _executable(tmp_path / "etcd")
+    for name in ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler"):
+        _executable(tmp_path / name)
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path))
     found = binaries.ensure_binaries()
     assert (found.kube_apiserver, found.etcd, found.source) == (
@@ -45,6 +45,36 @@ def test_kubebuilder_assets_are_used_when_set(tmp_path: Path, monkeypatch: pytes
         tmp_path / "etcd",
         "KUBEBUILDER_ASSETS",
     )
+    assert (found.kube_controller_manager, found.kube_scheduler) == (
+        tmp_path / "kube-controller-manager",
+        tmp_path / "kube-scheduler",
+    )
+
+
+def test_controllers_missing_from_the_assets_come_from_their_own_cache_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assets, cache = tmp_path / "assets", tmp_path / "cache"
+    assets.mkdir()
+    _executable(assets / "kube-apiserver")
+    _executable(assets / "etcd")
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
+    monkeypatch.setenv("SRIOV_OPERATOR_CACHE", str(cache))
+    built = binaries.controllers_dir()
+    built.mkdir(parents=True)
+    for name in binaries.CONTROLLERS:
+        _executable(built / name)
+    found = binaries.ensure_binaries()
+    assert found.kube_scheduler == built / "kube-scheduler"
+    assert found.kube_apiserver == assets / "kube-apiserver"
+
+
+def test_the_controllers_cache_entry_is_apart_from_the_apiservers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change of the controllers' recipe must not throw the apiserver/etcd build away (and back)."""
+    assert binaries.controllers_dir() != binaries.binary_dir()
+    monkeypatch.setattr(binaries, "CONTROLLERS_RECIPE", "r99")
+    before = binaries.binary_dir()
+    assert binaries.controllers_dir().name.endswith("_r99") and binaries.binary_dir() == before
 
 
 def test_incomplete_kubebuilder_assets_say_what_is_missing(
