@@ -1,7 +1,8 @@
 """Read Kubernetes documents from YAML/JSON files, with file and line for every problem.
 
 Manifests copied from web pages often arrive indented with tabs, which YAML
-forbids (the two policies of the seed article are such a case).  We read leading
+forbids (the DPDK and OVS-offload example policies, ``dpdk1`` and
+``hwoffload1``, are such a case).  We read leading
 tabs as 8-column tab stops — what the author saw on the page — and say so in a
 warning instead of failing.
 """

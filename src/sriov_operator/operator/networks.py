@@ -30,11 +30,6 @@ NetworkKey = tuple[str, str, str]  # (kind, namespace, name)
 NadKey = tuple[str, str]  # (namespace, name)
 
 
-def owner_ref_value(key: NetworkKey) -> str:
-    kind, namespace, name = key
-    return f"{kind}.{GROUP}/{namespace}/{name}"
-
-
 def owner_of(nad: Mapping[str, Any]) -> NetworkKey | None:
     """The network a NAD's owner-ref annotation names, or None when it names none of our kinds."""
     annotations = (nad.get("metadata") or {}).get("annotations") or {}

@@ -9,7 +9,7 @@
    serving certificate and registers the webhook configurations), one config daemon
    per worker, and the webhook, once the operator has written its serving Secret
    (copied to files the webhook reloads);
-4. with examples: the seed article's policies, a SriovNetwork per resource and a
+4. with examples: the ``dpdk1`` and ``hwoffload1`` policies, a SriovNetwork per resource and a
    pod naming both networks, all through the webhook.
 
 Every second it reads the objects, publishes each node's device-plugin resources
