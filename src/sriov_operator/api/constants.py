@@ -57,8 +57,6 @@ DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
     DRAIN_RETRY_AT_ANNOTATION,
     DRAINED_FOR_ANNOTATION,
 )
-# The NodeState condition the drain controller owns (the daemon owns Ready, Progressing, Degraded).
-CONDITION_DRAINING: Final = "Draining"
 
 # Node labels
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"

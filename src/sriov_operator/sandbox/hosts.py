@@ -100,6 +100,5 @@ def openstack_vm(
     )
 
 
-
 def _json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, indent=2).encode()

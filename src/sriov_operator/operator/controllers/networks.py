@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
+from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import FIELD_MANAGER, NAD_FINALIZER, EventReason
 from sriov_operator.kube.resources import (
     NAMESPACES,
@@ -20,7 +21,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORKS,
     Resource,
 )
-from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
 from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.networks import (

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.refs import ref
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.operator.controllers.view import OperatorView, Reconciler
@@ -29,7 +30,6 @@ from sriov_operator.operator.node_objects import (
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventRecorder
-from sriov_operator.runtime.logging import ref
 
 logger = logging.getLogger(__name__)
 

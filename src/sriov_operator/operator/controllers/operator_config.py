@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import API_VERSION, DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER, EventReason
 from sriov_operator.api.models import SriovOperatorConfig
-from sriov_operator.engine.problems import ObjectRef
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_OPERATOR_CONFIGS
-from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
 from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
@@ -67,7 +67,7 @@ class OperatorConfigReconciler(Reconciler):
                 return Result(requeue_after=0.0)  # created meanwhile: the informer brings it
             note = "created the default SriovOperatorConfig (none existed)"
             await self.events.record(config, "Normal", EventReason.OPERATOR_CONFIG_CREATED, note, "Create")
-        ref = ObjectRef(SriovOperatorConfig.KIND, namespace, name)
+        ref = ObjectRef(kind=SriovOperatorConfig.KIND, namespace=namespace, name=name)
         errors = [p for p in self.view.cache.problems_of(ref) if p.severity == "error"]
         mode = (config.get("spec") or {}).get("configurationMode")
         condition = operator_config_condition(errors, mode)

@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+from sriov_operator.api.conditions import POLICY_INVALID, READY, find
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
 from sriov_operator.api.models import SriovNetworkNodePolicy
-from sriov_operator.engine.problems import ObjectRef
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
-from sriov_operator.operator.conditions import find
 from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.status import (
-    POLICY_INVALID,
-    READY,
     policy_readiness,
     policy_status,
     status_needs_write,
@@ -58,7 +56,9 @@ class PolicyStatusReconciler(Reconciler):
         cache = self.view.cache
         errors = [
             p
-            for p in cache.problems_of(ObjectRef(SriovNetworkNodePolicy.KIND, namespace, name))
+            for p in cache.problems_of(
+                ObjectRef(kind=SriovNetworkNodePolicy.KIND, namespace=namespace, name=name)
+            )
             if p.severity == "error"
         ]
         selected = cache.index().get(name, frozenset())

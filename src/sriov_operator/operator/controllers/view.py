@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sriov_operator.api.conditions import READY
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_FOR_LABEL,
@@ -46,7 +47,7 @@ def readiness_inputs(state: Object | None) -> tuple[Any, ...]:
     """What of a NodeState the policy status reads; a change elsewhere does not move it."""
     metadata = (state or {}).get("metadata") or {}
     status = (state or {}).get("status") or {}
-    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == READY]
     annotations = metadata.get("annotations") or {}
     return (
         metadata.get("generation"),
