@@ -129,4 +129,4 @@ async def test_wait_empty_returns_when_the_last_ready_key_is_taken_or_at_the_tim
     stuck = asyncio.create_task(queue.wait_empty(10.0))
     await asyncio.sleep(0)
     await clock.advance(10.0)
-    assert await asyncio.wait_for(stuck, 1) is False, "the timeout lets the waiter go with the key still ready"
+    assert await asyncio.wait_for(stuck, 1) is False, "the timeout lets the waiter go, key still ready"
