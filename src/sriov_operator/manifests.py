@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from sriov_operator.api.documents import Document
 from sriov_operator.errors import BadInputError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -97,21 +98,6 @@ class _KubernetesLoader(yaml.SafeLoader):
 
 _KubernetesLoader.add_constructor("tag:yaml.org,2002:timestamp", _KubernetesLoader.construct_yaml_timestamp)
 _KubernetesLoader.add_constructor("tag:yaml.org,2002:binary", _KubernetesLoader.construct_yaml_binary)
-
-
-@dataclass(frozen=True)
-class Document:
-    source: str
-    line: int  # 1-based line where the document starts
-    body: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return str(self.body.get("kind", ""))
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
 
 
 class ManifestError(BadInputError):

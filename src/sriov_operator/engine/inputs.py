@@ -20,6 +20,7 @@ from sriov_operator.api.constants import (
     DEFAULT_POLICY_NAME,
     SUPPORTED_NIC_CONFIGMAP,
 )
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import (
     OVSNetwork,
     SriovIBNetwork,
@@ -35,7 +36,6 @@ from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.nad import Network
 from sriov_operator.engine.problems import Problem, error, warning
-from sriov_operator.manifests import Document
 
 NETWORK_KINDS: dict[str, type[Network]] = {k.KIND: k for k in (SriovNetwork, SriovIBNetwork, OVSNetwork)}
 OPERATOR_KINDS: dict[str, type[BaseModel]] = {

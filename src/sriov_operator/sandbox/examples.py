@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sriov_operator.api.constants import API_VERSION, OPENSTACK_NETFILTER_PREFIX, POD_NETWORKS_ANNOTATION
+from sriov_operator.api.documents import Document
 from sriov_operator.kube.objects import Object
-from sriov_operator.manifests import Document, load_text
+from sriov_operator.manifests import load_text
 from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Platform
 
 EXAMPLES_FILE = "examples/seed-policies.yaml"

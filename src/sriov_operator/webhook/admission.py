@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import (
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
@@ -40,7 +41,6 @@ from sriov_operator.engine.object_validation import validate_operator_config_upd
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import render_cluster
 from sriov_operator.engine.selection import labels_match
-from sriov_operator.manifests import Document
 from sriov_operator.webhook.parsed import ParsedObjects
 
 NETWORK_KINDS = tuple(NETWORK_MODELS)
