@@ -95,7 +95,8 @@ async def make_pod(
 
 
 async def ensure_default_service_account(objects: KubeObjects, namespace: str) -> None:
-    """No controller manager runs here to create a namespace's ``default`` ServiceAccount; pods need it."""
+    """Pods need the namespace's ``default`` ServiceAccount; the ServiceAccount controller makes it, but
+    a test that creates a pod right after its namespace may be there first."""
     if await objects.get(SERVICE_ACCOUNTS, "default", namespace) is None:
         body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
         with contextlib.suppress(ConflictError):

@@ -141,3 +141,21 @@ def test_an_overlay_changing_the_image_changes_it_for_the_operator_and_its_workl
     mirror = f"registry.example.com/mirror/sriov-fdp-operator:{version_tag()}"
     assert container["image"] == mirror
     assert {"name": "SRIOV_OPERATOR_OPERATOR_IMAGE", "value": mirror} in container["env"]
+
+
+def test_pull_secrets_and_the_webhooks_tls_values_reach_the_operator_and_its_pods(shell: Shell) -> None:
+    out = shell.run(
+        f"helm template x {CHART} --namespace ns --set 'imagePullSecrets={{mirror,backup}}' "
+        "--set webhook.tlsMinVersion=1.3 --set webhook.tlsCiphers=ECDHE-RSA-AES128-GCM-SHA256"
+    )
+    pods = {
+        doc["kind"]: doc["spec"].get("template", {}).get("spec", doc["spec"])
+        for doc in yaml.safe_load_all(out)
+        if doc and doc["kind"] in ("Deployment", "Pod")
+    }
+    for spec in pods.values():  # the operator and the helm test pod
+        assert spec["imagePullSecrets"] == [{"name": "mirror"}, {"name": "backup"}]
+    env = {e["name"]: e.get("value") for e in pods["Deployment"]["containers"][0]["env"]}
+    assert env["SRIOV_OPERATOR_IMAGE_PULL_SECRETS"] == "mirror,backup"  # for every pod it runs
+    assert env["SRIOV_OPERATOR_WEBHOOK_TLS_MIN_VERSION"] == "1.3"
+    assert env["SRIOV_OPERATOR_WEBHOOK_TLS_CIPHERS"] == "ECDHE-RSA-AES128-GCM-SHA256"

@@ -230,7 +230,8 @@ def test_helm_uninstall_leaves_only_our_crds_and_the_users_objects(
 
 def test_helm_installs_the_nad_crd_where_absent_and_keeps_it(shell: Shell) -> None:
     shell.block(example("install-namespace"))
-    shell.block(example("install-helm"))
+    [notes] = shell.block(example("install-helm"))
+    assert f"helm test sriov-fdp-operator -n {NAMESPACE}" in notes, "NOTES.txt says how to check"
     annotations = shell.get("crd", NAD_CRD)["metadata"]["annotations"]
     assert annotations["helm.sh/resource-policy"] == "keep"
     shell.block(example("upgrade-helm"))  # the release installed it: it stays in the release

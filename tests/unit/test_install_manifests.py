@@ -77,6 +77,10 @@ def test_the_deployment_environment_is_read_by_the_operator_as_intended() -> Non
     assert settings.runtime.log_format == "json"
     assert settings.apply_crds is True
     assert settings.workloads.daemon_image == image  # the config daemon and webhook run the operator's image
+    assert settings.uninstall_with == objects.OPERATOR_NAME  # it and its ClusterRole own what it creates
+    assert settings.workloads.cni_bin_dir == "/opt/cni/bin"
+    assert settings.workloads.sriov_cni_image.startswith("ghcr.io/k8snetworkplumbingwg/sriov-cni:")
+    assert (settings.workloads.image_pull_secrets, settings.workloads.webhook_tls_min_version) == ((), "1.2")
 
 
 def test_every_image_is_pinned_by_a_tag_other_than_latest() -> None:
@@ -171,3 +175,17 @@ def test_the_manifests_example_writes_every_file_then_nothing(tmp_path: Path) ->
     }
     assert written == set(deploy_files())
     assert steps[-1].printed == ""
+
+
+def test_the_webhook_network_policy_selects_the_webhook_pods_and_their_port() -> None:
+    policy = objects.webhook_network_policy(default_values())
+    config = SriovOperatorConfig.model_validate(
+        {"metadata": {"name": "default"}, "spec": {"enableOperatorWebhook": True}}
+    )
+    rendered = render_workloads(config, WorkloadSettings())
+    deployment = next(o for o in rendered.apply if o["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    ports = [p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]]
+    assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == ports
+    assert policy["metadata"]["namespace"] == deployment["metadata"]["namespace"]
