@@ -20,6 +20,7 @@ from sriov_operator.api.constants import API_VERSION, FIELD_MANAGER
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
+    DAEMON_SETS,
     DEPLOYMENTS,
     NODES,
     PODS,
@@ -122,28 +123,38 @@ def condition(obj: Object | None, type_: str) -> Object | None:
     return None
 
 
-async def play_rollouts(objects: KubeObjects, namespace: str) -> None:
-    """The kubelet's part once the workloads' pods are up: the DaemonSet and Deployment controllers (real)
-    made the pods; each is reported Running and Ready, so the controllers count them available."""
-    webhook = await objects.get(DEPLOYMENTS, "sriov-operator-webhook", namespace)
-
-    async def pods() -> list[Object]:
-        items: list[Object] = (await objects.list(PODS, namespace, label_selector=MANAGED))["items"]
-        return (
-            items
-            if webhook is None
-            or any(p["metadata"]["labels"].get("app") == webhook["metadata"]["name"] for p in items)
-            else []
-        )
-
-    deadline = asyncio.get_running_loop().time() + 30
-    while not (found := await pods()):
-        assert asyncio.get_running_loop().time() < deadline, "the controllers made no pod for the webhook"
-        await asyncio.sleep(0.1)
+async def play_rollouts(objects: KubeObjects, namespace: str, selector: str = MANAGED) -> None:
+    """The kubelet's part: the pods the (real) DaemonSet and Deployment controllers made for the
+    workloads labelled ``selector`` (default: the operator's) are reported Running and Ready, again
+    whenever the scheduler rewrites a status, until those controllers count every pod available."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ready = [{"type": "Ready", "status": "True", "lastTransitionTime": now}]
-    for pod in found:
-        status = {"phase": "Running", "conditions": ready}
-        await objects.patch(
-            PODS, pod["metadata"]["name"], {"status": status}, namespace=namespace, subresource="status"
-        )
+    running = {"phase": "Running", "conditions": ready}
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await _rolled_out(objects, namespace, selector):
+        for pod in (await objects.list(PODS, namespace, label_selector=selector))["items"]:
+            if (pod.get("status") or {}).get("phase") != "Running":
+                name = pod["metadata"]["name"]
+                await objects.patch(
+                    PODS, name, {"status": running}, namespace=namespace, subresource="status"
+                )
+        assert asyncio.get_running_loop().time() < deadline, f"{selector}: not every pod counted available"
+        await asyncio.sleep(0.1)
+
+
+async def _rolled_out(objects: KubeObjects, namespace: str, selector: str) -> bool:
+    """What the Deployment and DaemonSet controllers report: every wanted pod available."""
+    found = False
+    for resource in (DEPLOYMENTS, DAEMON_SETS):
+        for item in (await objects.list(resource, namespace, label_selector=selector))["items"]:
+            found = True
+            status = item.get("status") or {}
+            if (status.get("observedGeneration") or 0) < item["metadata"]["generation"]:
+                return False
+            if resource is DEPLOYMENTS:
+                wanted, available = item["spec"].get("replicas", 1), status.get("availableReplicas", 0)
+            else:
+                wanted, available = status.get("desiredNumberScheduled", 0), status.get("numberAvailable", 0)
+            if available < wanted:
+                return False
+    return found

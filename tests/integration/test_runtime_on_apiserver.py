@@ -21,7 +21,6 @@ from sriov_operator.kube.resources import (
     EVENTS,
     POD_DISRUPTION_BUDGETS,
     PODS,
-    SERVICE_ACCOUNTS,
     Resource,
 )
 from sriov_operator.runtime.controller import Controller
@@ -32,6 +31,7 @@ from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.runtime.testing import FakeClock
 from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
 from tests.integration.conftest import NamespaceFactory, wait_for
+from tests.integration.operator_harness import ensure_default_service_account
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
@@ -222,8 +222,7 @@ async def test_eviction_blocked_by_a_disruption_budget(
         "metadata": {"name": "guarded", "namespace": namespace, "labels": {"app": "guarded"}},
         "spec": {"containers": [{"name": "c", "image": "registry.invalid/none:1"}]},
     }
-    # No controller manager here: make the namespace's default ServiceAccount ourselves.
-    await objects.create(SERVICE_ACCOUNTS, {"metadata": {"name": "default", "namespace": namespace}})
+    await ensure_default_service_account(objects, namespace)  # the controller's may not be there yet
     await objects.create(PODS, pod)
     # No kubelet here: mark it Running, else the eviction API ignores budgets for a Pending pod.
     await objects.patch(PODS, "guarded", {"status": {"phase": "Running"}}, namespace, subresource="status")

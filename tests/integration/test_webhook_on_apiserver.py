@@ -29,6 +29,7 @@ from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.client import APPLY_PATCH, api_error_message
 from sriov_operator.kube.crds import install_crds
+from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.webhook.admission import AdmissionSettings
@@ -53,6 +54,7 @@ from sriov_operator.webhook.server import (
 )
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.conftest import NamespaceFactory
+from tests.integration.operator_harness import ensure_default_service_account
 from tests.integration.webhook_support import nad_crd, node_body, node_state_body, policy_body
 
 pytestmark = pytest.mark.integration
@@ -146,7 +148,7 @@ async def _labelled_namespace(
     namespace = await make_namespace(None)
     core = client.CoreV1Api(kube)
     await core.patch_namespace(namespace, {"metadata": {"labels": label}})
-    await core.create_namespaced_service_account(namespace, {"metadata": {"name": "default"}})
+    await ensure_default_service_account(KubeObjects(kube), namespace)  # the controller's may be late
     return namespace
 
 

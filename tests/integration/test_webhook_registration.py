@@ -19,6 +19,7 @@ from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.webhook.certificate_controller import KEY, WebhookReconciler
 from sriov_operator.webhook.settings import webhook_operator_settings
+from tests.integration.operator_harness import ensure_default_service_account, play_rollouts
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,11 @@ async def test_configurations_wait_for_an_available_webhook_deployment(
             deployment = {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
-                "metadata": {"name": constants.WEBHOOK_SERVICE_NAME, "namespace": namespace},
+                "metadata": {
+                    "name": constants.WEBHOOK_SERVICE_NAME,
+                    "namespace": namespace,
+                    "labels": {"app": "w"},
+                },
                 "spec": {
                     "selector": {"matchLabels": {"app": "w"}},
                     "template": {
@@ -71,8 +76,8 @@ async def test_configurations_wait_for_an_available_webhook_deployment(
             await apps.create_namespaced_deployment(namespace, deployment)
             await reconciler.reconcile(KEY)
             assert await objects.get(VALIDATING_WEBHOOK_CONFIGURATIONS, name) is None
-            status = {"status": {"replicas": 1, "availableReplicas": 1, "readyReplicas": 1}}
-            await apps.patch_namespaced_deployment_status(constants.WEBHOOK_SERVICE_NAME, namespace, status)
+            await ensure_default_service_account(objects, namespace)
+            await play_rollouts(objects, namespace, "app=w")  # until the Deployment controller counts it
             await reconciler.reconcile(KEY)
             registered = await objects.get(VALIDATING_WEBHOOK_CONFIGURATIONS, name)
             assert registered is not None

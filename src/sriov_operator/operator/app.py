@@ -66,6 +66,13 @@ class OwningObjects(KubeObjects):
     ) -> dict[str, Any]:
         return await super().create(resource, stamped(body, self.owners), namespace)
 
+    async def update(
+        self, resource: Resource, body: dict[str, Any], subresource: str | None = None
+    ) -> dict[str, Any]:
+        if subresource is None:
+            body = stamped(body, self.owners)  # a PUT replaces the references it does not carry
+        return await super().update(resource, body, subresource)
+
 
 async def install_owners(objects: KubeObjects, settings: OperatorSettings) -> Owners | None:
     """The Deployment and ClusterRole named ``--uninstall-with``; None (and a warning) if either is absent."""
@@ -143,6 +150,8 @@ async def run_operator(
         owners = await install_owners(manager.objects, settings)
         if owners is not None:
             manager.objects = OwningObjects(manager.objects, owners)
+            if manager.elector is not None:  # its Lease too
+                manager.elector.objects = OwningObjects(manager.elector.objects, owners)
         await register(manager, settings)
         for add in also_register:
             add(manager)

@@ -7,7 +7,8 @@ every cluster-scoped object it writes one to that ClusterRole (a cluster-scoped
 object cannot name a namespaced owner). ``helm uninstall`` or ``kubectl delete
 -k`` deletes those two, and the cluster's garbage collector deletes the rest:
 the config daemon and device plugin DaemonSets, the webhook, their
-ServiceAccounts, RBAC and Secrets, the webhook configurations and the NodeStates.
+ServiceAccounts, RBAC and Secrets, the webhook configurations, the NodeStates and
+the leader-election Lease.
 
 Never stamped: CRDs (the CRDs outlive an uninstall and hold users' objects),
 Nodes, SriovOperatorConfigs, users' objects (NADs live in users' namespaces),
@@ -33,6 +34,7 @@ NAMESPACED_KINDS = frozenset(
         "Secret",
         "ConfigMap",
         "NetworkPolicy",
+        "Lease",
         "SriovNetworkNodeState",
     }
 )
