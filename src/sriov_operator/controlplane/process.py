@@ -1,8 +1,8 @@
 """Run a real etcd + kube-apiserver (+ controller manager and scheduler) on 127.0.0.1.
 
 etcd and the API server listen on free loopback ports with TLS; the API server
-has RBAC on and service-account signing keys, like a real cluster's.  With
-``controllers`` (the default) kube-controller-manager runs the controllers a
+has RBAC on and service-account signing keys, like a real cluster's.
+kube-controller-manager runs the controllers a
 cluster's objects depend on (CONTROLLERS: garbage collection, namespace
 deletion, ServiceAccounts and their tokens, DaemonSets, Deployments, ...) and
 kube-scheduler binds pods to nodes; neither serves HTTPS.  There is no kubelet:
@@ -128,7 +128,6 @@ class ControlPlane:
     keep_workdir: bool = False
     startup_timeout: float = 90.0
     apiserver_args: tuple[str, ...] = ()  # extra kube-apiserver flags (e.g. "--watch-cache=false")
-    controllers: bool = True  # run kube-controller-manager and kube-scheduler too
     workdir: Path = field(init=False)
     pki: ControlPlanePki = field(init=False)
     etcd_url: str = field(init=False, default="")
@@ -163,9 +162,8 @@ class ControlPlane:
         self.kubeconfig = self.workdir / "kubeconfig"
         write_kubeconfig(self.kubeconfig, self.api_url, self.pki)
         self._wait_ready()
-        if self.controllers:
-            self._start_controllers()
-            self._wait_controllers()
+        self._start_controllers()
+        self._wait_controllers()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
@@ -235,7 +233,7 @@ class ControlPlane:
                 # It taints every new Node not-ready until the node lifecycle controller sees a
                 # kubelet's heartbeat; with no kubelet and that controller left out (CONTROLLERS), the
                 # Nodes tests and the sandbox register would never take a pod.
-                *(["--disable-admission-plugins=TaintNodesByCondition"] if self.controllers else []),
+                "--disable-admission-plugins=TaintNodesByCondition",
                 *self.apiserver_args,
             ],
         )
