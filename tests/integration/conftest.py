@@ -19,9 +19,9 @@ from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
 from sriov_operator.controlplane.tools import DeployTools, ensure_tools
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
+from tests.kube_client import api_client
 from tests.support import control_plane_report
 
 
@@ -45,7 +45,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     async with api_client(control_plane.kubeconfig) as api:
-        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+        await install_crds(KubeObjects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         yield api
 
 

@@ -18,7 +18,6 @@ from prometheus_client import REGISTRY
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     EVENTS,
@@ -43,6 +42,7 @@ from tests.integration.operator_harness import (
     unique,
 )
 from tests.integration.operator_support import eventually
+from tests.kube_client import api_client
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest_asyncio
 
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_STATES, Resource
 from sriov_operator.runtime.informer import EventKind, Informer
 from tests.integration.conftest import NamespaceFactory, wait_for
+from tests.kube_client import api_client
 
 Events = list[tuple[EventKind, str | None]]
 

@@ -20,7 +20,6 @@ from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.install.objects import operator_rbac
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
@@ -42,6 +41,7 @@ from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import condition, play_rollouts
 from tests.integration.operator_support import eventually, operator_settings, running_operator
+from tests.kube_client import api_client
 
 pytestmark = pytest.mark.integration
 

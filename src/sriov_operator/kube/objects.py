@@ -113,7 +113,7 @@ class KubeObjects:
     """Get, list, watch and write objects of any `Resource` as JSON.
 
     ``api`` is a `Transport` (the processes use `kube.session.ApiSession`) or a
-    kubernetes_asyncio ``ApiClient`` (tests and the sandbox have one already).
+    kubernetes_asyncio ``ApiClient`` (the tests' client, a test-only dependency).
     """
 
     def __init__(self, api: Transport | Any, write_guard: Callable[[], None] | None = None) -> None:
@@ -295,9 +295,19 @@ class KubeObjects:
             content_type=PATCH_CONTENT_TYPES[patch_type],
         )
 
-    async def create(self, resource: Resource, body: Object, namespace: str | None = None) -> Object:
+    async def create(
+        self,
+        resource: Resource,
+        body: Object,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> Object:
+        """POST ``body``; with ``name`` and ``subresource``, to that object's subresource (a TokenRequest)."""
         namespace = namespace or (body.get("metadata") or {}).get("namespace")
-        return await self._write("create", resource, "POST", resource.api_path(namespace), body=body)
+        path = resource.api_path(namespace, name, subresource)
+        return await self._write("create", resource, "POST", path, subresource, body=body)
 
     async def update(self, resource: Resource, body: Object, subresource: str | None = None) -> Object:
         """PUT the whole object; its ``metadata.resourceVersion`` makes it a compare-and-swap."""

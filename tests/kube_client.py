@@ -1,4 +1,5 @@
-"""Build API clients from a kubeconfig, and turn API errors into readable messages."""
+"""Tests' kubernetes_asyncio client (a test-only dependency): an ApiClient from a kubeconfig, and the
+API server's message of its errors. The product has one client, ``sriov_operator.kube.session``."""
 
 from __future__ import annotations
 
