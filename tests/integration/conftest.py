@@ -6,7 +6,6 @@ needs them fails with the reason — never a skip.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -95,15 +94,6 @@ def own_control_plane(*apiserver_args: str) -> Iterator[ControlPlane]:
         pytest.fail(f"the real kube-apiserver + etcd could not start:\n{error}", pytrace=False)
     yield plane
     plane.stop()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll ``predicate`` every 50 ms; fail the test naming ``what`` after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
