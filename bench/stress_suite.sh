@@ -36,7 +36,7 @@ for run in $(seq "$RUNS"); do
   if "$PYTHON" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
   seconds=$(( $(date +%s) - started ))
   line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 || true)
-  failures=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s + 0}')
+  failures=$({ grep -oE '[0-9]+ (failed|errors?)' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
   if [ "$rc" -ne 0 ] && [ "$failures" -eq 0 ]; then failures="?"; fi  # pytest itself failed
   [ "$rc" -eq 0 ] || failed_runs=$((failed_runs + 1))
   summary+=("run $run: ${failures} failed (${line:-no summary}; ${seconds}s)")

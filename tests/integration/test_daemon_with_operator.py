@@ -51,6 +51,7 @@ from tests.integration.daemon_harness import (
     node_state,
     synced,
 )
+from tests.integration.operator_support import TEST_LABEL, select_test_nodes
 from tests.support import FIXTURES
 
 DPDK_PORT = "0000:00:04.0"
@@ -108,18 +109,25 @@ async def simulated_node(
     labels: dict[str, str],
     extra: tuple[str, ...] = (),
 ) -> DaemonProcess:
-    """A simulated host from ``profile``, its Node, and its daemon (not started yet)."""
+    """A simulated host from ``profile``, its Node (one the test's operator manages), and its daemon
+    (not started yet)."""
     create_host(load_profile(profile), tmp_path / name)
-    await create_node(objects, name, labels)
+    await create_node(objects, name, {TEST_LABEL: namespace, **labels})
     return DaemonProcess(name, namespace, kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra)
 
 
 @pytest_asyncio.fixture
 async def operator(
-    control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
+    control_plane: ControlPlane, make_namespace: NamespaceFactory, objects: KubeObjects, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """The operator command for a fresh namespace; yields the namespace."""
+    """The operator command for a fresh namespace; yields the namespace.
+
+    Its SriovOperatorConfig selects only this test's nodes: Nodes are cluster-wide, and an operator
+    managing every Node earlier tests left behind spends its time (and its device-plugin backlog
+    waits) on those, which is how these tests timed out under a loaded full run.
+    """
     namespace = await make_namespace(None)
+    await select_test_nodes(objects, namespace)
     log = (tmp_path / "operator.log").open("ab")
     argv = [
         sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
