@@ -55,11 +55,13 @@ def namespace_of(obj: Mapping[str, Any] | None) -> str | None:
 
 
 def labels_of(obj: Mapping[str, Any] | None) -> dict[str, str]:
-    return meta_of(obj).get("labels") or {}
+    labels = meta_of(obj).get("labels")
+    return labels if isinstance(labels, dict) else {}
 
 
 def annotations_of(obj: Mapping[str, Any] | None) -> dict[str, str]:
-    return meta_of(obj).get("annotations") or {}
+    annotations = meta_of(obj).get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
 
 
 def generation_of(obj: Mapping[str, Any] | None) -> int | None:

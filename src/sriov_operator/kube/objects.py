@@ -20,6 +20,7 @@ import aiohttp
 from prometheus_client import Counter
 
 from sriov_operator import __version__
+from sriov_operator.api.meta import namespace_of
 from sriov_operator.kube.errors import (
     ApiUnavailableError,
     EvictionBlockedError,
@@ -267,8 +268,7 @@ class KubeObjects:
         subresource: str | None = None,
     ) -> Object:
         """Server-side apply of ``body`` (it names the object in its metadata)."""
-        metadata = body.get("metadata") or {}
-        path = resource.api_path(metadata.get("namespace"), metadata["name"], subresource)
+        path = resource.api_path(namespace_of(body), body["metadata"]["name"], subresource)
         query = _query(fieldManager=field_manager, force=force)
         return await self._write(
             "apply", resource, "PATCH", path, subresource, query=query, body=body, content_type=APPLY_PATCH
@@ -305,7 +305,7 @@ class KubeObjects:
         subresource: str | None = None,
     ) -> Object:
         """POST ``body``; with ``name`` and ``subresource``, to that object's subresource (a TokenRequest)."""
-        namespace = namespace or (body.get("metadata") or {}).get("namespace")
+        namespace = namespace or namespace_of(body)
         path = resource.api_path(namespace, name, subresource)
         return await self._write("create", resource, "POST", path, subresource, body=body)
 
