@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from sriov_operator.kube.objects import APPLY_PATCH
+from sriov_operator.kube.objects import APPLY_PATCH, KubeObjects
 
-__all__ = ["APPLY_PATCH", "api_client", "api_error_message"]
+__all__ = ["APPLY_PATCH", "ApiClientTransport", "api_client", "api_error_message", "kube_objects"]
 
 
 @asynccontextmanager
@@ -36,3 +37,37 @@ def api_error_message(error: ApiException) -> str:
     except (TypeError, ValueError):
         return f"{error.status} {error.reason}"
     return str(body.get("message") or f"{error.status} {error.reason}")
+
+
+class ApiClientTransport:
+    """A kubernetes_asyncio ApiClient as a `KubeObjects` transport (its credentials, its connection pool)."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: Any,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        response: aiohttp.ClientResponse = await self.api.call_api(
+            path,
+            method,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
+        return response
+
+
+def kube_objects(api: client.ApiClient) -> KubeObjects:
+    """`KubeObjects` over the tests' kubernetes_asyncio client."""
+    return KubeObjects(ApiClientTransport(api))

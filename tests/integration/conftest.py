@@ -20,7 +20,7 @@ from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
 from sriov_operator.controlplane.tools import DeployTools, ensure_tools
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
-from tests.kube_client import api_client
+from tests.kube_client import api_client, kube_objects
 from tests.support import control_plane_report
 
 
@@ -44,7 +44,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     async with api_client(control_plane.kubeconfig) as api:
-        await install_crds(KubeObjects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+        await install_crds(kube_objects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         yield api
 
 
@@ -71,7 +71,7 @@ async def make_namespace(kube: client.ApiClient) -> NamespaceFactory:
 @pytest_asyncio.fixture
 async def objects(kube: client.ApiClient) -> KubeObjects:
     """Raw JSON access (the runtime's `KubeObjects`) on the session's API server."""
-    return KubeObjects(kube)
+    return kube_objects(kube)
 
 
 @pytest.fixture(scope="module")

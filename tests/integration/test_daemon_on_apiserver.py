@@ -40,6 +40,7 @@ from tests.integration.daemon_harness import (
     write_device_plugin_config,
     write_node_state_spec,
 )
+from tests.kube_client import kube_objects
 
 DPDK_PORT = "0000:00:04.0"  # vhost-user virtio port, Neutron network 55a54d05-…
 OFFLOAD_PORT = "0000:00:07.0"  # ConnectX-6 Dx VF, Neutron network c0ffee00-…
@@ -77,7 +78,7 @@ class Node:
 async def _make_node(
     profile: str, tmp_path: Path, kube: client.ApiClient, plane: ControlPlane, namespace: str, **changes: Any
 ) -> Node:
-    objects = KubeObjects(kube)
+    objects = kube_objects(kube)
     name = f"{profile}-{namespace}"
     root = tmp_path / name
     create_host(load_profile(profile).model_copy(update=changes), root)

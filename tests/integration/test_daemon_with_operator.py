@@ -52,6 +52,7 @@ from tests.integration.daemon_harness import (
     synced,
 )
 from tests.integration.operator_support import TEST_LABEL, select_test_nodes
+from tests.kube_client import kube_objects
 from tests.support import FIXTURES
 
 DPDK_PORT = "0000:00:04.0"
@@ -145,7 +146,7 @@ async def operator(
 async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_drivers(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, metadata_service: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     daemons = []
     for index, extra in enumerate((("--metadata-url", metadata_service),) * 2 + ((),)):
         name = f"vm{index}-{namespace}"
@@ -272,7 +273,7 @@ def vf_count(root: Path, pf: str) -> int:
 async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_after(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"baremetal-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
@@ -338,7 +339,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
 async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"failing-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {HOSTNAME: name}

@@ -14,7 +14,7 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_STATES, Resource
 from sriov_operator.runtime.informer import EventKind, Informer
 from tests.integration.conftest import NamespaceFactory
-from tests.kube_client import api_client
+from tests.kube_client import api_client, kube_objects
 from tests.waiting import eventually
 
 Events = list[tuple[EventKind, str | None]]
@@ -130,7 +130,7 @@ async def test_field_selector_watches_exactly_one_node_state(
 @pytest_asyncio.fixture(loop_scope="session")
 async def isolated_objects(restartable_plane: ControlPlane) -> AsyncIterator[KubeObjects]:
     async with api_client(restartable_plane.kubeconfig) as api:
-        yield KubeObjects(api)
+        yield kube_objects(api)
 
 
 async def test_cache_catches_up_after_the_apiserver_restarts_underneath_it(

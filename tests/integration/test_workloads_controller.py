@@ -41,7 +41,7 @@ from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import condition, play_rollouts
 from tests.integration.operator_support import eventually, operator_settings, running_operator
-from tests.kube_client import api_client
+from tests.kube_client import api_client, kube_objects
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ OPERATOR_NAMESPACE = "sriov-network-operator"
 @pytest.fixture
 async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeObjects]:
     async with api_client(control_plane.kubeconfig) as api:
-        yield KubeObjects(api)
+        yield kube_objects(api)
 
 
 @contextlib.asynccontextmanager

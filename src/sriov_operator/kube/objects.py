@@ -81,46 +81,17 @@ class Transport(Protocol):
     ) -> aiohttp.ClientResponse: ...
 
 
-class ApiClientTransport:
-    """A kubernetes_asyncio ApiClient as a `Transport` (its credentials, its connection pool)."""
-
-    def __init__(self, api: Any) -> None:
-        self.api = api
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: Any,
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        response: aiohttp.ClientResponse = await self.api.call_api(
-            path,
-            method,
-            query_params=query,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout,
-        )
-        return response
-
-
 class KubeObjects:
     """Get, list, watch and write objects of any `Resource` as JSON.
 
-    ``api`` is a `Transport` (the processes use `kube.session.ApiSession`) or a
-    kubernetes_asyncio ``ApiClient`` (the tests' client, a test-only dependency).
+    ``api`` is a `Transport`: `kube.session.ApiSession`, the one client (the tests also
+    have an adapter for their kubernetes_asyncio client, ``tests/kube_client.py``).
     """
 
-    def __init__(self, api: Transport | Any, write_guard: Callable[[], None] | None = None) -> None:
+    def __init__(self, api: Transport, write_guard: Callable[[], None] | None = None) -> None:
         """``write_guard`` runs before every write and may refuse it by raising (leader election does)."""
         self.api = api
-        self.transport: Transport = ApiClientTransport(api) if hasattr(api, "call_api") else api
+        self.transport: Transport = api
         self.write_guard = write_guard
         self.writes: Tally[tuple[str, str]] = Tally()  # (verb, resource as in API_WRITES) -> writes sent
 
