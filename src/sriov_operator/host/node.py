@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriov_operator.errors import BadInputError
-from sriov_operator.host.apply import HostAccess
 from sriov_operator.host.discovery import Discovery, discover
+from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
