@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from sriov_operator.errors import HostError
@@ -34,11 +34,9 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetVfMtu,
 )
-from sriov_operator.host.devlink import EswitchControl
-from sriov_operator.host.links import LinkControl
+from sriov_operator.host.io import HostIO
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
 from sriov_operator.host.plan import lacks_noiommu_message
-from sriov_operator.host.programs import CommandRunner
 from sriov_operator.host.root import (
     PCI_DEVICES,
     PCI_DRIVERS,
@@ -47,7 +45,6 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.state import configured_record_path, read_kernel_modules
-from sriov_operator.host.writer import HostWriter
 
 CLEAR_OVERRIDE = "\x00"
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
@@ -58,15 +55,18 @@ class ApplyError(HostError):
     """An action failed; the message names the action, the device and what to do."""
 
 
-@dataclass(frozen=True)
-class HostAccess:
+@dataclass(frozen=True, kw_only=True)
+class HostAccess(HostIO):
+    """What an executor acts through: the host's I/O channels, the host root, and how long to wait."""
+
     host: HostRoot
-    writer: HostWriter
-    run: CommandRunner
-    links: LinkControl
-    eswitch: EswitchControl
     numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
+
+    @classmethod
+    def on(cls, host: HostRoot, io: HostIO) -> HostAccess:
+        """Every channel of ``io`` (a channel added to HostIO arrives here without a change)."""
+        return cls(**{channel.name: getattr(io, channel.name) for channel in fields(io)}, host=host)
 
 
 A = TypeVar("A", bound=HostAction)

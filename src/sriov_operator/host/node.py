@@ -45,7 +45,7 @@ class NodeHost:
             raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
         chosen = io or real_host_io(root, netns)
-        access = HostAccess(host, chosen.writer, chosen.run, chosen.links, chosen.eswitch)
+        access = HostAccess.on(host, chosen)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
