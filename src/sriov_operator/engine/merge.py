@@ -10,6 +10,7 @@ the larger value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.api.models import (
@@ -31,34 +32,45 @@ def _larger(a: int | None, b: int | None) -> int | None:
     return max(a or 0, b or 0) or None
 
 
-def _vf_range(group: VfGroup) -> VfRange:
-    """The range of a group the merge made (always ``a-b``)."""
-    first, _, last = (group.vf_range or "").partition("-")
-    return int(first), int(last)
+@dataclass
+class _Taken:
+    """One PF while merging: the last policy that took it, the VF groups it keeps, numVfs and mtu."""
+
+    policy: CompiledPolicy
+    iface: InterfaceExt
+    num_vfs: int
+    mtu: int | None
+    groups: list[tuple[VfRange, CompiledPolicy]]
+
+    def interface(self) -> Interface:
+        """The NodeState spec entry; vfGroups in VF order."""
+        spec = self.policy.policy.spec
+        return Interface(
+            pci_address=self.iface.pci_address,
+            num_vfs=self.num_vfs,
+            mtu=self.mtu,
+            name=self.iface.name,
+            link_type=spec.link_type,
+            e_switch_mode=spec.e_switch_mode,
+            vf_groups=[_vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)],
+            externally_managed=spec.externally_managed,
+        )
 
 
-def _planned(policy: CompiledPolicy, iface: InterfaceExt) -> Interface:
-    """The policy's wish for one PF, as the NodeState spec entry (built from validated policy fields)."""
+def _range_of(group: tuple[VfRange, CompiledPolicy]) -> VfRange:
+    return group[0]
+
+
+def _vf_group(policy: CompiledPolicy, vf_range: VfRange) -> VfGroup:
     spec = policy.policy.spec
-    first, last = policy.vf_range_for(iface)
-    group = VfGroup.model_construct(
+    return VfGroup(
         resource_name=policy.resource_name,
         device_type=spec.device_type,
-        vf_range=f"{first}-{last}",
+        vf_range=f"{vf_range[0]}-{vf_range[1]}",
         policy_name=policy.name,
         mtu=spec.mtu,
         is_rdma=spec.is_rdma,
         vdpa_type=spec.vdpa_type,
-    )
-    return Interface.model_construct(
-        pci_address=iface.pci_address,
-        num_vfs=policy.num_vfs,
-        mtu=spec.mtu,
-        name=iface.name,
-        link_type=spec.link_type,
-        e_switch_mode=spec.e_switch_mode,
-        vf_groups=[group],
-        externally_managed=spec.externally_managed,
     )
 
 
@@ -68,9 +80,8 @@ def merge_policies(
     """NodeState spec entries by PCI address; ``selections`` are (policy, PFs it selects) in apply order.
 
     A policy with ``numVfs: 0`` adds nothing (it neither creates nor removes VFs).
-    Each entry's vfGroups are in VF order.
     """
-    planned: dict[str, Interface] = {}
+    taken: dict[str, _Taken] = {}
     previous_priority: int | None = None
     for policy, selected in selections:
         equal_priority = policy.priority == previous_priority
@@ -78,25 +89,22 @@ def merge_policies(
         if policy.num_vfs == 0:
             continue
         for iface in selected:
-            new = _planned(policy, iface)
-            old = planned.get(iface.pci_address)
+            vf_range = policy.vf_range_for(iface)
+            new = _Taken(policy, iface, policy.num_vfs, policy.policy.spec.mtu, [(vf_range, policy)])
+            old = taken.get(iface.pci_address)
             if old is not None:
-                groups = new.vf_groups or []
-                incoming, incoming_range = groups[0], _vf_range(groups[0])
                 kept = [
-                    g
-                    for g in old.vf_groups or []
-                    if g.resource_name != incoming.resource_name
-                    and not ranges_overlap(_vf_range(g), incoming_range)
+                    (kept_range, owner)
+                    for kept_range, owner in old.groups
+                    if owner.resource_name != policy.resource_name
+                    and not ranges_overlap(kept_range, vf_range)
                 ]
-                groups.extend(kept)
+                new.groups.extend(kept)
                 if equal_priority or kept:
                     new.mtu = _larger(old.mtu, new.mtu)
-                    new.num_vfs = max(old.num_vfs or 0, new.num_vfs or 0)
-            planned[iface.pci_address] = new
-    for interface in planned.values():
-        interface.vf_groups = sorted(interface.vf_groups or [], key=_vf_range)
-    return planned
+                    new.num_vfs = max(old.num_vfs, new.num_vfs)
+            taken[iface.pci_address] = new
+    return {pci: entry.interface() for pci, entry in taken.items()}
 
 
 def node_state_spec(planned: dict[str, Interface], rdma_mode: RdmaMode | None) -> dict[str, Any]:
