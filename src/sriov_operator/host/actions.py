@@ -134,10 +134,7 @@ class SetNumVfs(_DeviceAction):
 
 
 @dataclass(frozen=True)
-class SetPfMtu(_DeviceAction):
-    """Only ever raises the MTU: the PF may carry other traffic that set it higher."""
-
-    kind = "setPfMtu"
+class _MtuAction(_DeviceAction):
     mtu: int
 
     def describe(self) -> str:
@@ -145,6 +142,13 @@ class SetPfMtu(_DeviceAction):
 
     def shown_value(self) -> int:
         return self.mtu
+
+
+@dataclass(frozen=True)
+class SetPfMtu(_MtuAction):
+    """Only ever raises the MTU: the PF may carry other traffic that set it higher."""
+
+    kind = "setPfMtu"
 
 
 @dataclass(frozen=True)
@@ -186,15 +190,8 @@ class BindDriver(_DeviceAction):
 
 
 @dataclass(frozen=True)
-class SetVfMtu(_DeviceAction):
+class SetVfMtu(_MtuAction):
     kind = "setVfMtu"
-    mtu: int
-
-    def describe(self) -> str:
-        return f"set the MTU of {self.pci} to {self.mtu}"
-
-    def shown_value(self) -> int:
-        return self.mtu
 
 
 @dataclass(frozen=True)
