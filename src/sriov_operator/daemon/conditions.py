@@ -28,6 +28,7 @@ NO_IOMMU_MESSAGE = (
 )
 
 _STEP_REASONS = {
+    "withdraw": "Rebooted",
     "apply": "Applying",
     "request-drain": "DrainRequested",
     "wait-drain": "WaitingForDrain",

@@ -6,14 +6,15 @@ import dataclasses
 
 import pytest
 
+from sriov_operator.daemon.handoff import HANDED_OVER, DevicePluginConfig, HostHandOff
 from sriov_operator.daemon.sync import (
-    DevicePluginConfig,
     Failure,
     Observation,
     decide,
     record_failure,
     retry_delay,
 )
+from sriov_operator.host.boot import BootMarks
 from sriov_operator.host.plan import Action, Plan
 
 BIND = Action("bindDriver", "0000:00:04.0", "vfio-pci", "none", "wants vfio-pci")
@@ -30,6 +31,7 @@ BASE = Observation(
     drain_request="Idle",
     drain_current="Idle",
     device_plugin=CONFIG,
+    host_handoff=HostHandOff(on_host=True, boot=BootMarks("boot-1", {HANDED_OVER: "boot-1"})),
     failure=None,
 )
 DONE = dataclasses.replace(BASE, plan=Plan(()), explanation=())

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from sriov_operator.host.openstack.ports import BOOT_ID
+from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
 from sriov_operator.host.root import (
     CLASS_NET,
