@@ -38,5 +38,5 @@ def test_unknown_boot_sets_and_matches_nothing() -> None:
 def test_marks_we_did_not_write_are_refused_naming_the_file(tmp_path: Path, text: str) -> None:
     (tmp_path / BOOT_MARKS_FILE).parent.mkdir(parents=True)
     (tmp_path / BOOT_MARKS_FILE).write_text(text)
-    with pytest.raises(HostFileError, match="^/etc/sriov-operator/boot-marks.json: not our boot marks"):
+    with pytest.raises(HostFileError, match=r"^/etc/sriov-operator/boot-marks\.json: not our boot marks"):
         read_boot_marks(HostRoot(tmp_path))
