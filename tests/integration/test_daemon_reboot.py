@@ -37,10 +37,9 @@ from tests.integration.daemon_harness import PLUGIN_FILE, annotations_of, eventu
 from tests.integration.operator_harness import make_pod
 from tests.integration.test_daemon_with_operator import (
     BAREMETAL_PF,
-    HOSTNAME,
+    bare_metal_node,
     operator,  # noqa: F401 - the fixture
     record_changes,
-    simulated_node,
     vf_count,
     vf_policy,
 )
@@ -75,10 +74,7 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
 ) -> None:
     namespace, objects = operator, KubeObjects(kube)
     name = f"reboot-{namespace}"
-    daemon = await simulated_node(
-        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
-    )
-    daemon.start()
+    daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     handed: list[str | None] = []  # the ConfigMap's handed-over annotation, from a watch
     requests: list[str] = []  # the Node's drain request annotation, from a watch
     cordoned: list[bool] = []

@@ -19,9 +19,10 @@ import pytest
 
 from sriov_operator.errors import SriovOperatorError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import SERVICE_ACCOUNTS, Resource
+from sriov_operator.kube.resources import NODES, SERVICE_ACCOUNTS, Resource
 from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.machine import GuestResult, MachineSpec, TestMachine
+from sriov_operator.vmtest.worker import VmWorker
 from tests.support import REPO_ROOT, control_plane_report
 
 GUEST_TOOLS = "/project/src/sriov_operator/vmtest/guest"
@@ -135,3 +136,14 @@ async def daemon_token(objects: KubeObjects, namespace: str) -> str:
         namespace=namespace,
     )
     return str(answer["status"]["token"])
+
+
+async def stop_worker_and_operator(
+    worker: VmWorker | None, operator: subprocess.Popen[bytes], objects: KubeObjects, node: str
+) -> None:
+    """End a VM worker test: the VM, the operator, and the worker's Node."""
+    if worker is not None:
+        worker.stop()
+    operator.terminate()
+    operator.wait(timeout=30)
+    await objects.delete(NODES, node)

@@ -47,7 +47,7 @@ from tests.integration.conftest import control_plane, kube  # noqa: F401 - the s
 from tests.integration.daemon_harness import annotations_of, synced
 from tests.integration.test_daemon_with_operator import record_changes
 from tests.support import REPO_ROOT, control_plane_report
-from tests.vm.support import daemon_token, start_operator
+from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(3000)]
 
@@ -176,11 +176,7 @@ async def bare_metal_worker(
         for watch in watches:
             watch.cancel()
         await asyncio.gather(*watches, return_exceptions=True)
-        if worker is not None:
-            worker.stop()
-        operator.terminate()
-        operator.wait(timeout=30)
-        await objects.delete(NODES, node)
+        await stop_worker_and_operator(worker, operator, objects, node)
 
 
 async def hold_apply_lock(worker: VmWorker) -> str:
@@ -226,7 +222,7 @@ async def test_after_a_reboot_the_hand_off_returns_only_once_the_vfs_exist_again
         await until(worker, lambda: _is(handed, None), "the hand-off withdrawn after the reboot")
         assert await plugin_file(worker) is None
         assert await num_vfs(worker) == 0  # withdrawn while no VF exists
-        released = await guest(worker, ["kill", holder])
+        released = await guest(worker, ["sh", "-c", f"kill {holder}"])  # the shell's kill: no procps
         assert released.returncode == 0, str(released)
 
         await until(worker, lambda: _is(handed, digest(text)), "the hand-off given back")

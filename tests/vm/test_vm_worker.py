@@ -42,7 +42,7 @@ from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
 from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.support import FIXTURES, REPO_ROOT, control_plane_report
-from tests.vm.support import daemon_token, start_operator
+from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]
 
@@ -158,11 +158,7 @@ async def converged(
         )
         yield result
     finally:
-        if worker is not None:
-            worker.stop()
-        operator.terminate()
-        operator.wait(timeout=30)
-        await objects.delete(NODES, node)
+        await stop_worker_and_operator(worker, operator, objects, node)
 
 
 async def test_nodestate_converges_to_succeeded_with_the_dpdk_port_on_vfio_pci(converged: Converged) -> None:
