@@ -203,9 +203,10 @@ async def test_after_a_reboot_the_hand_off_returns_only_once_the_vfs_exist_again
         async def configured() -> str | None:
             configmap = await rig.objects.get(CONFIG_MAPS, configmap_name(rig.node), rig.namespace)
             text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
-            return text if text and handed and handed[-1] == digest(text) else None
+            idle = rig.requests[-1:] == ["Idle"]  # the drain of the first configuration is over
+            return text if text and idle and handed and handed[-1] == digest(text) else None
 
-        text = await until(worker, configured, "the first hand-off")
+        text = await until(worker, configured, "the first hand-off, the drain request back to Idle")
         first_seconds = time.monotonic() - started
         assert await num_vfs(worker) == NUM_VFS
         assert await plugin_file(worker) == text

@@ -40,3 +40,17 @@ def test_marks_we_did_not_write_are_refused_naming_the_file(tmp_path: Path, text
     (tmp_path / BOOT_MARKS_FILE).write_text(text)
     with pytest.raises(HostFileError, match=r"^/etc/sriov-operator/boot-marks\.json: not our boot marks"):
         read_boot_marks(HostRoot(tmp_path))
+
+
+def test_a_reboot_brings_a_pf_back_with_its_boot_mtu_and_link_state(tmp_path: Path) -> None:
+    """Run-time settings of a PF that stays on its driver are not kept either: no kinder than a kernel."""
+    create_host(load_profile("baremetal-intel"), tmp_path)
+    netdev = tmp_path / "sys/class/net/ens1f0"
+    booted = (netdev / "mtu").read_text(), (netdev / "flags").read_text()
+    writer = SimulatedWriter(tmp_path)
+    writer.write_attribute(netdev / "mtu", "9000")
+    writer.write_attribute(netdev / "flags", "0x1002")
+    assert ((netdev / "mtu").read_text(), (netdev / "flags").read_text()) != booted
+    with SimulatedKernel.transaction(tmp_path) as kernel:
+        kernel.reboot()
+    assert ((netdev / "mtu").read_text(), (netdev / "flags").read_text()) == booted
