@@ -95,25 +95,17 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
     try:
         await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
 
-        async def configured() -> str | None:
-            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
-            interfaces = ((state or {}).get("spec") or {}).get("interfaces") or []
-            if state is None or [i.get("numVfs") for i in interfaces] != [4]:
-                return None
-            if await synced(objects, namespace, name, state["metadata"]["generation"]) is None:
-                return None
-            if annotations_of(state).get("sriovnetwork.openshift.io/current-state") != "Idle":
-                return None
-            configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
-            text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
-            ok = text is not None and await handed_over(objects, namespace, name, daemon.root, text)
-            return text if ok else None
-
-        text = await eventually(configured, "4 VFs, Succeeded, drained once and handed over", 180)
+        text = await eventually(
+            lambda: configured(objects, namespace, name, daemon.root),
+            "4 VFs, Succeeded, drained once and handed over",
+            180,
+        )
         assert vf_count(daemon.root, BAREMETAL_PF) == 4
         assert "Drain_Required" in requests  # the first configuration drains (VFs are taken from pods)
         await make_pod(objects, "device-plugin", namespace, name, labels=PLUGIN_LABELS)
         await eventually(lambda: _last(handed, digest(text)), "the hand-off seen by the watch")
+
+        await eventually(lambda: _drain_over(requests, cordoned), "the first drain's end seen by the watches")
         seen_before = len(requests), len(cordoned)
 
         with apply_lock_held(daemon.root):
@@ -145,6 +137,26 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
             watch.cancel()
         await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
+
+
+async def configured(objects: KubeObjects, namespace: str, name: str, root: Path) -> str | None:
+    """The device plugin's config.json once the node has its 4 VFs, Succeeded, is Idle and has it."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    interfaces = ((state or {}).get("spec") or {}).get("interfaces") or []
+    if state is None or [i.get("numVfs") for i in interfaces] != [4]:
+        return None
+    if await synced(objects, namespace, name, state["metadata"]["generation"]) is None:
+        return None
+    if annotations_of(state).get("sriovnetwork.openshift.io/current-state") != "Idle":
+        return None
+    configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+    text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
+    ok = text is not None and await handed_over(objects, namespace, name, root, text)
+    return text if ok else None
+
+
+async def _drain_over(requests: list[str], cordoned: list[bool]) -> bool:
+    return await _last(requests, "Idle") and await _last(cordoned, False)
 
 
 async def _last(values: list[Any], wanted: Any) -> bool:
