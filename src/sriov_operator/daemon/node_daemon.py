@@ -58,7 +58,7 @@ from sriov_operator.daemon.sync import (
 )
 from sriov_operator.errors import SriovOperatorError, describe
 from sriov_operator.host.apply import converge
-from sriov_operator.host.boot import read_boot_marks, write_boot_marks
+from sriov_operator.host.boot import mark_this_boot, read_boot_marks
 from sriov_operator.host.discovery import Discovery
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
@@ -325,7 +325,7 @@ class NodeDaemon:
     def _remove_plugin_config(self) -> bool:
         """Mark the withdrawal in this boot, then remove the file; whether there was one."""
         host = self.host.host
-        write_boot_marks(host, self.host.access.writer, read_boot_marks(host).with_mark(WITHDRAWN))
+        mark_this_boot(host, self.host.access.writer, WITHDRAWN)
         path = self._plugin_file()
         present = os.path.lexists(path)
         self.host.access.writer.remove_file(path)
@@ -355,7 +355,7 @@ class NodeDaemon:
 
         The boot mark comes first: a crash in between leaves no file, which is handed over again."""
         host = self.host.host
-        write_boot_marks(host, self.host.access.writer, read_boot_marks(host).with_mark(HANDED_OVER))
+        mark_this_boot(host, self.host.access.writer, HANDED_OVER)
         path = self._plugin_file()
         previous = host.read_state_file(path)
         if previous != text:

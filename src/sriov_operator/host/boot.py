@@ -64,5 +64,10 @@ def read_boot_marks(host: HostRoot) -> BootMarks:
     return BootMarks(host.read(host.path(BOOT_ID)), marks)
 
 
-def write_boot_marks(host: HostRoot, writer: HostWriter, marks: BootMarks) -> None:
-    writer.write_file(host.path(BOOT_MARKS_FILE), json.dumps(dict(marks.marks), sort_keys=True) + "\n")
+def mark_this_boot(host: HostRoot, writer: HostWriter, mark: BootMark) -> None:
+    """Record that ``mark`` happened in this boot (no write when it already is, or the boot is unknown)."""
+    marks = read_boot_marks(host)
+    if marks.boot_id is None or marks.in_this_boot(mark):
+        return
+    text = json.dumps(dict(marks.with_mark(mark).marks), sort_keys=True) + "\n"
+    writer.write_file(host.path(BOOT_MARKS_FILE), text)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sriov_operator.host.boot import BOOT_ID, BOOT_MARKS_FILE, BootMarks, read_boot_marks, write_boot_marks
+from sriov_operator.host.boot import BOOT_ID, BOOT_MARKS_FILE, BootMarks, mark_this_boot, read_boot_marks
 from sriov_operator.host.root import HostFileError, HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.host.simulator.host_io import SimulatedWriter
@@ -19,8 +19,11 @@ def test_a_mark_holds_in_its_boot_and_not_after_a_reboot(tmp_path: Path) -> None
     marks = read_boot_marks(host)
     assert marks.boot_id == (tmp_path / BOOT_ID).read_text().strip()
     assert marks.marks == {}
-    write_boot_marks(host, SimulatedWriter(tmp_path), marks.with_mark("devicePluginHandedOver"))
+    mark_this_boot(host, SimulatedWriter(tmp_path), "devicePluginHandedOver")
     assert read_boot_marks(host).in_this_boot("devicePluginHandedOver")
+    written = (tmp_path / BOOT_MARKS_FILE).stat().st_mtime_ns
+    mark_this_boot(host, SimulatedWriter(tmp_path), "devicePluginHandedOver")
+    assert (tmp_path / BOOT_MARKS_FILE).stat().st_mtime_ns == written  # already marked: not written again
     with SimulatedKernel.transaction(tmp_path) as kernel:
         kernel.reboot()
     after = read_boot_marks(host)
