@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from sriov_operator.daemon.handoff import HANDED_OVER, DevicePluginConfig, HostHandOff
 from sriov_operator.daemon.sync import (
-    DevicePluginConfig,
     Failure,
     Observation,
     decide,
@@ -15,6 +15,7 @@ from sriov_operator.daemon.sync import (
     retry_delay,
 )
 from sriov_operator.host.actions import BindDriver, SetNumVfs
+from sriov_operator.host.boot import BootMarks
 from sriov_operator.host.plan import Plan
 
 BIND = BindDriver("0000:00:04.0", "vfio-pci", requires="none", reason="wants vfio-pci")
@@ -31,6 +32,7 @@ BASE = Observation(
     drain_request="Idle",
     drain_current="Idle",
     device_plugin=CONFIG,
+    host_handoff=HostHandOff(on_host=True, boot=BootMarks("boot-1", {HANDED_OVER: "boot-1"})),
     failure=None,
 )
 DONE = dataclasses.replace(BASE, plan=Plan(()), explanation=())

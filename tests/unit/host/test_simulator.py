@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.host.apply import converge
-from sriov_operator.host.openstack.ports import BOOT_ID, CHECKPOINT_FILE
+from sriov_operator.host.boot import BOOT_ID
+from sriov_operator.host.openstack.ports import CHECKPOINT_FILE
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import plan
 from sriov_operator.host.root import (
