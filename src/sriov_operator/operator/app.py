@@ -62,9 +62,17 @@ class OwningObjects(KubeObjects):
         return await super().apply(resource, body, field_manager, force, subresource)
 
     async def create(
-        self, resource: Resource, body: dict[str, Any], namespace: str | None = None
+        self,
+        resource: Resource,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        subresource: str | None = None,
     ) -> dict[str, Any]:
-        return await super().create(resource, stamped(body, self.owners), namespace)
+        if subresource is None:  # a subresource's body (a token request, an eviction) owns nothing
+            body = stamped(body, self.owners)
+        return await super().create(resource, body, namespace, name=name, subresource=subresource)
 
     async def update(
         self, resource: Resource, body: dict[str, Any], subresource: str | None = None
