@@ -34,7 +34,7 @@ class PodPlacement:
     namespace: str
     node_name: str
     image_user: int  # the image's USER, when no securityContext sets runAsUser
-    volumes: Mapping[str, Path]  # pod volume name -> host directory standing for it
+    volumes: Mapping[str, Path] = field(default_factory=dict)  # pod volume name -> host directory
     service_account: Path | None = None  # a directory with token, ca.crt and namespace
     api_host: str = "127.0.0.1"
     api_port: int = 443

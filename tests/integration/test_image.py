@@ -236,7 +236,11 @@ async def cluster(
             f"{WEBHOOK_SERVICE_NAME}-0",
             await cluster.service_account(pod_spec["serviceAccountName"]),
             volumes={"tls": tls},
-            env_overrides={"SRIOV_OPERATOR_PORT": str(webhook_port), "SRIOV_OPERATOR_ADDRESS": "127.0.0.1"},
+            env_overrides={
+                "SRIOV_OPERATOR_PORT": str(webhook_port),
+                "SRIOV_OPERATOR_ADDRESS": "127.0.0.1",
+                "SRIOV_OPERATOR_HEALTH_PORT": str(free_port()),
+            },
         )
         cluster.containers.append(
             stack.enter_context(
@@ -325,7 +329,27 @@ async def test_config_daemon_from_the_image_puts_the_seed_dpdk_port_on_vfio(
     with running_container(cluster.podman, pod_spec, container, placement, tmp_path / "daemon.log") as daemon:
         cluster.containers.append(daemon)
         try:
-            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
+            async def discovered() -> bool:
+                state = await objects.get(SRIOV_NETWORK_NODE_STATES, node, namespace)
+                return bool(((state or {}).get("status") or {}).get("interfaces"))
+
+            # the webhook admits a policy once its nicSelector matches a NIC some daemon reported
+            await cluster.wait("the daemon's report of the host's NICs", discovered)
+            refusals: list[str] = []
+
+            async def admitted() -> bool:
+                try:
+                    await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+                except KubeApiError as error:
+                    refusals[:] = [str(error)]
+                    return False
+                return True
+
+            try:
+                await cluster.wait("the webhook to admit the seed's policy", admitted)
+            except AssertionError as error:
+                raise AssertionError(f"{error}\nlast refusal: {refusals}") from None
 
             async def succeeded() -> dict[str, Any] | None:
                 state = await objects.get(SRIOV_NETWORK_NODE_STATES, node, namespace)
