@@ -5,7 +5,8 @@ venv module, imported with ``podman import`` and passed as the Containerfile's
 ``PYTHON_IMAGE``; users keep the documented public base. Both are cached in the
 private podman storage (tests/image/podman.py): the base by its recipe's hash,
 the image's layers by podman's own layer cache, so a rebuild after a change
-under src/ reinstalls only the project, not its dependencies.
+under src/ reinstalls only the project, not its dependencies; an image built
+from the same tree is tagged again, not rebuilt.
 
 ``python -m tests.image.build`` builds both and prints the timings and sizes
 (bench/RESULTS.md, "Image").
@@ -102,6 +103,21 @@ class Built:
     size_bytes: int
 
 
+# What the build reads from the tree (.containerignore lets in these and nothing else).
+CONTEXT_FILES = ("Containerfile", ".containerignore", "pyproject.toml", "README.md")
+
+
+def context_digest(context: Path, base: str) -> str:
+    """A hash of everything the build reads: with vfs storage even a fully cached build takes minutes
+    (each step copies and diffs the whole tree), so an unchanged context is not built again at all."""
+    digest = hashlib.sha256(base.encode())
+    sources = sorted(p for p in (context / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in [*(context / name for name in CONTEXT_FILES), *sources]:
+        digest.update(f"\0{path.relative_to(context)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build_image(podman: Podman, log: Path, context: Path = REPO_ROOT) -> Built:
     """Base (cached) and the Containerfile's image as ``IMAGE``; one builder at a time."""
     with (podman.home / "build.lock").open("w") as lock:
@@ -109,11 +125,15 @@ def build_image(podman: Podman, log: Path, context: Path = REPO_ROOT) -> Built:
         started = time.monotonic()
         base = build_base(podman, log)
         based = time.monotonic()
-        podman.run(
-            "build", "--network", "host", "--layers", *ulimit_args(), *host_pip_mounts(),
-            "--build-arg", f"PYTHON_IMAGE={base}", "-f", str(context / "Containerfile"), "-t", IMAGE,
-            str(context), log=log,
-        )  # fmt: skip
+        built_from = f"{IMAGE}-{context_digest(context, base)}"
+        if podman.has_image(built_from):
+            podman.run("tag", built_from, IMAGE)
+        else:
+            podman.run(
+                "build", "--network", "host", "--layers", *ulimit_args(), *host_pip_mounts(),
+                "--build-arg", f"PYTHON_IMAGE={base}", "-f", str(context / "Containerfile"),
+                "-t", built_from, "-t", IMAGE, str(context), log=log,
+            )  # fmt: skip
         built = time.monotonic()
     size = int(podman.run("image", "inspect", "--format", "{{.Size}}", IMAGE).strip())
     return Built(IMAGE, base, round(based - started, 1), round(built - based, 1), size)
