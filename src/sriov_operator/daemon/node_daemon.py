@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
+from sriov_operator.api.conditions import NO_IOMMU
 from sriov_operator.api.constants import (
     API_VERSION,
     APPLIED_GENERATION_ANNOTATION,
@@ -33,7 +34,7 @@ from sriov_operator.api.constants import (
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
-from sriov_operator.daemon.conditions import CONDITION_NO_IOMMU, daemon_conditions
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     config_text,
@@ -41,7 +42,7 @@ from sriov_operator.daemon.handoff import (
     plugin_restart_needed,
     read_device_plugin_config,
 )
-from sriov_operator.daemon.status import daemon_status, status_apply_body, status_changed
+from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_apply_body, status_changed
 from sriov_operator.daemon.sync import (
     RETRY_MESSAGE,
     Decision,
@@ -63,7 +64,6 @@ from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import Informer
-from sriov_operator.runtime.refs import ObjectRef
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ class NodeDaemon:
         body = status_apply_body(self.node_name, self.namespace, wanted)
         await self.objects.apply(SRIOV_NETWORK_NODE_STATES, body, DAEMON_FIELD_MANAGER, subresource="status")
         logger.info("status %s: %s", decision.sync_status, decision.progress, extra=self._extra)
-        if no_iommu and not _condition_true(state, CONDITION_NO_IOMMU):
-            note = next(c.message for c in conditions if c.type == CONDITION_NO_IOMMU)
+        if no_iommu and not _condition_true(state, NO_IOMMU):
+            note = next(c.message for c in conditions if c.type == NO_IOMMU)
             await self._event(state, "Warning", EventReason.UNSAFE_NO_IOMMU_MODE, note, "Configure")
 
     async def _fail(
@@ -266,9 +266,7 @@ class NodeDaemon:
             await self._publish(looked, decision)
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
-            await self._publish_status(
-                state, interfaces, _condition_true(state, CONDITION_NO_IOMMU), decision
-            )
+            await self._publish_status(state, interfaces, _condition_true(state, NO_IOMMU), decision)
         return Result(requeue_after=retry)
 
     async def _apply(self, looked: _Pass) -> None:
