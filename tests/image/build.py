@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.image.podman import ImageToolingError, Podman, private_podman, ulimit_args
+from tests.image.podman import ImageToolingError, Podman, podman_home, private_podman, ulimit_args
 from tests.support import REPO_ROOT
 
 SUITE = "bookworm"  # python3 is 3.11 there, as in the documented python:3.11-slim-bookworm
@@ -79,7 +79,7 @@ def build_base(podman: Podman, log: Path) -> str:
         return reference
     if shutil.which("debootstrap") is None:
         raise ImageToolingError("no debootstrap on PATH: apt-get install debootstrap (scripts/test does)")
-    debs = podman.home / "debs"
+    debs = podman_home() / "debs"  # shared by the storage drivers
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="base-", dir=podman.home) as work:
         root = Path(work) / "root"
@@ -108,8 +108,8 @@ CONTEXT_FILES = ("Containerfile", ".containerignore", "pyproject.toml", "README.
 
 
 def context_digest(context: Path, base: str) -> str:
-    """A hash of everything the build reads: with vfs storage even a fully cached build takes minutes
-    (each step copies and diffs the whole tree), so an unchanged context is not built again at all."""
+    """A hash of everything the build reads: an unchanged context is not built again at all (with vfs
+    storage even a fully cached build takes minutes: each step copies and diffs the whole tree)."""
     digest = hashlib.sha256(base.encode())
     sources = sorted(p for p in (context / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in [*(context / name for name in CONTEXT_FILES), *sources]:
