@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
+from sriov_operator.kube.client import api_client
 
 from sriov_operator.api.constants import (
     CONFIG_DAEMON_NAME,
@@ -51,7 +52,6 @@ from sriov_operator.install.objects import (
     rbac,
 )
 from sriov_operator.install.values import default_values
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.errors import KubeApiError
 from sriov_operator.kube.objects import KubeObjects
