@@ -33,7 +33,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
-from sriov_operator.kube.client import api_client
 
 from sriov_operator.api.constants import (
     CONFIG_DAEMON_NAME,
@@ -71,6 +70,7 @@ from tests.image.kubelet import PodPlacement
 from tests.image.podman import ImageToolingError, Podman, ulimit_args
 from tests.integration.conftest import own_control_plane
 from tests.integration.daemon_harness import create_node, driver_of, eventually, synced
+from tests.kube_client import api_client, kube_objects
 from tests.support import FIXTURES
 
 pytestmark = [pytest.mark.integration, pytest.mark.image]
@@ -98,8 +98,9 @@ def plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="module")
 async def objects(plane: ControlPlane) -> AsyncIterator[KubeObjects]:
     async with api_client(plane.kubeconfig) as api:
-        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
-        yield KubeObjects(api)
+        objects = kube_objects(api)
+        await install_crds(objects, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+        yield objects
 
 
 @dataclass
