@@ -96,3 +96,28 @@ def test_malformed_file_names_file_and_line_without_traceback(tmp_path: Path, co
 def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "-f", "/nonexistent/x.yaml"]) == 1
     assert "/nonexistent/x.yaml: no such file or directory" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ("oops", "metadata"),
+        (True, "metadata"),
+        ({"namespace": NS}, "metadata.name"),
+        ({"name": 5}, "metadata.name"),
+    ],
+)
+def test_broken_metadata_gets_the_same_error_from_validate_render_and_diff(
+    tmp_path: Path, cluster_file: Path, capsys: pytest.CaptureFixture[str], metadata: object, field: str
+) -> None:
+    """A policy whose metadata is not a mapping with a name is refused, not read as a nameless policy."""
+    bad = write(tmp_path / "bad.yaml", [{**policy("p"), "metadata": metadata}])
+    for argv in (
+        ["validate", "-f", str(bad)],
+        ["render", "-f", str(bad)],
+        ["diff", "--from", str(cluster_file), "-f", str(bad)],
+    ):
+        assert main(argv) == 1, argv
+        captured = capsys.readouterr()
+        assert f": {field}: got " in captured.out, argv
+        assert "Traceback" not in captured.err
