@@ -129,7 +129,7 @@ def _run(argv: list[str]) -> tuple[int | None, str]:
             return main(argv), err.getvalue()
     except SystemExit as exit_:
         return int(exit_.code or 0), err.getvalue()
-    except BaseException:  # noqa: BLE001 - a finding is exactly what escapes cli.main
+    except BaseException:  # a finding is exactly what escapes cli.main
         return None, traceback.format_exc(limit=-3)
 
 
