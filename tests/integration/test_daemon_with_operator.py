@@ -24,8 +24,8 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file
 from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
@@ -169,7 +169,7 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
         for daemon in daemons:
             assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
             assert driver_of(daemon.root, OFFLOAD_PORT) == "mlx5_core"
-            configmap = await objects.get(CONFIG_MAPS, configmap_name(daemon.node), namespace)
+            configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(daemon.node), namespace)
             assert configmap is not None
             text = configmap["data"]["config.json"]
             offload = next(r for r in json.loads(text)["resourceList"] if r["resourceName"] == "hwoffload1")
@@ -313,7 +313,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
                 watch.result()
         assert True in cordoned and cordoned[-1] is False, cordoned  # cordoned during the drain, then not
         assert "Draining" in answers and "DrainComplete" in answers[answers.index("Draining") :], answers
-        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+        configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
         assert configmap is not None
         text = configmap["data"]["config.json"]
         assert [r["resourceName"] for r in json.loads(text)["resourceList"]] == ["intelnics"]
@@ -365,7 +365,41 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
         assert state["status"]["lastSyncError"] == ""
         assert conditions(state)["Degraded"]["status"] == "False"
         assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
-        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+        configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
+        assert configmap is not None
+        text = configmap["data"]["config.json"]
+        await eventually(
+            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
+        )
+    finally:
+        daemon.stop()
+
+
+async def test_a_node_with_a_250_character_name_gets_its_device_plugin_config(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """The operator hashes that node's ConfigMap name; the daemon used to watch ``prefix + node``."""
+    namespace, objects = operator, KubeObjects(kube)
+    name = ("vm-" + namespace + "-" + "n" * 250)[:250]
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {"e2e": namespace}
+    )
+    daemon.start()
+    try:
+        for policy in seed_policies(namespace):
+            policy["spec"]["nodeSelector"] = {"e2e": namespace}
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
+        async def configured() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)  # None until the operator
+            if state is None or len((state.get("spec") or {}).get("interfaces") or []) != 2:
+                return None
+            return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+        await eventually(configured, "Succeeded on the node with a 250-character name", 180)
+        configmap_name = device_plugin_configmap_name(name)
+        assert len(configmap_name) == 253 and not configmap_name.endswith(name)
+        configmap = await objects.get(CONFIG_MAPS, configmap_name, namespace)
         assert configmap is not None
         text = configmap["data"]["config.json"]
         await eventually(

@@ -61,6 +61,13 @@ DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
     DRAIN_RETRY_AT_ANNOTATION,
     DRAINED_FOR_ANNOTATION,
 )
+# The drain controller's answers to a config daemon's request: only the operator writes them (the
+# daemon's node-scope admission policy lists the same keys as drainAnswers).
+DRAIN_ANSWER_ANNOTATIONS: Final = (
+    NODE_STATE_CURRENT_ANNOTATION,
+    CORDONED_BY_ANNOTATION,
+    *DRAIN_BOOKKEEPING_ANNOTATIONS,
+)
 # The NodeState condition the drain controller owns (the daemon owns Ready, Progressing, Degraded).
 CONDITION_DRAINING: Final = "Draining"
 

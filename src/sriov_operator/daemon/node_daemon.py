@@ -33,11 +33,11 @@ from sriov_operator.api.constants import (
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.daemon.conditions import CONDITION_NO_IOMMU, daemon_conditions
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     config_text,
-    configmap_name,
     plugin_restart_needed,
     read_device_plugin_config,
 )
@@ -152,7 +152,7 @@ class NodeDaemon:
             return await self._fail(state, "DiscoveryFailed", f"cannot read the host: {describe(error)}")
         planned, plan_error = (None, spec_error) if spec_error else self._plan(spec, host_state)
         node = self.caches.nodes.get(self.node_name)
-        configmap = self.caches.config_maps.get(configmap_name(self.node_name), self.namespace)
+        configmap = self.caches.config_maps.get(device_plugin_configmap_name(self.node_name), self.namespace)
         seen = Observation(
             generation=generation,
             applied_generation=_applied_generation(state),
@@ -289,7 +289,7 @@ class NodeDaemon:
         logger.info("requested node state %s", value, extra=self._extra)
 
     async def _hand_over(self, looked: _Pass) -> None:
-        configmap = self.caches.config_maps.get(configmap_name(self.node_name), self.namespace)
+        configmap = self.caches.config_maps.get(device_plugin_configmap_name(self.node_name), self.namespace)
         text = config_text(configmap or {})
         config = looked.seen.device_plugin
         assert text is not None and config is not None
@@ -298,7 +298,7 @@ class NodeDaemon:
             await self._restart_device_plugin(looked.state)
         await self.objects.patch(
             CONFIG_MAPS,
-            configmap_name(self.node_name),
+            device_plugin_configmap_name(self.node_name),
             {"metadata": {"annotations": {HANDED_OVER_ANNOTATION: config.digest}}},
             self.namespace,
         )

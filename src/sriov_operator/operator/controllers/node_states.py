@@ -16,11 +16,11 @@ from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.operator.controllers.view import OperatorView, Reconciler
 from sriov_operator.operator.node_objects import (
-    device_plugin_configmap_name,
     device_plugin_label_patch,
     node_state_body,
     node_state_needs_write,
