@@ -294,3 +294,20 @@ def test_every_shared_root_device_and_resource_conflict_is_reported() -> None:
         "c spec.needVhostNet",
         "d spec.needVhostNet",
     ]
+
+
+def test_vfio_pci_and_netdevice_policies_cannot_share_a_resource_name() -> None:
+    """A vfio-pci policy reusing a netdevice policy's resourceName was accepted without a word."""
+    result = render(
+        [
+            *worker(interfaces=[pf("ens1f0", PF0), pf("ens1f1", PF1)]),
+            policy("kernel", resourceName="shared", nicSelector={"pfNames": ["ens1f0"]}),
+            policy("dpdk", resourceName="shared", deviceType="vfio-pci", nicSelector={"pfNames": ["ens1f1"]}),
+        ]
+    )
+    mixed = sorted(m for m in messages(result) if "spec.deviceType" in m)
+    assert len(mixed) == 2, mixed
+    assert (
+        "vfio-pci differs from netdevice in policy 'kernel', which shares resourceName 'shared'" in mixed[0]
+    )
+    assert result.device_plugin == {"w1": {"resourceList": []}}  # not exposed where both apply
