@@ -24,6 +24,7 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_HOST_DIR,
     DEVICE_PLUGIN_POD_SELECTOR,
     DRAIN_IDLE,
+    FAILED_POLICIES_ANNOTATION,
     HANDED_OVER_ANNOTATION,
     METADATA_SOURCE_ANNOTATION,
     NODE_STATE_ANNOTATION,
@@ -34,6 +35,7 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.names import device_plugin_configmap_name
+from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
 from sriov_operator.daemon.conditions import CONDITION_NO_IOMMU, daemon_conditions
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
@@ -68,7 +70,9 @@ from sriov_operator.runtime.refs import ObjectRef
 logger = logging.getLogger(__name__)
 
 AT_ONCE = Result(requeue_after=0.0)
-RETRIED_STEPS = ("fail", "apply", "hand-over")
+# Steps that wait out a failure's backoff; request-drain too: a node released after a failed apply
+# is drained again only when the retry is due.
+RETRIED_STEPS = ("fail", "apply", "hand-over", "request-drain")
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,10 @@ class NodeDaemon:
             await self._request_drain_state(looked, decision.drain_request)
             return None
         if step == "record-generation":
-            await self._annotate_state({APPLIED_GENERATION_ANNOTATION: str(generation)})
+            done: dict[str, str | None] = {APPLIED_GENERATION_ANNOTATION: str(generation)}
+            if FAILED_POLICIES_ANNOTATION in _annotations(looked.state):
+                done[FAILED_POLICIES_ANNOTATION] = None
+            await self._annotate_state(done)
             await self._event(
                 looked.state,
                 "Normal",
@@ -257,7 +264,9 @@ class NodeDaemon:
         logger.warning(
             "%s (attempt %d, retry in %.0fs)", message, self.failure.attempts, retry, extra=self._extra
         )
-        await self._event(state, "Warning", EventReason.CONFIGURATION_FAILED, message, "Configure")
+        blamed = await self._blame(state, reason, message, looked)
+        note = f"policy {', '.join(blamed)}: {message}" if blamed else message
+        await self._event(state, "Warning", EventReason.CONFIGURATION_FAILED, note, "Configure")
         if looked is not None and looked.seen.plan is not None:
             decision = decide(replace(looked.seen, failure=self.failure))
         else:
@@ -269,7 +278,24 @@ class NodeDaemon:
             await self._publish_status(
                 state, interfaces, _condition_true(state, CONDITION_NO_IOMMU), decision
             )
+        if reason == "ApplyFailed" and looked is not None and looked.seen.drain_request != DRAIN_IDLE:
+            # reported: now give the node back rather than keep it cordoned through the retries
+            await self._request_drain_state(looked, DRAIN_IDLE)
+            released = f"{note}; node released until the retry in {retry:.0f}s, when it is drained again"
+            await self._event(state, "Warning", EventReason.DRAIN_RELEASED, released, "Drain")
         return Result(requeue_after=retry)
+
+    async def _blame(
+        self, state: Object, reason: FailureReason, message: str, looked: _Pass | None
+    ) -> tuple[str, ...]:
+        """The failing policies, kept on the NodeState for the policy status; () for other failures."""
+        if reason not in ("ApplyFailed", "PlanRejected") or looked is None:
+            return ()
+        blamed = failing_policies(looked.spec, message, vf_parents(looked.interfaces))
+        value = annotation_value(blamed)
+        if blamed and _annotations(state).get(FAILED_POLICIES_ANNOTATION) != value:
+            await self._annotate_state({FAILED_POLICIES_ANNOTATION: value})
+        return blamed
 
     async def _apply(self, looked: _Pass) -> None:
         note = summarize(looked.seen.explanation)
@@ -329,7 +355,7 @@ class NodeDaemon:
             note = f"device plugin Pod {name} deleted: its resource list changed"
             await self._event(state, "Normal", EventReason.DEVICE_PLUGIN_RESTARTED, note, "HandOver")
 
-    async def _annotate_state(self, annotations: dict[str, str]) -> None:
+    async def _annotate_state(self, annotations: dict[str, str | None]) -> None:
         await self.objects.patch(
             SRIOV_NETWORK_NODE_STATES,
             self.node_name,

@@ -117,8 +117,9 @@ def _next_step(seen: Observation) -> tuple[Step, str, str | None]:
         return "fail", f"generation {seen.generation} cannot be applied on this host: {seen.plan_error}", None
     plan_text = summarize(seen.explanation)
     if plan.actions:
-        if plan.requires_drain and seen.drain_current != DRAIN_COMPLETE:
-            wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED
+        wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED
+        # DrainComplete answers the request standing now; after a release (a failed apply) ask again
+        if plan.requires_drain and (seen.drain_current != DRAIN_COMPLETE or seen.drain_request != wanted):
             if seen.drain_request != wanted:
                 return "request-drain", f"requesting {wanted} before: {plan_text}", wanted
             return "wait-drain", f"waiting for the drain (now {seen.drain_current}) before: {plan_text}", None
