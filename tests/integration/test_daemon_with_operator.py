@@ -31,6 +31,7 @@ from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    EVENTS,
     NODES,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
@@ -405,5 +406,61 @@ async def test_a_node_with_a_250_character_name_gets_its_device_plugin_config(
         await eventually(
             lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
         )
+    finally:
+        daemon.stop()
+
+
+async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """mtu 65535 passes the schema but this NIC takes 9702: the node stayed cordoned, the others READY 0."""
+    namespace, objects = operator, KubeObjects(kube)
+    name = f"failing-mtu-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+    daemon.start()
+    try:
+        jumbo = vf_policy(namespace, name, 4)
+        jumbo["metadata"]["name"] = "jumbo"
+        jumbo["spec"] |= {"resourceName": "jumbo", "mtu": 65535}
+        plain = vf_policy(namespace, name, 2)
+        plain["metadata"]["name"] = "plain"
+        plain["spec"] |= {"resourceName": "plain", "nicSelector": {"pfNames": ["ens1f1"]}}
+        for policy in (jumbo, plain):
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
+        async def released() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            kube_node = await objects.get(NODES, name)
+            if state is None or kube_node is None or is_cordoned(kube_node):
+                return None
+            if (state.get("status") or {}).get("syncStatus") != "Failed":
+                return None
+            if annotations_of(kube_node).get("sriovnetwork.openshift.io/state") != "Idle":
+                return None
+            return state
+
+        state = await eventually(released, "Failed, and the node uncordoned with its drain request Idle", 180)
+        assert "setPfMtu" in state["status"]["lastSyncError"], state["status"]["lastSyncError"]
+        assert annotations_of(state)["sriovnetwork.openshift.io/failed-policies"] == "jumbo"
+        degraded = conditions(state)["Degraded"]
+        assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")
+
+        async def released_event() -> dict[str, Any] | None:
+            events = (await objects.list(EVENTS, namespace))["items"]
+            return next((e for e in events if e["reason"] == "DrainReleased"), None)
+
+        event = await eventually(released_event, "a DrainReleased Event")
+        assert event["note"].startswith("policy jumbo: setPfMtu"), event["note"]
+        assert event["regarding"]["name"] == name
+
+        async def blocked() -> dict[str, Any] | None:
+            policy = await objects.get(SRIOV_NETWORK_NODE_POLICIES, "plain", namespace)
+            ready = conditions(policy or {}).get("Ready")
+            return ready if ready is not None and ready["reason"] == "BlockedByOtherPolicy" else None
+
+        ready = await eventually(blocked, "policy plain: blocked by policy jumbo")
+        assert f"{name} (by policy jumbo)" in ready["message"], ready["message"]
     finally:
         daemon.stop()
