@@ -16,10 +16,10 @@ import pytest
 from kubernetes_asyncio import client
 
 from sriov_operator.api import constants
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import ALL_KINDS
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.kube.client import api_error_message
-from sriov_operator.manifests import Document
 from tests.integration.conftest import NamespaceFactory
 
 POLICY: dict[str, Any] = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
+from sriov_operator.api.conditions import NO_IOMMU
 from sriov_operator.api.constants import (
     API_VERSION,
     APPLIED_GENERATION_ANNOTATION,
@@ -35,15 +36,15 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.names import device_plugin_configmap_name
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
-from sriov_operator.daemon.conditions import CONDITION_NO_IOMMU, daemon_conditions
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     config_text,
     plugin_restart_needed,
     read_device_plugin_config,
 )
-from sriov_operator.daemon.status import daemon_status, status_apply_body, status_changed
+from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_apply_body, status_changed
 from sriov_operator.daemon.sync import (
     RETRY_MESSAGE,
     Decision,
@@ -65,7 +66,6 @@ from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import Informer
-from sriov_operator.runtime.refs import ObjectRef
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +249,8 @@ class NodeDaemon:
         body = status_apply_body(self.node_name, self.namespace, wanted)
         await self.objects.apply(SRIOV_NETWORK_NODE_STATES, body, DAEMON_FIELD_MANAGER, subresource="status")
         logger.info("status %s: %s", decision.sync_status, decision.progress, extra=self._extra)
-        if no_iommu and not _condition_true(state, CONDITION_NO_IOMMU):
-            note = next(c.message for c in conditions if c.type == CONDITION_NO_IOMMU)
+        if no_iommu and not _condition_true(state, NO_IOMMU):
+            note = next(c.message for c in conditions if c.type == NO_IOMMU)
             await self._event(state, "Warning", EventReason.UNSAFE_NO_IOMMU_MODE, note, "Configure")
 
     async def _fail(
@@ -275,9 +275,7 @@ class NodeDaemon:
             await self._publish(looked, decision)
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
-            await self._publish_status(
-                state, interfaces, _condition_true(state, CONDITION_NO_IOMMU), decision
-            )
+            await self._publish_status(state, interfaces, _condition_true(state, NO_IOMMU), decision)
         if reason == "ApplyFailed" and looked is not None and looked.seen.drain_request != DRAIN_IDLE:
             # reported: now give the node back rather than keep it cordoned through the retries
             await self._request_drain_state(looked, DRAIN_IDLE)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
@@ -22,7 +23,6 @@ from sriov_operator.engine.problems import Problem
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.plan import Action, PlanError, Requirement, plan
 from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
-from sriov_operator.manifests import Document
 
 LIST_KEYS = ("pciAddress", "resourceName", "name")
 UNKNOWN_HOST_READY = KernelModules(vfio_loaded=True, vfio_pci_loaded=True, noiommu_enabled=True)
