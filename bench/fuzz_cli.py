@@ -104,15 +104,18 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]
 
 
 def mutate(document: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any], str]:
-    """A copy of ``document`` with one value replaced; the second item says where and with what."""
+    """A copy of ``document`` with one to three values replaced; the second item says where and with what."""
     body = copy.deepcopy(document)
-    path = rng.choice([p for p in _paths(body) if p])
-    value = rng.choice(HOSTILE)
-    parent: Any = body
-    for part in path[:-1]:
-        parent = parent[part]
-    parent[path[-1]] = value
-    return body, f"{'.'.join(map(str, path))} = {value!r:.40}"
+    said = []
+    for _ in range(rng.randint(1, 3)):
+        path = rng.choice([p for p in _paths(body) if p])
+        value = copy.deepcopy(rng.choice(HOSTILE))
+        parent: Any = body
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = value
+        said.append(f"{'.'.join(map(str, path))} = {value!r:.40}")
+    return body, "; ".join(said)
 
 
 @dataclass
