@@ -27,6 +27,8 @@ from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file
+from sriov_operator.host.simulator.journal import FAULTS_FILE, JOURNAL_FILE
+from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -462,5 +464,44 @@ async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
 
         ready = await eventually(blocked, "policy plain: blocked by policy jumbo")
         assert f"{name} (by policy jumbo)" in ready["message"], ready["message"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_daemon_killed_in_the_middle_of_set_num_vfs_converges_after_its_restart(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """Killed with -9 during setNumVfs (6 -> 8), the daemon never converged: 'sriov_numvfs: No such file'."""
+    namespace, objects = operator, KubeObjects(kube)
+    name = f"killed-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+    with SimulatedKernel.transaction(daemon.root) as kernel:
+        kernel.set_numvfs(BAREMETAL_PF, 6)
+    # the first kernel write (6 -> 0 VFs) dies after five of its changes, half the VFs gone
+    (daemon.root / FAULTS_FILE).write_text(json.dumps({"killInTransaction": 1, "afterChanges": 5}))
+    daemon.start()
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 8), namespace)
+
+        async def died() -> int | None:
+            assert daemon.process is not None
+            return daemon.process.poll()
+
+        assert await eventually(died, "the daemon killed in the middle of setNumVfs", 180) == -9
+        assert (daemon.root / JOURNAL_FILE).is_file()
+        daemon.start()
+
+        async def converged() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            kube_node = await objects.get(NODES, name)
+            if state is None or kube_node is None or is_cordoned(kube_node):
+                return None
+            return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+        await eventually(converged, "Succeeded with 8 VFs after the restart, uncordoned", 180)
+        assert vf_count(daemon.root, BAREMETAL_PF) == 8
+        assert not (daemon.root / JOURNAL_FILE).exists()
     finally:
         daemon.stop()
