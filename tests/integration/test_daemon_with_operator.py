@@ -264,6 +264,27 @@ def vf_count(root: Path, pf: str) -> int:
     return len(list((root / "sys/bus/pci/devices" / pf).glob("virtfn*")))
 
 
+async def synced_with_interfaces(
+    objects: KubeObjects, namespace: str, name: str, count: int
+) -> dict[str, Any] | None:
+    """The NodeState once its spec has ``count`` interfaces and the daemon says it applied it."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)  # None until the operator
+    if state is None or len((state.get("spec") or {}).get("interfaces") or []) != count:
+        return None
+    return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+
+async def device_plugin_config_handed_over(
+    objects: KubeObjects, namespace: str, name: str, root: Path
+) -> str:
+    """Wait until the node's device-plugin ConfigMap has been handed over to its host; its config.json."""
+    configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
+    assert configmap is not None
+    text: str = configmap["data"]["config.json"]
+    await eventually(lambda: handed_over(objects, namespace, name, root, text), "the device plugin's config")
+    return text
+
+
 async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_after(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
@@ -358,22 +379,15 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
 
         records.unlink()
 
-        async def recovered() -> dict[str, Any] | None:
-            state = await node_state(objects, namespace, name)
-            if len((state.get("spec") or {}).get("interfaces") or []) != 2:
-                return None
-            return await synced(objects, namespace, name, state["metadata"]["generation"])
-
-        state = await eventually(recovered, "recovery to Succeeded once the fault is gone", 180)
+        state = await eventually(
+            lambda: synced_with_interfaces(objects, namespace, name, 2),
+            "recovery to Succeeded once the fault is gone",
+            180,
+        )
         assert state["status"]["lastSyncError"] == ""
         assert conditions(state)["Degraded"]["status"] == "False"
         assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
-        configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
-        assert configmap is not None
-        text = configmap["data"]["config.json"]
-        await eventually(
-            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
-        )
+        await device_plugin_config_handed_over(objects, namespace, name, daemon.root)
     finally:
         daemon.stop()
 
@@ -393,21 +407,14 @@ async def test_a_node_with_a_250_character_name_gets_its_device_plugin_config(
             policy["spec"]["nodeSelector"] = {"e2e": namespace}
             await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
 
-        async def configured() -> dict[str, Any] | None:
-            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)  # None until the operator
-            if state is None or len((state.get("spec") or {}).get("interfaces") or []) != 2:
-                return None
-            return await synced(objects, namespace, name, state["metadata"]["generation"])
-
-        await eventually(configured, "Succeeded on the node with a 250-character name", 180)
+        await eventually(
+            lambda: synced_with_interfaces(objects, namespace, name, 2),
+            "Succeeded on the node with a 250-character name",
+            180,
+        )
         configmap_name = device_plugin_configmap_name(name)
         assert len(configmap_name) == 253 and not configmap_name.endswith(name)
-        configmap = await objects.get(CONFIG_MAPS, configmap_name, namespace)
-        assert configmap is not None
-        text = configmap["data"]["config.json"]
-        await eventually(
-            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
-        )
+        await device_plugin_config_handed_over(objects, namespace, name, daemon.root)
     finally:
         daemon.stop()
 
