@@ -167,6 +167,7 @@ class EventReason(StrEnum):
     CONFIGURATION_FAILED = "ConfigurationFailed"
     DEVICE_PLUGIN_CONFIG_HANDED_OVER = "DevicePluginConfigHandedOver"
     DEVICE_PLUGIN_RESTARTED = "DevicePluginRestarted"
+    DEVICE_PLUGIN_CONFIG_WITHDRAWN = "DevicePluginConfigWithdrawn"
     UNSAFE_NO_IOMMU_MODE = "UnsafeNoIOMMUMode"
     PLAN_WARNINGS = "PlanWarnings"
     METADATA_SOURCE = "MetadataSource"
@@ -216,7 +217,9 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.DEVICE_PLUGIN_CONFIG_HANDED_OVER: "the node's device plugin got its config file, after the "
     "devices it lists were configured",
     EventReason.DEVICE_PLUGIN_RESTARTED: "the node's device plugin Pod was deleted so it restarts with a "
-    "changed resource list",
+    "changed resource list, or without a config from an earlier boot",
+    EventReason.DEVICE_PLUGIN_CONFIG_WITHDRAWN: "the node rebooted: its device plugin's config was removed "
+    "until the devices are configured again in this boot",
     EventReason.UNSAFE_NO_IOMMU_MODE: "vfio runs in no-IOMMU mode on this node: DPDK devices do DMA without "
     "IOMMU isolation",
     EventReason.PLAN_WARNINGS: "the host plan for this node warns of something the daemon does not fix "

@@ -23,6 +23,7 @@ NO_IOMMU_MESSAGE = (
 
 # Ready/Progressing reasons while a step of the state machine runs.
 STEP_REASONS = {
+    "withdraw": "Rebooted",
     "apply": "Applying",
     "request-drain": "DrainRequested",
     "wait-drain": "WaitingForDrain",

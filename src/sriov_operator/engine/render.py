@@ -13,7 +13,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeState
+from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
 from sriov_operator.engine.cycles import cycle_collector_paused
@@ -53,7 +53,7 @@ class Prepared:
     nics: NicTable
     policies: tuple[CompiledPolicy, ...]  # statically valid, in apply order
     managed_nodes: Mapping[str, Node]
-    rdma_mode_by_node: Mapping[str, str]
+    rdma_mode_by_node: Mapping[str, RdmaMode]
     problems: tuple[Problem, ...]
     by_node_selector: PoliciesByNodeSelector
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
