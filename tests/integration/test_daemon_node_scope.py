@@ -28,9 +28,9 @@ from kubernetes_asyncio import client
 from sriov_operator.api.constants import DRAIN_ANSWER_ANNOTATIONS, GROUP, VERSION
 from sriov_operator.api.names import bounded_name, device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_error_message
 from sriov_operator.operator.node_objects import device_plugin_configmap
 from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_error_message
 
 POLICY_FILE = Path(__file__).parents[2] / "deploy" / "policies" / "config-daemon-node-scope.yaml"
 DAEMON_SA = "sriov-network-config-daemon"

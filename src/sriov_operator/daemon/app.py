@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_CONFIG_FOR_LABEL
+from sriov_operator.api.meta import name_of
 from sriov_operator.api.names import device_plugin_configmap_name, node_of_device_plugin_configmap
 from sriov_operator.daemon.node_daemon import NodeCaches, NodeDaemon
 from sriov_operator.daemon.settings import DaemonSettings
@@ -78,7 +79,7 @@ def register_daemons(
         return [name for name in names if name in daemons]
 
     def by_name(obj: dict[str, Any]) -> Iterable[str]:
-        return ours(str((obj.get("metadata") or {}).get("name")))
+        return ours(name_of(obj))
 
     def by_configmap(obj: dict[str, Any]) -> Iterable[str]:
         node = node_of_device_plugin_configmap(obj)
