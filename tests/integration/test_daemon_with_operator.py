@@ -413,7 +413,7 @@ async def test_a_node_with_a_250_character_name_gets_its_device_plugin_config(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
     """The operator hashes that node's ConfigMap name; the daemon used to watch ``prefix + node``."""
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = ("vm-" + namespace + "-" + "n" * 250)[:250]
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {"e2e": namespace}
@@ -440,7 +440,7 @@ async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
     """mtu 65535 passes the schema but this NIC takes 9702: the node stayed cordoned, the others READY 0."""
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"failing-mtu-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
@@ -496,7 +496,7 @@ async def test_a_daemon_killed_in_the_middle_of_set_num_vfs_converges_after_its_
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
     """Killed with -9 during setNumVfs (6 -> 8), the daemon never converged: 'sriov_numvfs: No such file'."""
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"killed-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}

@@ -19,8 +19,8 @@ from sriov_operator.api import constants
 from sriov_operator.api.documents import Document
 from sriov_operator.api.models import ALL_KINDS
 from sriov_operator.engine.inputs import read_documents
-from sriov_operator.kube.client import api_error_message
 from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_error_message
 
 POLICY: dict[str, Any] = {
     "apiVersion": constants.API_VERSION,
