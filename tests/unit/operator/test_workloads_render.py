@@ -276,3 +276,20 @@ def test_pull_secrets_reach_every_pod_and_tls_settings_the_webhook() -> None:
     assert webhook_env["SRIOV_OPERATOR_TLS_CIPHERS"] == "ECDHE-RSA-AES128-GCM-SHA256"
     plain = find(render_workloads(config, SETTINGS).apply, "DaemonSet", "sriov-device-plugin")
     assert "imagePullSecrets" not in plain["spec"]["template"]["spec"]
+
+
+def test_config_daemon_records_events_only_in_the_operator_namespace() -> None:
+    """A token bound to worker-0 created an Event in kube-system: the grant was cluster-wide."""
+    objects = render().apply
+    cluster_roles = [o for o in objects if o["kind"] == "ClusterRole"]
+    assert not any(
+        "events" in rule["resources"]
+        for role in cluster_roles
+        if role["metadata"]["name"] == "sriov-network-config-daemon"
+        for rule in role["rules"]
+    )
+    [role] = [
+        o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "sriov-network-config-daemon"
+    ]
+    assert role["metadata"]["namespace"] == SETTINGS.namespace
+    assert any("events" in rule["resources"] for rule in role["rules"])
