@@ -87,7 +87,7 @@ def test_a_missing_nad_rejects_the_pod_naming_it() -> None:
     ("annotation", "words"),
     [
         ("[{", "is not valid JSON"),
-        ('{"name": "a"}', "is not '[namespace/]name[@interface]'"),
+        ('{"name": "a"}', "not '[namespace/]name[@interface]'"),
         ('[{"namespace": "x"}]', 'needs a "name" string'),
         ("a/b/c", "is not '[namespace/]name[@interface]'"),
     ],
