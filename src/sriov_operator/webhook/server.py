@@ -230,11 +230,7 @@ class WebhookServer:
         limits = settings.limits
         self.connections = Connections(limits)
         endpoint = EndpointSettings(settings.max_body_bytes, limits.body_timeout, settings.review_timeout)
-        self._runner = web.AppRunner(
-            build_app(admission, endpoint, self.connections),
-            access_log=None,
-            keepalive_timeout=limits.idle_timeout,
-        )
+        self._runner = web.AppRunner(build_app(admission, endpoint, self.connections), access_log=None)
         self._server: asyncio.Server | None = None
         self._watch: asyncio.Task[None] | None = None
         self._previous_handler: Any = None
