@@ -4,9 +4,15 @@ aiohttp's server has no read timeouts and no connection cap, so each accepted
 connection's protocol (aiohttp's ``RequestHandler``) is wrapped in a
 `GuardedProtocol` that
 
-- answers ``503`` and closes when ``max_connections`` are already open (the cap
-  is also kept below the process's open-file limit, so established connections
-  never use up the file handles the process needs for its own API calls);
+- starts TLS itself (``loop.start_tls``), at most ``HANDSHAKES`` at once: each TLS
+  connection holds a 256 KiB read buffer in asyncio, so a burst of connections
+  waits (as bare TCP, a few KiB each) for a handshake slot instead of all taking
+  their buffers at once; a connection that gets no slot, or does not finish its
+  handshake, within ``header_timeout`` is closed; one answered 503 (below) keeps
+  its slot until it is closed, so TLS memory stays below (cap + HANDSHAKES) buffers;
+- answers ``503`` and closes when ``max_connections`` TLS connections are already
+  open (the cap is also kept below the process's open-file limit, so established
+  connections never use up the file handles the process needs for its API calls);
 - closes a connection with no request under way after ``idle_timeout`` (idle
   after the TLS handshake, or between keep-alive requests);
 - answers ``408`` and closes a connection whose request headers are not complete
@@ -22,8 +28,10 @@ line per interval.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import resource
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +41,10 @@ from prometheus_client import Counter
 logger = logging.getLogger(__name__)
 
 FILE_RESERVE = 64  # file handles kept for everything but client connections (API watches, logs, TLS files)
+HANDSHAKES = 128  # TLS handshakes at once (each connection beyond the cap has one, then gets the 503)
 ACCEPT_ERROR = "socket.accept() out of system resource"
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 128 * 1024
 
 DROPPED = Counter(
     "sriov_operator_webhook_connections_dropped_total",
@@ -45,7 +56,7 @@ DROPPED = Counter(
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    max_connections: int = 512
+    max_connections: int = 256
     header_timeout: float = 5.0  # also the TLS handshake timeout
     body_timeout: float = 5.0
     idle_timeout: float = 30.0
@@ -58,8 +69,21 @@ def _busy_response(status: str, text: str) -> bytes:
 
 
 def effective_cap(configured: int, open_file_limit: int, reserve: int = FILE_RESERVE) -> int:
-    """The connection cap: the configured one, but never within ``reserve`` of the open-file limit."""
-    return max(1, min(configured, open_file_limit - reserve))
+    """The cap on open connections: the configured one, but at most three quarters of the file
+    handles left after ``reserve`` (the last quarter: connections in their handshake, or being
+    told 503)."""
+    return max(1, min(configured, (open_file_limit - reserve) * 3 // 4))
+
+
+def map_large_buffers_alone(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold, so each connection's 256 KiB TLS buffer is a mapping of its own
+    that goes back to the system when the connection closes (glibc otherwise raises the threshold
+    after the first such free, and later buffers stay in the heap: a burst's peak is never given
+    back).  False where there is no glibc ``mallopt``."""
+    try:
+        return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        return False
 
 
 def open_file_limit() -> int:
@@ -70,11 +94,16 @@ def open_file_limit() -> int:
 class Connections:
     """The protocol factory handed to ``loop.create_server``; ``inner`` makes aiohttp's protocol."""
 
-    def __init__(self, limits: ConnectionLimits, inner: Callable[[], Any] | None = None) -> None:
-        self.limits = limits
+    def __init__(
+        self, limits: ConnectionLimits, tls: ssl.SSLContext, inner: Callable[[], Any] | None = None
+    ) -> None:
+        self.limits, self.tls = limits, tls
         self.inner = inner  # set before the server starts: aiohttp's server exists after runner.setup()
         self.cap = effective_cap(limits.max_connections, open_file_limit())
-        self.open: dict[asyncio.BaseTransport, GuardedProtocol] = {}
+        self.accepted: set[GuardedProtocol] = set()  # TCP connections, in their handshake or open
+        self.handshakes = asyncio.Semaphore(HANDSHAKES)
+        self.most_accepted = max(1, open_file_limit() - FILE_RESERVE)
+        self.open: dict[asyncio.BaseTransport, GuardedProtocol] = {}  # TLS connections
 
     def __call__(self) -> GuardedProtocol:
         return GuardedProtocol(self)
@@ -85,20 +114,57 @@ class Connections:
 
 
 class GuardedProtocol(asyncio.Protocol):
+    """One connection: first the TCP transport (TLS started here), then the TLS one for aiohttp."""
+
     def __init__(self, owner: Connections) -> None:
         self.owner = owner
         self.loop = asyncio.get_running_loop()
         self.inner: Any = None
+        self.raw: asyncio.Transport | None = None
         self.transport: asyncio.Transport | None = None
         self.handling = False
         self.request_started = 0.0  # loop time of the current request's first byte
         self._timer: asyncio.TimerHandle | None = None
+        self._handshake: asyncio.Task[None] | None = None
+        self._slot = False  # holds one of the handshake slots
+        self._early: list[bytes] = []  # data the TLS layer passed on before start_tls returned
 
     # ------------------------------------------------------------ protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        if len(self.owner.accepted) >= self.owner.most_accepted:
+            DROPPED.labels("out-of-files").inc()
+            transport.abort()  # the file handles left are for the process's own API calls
+            return
+        self.raw = transport
+        self.owner.accepted.add(self)
+        transport.pause_reading()  # the ClientHello is for the TLS layer start_tls puts in between
+        self._handshake = self.loop.create_task(self._start_tls(transport))
+
+    async def _start_tls(self, raw: asyncio.Transport) -> None:
+        limits, slots = self.owner.limits, self.owner.handshakes
+        try:
+            async with asyncio.timeout(limits.header_timeout):
+                await slots.acquire()
+                self._slot = True
+                if raw.is_closing():  # gone while it waited for a slot
+                    raise ConnectionError("closed before its handshake")
+                tls = await self.loop.start_tls(
+                    raw, self, self.owner.tls, server_side=True, ssl_shutdown_timeout=limits.header_timeout
+                )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+            logger.debug("TLS handshake failed: %s", exc)
+            raw.abort()
+            self._release()
+            return
+        if tls is None:  # the peer went away during the handshake
+            self._release()
+            return
+        self._serve(tls)
+
+    def _serve(self, transport: asyncio.Transport) -> None:
         self.transport = transport
-        if len(self.owner.open) >= self.owner.cap:
+        if len(self.owner.open) >= self.owner.cap:  # the 503 keeps its slot until it is closed
             DROPPED.labels("cap").inc()
             transport.write(
                 _busy_response(
@@ -107,14 +173,32 @@ class GuardedProtocol(asyncio.Protocol):
             )
             transport.close()
             return
+        self._give_back_slot()
         assert self.owner.inner is not None, "Connections.inner is set before serving"
         self.owner.open[transport] = self
         self.inner = self.owner.inner()
         self.inner.connection_made(transport)
         self._arm(self.owner.limits.idle_timeout, "idle")
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
+
+    def _give_back_slot(self) -> None:
+        if self._slot:
+            self._slot = False
+            self.owner.handshakes.release()
+
+    def _release(self) -> None:
+        self._give_back_slot()
+        self._disarm()
+        self.owner.accepted.discard(self)
+        if self.transport is not None:
+            self.owner.open.pop(self.transport, None)
 
     def data_received(self, data: bytes) -> None:
         if self.inner is None:
+            if self.transport is None and sum(map(len, self._early)) < 65536:
+                self._early.append(data)
             return
         if not self.handling and self._reason == "idle":
             self.request_started = self.loop.time()
@@ -125,9 +209,7 @@ class GuardedProtocol(asyncio.Protocol):
         return self.inner.eof_received() if self.inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self.transport is not None:
-            self.owner.open.pop(self.transport, None)
+        self._release()
         if self.inner is not None:
             self.inner.connection_lost(exc)
             self.inner = None

@@ -39,6 +39,7 @@ from sriov_operator.webhook.connections import (
     ConnectionLimits,
     Connections,
     QuietAcceptErrors,
+    map_large_buffers_alone,
 )
 from sriov_operator.webhook.injector import (
     NadKey,
@@ -228,7 +229,7 @@ class WebhookServer:
     def __init__(self, settings: ServerSettings, admission: Admission, tls: ReloadingTlsContext) -> None:
         self.settings, self.tls = settings, tls
         limits = settings.limits
-        self.connections = Connections(limits)
+        self.connections = Connections(limits, tls.context)
         endpoint = EndpointSettings(settings.max_body_bytes, limits.body_timeout, settings.review_timeout)
         self._runner = web.AppRunner(build_app(admission, endpoint, self.connections), access_log=None)
         self._server: asyncio.Server | None = None
@@ -241,16 +242,14 @@ class WebhookServer:
         await self._runner.setup()
         assert self._runner.server is not None
         self.connections.inner = self._runner.server
+        map_large_buffers_alone()
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(QuietAcceptErrors())
         self._server = await loop.create_server(
             self.connections,
             self.settings.host,
             self.settings.port,
-            ssl=self.tls.context,
-            backlog=1024,
-            ssl_handshake_timeout=self.settings.limits.header_timeout,
-            ssl_shutdown_timeout=self.settings.limits.header_timeout,
+            backlog=1024,  # TLS: started by each connection's guard, under the cap
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._watch = asyncio.create_task(self.tls.watch(self.settings.cert_check_interval))
