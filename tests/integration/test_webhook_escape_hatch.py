@@ -11,6 +11,7 @@ matchCondition leaves that write out).
 from __future__ import annotations
 
 import asyncio
+import shlex
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,21 @@ from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.client import APPLY_PATCH, api_error_message
 from sriov_operator.webhook.configurations import ConfigurationSettings, render_configurations
+from tests.docs_examples import example
 from tests.integration.webhook_support import start_webhook_process
 
 pytestmark = pytest.mark.integration
 VALIDATING = "ValidatingWebhookConfiguration"
+
+
+def _documented_annotation() -> dict[str, str]:
+    """The annotation docs/webhook.md's ``kubectl annotate`` sets (what kubectl sends as a merge patch)."""
+    words = shlex.split(example("escape-hatch").text.replace("\\\n", " "))
+    assert words[:2] == ["kubectl", "-n"] and words[3:6] == ["annotate", "sriovoperatorconfig", "default"]
+    assert words[-1] == "--overwrite"
+    key, value = words[6].split("=", 1)
+    assert (key, value) == (constants.WEBHOOK_FAILURE_POLICY_ANNOTATION, "Ignore")
+    return {key: value}
 
 
 async def _patch_config(kube: client.ApiClient, namespace: str, patch: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +117,7 @@ async def test_the_ignore_annotation_can_be_set_while_the_webhook_is_killed(
         before = await objects.get_namespaced_custom_object(
             constants.GROUP, constants.VERSION, namespace, SriovOperatorConfig.PLURAL, "default"
         )
-        hatch = {"metadata": {"annotations": {constants.WEBHOOK_FAILURE_POLICY_ANNOTATION: "Ignore"}}}
+        hatch = {"metadata": {"annotations": _documented_annotation()}}
         stored = await _patch_config(kube, namespace, hatch)
         assert stored["metadata"]["annotations"][constants.WEBHOOK_FAILURE_POLICY_ANNOTATION] == "Ignore"
         assert stored["spec"] == before["spec"]

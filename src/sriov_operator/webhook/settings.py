@@ -61,7 +61,7 @@ def add_webhook_arguments(
         "--max-connections",
         default=limits.max_connections,
         type=int,
-        help="connections open at once; more get HTTP 503 (kept 64 below the open-file limit)",
+        help="connections open at once; more get HTTP 503 (at most 3/4 of the open-file limit less 64)",
     )
     flag(
         "--header-timeout",
