@@ -10,6 +10,43 @@ next, in one place each:
 - `TransientError`: worth retrying soon (timeouts, 5xx, lost races). CLI exit 1;
   a process retries with backoff, quietly at first.
 
+The whole tree (module in brackets; the API errors mix `KubeApiError` into one of
+the three kinds, so ``except TransientError`` catches a 409 as well as a lost lease):
+
+* SriovOperatorError
+  + BadInputError
+  | + ManifestError                 [manifests]
+  | + SupportedNicError             [api.supported_nics]
+  | + RawJsonError                  [engine.nad]
+  | + PlanError                     [host.plan]
+  | + NetnsRequiredError            [host.io]
+  | + KubeconfigError               [kube.session]
+  | + InvalidObjectError            [kube.errors, also a KubeApiError]
+  | + NetworksAnnotationError       [webhook.injector]
+  | + MalformedReviewError          [webhook.review]
+  | | + BodyTooLargeError           [webhook.server]
+  | + CertificateFileError          [webhook.tls]
+  + HostError
+  | + HostLacksSupportError         [host.plan]
+  | + ApplyError                    [host.apply]
+  | + HostLockedError               [host.lock]
+  | + OutsideRootError              [host.root]
+  | + HostFileError                 [host.root]
+  | + MetadataError                 [host.openstack.metadata]
+  | + ForbiddenError                [kube.errors, also a KubeApiError]
+  | + BinariesUnavailableError      [controlplane.binaries]
+  | + ControlPlaneError             [controlplane.process]
+  | + SandboxError                  [sandbox.session]
+  | + AptError, BuildError, VmError [vmtest: test tooling]
+  + TransientError
+  | + NotFoundError                 [kube.errors, also a KubeApiError]
+  | + ConflictError                 [kube.errors, also a KubeApiError]
+  | + ApiUnavailableError           [kube.errors, also a KubeApiError]
+  | + ResourceExpiredError          [kube.errors, also a KubeApiError]
+  | + EvictionBlockedError          [kube.errors, also a KubeApiError]
+  | + NotLeaderError                [runtime.leader]
+  + KubeApiError                    [kube.errors: the HTTP status; never raised alone]
+
 Messages are one line that names what, where and (when we know) what to do.
 Raise with ``from error`` to keep the cause chained; `describe` renders the
 message with its causes for logs.
@@ -28,14 +65,12 @@ class SriovOperatorError(Exception):
     """Root of every error we raise on purpose. Never raised itself."""
 
     exit_code: int = EXIT_FAILURE
-    retryable: bool = True
 
 
 class BadInputError(SriovOperatorError):
     """Permanent: a manifest, spec, flag or file the user gave cannot be taken."""
 
     exit_code = EXIT_BAD_INPUT
-    retryable = False
 
 
 class HostError(SriovOperatorError):

@@ -1,7 +1,8 @@
 """Read Kubernetes documents from YAML/JSON files, with file and line for every problem.
 
 Manifests copied from web pages often arrive indented with tabs, which YAML
-forbids (the two policies of the seed article are such a case).  We read leading
+forbids (the DPDK and OVS-offload example policies, ``dpdk1`` and
+``hwoffload1``, are such a case).  We read leading
 tabs as 8-column tab stops — what the author saw on the page — and say so in a
 warning instead of failing.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from sriov_operator.api.documents import Document
 from sriov_operator.errors import BadInputError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -96,21 +98,6 @@ class _KubernetesLoader(yaml.SafeLoader):
 
 _KubernetesLoader.add_constructor("tag:yaml.org,2002:timestamp", _KubernetesLoader.construct_yaml_timestamp)
 _KubernetesLoader.add_constructor("tag:yaml.org,2002:binary", _KubernetesLoader.construct_yaml_binary)
-
-
-@dataclass(frozen=True)
-class Document:
-    source: str
-    line: int  # 1-based line where the document starts
-    body: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return str(self.body.get("kind", ""))
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
 
 
 class ManifestError(BadInputError):

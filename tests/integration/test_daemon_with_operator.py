@@ -198,6 +198,17 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
 
 
 BAREMETAL_PF = "0000:3b:00.0"  # ens1f0 of the profile's Intel XXV710
+
+
+async def bare_metal_node(
+    objects: KubeObjects, control_plane: ControlPlane, namespace: str, name: str, tmp_path: Path
+) -> DaemonProcess:
+    """A simulated bare-metal server (an Intel XXV710) with its Node and daemon, selected by its hostname."""
+    return await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+
+
 CURRENT_STATE = "sriovnetwork.openshift.io/current-state"
 
 
@@ -266,10 +277,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
 ) -> None:
     namespace, objects = operator, KubeObjects(kube)
     name = f"baremetal-{namespace}"
-    daemon = await simulated_node(
-        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
-    )
-    daemon.start()
+    daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     cordoned: list[bool] = []
     answers: list[str] = []
     watches = [

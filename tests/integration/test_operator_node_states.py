@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL, FOR_GENERATION_ANNOTATION
+from sriov_operator.api.documents import Document
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import RenderResult, render_cluster
@@ -20,7 +21,7 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_OPERATOR_CONFIGS,
 )
-from sriov_operator.manifests import Document, load_paths
+from sriov_operator.manifests import load_paths
 from sriov_operator.operator.node_objects import device_plugin_configmap_name
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_support import (

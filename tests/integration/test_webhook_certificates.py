@@ -35,16 +35,13 @@ from sriov_operator.kube.resources import (
 from sriov_operator.runtime.clock import SYSTEM_CLOCK
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
+from sriov_operator.webhook import certificate_controller
 from sriov_operator.webhook.admission import AdmissionSettings
 from sriov_operator.webhook.cache import InformerSource
+from sriov_operator.webhook.certificate_controller import KEY, WebhookReconciler
 from sriov_operator.webhook.certificates import split_pems
-from sriov_operator.webhook.operator_controllers import (
-    KEY,
-    WebhookReconciler,
-    register_operator_controllers,
-    webhook_operator_settings,
-)
 from sriov_operator.webhook.server import Admission, ServerSettings, WebhookServer
+from sriov_operator.webhook.settings import webhook_operator_settings
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.webhook_support import policy_body
 
@@ -103,7 +100,7 @@ async def operated(
     runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
     directory = tmp_path_factory.mktemp("mounted-secret")
     async with Manager(runtime) as operator, Manager(runtime) as webhook_process:
-        register_operator_controllers(operator, settings)
+        certificate_controller.register(operator, settings)
         operator_run = asyncio.create_task(operator.run())
         source = InformerSource(webhook_process, namespace)
         webhook_run = asyncio.create_task(webhook_process.run())

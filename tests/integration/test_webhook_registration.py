@@ -17,7 +17,8 @@ from sriov_operator.kube.resources import VALIDATING_WEBHOOK_CONFIGURATIONS
 from sriov_operator.runtime.clock import SYSTEM_CLOCK
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
-from sriov_operator.webhook.operator_controllers import KEY, WebhookReconciler, webhook_operator_settings
+from sriov_operator.webhook.certificate_controller import KEY, WebhookReconciler
+from sriov_operator.webhook.settings import webhook_operator_settings
 
 pytestmark = pytest.mark.integration
 

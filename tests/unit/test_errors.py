@@ -46,3 +46,29 @@ def test_cli_prints_one_line_and_maps_the_tree(tmp_path: Path, capsys: pytest.Ca
     assert code == 2
     assert err.count("\n") == 1
     assert err.startswith("sriov-operator plan: ") and str(missing) in err
+
+
+def _subclasses(cls: type[BaseException]) -> set[type[BaseException]]:
+    found: set[type[BaseException]] = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+def test_the_module_docstring_draws_every_public_error_in_the_tree() -> None:
+    import importlib
+    import pkgutil
+
+    import sriov_operator
+    from sriov_operator import errors
+
+    for module in pkgutil.walk_packages(sriov_operator.__path__, "sriov_operator."):
+        importlib.import_module(module.name)
+    doc = errors.__doc__ or ""
+    drawn = {
+        sub.__name__
+        for sub in _subclasses(errors.SriovOperatorError)
+        if sub.__module__.startswith("sriov_operator.") and not sub.__name__.startswith("_")
+    }
+    missing = sorted(name for name in drawn if name not in doc)
+    assert not missing, f"errors.py's tree lacks {missing}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from sriov_operator.api.base import ApiModel
 from sriov_operator.api.models import (
     InterfaceExt,
     SriovNetworkNodePolicy,
@@ -35,6 +36,30 @@ def test_required_zero_values_are_written() -> None:
 def test_empty_optional_fields_are_omitted_like_go_omitempty() -> None:
     dumped = VfGroup(resource_name="r1", is_rdma=False).to_k8s()
     assert dumped == {"resourceName": "r1"}
+
+
+class _Sample(ApiModel):
+    text: str | None = None
+    count: int | None = None
+    ratio: float | None = None
+    flag: bool = False
+    items: list[str] | None = None
+    tags: frozenset[str] = frozenset()
+    kept: int = 99
+
+
+def test_omitempty_is_gos_empty_and_only_for_fields_whose_default_is_empty() -> None:
+    empty = _Sample(text="", count=0, ratio=0.0, flag=False, items=[], tags=frozenset(), kept=0)
+    assert empty.to_k8s() == {"ratio": 0.0, "kept": 0}  # 0.0 is not Go's empty int; kept's default is 99
+    full = _Sample(text="a", count=1, flag=True, items=["x"], tags=frozenset({"t"}), kept=99)
+    assert full.model_dump(by_alias=True, exclude_none=True) == {
+        "text": "a",
+        "count": 1,
+        "flag": True,
+        "items": ["x"],
+        "tags": frozenset({"t"}),
+        "kept": 99,
+    }
 
 
 def test_discovered_interface_uses_upstream_field_names() -> None:

@@ -7,17 +7,14 @@ import re
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
 from typing import get_args
 
 import pytest
 
+from sriov_operator.api import conditions
 from sriov_operator.api.constants import EventReason
-from sriov_operator.daemon import conditions as daemon_conditions
+from sriov_operator.daemon.status import STEP_REASONS
 from sriov_operator.daemon.sync import FailureReason
-from sriov_operator.operator import networks, status
-from sriov_operator.operator.drain import messages
-from sriov_operator.operator.workloads import status as workloads_status
 from tests.docs_examples import REPO_ROOT
 
 REFERENCE = (REPO_ROOT / "docs" / "reference.md").read_text()
@@ -51,24 +48,27 @@ def _documented_conditions() -> dict[tuple[str, str], set[str]]:
 
 
 def _daemon_reasons() -> set[str]:
-    source = Path(daemon_conditions.__file__).read_text()
-    literals = set(re.findall(r'"([A-Z][A-Za-z]+)"', source)) - {"True", "False"}
-    return (literals | set(get_args(FailureReason))) - set(daemon_conditions.DAEMON_CONDITIONS)
+    return (
+        _constants(conditions, "DAEMON_") - set(conditions.DAEMON_CONDITIONS)
+        | set(STEP_REASONS.values())
+        | set(get_args(FailureReason))
+    )
 
 
 def test_conditions_and_reasons_are_those_the_code_sets() -> None:
-    network_reasons = {networks.NETWORK_READY, networks.NAD_INVALID, networks.NAMESPACE_NOT_FOUND}
+    network_reasons = {conditions.NETWORK_READY, conditions.NAD_INVALID, conditions.NAMESPACE_NOT_FOUND}
     expected = {
-        ("SriovNetworkNodeState", "Draining"): _constants(messages, "REASON_"),
-        ("SriovNetworkNodePolicy", "Ready"): _constants(status, "POLICY_"),
-        ("SriovOperatorConfig", "Ready"): _constants(status, "CONFIG_") | {workloads_status.REASON_NOT_READY},
+        ("SriovNetworkNodeState", "Draining"): _constants(conditions, "DRAIN_"),
+        ("SriovNetworkNodePolicy", "Ready"): _constants(conditions, "POLICY_"),
+        ("SriovOperatorConfig", "Ready"): _constants(conditions, "CONFIG_")
+        | {conditions.WORKLOADS_NOT_READY},
         **{
-            (kind, "Ready"): network_reasons | {networks.NAD_OWNED_BY_OTHER}
+            (kind, "Ready"): network_reasons | {conditions.NAD_OWNED_BY_OTHER}
             for kind in ("SriovNetwork", "SriovIBNetwork", "OVSNetwork")
         },
     }
     documented = _documented_conditions()
-    daemon_types = set(daemon_conditions.DAEMON_CONDITIONS)
+    daemon_types = set(conditions.DAEMON_CONDITIONS)
     assert {t for k, t in documented if k == "SriovNetworkNodeState"} == daemon_types | {"Draining"}
     daemon_documented = set().union(
         *(r for (k, t), r in documented.items() if k == "SriovNetworkNodeState" and t in daemon_types)

@@ -33,7 +33,7 @@ from sriov_operator.vmtest.machine import (
     kernel_command_line,
     qemu_arguments,
 )
-from sriov_operator.vmtest.profiles import baremetal_host, openstack_vm
+from sriov_operator.vmtest.profiles import baremetal_host, baremetal_worker, openstack_vm
 from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
 from sriov_operator.vmtest.relay import UnixToLoopbackBridge
 from sriov_operator.vmtest.worker import (
@@ -160,6 +160,18 @@ def test_a_viommu_comes_before_the_devices_and_the_kernel_turns_it_on() -> None:
     assert "no_timer_check" in kernel_command_line(baremetal_host(viommu=True))  # no timer panic when slow
     assert "intel-iommu" not in _arguments(baremetal_host(viommu=False))
     assert "intel_iommu=on" not in kernel_command_line(baremetal_host(viommu=False))
+
+
+def test_only_a_bare_metal_worker_survives_a_guest_reboot_and_it_reaches_the_api_server() -> None:
+    api = GuestForward("169.254.0.8", 443, Path("/tmp/kube-api.sock"))
+    worker = _arguments(baremetal_worker("bm-0", (api,)))
+    assert "-no-reboot" not in worker  # a reboot resets the machine; the disk overlay stays with QEMU
+    assert "-no-reboot" in _arguments(baremetal_host(viommu=False))
+    assert "-no-reboot" in _arguments(openstack_vm(None, None))
+    netdev = next(worker[i + 1] for i, arg in enumerate(worker) if arg == "-netdev")
+    assert "restrict=on" in netdev and netdev.endswith("relay /tmp/kube-api.sock")
+    assert any(a.startswith("igb,") for a in worker)
+    assert "sriov.mgmt=52:54:00:12:34:57" in kernel_command_line(baremetal_worker("bm-0", (api,)))
 
 
 def test_qemu_runs_in_a_network_namespace_of_its_own() -> None:
@@ -305,6 +317,12 @@ def test_a_vm_workers_node_is_an_openstack_worker_with_its_own_instance() -> Non
     assert instance_uuid("vm-0") != instance_uuid("vm-1")
     assert node["metadata"]["labels"]["node-role.kubernetes.io/worker"] == ""
     assert node["metadata"]["labels"]["feature.node.kubernetes.io/network-sriov.capable"] == "true"
+
+
+def test_a_bare_metal_workers_node_has_no_provider_id() -> None:
+    node = node_manifest("bm-0", {"kubernetes.io/hostname": "bm-0"}, platform="baremetal")
+    assert "providerID" not in node["spec"]
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "bm-0"
 
 
 def test_a_vm_workers_daemon_runs_on_the_guests_real_root() -> None:

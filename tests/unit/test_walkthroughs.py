@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sriov_operator.cli import main
-from sriov_operator.daemon.conditions import daemon_conditions
+from sriov_operator.daemon.status import daemon_conditions
 from sriov_operator.daemon.sync import Decision
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.simulator.host_io import simulated_io

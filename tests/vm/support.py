@@ -1,10 +1,15 @@
-"""Helpers of the VM tests: scenarios on a booted machine, and Nova's metadata service on 127.0.0.1."""
+"""Helpers of the VM tests: scenarios on a booted machine, Nova's metadata service on 127.0.0.1, and the
+operator beside the suite's API server for VM workers."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,11 +18,15 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.errors import SriovOperatorError
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import NODES, SERVICE_ACCOUNTS, Resource
 from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.machine import GuestResult, MachineSpec, TestMachine
+from sriov_operator.vmtest.worker import VmWorker
 from tests.support import REPO_ROOT, control_plane_report
 
 GUEST_TOOLS = "/project/src/sriov_operator/vmtest/guest"
+DAEMON_ACCOUNT = "sriov-network-config-daemon"  # created, with its RBAC, by the operator
 
 
 @dataclass
@@ -98,3 +107,43 @@ def metadata_service(documents: dict[str, object], root: Path) -> Iterator[Metad
     finally:
         server.shutdown()
         server.server_close()
+
+
+def start_operator(namespace: str, kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """The `sriov-operator operator` command for ``namespace``, logging to ``log_path``."""
+    argv = [
+        sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
+        "--kubeconfig", str(kubeconfig), "--leader-elect=false", "--health-port", "-1",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def daemon_token(objects: KubeObjects, namespace: str) -> str:
+    """A token of the config daemon's ServiceAccount, once the operator has created it."""
+    deadline = time.monotonic() + 120
+    while await objects.get(SERVICE_ACCOUNTS, DAEMON_ACCOUNT, namespace) is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the operator did not create ServiceAccount {DAEMON_ACCOUNT} within 120 s")
+        await asyncio.sleep(0.5)
+    answer = await objects.create(
+        Resource("", "v1", f"serviceaccounts/{DAEMON_ACCOUNT}/token", "TokenRequest", namespaced=True),
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 7200},
+        },
+        namespace=namespace,
+    )
+    return str(answer["status"]["token"])
+
+
+async def stop_worker_and_operator(
+    worker: VmWorker | None, operator: subprocess.Popen[bytes], objects: KubeObjects, node: str
+) -> None:
+    """End a VM worker test: the VM, the operator, and the worker's Node."""
+    if worker is not None:
+        worker.stop()
+    operator.terminate()
+    operator.wait(timeout=30)
+    await objects.delete(NODES, node)

@@ -14,8 +14,6 @@ no-IOMMU mode: checked through the API and inside the guest.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,10 +31,8 @@ from sriov_operator.errors import SriovOperatorError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     NODES,
-    SERVICE_ACCOUNTS,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
-    Resource,
 )
 from sriov_operator.manifests import load_paths
 from sriov_operator.vmtest.bundle import Bundle
@@ -46,10 +42,10 @@ from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
 from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.support import FIXTURES, REPO_ROOT, control_plane_report
+from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]
 
-DAEMON_ACCOUNT = "sriov-network-config-daemon"  # created, with its RBAC, by the operator
 DPDK_PCI = pci_address(DPDK_PORT)
 CONVERGE_SECONDS = 900.0  # TCG: the daemon's imports alone take minutes on a loaded machine
 HEALTH_CHECK_SECONDS = 30.0
@@ -67,25 +63,6 @@ class Converged:
 def tail(path: Path, lines: int = 30) -> str:
     text = path.read_text(errors="replace").splitlines() if path.exists() else []
     return "\n".join(text[-lines:])
-
-
-async def daemon_token(objects: KubeObjects, namespace: str) -> str:
-    """A token of the config daemon's ServiceAccount, once the operator has created it."""
-    deadline = time.monotonic() + 120
-    while await objects.get(SERVICE_ACCOUNTS, DAEMON_ACCOUNT, namespace) is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"the operator did not create ServiceAccount {DAEMON_ACCOUNT} within 120 s")
-        await asyncio.sleep(0.5)
-    answer = await objects.create(
-        Resource("", "v1", f"serviceaccounts/{DAEMON_ACCOUNT}/token", "TokenRequest", namespaced=True),
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 7200},
-        },
-        namespace=namespace,
-    )
-    return str(answer["status"]["token"])
 
 
 def dpdk_policy(namespace: str) -> dict[str, Any]:
@@ -151,12 +128,7 @@ async def converged(
     node = f"vm-worker-{namespace}"
     await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
     operator_log = work / "operator.log"
-    argv = [
-        sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
-        "--kubeconfig", str(control_plane.kubeconfig), "--leader-elect=false", "--health-port", "-1",
-    ]  # fmt: skip
-    with operator_log.open("wb") as log:
-        operator = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    operator = start_operator(namespace, control_plane.kubeconfig, operator_log)
     worker: VmWorker | None = None
     try:
         await objects.create(NODES, node_manifest(node))
@@ -186,11 +158,7 @@ async def converged(
         )
         yield result
     finally:
-        if worker is not None:
-            worker.stop()
-        operator.terminate()
-        operator.wait(timeout=30)
-        await objects.delete(NODES, node)
+        await stop_worker_and_operator(worker, operator, objects, node)
 
 
 async def test_nodestate_converges_to_succeeded_with_the_dpdk_port_on_vfio_pci(converged: Converged) -> None:

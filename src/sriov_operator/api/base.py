@@ -11,18 +11,30 @@ never be dropped, or the CRD default (99) would silently replace it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-_EMPTY: tuple[object, ...] = (None, False, "", 0, (), frozenset())
-
 
 def _is_empty(value: object) -> bool:
-    if isinstance(value, list | dict | tuple | set):
+    """Go's omitempty: None, False, "", 0 (an int, not a bool or float), or an empty container."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, list | dict | tuple | set | frozenset):
         return len(value) == 0
-    return any(value is e or (type(value) is type(e) and value == e) for e in _EMPTY)
+    return (type(value) is str and value == "") or (type(value) is int and value == 0)
+
+
+@cache
+def _omittable(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(name, JSON name) of the optional fields whose default is empty: left out when empty."""
+    return tuple(
+        (name, field.alias or name)
+        for name, field in model.model_fields.items()
+        if not field.is_required() and _is_empty(field.get_default(call_default_factory=True))
+    )
 
 
 class ApiModel(BaseModel):
@@ -42,12 +54,9 @@ class ApiModel(BaseModel):
         data = handler(self)
         if not isinstance(data, dict):
             return data
-        for name, field in type(self).model_fields.items():
-            if field.is_required():
-                continue
-            value = getattr(self, name)
-            if _is_empty(value) and _is_empty(field.get_default(call_default_factory=True)):
-                data.pop(field.alias if info.by_alias and field.alias else name, None)
+        for name, alias in _omittable(type(self)):
+            if _is_empty(getattr(self, name)):
+                data.pop(alias if info.by_alias else name, None)
         return data
 
     def to_k8s(self) -> dict[str, Any]:

@@ -26,20 +26,16 @@ SUPPORTED_NIC_CONFIGMAP: Final = "supported-nic-ids"
 
 # Finalizers
 NAD_FINALIZER: Final = "netattdef.finalizers.sriovnetwork.openshift.io"
-POOL_CONFIG_FINALIZER: Final = "poolconfig.finalizers.sriovnetwork.openshift.io"
-OPERATOR_CONFIG_FINALIZER: Final = "operatorconfig.finalizers.sriovnetwork.openshift.io"
 
 # NetworkAttachmentDefinition annotations
 NAD_RESOURCE_NAME_ANNOTATION: Final = "k8s.v1.cni.cncf.io/resourceName"
 OWNER_REF_ANNOTATION: Final = "sriovnetwork.openshift.io/owner-ref"
-LAST_NETWORK_NAMESPACE_ANNOTATION: Final = "operator.sriovnetwork.openshift.io/last-network-namespace"
 POD_NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"
 
 # Drain hand-shake between the config daemon and the drain controller.
 NODE_STATE_ANNOTATION: Final = "sriovnetwork.openshift.io/state"  # on the Node: daemon's request
 NODE_STATE_DESIRED_ANNOTATION: Final = "sriovnetwork.openshift.io/desired-state"
 NODE_STATE_CURRENT_ANNOTATION: Final = "sriovnetwork.openshift.io/current-state"
-KEEP_STATE_UNTIL_ANNOTATION: Final = "sriovnetwork.openshift.io/keep-state-until"
 
 DRAIN_IDLE: Final = "Idle"
 DRAIN_REQUIRED: Final = "Drain_Required"
@@ -61,13 +57,10 @@ DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
     DRAIN_RETRY_AT_ANNOTATION,
     DRAINED_FOR_ANNOTATION,
 )
-# The NodeState condition the drain controller owns (the daemon owns Ready, Progressing, Degraded).
-CONDITION_DRAINING: Final = "Draining"
 
 # Node labels
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
 DEVICE_PLUGIN_ENABLED: Final = "Enabled"
-DEVICE_PLUGIN_DISABLED: Final = "Disabled"
 # Per-node device-plugin config (docs/operator.md, "Device-plugin hand-off").
 DEVICE_PLUGIN_CONFIGMAP_PREFIX: Final = "sriov-device-plugin-config-"
 DEVICE_PLUGIN_CONFIG_KEY: Final = "config.json"
@@ -94,7 +87,6 @@ DEFAULT_CONFIG_DAEMON_NODE_SELECTOR: Final = {
 
 # netFilter values the operator understands
 OPENSTACK_NETFILTER_PREFIX: Final = "openstack/NetworkID:"
-AWS_NETFILTER_PREFIX: Final = "aws/NetworkID:"
 
 # Field manager used for every server-side apply this operator does.
 FIELD_MANAGER: Final = "sriov-fdp-operator"
@@ -164,6 +156,7 @@ class EventReason(StrEnum):
     CONFIGURATION_FAILED = "ConfigurationFailed"
     DEVICE_PLUGIN_CONFIG_HANDED_OVER = "DevicePluginConfigHandedOver"
     DEVICE_PLUGIN_RESTARTED = "DevicePluginRestarted"
+    DEVICE_PLUGIN_CONFIG_WITHDRAWN = "DevicePluginConfigWithdrawn"
     UNSAFE_NO_IOMMU_MODE = "UnsafeNoIOMMUMode"
     PLAN_WARNINGS = "PlanWarnings"
     METADATA_SOURCE = "MetadataSource"
@@ -211,7 +204,9 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.DEVICE_PLUGIN_CONFIG_HANDED_OVER: "the node's device plugin got its config file, after the "
     "devices it lists were configured",
     EventReason.DEVICE_PLUGIN_RESTARTED: "the node's device plugin Pod was deleted so it restarts with a "
-    "changed resource list",
+    "changed resource list, or without a config from an earlier boot",
+    EventReason.DEVICE_PLUGIN_CONFIG_WITHDRAWN: "the node rebooted: its device plugin's config was removed "
+    "until the devices are configured again in this boot",
     EventReason.UNSAFE_NO_IOMMU_MODE: "vfio runs in no-IOMMU mode on this node: DPDK devices do DMA without "
     "IOMMU isolation",
     EventReason.PLAN_WARNINGS: "the host plan for this node warns of something the daemon does not fix "

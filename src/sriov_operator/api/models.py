@@ -653,4 +653,3 @@ ALL_KINDS: tuple[type[KubeObject], ...] = (
     SriovOperatorConfig,
     SriovNetworkPoolConfig,
 )
-KIND_BY_NAME: dict[str, type[KubeObject]] = {k.KIND: k for k in ALL_KINDS}

@@ -22,11 +22,8 @@ from sriov_operator.runtime.settings import (
     parse_bool,
     runtime_settings_from,
 )
-from sriov_operator.webhook.operator_controllers import (
-    add_webhook_operator_arguments,
-    register_operator_controllers,
-    webhook_operator_settings_from,
-)
+from sriov_operator.webhook import certificate_controller
+from sriov_operator.webhook.settings import add_webhook_operator_arguments, webhook_operator_settings_from
 
 
 def add_operator_arguments(
@@ -110,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.runtime.log_format, settings.runtime.log_level)
     asyncio.run(
         run_operator(
-            settings, also_register=[lambda manager: register_operator_controllers(manager, webhook)]
+            settings, also_register=[lambda manager: certificate_controller.register(manager, webhook)]
         )
     )
     return EXIT_OK

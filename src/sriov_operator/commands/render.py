@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.api.documents import Document
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import RenderResult, render_cluster
-from sriov_operator.manifests import Document, ManifestError, expand_paths, load_paths
+from sriov_operator.manifests import ManifestError, expand_paths, load_paths
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:

@@ -44,7 +44,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--apply-examples",
         action="store_true",
-        help="apply the seed article's two policies, a SriovNetwork each and a pod asking for both",
+        help=(
+            "apply the example DPDK (dpdk1) and OVS-offload (hwoffload1) policies,"
+            " a SriovNetwork each and a pod asking for both"
+        ),
     )
     parser.add_argument(
         "--until-synced",

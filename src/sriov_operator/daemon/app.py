@@ -18,7 +18,8 @@ from sriov_operator.daemon.node_daemon import NodeCaches, NodeDaemon
 from sriov_operator.daemon.settings import DaemonSettings
 from sriov_operator.host.node import NodeHost
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
-from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.builder import controller_for
+from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
 
@@ -82,17 +83,16 @@ def register_daemons(
     def by_configmap(obj: dict[str, Any]) -> Iterable[str]:
         return ours(str((obj.get("metadata") or {}).get("name")).removeprefix(DEVICE_PLUGIN_CONFIGMAP_PREFIX))
 
-    controller = Controller(
-        "config-daemon",
-        reconcile,
-        workers=min(len(daemons), MAX_WORKERS),
-        resync_period=rediscover_seconds,
-        clock=manager.clock,
+    (
+        controller_for(manager)
+        .named("config-daemon")
+        .workers(min(len(daemons), MAX_WORKERS))
+        .resync_every(rediscover_seconds)
+        .watches(caches.node_states, by_name)
+        .watches(caches.nodes, by_name)
+        .watches(caches.config_maps, by_configmap)
+        .complete(reconcile)
     )
-    controller.watch(caches.node_states, by_name)
-    controller.watch(caches.nodes, by_name)
-    controller.watch(caches.config_maps, by_configmap)
-    manager.add_controller(controller)
     return daemons
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateSpec
-from sriov_operator.host.plan import DEFAULT_DRIVER, Action, Plan, vf_ids
+from sriov_operator.host.actions import Action
+from sriov_operator.host.plan import Plan, vf_ids
 
 MAX_LINES = 10  # a condition message stays readable; the Event and the log carry the count
 
@@ -32,35 +33,10 @@ def policies_by_device(spec: SriovNetworkNodeStateSpec, interfaces: Iterable[Int
     return owners
 
 
-def _what(action: Action) -> str:
-    target, value = action.target, action.value
-    match action.action:
-        case "loadModule":
-            return f"load {target}" + (f" with {value}" if value else "")
-        case "setModuleParameter":
-            return f"set {target} {value}"
-        case "setESwitchMode":
-            return f"switch {target} to eswitch mode {value}"
-        case "setNumVfs":
-            return f"remove the VFs of {target}" if value == 0 else f"create {value} VFs on {target}"
-        case "setPfMtu" | "setVfMtu":
-            return f"set the MTU of {target} to {value}"
-        case "linkUp":
-            return f"bring {target} up"
-        case "rememberDevice":
-            return f"record {target} as configured"
-        case "bindDriver":
-            if value == DEFAULT_DRIVER:
-                return f"give {target} back to its default driver"
-            return f"bind {target} to {value}"
-        case "forgetDevice":
-            return f"forget {target}"
-
-
 def explain_action(action: Action, policies: Mapping[str, str]) -> str:
     policy = policies.get(action.target)
     why = f"policy {policy}" if policy else action.reason
-    return f"will {_what(action)} ({_REQUIREMENT_WORDS[action.requires]}): {why}"
+    return f"will {action.describe()} ({_REQUIREMENT_WORDS[action.requires]}): {why}"
 
 
 def explain_plan(

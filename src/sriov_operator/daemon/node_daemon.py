@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from sriov_operator.api.conditions import NO_IOMMU
 from sriov_operator.api.constants import (
     API_VERSION,
     APPLIED_GENERATION_ANNOTATION,
@@ -33,15 +36,18 @@ from sriov_operator.api.constants import (
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
-from sriov_operator.daemon.conditions import CONDITION_NO_IOMMU, daemon_conditions
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
+    HANDED_OVER,
+    WITHDRAWN,
+    HostHandOff,
     config_text,
     configmap_name,
     plugin_restart_needed,
     read_device_plugin_config,
 )
-from sriov_operator.daemon.status import daemon_status, status_apply_body, status_changed
+from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_apply_body, status_changed
 from sriov_operator.daemon.sync import (
     RETRY_MESSAGE,
     Decision,
@@ -53,6 +59,7 @@ from sriov_operator.daemon.sync import (
 )
 from sriov_operator.errors import SriovOperatorError, describe
 from sriov_operator.host.apply import converge
+from sriov_operator.host.boot import mark_this_boot, read_boot_marks
 from sriov_operator.host.discovery import Discovery
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
@@ -63,12 +70,11 @@ from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import Informer
-from sriov_operator.runtime.refs import ObjectRef
 
 logger = logging.getLogger(__name__)
 
 AT_ONCE = Result(requeue_after=0.0)
-RETRIED_STEPS = ("fail", "apply", "hand-over")
+RETRIED_STEPS = ("fail", "withdraw", "apply", "hand-over")
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,15 @@ class NodeDaemon:
         self._extra = {"object": f"SriovNetworkNodeState/{namespace}/{node_name}"}
 
     # ------------------------------------------------------------------ look
-    def _survey(self) -> tuple[Discovery, HostState]:
-        return self.host.survey()
+    def _survey(self) -> tuple[Discovery, HostState, HostHandOff]:
+        discovery, host_state = self.host.survey()
+        return discovery, host_state, self._host_handoff()
+
+    def _plugin_file(self) -> Path:
+        return self.host.host.path(DEVICE_PLUGIN_HOST_DIR.lstrip("/"), DEVICE_PLUGIN_CONFIG_KEY)
+
+    def _host_handoff(self) -> HostHandOff:
+        return HostHandOff(os.path.lexists(self._plugin_file()), read_boot_marks(self.host.host))
 
     def _plan(self, spec: SriovNetworkNodeStateSpec, host: HostState) -> tuple[Plan | None, str | None]:
         try:
@@ -147,7 +160,7 @@ class NodeDaemon:
         except ValidationError as error:
             spec, spec_error = SriovNetworkNodeStateSpec(), f"spec: {error.errors()[0]['msg']}"
         try:
-            discovery, host_state = await asyncio.to_thread(self._survey)
+            discovery, host_state, host_handoff = await asyncio.to_thread(self._survey)
         except SriovOperatorError as error:
             return await self._fail(state, "DiscoveryFailed", f"cannot read the host: {describe(error)}")
         planned, plan_error = (None, spec_error) if spec_error else self._plan(spec, host_state)
@@ -162,6 +175,7 @@ class NodeDaemon:
             drain_request=_annotations(node).get(NODE_STATE_ANNOTATION, DRAIN_IDLE),
             drain_current=_annotations(state).get(NODE_STATE_CURRENT_ANNOTATION, DRAIN_IDLE),
             device_plugin=read_device_plugin_config(configmap),
+            host_handoff=host_handoff,
             failure=self.failure,
         )
         source = discovery.metadata_source if discovery.ports is not None else None
@@ -208,7 +222,9 @@ class NodeDaemon:
             )
             return None
         try:
-            if step == "apply":
+            if step == "withdraw":
+                await self._withdraw(looked)
+            elif step == "apply":
                 await self._apply(looked)
             elif step == "hand-over":
                 await self._hand_over(looked)
@@ -242,8 +258,8 @@ class NodeDaemon:
         body = status_apply_body(self.node_name, self.namespace, wanted)
         await self.objects.apply(SRIOV_NETWORK_NODE_STATES, body, DAEMON_FIELD_MANAGER, subresource="status")
         logger.info("status %s: %s", decision.sync_status, decision.progress, extra=self._extra)
-        if no_iommu and not _condition_true(state, CONDITION_NO_IOMMU):
-            note = next(c.message for c in conditions if c.type == CONDITION_NO_IOMMU)
+        if no_iommu and not _condition_true(state, NO_IOMMU):
+            note = next(c.message for c in conditions if c.type == NO_IOMMU)
             await self._event(state, "Warning", EventReason.UNSAFE_NO_IOMMU_MODE, note, "Configure")
 
     async def _fail(
@@ -266,9 +282,7 @@ class NodeDaemon:
             await self._publish(looked, decision)
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
-            await self._publish_status(
-                state, interfaces, _condition_true(state, CONDITION_NO_IOMMU), decision
-            )
+            await self._publish_status(state, interfaces, _condition_true(state, NO_IOMMU), decision)
         return Result(requeue_after=retry)
 
     async def _apply(self, looked: _Pass) -> None:
@@ -288,6 +302,33 @@ class NodeDaemon:
         await self._annotate_state({NODE_STATE_DESIRED_ANNOTATION: value})
         logger.info("requested node state %s", value, extra=self._extra)
 
+    async def _withdraw(self, looked: _Pass) -> None:
+        """Remove the device plugin's config of an earlier boot, restart the plugin that may have read it,
+        and take back the ConfigMap's handed-over annotation; marked first, so a crash repeats it."""
+        removed = await asyncio.to_thread(self._remove_plugin_config)
+        if removed:
+            await self._restart_device_plugin(looked.state, "its config is from an earlier boot")
+        if looked.seen.device_plugin is not None and looked.seen.device_plugin.handed_over is not None:
+            await self.objects.patch(
+                CONFIG_MAPS,
+                configmap_name(self.node_name),
+                {"metadata": {"annotations": {HANDED_OVER_ANNOTATION: None}}},
+                self.namespace,
+            )
+        note = "new boot: the device plugin's config is withdrawn until the devices are configured again"
+        await self._event(
+            looked.state, "Normal", EventReason.DEVICE_PLUGIN_CONFIG_WITHDRAWN, note, "HandOver"
+        )
+
+    def _remove_plugin_config(self) -> bool:
+        """Mark the withdrawal in this boot, then remove the file; whether there was one."""
+        host = self.host.host
+        mark_this_boot(host, self.host.access.writer, WITHDRAWN)
+        path = self._plugin_file()
+        present = os.path.lexists(path)
+        self.host.access.writer.remove_file(path)
+        return present
+
     async def _hand_over(self, looked: _Pass) -> None:
         configmap = self.caches.config_maps.get(configmap_name(self.node_name), self.namespace)
         text = config_text(configmap or {})
@@ -295,7 +336,7 @@ class NodeDaemon:
         assert text is not None and config is not None
         previous = await asyncio.to_thread(self._write_plugin_config, text)
         if plugin_restart_needed(previous, text):
-            await self._restart_device_plugin(looked.state)
+            await self._restart_device_plugin(looked.state, "its resource list changed")
         await self.objects.patch(
             CONFIG_MAPS,
             configmap_name(self.node_name),
@@ -308,15 +349,18 @@ class NodeDaemon:
         )
 
     def _write_plugin_config(self, text: str) -> str | None:
-        """Write the device plugin's file under the host root; returns what it held before."""
+        """Write the device plugin's file under the host root; returns what it held before.
+
+        The boot mark comes first: a crash in between leaves no file, which is handed over again."""
         host = self.host.host
-        path = host.path(DEVICE_PLUGIN_HOST_DIR.lstrip("/"), DEVICE_PLUGIN_CONFIG_KEY)
+        mark_this_boot(host, self.host.access.writer, HANDED_OVER)
+        path = self._plugin_file()
         previous = host.read_state_file(path)
         if previous != text:
             self.host.access.writer.write_file(path, text)
         return previous
 
-    async def _restart_device_plugin(self, state: Object) -> None:
+    async def _restart_device_plugin(self, state: Object, why: str) -> None:
         pods = await self.objects.list(
             PODS,
             self.namespace,
@@ -326,7 +370,7 @@ class NodeDaemon:
         for pod in pods.get("items") or []:
             name = pod["metadata"]["name"]
             await self.objects.delete(PODS, name, self.namespace)
-            note = f"device plugin Pod {name} deleted: its resource list changed"
+            note = f"device plugin Pod {name} deleted: {why}"
             await self._event(state, "Normal", EventReason.DEVICE_PLUGIN_RESTARTED, note, "HandOver")
 
     async def _annotate_state(self, annotations: dict[str, str]) -> None:

@@ -10,17 +10,65 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api import conditions as c
+from sriov_operator.api.conditions import DAEMON_CONDITIONS, Condition, merged_all
+from sriov_operator.api.constants import API_VERSION, SYNC_FAILED, SYNC_SUCCEEDED
 from sriov_operator.api.models import SriovNetworkNodeState
-from sriov_operator.daemon.conditions import DAEMON_CONDITIONS, ConditionSpec, merge_conditions
-from sriov_operator.daemon.sync import Decision
+from sriov_operator.daemon.sync import Decision, Failure
+
+NO_IOMMU_MESSAGE = (
+    "vfio runs with enable_unsafe_noiommu_mode=1: DPDK devices do DMA without IOMMU isolation "
+    "(expected on a VM without a virtual IOMMU)"
+)
+
+# Ready/Progressing reasons while a step of the state machine runs.
+STEP_REASONS = {
+    "withdraw": "Rebooted",
+    "apply": "Applying",
+    "request-drain": "DrainRequested",
+    "wait-drain": "WaitingForDrain",
+    "hand-over": "HandingOver",
+    "request-idle": "Finishing",
+    "record-generation": "Finishing",
+}
+
+
+def _with_warnings(message: str, warnings: tuple[str, ...]) -> str:
+    return f"{message} (plan warnings: {'; '.join(warnings)})" if warnings else message
+
+
+def daemon_conditions(
+    decision: Decision, failure: Failure | None, no_iommu: bool, warnings: tuple[str, ...] = ()
+) -> list[Condition]:
+    """The daemon's conditions (Ready, Progressing, Degraded, NoIOMMU); the host plan's
+    ``warnings`` (not fixed by the daemon) end Ready's message. The drain controller owns
+    ``Draining``; it is never touched here."""
+    if decision.sync_status == SYNC_SUCCEEDED:
+        ready_message = _with_warnings(decision.progress, warnings)
+        ready = Condition(c.READY, "True", c.DAEMON_SYNCED, ready_message)
+        progressing = Condition(c.PROGRESSING, "False", c.DAEMON_SYNCED, decision.progress)
+    else:
+        reason = c.DAEMON_SYNC_FAILED if decision.sync_status == SYNC_FAILED else STEP_REASONS[decision.step]
+        ready_message = _with_warnings(decision.last_sync_error or decision.progress, warnings)
+        ready = Condition(c.READY, "False", reason, ready_message)
+        progressing = Condition(c.PROGRESSING, "True", reason, decision.progress)
+    if decision.sync_status == SYNC_FAILED:
+        degraded_reason = failure.reason if failure and decision.step != "fail" else c.DAEMON_PLAN_REJECTED
+        degraded = Condition(c.DEGRADED, "True", degraded_reason, decision.last_sync_error)
+    else:
+        degraded = Condition(c.DEGRADED, "False", c.DAEMON_AS_EXPECTED, "")
+    if no_iommu:
+        iommu = Condition(c.NO_IOMMU, "True", c.DAEMON_NO_IOMMU_IN_USE, NO_IOMMU_MESSAGE)
+    else:
+        iommu = Condition(c.NO_IOMMU, "False", c.DAEMON_NO_IOMMU_NOT_IN_USE, "")
+    return [ready, progressing, degraded, iommu]
 
 
 def daemon_status(
     current: Mapping[str, Any],
     interfaces: Sequence[Mapping[str, Any]],
     decision: Decision,
-    conditions: Sequence[ConditionSpec],
+    conditions: Sequence[Condition],
     now: datetime,
 ) -> dict[str, Any]:
     """The fields the daemon owns in ``status`` (the drain controller owns its Draining condition)."""
@@ -30,7 +78,7 @@ def daemon_status(
         "interfaces": list(interfaces),
         "syncStatus": decision.sync_status,
         "lastSyncError": decision.last_sync_error,
-        "conditions": merge_conditions(previous, conditions, generation, now),
+        "conditions": merged_all(previous, conditions, now, generation),
     }
 
 

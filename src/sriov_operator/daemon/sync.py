@@ -7,7 +7,13 @@ again: an applied spec plans to nothing.
 
 Order for a new spec generation: publish the plan, request a drain if the plan
 needs one and wait for ``DrainComplete``, apply, hand the device plugin its
-config, ask for ``Idle``, remember the generation.  A failed step shows
+config, ask for ``Idle``, remember the generation.
+
+After a reboot the device plugin's config from the earlier boot is withdrawn
+first of all, and the host is configured again without a drain: until the
+config is handed over in this boot, no pod on the node can hold one of our
+devices, so there is nothing to drain (upstream likewise skips the drain for a
+PF that has no VFs, which is every PF after a reboot).  A failed step shows
 ``Failed`` with the error until a later attempt succeeds (no InProgress/Failed
 flapping while retrying), and is retried with capped exponential backoff.
 """
@@ -27,9 +33,16 @@ from sriov_operator.api.constants import (
     SYNC_SUCCEEDED,
 )
 from sriov_operator.daemon.explain import summarize
+from sriov_operator.daemon.handoff import (
+    DevicePluginConfig,
+    HostHandOff,
+    hand_over_needed,
+    withdraw_needed,
+)
 from sriov_operator.host.plan import Plan
 
 Step = Literal[
+    "withdraw",  # a new boot: remove the device plugin's config from the earlier boot, restart the plugin
     "apply",  # run the plan on the host
     "request-drain",  # set the Node's state annotation to Drain_Required / Reboot_Required
     "wait-drain",  # the drain controller has not answered DrainComplete yet
@@ -81,15 +94,6 @@ def record_failure(
 
 
 @dataclass(frozen=True)
-class DevicePluginConfig:
-    """The node's device-plugin ConfigMap, as far as the hand-off cares."""
-
-    for_generation: int | None  # the NodeState spec generation it was rendered for
-    digest: str  # sha256 of config.json
-    handed_over: str | None  # digest last handed over (annotation), None before the first
-
-
-@dataclass(frozen=True)
 class Observation:
     generation: int  # NodeState metadata.generation
     applied_generation: int | None
@@ -99,6 +103,7 @@ class Observation:
     drain_request: str  # the Node's state annotation (Idle when absent)
     drain_current: str  # the NodeState's current-state annotation from the drain controller
     device_plugin: DevicePluginConfig | None
+    host_handoff: HostHandOff  # the device plugin's config file on the host, and its boot
     failure: Failure | None  # the last failed attempt, if any
 
 
@@ -111,24 +116,32 @@ class Decision:
     drain_request: str | None = None  # the annotation value for request-drain / request-idle
 
 
+AFTER_BOOT = "after a reboot, nothing of ours is advertised yet, so no drain"
+
+
 def _next_step(seen: Observation) -> tuple[Step, str, str | None]:
     plan = seen.plan
+    if withdraw_needed(seen.host_handoff, seen.device_plugin):
+        return (
+            "withdraw",
+            "new boot: withdrawing the device plugin's config until the devices are configured again",
+            None,
+        )
     if plan is None:
         return "fail", f"generation {seen.generation} cannot be applied on this host: {seen.plan_error}", None
     plan_text = summarize(seen.explanation)
     if plan.actions:
-        if plan.requires_drain and seen.drain_current != DRAIN_COMPLETE:
+        after_boot = seen.host_handoff.after_boot and not plan.requires_reboot
+        if plan.requires_drain and not after_boot and seen.drain_current != DRAIN_COMPLETE:
             wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED
             if seen.drain_request != wanted:
                 return "request-drain", f"requesting {wanted} before: {plan_text}", wanted
             return "wait-drain", f"waiting for the drain (now {seen.drain_current}) before: {plan_text}", None
+        if plan.requires_drain and after_boot:
+            return "apply", f"{AFTER_BOOT}: {plan_text}", None
         return "apply", plan_text, None
     config = seen.device_plugin
-    if (
-        config is not None
-        and (config.for_generation or 0) <= seen.generation
-        and config.handed_over != config.digest
-    ):
+    if config is not None and hand_over_needed(seen.host_handoff, config, seen.generation):
         return (
             "hand-over",
             f"handing the device plugin its config for generation {config.for_generation}",

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sriov_operator.api.models import InterfaceExt
-from sriov_operator.engine.merge import PlannedInterface
+from sriov_operator.api.models import Interface, InterfaceExt
 from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
@@ -31,13 +30,13 @@ def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
 
 
 def owned_pci_addresses(
-    policy: CompiledPolicy, selected: Sequence[InterfaceExt], planned: dict[str, PlannedInterface]
+    policy: CompiledPolicy, selected: Sequence[InterfaceExt], planned: dict[str, Interface]
 ) -> list[str]:
     """PFs where the policy still has its VF group after the merge."""
     return sorted(
         iface.pci_address
         for iface in selected
-        if any(g.policy_name == policy.name for g in planned[iface.pci_address].vf_groups)
+        if any(g.policy_name == policy.name for g in planned[iface.pci_address].vf_groups or [])
     )
 
 
@@ -87,7 +86,7 @@ class _NodeView:
 
 def device_plugin_resources(
     selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
-    planned: dict[str, PlannedInterface],
+    planned: dict[str, Interface],
     interfaces: Sequence[InterfaceExt],
     nics: NicTable,
     resource_prefix: str,

@@ -20,6 +20,7 @@ from sriov_operator.api.constants import (
     DEFAULT_POLICY_NAME,
     SUPPORTED_NIC_CONFIGMAP,
 )
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import (
     OVSNetwork,
     SriovIBNetwork,
@@ -30,11 +31,11 @@ from sriov_operator.api.models import (
     SriovOperatorConfig,
 )
 from sriov_operator.api.platforms import is_virtual, platform_from_provider_id
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.nad import Network
-from sriov_operator.engine.problems import ObjectRef, Problem, error, warning
-from sriov_operator.manifests import Document
+from sriov_operator.engine.problems import Problem, error, warning
 
 NETWORK_KINDS: dict[str, type[Network]] = {k.KIND: k for k in (SriovNetwork, SriovIBNetwork, OVSNetwork)}
 OPERATOR_KINDS: dict[str, type[BaseModel]] = {
@@ -122,9 +123,9 @@ def schema_problems(
 def _ref(body: Mapping[str, Any], namespace: str) -> ObjectRef:
     metadata = _metadata(body)
     return ObjectRef(
-        str(body.get("kind") or "?"),
-        str(metadata.get("namespace") or namespace),
-        str(metadata.get("name") or "?"),
+        kind=str(body.get("kind") or "?"),
+        namespace=str(metadata.get("namespace") or namespace),
+        name=str(metadata.get("name") or "?"),
     )
 
 

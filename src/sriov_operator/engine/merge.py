@@ -10,67 +10,18 @@ the larger value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sriov_operator.api.models import InterfaceExt
+from sriov_operator.api.models import (
+    Interface,
+    InterfaceExt,
+    RdmaMode,
+    SriovNetworkNodeStateSpec,
+    System,
+    VfGroup,
+)
 from sriov_operator.engine.selection import CompiledPolicy, VfRange
-
-
-@dataclass(frozen=True)
-class PlannedVfGroup:
-    resource_name: str
-    device_type: str
-    vf_range: VfRange
-    policy_name: str
-    mtu: int | None
-    is_rdma: bool
-    vdpa_type: str | None
-
-    def overlaps(self, other: PlannedVfGroup) -> bool:
-        return ranges_overlap(self.vf_range, other.vf_range)
-
-    def to_k8s(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "resourceName": self.resource_name,
-            "deviceType": self.device_type,
-            "vfRange": f"{self.vf_range[0]}-{self.vf_range[1]}",
-            "policyName": self.policy_name,
-        }
-        if self.mtu:
-            data["mtu"] = self.mtu
-        if self.is_rdma:
-            data["isRdma"] = True
-        if self.vdpa_type:
-            data["vdpaType"] = self.vdpa_type
-        return data
-
-
-@dataclass
-class PlannedInterface:
-    pci_address: str
-    name: str | None
-    num_vfs: int
-    mtu: int | None
-    link_type: str | None
-    e_switch_mode: str | None
-    externally_managed: bool
-    vf_groups: list[PlannedVfGroup] = field(default_factory=list)
-
-    def to_k8s(self) -> dict[str, Any]:
-        """Upstream JSON (field names and omitempty as SriovNetworkNodeState.spec.interfaces[])."""
-        data: dict[str, Any] = {"pciAddress": self.pci_address}
-        optional: dict[str, Any] = {
-            "numVfs": self.num_vfs,
-            "mtu": self.mtu,
-            "name": self.name,
-            "linkType": self.link_type,
-            "eSwitchMode": self.e_switch_mode,
-            "vfGroups": [g.to_k8s() for g in sorted(self.vf_groups, key=lambda g: g.vf_range)],
-            "externallyManaged": self.externally_managed,
-        }
-        data.update((key, value) for key, value in optional.items() if value)
-        return data
 
 
 def ranges_overlap(a: VfRange, b: VfRange) -> bool:
@@ -81,37 +32,56 @@ def _larger(a: int | None, b: int | None) -> int | None:
     return max(a or 0, b or 0) or None
 
 
-def _planned(policy: CompiledPolicy, iface: InterfaceExt) -> PlannedInterface:
+@dataclass
+class _Taken:
+    """One PF while merging: the last policy that took it, the VF groups it keeps, numVfs and mtu."""
+
+    policy: CompiledPolicy
+    iface: InterfaceExt
+    num_vfs: int
+    mtu: int | None
+    groups: list[tuple[VfRange, CompiledPolicy]]
+
+    def interface(self) -> Interface:
+        """The NodeState spec entry; vfGroups in VF order."""
+        spec = self.policy.policy.spec
+        return Interface(
+            pci_address=self.iface.pci_address,
+            num_vfs=self.num_vfs,
+            mtu=self.mtu,
+            name=self.iface.name,
+            link_type=spec.link_type,
+            e_switch_mode=spec.e_switch_mode,
+            vf_groups=[_vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)],
+            externally_managed=spec.externally_managed,
+        )
+
+
+def _range_of(group: tuple[VfRange, CompiledPolicy]) -> VfRange:
+    return group[0]
+
+
+def _vf_group(policy: CompiledPolicy, vf_range: VfRange) -> VfGroup:
     spec = policy.policy.spec
-    group = PlannedVfGroup(
+    return VfGroup(
         resource_name=policy.resource_name,
         device_type=spec.device_type,
-        vf_range=policy.vf_range_for(iface),
+        vf_range=f"{vf_range[0]}-{vf_range[1]}",
         policy_name=policy.name,
         mtu=spec.mtu,
         is_rdma=spec.is_rdma,
         vdpa_type=spec.vdpa_type,
     )
-    return PlannedInterface(
-        pci_address=iface.pci_address,
-        name=iface.name,
-        num_vfs=policy.num_vfs,
-        mtu=spec.mtu,
-        link_type=spec.link_type,
-        e_switch_mode=spec.e_switch_mode,
-        externally_managed=spec.externally_managed,
-        vf_groups=[group],
-    )
 
 
 def merge_policies(
     selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
-) -> dict[str, PlannedInterface]:
-    """Planned PFs by PCI address; ``selections`` are (policy, PFs it selects) in apply order.
+) -> dict[str, Interface]:
+    """NodeState spec entries by PCI address; ``selections`` are (policy, PFs it selects) in apply order.
 
     A policy with ``numVfs: 0`` adds nothing (it neither creates nor removes VFs).
     """
-    planned: dict[str, PlannedInterface] = {}
+    taken: dict[str, _Taken] = {}
     previous_priority: int | None = None
     for policy, selected in selections:
         equal_priority = policy.priority == previous_priority
@@ -119,28 +89,28 @@ def merge_policies(
         if policy.num_vfs == 0:
             continue
         for iface in selected:
-            new = _planned(policy, iface)
-            old = planned.get(iface.pci_address)
+            vf_range = policy.vf_range_for(iface)
+            new = _Taken(policy, iface, policy.num_vfs, policy.policy.spec.mtu, [(vf_range, policy)])
+            old = taken.get(iface.pci_address)
             if old is not None:
-                incoming = new.vf_groups[0]
                 kept = [
-                    g
-                    for g in old.vf_groups
-                    if g.resource_name != incoming.resource_name and not g.overlaps(incoming)
+                    (kept_range, owner)
+                    for kept_range, owner in old.groups
+                    if owner.resource_name != policy.resource_name
+                    and not ranges_overlap(kept_range, vf_range)
                 ]
-                new.vf_groups.extend(kept)
+                new.groups.extend(kept)
                 if equal_priority or kept:
                     new.mtu = _larger(old.mtu, new.mtu)
                     new.num_vfs = max(old.num_vfs, new.num_vfs)
-            planned[iface.pci_address] = new
-    return planned
+            taken[iface.pci_address] = new
+    return {pci: entry.interface() for pci, entry in taken.items()}
 
 
-def node_state_spec(planned: dict[str, PlannedInterface], rdma_mode: str | None) -> dict[str, Any]:
+def node_state_spec(planned: dict[str, Interface], rdma_mode: RdmaMode | None) -> dict[str, Any]:
     """SriovNetworkNodeState.spec in upstream JSON; interfaces sorted by PCI address."""
-    spec: dict[str, Any] = {}
-    if planned:
-        spec["interfaces"] = [planned[pci].to_k8s() for pci in sorted(planned)]
-    if rdma_mode:
-        spec["system"] = {"rdmaMode": rdma_mode}
-    return spec
+    spec = SriovNetworkNodeStateSpec.model_construct(
+        interfaces=[planned[pci] for pci in sorted(planned)] or None,
+        system=System.model_construct(rdma_mode=rdma_mode) if rdma_mode else None,
+    )
+    return spec.to_k8s()

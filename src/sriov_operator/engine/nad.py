@@ -19,7 +19,8 @@ from sriov_operator.api.constants import (
     OWNER_REF_ANNOTATION,
 )
 from sriov_operator.api.models import OVSNetwork, SriovIBNetwork, SriovNetwork
-from sriov_operator.engine.problems import ObjectRef, Problem, error
+from sriov_operator.api.refs import ObjectRef
+from sriov_operator.engine.problems import Problem, error
 from sriov_operator.errors import BadInputError
 
 Network = SriovNetwork | SriovIBNetwork | OVSNetwork
@@ -34,7 +35,7 @@ class RawJsonError(BadInputError):
 
 
 def object_ref(network: Network) -> ObjectRef:
-    return ObjectRef(network.kind, network.namespace, network.name)
+    return ObjectRef(kind=network.kind, namespace=network.namespace, name=network.name)
 
 
 MAX_RAW_JSON_BYTES = 64 * 1024  # far above any real CNI snippet; keeps hostile input cheap

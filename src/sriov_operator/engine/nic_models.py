@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS, SupportedNic, parse_supported_nics
 
-INTEL_VENDOR = "8086"
 MELLANOX_VENDOR = "15b3"
 MELLANOX_MAX_VFS = 128
 

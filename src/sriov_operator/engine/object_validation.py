@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 from sriov_operator.api.constants import SYNC_IN_PROGRESS
 from sriov_operator.api.models import SriovNetworkPoolConfig, SriovOperatorConfig
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.nad import Network, RawJsonError, cni_config, object_ref
-from sriov_operator.engine.problems import ObjectRef, Problem, error, warning
+from sriov_operator.engine.problems import Problem, error, warning
 
 
 def validate_operator_config_update(
@@ -21,7 +22,7 @@ def validate_operator_config_update(
         return []
     return [
         error(
-            ObjectRef(new.kind, new.namespace, new.name),
+            ObjectRef(kind=new.kind, namespace=new.namespace, name=new.name),
             "spec.disableDrain",
             f"cannot be turned on while node(s) {', '.join(busy)} are InProgress; wait until their "
             "SriovNetworkNodeState syncStatus is Succeeded or Failed",
@@ -30,7 +31,7 @@ def validate_operator_config_update(
 
 
 def validate_pool(pool: SriovNetworkPoolConfig) -> list[Problem]:
-    spec, ref = pool.spec, ObjectRef(pool.kind, pool.namespace, pool.name)
+    spec, ref = pool.spec, ObjectRef(kind=pool.kind, namespace=pool.namespace, name=pool.name)
     if not spec.ovs_hardware_offload_config:
         return []
     return [
@@ -82,7 +83,7 @@ def pool_membership_problems(pools_by_node: Mapping[str, list[str]], namespace: 
                 nodes_by_pool.setdefault(pool, []).append(node)
     return [
         error(
-            ObjectRef(SriovNetworkPoolConfig.KIND, namespace, pool),
+            ObjectRef(kind=SriovNetworkPoolConfig.KIND, namespace=namespace, name=pool),
             "spec.nodeSelector",
             f"selects node(s) that other pools select too: {', '.join(sorted(nodes))}; a node may belong to "
             "one pool only (its rdmaMode is not applied there, and drains use the default pool)",

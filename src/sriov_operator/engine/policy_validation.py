@@ -7,15 +7,16 @@ parsed; these are the rules that look at several fields together.
 from __future__ import annotations
 
 from sriov_operator.api.models import SriovNetworkNodePolicy
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.nic_models import NicTable
-from sriov_operator.engine.problems import ObjectRef, Problem, Severity, error, warning
+from sriov_operator.engine.problems import Problem, Severity, error, warning
 from sriov_operator.engine.selection import parse_net_filter, parse_vf_range, pf_name_part
 
 KNOWN_NET_FILTER_KEYS = ("openstack/NetworkID", "aws/NetworkID")
 
 
 def policy_ref(policy: SriovNetworkNodePolicy) -> ObjectRef:
-    return ObjectRef(policy.kind, policy.namespace, policy.name)
+    return ObjectRef(kind=policy.kind, namespace=policy.namespace, name=policy.name)
 
 
 def nic_severity(strict_nics: bool) -> Severity:

@@ -5,19 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sriov_operator.api.refs import ObjectRef
+
 Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """Which object a problem is about, as ``<Kind>/<namespace>/<name>``."""
-
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True, order=True)

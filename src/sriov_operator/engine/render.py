@@ -13,7 +13,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeState
+from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
@@ -29,7 +30,7 @@ from sriov_operator.engine.placement_validation import (
     validate_policy_on_node,
 )
 from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
-from sriov_operator.engine.problems import ObjectRef, Problem, error, split_by_severity, warning
+from sriov_operator.engine.problems import Problem, error, split_by_severity, warning
 from sriov_operator.engine.selection import (
     CompiledPolicy,
     PoliciesByNodeSelector,
@@ -52,7 +53,7 @@ class Prepared:
     nics: NicTable
     policies: tuple[CompiledPolicy, ...]  # statically valid, in apply order
     managed_nodes: Mapping[str, Node]
-    rdma_mode_by_node: Mapping[str, str]
+    rdma_mode_by_node: Mapping[str, RdmaMode]
     problems: tuple[Problem, ...]
     by_node_selector: PoliciesByNodeSelector
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
@@ -88,7 +89,7 @@ class RenderResult:
 def _nic_table(cluster: ClusterObjects) -> tuple[NicTable, list[Problem]]:
     extra: list[SupportedNic] = []
     problems = []
-    ref = ObjectRef("ConfigMap", cluster.operator_namespace, "supported-nic-ids")
+    ref = ObjectRef(kind="ConfigMap", namespace=cluster.operator_namespace, name="supported-nic-ids")
     for label, value in sorted(cluster.supported_nic_data.items()):
         try:
             extra.append(parse_supported_nic(label, value))
@@ -128,7 +129,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         if name not in managed:
             problems.append(
                 warning(
-                    ObjectRef(state.kind, state.namespace, name),
+                    ObjectRef(kind=state.kind, namespace=state.namespace, name=name),
                     "metadata.name",
                     f"no managed Node {name!r} in the inputs (the operator manages nodes labelled "
                     f"{selector}); ignored",
@@ -205,7 +206,9 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
         spec = state.spec.to_k8s()
     problems = []
     if applicable:
-        ref = ObjectRef(SriovNetworkNodeState.KIND, prep.cluster.operator_namespace, node.name)
+        ref = ObjectRef(
+            kind=SriovNetworkNodeState.KIND, namespace=prep.cluster.operator_namespace, name=node.name
+        )
         what = "no SriovNetworkNodeState" if state is None else "no interfaces in status"
         problems.append(
             warning(
@@ -323,7 +326,7 @@ def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem
         if any(p.severity == "error" for p in found):
             continue
         nad, _ = render_nad(network, prep.resource_prefix)
-        ref = ObjectRef(network.kind, network.namespace, network.name)
+        ref = ObjectRef(kind=network.kind, namespace=network.namespace, name=network.name)
         if nad is not None:
             nads_by_target.setdefault((target_namespace(network), network.name), []).append((ref, nad))
     nads = []

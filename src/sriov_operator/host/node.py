@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriov_operator.errors import BadInputError
-from sriov_operator.host.apply import HostAccess
 from sriov_operator.host.discovery import Discovery, discover
+from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
@@ -45,7 +45,7 @@ class NodeHost:
             raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
         chosen = io or real_host_io(root, netns)
-        access = HostAccess(host, chosen.writer, chosen.run, chosen.links, chosen.eswitch)
+        access = HostAccess.on(host, chosen)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))

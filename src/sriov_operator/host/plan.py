@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sriov_operator.api.models import (
     Interface,
@@ -27,29 +27,27 @@ from sriov_operator.api.models import (
 )
 from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError, HostError
+from sriov_operator.host.actions import (
+    DEFAULT_DRIVER,
+    Action,
+    BindDriver,
+    ForgetDevice,
+    LinkUp,
+    LoadModule,
+    RememberDevice,
+    Requirement,
+    SetEswitchMode,
+    SetModuleParameter,
+    SetNumVfs,
+    SetPfMtu,
+    SetVfMtu,
+    in_run_order,
+)
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
 
-Requirement = Literal["none", "drain", "reboot"]
-ActionKind = Literal[
-    "loadModule",
-    "setModuleParameter",
-    "setESwitchMode",
-    "setNumVfs",
-    "setPfMtu",
-    "linkUp",
-    "rememberDevice",
-    "bindDriver",
-    "setVfMtu",
-    "forgetDevice",
-]
-ACTION_ORDER: tuple[ActionKind, ...] = get_args(ActionKind)
-DEFAULT_DRIVER = "default"  # bindDriver value: whatever driver the kernel picks (drivers_probe)
 VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
-
-
-NODE_LINK_ACTIONS = frozenset({"setESwitchMode", "setNumVfs", "bindDriver"})
 RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
 NOIOMMU_ADVICE = (
     "use a kernel built with CONFIG_VFIO_NOIOMMU=y (RHCOS/RHEL and Ubuntu kernels are), "
@@ -72,24 +70,6 @@ def lacks_noiommu_message(what: str) -> str:
         "(vfio has no enable_unsafe_noiommu_mode parameter: built without CONFIG_VFIO_NOIOMMU): "
         + NOIOMMU_ADVICE
     )
-
-
-@dataclass(frozen=True)
-class Action:
-    action: ActionKind
-    target: str
-    value: str | int | dict[str, Any] | None
-    requires: Requirement
-    reason: str
-
-    def to_output(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "target": self.target,
-            "value": self.value,
-            "requires": self.requires,
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -215,22 +195,22 @@ def _driver_actions(
         if device.driver == VFIO_DRIVER:
             return []
         reason = f"{_group_name(group)} wants vfio-pci (DPDK); {now}"
-        return [Action("bindDriver", device.pci_address, VFIO_DRIVER, to_dpdk, reason)]
+        return [BindDriver(device.pci_address, VFIO_DRIVER, requires=to_dpdk, reason=reason)]
     if device.driver is None or device.driver in DPDK_DRIVERS:
         reason = f"{_group_name(group)} wants a netdevice; {now}"
         requires: Requirement = "drain" if device.driver else "none"
-        return [Action("bindDriver", device.pci_address, DEFAULT_DRIVER, requires, reason)]
+        return [BindDriver(device.pci_address, DEFAULT_DRIVER, requires=requires, reason=reason)]
     return []
 
 
 def _remember(interface: Interface, device: InterfaceExt, host: HostState) -> list[Action]:
     known = host.configured.get(interface.pci_address)
     mac = device.mac or (known.mac if known else None)
-    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac}).to_k8s()
-    if known is not None and known.to_k8s() == record:
+    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac})
+    if known is not None and known.to_k8s() == record.to_k8s():
         return []
     reason = "remember what we configure, to give the device back when it leaves the spec"
-    return [Action("rememberDevice", interface.pci_address, record, "none", reason)]
+    return [RememberDevice(interface.pci_address, record, reason=reason)]
 
 
 def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
@@ -245,10 +225,10 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
             raise HostLacksSupportError(lacks_noiommu_message(f"{who} wants vfio-pci in no-IOMMU mode"))
         if not host.modules.vfio_loaded:
             reason = f"{who} wants vfio-pci; a VM has no IOMMU Nova can use, so vfio runs in no-IOMMU mode"
-            actions.append(Action("loadModule", "vfio", NOIOMMU_OPTION, "none", reason))
+            actions.append(LoadModule("vfio", NOIOMMU_OPTION, reason=reason))
         elif not host.modules.noiommu_enabled:
             reason = f"{who} wants vfio-pci; vfio is loaded without no-IOMMU mode: set it at run time"
-            actions.append(Action("setModuleParameter", "vfio", NOIOMMU_OPTION, "none", reason))
+            actions.append(SetModuleParameter("vfio", NOIOMMU_OPTION, reason=reason))
     elif not host.iommu_enabled and not host.modules.noiommu_enabled:
         # vfio already in no-IOMMU mode on bare metal is the administrator's explicit choice: honour it
         raise PlanError(
@@ -257,7 +237,7 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
             "(or load vfio with enable_unsafe_noiommu_mode=1 yourself, accepting DMA without isolation)"
         )
     if not host.modules.vfio_pci_loaded:
-        actions.append(Action("loadModule", "vfio_pci", None, "none", f"{who} wants the vfio-pci driver"))
+        actions.append(LoadModule("vfio_pci", reason=f"{who} wants the vfio-pci driver"))
     return actions
 
 
@@ -286,7 +266,7 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
         raise PlanError(f"{label}: numVfs {wanted_vfs} is more than the device's {pf.totalvfs or 0}")
     if interface.e_switch_mode and interface.e_switch_mode != (pf.e_switch_mode or "legacy"):
         reason = f"{label}: eswitch {pf.e_switch_mode or 'legacy'} -> {interface.e_switch_mode}"
-        actions.append(Action("setESwitchMode", pf.pci_address, interface.e_switch_mode, "drain", reason))
+        actions.append(SetEswitchMode(pf.pci_address, interface.e_switch_mode, reason=reason))
     if wanted_vfs != current_vfs:
         if interface.externally_managed:
             raise PlanError(
@@ -295,13 +275,13 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
             )
         note = " (0 is written first)" if current_vfs and wanted_vfs else ""
         reason = f"{label}: {current_vfs} -> {wanted_vfs} VFs{note}; VF drivers follow once the VFs exist"
-        actions.append(Action("setNumVfs", pf.pci_address, wanted_vfs, "drain", reason))
+        actions.append(SetNumVfs(pf.pci_address, wanted_vfs, reason=reason))
     if interface.mtu and pf.mtu and interface.mtu > pf.mtu and not interface.externally_managed:
         reason = f"{label}: MTU {pf.mtu} -> {interface.mtu} (a PF MTU is only ever raised)"
-        actions.append(Action("setPfMtu", pf.pci_address, interface.mtu, "none", reason))
+        actions.append(SetPfMtu(pf.pci_address, interface.mtu, reason=reason))
     if pf.link_admin_state != "up":
         reason = f"{label}: carries VFs, so it must be up"
-        actions.append(Action("linkUp", pf.pci_address, None, "none", reason))
+        actions.append(LinkUp(pf.pci_address, reason=reason))
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, vf)
@@ -316,7 +296,7 @@ def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
     on_netdev = group.device_type != VFIO_DRIVER and vf.driver not in DPDK_DRIVERS and vf.driver is not None
     if on_netdev and group.mtu and vf.mtu and vf.mtu != group.mtu:
         reason = f"{_label(vf)}: MTU {vf.mtu} -> {group.mtu} for {_group_name(group)}"
-        actions.append(Action("setVfMtu", vf.pci_address, group.mtu, "none", reason))
+        actions.append(SetVfMtu(vf.pci_address, group.mtu, reason=reason))
     return actions
 
 
@@ -327,7 +307,7 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
         left = f"{pci} left the spec"
         if current is not None and is_virtual(host.platform) and current.driver in {*DPDK_DRIVERS, None}:
             reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
-            actions.append(Action("bindDriver", pci, DEFAULT_DRIVER, "drain", reason))
+            actions.append(BindDriver(pci, DEFAULT_DRIVER, reason=reason))
         externally_managed = host.configured[pci].externally_managed
         if (
             current is not None
@@ -336,8 +316,8 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
             and not externally_managed
         ):
             reason = f"{left}; we created its {current.num_vfs} VFs: remove them"
-            actions.append(Action("setNumVfs", pci, 0, "drain", reason))
-        actions.append(Action("forgetDevice", pci, None, "none", f"{left}; nothing more to give back"))
+            actions.append(SetNumVfs(pci, 0, reason=reason))
+        actions.append(ForgetDevice(pci, reason=f"{left}; nothing more to give back"))
     return actions
 
 
@@ -350,9 +330,9 @@ def _guard_node_links(actions: list[Action], host: HostState) -> None:
             netdevs[interface.pci_address] = interface.name
     for action in actions:
         name = netdevs.get(action.target, "")
-        if action.action in NODE_LINK_ACTIONS and name in host.node_links:
+        if action.cuts_node_link and name in host.node_links:
             raise PlanError(
-                f"{action.target} ({name}): refusing {action.action} ({action.reason}): "
+                f"{action.target} ({name}): refusing {action.kind} ({action.reason}): "
                 f"{host.node_links[name]}, so the node would lose its connectivity; "
                 "move the node's traffic to another interface, or allow it explicitly "
                 f"(--allow-node-link {name})"
@@ -378,5 +358,4 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     _guard_node_links(actions, host)
-    ordered = tuple(sorted(actions, key=lambda action: ACTION_ORDER.index(action.action)))
-    return Plan(ordered, tuple(_ignored_fields(desired) + _rdma_warnings(desired, host)))
+    return Plan(in_run_order(actions), tuple(_ignored_fields(desired) + _rdma_warnings(desired, host)))

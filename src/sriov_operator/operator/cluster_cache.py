@@ -34,10 +34,11 @@ from sriov_operator.api.models import (
     SriovNetworkPoolConfig,
     SriovOperatorConfig,
 )
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import ClusterObjects, Node, parse_object
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.node_shape import NodeRender
-from sriov_operator.engine.problems import ObjectRef, Problem
+from sriov_operator.engine.problems import Problem
 from sriov_operator.engine.render import (
     Memo,
     Prepared,
@@ -82,7 +83,9 @@ def _spec_key(obj: Mapping[str, Any]) -> str:
 
 def _ref(obj: Mapping[str, Any], kind: str, namespace: str) -> ObjectRef:
     metadata = _metadata(obj)
-    return ObjectRef(kind, str(metadata.get("namespace") or namespace), str(metadata.get("name")))
+    return ObjectRef(
+        kind=kind, namespace=str(metadata.get("namespace") or namespace), name=str(metadata.get("name"))
+    )
 
 
 class ClusterCache:
@@ -206,7 +209,9 @@ class ClusterCache:
         return True
 
     def remove_node_state(self, name: str) -> bool:
-        self._unchanged(ObjectRef(SriovNetworkNodeState.KIND, self.operator_namespace, name), None)
+        self._unchanged(
+            ObjectRef(kind=SriovNetworkNodeState.KIND, namespace=self.operator_namespace, name=name), None
+        )
         return self.cluster.node_states.pop(name, None) is not None
 
     def set_policy(self, obj: Mapping[str, Any]) -> frozenset[str]:
@@ -226,7 +231,7 @@ class ClusterCache:
         return nodes_affected_by_policy_change(before, self.prepared(), ref.name)
 
     def remove_policy(self, name: str) -> frozenset[str]:
-        ref = ObjectRef(SriovNetworkNodePolicy.KIND, self.operator_namespace, name)
+        ref = ObjectRef(kind=SriovNetworkNodePolicy.KIND, namespace=self.operator_namespace, name=name)
         self._unchanged(ref, None)
         self._parse_problems.pop(ref, None)
         if self._policies.pop(name, None) is None:
@@ -248,7 +253,9 @@ class ClusterCache:
         return True
 
     def remove_pool(self, name: str) -> bool:
-        self._unchanged(ObjectRef(SriovNetworkPoolConfig.KIND, self.operator_namespace, name), None)
+        self._unchanged(
+            ObjectRef(kind=SriovNetworkPoolConfig.KIND, namespace=self.operator_namespace, name=name), None
+        )
         if self._pools.pop(name, None) is None:
             return False
         self._invalidate()
@@ -256,7 +263,11 @@ class ClusterCache:
 
     def set_operator_config(self, obj: Mapping[str, Any] | None) -> bool:
         """The ``default`` SriovOperatorConfig (None when it is gone); other names are not inputs."""
-        ref = ObjectRef(SriovOperatorConfig.KIND, self.operator_namespace, DEFAULT_OPERATOR_CONFIG_NAME)
+        ref = ObjectRef(
+            kind=SriovOperatorConfig.KIND,
+            namespace=self.operator_namespace,
+            name=DEFAULT_OPERATOR_CONFIG_NAME,
+        )
         if obj is not None and _ref(obj, ref.kind, self.operator_namespace) != ref:
             return False
         if self._unchanged(ref, None if obj is None else _spec_key(obj)):

@@ -15,14 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
 from sriov_operator.engine.problems import Problem
 from sriov_operator.engine.render import RenderResult, render_cluster
-from sriov_operator.host.plan import Action, PlanError, Requirement, plan
+from sriov_operator.host.actions import Requirement
+from sriov_operator.host.plan import PlanError, plan
 from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
-from sriov_operator.manifests import Document
 
 LIST_KEYS = ("pciAddress", "resourceName", "name")
 UNKNOWN_HOST_READY = KernelModules(vfio_loaded=True, vfio_pci_loaded=True, noiommu_enabled=True)
@@ -112,10 +113,6 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _action_key(action: Action) -> tuple[str, str, str]:
-    return (action.action, action.target, repr(action.value))
-
-
 def predict(
     state: SriovNetworkNodeState | None, provider_id: str, before: dict[str, Any], after: dict[str, Any]
 ) -> tuple[Requirement, tuple[str, ...], str | None]:
@@ -138,14 +135,14 @@ def predict(
     except PlanError as error:
         return "none", (), str(error)
     try:
-        old_keys = {_action_key(a) for a in plan(old_spec, host).actions}
+        old_actions = plan(old_spec, host).actions
     except PlanError:
-        old_keys = set()
-    costly = [a for a in new_plan.actions if a.requires != "none" and _action_key(a) not in old_keys]
+        old_actions = ()
+    costly = [a for a in new_plan.actions if a.requires != "none" and a not in old_actions]
     requires: Requirement = "none"
     if costly:
         requires = "reboot" if any(a.requires == "reboot" for a in costly) else "drain"
-    return requires, tuple(f"{a.action}: {a.reason}" for a in costly), None
+    return requires, tuple(f"{a.kind}: {a.reason}" for a in costly), None
 
 
 def _nad_changes(before: RenderResult, after: RenderResult) -> list[str]:

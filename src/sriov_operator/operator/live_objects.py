@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, SUPPORTED_NIC_CONFIGMAP
+from sriov_operator.api.documents import Document
 from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -20,7 +21,6 @@ from sriov_operator.kube.resources import (
     SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
-from sriov_operator.manifests import Document
 
 PAGE = 500
 

@@ -12,27 +12,23 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sriov_operator.api.conditions import (
+    NAD_INVALID,
+    NAD_OWNED_BY_OTHER,
+    NAMESPACE_NOT_FOUND,
+    NETWORK_READY,
+    READY,
+    Condition,
+)
 from sriov_operator.api.constants import GROUP, NAD_FINALIZER, OWNER_REF_ANNOTATION
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import NETWORK_KINDS, parse_object
 from sriov_operator.engine.nad import render_nad
 from sriov_operator.engine.object_validation import validate_network
-from sriov_operator.engine.problems import ObjectRef, Problem
-from sriov_operator.operator.conditions import ConditionValue
-
-READY = "Ready"
-# Ready reasons: upstream's, plus one of ours for a NAD that belongs to someone else
-NETWORK_READY = "NetworkReady"
-NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
-NAMESPACE_NOT_FOUND = "NamespaceNotFound"
-NAD_OWNED_BY_OTHER = "NetworkAttachmentDefinitionOwnedByOther"
+from sriov_operator.engine.problems import Problem
 
 NetworkKey = tuple[str, str, str]  # (kind, namespace, name)
 NadKey = tuple[str, str]  # (namespace, name)
-
-
-def owner_ref_value(key: NetworkKey) -> str:
-    kind, namespace, name = key
-    return f"{kind}.{GROUP}/{namespace}/{name}"
 
 
 def owner_of(nad: Mapping[str, Any]) -> NetworkKey | None:
@@ -59,7 +55,7 @@ class NetworkPlan:
     write: dict[str, Any] | None = None  # the NAD to server-side apply
     delete: tuple[NadKey, ...] = ()  # our NADs that must go
     finalizer: Literal["add", "remove"] | None = None
-    condition: ConditionValue | None = None  # None: the network is gone or going
+    condition: Condition | None = None  # None: the network is gone or going
 
 
 def _nad_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
@@ -97,17 +93,17 @@ def plan_network(
         deleting = tuple(sorted(nad_key(n) for n in owned))
         return NetworkPlan(delete=deleting, finalizer="remove" if NAD_FINALIZER in finalizers else None)
     kind, namespace, name = key
-    ref = ObjectRef(kind, namespace, name)
+    ref = ObjectRef(kind=kind, namespace=namespace, name=name)
     typed, problems = parse_object(NETWORK_KINDS[kind], network, ref, "from the API server")
     if typed is None:
-        return NetworkPlan(condition=ConditionValue(READY, "False", NAD_INVALID, _message(problems)))
+        return NetworkPlan(condition=Condition(READY, "False", NAD_INVALID, _message(problems)))
     problems = validate_network(typed, operator_namespace, provided_resources)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        return NetworkPlan(condition=ConditionValue(READY, "False", NAD_INVALID, _message(errors)))
+        return NetworkPlan(condition=Condition(READY, "False", NAD_INVALID, _message(errors)))
     nad, render_problems = render_nad(typed, resource_prefix)
     if nad is None:
-        return NetworkPlan(condition=ConditionValue(READY, "False", NAD_INVALID, _message(render_problems)))
+        return NetworkPlan(condition=Condition(READY, "False", NAD_INVALID, _message(render_problems)))
     target = nad_key(nad)
     stale = tuple(sorted(nad_key(n) for n in owned if nad_key(n) != target))
     wants_finalizer = target[0] != namespace
@@ -122,7 +118,7 @@ def plan_network(
         return NetworkPlan(
             delete=stale,
             finalizer=finalizer,
-            condition=ConditionValue(READY, "False", NAMESPACE_NOT_FOUND, message),
+            condition=Condition(READY, "False", NAMESPACE_NOT_FOUND, message),
         )
     current = nads.get(target)
     if current is not None and owner_of(current) != key:
@@ -132,9 +128,9 @@ def plan_network(
         return NetworkPlan(
             delete=stale,
             finalizer=finalizer,
-            condition=ConditionValue(READY, "False", NAD_OWNED_BY_OTHER, message),
+            condition=Condition(READY, "False", NAD_OWNED_BY_OTHER, message),
         )
     write = nad if current is None or _nad_differs(current, nad) else None
     warnings = _message([p for p in problems if p.severity == "warning"])
     message = f"{where} is up to date" + (f"; warning: {warnings}" if warnings else "")
-    return NetworkPlan(write, stale, finalizer, ConditionValue(READY, "True", NETWORK_READY, message))
+    return NetworkPlan(write, stale, finalizer, Condition(READY, "True", NETWORK_READY, message))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.operator.drain.settings import DrainSettings
@@ -28,3 +28,13 @@ class OperatorSettings:
     @property
     def namespace(self) -> str:
         return self.runtime.namespace
+
+
+def drain_settings(settings: OperatorSettings) -> DrainSettings:
+    """The drain controller's settings, in the operator's namespace and resource prefix."""
+    return replace(settings.drain, namespace=settings.namespace, resource_prefix=settings.resource_prefix)
+
+
+def workloads_settings(settings: OperatorSettings) -> WorkloadSettings:
+    """The workloads controller's settings, in the operator's namespace and resource prefix."""
+    return replace(settings.workloads, namespace=settings.namespace, resource_prefix=settings.resource_prefix)

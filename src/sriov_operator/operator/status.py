@@ -10,28 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sriov_operator.api.conditions import (
+    CONFIG_READY,
+    CONFIG_SYNC_FAILED,
+    CONFIG_UNSUPPORTED,
+    POLICY_INVALID,
+    POLICY_NO_MATCHING_NODES,
+    POLICY_NODES_FAILED,
+    POLICY_NODES_NOT_READY,
+    POLICY_READY,
+    READY,
+    Condition,
+    find,
+    merged,
+)
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
     SYNC_FAILED,
     SYNC_SUCCEEDED,
 )
 from sriov_operator.engine.problems import Problem
-from sriov_operator.operator.conditions import ConditionValue, find, merged
 
-READY = "Ready"
 NODES_NAMED = 5
-
-# SriovNetworkNodePolicy Ready reasons (ours: upstream policies have no conditions)
-POLICY_READY = "AllNodesReady"
-POLICY_NODES_NOT_READY = "NodesNotReady"
-POLICY_NODES_FAILED = "NodesFailed"
-POLICY_NO_MATCHING_NODES = "NoMatchingNodes"
-POLICY_INVALID = "InvalidPolicy"
-
-# SriovOperatorConfig Ready reasons (upstream's)
-CONFIG_READY = "OperatorConfigReady"
-CONFIG_SYNC_FAILED = "OperatorConfigSyncFailed"
-CONFIG_UNSUPPORTED = "UnsupportedConfiguration"
 
 
 def _generation(state: Mapping[str, Any]) -> int | None:
@@ -71,7 +71,7 @@ def _named(nodes: list[str]) -> str:
 class PolicyReadiness:
     matched: int
     ready: int
-    condition: ConditionValue
+    condition: Condition
 
 
 def policy_readiness(
@@ -86,21 +86,21 @@ def policy_readiness(
     if errors:
         first = errors[0]
         message = f"{first.field}: {first.message}" + (f" (and {len(errors) - 1} more)" if errors[1:] else "")
-        return PolicyReadiness(0, 0, ConditionValue(READY, "False", POLICY_INVALID, message))
+        return PolicyReadiness(0, 0, Condition(READY, "False", POLICY_INVALID, message))
     if not nodes:
         message = "its nodeSelector matches no node the operator manages"
-        return PolicyReadiness(0, 0, ConditionValue(READY, "False", POLICY_NO_MATCHING_NODES, message))
+        return PolicyReadiness(0, 0, Condition(READY, "False", POLICY_NO_MATCHING_NODES, message))
     ready = [n for n in nodes if node_state_ready(states.get(n))]
     failed = [n for n in nodes if sync_status(states.get(n)) == SYNC_FAILED]
     count = f"{len(ready)} of {len(nodes)} nodes ready"
     if failed:
-        condition = ConditionValue(READY, "False", POLICY_NODES_FAILED, f"{count}; failed: {_named(failed)}")
+        condition = Condition(READY, "False", POLICY_NODES_FAILED, f"{count}; failed: {_named(failed)}")
     elif len(ready) < len(nodes):
         waiting = [n for n in nodes if n not in set(ready)]
         message = f"{count}; waiting for {_named(waiting)}"
-        condition = ConditionValue(READY, "False", POLICY_NODES_NOT_READY, message)
+        condition = Condition(READY, "False", POLICY_NODES_NOT_READY, message)
     else:
-        condition = ConditionValue(READY, "True", POLICY_READY, count)
+        condition = Condition(READY, "True", POLICY_READY, count)
     return PolicyReadiness(len(nodes), len(ready), condition)
 
 
@@ -116,10 +116,10 @@ def status_needs_write(current: Mapping[str, Any] | None, new: Mapping[str, Any]
     return dict(current or {}) != dict(new)
 
 
-def operator_config_condition(errors: list[Problem], configuration_mode: str | None) -> ConditionValue:
+def operator_config_condition(errors: list[Problem], configuration_mode: str | None) -> Condition:
     """Ready of the ``default`` SriovOperatorConfig: accepted, or why not."""
     if configuration_mode == "systemd":
-        return ConditionValue(
+        return Condition(
             READY,
             "False",
             CONFIG_UNSUPPORTED,
@@ -127,5 +127,5 @@ def operator_config_condition(errors: list[Problem], configuration_mode: str | N
         )
     if errors:
         first = errors[0]
-        return ConditionValue(READY, "False", CONFIG_SYNC_FAILED, f"{first.field}: {first.message}")
-    return ConditionValue(READY, "True", CONFIG_READY, "configuration accepted")
+        return Condition(READY, "False", CONFIG_SYNC_FAILED, f"{first.field}: {first.message}")
+    return Condition(READY, "True", CONFIG_READY, "configuration accepted")

@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sriov_operator.api.constants import EventReason
+from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.errors import describe
 from sriov_operator.kube.errors import NotFoundError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import EVENTS
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
-from sriov_operator.runtime.refs import ObjectRef, ref
 
 logger = logging.getLogger(__name__)
 

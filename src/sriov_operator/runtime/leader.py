@@ -20,13 +20,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 from sriov_operator.api.constants import EventReason
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.errors import SriovOperatorError, TransientError, describe
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import LEASES
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 from sriov_operator.runtime.events import EventRecorder, micro_time
-from sriov_operator.runtime.refs import ObjectRef
 from sriov_operator.runtime.settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,10 @@ class LeaderElector:
     async def _record(self, reason: EventReason, type_: Literal["Normal", "Warning"], note: str) -> None:
         if self.events is not None:
             lease = ObjectRef(
-                "Lease", self.settings.lease_name, self.settings.namespace, "coordination.k8s.io/v1"
+                kind="Lease",
+                name=self.settings.lease_name,
+                namespace=self.settings.namespace,
+                api_version="coordination.k8s.io/v1",
             )
             await self.events.record(lease, type_, reason, note, action="LeaderElection")
 

@@ -1,7 +1,7 @@
 """Process logging: key=value text lines by default, one JSON object per line on request.
 
 Loggers are per module (``logging.getLogger(__name__)``). A line about an
-object passes ``extra={"object": ref(obj)}`` and is printed with
+object passes ``extra={"object": ref(obj)}`` (``api.refs.ref``) and is printed with
 ``object=Kind/ns/name``.
 """
 
@@ -13,9 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
-from sriov_operator.runtime.refs import ObjectRef, ref
-
-__all__ = ["JsonFormatter", "KeyValueFormatter", "ObjectRef", "configure_logging", "ref"]
+__all__ = ["JsonFormatter", "KeyValueFormatter", "configure_logging"]
 
 # Attributes callers may pass in ``extra`` that the formatters print, in this order.
 EXTRA_FIELDS = ("object", "controller", "key", "reason", "attempt", "delay")

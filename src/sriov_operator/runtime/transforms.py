@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from sriov_operator.api.conditions import READY
+
 Object = dict[str, Any]
 INTERN_MAX = 64  # strings up to this length are shared between cached objects (keys, labels, enums)
 
@@ -63,7 +65,7 @@ def slim_node(node: Object) -> Object:
     slim_status: Object = {}
     if "addresses" in status:
         slim_status["addresses"] = status["addresses"]
-    ready = [c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"]
+    ready = [c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == READY]
     if ready:
         slim_status["conditions"] = ready
     allocatable = {k: v for k, v in (status.get("allocatable") or {}).items() if "/" in k}

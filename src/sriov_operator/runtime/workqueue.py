@@ -54,6 +54,8 @@ class WorkQueue:
         self._timers: dict[Key, tuple[float, asyncio.Task[None]]] = {}
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._shutting_down = False
+        self._empty = asyncio.Event()  # set while no key is ready (see `wait_empty`)
+        self._empty.set()
         self._depth = DEPTH.labels(name=name)
         self._adds = ADDS.labels(name=name)
         self._retries = RETRIES.labels(name=name)
@@ -68,7 +70,7 @@ class WorkQueue:
         self._dirty.add(key)
         if key not in self._processing:
             self._ready.append(key)
-            self._depth.set(len(self._ready))
+            self._ready_changed()
             self._wake_one()
 
     def add_after(self, key: Key, seconds: float) -> None:
@@ -121,7 +123,7 @@ class WorkQueue:
                 if not waiter.done():
                     waiter.cancel()
         key = self._ready.popleft()
-        self._depth.set(len(self._ready))
+        self._ready_changed()
         self._dirty.discard(key)
         self._processing.add(key)
         return key
@@ -130,7 +132,7 @@ class WorkQueue:
         self._processing.discard(key)
         if key in self._dirty and not self._shutting_down:
             self._ready.append(key)
-            self._depth.set(len(self._ready))
+            self._ready_changed()
             self._wake_one()
 
     def _wake_one(self) -> None:
@@ -139,6 +141,31 @@ class WorkQueue:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+    def _ready_changed(self) -> None:
+        self._depth.set(len(self._ready))
+        if self._ready:
+            self._empty.clear()
+        else:
+            self._empty.set()
+
+    async def wait_empty(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds on the queue's clock) until no key is ready; True if none is.
+
+        For a controller that should let another's backlog go first: it waits on
+        this event instead of polling the other's length.
+        """
+        if not self._ready:
+            return True
+        emptied = asyncio.ensure_future(self._empty.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(timeout))
+        try:
+            await asyncio.wait({emptied, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (emptied, timer):
+                task.cancel()
+            await asyncio.gather(emptied, timer, return_exceptions=True)
+        return not self._ready
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -151,7 +178,7 @@ class WorkQueue:
         self._shutting_down = True
         self._ready.clear()
         self._dirty.clear()
-        self._depth.set(0)
+        self._ready_changed()
         for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

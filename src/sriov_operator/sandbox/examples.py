@@ -1,9 +1,11 @@
-"""The objects ``--apply-examples`` creates: the seed article's policies, a network each, a pod (pure).
+"""The objects ``--apply-examples`` creates: the example policies, a network each, a pod (pure).
 
-The policies are the article's text, shipped verbatim (tabs and all). Both name
-the same Neutron network in ``netFilter``, and the article tells readers to set
+The policies are ``dpdk1`` (the DPDK scenario) and ``hwoffload1`` (the OVS-offload scenario).
+
+The policies are the published example text, shipped verbatim (tabs and all). Both
+name the same Neutron network in ``netFilter``, and their authors tell readers to set
 each one to *their* network: the DPDK network for ``dpdk1`` (the sandbox's VMs
-sit on exactly the article's ID) and the offloaded network for ``hwoffload1``.
+sit on exactly the example's ID) and the offloaded network for ``hwoffload1``.
 :func:`configure_policies` does the second step, as a reader would.
 """
 
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sriov_operator.api.constants import API_VERSION, OPENSTACK_NETFILTER_PREFIX, POD_NETWORKS_ANNOTATION
+from sriov_operator.api.documents import Document
 from sriov_operator.kube.objects import Object
-from sriov_operator.manifests import Document, load_text
+from sriov_operator.manifests import load_text
 from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Platform
 
 EXAMPLES_FILE = "examples/seed-policies.yaml"
@@ -34,7 +37,7 @@ class Examples:
 
 
 def seed_policy_documents() -> tuple[list[Document], list[str]]:
-    """The seed article's two policies as shipped with the package, and the loader's tab warnings."""
+    """The example policies ``dpdk1`` and ``hwoffload1`` as shipped, and the loader's tab warnings."""
     text = resources.files("sriov_operator.sandbox").joinpath(EXAMPLES_FILE).read_text()
     loaded = load_text(text, EXAMPLES_FILE)
     return loaded.documents, loaded.warnings

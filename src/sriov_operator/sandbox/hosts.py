@@ -3,8 +3,8 @@
 Every OpenStack worker is the ``openstack-vm`` profile (a management port, a
 vhost-user port on the DPDK network, an Intel VF and an offloaded Mellanox VF)
 with its own instance UUID, port IDs and MAC addresses, so that no two VMs look
-alike to the operator. The networks are the seed article's scenario: the DPDK
-port sits on the Neutron network the article's ``dpdk1`` policy names, the
+alike to the operator. The networks are the DPDK and OVS-offload scenarios: the DPDK
+port sits on the Neutron network the ``dpdk1`` example policy names, the
 Mellanox VF on the offload network.
 
 Bare-metal workers alternate the Intel and Mellanox bare-metal profiles.
@@ -23,7 +23,7 @@ Platform = Literal["openstack", "baremetal"]
 PLATFORMS: tuple[Platform, ...] = ("openstack", "baremetal")
 OPENSTACK_PROFILE = "openstack-vm"
 BAREMETAL_PROFILES = ("baremetal-intel", "baremetal-mellanox")
-DPDK_NETWORK_ID = "55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"  # the seed article's dpdk1 netFilter
+DPDK_NETWORK_ID = "55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"  # the dpdk1 example policy's netFilter
 OFFLOAD_NETWORK_ID = "c0ffee00-1234-4abc-9def-0123456789ab"  # the offloaded (Mellanox VF) network
 DPDK_PORT = "0000:00:04.0"  # the VM's vhost-user port
 OFFLOAD_PORT = "0000:00:07.0"  # the VM's Mellanox ConnectX-6 Dx VF
@@ -98,20 +98,6 @@ def openstack_vm(
         profile.model_copy(update={"devices": devices}),
         OpenStackIdentity(str(instance), _json(meta), _json(network)),
     )
-
-
-def network_of_port(host: SimulatedHost, pci_address: str) -> str | None:
-    """The Neutron network ID of the VM port at ``pci_address`` (by its MAC, as the daemon finds it)."""
-    if host.openstack is None:
-        return None
-    device = next(d for d in host.profile.devices if d.address == pci_address)
-    assert device.netdev is not None
-    network_data = json.loads(host.openstack.network_data)
-    link = next(
-        link["id"] for link in network_data["links"] if link["ethernet_mac_address"] == device.netdev.mac
-    )
-    network_id: str = next(n["network_id"] for n in network_data["networks"] if n["link"] == link)
-    return network_id
 
 
 def _json(document: dict[str, Any]) -> bytes:

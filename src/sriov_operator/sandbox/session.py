@@ -9,7 +9,7 @@
    serving certificate and registers the webhook configurations), one config daemon
    per worker, and the webhook, once the operator has written its serving Secret
    (copied to files the webhook reloads);
-4. with examples: the seed article's policies, a SriovNetwork per resource and a
+4. with examples: the ``dpdk1`` and ``hwoffload1`` policies, a SriovNetwork per resource and a
    pod naming both networks, all through the webhook.
 
 Every second it reads the objects, publishes each node's device-plugin resources
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 import logging
 import shutil
 import signal
@@ -33,6 +34,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from sriov_operator.api.constants import (
     DEFAULT_RESOURCE_PREFIX,
@@ -42,7 +45,7 @@ from sriov_operator.api.constants import (
 )
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.daemon.handoff import configmap_name
-from sriov_operator.errors import HostError
+from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.install.objects import OPERATOR_NAME as OPERATOR_SERVICE_ACCOUNT
 from sriov_operator.install.objects import operator_rbac
 from sriov_operator.kube.errors import KubeApiError
@@ -81,11 +84,30 @@ from sriov_operator.sandbox.hosts import Platform
 from sriov_operator.sandbox.metadata_service import MetadataService
 from sriov_operator.sandbox.snapshot import Snapshot, status_interfaces
 from sriov_operator.sandbox.table import rows
-from sriov_operator.sandbox.vm_workers import VmSandboxWorker, vm_workers
 from sriov_operator.sandbox.workers import DaemonContext, SimulatedWorker, Worker, simulated_workers
+
+if TYPE_CHECKING:
+    from sriov_operator.sandbox.vm_workers import VmSandboxWorker
 
 logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
+VM_TOOLKIT_HINT = (
+    "--vm-workers: needs the VM toolkit (test tooling, sriov_operator.vmtest) and a source checkout; "
+    "from a clone: EXTRAS=test source scripts/bootstrap.sh"
+)
+
+
+def load_vm_workers() -> ModuleType:
+    """``sandbox/vm_workers.py``, imported only when VM workers are asked for (it pulls in the VM
+    toolkit); a clear error when the toolkit is not installed."""
+    try:
+        return importlib.import_module("sriov_operator.sandbox.vm_workers")
+    except ModuleNotFoundError as error:
+        if error.name is None or not error.name.startswith("sriov_operator.vmtest"):
+            raise
+        raise BadInputError(VM_TOOLKIT_HINT) from error
+
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -177,9 +199,10 @@ class Sandbox:
         return workers
 
     def create_vm_workers(self) -> list[VmSandboxWorker]:
-        if self.options.vm_workers:
-            self.say(f"{self.options.vm_workers} VM worker(s): the guest bundle (built on first use) ...")
-        self.vms = vm_workers(self.options.vm_workers, self.directory / "vms")
+        if not self.options.vm_workers:
+            return []
+        self.say(f"{self.options.vm_workers} VM worker(s): the guest bundle (built on first use) ...")
+        self.vms = load_vm_workers().vm_workers(self.options.vm_workers, self.directory / "vms")
         self.workers.extend(self.vms)
         return self.vms
 
@@ -380,7 +403,7 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
     sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
     context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
     for worker in workers:
-        if isinstance(worker, VmSandboxWorker):
+        if worker in sandbox.vms:
             sandbox.say(f"booting {worker.describe()} ...")
         worker.start(context)
     sandbox.say(

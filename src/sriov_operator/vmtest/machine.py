@@ -67,6 +67,7 @@ class MachineSpec:
     smbios_vendor: str | None = None  # "OpenStack Foundation" makes the guest an OpenStack VM
     smbios_product: str | None = None
     memory_mib: int = 512
+    reboots: bool = False  # a guest reboot resets the machine (the disk overlay stays) instead of ending QEMU
 
 
 def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
@@ -102,10 +103,13 @@ def kernel_command_line(spec: MachineSpec) -> str:
     return " ".join(args)
 
 
-def kernel_boot(accel: str, memory_mib: int, kernel: Path, command_line: str) -> list[str]:
-    """QEMU options of every boot here: q35, one vCPU, no default devices, no display, no reboot."""
+def kernel_boot(
+    accel: str, memory_mib: int, kernel: Path, command_line: str, reboots: bool = False
+) -> list[str]:
+    """QEMU options of every boot here: q35, one vCPU, no default devices, no display; a guest reboot ends
+    QEMU unless the machine ``reboots``."""
     machine = ["-machine", "q35", "-accel", accel, "-cpu", "max", "-smp", "1", "-m", str(memory_mib)]
-    headless = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]
+    headless = ["-nodefaults", "-no-user-config", "-display", "none", *([] if reboots else ["-no-reboot"])]
     return [*machine, *headless, "-kernel", str(kernel), "-append", command_line]
 
 
@@ -114,7 +118,7 @@ def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Pa
     args = [
         "-name",
         spec.name,
-        *kernel_boot(accel, spec.memory_mib, bundle.kernel, kernel_command_line(spec)),
+        *kernel_boot(accel, spec.memory_mib, bundle.kernel, kernel_command_line(spec), spec.reboots),
         "-initrd",
         str(bundle.initramfs),
         "-chardev",
@@ -236,6 +240,24 @@ class TestMachine:
         self.boot_seconds = round(time.monotonic() - started, 2)
         self.kernel_release = str(ready.get("kernel", ""))
         log.info("%s booted in %.1f s (kernel %s)", self.spec.name, self.boot_seconds, self.kernel_release)
+        return self
+
+    def reboot(self) -> Self:
+        """Reboot the guest as a crashed or power-cycled node does (``sync``, then the kernel's immediate
+        reboot) and wait until its agent is up again; the same QEMU, so the disk keeps what was written.
+        Only for a machine that ``reboots`` (otherwise QEMU exits)."""
+        if not self.spec.reboots:
+            raise VmError(f"test machine {self.spec.name}: not made to reboot (MachineSpec.reboots)")
+        started = time.monotonic()
+        command = "sync && (sleep 0.5; echo b >/proc/sysrq-trigger) >/dev/null 2>&1 &"
+        result = self.run(["sh", "-c", command])
+        if result.returncode != 0:
+            raise self._fail(f"could not reboot:\n{result}")
+        ready = self._receive(started + self.boot_timeout_seconds)
+        if not ready.get("ready"):
+            raise self._fail(f"unexpected first message from the agent after the reboot: {ready}")
+        self.boot_seconds = round(time.monotonic() - started, 2)
+        log.info("%s rebooted in %.1f s", self.spec.name, self.boot_seconds)
         return self
 
     def _exited(self) -> str:

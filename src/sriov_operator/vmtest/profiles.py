@@ -15,6 +15,7 @@ OPENSTACK_PORTS = (MANAGEMENT_PORT, DPDK_PORT, OTHER_PORT)
 # bare metal: QEMU's igb (Intel 82576, SR-IOV) behind a PCIe root port in slot 0x10
 IGB_PF = Nic("igb", "52:54:00:12:34:56", slot=0x10)
 IGB_PF_ADDRESS = "0000:01:00.0"
+BAREMETAL_MANAGEMENT_PORT = Nic("virtio-net-pci", "52:54:00:12:34:57", slot=0x11, management=True)
 PROFILES = ("openstack", "baremetal")
 
 
@@ -44,3 +45,9 @@ def openstack_vm(
 def baremetal_host(viommu: bool) -> MachineSpec:
     name = "baremetal-viommu" if viommu else "baremetal-noiommu"
     return MachineSpec(name=name, nics=(IGB_PF,), viommu=viommu)
+
+
+def baremetal_worker(name: str, forwards: tuple[GuestForward, ...]) -> MachineSpec:
+    """The bare-metal host as a worker node: the igb PF, a management port on the user network (where
+    ``forwards`` reach this host), no vIOMMU, and reboots that keep its disk, as a node's do."""
+    return MachineSpec(name=name, nics=(IGB_PF, BAREMETAL_MANAGEMENT_PORT), forwards=forwards, reboots=True)

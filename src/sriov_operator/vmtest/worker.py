@@ -1,4 +1,7 @@
-"""A real-kernel worker node: the OpenStack VM machine running ``sriov-operator daemon`` for a node.
+"""A real-kernel worker node: a test machine running ``sriov-operator daemon`` for a node.
+
+The machine is the OpenStack VM (``platform="openstack"``) or the bare-metal
+igb host (``platform="baremetal"``, which can `VmWorker.reboot`).
 
 The daemon in the guest reaches an API server on this host's 127.0.0.1 the
 way the guest reaches Nova's metadata service: a ``guestfwd`` address on QEMU's
@@ -6,8 +9,9 @@ user network (`KUBE_API_ADDRESS`) relayed through a Unix socket to the server's
 port (relay.py).  The server's certificate does not name that address, so the
 guest's kubeconfig sets ``tls-server-name`` to the host the server URL names:
 the guest checks the certificate exactly as a client on this host does.  The
-guest reads its Neutron ports from a config drive (`nova.py`); the daemon runs
-on the guest's real root (``--host-root /``) and logs to the serial console.
+OpenStack guest reads its Neutron ports from a config drive (`nova.py`); the
+daemon runs on the guest's real root (``--host-root /``) and logs to the serial
+console.
 
     access = ApiServerAccess.with_token(url, ca_pem, token)  # or .from_kubeconfig(path)
     with VmWorker(node, namespace, access, bundle, run_dir, project).start() as worker:
@@ -25,7 +29,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 import yaml
@@ -35,7 +39,7 @@ from sriov_operator.host.simulator.config_drive_image import write_config_drive_
 from sriov_operator.vmtest.bundle import Bundle
 from sriov_operator.vmtest.machine import GuestForward, GuestResult, TestMachine, VmError
 from sriov_operator.vmtest.nova import nova_documents, provider_id
-from sriov_operator.vmtest.profiles import openstack_vm
+from sriov_operator.vmtest.profiles import baremetal_worker, openstack_vm
 from sriov_operator.vmtest.relay import UnixToLoopbackBridge
 
 log = logging.getLogger(__name__)
@@ -142,19 +146,25 @@ def instance_uuid(node_name: str) -> str:
     return str(uuid.uuid5(INSTANCE_NAMESPACE, node_name))
 
 
-def node_manifest(node_name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """The Node object a VM worker joins as: an OpenStack instance's providerID, worker labels."""
+Platform = Literal["openstack", "baremetal"]
+
+
+def node_manifest(
+    node_name: str, labels: dict[str, str] | None = None, platform: Platform = "openstack"
+) -> dict[str, Any]:
+    """The Node object a VM worker joins as: worker labels; an OpenStack instance's providerID."""
+    spec = {"providerID": provider_id(instance_uuid(node_name))} if platform == "openstack" else {}
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": node_name, "labels": {**WORKER_LABELS, **(labels or {})}},
-        "spec": {"providerID": provider_id(instance_uuid(node_name))},
+        "spec": spec,
     }
 
 
 @dataclass
 class VmWorker:
-    """An OpenStack VM whose config daemon serves ``node_name``; ``start()`` boots it, ``stop()`` ends it.
+    """A test machine whose config daemon serves ``node_name``; ``start()`` boots it, ``stop()`` ends it.
 
     ``start()`` returns once the guest reached the API server (a standard-library
     probe, quick under emulation) and the daemon was started; it raises `VmError`
@@ -169,6 +179,7 @@ class VmWorker:
     project: Path  # the checkout shared into the guest (its src/ is what the guest runs)
     accel: str = "tcg"
     rediscover_seconds: float = 30.0
+    platform: Platform = "openstack"
     machine: TestMachine | None = field(default=None, init=False)
     daemon_pid: int = field(default=0, init=False)
     _bridge: UnixToLoopbackBridge | None = field(default=None, init=False, repr=False)
@@ -181,22 +192,35 @@ class VmWorker:
     def start(self) -> Self:
         port = self.api.port
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_drive = self.run_dir / "config-2.iso"
-        documents = nova_documents(instance_uuid(self.node_name))
-        files = {path: json.dumps(body).encode() for path, body in documents.items()}
-        write_config_drive_image(files, config_drive)
         self._bridge = UnixToLoopbackBridge(self.run_dir / "kube-api.sock", port)
         forward = GuestForward(KUBE_API_ADDRESS, KUBE_API_PORT, self._bridge.path)
-        spec = openstack_vm(config_drive, None, forwards=(forward,), name=self.node_name)
+        if self.platform == "openstack":
+            config_drive = self.run_dir / "config-2.iso"
+            documents = nova_documents(instance_uuid(self.node_name))
+            files = {path: json.dumps(body).encode() for path, body in documents.items()}
+            write_config_drive_image(files, config_drive)
+            spec = openstack_vm(config_drive, None, forwards=(forward,), name=self.node_name)
+        else:
+            spec = baremetal_worker(self.node_name, (forward,))
         self.machine = TestMachine(spec, self.bundle, self.run_dir, self.project, accel=self.accel)
         try:
             self.machine.boot()
             self._install_credentials()
             self._probe_api_server()
-            self._start_daemon()
+            self.start_daemon()
         except BaseException:
             self.stop()
             raise
+        return self
+
+    def reboot(self) -> Self:
+        """Reboot the guest (bare metal only) and make it ready for its daemon again: the credentials
+        (on a tmpfs) are written anew and the API server is probed.  The daemon is not started: like a
+        DaemonSet Pod after a node's reboot, it comes back when `start_daemon` is called."""
+        self._guest().reboot()
+        self.daemon_pid = 0
+        self._install_credentials()
+        self._probe_api_server()
         return self
 
     def _guest(self) -> TestMachine:
@@ -224,7 +248,7 @@ class VmWorker:
         )
         log.info("%s reaches the API server: %s", self.node_name, answer.stdout.strip())
 
-    def _start_daemon(self) -> None:
+    def start_daemon(self) -> None:
         command = shlex.join(daemon_argv(self.node_name, self.namespace, self.rediscover_seconds))
         in_background = f"{command} </dev/null >/dev/console 2>&1 & echo $!"
         started = self._must("starting the daemon", self.run(["sh", "-c", in_background]))

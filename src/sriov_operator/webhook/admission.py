@@ -26,20 +26,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
+from sriov_operator.api.documents import Document
 from sriov_operator.api.models import (
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
     SriovNetworkPoolConfig,
     SriovOperatorConfig,
 )
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import NETWORK_KINDS as NETWORK_MODELS
 from sriov_operator.engine.inputs import read_documents, read_object
 from sriov_operator.engine.mutation import policy_default_patches
 from sriov_operator.engine.object_validation import validate_operator_config_update
-from sriov_operator.engine.problems import ObjectRef, Problem, split_by_severity
+from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import render_cluster
 from sriov_operator.engine.selection import labels_match
-from sriov_operator.manifests import Document
 from sriov_operator.webhook.parsed import ParsedObjects
 
 NETWORK_KINDS = tuple(NETWORK_MODELS)
@@ -220,9 +221,9 @@ def problems_about(
     )
     metadata = _metadata(body)
     ref = ObjectRef(
-        str(body.get("kind")),
-        str(metadata.get("namespace") or settings.operator_namespace),
-        str(metadata.get("name") or "?"),
+        kind=str(body.get("kind")),
+        namespace=str(metadata.get("namespace") or settings.operator_namespace),
+        name=str(metadata.get("name") or "?"),
     )
     return [
         Problem(p.ref, p.field, _strip_where(p.message), p.severity)

@@ -16,8 +16,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from sriov_operator.api.documents import Document
 from sriov_operator.engine.inputs import ReadObject, read_object
-from sriov_operator.manifests import Document
 
 # The Nodes and NodeStates of 5,000 nodes: about 1 KB per Node and 5 KB per two-PF NodeState
 # (bench/RESULTS.md), some 30 MB at most. Fewer would not do: a policy selecting every node reads

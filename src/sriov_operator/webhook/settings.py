@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX, WEBHOOK_CONTAINER_PORT
+from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX, WEBHOOK_CONTAINER_PORT, WEBHOOK_SERVICE_NAME
 from sriov_operator.errors import BadInputError
 from sriov_operator.runtime.settings import (
     RuntimeSettings,
@@ -19,6 +21,8 @@ from sriov_operator.runtime.settings import (
     runtime_settings_from,
 )
 from sriov_operator.webhook.admission import AdmissionSettings
+from sriov_operator.webhook.certificates import CertificateSettings
+from sriov_operator.webhook.configurations import ConfigurationSettings
 from sriov_operator.webhook.connections import ConnectionLimits
 from sriov_operator.webhook.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_REVIEW_TIMEOUT, ServerSettings
 
@@ -122,4 +126,82 @@ def webhook_settings_from(args: argparse.Namespace) -> WebhookSettings:
         admission=AdmissionSettings(runtime.namespace, args.resource_prefix, args.strict_nics),
         tls_cert=Path(args.tls_cert),
         tls_key=Path(args.tls_key),
+    )
+
+
+# The operator process runs the webhook's certificate controller (certificate_controller.py);
+# its flags and settings are these.
+
+
+@dataclass(frozen=True)
+class WebhookOperatorSettings:
+    namespace: str
+    configurations: ConfigurationSettings
+    certificates: CertificateSettings
+
+
+def webhook_operator_settings(
+    namespace: str,
+    *,
+    url: str | None = None,
+    ip_addresses: tuple[str, ...] = (),
+    ca_validity: datetime.timedelta = datetime.timedelta(days=3650),
+    serving_validity: datetime.timedelta = datetime.timedelta(days=365),
+) -> WebhookOperatorSettings:
+    """Names on the serving certificate: the webhook Service's DNS names (plus ``ip_addresses``)."""
+    service = f"{WEBHOOK_SERVICE_NAME}.{namespace}.svc"
+    return WebhookOperatorSettings(
+        namespace,
+        ConfigurationSettings(operator_namespace=namespace, url=url),
+        CertificateSettings(
+            (service, f"{service}.cluster.local"), ip_addresses, ca_validity, serving_validity
+        ),
+    )
+
+
+def add_webhook_operator_arguments(
+    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
+) -> None:
+    """The operator command's flags for the webhook's certificates and configurations."""
+    add_flag(
+        parser,
+        "--webhook-url",
+        default="",
+        environ=environ,
+        help="base URL the API server calls the webhook at, instead of its Service (a webhook outside the "
+        "cluster)",
+    )
+    add_flag(
+        parser,
+        "--webhook-cert-ip",
+        default="",
+        environ=environ,
+        help="comma-separated IP addresses added to the serving certificate (with --webhook-url)",
+    )
+    add_flag(
+        parser,
+        "--webhook-cert-days",
+        default=365,
+        type=int,
+        environ=environ,
+        help="life of the serving certificate in days (renewed with a third left)",
+    )
+
+
+def webhook_operator_settings_from(args: argparse.Namespace, namespace: str) -> WebhookOperatorSettings:
+    if args.webhook_cert_days < 1:
+        raise BadInputError(f"--webhook-cert-days: {args.webhook_cert_days} must be 1 or more")
+    ips = tuple(ip.strip() for ip in args.webhook_cert_ip.split(",") if ip.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise BadInputError(
+                f"--webhook-cert-ip: {ip!r} is not an IP address (accepted: comma-separated IPv4/IPv6)"
+            ) from exc
+    return webhook_operator_settings(
+        namespace,
+        url=args.webhook_url or None,
+        ip_addresses=ips,
+        serving_validity=datetime.timedelta(days=args.webhook_cert_days),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sriov_operator.daemon.conditions import daemon_conditions, merge_conditions
+from sriov_operator.api.conditions import merged_all
+from sriov_operator.daemon.status import daemon_conditions
 from sriov_operator.daemon.sync import Decision, Failure
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,12 +64,10 @@ def test_plan_warnings_end_the_ready_message_only() -> None:
 
 def test_transition_time_kept_while_status_holds() -> None:
     wanted = daemon_conditions(Decision("apply", "InProgress", "", "will bind"), None, False)
-    first = merge_conditions([], wanted, 3, T0)
-    again = merge_conditions(first, wanted, 3, T1)
+    first = merged_all([], wanted, T0, 3)
+    again = merged_all(first, wanted, T1, 3)
     assert again == first
-    done = merge_conditions(
-        first, daemon_conditions(Decision("idle", "Succeeded", "", "ok"), None, False), 3, T1
-    )
+    done = merged_all(first, daemon_conditions(Decision("idle", "Succeeded", "", "ok"), None, False), T1, 3)
     times = {c["type"]: c["lastTransitionTime"] for c in done}
     assert times == {
         "Ready": "2026-01-01T00:05:00Z",

@@ -6,19 +6,21 @@ import dataclasses
 
 import pytest
 
+from sriov_operator.daemon.handoff import HANDED_OVER, DevicePluginConfig, HostHandOff
 from sriov_operator.daemon.sync import (
-    DevicePluginConfig,
     Failure,
     Observation,
     decide,
     record_failure,
     retry_delay,
 )
-from sriov_operator.host.plan import Action, Plan
+from sriov_operator.host.actions import BindDriver, SetNumVfs
+from sriov_operator.host.boot import BootMarks
+from sriov_operator.host.plan import Plan
 
-BIND = Action("bindDriver", "0000:00:04.0", "vfio-pci", "none", "wants vfio-pci")
-NUMVFS = Action("setNumVfs", "0000:3b:00.0", 8, "drain", "0 -> 8 VFs")
-REBOOT = Action("setNumVfs", "0000:3b:00.0", 8, "reboot", "firmware")
+BIND = BindDriver("0000:00:04.0", "vfio-pci", requires="none", reason="wants vfio-pci")
+NUMVFS = SetNumVfs("0000:3b:00.0", 8, reason="0 -> 8 VFs")
+REBOOT = SetNumVfs("0000:3b:00.0", 8, requires="reboot", reason="firmware")
 CONFIG = DevicePluginConfig(for_generation=3, digest="abc", handed_over=None)
 
 BASE = Observation(
@@ -30,6 +32,7 @@ BASE = Observation(
     drain_request="Idle",
     drain_current="Idle",
     device_plugin=CONFIG,
+    host_handoff=HostHandOff(on_host=True, boot=BootMarks("boot-1", {HANDED_OVER: "boot-1"})),
     failure=None,
 )
 DONE = dataclasses.replace(BASE, plan=Plan(()), explanation=())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sriov_operator.api.documents import Document
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import RenderResult, render_cluster
-from sriov_operator.manifests import Document
 
 NS = "sriov-network-operator"
 WORKER = {"node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux"}

@@ -17,15 +17,23 @@ import pytest
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
 from sriov_operator.errors import BadInputError, HostError
+from sriov_operator.host.actions import (
+    Action,
+    BindDriver,
+    ForgetDevice,
+    RememberDevice,
+    SetModuleParameter,
+    SetNumVfs,
+)
 from sriov_operator.host.apply import apply_plan, converge
 from sriov_operator.host.io import CURRENT_NETNS, NetnsRequiredError, real_host_io
 from sriov_operator.host.lock import HostLockedError, host_lock
 from sriov_operator.host.netlink import NetlinkLinkControl
 from sriov_operator.host.node import NodeHost
-from sriov_operator.host.plan import Action, Plan, PlanError, plan
+from sriov_operator.host.plan import Plan, PlanError, plan
 from sriov_operator.host.root import OPERATOR_STATE_DIR, VFIO_NOIOMMU_PARAMETER, HostRoot, OutsideRootError
 from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.host.state import CONFIGURED_DIR
+from sriov_operator.host.state import CONFIGURED_DIR, DeviceRecord
 from sriov_operator.host.writer import HostWriter
 from tests.unit.host.conftest import sim_node
 
@@ -60,10 +68,10 @@ def real_io_node(host: HostRoot) -> NodeHost:
 @pytest.mark.parametrize(
     ("relative", "action"),
     [
-        (f"sys/bus/pci/devices/{PF}/sriov_numvfs", Action("setNumVfs", PF, 4, "drain", "t")),
-        (f"sys/bus/pci/devices/{PF}/driver_override", Action("bindDriver", PF, "vfio-pci", "drain", "t")),
-        ("sys/bus/pci/drivers/i40e/unbind", Action("bindDriver", PF, "vfio-pci", "drain", "t")),
-        (VFIO_NOIOMMU_PARAMETER, Action("setModuleParameter", "vfio", "x=1", "none", "t")),
+        (f"sys/bus/pci/devices/{PF}/sriov_numvfs", SetNumVfs(PF, 4, reason="t")),
+        (f"sys/bus/pci/devices/{PF}/driver_override", BindDriver(PF, "vfio-pci", reason="t")),
+        ("sys/bus/pci/drivers/i40e/unbind", BindDriver(PF, "vfio-pci", reason="t")),
+        (VFIO_NOIOMMU_PARAMETER, SetModuleParameter("vfio", "x=1", reason="t")),
     ],
 )
 def test_a_symlinked_attribute_is_never_written_through(
@@ -79,7 +87,7 @@ def test_a_symlinked_attribute_is_never_written_through(
 
 def test_a_symlinked_records_directory_is_refused(intel_host: HostRoot, outside: Path) -> None:
     redirect(intel_host.path(CONFIGURED_DIR), outside.parent)
-    remember = Action("rememberDevice", PF, {"pciAddress": PF}, "none", "t")
+    remember = RememberDevice(PF, DeviceRecord(pci_address=PF), reason="t")
     with pytest.raises(OutsideRootError):
         apply_plan(real_io_node(intel_host).access, Plan((remember,)))
     with pytest.raises(OutsideRootError):
@@ -105,7 +113,7 @@ def test_a_record_whose_pci_address_is_a_path_is_refused(vm_host: HostRoot, tmp_
     node = sim_node(vm_host)
     with pytest.raises(HostError, match=r"0000:00:09\.0\.json: pciAddress .* does not match the file name"):
         converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
-    forget = Action("forgetDevice", traversal, None, "none", "t")
+    forget = ForgetDevice(traversal, reason="t")
     with pytest.raises(HostError, match="is not a PCI address"):
         apply_plan(node.access, Plan((forget,)))
     assert victim.exists()
@@ -171,7 +179,7 @@ def test_the_default_route_port_is_not_taken_for_dpdk(vm_host: HostRoot) -> None
     with pytest.raises(PlanError, match=r"0000:00:03\.0 \(eth0\): refusing bindDriver .*default route"):
         plan(port_spec("0000:00:03.0"), sim_node(vm_host).observe())
     allowed = sim_node(vm_host, allow_node_links=["eth0"])
-    assert [a.action for a in plan(port_spec("0000:00:03.0"), allowed.observe()).actions][-1] == "bindDriver"
+    assert [a.kind for a in plan(port_spec("0000:00:03.0"), allowed.observe()).actions][-1] == "bindDriver"
     assert plan(port_spec(PORT), sim_node(vm_host).observe()).actions  # other ports are fine
 
 

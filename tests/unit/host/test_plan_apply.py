@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
-from sriov_operator.host.apply import ApplyError, apply_plan, converge
+from sriov_operator.host.actions import BindDriver, SetNumVfs
+from sriov_operator.host.apply import apply_plan, converge
+from sriov_operator.host.executors import ApplyError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
-from sriov_operator.host.plan import Action, Plan, PlanError, plan
+from sriov_operator.host.plan import Plan, PlanError, plan
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
@@ -76,7 +78,7 @@ def test_seed_dpdk_policy_binds_the_vhost_user_port_to_vfio_in_noiommu_mode(vm_h
     node = sim_node(vm_host)
     desired = port_spec(DPDK_PORT, "dpdk1", "vfio-pci")
     first = plan(desired, node.observe())
-    assert [(a.action, a.target, a.value) for a in first.actions] == [
+    assert [(a.kind, a.target, a.shown_value()) for a in first.actions] == [
         ("loadModule", "vfio", "enable_unsafe_noiommu_mode=1"),
         ("loadModule", "vfio_pci", None),
         ("rememberDevice", DPDK_PORT, {**desired.interfaces[0].to_k8s(), "mac": "fa:16:3e:58:0c:e2"}),  # type: ignore[index]
@@ -96,7 +98,7 @@ def test_seed_dpdk_policy_binds_the_vhost_user_port_to_vfio_in_noiommu_mode(vm_h
     assert (writer.writes, runner.calls) == ([], [])
 
     back = plan(SriovNetworkNodeStateSpec(), node.observe())
-    assert [(a.action, a.target, a.value, a.requires) for a in back.actions] == [
+    assert [(a.kind, a.target, a.shown_value(), a.requires) for a in back.actions] == [
         ("bindDriver", DPDK_PORT, "default", "drain"),
         ("forgetDevice", DPDK_PORT, None, "none"),
     ]
@@ -113,7 +115,7 @@ def test_hwoffload_keeps_the_mellanox_vf_on_its_netdevice_driver(vm_host: HostRo
     node = sim_node(vm_host)
     desired = port_spec(OFFLOAD_PORT, "hwoffload1", "netdevice", is_rdma=True)
     outcomes = converge(node.access, desired, node.observe)
-    assert [o.action.action for o in outcomes] == ["rememberDevice"]
+    assert [o.action.kind for o in outcomes] == ["rememberDevice"]
     offload = read_pci_function(vm_host, OFFLOAD_PORT)
     assert offload.driver == "mlx5_core" and offload.netdev is not None
     assert not vm_host.path("sys/module/vfio").exists()
@@ -123,7 +125,7 @@ def test_vfio_loaded_without_noiommu_gets_the_parameter_set_and_verified(vm_host
     SimulatedCommandRunner(vm_host.root)(["modprobe", "vfio_pci"])  # loads vfio with the option off
     node = sim_node(vm_host)
     steps = plan(port_spec(DPDK_PORT, "dpdk1", "vfio-pci"), node.observe())
-    assert [(a.action, a.target) for a in steps.actions][:1] == [("setModuleParameter", "vfio")]
+    assert [(a.kind, a.target) for a in steps.actions][:1] == [("setModuleParameter", "vfio")]
     apply_plan(node.access, steps)
     assert vm_host.read(vm_host.path(VFIO_NOIOMMU_PARAMETER)) == "Y"
     assert read_pci_function(vm_host, DPDK_PORT).driver == "vfio-pci"
@@ -149,7 +151,7 @@ def test_virtual_platform_rules_are_enforced(
 def test_bind_without_iommu_or_noiommu_says_so(vm_host: HostRoot) -> None:
     node = sim_node(vm_host)
     SimulatedCommandRunner(vm_host.root)(["modprobe", "vfio_pci"])
-    bind = Action("bindDriver", DPDK_PORT, "vfio-pci", "none", "test")
+    bind = BindDriver(DPDK_PORT, "vfio-pci", requires="none", reason="test")
     with pytest.raises(ApplyError, match="IOMMU not enabled"):
         apply_plan(node.access, Plan((bind,)))
 
@@ -168,7 +170,7 @@ def intel_spec(num_vfs: int) -> SriovNetworkNodeStateSpec:
 def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -> None:
     node = sim_node(intel_host)
     first = plan(intel_spec(4), node.observe())
-    assert [a.action for a in first.actions] == [
+    assert [a.kind for a in first.actions] == [
         "loadModule",
         "setNumVfs",
         "setPfMtu",
@@ -191,7 +193,7 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
     assert plan(intel_spec(4), node.observe()).actions == ()
 
     resize = plan(intel_spec(8), node.observe())
-    assert [(a.action, a.value, a.requires) for a in resize.actions] == [
+    assert [(a.kind, a.shown_value(), a.requires) for a in resize.actions] == [
         ("setNumVfs", 8, "drain"),
         ("rememberDevice", {**intel_spec(8).interfaces[0].to_k8s(), "mac": "3c:fd:fe:a1:00:01"}, "none"),  # type: ignore[index]
     ]
@@ -214,7 +216,7 @@ def test_mellanox_switchdev_through_devlink(mellanox_host: HostRoot) -> None:
         interfaces=[Interface(pci_address="0000:5e:00.0", num_vfs=2, e_switch_mode="switchdev")]
     )
     steps = plan(spec, node.observe())
-    assert [(a.action, a.requires) for a in steps.actions] == [
+    assert [(a.kind, a.requires) for a in steps.actions] == [
         ("setESwitchMode", "drain"),
         ("rememberDevice", "none"),
     ]
@@ -232,8 +234,8 @@ def test_bare_metal_vfio_without_iommu_follows_an_administrators_noiommu_mode(in
     state = sim_node(intel_host).observe()
     noiommu = KernelModules(vfio_loaded=True, vfio_pci_loaded=True, noiommu_enabled=True)
     steps = plan(intel_spec(4), dataclasses.replace(state, iommu_enabled=False, modules=noiommu))
-    assert [a.action for a in steps.actions if a.action in {"loadModule", "setModuleParameter"}] == []
-    assert any(a.action == "setNumVfs" for a in steps.actions)
+    assert [a.kind for a in steps.actions if a.kind in {"loadModule", "setModuleParameter"}] == []
+    assert any(a.kind == "setNumVfs" for a in steps.actions)
 
 
 class HangingWriter(SimulatedWriter):
@@ -249,6 +251,6 @@ def test_a_hanging_sriov_numvfs_write_times_out(intel_host: HostRoot) -> None:
         node.access, writer=HangingWriter(intel_host.root), numvfs_timeout_seconds=0.2
     )
     with pytest.raises(ApplyError, match=r"did not finish in 0.2 s"):
-        apply_plan(access, Plan((Action("setNumVfs", "0000:3b:00.0", 2, "drain", "test"),)))
+        apply_plan(access, Plan((SetNumVfs("0000:3b:00.0", 2, reason="test"),)))
     time.sleep(2)  # let the stuck write finish before the tree is removed
     assert SimulatedKernel.load(intel_host.root).state.devices

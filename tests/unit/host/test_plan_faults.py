@@ -7,8 +7,10 @@ import shutil
 import pytest
 
 from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, System, VfGroup
-from sriov_operator.host.apply import ApplyError, apply_plan, converge
-from sriov_operator.host.plan import Action, HostLacksSupportError, Plan, PlanError, plan
+from sriov_operator.host.actions import SetNumVfs
+from sriov_operator.host.apply import apply_plan, converge
+from sriov_operator.host.executors import ApplyError
+from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
 from sriov_operator.host.root import PCI_DRIVERS, HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner
@@ -67,7 +69,7 @@ def test_apply_errors_name_the_action_and_the_host_file(intel_host: HostRoot) ->
     node = sim_node(intel_host)
     intel_host.path("sys/bus/pci/devices", INTEL_PF, "sriov_numvfs").unlink()
     with pytest.raises(ApplyError) as caught:
-        apply_plan(node.access, Plan((Action("setNumVfs", INTEL_PF, 2, "drain", "t"),)))
+        apply_plan(node.access, Plan((SetNumVfs(INTEL_PF, 2, reason="t"),)))
     assert str(caught.value) == (
         f"setNumVfs {INTEL_PF}: /sys/bus/pci/devices/{INTEL_PF}/sriov_numvfs: No such file or directory"
     )
@@ -100,7 +102,7 @@ def test_an_externally_managed_pf_keeps_its_vfs_when_its_policy_goes(mellanox_ho
     node = sim_node(mellanox_host)
     converge(node.access, pf_spec(MLX_PF, 2, externallyManaged=True), node.observe)
     steps = plan(SriovNetworkNodeStateSpec(), node.observe())
-    assert [(a.action, a.target) for a in steps.actions] == [("forgetDevice", MLX_PF)]
+    assert [(a.kind, a.target) for a in steps.actions] == [("forgetDevice", MLX_PF)]
     converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
     assert node.discover(checkpoint=False).interfaces[0].num_vfs == 2
 
@@ -164,7 +166,7 @@ def test_a_pf_with_representors_is_reported_by_its_uplink(mellanox_host: HostRoo
 def test_a_pf_already_in_switchdev_is_not_switched_again(mellanox_host: HostRoot) -> None:
     node = sim_node(mellanox_host)
     spec = pf_spec(MLX_PF, 2, eSwitchMode="switchdev")
-    assert [o.action.action for o in converge(node.access, spec, node.observe)] == [
+    assert [o.action.kind for o in converge(node.access, spec, node.observe)] == [
         "setESwitchMode",
         "rememberDevice",
     ]

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from sriov_operator.api.models import Interface, InterfaceExt, SriovNetworkNodeStateSpec
+from sriov_operator.host.actions import LinkUp
 from sriov_operator.host.apply import converge
 from sriov_operator.host.node import NodeHost
-from sriov_operator.host.plan import Action, Plan, PlanError, plan
+from sriov_operator.host.plan import Plan, PlanError, plan
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
@@ -49,7 +50,9 @@ def group(device_type: str = "netdevice", vf_range: str = "0-1", **extra: Any) -
 def planned(interfaces: list[Interface], host: HostState) -> list[tuple[str, str, Any, str]]:
     """The plan without the bookkeeping (rememberDevice) actions."""
     result = plan(SriovNetworkNodeStateSpec(interfaces=interfaces), host)
-    return [(a.action, a.target, a.value, a.requires) for a in result.actions if a.action != "rememberDevice"]
+    return [
+        (a.kind, a.target, a.shown_value(), a.requires) for a in result.actions if a.kind != "rememberDevice"
+    ]
 
 
 def bare_metal(*interfaces: InterfaceExt, **facts: Any) -> HostState:
@@ -90,10 +93,10 @@ def test_pf_actions_and_what_they_require(
 
 def test_creating_vfs_over_existing_ones_says_zero_is_written_first() -> None:
     result = plan(SriovNetworkNodeStateSpec(interfaces=[wanted(numVfs=4)]), bare_metal(pf()))
-    assert [a.reason for a in result.actions if a.action == "setNumVfs"] == [
+    assert [a.reason for a in result.actions if a.kind == "setNumVfs"] == [
         "0000:3b:00.0 (ens1f0): 2 -> 4 VFs (0 is written first); VF drivers follow once the VFs exist"
     ]
-    assert not any(a.action == "bindDriver" for a in result.actions)  # VFs are planned once they exist
+    assert not any(a.kind == "bindDriver" for a in result.actions)  # VFs are planned once they exist
 
 
 @pytest.mark.parametrize(
@@ -236,7 +239,7 @@ def test_bare_metal_loads_vfio_pci_when_it_is_missing() -> None:
 
 def test_the_plan_tells_drain_from_reboot() -> None:
     def plan_of(*requires: str) -> Plan:
-        return Plan(tuple(Action("linkUp", PF, None, r, "test") for r in requires))  # type: ignore[arg-type]
+        return Plan(tuple(LinkUp(PF, requires=r, reason="test") for r in requires))  # type: ignore[arg-type]
 
     assert (plan_of("none").requires_drain, plan_of("none").requires_reboot) == (False, False)
     assert (plan_of("none", "drain").requires_drain, plan_of("drain").requires_reboot) == (True, False)
@@ -249,7 +252,7 @@ def test_a_device_recorded_as_configured_is_not_recorded_again() -> None:
     spec = wanted(groups=[group()])
     fresh = plan(SriovNetworkNodeStateSpec(interfaces=[spec]), bare_metal(pf()))
     again = plan(SriovNetworkNodeStateSpec(interfaces=[spec]), bare_metal(pf(), configured=configured(spec)))
-    assert [a.action for a in fresh.actions] == ["rememberDevice"]
+    assert [a.kind for a in fresh.actions] == ["rememberDevice"]
     assert [a.requires for a in fresh.actions] == ["none"]
     assert again.actions == ()
 
@@ -267,7 +270,7 @@ def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(i
     node = NodeHost.open(intel_host.root, io=simulated_io(intel_host.root))
     converge(node.access, spec("vfio-pci"), node.observe)
     back = plan(spec("netdevice"), node.observe())
-    assert [(a.action, a.value, a.requires) for a in back.actions if a.action != "rememberDevice"] == [
+    assert [(a.kind, a.shown_value(), a.requires) for a in back.actions if a.kind != "rememberDevice"] == [
         ("bindDriver", "default", "drain"),
         ("bindDriver", "default", "drain"),
     ]
@@ -280,7 +283,7 @@ def test_vfs_on_vfio_go_back_to_their_netdevice_driver_on_the_simulated_kernel(i
 
 
 def test_plan_output_names_every_field() -> None:
-    action = Action("linkUp", PF, None, "none", "it carries VFs")
+    action = LinkUp(PF, reason="it carries VFs")
     assert Plan((action,)).to_output() == {
         "actions": [
             {"action": "linkUp", "target": PF, "value": None, "requires": "none", "reason": "it carries VFs"}
@@ -321,7 +324,7 @@ def test_port_specs_a_vm_cannot_have(spec: dict[str, Any], message: str) -> None
 
 def test_port_without_vf_groups_is_only_remembered() -> None:
     result = plan(SriovNetworkNodeStateSpec(interfaces=[wanted(PORT, numVfs=1)]), vm("virtio-pci"))
-    assert [a.action for a in result.actions] == ["rememberDevice"]
+    assert [a.kind for a in result.actions] == ["rememberDevice"]
 
 
 def test_no_vf_mtu_for_a_vf_about_to_go_to_vfio() -> None:

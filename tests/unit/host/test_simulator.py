@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.host.apply import converge
-from sriov_operator.host.openstack.ports import BOOT_ID, CHECKPOINT_FILE
+from sriov_operator.host.boot import BOOT_ID
+from sriov_operator.host.openstack.ports import CHECKPOINT_FILE
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import plan
 from sriov_operator.host.root import (
@@ -163,7 +164,7 @@ def test_a_reboot_undoes_the_run_time_configuration_and_changes_the_boot_id(vm_h
     assert read_pci_function(vm_host, "0000:00:04.0").driver == "virtio-pci"
     assert not vm_host.path("sys/module/vfio").exists() and not list(vm_host.path("dev/vfio").iterdir())
     again = plan(spec, node.observe())
-    assert [a.action for a in again.actions] == ["loadModule", "loadModule", "bindDriver"]  # record kept
+    assert [a.kind for a in again.actions] == ["loadModule", "loadModule", "bindDriver"]  # record kept
     assert json.loads(vm_host.path(CHECKPOINT_FILE).read_text())["bootID"] != boot_id  # metadata re-read
     converge(node.access, spec, node.observe)
     assert read_pci_function(vm_host, "0000:00:04.0").driver == "vfio-pci"

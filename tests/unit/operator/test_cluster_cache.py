@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sriov_operator.engine.problems import ObjectRef
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.operator.cluster_cache import ClusterCache
 from tests.unit.engine.builders import NS, node, pf, policy, render, state, worker
 
@@ -82,7 +82,7 @@ def test_invalid_policy_is_reported_and_selects_nothing() -> None:
     bad = policy("bad", numVfs=-1)
     assert cache.set_policy(bad) == frozenset()
     assert "bad" not in cache.index()
-    problems = cache.problems_of(ObjectRef("SriovNetworkNodePolicy", NS, "bad"))
+    problems = cache.problems_of(ObjectRef(kind="SriovNetworkNodePolicy", namespace=NS, name="bad"))
     assert [p.field for p in problems] == ["spec.numVfs"]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sriov_operator.engine.problems import ObjectRef, error
-from sriov_operator.operator.conditions import ConditionValue, merged
+from sriov_operator.api.conditions import Condition, merged
+from sriov_operator.api.refs import ObjectRef
+from sriov_operator.engine.problems import error
 from sriov_operator.operator.status import (
     node_state_ready,
     operator_config_condition,
@@ -48,7 +49,9 @@ def test_policy_ready_when_every_selected_node_is() -> None:
     assert failed.condition.reason == "NodesFailed"
     assert "failed: c" in failed.condition.message
     assert policy_readiness(set(), states, []).condition.reason == "NoMatchingNodes"
-    problem = error(ObjectRef("SriovNetworkNodePolicy", "ns", "p"), "spec.numVfs", "too many")
+    problem = error(
+        ObjectRef(kind="SriovNetworkNodePolicy", namespace="ns", name="p"), "spec.numVfs", "too many"
+    )
     invalid = policy_readiness({"a"}, states, [problem])
     assert (invalid.condition.reason, invalid.condition.message) == ("InvalidPolicy", "spec.numVfs: too many")
 
@@ -63,20 +66,22 @@ def test_policy_status_is_stable_when_nothing_changed() -> None:
 
 
 def test_transition_time_moves_only_on_status_change() -> None:
-    first = merged(None, ConditionValue("Ready", "False", "X", "m"), NOW)
+    first = merged(None, Condition("Ready", "False", "X", "m"), NOW)
     later = NOW + timedelta(minutes=5)
-    same = merged(first, ConditionValue("Ready", "False", "Y", "other"), later)
+    same = merged(first, Condition("Ready", "False", "Y", "other"), later)
     assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
-    flipped = merged(same, ConditionValue("Ready", "True", "Z"), later)
+    flipped = merged(same, Condition("Ready", "True", "Z"), later)
     assert flipped[0]["lastTransitionTime"] == "2026-01-01T00:05:00Z"
-    others = merged([{"type": "Draining", "status": "True"}], ConditionValue("Ready", "True", "Z"), NOW)
+    others = merged([{"type": "Draining", "status": "True"}], Condition("Ready", "True", "Z"), NOW)
     assert [c["type"] for c in others] == ["Draining", "Ready"]
 
 
 def test_operator_config_condition() -> None:
     assert operator_config_condition([], None).reason == "OperatorConfigReady"
     assert operator_config_condition([], "systemd").reason == "UnsupportedConfiguration"
-    problem = error(ObjectRef("SriovOperatorConfig", "ns", "default"), "spec.logLevel", "bad")
+    problem = error(
+        ObjectRef(kind="SriovOperatorConfig", namespace="ns", name="default"), "spec.logLevel", "bad"
+    )
     bad = operator_config_condition([problem], "daemon")
     assert (bad.status, bad.reason, bad.message) == (
         "False",

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from sriov_operator.operator.conditions import ConditionValue
+from sriov_operator.api.conditions import Condition
 from sriov_operator.operator.workloads.status import rollout, with_rollouts
 
-ACCEPTED = ConditionValue("Ready", "True", "OperatorConfigReady", "configuration accepted")
+ACCEPTED = Condition("Ready", "True", "OperatorConfigReady", "configuration accepted")
 
 
 def daemon_set(
@@ -55,11 +55,11 @@ def test_deployment_rollout_counts_updated_available_replicas() -> None:
 def test_ready_only_when_accepted_and_every_workload_is_rolled_out() -> None:
     ok = rollout("DaemonSet", "a", daemon_set(1, 1, 2, 2, 2))
     late = rollout("DaemonSet", "b", daemon_set(1, 1, 2, 1, 2))
-    assert with_rollouts(ACCEPTED, [ok]) == ConditionValue(
+    assert with_rollouts(ACCEPTED, [ok]) == Condition(
         "Ready", "True", "OperatorConfigReady", "configuration accepted; DaemonSet a: 2/2 ready"
     )
-    assert with_rollouts(ACCEPTED, [ok, late]) == ConditionValue(
+    assert with_rollouts(ACCEPTED, [ok, late]) == Condition(
         "Ready", "False", "WorkloadsNotReady", "DaemonSet a: 2/2 ready; DaemonSet b: 1/2 ready"
     )
-    refused = ConditionValue("Ready", "False", "UnsupportedConfiguration", "configurationMode 'systemd' ...")
+    refused = Condition("Ready", "False", "UnsupportedConfiguration", "configurationMode 'systemd' ...")
     assert with_rollouts(refused, [ok]) == refused

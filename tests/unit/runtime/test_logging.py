@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.runtime import leader
-from sriov_operator.runtime.logging import configure_logging, ref
-from sriov_operator.runtime.refs import ObjectRef
+from sriov_operator.runtime.logging import configure_logging
 from tests.docs_examples import example
 
 
@@ -37,7 +37,7 @@ def test_ref_names_namespaced_and_cluster_scoped_objects() -> None:
     assert ref(NODE_STATE) == "SriovNetworkNodeState/sriov-network-operator/worker-0"
     assert ref({"kind": "Node", "metadata": {"name": "worker-0"}}) == "Node/worker-0"
     assert ref("ConfigMap", "ns", "cm") == "ConfigMap/ns/cm"
-    assert ref(ObjectRef("Lease", "l", "ns")) == "Lease/ns/l"
+    assert ref(ObjectRef(kind="Lease", name="l", namespace="ns")) == "Lease/ns/l"
     assert ObjectRef.of(NODE_STATE).to_api() == {
         "apiVersion": "sriovnetwork.openshift.io/v1",
         "kind": "SriovNetworkNodeState",

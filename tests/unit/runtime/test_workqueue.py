@@ -113,3 +113,20 @@ def test_jittered_backoff_spreads_below_the_plain_delay() -> None:
     delays = {backoff_delay(4, 0.5, 30.0, jitter=0.5, rand=rand) for _ in range(50)}
     assert all(2.0 <= d <= 4.0 for d in delays)
     assert len(delays) > 40
+
+
+async def test_wait_empty_returns_when_the_last_ready_key_is_taken_or_at_the_timeout() -> None:
+    clock = FakeClock()
+    queue = WorkQueue("backlog", clock)
+    assert await queue.wait_empty(10.0), "an empty queue does not wait"
+    queue.add("a")
+    waiter = asyncio.create_task(queue.wait_empty(10.0))
+    await asyncio.sleep(0)
+    assert not waiter.done(), "a ready key is a backlog"
+    assert await next_key(queue) == "a"
+    assert await asyncio.wait_for(waiter, 1) is True
+    queue.add("b")
+    stuck = asyncio.create_task(queue.wait_empty(10.0))
+    await asyncio.sleep(0)
+    await clock.advance(10.0)
+    assert await asyncio.wait_for(stuck, 1) is False, "the timeout lets the waiter go, key still ready"

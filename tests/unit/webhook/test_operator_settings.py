@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from sriov_operator.errors import BadInputError
-from sriov_operator.webhook.operator_controllers import (
+from sriov_operator.webhook.settings import (
     add_webhook_operator_arguments,
     webhook_operator_settings_from,
 )

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.openstack.configdrive import find_config_drive, read_config_drive
 from sriov_operator.host.openstack.metadata import MetadataError, OpenStackMetadata
 from sriov_operator.host.openstack.metadata_service import MetadataServiceSettings, read_metadata_service
@@ -30,7 +31,6 @@ from sriov_operator.host.writer import HostWriter
 
 MetadataSource = Literal["configDrive", "metadataService", "none"]
 CHECKPOINT_FILE = f"{OPERATOR_STATE_DIR}/openstack-ports.json"
-BOOT_ID = "proc/sys/kernel/random/boot_id"
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from sriov_operator.host.openstack.ports import BOOT_ID
+from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
 from sriov_operator.host.root import (
     CLASS_NET,
@@ -333,13 +333,14 @@ class SimulatedKernel:
         write_value(self.root / BOOT_ID, uuid.uuid4())
 
     def reboot(self) -> None:
-        """What a reboot leaves: no VFs, every device on its default driver, only the boot modules
-        loaded, eSwitches in legacy mode, a new boot id.  Files under ``etc/`` (ours) stay."""
+        """What a reboot leaves: no VFs, every device probed afresh by its default driver (netdevs with
+        their boot MTU and link state), only the boot modules loaded, eSwitches in legacy mode, a new
+        boot id.  Files under ``etc/`` (ours) stay."""
         for pf in [d for d in self.state.devices.values() if d.sriov is not None]:
             if pf.address in self.state.devices:
                 self.set_numvfs(pf.address, 0)
         for address, device in self.state.devices.items():
-            if (driver := self.bound_driver(address)) is not None and driver != device.driver:
+            if (driver := self.bound_driver(address)) is not None:
                 self._detach(address, device, driver)
             write_value(self.device_dir(address) / "driver_override", NO_OVERRIDE)
             if device.netdev is not None and device.netdev.eswitch is not None:

@@ -10,12 +10,12 @@ removed where it has none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 from sriov_operator.api.constants import FIELD_MANAGER
-from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES
-from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.view import shared_view
 from sriov_operator.operator.node_objects import (
     configmap_needs_write,
     device_plugin_configmap,
@@ -23,38 +23,38 @@ from sriov_operator.operator.node_objects import (
     device_plugin_label_patch,
     node_state_needs_write,
 )
-from sriov_operator.runtime.clock import Clock
+from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
-from sriov_operator.runtime.events import EventRecorder
+from sriov_operator.runtime.manager import Manager
 
 WORKERS = 2
-BACKLOG_POLL = 0.2  # seconds
 MAX_BACKLOG_WAIT = 10.0  # seconds one key gives the spec backlog before it goes anyway
 
 
-class DevicePluginReconciler(Reconciler):
-    """``spec_backlog`` says how many nodes wait for their spec: while some do, each reconcile here
-    first waits (at most ``MAX_BACKLOG_WAIT``), so a policy change reaches the config daemons before
-    the device-plugin configs, which are only handed over after the daemons configured the nodes."""
+def register(manager: Manager, settings: OperatorSettings) -> Controller:
+    """Register after the node-states controller: its queue is the spec backlog waited on."""
+    view = shared_view(manager, settings)
+    reconciler = DevicePluginReconciler(manager, view)
+    reconciler.controller = (
+        controller_for(manager)
+        .named("device-plugin")
+        .workers(WORKERS)
+        .fed_by(view.listeners.nodes.append)
+        .complete(reconciler.reconcile)
+    )
+    return reconciler.controller
 
-    def __init__(
-        self,
-        view: OperatorView,
-        objects: KubeObjects,
-        events: EventRecorder,
-        clock: Clock,
-        spec_backlog: Callable[[], int],
-    ) -> None:
-        super().__init__(view, objects, events, clock)
-        self.spec_backlog = spec_backlog
-        self.controller = Controller("device-plugin", self.reconcile, workers=WORKERS, clock=clock)
-        view.listeners.nodes.append(self.enqueue)
+
+class DevicePluginReconciler(Reconciler):
+    """While nodes wait for their spec (keys ready in the node-states queue), each reconcile here
+    first waits for that queue to empty (at most ``MAX_BACKLOG_WAIT``), so a policy change reaches the
+    config daemons before the device-plugin configs, which are only handed over after the daemons
+    configured the nodes."""
 
     async def _let_specs_go_first(self) -> None:
-        waited = 0.0
-        while self.spec_backlog() and waited < MAX_BACKLOG_WAIT:
-            await self.clock.sleep(BACKLOG_POLL)
-            waited += BACKLOG_POLL
+        if self.view.spec_queue is not None:
+            await self.view.spec_queue.wait_empty(MAX_BACKLOG_WAIT)
 
     async def reconcile(self, key: Hashable) -> Result | None:
         await self._let_specs_go_first()

@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
+from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import FIELD_MANAGER, NAD_FINALIZER, EventReason
 from sriov_operator.kube.resources import (
-    NAMESPACES,
     NETWORK_ATTACHMENT_DEFINITIONS,
     OVS_NETWORKS,
     SRIOV_IB_NETWORKS,
     SRIOV_NETWORKS,
     Resource,
 )
-from sriov_operator.operator.conditions import merged
 from sriov_operator.operator.controllers.policy_status import status_body
-from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.networks import (
     NetworkKey,
     NetworkPlan,
@@ -30,13 +30,13 @@ from sriov_operator.operator.networks import (
     owner_of,
     plan_network,
 )
+from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.operator.status import status_needs_write
-from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
-from sriov_operator.runtime.events import EventRecorder, EventType
-from sriov_operator.runtime.informer import EventKind, Informer
+from sriov_operator.runtime.events import EventType
+from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.transforms import strip_managed_fields
 
 NETWORK_RESOURCES: dict[str, Resource] = {
     r.kind: r for r in (SRIOV_NETWORKS, SRIOV_IB_NETWORKS, OVS_NETWORKS)
@@ -59,23 +59,30 @@ def _target(network: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-class NetworkReconciler(Reconciler):
-    def __init__(self, manager: Manager, view: OperatorView, events: EventRecorder, clock: Clock) -> None:
-        super().__init__(view, manager.objects, events, clock)
-        self.networks: dict[str, Informer] = {
-            kind: manager.informer(resource, transform=strip_managed_fields)
-            for kind, resource in NETWORK_RESOURCES.items()
-        }
-        self.nads = manager.informer(NETWORK_ATTACHMENT_DEFINITIONS, transform=strip_managed_fields)
-        self.namespaces = manager.informer(NAMESPACES, transform=strip_managed_fields)
-        self.controller = Controller("networks", self.reconcile, workers=2, clock=clock)
-        for informer in self.networks.values():
-            self.controller.watch(informer, lambda obj: [_key(obj)])
-        self.controller.watch(self.nads, self._networks_of_nad)
-        self.controller.watch(self.namespaces, self._networks_in_namespace)
-        view.policies.add_handler(self._on_policy)
+def register(manager: Manager, settings: OperatorSettings) -> Controller:
+    """Only where Multus's NetworkAttachmentDefinition CRD is served (the operator's app checks)."""
+    view = shared_view(manager, settings)
+    reconciler = NetworkReconciler(manager, view)
+    builder = controller_for(manager).named("networks").workers(2)
+    for informer in view.networks.values():
+        builder.watches(informer, lambda obj: [_key(obj)])
+    reconciler.controller = (
+        builder.watches(view.nads, reconciler.networks_of_nad)
+        .watches(view.namespaces, reconciler.networks_in_namespace)
+        .complete(reconciler.reconcile)
+    )
+    view.policies.add_handler(reconciler.on_policy)
+    return reconciler.controller
 
-    def _on_policy(self, kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+
+class NetworkReconciler(Reconciler):
+    def __init__(self, manager: Manager, view: OperatorView) -> None:
+        super().__init__(manager, view)
+        self.networks = view.networks
+        self.nads = view.nads
+        self.namespaces = view.namespaces
+
+    def on_policy(self, kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """A policy's resourceName decides a network's "no policy provides it" warning."""
         if _resource_name(old) == _resource_name(new):
             return
@@ -89,11 +96,11 @@ class NetworkReconciler(Reconciler):
                 if _target(network) == target:
                     yield _key(network)
 
-    def _networks_of_nad(self, nad: dict[str, Any]) -> list[NetworkKey]:
+    def networks_of_nad(self, nad: dict[str, Any]) -> list[NetworkKey]:
         owner = owner_of(nad)
         return [*([owner] if owner else []), *self._networks_wanting(nad_key(nad))]
 
-    def _networks_in_namespace(self, namespace: dict[str, Any]) -> list[NetworkKey]:
+    def networks_in_namespace(self, namespace: dict[str, Any]) -> list[NetworkKey]:
         name = namespace["metadata"]["name"]
         return [
             _key(network)

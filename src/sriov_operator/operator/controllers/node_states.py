@@ -16,9 +16,10 @@ from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.api.refs import ref
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
-from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
     device_plugin_configmap_name,
     device_plugin_label_patch,
@@ -26,22 +27,32 @@ from sriov_operator.operator.node_objects import (
     node_state_needs_write,
     orphan_deletion_delay,
 )
-from sriov_operator.runtime.clock import Clock
+from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
-from sriov_operator.runtime.events import EventRecorder
-from sriov_operator.runtime.logging import ref
+from sriov_operator.runtime.manager import Manager
 
 logger = logging.getLogger(__name__)
 
 
+def register(manager: Manager, settings: OperatorSettings) -> Controller:
+    view = shared_view(manager, settings)
+    reconciler = NodeStateReconciler(manager, view)
+    reconciler.controller = (
+        controller_for(manager)
+        .named("node-states")
+        .workers(settings.workers)
+        .fed_by(view.listeners.nodes.append)
+        .complete(reconciler.reconcile)
+    )
+    view.spec_queue = reconciler.controller.queue  # the device-plugin controller lets it go first
+    return reconciler.controller
+
+
 class NodeStateReconciler(Reconciler):
-    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
-        super().__init__(view, objects, events, clock)
+    def __init__(self, manager: Manager, view: OperatorView) -> None:
+        super().__init__(manager, view)
         self.missing_since: dict[str, float] = {}
-        self.controller = Controller(
-            "node-states", self.reconcile, workers=self.settings.workers, clock=clock
-        )
-        view.listeners.nodes.append(self.enqueue)
 
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)

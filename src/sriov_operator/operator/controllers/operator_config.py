@@ -9,20 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import API_VERSION, DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER, EventReason
 from sriov_operator.api.models import SriovOperatorConfig
-from sriov_operator.engine.problems import ObjectRef
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.errors import ConflictError
-from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import SRIOV_OPERATOR_CONFIGS
-from sriov_operator.operator.conditions import merged
+from sriov_operator.operator import workloads
 from sriov_operator.operator.controllers.policy_status import status_body
-from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.view import OperatorView, shared_view
+from sriov_operator.operator.settings import OperatorSettings, workloads_settings
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
 from sriov_operator.operator.workloads.status import Rollout, with_rollouts
-from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.builder import always, controller_for
 from sriov_operator.runtime.controller import Controller, Result
-from sriov_operator.runtime.events import EventRecorder
+from sriov_operator.runtime.manager import Manager
 
 
 def default_operator_config(namespace: str) -> dict[str, Any]:
@@ -40,21 +42,31 @@ def default_operator_config(namespace: str) -> dict[str, Any]:
     }
 
 
+def register(manager: Manager, settings: OperatorSettings) -> Controller:
+    """Ready waits for the workloads to roll out: their DaemonSets and Deployments are watched too
+    (the workloads controller's shared informers)."""
+    view = shared_view(manager, settings)
+    workload_caches = workloads.caches(manager, workloads_settings(settings))
+    reconciler = OperatorConfigReconciler(manager, view, rollouts=workload_caches.rollouts)
+    the_config = always(DEFAULT_OPERATOR_CONFIG_NAME)
+    reconciler.controller = (
+        controller_for(manager)
+        .named("operator-config")
+        .watches(view.configs, the_config)
+        .watches(workload_caches.daemon_sets, the_config)
+        .watches(workload_caches.deployments, the_config)
+        .starts_with(DEFAULT_OPERATOR_CONFIG_NAME)
+        .complete(reconciler.reconcile)
+    )
+    return reconciler.controller
+
+
 class OperatorConfigReconciler(Reconciler):
     def __init__(
-        self,
-        view: OperatorView,
-        objects: KubeObjects,
-        events: EventRecorder,
-        clock: Clock,
-        *,
-        rollouts: Callable[[], list[Rollout]] | None = None,
+        self, manager: Manager, view: OperatorView, *, rollouts: Callable[[], list[Rollout]] | None = None
     ) -> None:
-        super().__init__(view, objects, events, clock)
+        super().__init__(manager, view)
         self.rollouts = rollouts  # the workloads' progress; Ready waits for it
-        self.controller = Controller("operator-config", self.reconcile, clock=clock)
-        self.controller.watch(view.configs, lambda _obj: [DEFAULT_OPERATOR_CONFIG_NAME])
-        self.controller.queue.add(DEFAULT_OPERATOR_CONFIG_NAME)
 
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)
@@ -67,7 +79,7 @@ class OperatorConfigReconciler(Reconciler):
                 return Result(requeue_after=0.0)  # created meanwhile: the informer brings it
             note = "created the default SriovOperatorConfig (none existed)"
             await self.events.record(config, "Normal", EventReason.OPERATOR_CONFIG_CREATED, note, "Create")
-        ref = ObjectRef(SriovOperatorConfig.KIND, namespace, name)
+        ref = ObjectRef(kind=SriovOperatorConfig.KIND, namespace=namespace, name=name)
         errors = [p for p in self.view.cache.problems_of(ref) if p.severity == "error"]
         mode = (config.get("spec") or {}).get("configurationMode")
         condition = operator_config_condition(errors, mode)

@@ -6,26 +6,26 @@ fleet converging writes each policy's status a few times, not once per node.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from typing import Any
 
+from sriov_operator.api.conditions import POLICY_INVALID, READY, find
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
 from sriov_operator.api.models import SriovNetworkNodePolicy
-from sriov_operator.engine.problems import ObjectRef
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
-from sriov_operator.operator.conditions import find
-from sriov_operator.operator.controllers.view import OperatorView, Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.view import shared_view
+from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.operator.status import (
-    POLICY_INVALID,
-    READY,
     policy_readiness,
     policy_status,
     status_needs_write,
 )
-from sriov_operator.runtime.clock import Clock
+from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
-from sriov_operator.runtime.events import EventRecorder, EventType
+from sriov_operator.runtime.events import EventType
+from sriov_operator.runtime.manager import Manager
 
 
 def status_body(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
@@ -39,16 +39,19 @@ def status_body(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def register(manager: Manager, settings: OperatorSettings) -> Controller:
+    view = shared_view(manager, settings)
+    reconciler = PolicyStatusReconciler(manager, view)
+    reconciler.controller = (
+        controller_for(manager)
+        .named("policy-status")
+        .fed_by(view.listeners.policies.append, delay=settings.status_delay)
+        .complete(reconciler.reconcile)
+    )
+    return reconciler.controller
+
+
 class PolicyStatusReconciler(Reconciler):
-    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
-        super().__init__(view, objects, events, clock)
-        self.controller = Controller("policy-status", self.reconcile, clock=clock)
-        view.listeners.policies.append(self._enqueue)
-
-    def _enqueue(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.controller.queue.add_after(name, self.settings.status_delay)
-
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)
         namespace = self.settings.namespace
@@ -58,7 +61,9 @@ class PolicyStatusReconciler(Reconciler):
         cache = self.view.cache
         errors = [
             p
-            for p in cache.problems_of(ObjectRef(SriovNetworkNodePolicy.KIND, namespace, name))
+            for p in cache.problems_of(
+                ObjectRef(kind=SriovNetworkNodePolicy.KIND, namespace=namespace, name=name)
+            )
             if p.severity == "error"
         ]
         selected = cache.index().get(name, frozenset())

@@ -1,16 +1,21 @@
 """The informers the operator's controllers share, and the engine view fed from them.
 
-Informer events update the `ClusterCache` once, here; what the cache says must
-be re-rendered, and whose status may have moved, is handed to the listeners
-(the node-state and policy-status controllers) as keys to enqueue.
+One view per manager (`shared_view`): the controllers' ``register`` functions all
+take their informers, caches, Event recorder and mappers from it. Informer events
+update the `ClusterCache` once, here; what the cache says must be re-rendered,
+and whose status may have moved, is handed to the listeners (the node-state,
+device-plugin and policy-status controllers) as keys to enqueue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from sriov_operator.api.conditions import READY
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_FOR_LABEL,
@@ -18,24 +23,30 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_LABEL,
     SUPPORTED_NIC_CONFIGMAP,
 )
-from sriov_operator.kube.objects import KubeObjects, Object
+from sriov_operator.kube.objects import Object
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    NAMESPACES,
+    NETWORK_ATTACHMENT_DEFINITIONS,
     NODES,
+    OVS_NETWORKS,
+    SRIOV_IB_NETWORKS,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_NETWORK_POOL_CONFIGS,
+    SRIOV_NETWORKS,
     SRIOV_OPERATOR_CONFIGS,
 )
 from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
-from sriov_operator.runtime.clock import Clock
-from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
+from sriov_operator.runtime.workqueue import WorkQueue
+
+COMPONENT = "sriov-fdp-operator"  # the Events' reporting controller
 
 
 def _labels(obj: Object | None) -> dict[str, str]:
@@ -46,7 +57,7 @@ def readiness_inputs(state: Object | None) -> tuple[Any, ...]:
     """What of a NodeState the policy status reads; a change elsewhere does not move it."""
     metadata = (state or {}).get("metadata") or {}
     status = (state or {}).get("status") or {}
-    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == READY]
     annotations = metadata.get("annotations") or {}
     return (
         metadata.get("generation"),
@@ -67,9 +78,12 @@ class Listeners:
 class OperatorView:
     def __init__(self, manager: Manager, settings: OperatorSettings) -> None:
         namespace = settings.namespace
+        self._manager = manager
         self.settings = settings
         self.cache = ClusterCache(namespace, settings.resource_prefix)
         self.listeners = Listeners()
+        self.events: EventRecorder = manager.events(COMPONENT)
+        self.spec_queue: WorkQueue | None = None  # the node-states controller's, once registered
         self.sync_status = SyncStatusGauge()
         self.nodes: Informer = manager.informer(NODES, transform=slim_node)
         self.states: Informer = manager.informer(
@@ -93,6 +107,24 @@ class OperatorView:
         self.pools.add_handler(self._on_pool)
         self.configs.add_handler(self._on_config)
         self.config_maps.add_handler(self._on_config_map)
+
+    # --- made on first use: only where Multus's NAD CRD is served (the network controller) -----
+
+    @cached_property
+    def networks(self) -> dict[str, Informer]:
+        """SriovNetwork, SriovIBNetwork and OVSNetwork, by kind."""
+        return {
+            resource.kind: self._manager.informer(resource, transform=strip_managed_fields)
+            for resource in (SRIOV_NETWORKS, SRIOV_IB_NETWORKS, OVS_NETWORKS)
+        }
+
+    @cached_property
+    def nads(self) -> Informer:
+        return self._manager.informer(NETWORK_ATTACHMENT_DEFINITIONS, transform=strip_managed_fields)
+
+    @cached_property
+    def namespaces(self) -> Informer:
+        return self._manager.informer(NAMESPACES, transform=strip_managed_fields)
 
     # --- fan-out ------------------------------------------------------------------------------
 
@@ -190,18 +222,12 @@ def node_of_config_map(config_map: Object) -> str:
     return labels.get(DEVICE_PLUGIN_CONFIG_FOR_LABEL) or name[len(DEVICE_PLUGIN_CONFIGMAP_PREFIX) :]
 
 
-class Reconciler:
-    """Base of the operator's reconcilers: what each reads and writes through, and its controller."""
+_VIEWS: weakref.WeakKeyDictionary[Manager, OperatorView] = weakref.WeakKeyDictionary()
 
-    controller: Controller
 
-    def __init__(self, view: OperatorView, objects: KubeObjects, events: EventRecorder, clock: Clock) -> None:
-        self.view = view
-        self.objects = objects
-        self.events = events
-        self.clock = clock
-        self.settings = view.settings
-
-    def enqueue(self, keys: Iterable[Hashable]) -> None:
-        for key in keys:
-            self.controller.queue.add(key)
+def shared_view(manager: Manager, settings: OperatorSettings) -> OperatorView:
+    """The one `OperatorView` of ``manager`` (made on first use)."""
+    view = _VIEWS.get(manager)
+    if view is None:
+        view = _VIEWS[manager] = OperatorView(manager, settings)
+    return view

@@ -18,6 +18,7 @@ from sriov_operator.operator.drain.bookkeeping import annotations_of
 from sriov_operator.operator.drain.controller import DrainCaches, DrainReconciler
 from sriov_operator.operator.drain.pools import DRAINED_STATES
 from sriov_operator.operator.drain.settings import DrainSettings
+from sriov_operator.runtime.builder import by_name, controller_for
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
@@ -33,7 +34,7 @@ def labels_of(obj: dict[str, Any] | None) -> dict[str, str]:
 WORKERS = 4
 
 
-def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler, Controller]:
+def register(manager: Manager, settings: DrainSettings) -> Controller:
     """Create the drain controller's informers and controller on ``manager``."""
     namespace = settings.namespace
     caches = DrainCaches(
@@ -49,18 +50,20 @@ def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler
     reconciler = DrainReconciler(
         manager.objects, caches, manager.events("sriov-drain-controller"), settings, manager.clock
     )
-    controller = Controller(CONTROLLER_NAME, reconciler.reconcile, workers=WORKERS, clock=manager.clock)
-
-    def by_name(obj: dict[str, Any]) -> list[str]:
-        return [obj["metadata"]["name"]]
 
     def active(_: dict[str, Any]) -> list[str]:
         return reconciler.active_nodes()
 
-    controller.watch(caches.nodes, by_name)
-    controller.watch(caches.node_states, by_name)
-    controller.watch(caches.pools, active)
-    controller.watch(caches.configs, active)
+    controller = (
+        controller_for(manager)
+        .named(CONTROLLER_NAME)
+        .workers(WORKERS)
+        .watches(caches.nodes, by_name)
+        .watches(caches.node_states, by_name)
+        .watches(caches.pools, active)
+        .watches(caches.configs, active)
+        .complete(reconciler.reconcile)
+    )
 
     def labels_or_members_changed(
         kind: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None
@@ -91,5 +94,4 @@ def register(manager: Manager, settings: DrainSettings) -> tuple[DrainReconciler
                 controller.queue.add(name)
 
     caches.node_states.add_handler(slot_freed)
-    manager.add_controller(controller)
-    return reconciler, controller
+    return controller

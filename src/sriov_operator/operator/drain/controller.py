@@ -18,9 +18,10 @@ from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sriov_operator.api import conditions
+from sriov_operator.api.conditions import Condition, ConditionStatus, find, merged
 from sriov_operator.api.constants import (
     API_VERSION,
-    CONDITION_DRAINING,
     DEFAULT_OPERATOR_CONFIG_NAME,
     DRAIN_FIELD_MANAGER,
     DRAIN_IDLE,
@@ -30,6 +31,7 @@ from sriov_operator.api.constants import (
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkPoolConfig
+from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.kube.errors import EvictionBlockedError
 from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import (
@@ -39,7 +41,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
     Resource,
 )
-from sriov_operator.operator.conditions import ConditionStatus, ConditionValue, find, merged
 from sriov_operator.operator.drain import bookkeeping, messages
 from sriov_operator.operator.drain.decision import (
     DRAIN_REQUESTS,
@@ -58,7 +59,6 @@ from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Result
 from sriov_operator.runtime.events import EventRecorder, EventType
 from sriov_operator.runtime.informer import Informer
-from sriov_operator.runtime.refs import ObjectRef, ref
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +198,12 @@ class DrainReconciler:
         """Set our ``Draining`` condition (server-side apply, our own field manager); False if unchanged."""
         state = self.node_state(name)
         current = ((state or {}).get("status") or {}).get("conditions")
-        previous = find(current, CONDITION_DRAINING)
+        previous = find(current, conditions.DRAINING)
         seen = (previous.get("status"), previous.get("reason"), previous.get("message")) if previous else None
         if seen == (status, reason, message):
             return False
-        value = ConditionValue(CONDITION_DRAINING, status, reason, message)
-        ours = find(merged(current, value, self.clock.now()), CONDITION_DRAINING)
+        value = Condition(conditions.DRAINING, status, reason, message)
+        ours = find(merged(current, value, self.clock.now()), conditions.DRAINING)
         body = {
             "apiVersion": API_VERSION,
             "kind": "SriovNetworkNodeState",
@@ -218,7 +218,7 @@ class DrainReconciler:
 
     async def _event(self, name: str, type_: EventType, reason: EventReason, note: str) -> None:
         node = self.node(name) or {}
-        regarding = ObjectRef("Node", name, uid=(node.get("metadata") or {}).get("uid"))
+        regarding = ObjectRef(kind="Node", name=name, uid=(node.get("metadata") or {}).get("uid"))
         await self.events.record(regarding, type_, reason, note, action="Drain")
 
     # --------------------------------------------------------------- reconcile
@@ -251,7 +251,7 @@ class DrainReconciler:
         pool_text = admission.explain() if admission else "a reboot after a smaller drain keeps its pool slot"
         deadline_at = now + timedelta(seconds=self.settings.deadline)
         text = messages.started(state.request, self.settings.resource_prefix, pool_text, deadline_at)
-        await self._condition(name, "True", messages.REASON_DRAINING, text)
+        await self._condition(name, "True", conditions.DRAIN_DRAINING, text)
         await self._event(name, "Normal", EventReason.DRAIN_STARTED, text)
 
     async def _settle(
@@ -262,23 +262,23 @@ class DrainReconciler:
             await self._release(name, state)
         elif step == Step.SKIP:
             text = messages.disabled(state.request)
-            changed = await self._condition(name, "False", messages.REASON_DISABLED, text)
+            changed = await self._condition(name, "False", conditions.DRAIN_DISABLED, text)
             await self._annotate(name, bookkeeping.complete_annotations(state.request))  # the answer last
             if changed:
                 await self._event(name, "Normal", EventReason.DRAIN_SKIPPED, text)
         elif step == Step.INVALID_REQUEST:
             text = messages.invalid_request(state.request)
-            if await self._condition(name, "False", messages.REASON_INVALID_REQUEST, text):
+            if await self._condition(name, "False", conditions.DRAIN_INVALID_REQUEST, text):
                 await self._event(name, "Warning", EventReason.DRAIN_REQUEST_INVALID, text)
         elif step == Step.POOL_CONFLICT:
             node = self.node(name) or {}
             pools = self.pools().membership(node.get("metadata", {}).get("labels") or {}).conflicting
             text = messages.pool_conflict(pools)
-            if await self._condition(name, "False", messages.REASON_POOL_CONFLICT, text):
+            if await self._condition(name, "False", conditions.DRAIN_POOL_CONFLICT, text):
                 await self._event(name, "Warning", EventReason.DRAIN_POOL_CONFLICT, text)
         elif step == Step.WAIT_POOL and admission is not None:
             text = admission.explain()
-            if await self._condition(name, "False", messages.REASON_WAITING_FOR_POOL, text):
+            if await self._condition(name, "False", conditions.DRAIN_WAITING_FOR_POOL, text):
                 await self._event(name, "Normal", EventReason.DRAIN_WAITING, text)
 
     async def _release(self, name: str, state: NodeDrainState) -> None:
@@ -291,7 +291,7 @@ class DrainReconciler:
         await self._annotate(name, bookkeeping.idle_annotations())
         others = not state.cordoned_by_us and bookkeeping.is_unschedulable(node)
         text = messages.released(state.cordoned_by_us, others)
-        await self._condition(name, "False", messages.REASON_IDLE, text)
+        await self._condition(name, "False", conditions.DRAIN_NOT_REQUESTED, text)
         if state.cordoned_by_us:
             await self._event(name, "Normal", EventReason.NODE_UNCORDONED, text)
 
@@ -360,7 +360,7 @@ class DrainReconciler:
             await self._condition(
                 name,
                 "True",
-                messages.REASON_DRAINING,
+                conditions.DRAIN_DRAINING,
                 messages.progress(state.request, left, blockers, deadline_at),
             )
         elif conclusion.outcome == Outcome.FORCE:
@@ -375,7 +375,7 @@ class DrainReconciler:
         duration = (now - started).total_seconds()
         await self._annotate(name, bookkeeping.complete_annotations(request))
         text = messages.complete(request, duration, evicted)
-        await self._condition(name, "False", messages.REASON_COMPLETE, text)
+        await self._condition(name, "False", conditions.DRAIN_COMPLETE, text)
         DRAIN_DURATION.labels(result="complete").observe(duration)
         await self._event(name, "Normal", EventReason.DRAIN_COMPLETE, text)
 
@@ -411,7 +411,7 @@ class DrainReconciler:
             retry_at=retry_at,
             attempt=attempt,
         )
-        await self._condition(name, "False", messages.REASON_BLOCKED, text)
+        await self._condition(name, "False", conditions.DRAIN_BLOCKED, text)
         DRAIN_DURATION.labels(result="blocked").observe((now - started).total_seconds())
         await self._event(name, "Warning", EventReason.DRAIN_BLOCKED, text)
         return Result(requeue_after=delay)

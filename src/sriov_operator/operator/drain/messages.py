@@ -10,18 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sriov_operator.api.conditions import timestamp
 from sriov_operator.api.constants import DRAIN_IDLE, DRAIN_REQUIRED, NODE_STATE_ANNOTATION, REBOOT_REQUIRED
-from sriov_operator.operator.conditions import timestamp
-
-# Reasons of the NodeState condition ``Draining`` (status True only while pods are being evicted).
-REASON_IDLE = "NotRequested"
-REASON_DRAINING = "Draining"
-REASON_COMPLETE = "DrainComplete"
-REASON_BLOCKED = "DrainBlocked"
-REASON_DISABLED = "DrainDisabled"
-REASON_WAITING_FOR_POOL = "WaitingForPool"
-REASON_POOL_CONFLICT = "PoolConflict"
-REASON_INVALID_REQUEST = "InvalidRequest"
 
 SHOWN_PODS = 5
 NOT_EVICTED_YET = "appeared during the drain, evicted next round"

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.kube.resources import DAEMON_SETS, DEPLOYMENTS, SRIOV_OPERATOR_CONFIGS
-from sriov_operator.operator.workloads.controller import WorkloadsReconciler
+from sriov_operator.operator.workloads.controller import WorkloadCaches, WorkloadsReconciler
 from sriov_operator.operator.workloads.render import MANAGED_BY_LABEL
 from sriov_operator.operator.workloads.settings import WorkloadSettings
+from sriov_operator.runtime.builder import always, by_name, controller_for
 from sriov_operator.runtime.controller import Controller
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import strip_managed_fields
@@ -20,12 +19,11 @@ CONTROLLER_NAME = "workloads"
 RESYNC_PERIOD = 600.0  # seconds between full re-applies that repair drift in objects we do not watch
 
 
-def register(manager: Manager, settings: WorkloadSettings) -> tuple[WorkloadsReconciler, Controller]:
-    """Add the workloads controller to ``manager``; its informers also serve the config's ``Ready``."""
+def caches(manager: Manager, settings: WorkloadSettings) -> WorkloadCaches:
+    """The shared informers of the workloads we run (``manager.informer`` gives each caller the same)."""
     namespace = settings.namespace
     ours = f"{MANAGED_BY_LABEL}={FIELD_MANAGER}"
-    reconciler = WorkloadsReconciler(
-        manager.objects,
+    return WorkloadCaches(
         configs=manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=namespace, transform=strip_managed_fields),
         daemon_sets=manager.informer(
             DAEMON_SETS, namespace=namespace, label_selector=ours, transform=strip_managed_fields
@@ -34,18 +32,22 @@ def register(manager: Manager, settings: WorkloadSettings) -> tuple[WorkloadsRec
             DEPLOYMENTS, namespace=namespace, label_selector=ours, transform=strip_managed_fields
         ),
         settings=settings,
-        clock=manager.clock,
-        reapply_after=RESYNC_PERIOD,
-    )
-    controller = Controller(
-        CONTROLLER_NAME, reconciler.reconcile, workers=1, resync_period=RESYNC_PERIOD, clock=manager.clock
     )
 
-    def the_config(_: dict[str, Any]) -> list[str]:
-        return [DEFAULT_OPERATOR_CONFIG_NAME]
 
-    controller.watch(reconciler.configs, lambda obj: [obj["metadata"]["name"]])
-    controller.watch(reconciler.daemon_sets, the_config)
-    controller.watch(reconciler.deployments, the_config)
-    manager.add_controller(controller)
-    return reconciler, controller
+def register(manager: Manager, settings: WorkloadSettings) -> Controller:
+    """Add the workloads controller to ``manager``."""
+    shared = caches(manager, settings)
+    reconciler = WorkloadsReconciler(
+        manager.objects, shared, clock=manager.clock, reapply_after=RESYNC_PERIOD
+    )
+    the_config = always(DEFAULT_OPERATOR_CONFIG_NAME)
+    return (
+        controller_for(manager)
+        .named(CONTROLLER_NAME)
+        .resync_every(RESYNC_PERIOD)
+        .watches(shared.configs, by_name)
+        .watches(shared.daemon_sets, the_config)
+        .watches(shared.deployments, the_config)
+        .complete(reconciler.reconcile)
+    )

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Hashable
+from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.api.models import SriovOperatorConfig
@@ -58,23 +59,39 @@ def fingerprint(workloads: Workloads) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class WorkloadCaches:
+    """The informers the workloads controller and the operator config's ``Ready`` share."""
+
+    configs: Informer
+    daemon_sets: Informer
+    deployments: Informer
+    settings: WorkloadSettings
+
+    def live(self, kind: str, name: str) -> Object | None:
+        cache = self.daemon_sets if kind == "DaemonSet" else self.deployments
+        return cache.get(name, self.settings.namespace)
+
+    def config(self) -> SriovOperatorConfig | None:
+        raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
+        return SriovOperatorConfig.model_validate(raw) if raw is not None else None
+
+    def rollouts(self) -> list[Rollout]:
+        """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
+        config = self.config()
+        if config is None:
+            return []
+        running = pods_of(render_workloads(config, self.settings).apply)
+        return [rollout(kind, name, self.live(kind, name)) for kind, name in running]
+
+
 class WorkloadsReconciler:
     def __init__(
-        self,
-        objects: KubeObjects,
-        *,
-        configs: Informer,
-        daemon_sets: Informer,
-        deployments: Informer,
-        settings: WorkloadSettings,
-        clock: Clock,
-        reapply_after: float = 600.0,
+        self, objects: KubeObjects, caches: WorkloadCaches, *, clock: Clock, reapply_after: float = 600.0
     ) -> None:
         self.objects = objects
-        self.configs = configs
-        self.daemon_sets = daemon_sets
-        self.deployments = deployments
-        self.settings = settings
+        self.caches = caches
+        self.settings = caches.settings
         self.clock = clock
         self.reapply_after = reapply_after
         self._applied: tuple[str, float] | None = None  # (fingerprint, monotonic time) of the last apply
@@ -85,30 +102,14 @@ class WorkloadsReconciler:
         fingerprint_then, when = self._applied
         return rendered != fingerprint_then or self.clock.monotonic() - when >= self.reapply_after
 
-    def _live(self, kind: str, name: str) -> Object | None:
-        cache = self.daemon_sets if kind == "DaemonSet" else self.deployments
-        return cache.get(name, self.settings.namespace)
-
-    def _config(self) -> SriovOperatorConfig | None:
-        raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
-        return SriovOperatorConfig.model_validate(raw) if raw is not None else None
-
-    def rollouts(self) -> list[Rollout]:
-        """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
-        config = self._config()
-        if config is None:
-            return []
-        running = pods_of(render_workloads(config, self.settings).apply)
-        return [rollout(kind, name, self._live(kind, name)) for kind, name in running]
-
     async def reconcile(self, key: Hashable) -> Result | None:
         if str(key) != DEFAULT_OPERATOR_CONFIG_NAME:
             return None  # only the default config counts (as upstream)
-        config = self._config()
+        config = self.caches.config()
         if config is None:
             return None  # the operator creates it; its creation enqueues us again
         workloads = render_workloads(config, self.settings)
-        missing = any(self._live(kind, name) is None for kind, name in pods_of(workloads.apply))
+        missing = any(self.caches.live(kind, name) is None for kind, name in pods_of(workloads.apply))
         rendered = fingerprint(workloads)
         if self._must_apply(rendered, missing):
             await self._apply(workloads)

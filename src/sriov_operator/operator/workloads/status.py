@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sriov_operator.operator.conditions import ConditionValue
+from sriov_operator.api.conditions import WORKLOADS_NOT_READY, Condition
 
 Object = Mapping[str, Any]
-
-REASON_NOT_READY = "WorkloadsNotReady"
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def rollout(kind: str, name: str, live: Object | None) -> Rollout:
     return Rollout(kind, name, ready=ready, wanted=wanted, observed=_observed(live))
 
 
-def with_rollouts(accepted: ConditionValue, rollouts: Sequence[Rollout]) -> ConditionValue:
+def with_rollouts(accepted: Condition, rollouts: Sequence[Rollout]) -> Condition:
     """The SriovOperatorConfig ``Ready``: the config is accepted *and* its workloads run.
 
     A config that is not accepted says why (``accepted`` as is); an accepted one is
@@ -62,8 +60,8 @@ def with_rollouts(accepted: ConditionValue, rollouts: Sequence[Rollout]) -> Cond
         return accepted
     text = "; ".join(r.describe() for r in rollouts)
     if all(r.done for r in rollouts):
-        return ConditionValue(accepted.type, "True", accepted.reason, f"{accepted.message}; {text}")
-    return ConditionValue(accepted.type, "False", REASON_NOT_READY, text)
+        return Condition(accepted.type, "True", accepted.reason, f"{accepted.message}; {text}")
+    return Condition(accepted.type, "False", WORKLOADS_NOT_READY, text)
 
 
 def pods_of(objects: Sequence[Object]) -> list[tuple[str, str]]:

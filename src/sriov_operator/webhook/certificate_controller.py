@@ -15,13 +15,9 @@ read live (not from the cache) so a write of ours is never planned twice.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import datetime
-import ipaddress
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.api.constants import (
@@ -31,7 +27,6 @@ from sriov_operator.api.constants import (
     WEBHOOK_SERVICE_NAME,
     WEBHOOK_SERVING_SECRET,
 )
-from sriov_operator.errors import BadInputError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     DEPLOYMENTS,
@@ -41,21 +36,21 @@ from sriov_operator.kube.resources import (
     VALIDATING_WEBHOOK_CONFIGURATIONS,
     Resource,
 )
+from sriov_operator.runtime.builder import always, controller_for
 from sriov_operator.runtime.clock import Clock
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.manager import Manager
-from sriov_operator.runtime.settings import add_flag
 from sriov_operator.runtime.transforms import strip_managed_fields
-from sriov_operator.webhook.certificates import CertificateSettings, plan_certificates
+from sriov_operator.webhook.certificates import plan_certificates
 from sriov_operator.webhook.configurations import (
     CONFIGURATION_KEYS,
     MANAGED_BY,
     MANAGED_BY_LABEL,
-    ConfigurationSettings,
     contains,
     injects_own_ca_bundle,
     render_configurations,
 )
+from sriov_operator.webhook.settings import WebhookOperatorSettings
 
 logger = logging.getLogger(__name__)
 
@@ -66,80 +61,6 @@ RESOURCES: Mapping[str, Resource] = {
     "ValidatingWebhookConfiguration": VALIDATING_WEBHOOK_CONFIGURATIONS,
     "MutatingWebhookConfiguration": MUTATING_WEBHOOK_CONFIGURATIONS,
 }
-
-
-@dataclass(frozen=True)
-class WebhookOperatorSettings:
-    namespace: str
-    configurations: ConfigurationSettings
-    certificates: CertificateSettings
-
-
-def webhook_operator_settings(
-    namespace: str,
-    *,
-    url: str | None = None,
-    ip_addresses: tuple[str, ...] = (),
-    ca_validity: datetime.timedelta = datetime.timedelta(days=3650),
-    serving_validity: datetime.timedelta = datetime.timedelta(days=365),
-) -> WebhookOperatorSettings:
-    """Names on the serving certificate: the webhook Service's DNS names (plus ``ip_addresses``)."""
-    service = f"{WEBHOOK_SERVICE_NAME}.{namespace}.svc"
-    return WebhookOperatorSettings(
-        namespace,
-        ConfigurationSettings(operator_namespace=namespace, url=url),
-        CertificateSettings(
-            (service, f"{service}.cluster.local"), ip_addresses, ca_validity, serving_validity
-        ),
-    )
-
-
-def add_webhook_operator_arguments(
-    parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
-) -> None:
-    """The operator command's flags for the webhook's certificates and configurations."""
-    add_flag(
-        parser,
-        "--webhook-url",
-        default="",
-        environ=environ,
-        help="base URL the API server calls the webhook at, instead of its Service (a webhook outside the "
-        "cluster)",
-    )
-    add_flag(
-        parser,
-        "--webhook-cert-ip",
-        default="",
-        environ=environ,
-        help="comma-separated IP addresses added to the serving certificate (with --webhook-url)",
-    )
-    add_flag(
-        parser,
-        "--webhook-cert-days",
-        default=365,
-        type=int,
-        environ=environ,
-        help="life of the serving certificate in days (renewed with a third left)",
-    )
-
-
-def webhook_operator_settings_from(args: argparse.Namespace, namespace: str) -> WebhookOperatorSettings:
-    if args.webhook_cert_days < 1:
-        raise BadInputError(f"--webhook-cert-days: {args.webhook_cert_days} must be 1 or more")
-    ips = tuple(ip.strip() for ip in args.webhook_cert_ip.split(",") if ip.strip())
-    for ip in ips:
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError as exc:
-            raise BadInputError(
-                f"--webhook-cert-ip: {ip!r} is not an IP address (accepted: comma-separated IPv4/IPv6)"
-            ) from exc
-    return webhook_operator_settings(
-        namespace,
-        url=args.webhook_url or None,
-        ip_addresses=ips,
-        serving_validity=datetime.timedelta(days=args.webhook_cert_days),
-    )
 
 
 def _decoded(secret: Mapping[str, Any] | None) -> dict[str, bytes] | None:
@@ -222,27 +143,24 @@ class WebhookReconciler:
         return bool(deployment and (deployment.get("status") or {}).get("availableReplicas"))
 
 
-def register_operator_controllers(manager: Manager, settings: WebhookOperatorSettings) -> Controller:
+def register(manager: Manager, settings: WebhookOperatorSettings) -> Controller:
     """Add the webhook's certificate/configuration controller to the operator's manager."""
     reconciler = WebhookReconciler(manager.objects, settings, manager.clock)
-    controller = Controller(CONTROLLER_NAME, reconciler.reconcile, clock=manager.clock)
     ours = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-
-    def to_key(obj: dict[str, Any]) -> list[str]:
-        return [KEY]
-
-    # the operator's own controllers share this informer, stripped
-    configs = manager.informer(
-        SRIOV_OPERATOR_CONFIGS, namespace=settings.namespace, transform=strip_managed_fields
-    )
-    controller.watch(configs, to_key)
-    controller.watch(manager.informer(SECRETS, namespace=settings.namespace, label_selector=ours), to_key)
-    for resource in RESOURCES.values():
-        controller.watch(manager.informer(resource, label_selector=ours), to_key)
     deployment = f"metadata.name={WEBHOOK_SERVICE_NAME}"
-    controller.watch(
-        manager.informer(DEPLOYMENTS, namespace=settings.namespace, field_selector=deployment), to_key
+    namespace = settings.namespace
+    the_key = always(KEY)
+    builder = (
+        controller_for(manager)
+        .named(CONTROLLER_NAME)
+        # the operator's own controllers share this informer, stripped
+        .watches(
+            manager.informer(SRIOV_OPERATOR_CONFIGS, namespace=namespace, transform=strip_managed_fields),
+            the_key,
+        )
+        .watches(manager.informer(SECRETS, namespace=namespace, label_selector=ours), the_key)
+        .watches(manager.informer(DEPLOYMENTS, namespace=namespace, field_selector=deployment), the_key)
     )
-    controller.queue.add(KEY)  # certificates exist before anything else asks for them
-    manager.add_controller(controller)
-    return controller
+    for resource in RESOURCES.values():
+        builder.watches(manager.informer(resource, label_selector=ours), the_key)
+    return builder.starts_with(KEY).complete(reconciler.reconcile)  # certificates before anything asks

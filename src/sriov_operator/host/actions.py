@@ -1,0 +1,235 @@
+"""The host actions a plan is made of: one small frozen dataclass per kind, in run order.
+
+Pure data, no I/O: the planner (`plan.py`) builds them, `executors.py` carries
+each kind out, and everything that shows a plan (the CLI's JSON, the daemon's
+condition and Events, ``diff``) reads them through `describe()` and
+`to_output()`.  An action carries what it needs (a drain or a reboot, set by the
+planner where it depends on the device) and why (``reason``); two actions are
+equal when they change the same thing the same way, whatever the reason.
+
+Run order is `ACTION_ORDER`, not the order the planner found them in: modules
+before devices, the eSwitch mode before VFs exist, VFs before their drivers,
+the record of a device before the driver change that takes it from its users,
+and forgetting a device last.  See docs/architecture.md ("Recipe: add a host
+action").
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from sriov_operator.api.models import ESwitchMode
+from sriov_operator.host.state import DeviceRecord
+
+Requirement = Literal["none", "drain", "reboot"]
+DEFAULT_DRIVER = "default"  # BindDriver.driver: whatever driver the kernel picks (drivers_probe)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostAction(ABC):
+    """What every action has; subclasses add what they change and say it in words."""
+
+    kind: ClassVar[str]  # the name users see (plan output, apply errors, docs/host.md)
+    cuts_node_link: ClassVar[bool] = False  # may take a netdev away: refused on the node's own link
+
+    reason: str = field(compare=False)
+    requires: Requirement = "none"
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """The device (PCI address) or kernel module acted on."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What it will do, as a person reads it: ``create 8 VFs on 0000:3b:00.0``."""
+
+    def shown_value(self) -> Any:
+        """The value in the plan's output (``value``): JSON, ``None`` when the action sets none."""
+        return None
+
+    def to_output(self) -> dict[str, Any]:
+        return {
+            "action": self.kind,
+            "target": self.target,
+            "value": self.shown_value(),
+            "requires": self.requires,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class _ModuleAction(HostAction):
+    module: str
+
+    @property
+    def target(self) -> str:
+        return self.module
+
+
+@dataclass(frozen=True)
+class _DeviceAction(HostAction):
+    pci: str
+
+    @property
+    def target(self) -> str:
+        return self.pci
+
+
+@dataclass(frozen=True)
+class LoadModule(_ModuleAction):
+    kind = "loadModule"
+    option: str | None = None  # ``name=value`` given to modprobe, and verified once loaded
+
+    def describe(self) -> str:
+        return f"load {self.module}" + (f" with {self.option}" if self.option else "")
+
+    def shown_value(self) -> str | None:
+        return self.option
+
+
+@dataclass(frozen=True)
+class SetModuleParameter(_ModuleAction):
+    kind = "setModuleParameter"
+    option: str  # ``name=value``, set at run time on a module already loaded
+
+    def describe(self) -> str:
+        return f"set {self.module} {self.option}"
+
+    def shown_value(self) -> str:
+        return self.option
+
+
+@dataclass(frozen=True)
+class SetEswitchMode(_DeviceAction):
+    kind = "setESwitchMode"
+    cuts_node_link = True
+    mode: ESwitchMode
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"switch {self.pci} to eswitch mode {self.mode}"
+
+    def shown_value(self) -> str:
+        return self.mode
+
+
+@dataclass(frozen=True)
+class SetNumVfs(_DeviceAction):
+    kind = "setNumVfs"
+    cuts_node_link = True
+    count: int
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        if self.count == 0:
+            return f"remove the VFs of {self.pci}"
+        return f"create {self.count} VFs on {self.pci}"
+
+    def shown_value(self) -> int:
+        return self.count
+
+
+@dataclass(frozen=True)
+class _MtuAction(_DeviceAction):
+    mtu: int
+
+    def describe(self) -> str:
+        return f"set the MTU of {self.pci} to {self.mtu}"
+
+    def shown_value(self) -> int:
+        return self.mtu
+
+
+@dataclass(frozen=True)
+class SetPfMtu(_MtuAction):
+    """Only ever raises the MTU: the PF may carry other traffic that set it higher."""
+
+    kind = "setPfMtu"
+
+
+@dataclass(frozen=True)
+class LinkUp(_DeviceAction):
+    kind = "linkUp"
+
+    def describe(self) -> str:
+        return f"bring {self.pci} up"
+
+
+@dataclass(frozen=True)
+class RememberDevice(_DeviceAction):
+    """Keep on the host what we configure, so it can be given back when it leaves the spec."""
+
+    kind = "rememberDevice"
+    record: DeviceRecord
+
+    def describe(self) -> str:
+        return f"record {self.pci} as configured"
+
+    def shown_value(self) -> dict[str, Any]:
+        return self.record.to_k8s()
+
+
+@dataclass(frozen=True)
+class BindDriver(_DeviceAction):
+    kind = "bindDriver"
+    cuts_node_link = True
+    driver: str  # a driver name, or DEFAULT_DRIVER: back to the one the kernel picks
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        if self.driver == DEFAULT_DRIVER:
+            return f"give {self.pci} back to its default driver"
+        return f"bind {self.pci} to {self.driver}"
+
+    def shown_value(self) -> str:
+        return self.driver
+
+
+@dataclass(frozen=True)
+class SetVfMtu(_MtuAction):
+    kind = "setVfMtu"
+
+
+@dataclass(frozen=True)
+class ForgetDevice(_DeviceAction):
+    kind = "forgetDevice"
+
+    def describe(self) -> str:
+        return f"forget {self.pci}"
+
+
+Action = (
+    LoadModule
+    | SetModuleParameter
+    | SetEswitchMode
+    | SetNumVfs
+    | SetPfMtu
+    | LinkUp
+    | RememberDevice
+    | BindDriver
+    | SetVfMtu
+    | ForgetDevice
+)
+
+ACTION_ORDER: tuple[type[Action], ...] = (
+    LoadModule,
+    SetModuleParameter,
+    SetEswitchMode,
+    SetNumVfs,
+    SetPfMtu,
+    LinkUp,
+    RememberDevice,
+    BindDriver,
+    SetVfMtu,
+    ForgetDevice,
+)
+_RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}
+
+
+def in_run_order(actions: Iterable[Action]) -> tuple[Action, ...]:
+    """Sorted by `ACTION_ORDER`; actions of one kind keep the planner's order (devices in spec order)."""
+    return tuple(sorted(actions, key=lambda action: _RANK[type(action)]))

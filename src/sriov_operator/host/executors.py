@@ -1,0 +1,255 @@
+"""One executor per action kind: look at the host first, change it only if it differs.
+
+An executor takes the host's I/O (`HostAccess`) and its own action type, and
+returns True if it changed the host, False if the host already was as wanted.
+`executes(Kind)` registers it; `execute` dispatches on the action's type, so
+nothing else in the host layer knows the kinds.
+
+All writes go through the HostWriter, all programs through the CommandRunner
+and link changes through the LinkControl, so the same code drives a real host
+and the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from sriov_operator.errors import HostError
+from sriov_operator.host.actions import (
+    DEFAULT_DRIVER,
+    Action,
+    BindDriver,
+    ForgetDevice,
+    HostAction,
+    LinkUp,
+    LoadModule,
+    RememberDevice,
+    SetEswitchMode,
+    SetModuleParameter,
+    SetNumVfs,
+    SetPfMtu,
+    SetVfMtu,
+)
+from sriov_operator.host.io import HostIO
+from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
+from sriov_operator.host.plan import lacks_noiommu_message
+from sriov_operator.host.root import (
+    PCI_DEVICES,
+    PCI_DRIVERS,
+    PCI_DRIVERS_PROBE,
+    VFIO_NOIOMMU_PARAMETER,
+    HostRoot,
+)
+from sriov_operator.host.state import configured_record_path, read_kernel_modules
+
+CLEAR_OVERRIDE = "\x00"
+NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
+LOCK_TIMEOUT_SECONDS = 60.0
+
+
+class ApplyError(HostError):
+    """An action failed; the message names the action, the device and what to do."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostAccess(HostIO):
+    """What an executor acts through: the host's I/O channels, the host root, and how long to wait."""
+
+    host: HostRoot
+    numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
+    lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
+
+    @classmethod
+    def on(cls, host: HostRoot, io: HostIO) -> HostAccess:
+        """Every channel of ``io`` (a channel added to HostIO arrives here without a change)."""
+        return cls(**{channel.name: getattr(io, channel.name) for channel in fields(io)}, host=host)
+
+
+A = TypeVar("A", bound=HostAction)
+Executor = Callable[[HostAccess, A], bool]
+EXECUTORS: dict[type[HostAction], Executor[Any]] = {}
+
+
+def executes(kind: type[A]) -> Callable[[Executor[A]], Executor[A]]:
+    """Register the decorated function as the executor of ``kind`` (one per kind)."""
+
+    def register(executor: Executor[A]) -> Executor[A]:
+        if kind in EXECUTORS:
+            raise TypeError(f"{kind.__name__} already has an executor")
+        EXECUTORS[kind] = executor
+        return executor
+
+    return register
+
+
+def execute(access: HostAccess, action: Action) -> bool:
+    """True if the host was changed, False if it already was as wanted."""
+    return EXECUTORS[type(action)](access, action)
+
+
+def _write_with_timeout(access: HostAccess, relative: str, value: str) -> None:
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            access.writer.write_attribute(access.host.path(relative), value)
+        except BaseException as error:  # handed to the waiting thread
+            errors.append(error)
+
+    worker = threading.Thread(target=write, daemon=True)
+    worker.start()
+    worker.join(access.numvfs_timeout_seconds)
+    if worker.is_alive():
+        raise ApplyError(
+            f"/{relative}: writing {value} did not finish in {access.numvfs_timeout_seconds:g} s; "
+            "the PF driver may be hung (check dmesg)"
+        )
+    if errors:
+        raise errors[0]
+
+
+@executes(SetNumVfs)
+def _set_numvfs(access: HostAccess, action: SetNumVfs) -> bool:
+    relative = f"{PCI_DEVICES}/{action.pci}/sriov_numvfs"
+    current = access.host.read_int(access.host.path(relative)) or 0
+    if current == action.count:
+        return False
+    if current and action.count:
+        _write_with_timeout(access, relative, "0")
+    _write_with_timeout(access, relative, str(action.count))
+    return True
+
+
+@executes(BindDriver)
+def _bind(access: HostAccess, action: BindDriver) -> bool:
+    host, write = access.host, access.writer.write_attribute
+    pci, driver = action.pci, action.driver
+    current = read_pci_function(host, pci).driver
+    to_default = driver == DEFAULT_DRIVER
+    if (to_default and current is not None and current not in DPDK_DRIVERS) or current == driver:
+        return False
+    if current is not None:
+        write(host.path(PCI_DRIVERS, current, "unbind"), pci)
+    override = host.path(PCI_DEVICES, pci, "driver_override")
+    if to_default:
+        write(override, CLEAR_OVERRIDE)
+        write(host.path(PCI_DRIVERS_PROBE), pci)
+        if read_pci_function(host, pci).driver is None:
+            raise ApplyError(
+                f"{pci}: no driver bound after drivers_probe (is its default driver loaded?); "
+                "its record is kept and the restore is retried"
+            )
+        return True
+    write(override, driver)
+    try:
+        write(host.path(PCI_DRIVERS, driver, "bind"), pci)
+    except OSError as error:
+        if not host.path(PCI_DEVICES, pci, "iommu_group").exists():
+            raise ApplyError(
+                f"{pci}: binding to {driver} failed ({error.strerror}): IOMMU not enabled; enable it in the "
+                "BIOS and kernel (intel_iommu=on iommu=pt), or use no-IOMMU mode on a VM"
+            ) from None
+        raise
+    finally:
+        write(override, CLEAR_OVERRIDE)
+    return True
+
+
+def _ensure_noiommu(access: HostAccess) -> bool:
+    """vfio in no-IOMMU mode, verified: a kernel without the parameter silently ignores modprobe's option."""
+    modules = read_kernel_modules(access.host)
+    if not modules.noiommu_supported:
+        raise ApplyError(lacks_noiommu_message("vfio is loaded but ignored enable_unsafe_noiommu_mode=1"))
+    if modules.noiommu_enabled:
+        return False
+    access.writer.write_attribute(access.host.path(VFIO_NOIOMMU_PARAMETER), "1")
+    if not read_kernel_modules(access.host).noiommu_enabled:
+        raise ApplyError(f"/{VFIO_NOIOMMU_PARAMETER}: wrote 1 but it still reads as off")
+    return True
+
+
+def _load_module(access: HostAccess, module: str, option: str | None) -> bool:
+    loaded = access.host.path("sys/module", module).is_dir()
+    if not loaded:
+        result = access.run(["modprobe", module, *([option] if option else [])])
+        if result.returncode != 0:
+            raise ApplyError(f"modprobe {module} failed (exit {result.returncode}): {result.stderr.strip()}")
+    # vfio loaded earlier without the option: modprobe ignored it, so set it at run time
+    parameter_set = module == "vfio" and option is not None and _ensure_noiommu(access)
+    return not loaded or parameter_set
+
+
+@executes(LoadModule)
+def _load(access: HostAccess, action: LoadModule) -> bool:
+    return _load_module(access, action.module, action.option)
+
+
+@executes(SetModuleParameter)
+def _set_parameter(access: HostAccess, action: SetModuleParameter) -> bool:
+    return _load_module(access, action.module, action.option)
+
+
+def _netdev_name(access: HostAccess, pci: str) -> str:
+    netdev = read_pci_function(access.host, pci).netdev
+    if netdev is None:
+        raise ApplyError(f"{pci}: has no network interface (is a driver bound?)")
+    return netdev.name
+
+
+def _set_mtu(access: HostAccess, pci: str, mtu: int, only_raise: bool) -> bool:
+    netdev = read_pci_function(access.host, pci).netdev
+    current = netdev.mtu if netdev else None
+    if current == mtu or (only_raise and current is not None and current > mtu):
+        return False
+    access.links.set_mtu(_netdev_name(access, pci), mtu)
+    return True
+
+
+@executes(SetPfMtu)
+def _set_pf_mtu(access: HostAccess, action: SetPfMtu) -> bool:
+    return _set_mtu(access, action.pci, action.mtu, only_raise=True)
+
+
+@executes(SetVfMtu)
+def _set_vf_mtu(access: HostAccess, action: SetVfMtu) -> bool:
+    return _set_mtu(access, action.pci, action.mtu, only_raise=False)
+
+
+@executes(LinkUp)
+def _link_up(access: HostAccess, action: LinkUp) -> bool:
+    netdev = read_pci_function(access.host, action.pci).netdev
+    if netdev is not None and netdev.admin_up:
+        return False
+    access.links.set_up(_netdev_name(access, action.pci))
+    return True
+
+
+@executes(SetEswitchMode)
+def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
+    if access.eswitch.mode(action.pci) == action.mode:
+        return False
+    access.eswitch.set_mode(action.pci, action.mode)
+    return True
+
+
+@executes(RememberDevice)
+def _remember(access: HostAccess, action: RememberDevice) -> bool:
+    path = configured_record_path(access.host, action.pci)
+    text = json.dumps(action.record.to_k8s(), indent=2, sort_keys=True) + "\n"
+    if access.host.read_state_file(path) == text:
+        return False
+    access.writer.write_file(path, text)
+    return True
+
+
+@executes(ForgetDevice)
+def _forget(access: HostAccess, action: ForgetDevice) -> bool:
+    path = configured_record_path(access.host, action.pci)
+    if not path.exists():
+        return False
+    access.writer.remove_file(path)
+    return True

@@ -1,0 +1,168 @@
+"""A node that reboots, under the real operator (drain controller included) and its config daemon.
+
+The simulator's reboot is the kernel's: the VFs, driver bindings and loaded
+modules are gone, the boot id is new, our files under ``/etc`` stay, among them
+the device plugin's config from the earlier boot.  While the test holds the
+host's apply lock (as another applier would) the daemon can withdraw that
+config but cannot create VFs: so the withdrawal is seen with no VF on the host,
+deterministically; once the lock is released, the config must come back only
+with the VFs, and nobody may ask for a drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from sriov_operator.controlplane.process import ControlPlane
+from sriov_operator.daemon.handoff import configmap_name, digest
+from sriov_operator.host.lock import LOCK_FILE
+from sriov_operator.host.simulator.kernel import SimulatedKernel
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import (
+    CONFIG_MAPS,
+    NODES,
+    PODS,
+    SRIOV_NETWORK_NODE_POLICIES,
+    SRIOV_NETWORK_NODE_STATES,
+)
+from tests.integration.daemon_harness import PLUGIN_FILE, annotations_of, eventually, handed_over, synced
+from tests.integration.operator_harness import make_pod
+from tests.integration.test_daemon_with_operator import (
+    BAREMETAL_PF,
+    bare_metal_node,
+    operator,  # noqa: F401 - the fixture
+    record_changes,
+    vf_count,
+    vf_policy,
+)
+
+HANDED_OVER = "sriovnetwork.openshift.io/handed-over"
+DRAIN_REQUEST = "sriovnetwork.openshift.io/state"
+PLUGIN_LABELS = {"app": "sriov-device-plugin"}
+
+
+@contextlib.contextmanager
+def apply_lock_held(root: Path) -> Iterator[None]:
+    """Hold the host's apply lock, as another applier (``sriov-operator apply``) would."""
+    path = root / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_cordoned(node: dict[str, Any]) -> bool:
+    return bool(node.get("spec", {}).get("unschedulable"))
+
+
+async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_drains_nothing(
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    operator: str,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    namespace, objects = operator, KubeObjects(kube)
+    name = f"reboot-{namespace}"
+    daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
+    handed: list[str | None] = []  # the ConfigMap's handed-over annotation, from a watch
+    requests: list[str] = []  # the Node's drain request annotation, from a watch
+    cordoned: list[bool] = []
+    watches = [
+        asyncio.create_task(
+            record_changes(
+                objects, CONFIG_MAPS, namespace, configmap_name(name),
+                lambda c: annotations_of(c).get(HANDED_OVER), handed,
+            )
+        ),
+        asyncio.create_task(
+            record_changes(
+                objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
+            )
+        ),
+        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
+    ]  # fmt: skip
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
+
+        text = await eventually(
+            lambda: configured(objects, namespace, name, daemon.root),
+            "4 VFs, Succeeded, drained once and handed over",
+            180,
+        )
+        assert vf_count(daemon.root, BAREMETAL_PF) == 4
+        assert "Drain_Required" in requests  # the first configuration drains (VFs are taken from pods)
+        await make_pod(objects, "device-plugin", namespace, name, labels=PLUGIN_LABELS)
+        await eventually(lambda: _last(handed, digest(text)), "the hand-off seen by the watch")
+
+        await eventually(lambda: _drain_over(requests, cordoned), "the first drain's end seen by the watches")
+        seen_before = len(requests), len(cordoned)
+
+        with apply_lock_held(daemon.root):
+            with SimulatedKernel.transaction(daemon.root) as kernel:
+                kernel.reboot()
+            assert vf_count(daemon.root, BAREMETAL_PF) == 0
+            assert (daemon.root / PLUGIN_FILE).read_text() == text  # the old boot's config is still there
+            await eventually(lambda: _last(handed, None), "the ConfigMap's hand-off withdrawn")
+            assert not (daemon.root / PLUGIN_FILE).exists()
+            assert vf_count(daemon.root, BAREMETAL_PF) == 0  # withdrawn while no VF exists
+            pod = await objects.get(PODS, "device-plugin", namespace)
+            assert pod is None or pod["metadata"].get("deletionTimestamp"), "the device plugin restarts"
+
+        await eventually(lambda: _last(handed, digest(text)), "the hand-off given back", 180)
+        assert vf_count(daemon.root, BAREMETAL_PF) == 4  # the VFs existed when it came back
+        assert (daemon.root / PLUGIN_FILE).read_text() == text
+        state = await eventually(
+            lambda: _synced_now(objects, namespace, name), "Succeeded again after the reboot", 120
+        )
+        assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
+        for watch in watches:  # a watch that died saw nothing: fail with its error, not with a short list
+            if watch.done():
+                watch.result()
+        assert handed[-3:] == [digest(text), None, digest(text)], handed
+        after_reboot = requests[seen_before[0] :], cordoned[seen_before[1] :]
+        assert after_reboot == ([], []), f"a reboot must not drain: requests, cordons {after_reboot}"
+    finally:
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+        daemon.stop()
+
+
+async def configured(objects: KubeObjects, namespace: str, name: str, root: Path) -> str | None:
+    """The device plugin's config.json once the node has its 4 VFs, Succeeded, is Idle and has it."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    interfaces = ((state or {}).get("spec") or {}).get("interfaces") or []
+    if state is None or [i.get("numVfs") for i in interfaces] != [4]:
+        return None
+    if await synced(objects, namespace, name, state["metadata"]["generation"]) is None:
+        return None
+    if annotations_of(state).get("sriovnetwork.openshift.io/current-state") != "Idle":
+        return None
+    configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+    text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
+    ok = text is not None and await handed_over(objects, namespace, name, root, text)
+    return text if ok else None
+
+
+async def _drain_over(requests: list[str], cordoned: list[bool]) -> bool:
+    return await _last(requests, "Idle") and await _last(cordoned, False)
+
+
+async def _last(values: list[Any], wanted: Any) -> bool:
+    return bool(values) and values[-1] == wanted
+
+
+async def _synced_now(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    return await synced(objects, namespace, name, state["metadata"]["generation"]) if state else None

@@ -1,0 +1,207 @@
+"""Host actions by type: every kind runs in its documented place, has one executor, and changes the host.
+
+The executors are exercised one kind at a time on the simulated kernel: each
+changes the host the first time and finds nothing to do the second, so a kind
+whose executor is missing or does nothing fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from sriov_operator.host.actions import (
+    ACTION_ORDER,
+    DEFAULT_DRIVER,
+    Action,
+    BindDriver,
+    ForgetDevice,
+    LinkUp,
+    LoadModule,
+    RememberDevice,
+    SetEswitchMode,
+    SetModuleParameter,
+    SetNumVfs,
+    SetPfMtu,
+    SetVfMtu,
+    in_run_order,
+)
+from sriov_operator.host.apply import apply_plan
+from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
+from sriov_operator.host.node import NodeHost
+from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.plan import Plan
+from sriov_operator.host.state import DeviceRecord, read_kernel_modules
+from tests.unit.host.conftest import make_host, sim_node
+
+INTEL_PF = "0000:3b:00.1"
+MLX_PF = "0000:5e:00.0"
+DPDK_PORT = "0000:00:04.0"
+HOST_DOCS = Path(__file__).resolve().parents[3] / "docs" / "host.md"
+NOIOMMU = "enable_unsafe_noiommu_mode=1"
+
+
+def _pf(node: NodeHost, pci: str = INTEL_PF) -> object:
+    return next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == pci)
+
+
+def _first_vf(node: NodeHost) -> str:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs
+    return vfs[0].pci_address
+
+
+def _vf_mtu(node: NodeHost) -> int | None:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs
+    return vfs[0].mtu
+
+
+def _driver(node: NodeHost, pci: str) -> str | None:
+    return read_pci_function(node.host, pci).driver
+
+
+Case = tuple[
+    str,  # simulator profile
+    tuple[Action, ...],  # what must hold first
+    Callable[[NodeHost], Action],  # the action under test (may need what the setup created)
+    Callable[[NodeHost], bool],  # holds afterwards, not before
+]
+CASES: dict[type[Action], Case] = {
+    LoadModule: (
+        "baremetal-intel",
+        (),
+        lambda node: LoadModule("vfio_pci", reason="t"),
+        lambda node: read_kernel_modules(node.host).vfio_pci_loaded,
+    ),
+    SetModuleParameter: (
+        "openstack-vm",
+        (),
+        lambda node: SetModuleParameter("vfio", NOIOMMU, reason="t"),
+        lambda node: read_kernel_modules(node.host).noiommu_enabled,
+    ),
+    SetEswitchMode: (
+        "baremetal-mellanox",
+        (),
+        lambda node: SetEswitchMode(MLX_PF, "switchdev", reason="t"),
+        lambda node: node.access.eswitch.mode(MLX_PF) == "switchdev",
+    ),
+    SetNumVfs: (
+        "baremetal-intel",
+        (),
+        lambda node: SetNumVfs(INTEL_PF, 2, reason="t"),
+        lambda node: getattr(_pf(node), "num_vfs", None) == 2,
+    ),
+    SetPfMtu: (
+        "baremetal-intel",
+        (),
+        lambda node: SetPfMtu(INTEL_PF, 9000, reason="t"),
+        lambda node: getattr(_pf(node), "mtu", None) == 9000,
+    ),
+    LinkUp: (
+        "baremetal-intel",
+        (),
+        lambda node: LinkUp(INTEL_PF, reason="t"),
+        lambda node: getattr(_pf(node), "link_admin_state", None) == "up",
+    ),
+    RememberDevice: (
+        "baremetal-intel",
+        (),
+        lambda node: RememberDevice(INTEL_PF, DeviceRecord(pci_address=INTEL_PF, num_vfs=2), reason="t"),
+        lambda node: INTEL_PF in node.observe(checkpoint=False).configured,
+    ),
+    BindDriver: (
+        "openstack-vm",
+        (LoadModule("vfio", NOIOMMU, reason="t"), LoadModule("vfio_pci", reason="t")),
+        lambda node: BindDriver(DPDK_PORT, "vfio-pci", reason="t"),
+        lambda node: _driver(node, DPDK_PORT) == "vfio-pci",
+    ),
+    SetVfMtu: (
+        "baremetal-intel",
+        (SetNumVfs(INTEL_PF, 2, reason="t"), SetPfMtu(INTEL_PF, 9000, reason="t")),
+        lambda node: SetVfMtu(_first_vf(node), 9000, reason="t"),
+        lambda node: _vf_mtu(node) == 9000,
+    ),
+    ForgetDevice: (
+        "baremetal-intel",
+        (RememberDevice(INTEL_PF, DeviceRecord(pci_address=INTEL_PF), reason="t"),),
+        lambda node: ForgetDevice(INTEL_PF, reason="t"),
+        lambda node: INTEL_PF not in node.observe(checkpoint=False).configured,
+    ),
+}
+
+
+def test_every_kind_has_a_place_in_the_run_order_an_executor_and_a_case_here() -> None:
+    kinds = set(get_args(Action))
+    assert len(ACTION_ORDER) == len(set(ACTION_ORDER)) == len(kinds)
+    assert set(ACTION_ORDER) == kinds == set(EXECUTORS) == set(CASES)
+    assert len({kind.kind for kind in ACTION_ORDER}) == len(ACTION_ORDER)  # names users see are distinct
+
+
+@pytest.mark.parametrize("kind", ACTION_ORDER, ids=lambda kind: kind.kind)
+def test_each_executor_changes_the_host_once(tmp_path: Path, kind: type[Action]) -> None:
+    profile, setup, make, holds = CASES[kind]
+    node = sim_node(make_host(tmp_path, profile))
+    apply_plan(node.access, Plan(setup))
+    action = make(node)
+    assert type(action) is kind
+    assert not holds(node)
+    assert [o.result for o in apply_plan(node.access, Plan((action,)))] == ["done"]
+    assert holds(node)
+    assert [o.result for o in apply_plan(node.access, Plan((action,)))] == ["already"]
+
+
+def test_an_executor_is_registered_once_per_kind() -> None:
+    with pytest.raises(TypeError, match="SetNumVfs already has an executor"):
+
+        @executes(SetNumVfs)
+        def _again(access: HostAccess, action: SetNumVfs) -> bool:  # pragma: no cover - never registered
+            return False
+
+    assert EXECUTORS[SetNumVfs].__name__ == "_set_numvfs"
+
+
+def _documented_order() -> list[tuple[str, str]]:
+    """(action, requires) rows of docs/host.md's table "Actions and when they are needed"."""
+    section = HOST_DOCS.read_text().split("## Actions and when they are needed", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+) \|[^|]*\|[^|]*\| ([^|]+) \|$", section, flags=re.MULTILINE)
+    return [(name, requires.split()[0]) for name, requires in rows if name != "action"]
+
+
+def _default_requirement(kind: type[Action]) -> object:
+    return next(field.default for field in dataclasses.fields(kind) if field.name == "requires")
+
+
+def test_actions_run_in_the_order_docs_host_md_lists_them_with_their_usual_requirement() -> None:
+    assert [(kind.kind, _default_requirement(kind)) for kind in ACTION_ORDER] == _documented_order()
+
+
+def test_the_planner_order_does_not_decide_the_run_order() -> None:
+    planned = [
+        ForgetDevice(INTEL_PF, reason=""),
+        BindDriver(DPDK_PORT, DEFAULT_DRIVER, reason=""),
+        SetNumVfs(INTEL_PF, 2, reason=""),
+        SetEswitchMode(MLX_PF, "switchdev", reason=""),
+        RememberDevice(DPDK_PORT, DeviceRecord(pci_address=DPDK_PORT), reason=""),
+        LoadModule("vfio_pci", reason=""),
+    ]
+    assert [type(a) for a in in_run_order(planned)] == [
+        LoadModule,
+        SetEswitchMode,  # the eSwitch mode is set before VFs exist
+        SetNumVfs,
+        RememberDevice,  # the record is written before the driver change takes the device
+        BindDriver,
+        ForgetDevice,  # forgotten only once everything was given back
+    ]
+
+
+def test_actions_are_equal_when_they_change_the_same_thing_whatever_the_reason() -> None:
+    assert SetNumVfs(INTEL_PF, 8, reason="a") == SetNumVfs(INTEL_PF, 8, reason="b")
+    assert SetNumVfs(INTEL_PF, 8, reason="a") != SetNumVfs(INTEL_PF, 4, reason="a")
+    assert SetNumVfs(INTEL_PF, 8, reason="a") != SetNumVfs(INTEL_PF, 8, requires="reboot", reason="a")
+    assert SetPfMtu(INTEL_PF, 9000, reason="") != SetVfMtu(INTEL_PF, 9000, reason="")
