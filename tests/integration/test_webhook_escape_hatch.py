@@ -88,13 +88,17 @@ async def test_the_ignore_annotation_can_be_set_while_the_webhook_is_killed(
     webhook = start_webhook_process(control_plane, namespace, tmp_path)
     admission = client.AdmissionregistrationV1Api(kube)
     name = f"{constants.OPERATOR_WEBHOOK_CONFIG_NAME}-{label['sriov-escape-hatch']}"
-    try:
+
+    def validating(operator_config: dict[str, Any]) -> dict[str, Any] | None:
         rendered = render_configurations(
-            config,
+            operator_config,
             ConfigurationSettings(operator_namespace=namespace, url=webhook.url),
             {(VALIDATING, constants.OPERATOR_WEBHOOK_CONFIG_NAME): webhook.ca_bundle},
         )
-        body = next(d.body for d in rendered if d.kind == VALIDATING)
+        return next(d.body for d in rendered if d.kind == VALIDATING)
+
+    try:
+        body = validating(config)
         assert body is not None and body["webhooks"][0]["failurePolicy"] == "Fail"
         body["metadata"]["name"] = name
         body["webhooks"][0]["namespaceSelector"] = {"matchLabels": label}
@@ -122,12 +126,7 @@ async def test_the_ignore_annotation_can_be_set_while_the_webhook_is_killed(
         assert stored["metadata"]["annotations"][constants.WEBHOOK_FAILURE_POLICY_ANNOTATION] == "Ignore"
         assert stored["spec"] == before["spec"]
         # and what the operator renders from it lets the rest through while the webhook stays down
-        ignoring = render_configurations(
-            stored,
-            ConfigurationSettings(operator_namespace=namespace, url=webhook.url),
-            {(VALIDATING, constants.OPERATOR_WEBHOOK_CONFIG_NAME): webhook.ca_bundle},
-        )
-        after = next(d.body for d in ignoring if d.kind == VALIDATING)
+        after = validating(stored)
         assert after is not None and after["webhooks"][0]["failurePolicy"] == "Ignore"
     finally:
         if webhook.process.poll() is None:

@@ -22,6 +22,7 @@ from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot,
 from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.review import MAX_DEPTH, MalformedReviewError, parse_review
 from sriov_operator.webhook.server import Admission
+from tests.integration.webhook_support import node_state_body
 
 NAMESPACE = "sriov-network-operator"
 NAD = {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/resourceName": "openshift.io/dpdk1"}}}
@@ -30,20 +31,9 @@ NAD = {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/resourceName": "openshif
 class Cluster:
     def snapshot(self) -> ClusterSnapshot:
         node = {"metadata": {"name": "w1", "labels": {"sriov": "true"}, "resourceVersion": "1"}}
-        interface = {
-            "name": "ens1f0",
-            "pciAddress": "0000:3b:00.0",
-            "vendor": "8086",
-            "deviceID": "158b",
-            "totalvfs": 16,
-            "numVfs": 0,
-            "mtu": 1500,
-            "linkType": "ETH",
-        }
-        state = {
-            "metadata": {"name": "w1", "namespace": NAMESPACE, "resourceVersion": "2"},
-            "status": {"interfaces": [interface], "syncStatus": "InProgress"},
-        }
+        state = node_state_body("w1", NAMESPACE)
+        state["metadata"]["resourceVersion"] = "2"
+        state["status"]["syncStatus"] = "InProgress"
         return ClusterSnapshot(nodes=[node], node_states=[state], policies=[_policy("other")])
 
     async def network_attachment_definitions(self, keys: Iterable[NadKey]) -> dict[NadKey, Any]:
