@@ -32,11 +32,13 @@ class FixedCluster:
 
     def __init__(self, stall: bool = False) -> None:
         self.stall = stall
+        self.asked = 0  # NAD lookups made (a decision under way)
 
     def snapshot(self) -> ClusterSnapshot:
         return ClusterSnapshot()
 
     async def network_attachment_definitions(self, keys: Iterable[NadKey]) -> dict[NadKey, Any]:
+        self.asked += 1
         if self.stall:
             await asyncio.Event().wait()
         return {key: NAD for key in keys}

@@ -228,3 +228,30 @@ async def _one_pod_review(port: int) -> bytes:
                     return status
             except ConnectionError:
                 await asyncio.sleep(0.1)
+
+
+async def test_a_request_whose_headers_took_the_whole_review_budget_gets_a_503_undecided(
+    tmp_path: Path,
+) -> None:
+    """The review deadline runs from the request's first byte: a client that trickles its headers
+    past it gets a 503 before any decision is made (an answer after the API server's timeout is lost)."""
+    settings = ServerSettings(
+        "127.0.0.1", 0, limits=ConnectionLimits(header_timeout=LONG), review_timeout=SHORT
+    )
+    source = FixedCluster()
+    async with serving(tmp_path, settings, source) as (server, context):
+        reader, writer = await _connect(server.port, context)
+        request = post(PODS_PATH, pod_review())
+        head, body = request.split(b"\r\n\r\n", 1)
+        loop = asyncio.get_running_loop()
+        first = loop.time()
+        for byte in head:  # one header byte at a time until the review's budget is spent, thrice over
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if loop.time() - first < 3 * SHORT:
+                await asyncio.sleep(3 * SHORT / len(head))
+        writer.write(b"\r\n\r\n" + body)
+        answer = await asyncio.wait_for(reader.readline(), HANG_GUARD)
+        assert answer.startswith(b"HTTP/1.1 503"), answer
+        assert source.asked == 0
+        writer.close()
