@@ -108,6 +108,11 @@ class Connections:
     def __call__(self) -> GuardedProtocol:
         return GuardedProtocol(self)
 
+    def abort_handshakes(self) -> None:
+        """At shutdown: drop the connections still waiting for, or in, their TLS handshake."""
+        for protocol in list(self.accepted):
+            protocol.abort_handshake()
+
     def of(self, transport: Any) -> GuardedProtocol | None:
         """The guard of the connection a request came on (None: not ours, e.g. a test client)."""
         return self.open.get(transport)
@@ -182,6 +187,13 @@ class GuardedProtocol(asyncio.Protocol):
         early, self._early = self._early, []
         for data in early:
             self.data_received(data)
+
+    def abort_handshake(self) -> None:
+        if self.transport is None and self.raw is not None:  # no TLS yet
+            if self._handshake is not None:
+                self._handshake.cancel()
+            self.raw.abort()
+            self._release()
 
     def _give_back_slot(self) -> None:
         if self._slot:

@@ -265,5 +265,6 @@ class WebhookServer:
             return  # never started
         self._watch.cancel()
         self._server.close()
+        self.connections.abort_handshakes()
         await self._runner.cleanup()
         asyncio.get_running_loop().set_exception_handler(self._previous_handler)

@@ -255,3 +255,13 @@ async def test_a_request_whose_headers_took_the_whole_review_budget_gets_a_503_u
         assert answer.startswith(b"HTTP/1.1 503"), answer
         assert source.asked == 0
         writer.close()
+
+
+async def test_stopping_the_server_drops_connections_still_before_their_handshake(tmp_path: Path) -> None:
+    async with serving(tmp_path, _settings()) as (server, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)  # no ClientHello
+        while not server.connections.accepted:
+            await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(reader.read(), HANG_GUARD) == b""
+    assert not server.connections.accepted
+    writer.close()
