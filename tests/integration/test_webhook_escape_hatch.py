@@ -22,10 +22,10 @@ from kubernetes_asyncio import client
 from sriov_operator.api import constants
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import APPLY_PATCH, api_error_message
 from sriov_operator.webhook.configurations import ConfigurationSettings, render_configurations
 from tests.docs_examples import example
 from tests.integration.webhook_support import start_webhook_process
+from tests.kube_client import APPLY_PATCH, api_error_message
 
 pytestmark = pytest.mark.integration
 VALIDATING = "ValidatingWebhookConfiguration"
