@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.api.crds import all_crds
-from sriov_operator.kube.errors import NotFoundError
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, served
 from sriov_operator.kube.resources import CLUSTER_ROLES, DEPLOYMENTS, NETWORK_ATTACHMENT_DEFINITIONS, Resource
 from sriov_operator.kube.session import api_session
 from sriov_operator.operator import drain, workloads
@@ -100,15 +99,6 @@ async def install_owners(objects: KubeObjects, settings: OperatorSettings) -> Ow
             name,
         )
     return owners
-
-
-async def served(objects: KubeObjects, resource: Resource) -> bool:
-    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
-    try:
-        await objects.list(resource, limit=1)
-    except NotFoundError:
-        return False
-    return True
 
 
 async def register(manager: Manager, settings: OperatorSettings) -> OperatorControllers:
