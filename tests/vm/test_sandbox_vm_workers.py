@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.profiles import DPDK_PORT, pci_address
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1500)]
 

@@ -14,7 +14,7 @@ from sriov_operator.sandbox import session
 def test_the_sandbox_command_does_not_import_the_vm_toolkit() -> None:
     probe = (
         "import sys, sriov_operator.commands.sandbox, sriov_operator.sandbox.session\n"
-        "print(sorted(m for m in sys.modules if m.startswith('sriov_operator.vmtest')))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sriov_vmtest')))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
@@ -24,8 +24,8 @@ def test_the_sandbox_command_does_not_import_the_vm_toolkit() -> None:
 
 def test_a_missing_toolkit_is_a_one_line_error_saying_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "sriov_operator.sandbox.vm_workers", raising=False)
-    monkeypatch.setitem(sys.modules, "sriov_operator.vmtest", None)  # as if not installed
-    monkeypatch.setitem(sys.modules, "sriov_operator.vmtest.accel", None)
+    monkeypatch.setitem(sys.modules, "sriov_vmtest", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "sriov_vmtest.accel", None)
     with pytest.raises(BadInputError, match=r"--vm-workers: needs the VM toolkit .*scripts/bootstrap.sh"):
         session.load_vm_workers()
 
