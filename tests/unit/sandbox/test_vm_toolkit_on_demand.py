@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sriov_operator.errors import BadInputError
 from sriov_operator.sandbox import session
+from tests.support import REPO_ROOT
 
 
 def test_the_sandbox_command_does_not_import_the_vm_toolkit() -> None:
@@ -32,3 +34,14 @@ def test_a_missing_toolkit_is_a_one_line_error_saying_how_to_get_it(monkeypatch:
 
 def test_with_the_toolkit_the_vm_workers_module_loads() -> None:
     assert hasattr(session.load_vm_workers(), "vm_workers")
+
+
+def test_vm_workers_run_from_the_projects_clone_and_elsewhere_say_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    vm_workers = session.load_vm_workers()
+    monkeypatch.chdir(REPO_ROOT)
+    assert vm_workers.project_checkout() == REPO_ROOT.resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadInputError, match=r"^--vm-workers .*: \S+ is not a checkout of this project"):
+        vm_workers.project_checkout()
