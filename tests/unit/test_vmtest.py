@@ -40,6 +40,7 @@ from sriov_vmtest.profiles import baremetal_host, baremetal_worker, openstack_vm
 from sriov_vmtest.recipe import bundle_dir, default_recipe
 from sriov_vmtest.relay import UnixToLoopbackBridge
 from sriov_vmtest.worker import (
+    API_PROBE,
     KUBE_API_ADDRESS,
     KUBE_API_PORT,
     ApiServerAccess,
@@ -156,6 +157,7 @@ def test_the_guest_scripts_are_the_toolkits_package_data_shared_into_every_guest
     assert f"vmtest /newroot{GUEST_TOOLS} " in initramfs_init
     assert initramfs_init.rstrip().endswith(f"switch_root /newroot /bin/sh {GUEST_TOOLS}/init.sh")
     assert f"python3 {GUEST_TOOLS}/agent.py" in (guest_dir / "init.sh").read_text()
+    assert (guest_dir / Path(API_PROBE).relative_to(GUEST_TOOLS)).is_file()  # a VM worker's first probe
 
 
 def test_a_guest_runs_the_checkout_it_is_given_and_a_directory_that_is_none_is_a_clear_error(
