@@ -11,11 +11,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from sriov_operator.vmtest.accel import choose_accel
-from sriov_operator.vmtest.build import ensure_bundle
-from sriov_operator.vmtest.machine import TestMachine
-from sriov_operator.vmtest.profiles import IGB_PF_ADDRESS, baremetal_host
-from sriov_operator.vmtest.recipe import default_recipe
+from sriov_vmtest.accel import choose_accel
+from sriov_vmtest.build import ensure_bundle
+from sriov_vmtest.machine import TestMachine
+from sriov_vmtest.profiles import IGB_PF_ADDRESS, baremetal_host
+from sriov_vmtest.recipe import default_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 

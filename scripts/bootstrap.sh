@@ -6,8 +6,10 @@ VENV="${SRIOV_OPERATOR_VENV:-$ROOT/.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-spec="$ROOT"
-if [ -n "${EXTRAS:-}" ]; then spec="$ROOT[$EXTRAS]"; fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
+spec=(-e "$ROOT")
+if [ -n "${EXTRAS:-}" ]; then spec=(-e "$ROOT[$EXTRAS]"); fi
+# The VM toolkit (tools/vmtest) is test tooling, a distribution of its own: only the test extra gets it.
+case ",${EXTRAS:-}," in *,test,*) spec+=(-e "$ROOT/tools/vmtest") ;; esac
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${spec[@]}"
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

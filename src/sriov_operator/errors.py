@@ -37,7 +37,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + BinariesUnavailableError      [controlplane.binaries]
   | + ControlPlaneError             [controlplane.process]
   | + SandboxError                  [sandbox.session]
-  | + AptError, BuildError, VmError [vmtest: test tooling]
+  | + AptError, BuildError, VmError [sriov_vmtest: test tooling, tools/vmtest]
   + TransientError
   | + NotFoundError                 [kube.errors, also a KubeApiError]
   | + ConflictError                 [kube.errors, also a KubeApiError]

@@ -377,5 +377,18 @@ async def test_the_image_holds_the_project_and_its_runtime_dependencies_only(
     )  # fmt: skip
     names = {line.strip().lower().replace("_", "-") for line in listing.splitlines() if line.strip()}
     assert "sriov-fdp-operator" in names
-    for test_only in ("pytest", "hypothesis", "mypy", "ruff", "pip", "setuptools"):
+    test_tooling = ("pytest", "hypothesis", "mypy", "ruff", "pip", "setuptools", "sriov-fdp-operator-vmtest")
+    for test_only in test_tooling:
         assert test_only not in names, sorted(names)
+    # the VM toolkit (test tooling) is in neither its old place in the package nor as a package of its own
+    probe = (
+        "import importlib.util, pathlib, sriov_operator\n"
+        "package = pathlib.Path(sriov_operator.__file__).parent\n"
+        "print(sorted(str(p.relative_to(package)) for p in package.rglob('*vmtest*')))\n"
+        "print(importlib.util.find_spec('sriov_vmtest'))"
+    )
+    found = podman.run(
+        "run", "--rm", *ulimit_args(), "--network", "none", "--entrypoint", "/opt/sriov-operator/bin/python",
+        image.image, "-c", probe,
+    )  # fmt: skip
+    assert found.split() == ["[]", "None"], found

@@ -22,7 +22,7 @@ import yaml
 
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.session import api_session
-from sriov_operator.vmtest.relay import pump
+from sriov_vmtest.relay import pump
 
 pytestmark = pytest.mark.integration
 OTHER_LOOPBACK = "127.0.0.2"  # Linux answers on all of 127.0.0.0/8

@@ -15,28 +15,32 @@ from pathlib import Path
 import pytest
 import yaml
 
+import sriov_vmtest
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.controlplane.pki import create_pki
 from sriov_operator.controlplane.process import write_kubeconfig
 from sriov_operator.errors import BadInputError
 from sriov_operator.kube.session import access_from_kubeconfig
-from sriov_operator.vmtest.apt import first_dependency, install_order
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.command import build_parser
-from sriov_operator.vmtest.cpio import write_newc
-from sriov_operator.vmtest.kmod import load_order
-from sriov_operator.vmtest.machine import (
+from sriov_vmtest.apt import first_dependency, install_order
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.command import build_parser
+from sriov_vmtest.cpio import write_newc
+from sriov_vmtest.kmod import load_order
+from sriov_vmtest.machine import (
+    GUEST_TOOLS,
     METADATA_ADDRESS,
     GuestForward,
     MachineSpec,
+    checkout,
     isolated,
     kernel_command_line,
     qemu_arguments,
 )
-from sriov_operator.vmtest.profiles import baremetal_host, baremetal_worker, openstack_vm
-from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
-from sriov_operator.vmtest.relay import UnixToLoopbackBridge
-from sriov_operator.vmtest.worker import (
+from sriov_vmtest.profiles import baremetal_host, baremetal_worker, openstack_vm
+from sriov_vmtest.recipe import bundle_dir, default_recipe
+from sriov_vmtest.relay import UnixToLoopbackBridge
+from sriov_vmtest.worker import (
+    API_PROBE,
     KUBE_API_ADDRESS,
     KUBE_API_PORT,
     ApiServerAccess,
@@ -133,10 +137,40 @@ def test_openstack_vm_user_network_is_restricted_and_forwards_only_the_metadata_
     assert len(netdevs) == 1  # only the management port has a network
     assert "restrict=on" in netdevs[0]
     assert f"guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:" in netdevs[0]
-    assert netdevs[0].endswith("-m sriov_operator.vmtest.relay /tmp/metadata.sock")
+    assert netdevs[0].endswith("-m sriov_vmtest.relay /tmp/metadata.sock")
     assert "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova" in args
     assert "ide-cd,drive=configdrive,bus=ide.0" in args
     assert "local,path=/src,mount_tag=project,security_model=none,readonly=on" in args
+
+
+def test_the_guest_scripts_are_the_toolkits_package_data_shared_into_every_guest() -> None:
+    """The guest runs init.sh, the agent and the probes from the installed toolkit, not from a
+    checkout's layout: the initramfs mounts the share and starts init.sh from it."""
+    args = _arguments(baremetal_host(viommu=False))
+    shares = [args[i + 1] for i, arg in enumerate(args) if arg == "-virtfs"]
+    guest_share = next(share for share in shares if "mount_tag=vmtest" in share)
+    guest_dir = Path(guest_share.split("path=")[1].split(",")[0])
+    assert guest_dir.parent == Path(sriov_vmtest.__file__).parent  # the installed package's own files
+    for script in ("init.sh", "initramfs-init", "agent.py", "api_probe.py", "use-vfio.sh", "vfio_probe.py"):
+        assert (guest_dir / script).is_file(), script
+    initramfs_init = (guest_dir / "initramfs-init").read_text()
+    assert f"vmtest /newroot{GUEST_TOOLS} " in initramfs_init
+    assert initramfs_init.rstrip().endswith(f"switch_root /newroot /bin/sh {GUEST_TOOLS}/init.sh")
+    assert f"python3 {GUEST_TOOLS}/agent.py" in (guest_dir / "init.sh").read_text()
+    assert (guest_dir / Path(API_PROBE).relative_to(GUEST_TOOLS)).is_file()  # a VM worker's first probe
+
+
+def test_a_guest_runs_the_checkout_it_is_given_and_a_directory_that_is_none_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    assert checkout(REPO_ROOT, "--project") == REPO_ROOT.resolve()
+    with pytest.raises(
+        BadInputError, match=rf"^--project: {tmp_path} is not a checkout .*no src/sriov_operator/"
+    ):
+        checkout(tmp_path, "--project")
+    args = build_parser().parse_args(["run", "--project", str(tmp_path), "--", "true"])
+    with pytest.raises(BadInputError, match=r"--project: .* is not a checkout"):
+        args.handler(args)
 
 
 def test_each_guest_forward_is_relayed_to_its_own_socket() -> None:
@@ -208,7 +242,7 @@ def test_relay_carries_a_request_from_a_nonblocking_socket_to_a_loopback_server(
     guest, qemu_end = socket.socketpair()
     qemu_end.setblocking(False)
     relay = subprocess.Popen(
-        [sys.executable, "-m", "sriov_operator.vmtest.relay", str(bridge.path)],
+        [sys.executable, "-m", "sriov_vmtest.relay", str(bridge.path)],
         stdin=qemu_end.fileno(),
         stdout=qemu_end.fileno(),
     )
@@ -259,7 +293,7 @@ def test_the_documented_command_line_parses() -> None:
     assert args.argv == ["--", "ls", "-l"]
     documented = [shlex.split(command, comments=True) for command in example("vmtest-commands").commands()]
     programs = [words[:3] for words in documented]
-    assert programs[:4] == [["python", "-m", "sriov_operator.vmtest"]] * 4
+    assert programs[:4] == [["python", "-m", "sriov_vmtest"]] * 4
     assert [parser.parse_args(words[3:]).command for words in documented[:4]] == [
         "build",
         "where",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from sriov_operator.errors import SriovOperatorError
-from sriov_operator.vmtest.accel import choose_accel
-from sriov_operator.vmtest.build import ensure_bundle
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.recipe import default_recipe
+from sriov_vmtest.accel import choose_accel
+from sriov_vmtest.build import ensure_bundle
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.recipe import default_recipe
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ import pytest
 from sriov_operator.errors import SriovOperatorError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import NODES, SERVICE_ACCOUNTS, Resource
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GuestResult, MachineSpec, TestMachine
-from sriov_operator.vmtest.worker import VmWorker
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import GuestResult, MachineSpec, TestMachine
+from sriov_vmtest.worker import VmWorker
 from tests.support import REPO_ROOT, control_plane_report
 
-GUEST_TOOLS = "/project/src/sriov_operator/vmtest/guest"
+GUEST_TOOLS = "/vmtest"  # the toolkit's guest scripts, shared into every guest (machine.py)
 DAEMON_ACCOUNT = "sriov-network-config-daemon"  # created, with its RBAC, by the operator
 
 

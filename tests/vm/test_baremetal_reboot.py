@@ -40,10 +40,10 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
 )
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GuestResult
-from sriov_operator.vmtest.profiles import IGB_PF_ADDRESS
-from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import GuestResult
+from sriov_vmtest.profiles import IGB_PF_ADDRESS
+from sriov_vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.integration.daemon_harness import annotations_of, synced
 from tests.integration.test_daemon_with_operator import record_changes

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.profiles import IGB_PF_ADDRESS, baremetal_host
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.profiles import IGB_PF_ADDRESS, baremetal_host
 from tests.vm.support import GUEST_TOOLS, Scenario, booted
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]  # the first test pays for the boot and scenario

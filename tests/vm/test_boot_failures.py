@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import TestMachine, VmError
-from sriov_operator.vmtest.profiles import baremetal_host
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import TestMachine, VmError
+from sriov_vmtest.profiles import baremetal_host
 from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.vm

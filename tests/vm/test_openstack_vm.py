@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.nova import METADATA_DIR, NETWORK_OF, nova_documents, provider_id
-from sriov_operator.vmtest.profiles import DPDK_PORT, MANAGEMENT_PORT, OTHER_PORT, openstack_vm, pci_address
-from sriov_operator.vmtest.relay import UnixToLoopbackBridge
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.nova import METADATA_DIR, NETWORK_OF, nova_documents, provider_id
+from sriov_vmtest.profiles import DPDK_PORT, MANAGEMENT_PORT, OTHER_PORT, openstack_vm, pci_address
+from sriov_vmtest.relay import UnixToLoopbackBridge
 from tests.support import FIXTURES
 from tests.vm.support import GUEST_TOOLS, Scenario, booted, metadata_service
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.profiles import DPDK_PORT, pci_address
+from tests.support import REPO_ROOT
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1500)]
 
@@ -31,7 +32,8 @@ def test_sandbox_converges_with_a_vm_worker_whose_dpdk_port_is_really_bound(
         "--apply-examples", "--until-synced", "--timeout", "1200", "--workdir", str(workdir),
         "--kubeconfig", str(tmp_path / "kubeconfig"),
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=1400, check=False)
+    # from the clone: the VM runs the working directory's src/ (sandbox/vm_workers.py)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1400, check=False, cwd=REPO_ROOT)
     output = done.stdout + done.stderr
     console = workdir / "vms/vm-worker-0/console.log"
     lines = console.read_text(errors="replace").splitlines() if console.exists() else []

@@ -3,7 +3,7 @@
 The suite's kube-apiserver runs on 127.0.0.1; the `sriov-operator operator`
 process runs beside it; the Node of the VM (providerID ``openstack:///<uuid>``,
 worker labels) and the seed's DPDK policy are created through the API.  The VM
-(`sriov_operator.vmtest.worker.VmWorker`) boots the OpenStack machine with a
+(`sriov_vmtest.worker.VmWorker`) boots the OpenStack machine with a
 config drive and runs `sriov-operator daemon` on its real root, as the
 operator's own ServiceAccount for config daemons (a TokenRequest token), reaching
 the API server through a relayed guestfwd address with ``tls-server-name``.  The
@@ -35,11 +35,11 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
 )
 from sriov_operator.manifests import load_paths
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GuestResult, VmError
-from sriov_operator.vmtest.nova import NETWORK_OF
-from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
-from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import GuestResult, VmError
+from sriov_vmtest.nova import NETWORK_OF
+from sriov_vmtest.profiles import DPDK_PORT, pci_address
+from sriov_vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.kube_client import kube_objects
 from tests.support import FIXTURES, REPO_ROOT, control_plane_report

@@ -90,8 +90,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 VM_TOOLKIT_HINT = (
-    "--vm-workers: needs the VM toolkit (test tooling, sriov_operator.vmtest) and a source checkout; "
-    "from a clone: EXTRAS=test source scripts/bootstrap.sh"
+    "--vm-workers: needs the VM toolkit (test tooling: package sriov_vmtest, tools/vmtest in the project's "
+    "clone, not in the wheel or the image); from the clone: EXTRAS=test source scripts/bootstrap.sh"
 )
 
 
@@ -101,7 +101,7 @@ def load_vm_workers() -> ModuleType:
     try:
         return importlib.import_module("sriov_operator.sandbox.vm_workers")
     except ModuleNotFoundError as error:
-        if error.name is None or not error.name.startswith("sriov_operator.vmtest"):
+        if error.name is None or not error.name.startswith("sriov_vmtest"):
             raise
         raise BadInputError(VM_TOOLKIT_HINT) from error
 

@@ -1,12 +1,13 @@
 """Real-kernel workers for the sandbox (``--vm-workers``): OpenStack VMs in QEMU, each with its daemon.
 
-Each is a `sriov_operator.vmtest.worker.VmWorker`: the VM toolkit's OpenStack
+Each is a `sriov_vmtest.worker.VmWorker`: the VM toolkit's OpenStack
 machine (three virtio ports with Neutron MACs, a config drive, vfio with
 no-IOMMU mode) running ``sriov-operator daemon --host-root /`` against the
 sandbox's API server through a relayed address (docs/vm.md).  The sandbox is the
-only product module that imports the VM toolkit, and only when VM workers are
-asked for: the toolkit needs the project's checkout (shared into the guest) and
-builds its guest bundle into the cache on first use.
+only product module that imports the VM toolkit (test tooling, its own
+distribution in tools/vmtest), and only when VM workers are asked for: the
+guests run the project's checkout (the working directory, shared into them over
+9p) and the toolkit builds its guest bundle into the cache on first use.
 """
 
 from __future__ import annotations
@@ -14,27 +15,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sriov_operator.errors import BadInputError
 from sriov_operator.kube.objects import Object
 from sriov_operator.sandbox.workers import DaemonContext, node_object
-from sriov_operator.vmtest.accel import choose_accel
-from sriov_operator.vmtest.build import ensure_bundle
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GUEST_MANAGEMENT_ADDRESS, PROJECT_ROOT
-from sriov_operator.vmtest.nova import provider_id
-from sriov_operator.vmtest.recipe import default_recipe
-from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, instance_uuid
+from sriov_vmtest.accel import choose_accel
+from sriov_vmtest.build import ensure_bundle
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import GUEST_MANAGEMENT_ADDRESS, checkout
+from sriov_vmtest.nova import provider_id
+from sriov_vmtest.recipe import default_recipe
+from sriov_vmtest.worker import ApiServerAccess, VmWorker, instance_uuid
 
 
 def guest_bundle(run_dir: Path) -> tuple[Bundle, str]:
     """The guest bundle (built on first use) and the accelerator this machine boots it with."""
-    if not (PROJECT_ROOT / "src/sriov_operator").is_dir():
-        raise BadInputError(
-            f"--vm-workers: needs a source checkout of this project (shared into the VMs); "
-            f"{PROJECT_ROOT} is not one (run from a clone: pip install -e .)"
-        )
+    project_checkout()
     bundle = ensure_bundle(default_recipe())
     return bundle, choose_accel(bundle.qemu_command(), bundle.kernel, run_dir)
+
+
+def project_checkout() -> Path:
+    """The checkout the VMs run (its src/, shared over 9p): the working directory, run from a clone."""
+    return checkout(Path.cwd(), "--vm-workers (run from the project's clone)")
 
 
 @dataclass
@@ -58,8 +59,9 @@ class VmSandboxWorker:
     def start(self, context: DaemonContext) -> None:
         """Boot the VM and start its daemon (a minute or more under TCG); QEMU dies with this thread."""
         access = ApiServerAccess.from_kubeconfig(context.kubeconfig)
+        project = project_checkout()
         self.vm = VmWorker(
-            self.name, context.namespace, access, self.bundle, self.run_dir, PROJECT_ROOT, accel=self.accel
+            self.name, context.namespace, access, self.bundle, self.run_dir, project, accel=self.accel
         )
         self.vm.start()
 

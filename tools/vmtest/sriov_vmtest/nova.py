@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sriov_operator.vmtest.machine import Nic
-from sriov_operator.vmtest.profiles import DPDK_PORT, MANAGEMENT_PORT, OTHER_PORT
+from sriov_vmtest.machine import Nic
+from sriov_vmtest.profiles import DPDK_PORT, MANAGEMENT_PORT, OTHER_PORT
 
 METADATA_DIR = "openstack/2018-08-27"
 INSTANCE_UUID = "5d1f0c3e-0000-4000-8000-00000000cafe"

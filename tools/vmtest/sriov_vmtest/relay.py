@@ -2,7 +2,7 @@
 
 QEMU runs in its own network namespace (``unshare --net``), where 127.0.0.1 is
 not the host's.  The guest's connection to a ``guestfwd`` address starts
-``python -m sriov_operator.vmtest.relay SOCKET`` (QEMU's ``cmd:`` form: one
+``python -m sriov_vmtest.relay SOCKET`` (QEMU's ``cmd:`` form: one
 relay per connection), which joins its stdin/stdout to a Unix socket; the
 filesystem is shared, so the host side (`UnixToLoopbackBridge`) accepts there
 and connects to the server on 127.0.0.1.

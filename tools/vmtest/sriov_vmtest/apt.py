@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriov_operator.errors import HostError
-from sriov_operator.vmtest.recipe import Suite
+from sriov_vmtest.recipe import Suite
 
 _INST = re.compile(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) ", re.MULTILINE)
 _DEPENDS = re.compile(r"^\s+Depends: (\S+)$", re.MULTILINE)

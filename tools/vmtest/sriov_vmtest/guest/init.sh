@@ -1,5 +1,5 @@
 #!/bin/sh
-# PID 1 of a test guest, started by the initramfs from the 9p project share (so it changes without a
+# PID 1 of a test guest, started by the initramfs from the toolkit's 9p share (so it changes without a
 # rebuild): tmpfs mounts, device drivers (there is no udev), the management port, then the agent.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "guest init: $* (uptime $(cut -d' ' -f1 /proc/uptime) s)" >/dev/console; }
@@ -34,4 +34,4 @@ chmod +x /usr/local/bin/sriov-operator
 # compiles it before boot, same Python minor version), which is read-only.
 export PYTHONPATH=/project/src:/opt/sriov-operator/site-packages PYTHONDONTWRITEBYTECODE=1
 say "starting the agent"
-exec python3 /project/src/sriov_operator/vmtest/guest/agent.py
+exec python3 /vmtest/agent.py

@@ -36,11 +36,11 @@ import yaml
 
 from sriov_operator.errors import BadInputError
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.machine import GuestForward, GuestResult, TestMachine, VmError
-from sriov_operator.vmtest.nova import nova_documents, provider_id
-from sriov_operator.vmtest.profiles import baremetal_worker, openstack_vm
-from sriov_operator.vmtest.relay import UnixToLoopbackBridge
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.machine import GUEST_TOOLS, GuestForward, GuestResult, TestMachine, VmError
+from sriov_vmtest.nova import nova_documents, provider_id
+from sriov_vmtest.profiles import baremetal_worker, openstack_vm
+from sriov_vmtest.relay import UnixToLoopbackBridge
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ KUBE_API_ADDRESS = "169.254.0.8"  # on the guest's user network (169.254.0.0/16)
 KUBE_API_PORT = 443
 GUEST_CONFIG_DIR = "/run/sriov-operator"  # tmpfs in the guest: kubeconfig, ca.crt
 INLINE_CREDENTIALS = ("token", "client-certificate-data", "client-key-data")
-API_PROBE = "/project/src/sriov_operator/vmtest/guest/api_probe.py"
+API_PROBE = f"{GUEST_TOOLS}/api_probe.py"
 INSTANCE_NAMESPACE = uuid.UUID("6f1c1d52-9f55-4c59-a1b0-5a0e6c7d2b11")  # node name -> stable instance UUID
 WORKER_LABELS = {  # a worker the operator manages, marked SR-IOV capable (the seed policies' node selector)
     "node-role.kubernetes.io/worker": "",

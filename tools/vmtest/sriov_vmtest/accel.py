@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from sriov_operator.vmtest.machine import isolated, kernel_boot
+from sriov_vmtest.machine import isolated, kernel_boot
 
 Accel = Literal["kvm", "tcg"]
 PROBE_TIMEOUT_SECONDS = 20.0

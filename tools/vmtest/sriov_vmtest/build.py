@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriov_operator.errors import HostError
-from sriov_operator.vmtest.apt import PrivateApt
-from sriov_operator.vmtest.bundle import Bundle
-from sriov_operator.vmtest.cpio import write_newc
-from sriov_operator.vmtest.kmod import load_order
-from sriov_operator.vmtest.recipe import GUEST_DIR, MIRROR, Recipe, bundle_dir
+from sriov_vmtest.apt import PrivateApt
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.cpio import write_newc
+from sriov_vmtest.kmod import load_order
+from sriov_vmtest.recipe import GUEST_DIR, MIRROR, Recipe, bundle_dir
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,8 @@ def _debootstrap(recipe: Recipe, root: Path, logfile: Path) -> None:
     )
     for tree in UNUSED_ROOT_TREES:
         shutil.rmtree(root / tree, ignore_errors=True)
-    (root / "project").mkdir(exist_ok=True)
+    (root / "project").mkdir(exist_ok=True)  # mount points of the 9p shares
+    (root / "vmtest").mkdir(exist_ok=True)
 
 
 def _download_python_requirements(recipe: Recipe, target: Path, logfile: Path) -> None:

@@ -3,8 +3,9 @@
 QEMU always runs inside ``unshare --net`` with ``nice -n 19`` and a user network
 with ``restrict=on``: nothing the guest sends can leave this machine.  The root
 disk is the bundle's image with ``snapshot=on`` (writes are thrown away), the
-project's checkout is shared read-only over 9p, and the guest's agent answers on
-a virtio-serial port (`GuestAgent`).
+project's checkout (given explicitly, see `checkout`) and this package's guest
+scripts (its package data, ``guest/``) are shared read-only over 9p, and the
+guest's agent answers on a virtio-serial port (`GuestAgent`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from sriov_operator.controlplane.process import die_with_parent
-from sriov_operator.errors import HostError
-from sriov_operator.vmtest.bundle import Bundle
+from sriov_operator.errors import BadInputError, HostError
+from sriov_vmtest.bundle import Bundle
+from sriov_vmtest.recipe import GUEST_DIR
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout shared into guests over 9p
+GUEST_TOOLS = "/vmtest"  # where the guest mounts GUEST_DIR (9p tag "vmtest"): init.sh, agent.py, probes
 METADATA_ADDRESS = "169.254.169.254"
 USER_NETWORK = "169.254.0.0/16"
 GUEST_MANAGEMENT_ADDRESS = "169.254.0.15"  # what guest/init.sh gives the management port
@@ -38,6 +40,20 @@ CONSOLE_TAIL_LINES = 40
 
 class VmError(HostError):
     """A test machine failed to boot or its agent stopped answering; the message has the console's tail."""
+
+
+def checkout(path: Path, what: str) -> Path:
+    """``path`` if it is a checkout of this project (its ``src/`` is what a guest runs, shared over 9p).
+
+    ``what`` names where the path came from (an option, the working directory) for the error.
+    """
+    root = path.resolve()
+    if not (root / "src/sriov_operator/__init__.py").is_file():
+        raise BadInputError(
+            f"{what}: {root} is not a checkout of this project (no src/sriov_operator/); "
+            "test machines run the project from a clone, shared into the guest: give the clone's directory"
+        )
+    return root
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
         return []
     options = f"user,id=net{index},restrict=on,net={USER_NETWORK}"
     for forward in spec.forwards:
-        relay = f"{sys.executable} -m sriov_operator.vmtest.relay {forward.socket}"
+        relay = f"{sys.executable} -m sriov_vmtest.relay {forward.socket}"
         options += f",guestfwd=tcp:{forward.address}:{forward.port}-cmd:{relay}"
     return ["-netdev", options]
 
@@ -133,6 +149,8 @@ def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Pa
         f"file={bundle.root_image},if=virtio,format=raw,snapshot=on",
         "-virtfs",
         f"local,path={project},mount_tag=project,security_model=none,readonly=on",
+        "-virtfs",
+        f"local,path={GUEST_DIR},mount_tag=vmtest,security_model=none,readonly=on",
         "-chardev",
         f"socket,id=agent,path={run_dir / 'agent.sock'},server=on,wait=off",
         "-device",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sriov_operator.vmtest.machine import METADATA_ADDRESS, GuestForward, MachineSpec, Nic
+from sriov_vmtest.machine import METADATA_ADDRESS, GuestForward, MachineSpec, Nic
 
 # OpenStack VM: virtio ports with Neutron MACs, on q35's root bus at fixed slots
 MANAGEMENT_PORT = Nic("virtio-net-pci", "fa:16:3e:10:20:30", slot=0x10, management=True)

@@ -1,4 +1,4 @@
-"""``python -m sriov_operator.vmtest``: build the guest bundle; boot a test machine, run a command in it."""
+"""``python -m sriov_vmtest``: build the guest bundle; boot a test machine, run a command in it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sriov_operator.errors import BadInputError, SriovOperatorError, describe, exit_code_for
-from sriov_operator.vmtest.accel import choose_accel
-from sriov_operator.vmtest.build import ensure_bundle
-from sriov_operator.vmtest.machine import PROJECT_ROOT, TestMachine
-from sriov_operator.vmtest.profiles import PROFILES, baremetal_host, openstack_vm
-from sriov_operator.vmtest.recipe import bundle_dir, default_recipe
+from sriov_vmtest.accel import choose_accel
+from sriov_vmtest.build import ensure_bundle
+from sriov_vmtest.machine import TestMachine, checkout
+from sriov_vmtest.profiles import PROFILES, baremetal_host, openstack_vm
+from sriov_vmtest.recipe import bundle_dir, default_recipe
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -49,13 +49,14 @@ def _run(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise BadInputError("no command: give the command to run in the guest after --, e.g. -- uname -a")
+    project = checkout(Path(args.project), "--project")
     bundle = ensure_bundle(default_recipe())
     spec = openstack_vm(None, None) if args.machine == "openstack" else baremetal_host(args.viommu)
     run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix=f"vm-{spec.name}-"))
     accel = (
         choose_accel(bundle.qemu_command(), bundle.kernel, run_dir) if args.accel == "auto" else args.accel
     )
-    with TestMachine(spec, bundle, run_dir, PROJECT_ROOT, accel=accel).boot() as vm:
+    with TestMachine(spec, bundle, run_dir, project, accel=accel).boot() as vm:
         result = vm.run(argv, timeout=args.timeout)
     summary = {
         "machine": spec.name,
@@ -73,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sriov_operator.vmtest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sriov_vmtest", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help="build the guest bundle into the cache (if missing)").set_defaults(
         handler=_build
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--accel", choices=("auto", "kvm", "tcg"), default="auto", help="auto: KVM if a probe runs"
     )
     run.add_argument("--timeout", type=float, default=300.0, help="seconds the command may take")
+    run.add_argument(
+        "--project",
+        default=".",
+        help="the project's clone the guest runs (its src/, shared over 9p; default: the current directory)",
+    )
     run.add_argument("--run-dir", help="where the console log and sockets go (default: a new temp dir)")
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- then the command")
     run.set_defaults(handler=_run)
