@@ -27,6 +27,7 @@ STEP_REASONS = {
     "apply": "Applying",
     "request-drain": "DrainRequested",
     "wait-drain": "WaitingForDrain",
+    "wait-reboot": "Rebooting",
     "hand-over": "HandingOver",
     "request-idle": "Finishing",
     "record-generation": "Finishing",

@@ -10,8 +10,8 @@ equal when they change the same thing the same way, whatever the reason.
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
 before devices, the eSwitch mode before VFs exist, VFs before their drivers,
 the record of a device before the driver change that takes it from its users,
-and forgetting a device last.  See docs/architecture.md ("Recipe: add a host
-action").
+forgetting a device after that, and kernel arguments and the reboot last.  See
+docs/architecture.md ("Recipe: add a host action").
 """
 
 from __future__ import annotations
@@ -202,6 +202,48 @@ class ForgetDevice(_DeviceAction):
         return f"forget {self.pci}"
 
 
+# ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots"): run last
+
+
+@dataclass(frozen=True)
+class AddKernelArgs(HostAction):
+    """Append arguments to the boot configuration (never removes one); they take effect at the next boot."""
+
+    kind = "addKernelArgs"
+    args: tuple[str, ...]
+    where: str  # the boot configuration written (files, or ``rpm-ostree kargs``)
+    requires: Requirement = field(default="reboot", kw_only=True)
+
+    @property
+    def target(self) -> str:
+        return "kernel command line"
+
+    def describe(self) -> str:
+        return f"add kernel arguments {' '.join(self.args)} to {self.where}"
+
+    def shown_value(self) -> list[str]:
+        return list(self.args)
+
+
+@dataclass(frozen=True)
+class Reboot(HostAction):
+    """Reboot through the host's systemd; the daemon runs it only once the node is drained."""
+
+    kind = "reboot"
+    args: tuple[str, ...]  # the kernel arguments the next boot must have
+    requires: Requirement = field(default="reboot", kw_only=True)
+
+    @property
+    def target(self) -> str:
+        return "node"
+
+    def describe(self) -> str:
+        return f"reboot the node (systemctl reboot) to boot with {' '.join(self.args)}"
+
+    def shown_value(self) -> list[str]:
+        return list(self.args)
+
+
 Action = (
     LoadModule
     | SetModuleParameter
@@ -213,6 +255,8 @@ Action = (
     | BindDriver
     | SetVfMtu
     | ForgetDevice
+    | AddKernelArgs
+    | Reboot
 )
 
 ACTION_ORDER: tuple[type[Action], ...] = (
@@ -226,6 +270,8 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     BindDriver,
     SetVfMtu,
     ForgetDevice,
+    AddKernelArgs,
+    Reboot,
 )
 _RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}
 

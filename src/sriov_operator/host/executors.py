@@ -12,27 +12,47 @@ and the simulator.
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from sriov_operator.errors import HostError
 from sriov_operator.host.actions import (
     DEFAULT_DRIVER,
     Action,
+    AddKernelArgs,
     BindDriver,
     ForgetDevice,
     HostAction,
     LinkUp,
     LoadModule,
+    Reboot,
     RememberDevice,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetVfMtu,
+)
+from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
+from sriov_operator.host.bootconfig import (
+    ARGS_WRITTEN,
+    DEFAULT_GRUB,
+    NO_BOOT_CONFIG,
+    REALLOC_ARG,
+    REBOOT_REQUESTED,
+    BootConfig,
+    KernelArgsRecord,
+    bls_entries,
+    detect_boot_config,
+    read_cmdline,
+    read_record,
+    with_bls_options,
+    with_grub_cmdline,
+    write_record,
 )
 from sriov_operator.host.io import HostIO
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
@@ -120,7 +140,18 @@ def _set_numvfs(access: HostAccess, action: SetNumVfs) -> bool:
         return False
     if current and action.count:
         _write_with_timeout(access, relative, "0")
-    _write_with_timeout(access, relative, str(action.count))
+    try:
+        _write_with_timeout(access, relative, str(action.count))
+    except OSError as error:
+        if error.errno != errno.ENOMEM:
+            raise
+        why = f"creating {action.count} VFs on {action.pci} failed with ENOMEM (no room in the PF's BARs)"
+        record = read_record(access.host)
+        requested = dict(record.requested) | {REALLOC_ARG: why}
+        write_record(access.host, access.writer, replace(record, requested=tuple(sorted(requested.items()))))
+        raise ApplyError(
+            f"{why}: the kernel needs {REALLOC_ARG}; it is planned next, with a reboot"
+        ) from None
     return True
 
 
@@ -252,4 +283,76 @@ def _forget(access: HostAccess, action: ForgetDevice) -> bool:
     if not path.exists():
         return False
     access.writer.remove_file(path)
+    return True
+
+
+# ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots")
+
+
+def _write_kernel_args(access: HostAccess, config: BootConfig, args: tuple[str, ...]) -> tuple[str, ...]:
+    """Add ``args`` to the boot configuration; the ones that were not there before (ours from now on)."""
+    host, writer = access.host, access.writer
+    if config.loader == "rpm-ostree":
+        shown = access.run(["rpm-ostree", "kargs"])
+        if shown.returncode != 0:
+            raise ApplyError(f"rpm-ostree kargs failed (exit {shown.returncode}): {shown.stderr.strip()}")
+        missing = tuple(a for a in args if a not in shown.stdout.split())
+        if missing:
+            result = access.run(["rpm-ostree", "kargs", *(f"--append-if-missing={a}" for a in missing)])
+            if result.returncode != 0:
+                raise ApplyError(
+                    f"rpm-ostree kargs failed (exit {result.returncode}): {result.stderr.strip()}"
+                )
+        return missing
+    files = bls_entries(host) if config.loader == "bls" else [host.path(DEFAULT_GRUB)]
+    edit = with_bls_options if config.loader == "bls" else with_grub_cmdline
+    edits = {path: edit(host.read_state_file(path) or "", args, host.display(path)) for path in files}
+    added: set[str] = set()
+    for path, (text, missing) in edits.items():  # all checked before the first write
+        if missing:
+            added.update(missing)
+            writer.write_file(path, text)
+    if config.loader == "grub":
+        result = access.run(["update-grub"])
+        if result.returncode != 0:
+            raise ApplyError(
+                f"update-grub failed (exit {result.returncode}): {result.stderr.strip()}; "
+                f"/{DEFAULT_GRUB} has {' '.join(args)} but grub.cfg was not regenerated"
+            )
+    return tuple(a for a in args if a in added)
+
+
+@executes(AddKernelArgs)
+def _add_kernel_args(access: HostAccess, action: AddKernelArgs) -> bool:
+    config = detect_boot_config(access.host)
+    if config is None:
+        raise ApplyError(f"{NO_BOOT_CONFIG}; add {' '.join(action.args)} yourself and reboot")
+    added = _write_kernel_args(access, config, action.args)
+    record = read_record(access.host)
+    requested = tuple((arg, why) for arg, why in record.requested if arg not in action.args)
+    ours = tuple(sorted({*record.added, *added}))
+    changed = write_record(
+        access.host,
+        access.writer,
+        KernelArgsRecord(added=ours, written=action.args, where=config.where, requested=requested),
+    )
+    mark_this_boot(access.host, access.writer, ARGS_WRITTEN)
+    return bool(added) or changed
+
+
+@executes(Reboot)
+def _reboot(access: HostAccess, action: Reboot) -> bool:
+    """Nothing to do once booted with the arguments, or asked for in this boot already.
+
+    Marked before asking: once systemd has the job, this process may not get to write anything.
+    """
+    if set(action.args) <= read_cmdline(access.host) or read_boot_marks(access.host).in_this_boot(
+        REBOOT_REQUESTED
+    ):
+        return False
+    mark_this_boot(access.host, access.writer, REBOOT_REQUESTED)
+    result = access.run(["systemctl", "reboot"])
+    if result.returncode != 0:
+        clear_mark(access.host, access.writer, REBOOT_REQUESTED)
+        raise ApplyError(f"systemctl reboot failed (exit {result.returncode}): {result.stderr.strip()}")
     return True

@@ -43,10 +43,10 @@ from sriov_operator.host.actions import (
     SetVfMtu,
     in_run_order,
 )
+from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
 
-VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
 NOIOMMU_ADVICE = (
@@ -346,6 +346,8 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
     leaves a half-applied host.
     """
     _check_spec(desired)
+    if boot_actions := kernel_arg_actions(desired, host):  # the rest is planned in the next boot
+        return Plan(in_run_order(boot_actions), tuple(_ignored_fields(desired)))
     found = {interface.pci_address: interface for interface in host.interfaces}
     actions = _module_actions(desired, host)
     for interface in desired.interfaces or []:

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
@@ -54,6 +55,7 @@ class HostState:
     configured: dict[str, DeviceRecord] = field(default_factory=dict)  # PCI address -> what we applied
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
+    boot: BootState = field(default_factory=BootState)  # command line, boot configuration, our record
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -118,4 +120,5 @@ def read_host_state(
         configured=read_configured(host),
         node_links=dict(node_links or {}),
         rdma_devices=_rdma_devices(host, interfaces),
+        boot=read_boot_state(host),
     )

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sriov_operator.host.boot import BOOT_ID
+from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
 from sriov_operator.host.root import (
     CLASS_NET,
@@ -30,6 +31,7 @@ from sriov_operator.host.root import (
     PCI_DRIVERS,
     VFIO_NOIOMMU_PARAMETER,
 )
+from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 
 STATE_FILE = ".simulator/kernel.json"
@@ -186,6 +188,8 @@ class SimulatedKernel:
             raise kernel_error(errno.EINVAL, path)
         if count > pf.sriov.totalvfs:
             raise kernel_error(errno.ERANGE, path)
+        if pf.sriov.bar_vfs is not None and count > pf.sriov.bar_vfs and not self._booted_with(REALLOC_ARG):
+            raise kernel_error(errno.ENOMEM, path)  # the firmware left too little BAR space
         if count == current:
             return
         if current and count:
@@ -332,10 +336,33 @@ class SimulatedKernel:
     def new_boot_id(self) -> None:
         write_value(self.root / BOOT_ID, uuid.uuid4())
 
+    def _booted_with(self, arg: str) -> bool:
+        path = self.root / PROC_CMDLINE
+        return path.is_file() and arg in path.read_text().split()
+
+    def _boot_kernel_args(self) -> None:
+        """The command line the boot loader gives, and the IOMMU it turns on (or off)."""
+        write_value(
+            self.root / PROC_CMDLINE,
+            " ".join([f"BOOT_IMAGE={KERNEL_IMAGE}", *boot_args(self.root, self.state)]),
+        )
+        needs = self.state.iommu_needs_arg
+        iommu = self.state.iommu_present and (needs is None or self._booted_with(needs))
+        if iommu == self.state.iommu:
+            return
+        self.state.iommu = iommu
+        for address in self.state.devices:
+            if iommu:
+                self._join_iommu_group(address)
+            elif (group := self._iommu_group(address)) is not None:
+                (self.device_dir(address) / "iommu_group").unlink()
+                shutil.rmtree(self.root / IOMMU_GROUPS / group)
+
     def reboot(self) -> None:
         """What a reboot leaves: no VFs, every device probed afresh by its default driver (netdevs with
-        their boot MTU and link state), only the boot modules loaded, eSwitches in legacy mode, a new
-        boot id.  Files under ``etc/`` (ours) stay."""
+        their boot MTU and link state), only the boot modules loaded, eSwitches in legacy mode, the
+        command line the boot loader reads (`boot_loader.boot_args`), a new boot id.  Files under
+        ``etc/`` (ours) and ``boot/`` stay."""
         for pf in [d for d in self.state.devices.values() if d.sriov is not None]:
             if pf.address in self.state.devices:
                 self.set_numvfs(pf.address, 0)
@@ -350,6 +377,7 @@ class SimulatedKernel:
                 shutil.rmtree(self.root / MODULES / module)
                 if driver_name := MODULE_DRIVERS.get(module):
                     shutil.rmtree(self.driver_dir(driver_name), ignore_errors=True)
+        self._boot_kernel_args()
         for address in self.state.devices:
             self.probe(address)
         self.new_boot_id()
