@@ -64,6 +64,7 @@ class WrittenArgs:
     args: tuple[str, ...]
     where: str
     in_this_boot: bool
+    removed: tuple[str, ...] = ()  # ours, taken out in the same write
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,12 @@ class KernelArgsRecord:
     written: tuple[str, ...] = ()
     where: str = ""
     requested: tuple[tuple[str, str], ...] = ()
+    removed: tuple[str, ...] = ()  # ours, taken out by the last write
 
     def to_json(self) -> str:
         body = {
             "added": list(self.added),
-            "written": {"args": list(self.written), "where": self.where},
+            "written": {"args": list(self.written), "removed": list(self.removed), "where": self.where},
             "requested": dict(self.requested),
         }
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -93,6 +95,7 @@ class BootState:
     config: BootConfig | None = None
     written: WrittenArgs | None = None
     requested: tuple[tuple[str, str], ...] = ()  # argument -> why (a failure asked for it)
+    added: tuple[str, ...] = ()  # the arguments we added (the only ones we may take out)
     reboot_requested: bool = False  # we asked for a reboot in this boot
     cpu_vendor: str | None = None  # ``GenuineIntel``, ``AuthenticAMD``
 
@@ -152,6 +155,30 @@ def with_grub_cmdline(text: str, args: tuple[str, ...], where: str) -> Edited:
     return "\n".join(lines) + "\n", missing
 
 
+def without_bls_options(text: str, args: tuple[str, ...], where: str) -> Edited:
+    """A BLS entry without ``args`` on its ``options`` line; the ones it had."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        key, _, value = line.strip().partition(" ")
+        if key == "options":
+            present = value.split()
+            lines[index] = "options " + " ".join(a for a in present if a not in args)
+            return "\n".join(lines) + "\n", tuple(a for a in args if a in present)
+    return text, ()
+
+
+def without_grub_cmdline(text: str, args: tuple[str, ...], where: str) -> Edited:
+    """``/etc/default/grub`` without ``args`` in its last GRUB_CMDLINE_LINUX line; the ones it had."""
+    lines = text.splitlines()
+    found = [i for i, line in enumerate(lines) if line.startswith(f"{GRUB_CMDLINE}=")]
+    match = _GRUB_LINE.match(lines[found[-1]]) if found else None
+    if match is None:
+        return text, ()
+    present = match["value"].split()
+    lines[found[-1]] = f'{GRUB_CMDLINE}="{" ".join(a for a in present if a not in args)}"'
+    return "\n".join(lines) + "\n", tuple(a for a in args if a in present)
+
+
 def read_cmdline(host: HostRoot) -> frozenset[str]:
     return frozenset((host.read(host.path(PROC_CMDLINE)) or "").split())
 
@@ -177,6 +204,7 @@ def read_record(host: HostRoot) -> KernelArgsRecord:
             written=tuple(str(a) for a in written["args"]),
             where=str(written["where"]),
             requested=tuple((str(k), str(v)) for k, v in dict(requested).items()),
+            removed=tuple(str(a) for a in written.get("removed", [])),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise HostFileError(
@@ -198,13 +226,15 @@ def write_record(host: HostRoot, writer: HostWriter, record: KernelArgsRecord) -
 def read_boot_state(host: HostRoot, marks: BootMarks | None = None) -> BootState:
     record, boot = read_record(host), marks or read_boot_marks(host)
     written = None
-    if record.written:
-        written = WrittenArgs(record.written, record.where, boot.in_this_boot(ARGS_WRITTEN))
+    if record.written or record.removed:
+        this_boot = boot.in_this_boot(ARGS_WRITTEN)
+        written = WrittenArgs(record.written, record.where, this_boot, record.removed)
     return BootState(
         cmdline=read_cmdline(host),
         config=detect_boot_config(host),
         written=written,
         requested=record.requested,
+        added=record.added,
         reboot_requested=boot.in_this_boot(REBOOT_REQUESTED),
         cpu_vendor=read_cpu_vendor(host),
     )

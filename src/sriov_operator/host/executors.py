@@ -31,10 +31,12 @@ from sriov_operator.host.actions import (
     LoadModule,
     Reboot,
     RememberDevice,
+    RemoveKernelArgs,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetRdmaMode,
     SetVfMtu,
 )
 from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
@@ -45,13 +47,14 @@ from sriov_operator.host.bootconfig import (
     REALLOC_ARG,
     REBOOT_REQUESTED,
     BootConfig,
-    KernelArgsRecord,
     bls_entries,
     detect_boot_config,
     read_cmdline,
     read_record,
     with_bls_options,
     with_grub_cmdline,
+    without_bls_options,
+    without_grub_cmdline,
     write_record,
 )
 from sriov_operator.host.io import HostIO
@@ -64,7 +67,7 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
-from sriov_operator.host.state import configured_record_path, read_kernel_modules
+from sriov_operator.host.state import configured_record_path, read_kernel_modules, read_rdma_mode
 
 CLEAR_OVERRIDE = "\x00"
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
@@ -286,58 +289,93 @@ def _forget(access: HostAccess, action: ForgetDevice) -> bool:
     return True
 
 
+@executes(SetRdmaMode)
+def _set_rdma_mode(access: HostAccess, action: SetRdmaMode) -> bool:
+    if read_rdma_mode(access.host) == action.mode:
+        return False
+    result = access.run(["rdma", "system", "set", "netns", action.mode])
+    if result.returncode != 0:
+        busy = "busy" in result.stderr.lower()
+        hint = (
+            ": the kernel changes it only while no other network namespace exists; "
+            "it is applied at boot through ib_core.netns_mode"
+            if busy
+            else ""
+        )
+        raise ApplyError(
+            f"rdma system set netns {action.mode} failed (exit {result.returncode}): "
+            f"{result.stderr.strip()}{hint}"
+        )
+    return True
+
+
 # ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots")
 
 
-def _write_kernel_args(access: HostAccess, config: BootConfig, args: tuple[str, ...]) -> tuple[str, ...]:
-    """Add ``args`` to the boot configuration; the ones that were not there before (ours from now on)."""
-    host, writer = access.host, access.writer
+def _rpm_ostree(access: HostAccess, *options: str) -> str:
+    result = access.run(["rpm-ostree", "kargs", *options])
+    if result.returncode != 0:
+        raise ApplyError(f"rpm-ostree kargs failed (exit {result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def _edit_kernel_args(access: HostAccess, config: BootConfig, args: tuple[str, ...], add: bool) -> set[str]:
+    """Add ``args`` to (or take them out of) the boot configuration; those that changed."""
+    host = access.host
     if config.loader == "rpm-ostree":
-        shown = access.run(["rpm-ostree", "kargs"])
-        if shown.returncode != 0:
-            raise ApplyError(f"rpm-ostree kargs failed (exit {shown.returncode}): {shown.stderr.strip()}")
-        missing = tuple(a for a in args if a not in shown.stdout.split())
-        if missing:
-            result = access.run(["rpm-ostree", "kargs", *(f"--append-if-missing={a}" for a in missing)])
-            if result.returncode != 0:
-                raise ApplyError(
-                    f"rpm-ostree kargs failed (exit {result.returncode}): {result.stderr.strip()}"
-                )
-        return missing
+        present = _rpm_ostree(access).split()
+        changing = tuple(a for a in args if (a not in present) == add)
+        if changing:
+            option = "--append-if-missing" if add else "--delete-if-present"
+            _rpm_ostree(access, *(f"{option}={a}" for a in changing))
+        return set(changing)
     files = bls_entries(host) if config.loader == "bls" else [host.path(DEFAULT_GRUB)]
-    edit = with_bls_options if config.loader == "bls" else with_grub_cmdline
+    if config.loader == "bls":
+        edit = with_bls_options if add else without_bls_options
+    else:
+        edit = with_grub_cmdline if add else without_grub_cmdline
     edits = {path: edit(host.read_state_file(path) or "", args, host.display(path)) for path in files}
-    added: set[str] = set()
-    for path, (text, missing) in edits.items():  # all checked before the first write
-        if missing:
-            added.update(missing)
-            writer.write_file(path, text)
+    changed: set[str] = set()
+    for path, (text, changing) in edits.items():  # all checked before the first write
+        if changing:
+            changed.update(changing)
+            access.writer.write_file(path, text)
     if config.loader == "grub":
         result = access.run(["update-grub"])
         if result.returncode != 0:
             raise ApplyError(
                 f"update-grub failed (exit {result.returncode}): {result.stderr.strip()}; "
-                f"/{DEFAULT_GRUB} has {' '.join(args)} but grub.cfg was not regenerated"
+                f"/{DEFAULT_GRUB} was edited ({' '.join(args)}) but grub.cfg was not regenerated"
             )
-    return tuple(a for a in args if a in added)
+    return changed
+
+
+def _change_kernel_args(access: HostAccess, args: tuple[str, ...], add: bool) -> bool:
+    config = detect_boot_config(access.host)
+    if config is None:
+        verb = "add" if add else "remove"
+        raise ApplyError(f"{NO_BOOT_CONFIG}; {verb} {' '.join(args)} yourself and reboot")
+    changed = _edit_kernel_args(access, config, args, add)
+    record = read_record(access.host)
+    requested = tuple((arg, why) for arg, why in record.requested if arg not in args)
+    if add:  # the other list is kept: a plan may add some arguments and remove others
+        new = replace(record, added=tuple(sorted({*record.added, *changed})), written=args)
+    else:
+        new = replace(record, added=tuple(a for a in record.added if a not in args), removed=args)
+    new = replace(new, where=config.where, requested=requested)
+    rewritten = write_record(access.host, access.writer, new)
+    mark_this_boot(access.host, access.writer, ARGS_WRITTEN)
+    return bool(changed) or rewritten
 
 
 @executes(AddKernelArgs)
 def _add_kernel_args(access: HostAccess, action: AddKernelArgs) -> bool:
-    config = detect_boot_config(access.host)
-    if config is None:
-        raise ApplyError(f"{NO_BOOT_CONFIG}; add {' '.join(action.args)} yourself and reboot")
-    added = _write_kernel_args(access, config, action.args)
-    record = read_record(access.host)
-    requested = tuple((arg, why) for arg, why in record.requested if arg not in action.args)
-    ours = tuple(sorted({*record.added, *added}))
-    changed = write_record(
-        access.host,
-        access.writer,
-        KernelArgsRecord(added=ours, written=action.args, where=config.where, requested=requested),
-    )
-    mark_this_boot(access.host, access.writer, ARGS_WRITTEN)
-    return bool(added) or changed
+    return _change_kernel_args(access, action.args, add=True)
+
+
+@executes(RemoveKernelArgs)
+def _remove_kernel_args(access: HostAccess, action: RemoveKernelArgs) -> bool:
+    return _change_kernel_args(access, action.args, add=False)
 
 
 @executes(Reboot)
@@ -346,9 +384,9 @@ def _reboot(access: HostAccess, action: Reboot) -> bool:
 
     Marked before asking: once systemd has the job, this process may not get to write anything.
     """
-    if set(action.args) <= read_cmdline(access.host) or read_boot_marks(access.host).in_this_boot(
-        REBOOT_REQUESTED
-    ):
+    cmdline = read_cmdline(access.host)
+    booted = set(action.args) <= cmdline and not set(action.without) & cmdline
+    if booted or read_boot_marks(access.host).in_this_boot(REBOOT_REQUESTED):
         return False
     mark_this_boot(access.host, access.writer, REBOOT_REQUESTED)
     result = access.run(["systemctl", "reboot"])

@@ -1,7 +1,9 @@
 """Which kernel arguments the spec needs, and the loop guard: pure rules over the host's boot state.
 
 Needed (as upstream): ``intel_iommu=on iommu=pt`` for vfio-pci on bare metal
-without an IOMMU, and ``pci=realloc`` after creating VFs failed with ENOMEM.  An argument missing from
+without an IOMMU, ``pci=realloc`` after creating VFs failed with ENOMEM, and
+``ib_core.netns_mode=0`` for RDMA exclusive mode (taken out again, if we added
+it, for shared mode; an argument we did not add is never taken out).  An argument missing from
 ``/proc/cmdline`` is written into the boot configuration and the node reboots;
 nothing else is planned until then (the reboot undoes it anyway).
 
@@ -16,13 +18,16 @@ from __future__ import annotations
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError
-from sriov_operator.host.actions import Action, AddKernelArgs, Reboot
-from sriov_operator.host.bootconfig import NO_BOOT_CONFIG, REALLOC_ARG
+from sriov_operator.host.actions import Action, AddKernelArgs, Reboot, RemoveKernelArgs, SetRdmaMode
+from sriov_operator.host.bootconfig import NO_BOOT_CONFIG, REALLOC_ARG, BootState
 from sriov_operator.host.state import HostState
 
 VFIO_DRIVER = "vfio-pci"
 INTEL_IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 AMD_VENDOR = "AuthenticAMD"
+RDMA_EXCLUSIVE_ARG = (
+    "ib_core.netns_mode=0"  # ib_core reads it when it loads; changing it later fails with EBUSY
+)
 
 
 class KernelArgsNotAppliedError(BadInputError):
@@ -51,39 +56,78 @@ def needed_kernel_args(desired: SriovNetworkNodeStateSpec, host: HostState) -> d
     requested = dict(host.boot.requested)
     if REALLOC_ARG in requested:
         needed[REALLOC_ARG] = requested[REALLOC_ARG]
+    if desired.system is not None and desired.system.rdma_mode == "exclusive":
+        needed[RDMA_EXCLUSIVE_ARG] = "system.rdmaMode exclusive (kept across reboots by ib_core.netns_mode)"
     return needed
 
 
-def kernel_arg_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
-    """The boot-configuration write and the reboot, or nothing when the command line has all it needs."""
-    boot = host.boot
-    missing = {arg: why for arg, why in needed_kernel_args(desired, host).items() if arg not in boot.cmdline}
-    if not missing:
-        return []
+def unwanted_kernel_args(desired: SriovNetworkNodeStateSpec) -> dict[str, str]:
+    """Argument -> why, for arguments the spec contradicts (taken out only if we added them)."""
+    if desired.system is not None and desired.system.rdma_mode == "shared":
+        return {RDMA_EXCLUSIVE_ARG: "system.rdmaMode shared"}
+    return {}
+
+
+def _guard(missing: dict[str, str], extra: dict[str, str], boot: BootState) -> None:
+    """The loop guard, then arguments we may not take out."""
     written = boot.written
-    pending = set(written.args) if written is not None and written.in_this_boot else set()
-    stuck = [arg for arg in missing if written is not None and arg in written.args and arg not in pending]
-    if stuck and written is not None:
+    if written is not None and not written.in_this_boot:
+        stuck = [(a, "still lacks it") for a in missing if a in written.args]
+        stuck += [(a, "still has it") for a in extra if a in written.removed]
+        if stuck:
+            arg, how = stuck[0]
+            raise KernelArgsNotAppliedError(
+                f"kernel argument {arg} was written to {written.where} before the last reboot, but "
+                f"/proc/cmdline {how}: the boot loader did not use that entry; not rebooting again "
+                "(fix the boot loader's default entry and reboot, or remove "
+                "/etc/sriov-operator/kernel-args.json to let the operator write it again)"
+            )
+    if others := [a for a in extra if a not in boot.added]:
         raise KernelArgsNotAppliedError(
-            f"kernel argument {stuck[0]} was written to {written.where} before the last reboot, but "
-            f"/proc/cmdline still lacks it: the boot loader did not use that entry; not rebooting again "
-            "(fix the boot loader's default entry and reboot, or remove /etc/sriov-operator/kernel-args.json "
-            "to let the operator write it again)"
+            f"{extra[others[0]]}: kernel argument {others[0]} is on the command line but was not added by "
+            "the operator, which never removes one it did not add: remove it yourself and reboot"
         )
     if boot.config is None:
-        wanted = " ".join(missing)
+        changes = " ".join([*missing, *(f"without {a}" for a in extra)])
         raise KernelArgsNotAppliedError(
-            f"{next(iter(missing.values()))}: the kernel needs {wanted}, but {NO_BOOT_CONFIG}; "
-            f"add {wanted} to the kernel command line yourself, then reboot"
+            f"{next(iter({**missing, **extra}.values()))}: the kernel needs {changes}, but {NO_BOOT_CONFIG}; "
+            "change the kernel command line yourself, then reboot"
         )
-    to_write = tuple(arg for arg in missing if arg not in pending)
+
+
+def kernel_arg_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """The boot-configuration writes and the reboot, or nothing when the command line is as needed."""
+    boot = host.boot
+    missing = {arg: why for arg, why in needed_kernel_args(desired, host).items() if arg not in boot.cmdline}
+    extra = {arg: why for arg, why in unwanted_kernel_args(desired).items() if arg in boot.cmdline}
+    if not missing and not extra:
+        return []
+    _guard(missing, extra, boot)
+    assert boot.config is not None  # _guard refused otherwise
+    written = boot.written if boot.written is not None and boot.written.in_this_boot else None
+    to_add = tuple(a for a in missing if written is None or a not in written.args)
+    to_remove = tuple(a for a in extra if written is None or a not in written.removed)
+    where = f"({boot.config.loader} boot configuration)"
     actions: list[Action] = []
-    if to_write:
-        why = "; ".join(sorted({missing[arg] for arg in to_write}))
-        reason = f"{why}: {' '.join(to_write)} not on /proc/cmdline ({boot.config.loader} boot configuration)"
-        actions.append(AddKernelArgs(args=to_write, where=boot.config.where, reason=reason))
-    waiting = " ".join(missing)
+    if to_add:
+        why = "; ".join(sorted({missing[arg] for arg in to_add}))
+        reason = f"{why}: {' '.join(to_add)} not on /proc/cmdline {where}"
+        actions.append(AddKernelArgs(args=to_add, where=boot.config.where, reason=reason))
+    if to_remove:
+        why = "; ".join(sorted({extra[arg] for arg in to_remove}))
+        reason = f"{why}: {' '.join(to_remove)} (added by the operator) is on /proc/cmdline {where}"
+        actions.append(RemoveKernelArgs(args=to_remove, where=boot.config.where, reason=reason))
     note = "requested in this boot: waiting for it" if boot.reboot_requested else "the rest follows after it"
-    reason = f"{waiting} take effect only at boot; {note}"
-    actions.append(Reboot(args=tuple(missing), reason=reason))
+    changes = " ".join([*missing, *(f"without {a}" for a in extra)])
+    reason = f"the command line changes ({changes}) only at boot; {note}"
+    actions.append(Reboot(args=tuple(missing), without=tuple(extra), reason=reason))
     return actions
+
+
+def rdma_mode_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """The mode set at run time when the command line already is as needed (ib_core loaded)."""
+    wanted = desired.system.rdma_mode if desired.system is not None else None
+    if wanted is None or host.rdma_mode is None or host.rdma_mode == wanted:
+        return []
+    reason = f"system.rdmaMode {wanted}; the RDMA subsystem is in {host.rdma_mode} mode"
+    return [SetRdmaMode(wanted, reason=reason)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.api.models import Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
@@ -24,6 +24,7 @@ from sriov_operator.host.root import (
 )
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
+IB_CORE_NETNS_MODE = "sys/module/ib_core/parameters/netns_mode"
 
 
 class DeviceRecord(Interface):
@@ -56,6 +57,7 @@ class HostState:
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
     boot: BootState = field(default_factory=BootState)  # command line, boot configuration, our record
+    rdma_mode: RdmaMode | None = None  # the RDMA subsystem's netns mode; None while ib_core is not loaded
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -121,4 +123,13 @@ def read_host_state(
         node_links=dict(node_links or {}),
         rdma_devices=_rdma_devices(host, interfaces),
         boot=read_boot_state(host),
+        rdma_mode=read_rdma_mode(host),
     )
+
+
+def read_rdma_mode(host: HostRoot) -> RdmaMode | None:
+    """ib_core's ``netns_mode`` parameter is the live setting (``rdma system set`` changes it); Y: shared."""
+    value = host.read(host.path(IB_CORE_NETNS_MODE))
+    if value is None:
+        return None
+    return "shared" if value in {"Y", "1"} else "exclusive"

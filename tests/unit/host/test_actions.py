@@ -26,10 +26,12 @@ from sriov_operator.host.actions import (
     LoadModule,
     Reboot,
     RememberDevice,
+    RemoveKernelArgs,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetRdmaMode,
     SetVfMtu,
     in_run_order,
 )
@@ -39,7 +41,7 @@ from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Plan
-from sriov_operator.host.state import DeviceRecord, read_kernel_modules
+from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_rdma_mode
 from tests.unit.host.conftest import make_host, sim_node
 
 INTEL_PF = "0000:3b:00.1"
@@ -142,6 +144,18 @@ CASES: dict[type[Action], Case] = {
         (),
         lambda node: AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),
         lambda node: all(REALLOC in entry.read_text().split() for entry in bls_entries(node.host)),
+    ),
+    RemoveKernelArgs: (
+        "baremetal-intel",
+        (AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),),
+        lambda node: RemoveKernelArgs(args=(REALLOC,), where="BLS", reason="t"),
+        lambda node: all(REALLOC not in entry.read_text().split() for entry in bls_entries(node.host)),
+    ),
+    SetRdmaMode: (
+        "baremetal-mellanox",
+        (),
+        lambda node: SetRdmaMode("exclusive", reason="t"),
+        lambda node: read_rdma_mode(node.host) == "exclusive",
     ),
     Reboot: (
         "baremetal-intel",

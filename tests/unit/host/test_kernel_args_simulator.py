@@ -126,7 +126,7 @@ def test_rpm_ostree_kargs_are_appended_to_the_pending_deployment(tmp_path: Path)
     node = host_of(tmp_path, boot_loader="rpm-ostree")
     converge(node.access, dpdk(), node.observe)
     assert set(IOMMU_ARGS) <= read_cmdline(node.host)
-    assert record(node)["written"] == {"args": list(IOMMU_ARGS), "where": "rpm-ostree kargs"}
+    assert record(node)["written"] == {"args": list(IOMMU_ARGS), "removed": [], "where": "rpm-ostree kargs"}
 
 
 def test_no_boot_configuration_is_said_and_nothing_is_written(tmp_path: Path) -> None:

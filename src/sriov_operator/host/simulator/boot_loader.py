@@ -75,14 +75,17 @@ def boot_args(root: Path, state: KernelState) -> list[str]:
 
 
 def rpm_ostree(root: Path, state: KernelState, options: list[str]) -> CommandResult:
-    """``rpm-ostree kargs`` (shows) and ``--append-if-missing=A`` (adds to the pending deployment)."""
+    """``rpm-ostree kargs`` (shows), ``--append-if-missing=A`` and ``--delete-if-present=A`` (change the
+    pending deployment)."""
     if not (root / OSTREE_BOOTED).exists():
         return CommandResult(127, "", "rpm-ostree: not available on the simulated host")
     for option in options:
         name, _, value = option.partition("=")
-        if name != "--append-if-missing" or not value:
+        if name not in ("--append-if-missing", "--delete-if-present") or not value:
             return CommandResult(1, "", f"rpm-ostree kargs: unknown option {option}")
-        if value not in state.ostree_kargs:
+        if name == "--delete-if-present":
+            state.ostree_kargs = [a for a in state.ostree_kargs if a != value]
+        elif value not in state.ostree_kargs:
             state.ostree_kargs.append(value)
     return CommandResult(0, " ".join(state.ostree_kargs) + "\n")
 

@@ -83,6 +83,7 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
             write_value(kernel.driver_dir(driver) / attribute, "")
     write_value(out / PCI_DRIVERS_PROBE, "")
     write_value(out / PROC_CMDLINE, profile.cmdline)
+    kernel.set_ib_core_mode()
     write_value(out / CPUINFO, f"processor\t: 0\nvendor_id\t: {profile.cpu_vendor}")
     if profile.boot_loader is not None:
         write_boot_config(

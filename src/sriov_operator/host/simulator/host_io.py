@@ -72,8 +72,8 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]``, ``systemctl reboot``, and the boot loader's tools the host has
-    (``rpm-ostree kargs``, ``update-grub``); nothing else is installed on the simulated host."""
+    """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, and the boot
+    loader's tools the host has (``rpm-ostree kargs``, ``update-grub``); nothing else is installed."""
 
     root: Path
 
@@ -95,6 +95,8 @@ class SimulatedCommandRunner:
             return rpm_ostree(kernel.root, kernel.state, argv[2:])
         if argv == ["update-grub"]:
             return update_grub(kernel.root)
+        if argv[:4] == ["rdma", "system", "set", "netns"] and len(argv) == 5:
+            return kernel.set_rdma_netns(argv[4])
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
     IOMMU_GROUPS,
@@ -33,11 +34,13 @@ from sriov_operator.host.root import (
 )
 from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
+from sriov_operator.host.state import IB_CORE_NETNS_MODE
 
 STATE_FILE = ".simulator/kernel.json"
 DEVICES_DIR = "sys/devices/pci0000:00"
 LOCK_FILE = ".simulator/lock"
-ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
+ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci", "ib_core")
+IB_CORE = "ib_core"
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
@@ -346,6 +349,7 @@ class SimulatedKernel:
             self.root / PROC_CMDLINE,
             " ".join([f"BOOT_IMAGE={KERNEL_IMAGE}", *boot_args(self.root, self.state)]),
         )
+        self.set_ib_core_mode()
         needs = self.state.iommu_needs_arg
         iommu = self.state.iommu_present and (needs is None or self._booted_with(needs))
         if iommu == self.state.iommu:
@@ -357,6 +361,25 @@ class SimulatedKernel:
             elif (group := self._iommu_group(address)) is not None:
                 (self.device_dir(address) / "iommu_group").unlink()
                 shutil.rmtree(self.root / IOMMU_GROUPS / group)
+
+    def set_ib_core_mode(self, mode: str | None = None) -> None:
+        """ib_core's netns_mode (Y: shared): ``mode``, else what the command line says, while it is loaded."""
+        if not (self.root / MODULES / IB_CORE).is_dir():
+            return
+        shared = mode == "shared" if mode else not self._booted_with(f"{IB_CORE}.netns_mode=0")
+        write_value(self.root / IB_CORE_NETNS_MODE, "Y" if shared else "N")
+
+    def set_rdma_netns(self, mode: str) -> CommandResult:
+        """``rdma system set netns <mode>``: EBUSY while another network namespace exists, as the kernel."""
+        if not (self.root / MODULES / IB_CORE).is_dir():
+            return CommandResult(1, "", "rdma: netlink RDMA family not found (ib_core not loaded)")
+        if mode not in ("shared", "exclusive"):
+            return CommandResult(255, "", f'rdma: unknown netns mode "{mode}"')
+        current = (self.root / IB_CORE_NETNS_MODE).read_text().strip()
+        if current != ("Y" if mode == "shared" else "N") and self.state.other_netns:
+            return CommandResult(1, "", "error: Device or resource busy")
+        self.set_ib_core_mode(mode)
+        return CommandResult(0)
 
     def reboot(self) -> None:
         """What a reboot leaves: no VFs, every device probed afresh by its default driver (netdevs with
@@ -413,7 +436,11 @@ class SimulatedKernel:
         module_dir = self.root / MODULES / name
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
+        if name == RDMA_MODULE:
+            self.load_module(IB_CORE, {})
         module_dir.mkdir(parents=True)
+        if name == IB_CORE:
+            self.set_ib_core_mode()
         if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")

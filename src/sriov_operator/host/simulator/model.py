@@ -77,6 +77,7 @@ class KernelState(_SimModel):
     iommu_present: bool = True  # the machine has one (a reboot with iommu_needs_arg may turn it on)
     iommu_needs_arg: str | None = None
     ostree_kargs: list[str] = []  # the pending rpm-ostree deployment's arguments
+    other_netns: int = 0  # network namespaces besides the host's (pods): rdma netns mode is then fixed
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
