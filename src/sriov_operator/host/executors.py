@@ -219,7 +219,10 @@ def _load_module(access: HostAccess, module: str, option: str | None) -> bool:
 
 @executes(LoadModule)
 def _load(access: HostAccess, action: LoadModule) -> bool:
-    return _load_module(access, action.module, action.option)
+    try:
+        return _load_module(access, action.module, action.option)
+    except ApplyError as error:
+        raise ApplyError(f"{error}; needed because {action.reason}") from None
 
 
 @executes(SetModuleParameter)

@@ -244,6 +244,15 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
     return actions
 
 
+def _vhost_net_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """tun and vhost_net for pods of a group with needVhostNet (their /dev nodes are mounted into them)."""
+    users = [g for i in desired.interfaces or [] for g in i.vf_groups or [] if g.need_vhost_net]
+    if not users or host.modules.vhost_net_ready:
+        return []
+    why = f"{_group_name(users[0])} has needVhostNet: its pods get /dev/net/tun and /dev/vhost-net"
+    return [LoadModule("tun", reason=why), LoadModule("vhost_net", reason=why)]
+
+
 def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> list[Action]:
     where = f"{port.pci_address}: virtual platform"
     if interface.num_vfs not in (None, 1):
@@ -352,7 +361,8 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
     if boot_actions := kernel_arg_actions(desired, host):  # the rest is planned in the next boot
         return Plan(in_run_order(boot_actions), tuple(_ignored_fields(desired, host)))
     found = {interface.pci_address: interface for interface in host.interfaces}
-    actions = _module_actions(desired, host) + rdma_mode_actions(desired, host)
+    actions = _module_actions(desired, host) + _vhost_net_actions(desired, host)
+    actions += rdma_mode_actions(desired, host)
     for interface in desired.interfaces or []:
         current = found.get(interface.pci_address)
         if current is None:

@@ -24,6 +24,7 @@ from sriov_operator.host.root import (
 )
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
+VHOST_NET_DEVICES = ("dev/net/tun", "dev/vhost-net")
 IB_CORE_NETNS_MODE = "sys/module/ib_core/parameters/netns_mode"
 
 
@@ -43,6 +44,7 @@ class KernelModules:
     vfio_pci_loaded: bool = False
     noiommu_enabled: bool = False
     noiommu_supported: bool = True  # vfio has the parameter (kernel built with CONFIG_VFIO_NOIOMMU)
+    vhost_net_ready: bool = False  # /dev/net/tun and /dev/vhost-net exist (loaded or built in)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def read_kernel_modules(host: HostRoot) -> KernelModules:
         vfio_pci_loaded=host.path(MODULES, "vfio_pci").is_dir(),
         noiommu_enabled=host.read(host.path(VFIO_NOIOMMU_PARAMETER)) in {"Y", "1"},
         noiommu_supported=host.path(VFIO_NOIOMMU_PARAMETER).is_file(),
+        vhost_net_ready=all(host.path(device).exists() for device in VHOST_NET_DEVICES),
     )
 
 

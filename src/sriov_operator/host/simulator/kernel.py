@@ -42,6 +42,7 @@ LOCK_FILE = ".simulator/lock"
 ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci", "ib_core")
 IB_CORE = "ib_core"
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+MODULE_DEVICES = {"tun": "dev/net/tun", "vhost_net": "dev/vhost-net"}  # the character device a module makes
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 MIN_MTU = 68
@@ -400,6 +401,8 @@ class SimulatedKernel:
                 shutil.rmtree(self.root / MODULES / module)
                 if driver_name := MODULE_DRIVERS.get(module):
                     shutil.rmtree(self.driver_dir(driver_name), ignore_errors=True)
+                if node := MODULE_DEVICES.get(module):
+                    (self.root / node).unlink(missing_ok=True)
         self._boot_kernel_args()
         for address in self.state.devices:
             self.probe(address)
@@ -429,10 +432,16 @@ class SimulatedKernel:
     # --------------------------------------------------------------------- modules
     def load_module(self, name: str, parameters: Mapping[str, str]) -> bool:
         """False if modprobe would not find the module."""
-        if name not in (*ALWAYS_AVAILABLE_MODULES, *self.state.available_modules):
+        if name not in (
+            *ALWAYS_AVAILABLE_MODULES,
+            *self.state.loadable_modules,
+            *self.state.available_modules,
+        ):
             return False
         if name == "vfio_pci" and not (self.root / MODULES / "vfio").is_dir():
             self.load_module("vfio", {})
+        if name == "vhost_net" and not self.load_module("tun", {}):
+            return False  # modprobe loads its dependency first
         module_dir = self.root / MODULES / name
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
@@ -441,6 +450,8 @@ class SimulatedKernel:
         module_dir.mkdir(parents=True)
         if name == IB_CORE:
             self.set_ib_core_mode()
+        if node := MODULE_DEVICES.get(name):
+            write_value(self.root / node, "")
         if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")

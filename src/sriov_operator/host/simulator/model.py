@@ -82,5 +82,6 @@ class KernelState(_SimModel):
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
     available_modules: list[str] = []
+    loadable_modules: list[str] = ["tun", "vhost_net"]  # shipped with the kernel, not loaded at boot
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
