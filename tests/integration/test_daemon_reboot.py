@@ -193,7 +193,7 @@ async def test_dpdk_without_an_iommu_drains_writes_the_arguments_reboots_then_bi
     operator: str,  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"kargs-{namespace}"
     process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
     boot_without(process.root, IOMMU_ARGS)
