@@ -226,43 +226,37 @@ class SetRdmaMode(HostAction):
 
 
 @dataclass(frozen=True)
-class AddKernelArgs(HostAction):
-    """Append arguments to the boot configuration (never removes one); they take effect at the next boot."""
-
-    kind = "addKernelArgs"
+class _KernelArgsAction(HostAction):
     args: tuple[str, ...]
     where: str  # the boot configuration written (files, or ``rpm-ostree kargs``)
-    requires: Requirement = field(default="reboot", kw_only=True)
+    requires: Requirement = field(default="reboot", kw_only=True)  # they take effect at the next boot
 
     @property
     def target(self) -> str:
         return "kernel command line"
-
-    def describe(self) -> str:
-        return f"add kernel arguments {' '.join(self.args)} to {self.where}"
 
     def shown_value(self) -> list[str]:
         return list(self.args)
 
 
 @dataclass(frozen=True)
-class RemoveKernelArgs(HostAction):
+class AddKernelArgs(_KernelArgsAction):
+    """Append arguments to the boot configuration (never removes one)."""
+
+    kind = "addKernelArgs"
+
+    def describe(self) -> str:
+        return f"add kernel arguments {' '.join(self.args)} to {self.where}"
+
+
+@dataclass(frozen=True)
+class RemoveKernelArgs(_KernelArgsAction):
     """Take arguments we added out of the boot configuration (never one we did not add)."""
 
     kind = "removeKernelArgs"
-    args: tuple[str, ...]
-    where: str
-    requires: Requirement = field(default="reboot", kw_only=True)
-
-    @property
-    def target(self) -> str:
-        return "kernel command line"
 
     def describe(self) -> str:
         return f"remove kernel arguments {' '.join(self.args)} (ours) from {self.where}"
-
-    def shown_value(self) -> list[str]:
-        return list(self.args)
 
 
 @dataclass(frozen=True)
