@@ -23,14 +23,20 @@ from kubernetes_asyncio import client
 
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.daemon.handoff import configmap_name, digest
+from sriov_operator.host.actions import AddKernelArgs
+from sriov_operator.host.apply import apply_plan
 from sriov_operator.host.boot import read_boot_marks
 from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.lock import LOCK_FILE
+from sriov_operator.host.node import NodeHost
+from sriov_operator.host.plan import Plan
 from sriov_operator.host.root import HostRoot
+from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    EVENTS,
     NODES,
     PODS,
     SRIOV_NETWORK_NODE_POLICIES,
@@ -240,3 +246,62 @@ async def _vfio_configured(
     if drivers != ["vfio-pci", "vfio-pci"]:
         return None
     return await _synced_now(objects, namespace, name)
+
+
+def written_then_dropped(root: Path) -> None:
+    """The arguments were written into the boot entry in an earlier boot, but that boot came up without
+    them (a kernel update rewrote the entry): what the loop guard exists for."""
+    node = NodeHost.open(root, io=simulated_io(root))
+    add = AddKernelArgs(args=IOMMU_ARGS, where="BLS", reason="an earlier daemon")
+    apply_plan(node.access, Plan((add,)))
+    boot_without(root, IOMMU_ARGS)
+
+
+async def test_loop_guard_a_boot_without_the_written_arguments_fails_with_an_event_and_no_reboot(
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    operator: str,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    namespace, objects = operator, kube_objects(kube)
+    name = f"loop-{namespace}"
+    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
+    written_then_dropped(process.root)
+    host = HostRoot(process.root)
+    boot = read_boot_marks(host).boot_id
+    daemon = process.start()
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
+        state = await eventually(lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180)
+        error = state["status"]["lastSyncError"]
+        assert (
+            "intel_iommu=on" in error and "/boot/loader/entries/" in error and "not rebooting again" in error
+        )
+        degraded = next(c for c in state["status"]["conditions"] if c["type"] == "Degraded")
+        assert degraded["status"] == "True" and "intel_iommu=on" in degraded["message"]
+        notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
+        assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
+        assert read_boot_marks(host).boot_id == boot  # no reboot
+        node = await objects.get(NODES, name)
+        assert annotations_of(node or {}).get(DRAIN_REQUEST, "Idle") == "Idle"  # no drain for a reboot
+    finally:
+        daemon.stop()
+
+
+async def _failed(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    status = (state or {}).get("status") or {}
+    if status.get("syncStatus") == "Failed" and "not rebooting again" in status.get("lastSyncError", ""):
+        return state
+    return None
+
+
+async def _warnings(objects: KubeObjects, namespace: str, name: str) -> list[str]:
+    listed = await objects.list(EVENTS, namespace)
+    return [
+        str(e.get("note"))
+        for e in listed["items"]
+        if (e.get("regarding") or {}).get("name") == name
+        and e.get("type") == "Warning"
+        and e.get("reason") == "ConfigurationFailed"
+    ]

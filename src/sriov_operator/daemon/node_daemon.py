@@ -61,6 +61,7 @@ from sriov_operator.errors import SriovOperatorError, describe
 from sriov_operator.host.apply import converge
 from sriov_operator.host.boot import mark_this_boot, read_boot_marks
 from sriov_operator.host.discovery import Discovery
+from sriov_operator.host.kernel_args import KernelArgsNotAppliedError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
 from sriov_operator.host.state import HostState
@@ -149,7 +150,7 @@ class NodeDaemon:
     def _plan(self, spec: SriovNetworkNodeStateSpec, host: HostState) -> tuple[Plan | None, str | None]:
         try:
             return plan(spec, host), None
-        except (PlanError, HostLacksSupportError) as error:
+        except (PlanError, HostLacksSupportError, KernelArgsNotAppliedError) as error:
             return None, describe(error)
 
     async def _look(self, state: Object) -> _Pass | Result:
