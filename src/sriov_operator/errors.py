@@ -19,6 +19,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + SupportedNicError             [api.supported_nics]
   | + RawJsonError                  [engine.nad]
   | + PlanError                     [host.plan]
+  | + KernelArgsNotAppliedError     [host.kernel_args]
   | + NetnsRequiredError            [host.io]
   | + KubeconfigError               [kube.session]
   | + InvalidObjectError            [kube.errors, also a KubeApiError]
@@ -29,6 +30,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   + HostError
   | + HostLacksSupportError         [host.plan]
   | + ApplyError                    [host.apply]
+  | + BootConfigError               [host.bootconfig]
   | + HostLockedError               [host.lock]
   | + OutsideRootError              [host.root]
   | + HostFileError                 [host.root]

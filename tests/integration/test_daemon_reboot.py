@@ -24,11 +24,20 @@ from kubernetes_asyncio import client
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.daemon.handoff import digest
+from sriov_operator.host.actions import AddKernelArgs
+from sriov_operator.host.apply import apply_plan
+from sriov_operator.host.boot import read_boot_marks
+from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.lock import LOCK_FILE
+from sriov_operator.host.node import NodeHost
+from sriov_operator.host.plan import Plan
+from sriov_operator.host.root import HostRoot
+from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    EVENTS,
     NODES,
     PODS,
     SRIOV_NETWORK_NODE_POLICIES,
@@ -49,6 +58,7 @@ from tests.kube_client import kube_objects
 HANDED_OVER = "sriovnetwork.openshift.io/handed-over"
 DRAIN_REQUEST = "sriovnetwork.openshift.io/state"
 PLUGIN_LABELS = {"app": "sriov-device-plugin"}
+IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 
 
 @contextlib.contextmanager
@@ -168,3 +178,131 @@ async def _last(values: list[Any], wanted: Any) -> bool:
 async def _synced_now(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
     state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
     return await synced(objects, namespace, name, state["metadata"]["generation"]) if state else None
+
+
+def boot_without(root: Path, args: tuple[str, ...]) -> None:
+    """The host boots without ``args``: dropped from its boot entry, then a reboot (before any daemon)."""
+    for entry in bls_entries(HostRoot(root)):
+        entry.write_text(" ".join(word for word in entry.read_text().split(" ") if word.strip() not in args))
+    with SimulatedKernel.transaction(root) as kernel:
+        kernel.reboot()
+
+
+def dpdk_policy(namespace: str, node: str) -> dict[str, Any]:
+    policy = vf_policy(namespace, node, 2)
+    policy["spec"]["deviceType"] = "vfio-pci"
+    return policy
+
+
+async def test_dpdk_without_an_iommu_drains_writes_the_arguments_reboots_then_binds_vfio(
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    operator: str,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    namespace, objects = operator, kube_objects(kube)
+    name = f"kargs-{namespace}"
+    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
+    boot_without(process.root, IOMMU_ARGS)
+    host = HostRoot(process.root)
+    assert not set(IOMMU_ARGS) & read_cmdline(host) and not host.names(host.path("sys/kernel/iommu_groups"))
+    first_boot = read_boot_marks(host).boot_id
+    requests: list[str] = []
+    watch = asyncio.create_task(
+        record_changes(
+            objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
+        )
+    )
+    daemon = process.start()
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
+        await eventually(
+            lambda: _rebooted_with_iommu(host, first_boot), "the reboot with the IOMMU args", 180
+        )
+        assert "Reboot_Required" in requests  # the reboot came after a drain was asked for
+        state = await eventually(
+            lambda: _vfio_configured(objects, namespace, name, host), "2 VFs on vfio-pci, Succeeded", 180
+        )
+        assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
+        assert read_boot_marks(host).boot_id != first_boot
+        (entry,) = bls_entries(host)
+        assert all(arg in entry.read_text().split() for arg in IOMMU_ARGS)
+        if watch.done():
+            watch.result()
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+        daemon.stop()
+
+
+async def _rebooted_with_iommu(host: HostRoot, first_boot: str | None) -> bool:
+    return read_boot_marks(host).boot_id != first_boot and set(IOMMU_ARGS) <= read_cmdline(host)
+
+
+async def _vfio_configured(
+    objects: KubeObjects, namespace: str, name: str, host: HostRoot
+) -> dict[str, Any] | None:
+    pf = host.path("sys/bus/pci/devices", BAREMETAL_PF)
+    drivers = [HostRoot.link_name(vf / "driver") for vf in sorted(pf.glob("virtfn*"))]
+    if drivers != ["vfio-pci", "vfio-pci"]:
+        return None
+    return await _synced_now(objects, namespace, name)
+
+
+def written_then_dropped(root: Path) -> None:
+    """The arguments were written into the boot entry in an earlier boot, but that boot came up without
+    them (a kernel update rewrote the entry): what the loop guard exists for."""
+    node = NodeHost.open(root, io=simulated_io(root))
+    add = AddKernelArgs(args=IOMMU_ARGS, where="BLS", reason="an earlier daemon")
+    apply_plan(node.access, Plan((add,)))
+    boot_without(root, IOMMU_ARGS)
+
+
+async def test_loop_guard_a_boot_without_the_written_arguments_fails_with_an_event_and_no_reboot(
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    operator: str,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    namespace, objects = operator, kube_objects(kube)
+    name = f"loop-{namespace}"
+    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
+    written_then_dropped(process.root)
+    host = HostRoot(process.root)
+    boot = read_boot_marks(host).boot_id
+    daemon = process.start()
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
+        state = await eventually(lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180)
+        error = state["status"]["lastSyncError"]
+        assert (
+            "intel_iommu=on" in error and "/boot/loader/entries/" in error and "not rebooting again" in error
+        )
+        degraded = next(c for c in state["status"]["conditions"] if c["type"] == "Degraded")
+        assert degraded["status"] == "True" and "intel_iommu=on" in degraded["message"]
+        notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
+        assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
+        assert read_boot_marks(host).boot_id == boot  # no reboot
+        node = await objects.get(NODES, name)
+        assert annotations_of(node or {}).get(DRAIN_REQUEST, "Idle") == "Idle"  # no drain for a reboot
+    finally:
+        daemon.stop()
+
+
+async def _failed(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    status = (state or {}).get("status") or {}
+    if status.get("syncStatus") == "Failed" and "not rebooting again" in status.get("lastSyncError", ""):
+        return state
+    return None
+
+
+async def _warnings(objects: KubeObjects, namespace: str, name: str) -> list[str]:
+    listed = await objects.list(EVENTS, namespace)
+    return [
+        str(e.get("note"))
+        for e in listed["items"]
+        if (e.get("regarding") or {}).get("name") == name
+        and e.get("type") == "Warning"
+        and e.get("reason") == "ConfigurationFailed"
+    ]

@@ -267,6 +267,9 @@ class VfGroup(ApiModel):
     """These VFs are exposed as RDMA devices."""
     vdpa_type: VdpaType | None = None
     """vDPA device type created on these VFs."""
+    need_vhost_net: bool = False
+    """Pods using these VFs get /dev/vhost-net and /dev/net/tun: the config daemon loads tun and vhost_net
+    (our addition, from the policy's needVhostNet)."""
 
 
 class Interface(ApiModel):

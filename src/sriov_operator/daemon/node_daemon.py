@@ -63,6 +63,7 @@ from sriov_operator.errors import SriovOperatorError, describe
 from sriov_operator.host.apply import converge
 from sriov_operator.host.boot import mark_this_boot, read_boot_marks
 from sriov_operator.host.discovery import Discovery
+from sriov_operator.host.kernel_args import KernelArgsNotAppliedError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
 from sriov_operator.host.state import HostState
@@ -113,6 +114,7 @@ class _Pass:
     interfaces: list[Object]
     no_iommu: bool
     metadata_source: str | None
+    system: Object  # status.system: what the host says of node-wide settings
 
 
 class NodeDaemon:
@@ -152,7 +154,7 @@ class NodeDaemon:
     def _plan(self, spec: SriovNetworkNodeStateSpec, host: HostState) -> tuple[Plan | None, str | None]:
         try:
             return plan(spec, host), None
-        except (PlanError, HostLacksSupportError) as error:
+        except (PlanError, HostLacksSupportError, KernelArgsNotAppliedError) as error:
             return None, describe(error)
 
     async def _look(self, state: Object) -> _Pass | Result:
@@ -184,7 +186,8 @@ class NodeDaemon:
         )
         source = discovery.metadata_source if discovery.ports is not None else None
         interfaces = [interface.to_k8s() for interface in discovery.interfaces]
-        return _Pass(state, spec, seen, interfaces, host_state.modules.noiommu_enabled, source)
+        system = {"rdmaMode": host_state.rdma_mode} if host_state.rdma_mode else {}
+        return _Pass(state, spec, seen, interfaces, host_state.modules.noiommu_enabled, source, system)
 
     # ------------------------------------------------------------------ pass
     async def sync(self) -> Result | None:
@@ -246,7 +249,9 @@ class NodeDaemon:
     # ---------------------------------------------------------------- writes
     async def _publish(self, looked: _Pass, decision: Decision) -> None:
         warnings = looked.seen.plan.warnings if looked.seen.plan else ()
-        await self._publish_status(looked.state, looked.interfaces, looked.no_iommu, decision, warnings)
+        await self._publish_status(
+            looked.state, looked.interfaces, looked.no_iommu, decision, warnings, system=looked.system
+        )
 
     async def _publish_status(
         self,
@@ -255,11 +260,15 @@ class NodeDaemon:
         no_iommu: bool,
         decision: Decision,
         warnings: tuple[str, ...] = (),
+        *,
+        system: Object | None = None,
     ) -> None:
         generation = _generation(state)
         failure = self.failure if self.failure and self.failure.generation == generation else None
         conditions = daemon_conditions(decision, failure, no_iommu, warnings)
-        wanted = daemon_status(state, interfaces, decision, conditions, self.clock.now())
+        if system is None:  # a failure before the host was read: keep what is there
+            system = (state.get("status") or {}).get("system") or {}
+        wanted = daemon_status(state, interfaces, decision, conditions, self.clock.now(), system=system)
         if not status_changed(state, wanted):
             return
         body = status_apply_body(self.node_name, self.namespace, wanted)

@@ -29,6 +29,7 @@ STEP_REASONS = {
     "apply": "Applying",
     "request-drain": "DrainRequested",
     "wait-drain": "WaitingForDrain",
+    "wait-reboot": "Rebooting",
     "hand-over": "HandingOver",
     "request-idle": "Finishing",
     "record-generation": "Finishing",
@@ -72,12 +73,16 @@ def daemon_status(
     decision: Decision,
     conditions: Sequence[Condition],
     now: datetime,
+    *,
+    system: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The fields the daemon owns in ``status`` (the drain controller owns its Draining condition)."""
+    """The fields the daemon owns in ``status`` (the drain controller owns its Draining condition);
+    ``system``: node-wide settings read back from the host (``rdmaMode``)."""
     generation = generation_of(current) or 0
     previous = (current.get("status") or {}).get("conditions") or []
     return {
         "interfaces": list(interfaces),
+        "system": dict(system or {}),
         "syncStatus": decision.sync_status,
         "lastSyncError": decision.last_sync_error,
         "conditions": merged_all(previous, conditions, now, generation),
@@ -89,6 +94,7 @@ def status_changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> boo
     ours = [c for c in status.get("conditions") or [] if c.get("type") in DAEMON_CONDITIONS]
     return (
         (status.get("interfaces") or []) != wanted["interfaces"]
+        or (status.get("system") or {}) != wanted["system"]
         or status.get("syncStatus") != wanted["syncStatus"]
         or (status.get("lastSyncError") or "") != wanted["lastSyncError"]
         or sorted(ours, key=lambda c: c["type"]) != sorted(wanted["conditions"], key=lambda c: c["type"])

@@ -7,7 +7,9 @@ again: an applied spec plans to nothing.
 
 Order for a new spec generation: publish the plan, request a drain if the plan
 needs one and wait for ``DrainComplete``, apply, hand the device plugin its
-config, ask for ``Idle``, remember the generation.
+config, ask for ``Idle``, remember the generation.  A plan that needs a reboot
+(kernel arguments) asks for ``Reboot_Required`` instead; its last action asks
+the host's systemd for the reboot, and the daemon then waits for the new boot.
 
 After a reboot the device plugin's config from the earlier boot is withdrawn
 first of all, and the host is configured again without a drain: until the
@@ -39,6 +41,7 @@ from sriov_operator.daemon.handoff import (
     hand_over_needed,
     withdraw_needed,
 )
+from sriov_operator.host.bootconfig import REBOOT_REQUESTED
 from sriov_operator.host.plan import Plan
 
 Step = Literal[
@@ -46,6 +49,7 @@ Step = Literal[
     "apply",  # run the plan on the host
     "request-drain",  # set the Node's state annotation to Drain_Required / Reboot_Required
     "wait-drain",  # the drain controller has not answered DrainComplete yet
+    "wait-reboot",  # the reboot was asked of systemd in this boot: nothing more until the next one
     "hand-over",  # write the device plugin's config file, annotate the ConfigMap
     "request-idle",  # set the Node's state annotation back to Idle
     "record-generation",  # remember the applied generation on the NodeState
@@ -130,6 +134,8 @@ def _next_step(seen: Observation) -> tuple[Step, str, str | None]:
     if plan is None:
         return "fail", f"generation {seen.generation} cannot be applied on this host: {seen.plan_error}", None
     plan_text = summarize(seen.explanation)
+    if plan.requires_reboot and seen.host_handoff.boot.in_this_boot(REBOOT_REQUESTED):
+        return "wait-reboot", f"waiting for the reboot asked of systemd: {plan_text}", None
     if plan.actions:
         after_boot = seen.host_handoff.after_boot and not plan.requires_reboot
         wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED

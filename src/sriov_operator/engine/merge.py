@@ -71,6 +71,7 @@ def _vf_group(policy: CompiledPolicy, vf_range: VfRange) -> VfGroup:
         mtu=spec.mtu,
         is_rdma=spec.is_rdma,
         vdpa_type=spec.vdpa_type,
+        need_vhost_net=spec.need_vhost_net,
     )
 
 

@@ -10,8 +10,9 @@ equal when they change the same thing the same way, whatever the reason.
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
 before devices, the eSwitch mode before VFs exist, VFs before their drivers,
 the record of a device before the driver change that takes it from its users,
-and forgetting a device last.  See docs/architecture.md ("Recipe: add a host
-action").
+forgetting a device after that, then the RDMA mode, and kernel arguments and the
+reboot last.  See
+docs/architecture.md ("Recipe: add a host action").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from sriov_operator.api.models import ESwitchMode
+from sriov_operator.api.models import ESwitchMode, RdmaMode
 from sriov_operator.host.state import DeviceRecord
 
 Requirement = Literal["none", "drain", "reboot"]
@@ -202,6 +203,83 @@ class ForgetDevice(_DeviceAction):
         return f"forget {self.pci}"
 
 
+@dataclass(frozen=True)
+class SetRdmaMode(HostAction):
+    """``rdma system set netns <mode>`` at run time (the kernel refuses while other namespaces exist)."""
+
+    kind = "setRdmaMode"
+    mode: RdmaMode
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    @property
+    def target(self) -> str:
+        return "rdma subsystem"
+
+    def describe(self) -> str:
+        return f"set the RDMA subsystem's network namespace mode to {self.mode}"
+
+    def shown_value(self) -> str:
+        return self.mode
+
+
+# ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots"): run last
+
+
+@dataclass(frozen=True)
+class _KernelArgsAction(HostAction):
+    args: tuple[str, ...]
+    where: str  # the boot configuration written (files, or ``rpm-ostree kargs``)
+    requires: Requirement = field(default="reboot", kw_only=True)  # they take effect at the next boot
+
+    @property
+    def target(self) -> str:
+        return "kernel command line"
+
+    def shown_value(self) -> list[str]:
+        return list(self.args)
+
+
+@dataclass(frozen=True)
+class AddKernelArgs(_KernelArgsAction):
+    """Append arguments to the boot configuration (never removes one)."""
+
+    kind = "addKernelArgs"
+
+    def describe(self) -> str:
+        return f"add kernel arguments {' '.join(self.args)} to {self.where}"
+
+
+@dataclass(frozen=True)
+class RemoveKernelArgs(_KernelArgsAction):
+    """Take arguments we added out of the boot configuration (never one we did not add)."""
+
+    kind = "removeKernelArgs"
+
+    def describe(self) -> str:
+        return f"remove kernel arguments {' '.join(self.args)} (ours) from {self.where}"
+
+
+@dataclass(frozen=True)
+class Reboot(HostAction):
+    """Reboot through the host's systemd; the daemon runs it only once the node is drained."""
+
+    kind = "reboot"
+    args: tuple[str, ...]  # the kernel arguments the next boot must have
+    without: tuple[str, ...] = ()  # and must not have
+    requires: Requirement = field(default="reboot", kw_only=True)
+
+    @property
+    def target(self) -> str:
+        return "node"
+
+    def describe(self) -> str:
+        changes = [*self.args, *(f"without {arg}" for arg in self.without)]
+        return f"reboot the node (systemctl reboot) to boot with {', '.join(changes)}"
+
+    def shown_value(self) -> list[str]:
+        return [*self.args, *(f"-{arg}" for arg in self.without)]
+
+
 Action = (
     LoadModule
     | SetModuleParameter
@@ -213,6 +291,10 @@ Action = (
     | BindDriver
     | SetVfMtu
     | ForgetDevice
+    | SetRdmaMode
+    | AddKernelArgs
+    | RemoveKernelArgs
+    | Reboot
 )
 
 ACTION_ORDER: tuple[type[Action], ...] = (
@@ -226,6 +308,10 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     BindDriver,
     SetVfMtu,
     ForgetDevice,
+    SetRdmaMode,
+    AddKernelArgs,
+    RemoveKernelArgs,
+    Reboot,
 )
 _RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}
 

@@ -1,7 +1,8 @@
 """Carry out a plan on the host, idempotently: each action checks the host first and skips what holds.
 
 Each action kind has its executor (`executors.py`); this module runs a plan's
-actions in order under the host lock, and re-plans until nothing is left.
+actions in order under the host lock, and re-plans until nothing is left, or
+until it asked for a reboot: then the next boot plans again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
-from sriov_operator.host.actions import Action
+from sriov_operator.host.actions import Action, Reboot
 from sriov_operator.host.executors import ApplyError, HostAccess, execute
 from sriov_operator.host.lock import host_lock
 from sriov_operator.host.plan import Plan, plan
@@ -43,7 +44,13 @@ def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
         except OSError as error:
             raise _failure(access, action, error) from None
         outcomes.append(Outcome(action, "done" if changed else "already"))
+        if isinstance(action, Reboot):
+            break  # the host goes down: nothing after it runs in this boot
     return outcomes
+
+
+def rebooting(outcomes: list[Outcome]) -> bool:
+    return any(isinstance(outcome.action, Reboot) for outcome in outcomes)
 
 
 def converge(
@@ -66,6 +73,8 @@ def _converge(
         if not next_plan.actions:
             return outcomes
         outcomes += apply_plan(access, next_plan)
+        if rebooting(outcomes):
+            return outcomes  # planned again in the next boot
     remaining = plan(desired, observe())
     if remaining.actions:
         raise ApplyError(

@@ -25,6 +25,8 @@ BOOT_MARKS_FILE = f"{OPERATOR_STATE_DIR}/boot-marks.json"
 BootMark = Literal[
     "devicePluginHandedOver",  # the device plugin's config file was written in this boot
     "devicePluginWithdrawn",  # a config file from an earlier boot was removed in this boot
+    "kernelArgsWritten",  # kernel arguments were written into the boot configuration in this boot
+    "rebootRequested",  # the daemon asked systemd for a reboot in this boot
 ]
 
 
@@ -38,6 +40,9 @@ class BootMarks:
     def in_this_boot(self, mark: BootMark) -> bool:
         """Set in this boot; always false when the boot is unknown."""
         return self.boot_id is not None and self.marks.get(mark) == self.boot_id
+
+    def without(self, mark: BootMark) -> BootMarks:
+        return BootMarks(self.boot_id, {k: v for k, v in self.marks.items() if k != mark})
 
     def with_mark(self, mark: BootMark) -> BootMarks:
         """The marks after setting ``mark`` in this boot."""
@@ -69,5 +74,16 @@ def mark_this_boot(host: HostRoot, writer: HostWriter, mark: BootMark) -> None:
     marks = read_boot_marks(host)
     if marks.boot_id is None or marks.in_this_boot(mark):
         return
-    text = json.dumps(dict(marks.with_mark(mark).marks), sort_keys=True) + "\n"
+    _write(host, writer, marks.with_mark(mark))
+
+
+def clear_mark(host: HostRoot, writer: HostWriter, mark: BootMark) -> None:
+    """Forget ``mark`` (what it recorded did not happen after all: a reboot systemd refused)."""
+    marks = read_boot_marks(host)
+    if mark in marks.marks:
+        _write(host, writer, marks.without(mark))
+
+
+def _write(host: HostRoot, writer: HostWriter, marks: BootMarks) -> None:
+    text = json.dumps(dict(marks.marks), sort_keys=True) + "\n"
     writer.write_file(host.path(BOOT_MARKS_FILE), text)

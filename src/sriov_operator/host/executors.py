@@ -12,27 +12,50 @@ and the simulator.
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from sriov_operator.errors import HostError
 from sriov_operator.host.actions import (
     DEFAULT_DRIVER,
     Action,
+    AddKernelArgs,
     BindDriver,
     ForgetDevice,
     HostAction,
     LinkUp,
     LoadModule,
+    Reboot,
     RememberDevice,
+    RemoveKernelArgs,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetRdmaMode,
     SetVfMtu,
+)
+from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
+from sriov_operator.host.bootconfig import (
+    ARGS_WRITTEN,
+    DEFAULT_GRUB,
+    NO_BOOT_CONFIG,
+    REALLOC_ARG,
+    REBOOT_REQUESTED,
+    BootConfig,
+    bls_entries,
+    detect_boot_config,
+    read_cmdline,
+    read_record,
+    with_bls_options,
+    with_grub_cmdline,
+    without_bls_options,
+    without_grub_cmdline,
+    write_record,
 )
 from sriov_operator.host.io import HostIO
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
@@ -44,7 +67,7 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
-from sriov_operator.host.state import configured_record_path, read_kernel_modules
+from sriov_operator.host.state import configured_record_path, read_kernel_modules, read_rdma_mode
 
 CLEAR_OVERRIDE = "\x00"
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
@@ -120,7 +143,18 @@ def _set_numvfs(access: HostAccess, action: SetNumVfs) -> bool:
         return False
     if current and action.count:
         _write_with_timeout(access, relative, "0")
-    _write_with_timeout(access, relative, str(action.count))
+    try:
+        _write_with_timeout(access, relative, str(action.count))
+    except OSError as error:
+        if error.errno != errno.ENOMEM:
+            raise
+        why = f"creating {action.count} VFs on {action.pci} failed with ENOMEM (no room in the PF's BARs)"
+        record = read_record(access.host)
+        requested = dict(record.requested) | {REALLOC_ARG: why}
+        write_record(access.host, access.writer, replace(record, requested=tuple(sorted(requested.items()))))
+        raise ApplyError(
+            f"{why}: the kernel needs {REALLOC_ARG}; it is planned next, with a reboot"
+        ) from None
     return True
 
 
@@ -185,7 +219,10 @@ def _load_module(access: HostAccess, module: str, option: str | None) -> bool:
 
 @executes(LoadModule)
 def _load(access: HostAccess, action: LoadModule) -> bool:
-    return _load_module(access, action.module, action.option)
+    try:
+        return _load_module(access, action.module, action.option)
+    except ApplyError as error:
+        raise ApplyError(f"{error}; needed because {action.reason}") from None
 
 
 @executes(SetModuleParameter)
@@ -252,4 +289,111 @@ def _forget(access: HostAccess, action: ForgetDevice) -> bool:
     if not path.exists():
         return False
     access.writer.remove_file(path)
+    return True
+
+
+@executes(SetRdmaMode)
+def _set_rdma_mode(access: HostAccess, action: SetRdmaMode) -> bool:
+    if read_rdma_mode(access.host) == action.mode:
+        return False
+    result = access.run(["rdma", "system", "set", "netns", action.mode])
+    if result.returncode != 0:
+        busy = "busy" in result.stderr.lower()
+        hint = (
+            ": the kernel changes it only while no other network namespace exists; "
+            "it is applied at boot through ib_core.netns_mode"
+            if busy
+            else ""
+        )
+        raise ApplyError(
+            f"rdma system set netns {action.mode} failed (exit {result.returncode}): "
+            f"{result.stderr.strip()}{hint}"
+        )
+    return True
+
+
+# ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots")
+
+
+def _rpm_ostree(access: HostAccess, *options: str) -> str:
+    result = access.run(["rpm-ostree", "kargs", *options])
+    if result.returncode != 0:
+        raise ApplyError(f"rpm-ostree kargs failed (exit {result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def _edit_kernel_args(access: HostAccess, config: BootConfig, args: tuple[str, ...], add: bool) -> set[str]:
+    """Add ``args`` to (or take them out of) the boot configuration; those that changed."""
+    host = access.host
+    if config.loader == "rpm-ostree":
+        present = _rpm_ostree(access).split()
+        changing = tuple(a for a in args if (a not in present) == add)
+        if changing:
+            option = "--append-if-missing" if add else "--delete-if-present"
+            _rpm_ostree(access, *(f"{option}={a}" for a in changing))
+        return set(changing)
+    files = bls_entries(host) if config.loader == "bls" else [host.path(DEFAULT_GRUB)]
+    if config.loader == "bls":
+        edit = with_bls_options if add else without_bls_options
+    else:
+        edit = with_grub_cmdline if add else without_grub_cmdline
+    edits = {path: edit(host.read_state_file(path) or "", args, host.display(path)) for path in files}
+    changed: set[str] = set()
+    for path, (text, changing) in edits.items():  # all checked before the first write
+        if changing:
+            changed.update(changing)
+            access.writer.write_file(path, text)
+    if config.loader == "grub":
+        result = access.run(["update-grub"])
+        if result.returncode != 0:
+            raise ApplyError(
+                f"update-grub failed (exit {result.returncode}): {result.stderr.strip()}; "
+                f"/{DEFAULT_GRUB} was edited ({' '.join(args)}) but grub.cfg was not regenerated"
+            )
+    return changed
+
+
+def _change_kernel_args(access: HostAccess, args: tuple[str, ...], add: bool) -> bool:
+    config = detect_boot_config(access.host)
+    if config is None:
+        verb = "add" if add else "remove"
+        raise ApplyError(f"{NO_BOOT_CONFIG}; {verb} {' '.join(args)} yourself and reboot")
+    changed = _edit_kernel_args(access, config, args, add)
+    record = read_record(access.host)
+    requested = tuple((arg, why) for arg, why in record.requested if arg not in args)
+    if add:  # the other list is kept: a plan may add some arguments and remove others
+        new = replace(record, added=tuple(sorted({*record.added, *changed})), written=args)
+    else:
+        new = replace(record, added=tuple(a for a in record.added if a not in args), removed=args)
+    new = replace(new, where=config.where, requested=requested)
+    rewritten = write_record(access.host, access.writer, new)
+    mark_this_boot(access.host, access.writer, ARGS_WRITTEN)
+    return bool(changed) or rewritten
+
+
+@executes(AddKernelArgs)
+def _add_kernel_args(access: HostAccess, action: AddKernelArgs) -> bool:
+    return _change_kernel_args(access, action.args, add=True)
+
+
+@executes(RemoveKernelArgs)
+def _remove_kernel_args(access: HostAccess, action: RemoveKernelArgs) -> bool:
+    return _change_kernel_args(access, action.args, add=False)
+
+
+@executes(Reboot)
+def _reboot(access: HostAccess, action: Reboot) -> bool:
+    """Nothing to do once booted with the arguments, or asked for in this boot already.
+
+    Marked before asking: once systemd has the job, this process may not get to write anything.
+    """
+    cmdline = read_cmdline(access.host)
+    booted = set(action.args) <= cmdline and not set(action.without) & cmdline
+    if booted or read_boot_marks(access.host).in_this_boot(REBOOT_REQUESTED):
+        return False
+    mark_this_boot(access.host, access.writer, REBOOT_REQUESTED)
+    result = access.run(["systemctl", "reboot"])
+    if result.returncode != 0:
+        clear_mark(access.host, access.writer, REBOOT_REQUESTED)
+        raise ApplyError(f"systemctl reboot failed (exit {result.returncode}): {result.stderr.strip()}")
     return True

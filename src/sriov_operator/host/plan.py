@@ -43,10 +43,10 @@ from sriov_operator.host.actions import (
     SetVfMtu,
     in_run_order,
 )
+from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
 
-VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
 NOIOMMU_ADVICE = (
@@ -141,11 +141,14 @@ def _check_spec(desired: SriovNetworkNodeStateSpec) -> None:
         _check_interface(index, interface)
 
 
-def _ignored_fields(desired: SriovNetworkNodeStateSpec) -> list[str]:
+def _ignored_fields(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[str]:
     """Spec fields this layer does not act on: said out loud, never silently dropped."""
     warnings = []
-    if desired.system is not None and desired.system.rdma_mode:
-        warnings.append(f"system.rdmaMode {desired.system.rdma_mode!r} is not applied by this host layer")
+    if desired.system is not None and desired.system.rdma_mode and host.rdma_mode is None:
+        warnings.append(
+            f"system.rdmaMode {desired.system.rdma_mode!r}: ib_core is not loaded, so there is no RDMA "
+            "subsystem to set at run time (an ib_core.netns_mode argument applies when it loads)"
+        )
     if desired.bridges is not None and desired.bridges.ovs:
         warnings.append("bridges (OVS hardware offload bridges) are not configured by this host layer")
     for index, interface in enumerate(desired.interfaces or []):
@@ -239,6 +242,15 @@ def _module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
     if not host.modules.vfio_pci_loaded:
         actions.append(LoadModule("vfio_pci", reason=f"{who} wants the vfio-pci driver"))
     return actions
+
+
+def _vhost_net_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """tun and vhost_net for pods of a group with needVhostNet (their /dev nodes are mounted into them)."""
+    users = [g for i in desired.interfaces or [] for g in i.vf_groups or [] if g.need_vhost_net]
+    if not users or host.modules.vhost_net_ready:
+        return []
+    why = f"{_group_name(users[0])} has needVhostNet: its pods get /dev/net/tun and /dev/vhost-net"
+    return [LoadModule("tun", reason=why), LoadModule("vhost_net", reason=why)]
 
 
 def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> list[Action]:
@@ -346,8 +358,11 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
     leaves a half-applied host.
     """
     _check_spec(desired)
+    if boot_actions := kernel_arg_actions(desired, host):  # the rest is planned in the next boot
+        return Plan(in_run_order(boot_actions), tuple(_ignored_fields(desired, host)))
     found = {interface.pci_address: interface for interface in host.interfaces}
-    actions = _module_actions(desired, host)
+    actions = _module_actions(desired, host) + _vhost_net_actions(desired, host)
+    actions += rdma_mode_actions(desired, host)
     for interface in desired.interfaces or []:
         current = found.get(interface.pci_address)
         if current is None:
@@ -358,4 +373,5 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     _guard_node_links(actions, host)
-    return Plan(in_run_order(actions), tuple(_ignored_fields(desired) + _rdma_warnings(desired, host)))
+    warnings = _ignored_fields(desired, host) + _rdma_warnings(desired, host)
+    return Plan(in_run_order(actions), tuple(warnings))

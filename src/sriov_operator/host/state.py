@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.api.models import Interface, InterfaceExt, RdmaMode
+from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
@@ -23,6 +24,8 @@ from sriov_operator.host.root import (
 )
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
+VHOST_NET_DEVICES = ("dev/net/tun", "dev/vhost-net")
+IB_CORE_NETNS_MODE = "sys/module/ib_core/parameters/netns_mode"
 
 
 class DeviceRecord(Interface):
@@ -41,6 +44,7 @@ class KernelModules:
     vfio_pci_loaded: bool = False
     noiommu_enabled: bool = False
     noiommu_supported: bool = True  # vfio has the parameter (kernel built with CONFIG_VFIO_NOIOMMU)
+    vhost_net_ready: bool = False  # /dev/net/tun and /dev/vhost-net exist (loaded or built in)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class HostState:
     configured: dict[str, DeviceRecord] = field(default_factory=dict)  # PCI address -> what we applied
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
+    boot: BootState = field(default_factory=BootState)  # command line, boot configuration, our record
+    rdma_mode: RdmaMode | None = None  # the RDMA subsystem's netns mode; None while ib_core is not loaded
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -96,6 +102,7 @@ def read_kernel_modules(host: HostRoot) -> KernelModules:
         vfio_pci_loaded=host.path(MODULES, "vfio_pci").is_dir(),
         noiommu_enabled=host.read(host.path(VFIO_NOIOMMU_PARAMETER)) in {"Y", "1"},
         noiommu_supported=host.path(VFIO_NOIOMMU_PARAMETER).is_file(),
+        vhost_net_ready=all(host.path(device).exists() for device in VHOST_NET_DEVICES),
     )
 
 
@@ -118,4 +125,14 @@ def read_host_state(
         configured=read_configured(host),
         node_links=dict(node_links or {}),
         rdma_devices=_rdma_devices(host, interfaces),
+        boot=read_boot_state(host),
+        rdma_mode=read_rdma_mode(host),
     )
+
+
+def read_rdma_mode(host: HostRoot) -> RdmaMode | None:
+    """ib_core's ``netns_mode`` parameter is the live setting (``rdma system set`` changes it); Y: shared."""
+    value = host.read(host.path(IB_CORE_NETNS_MODE))
+    if value is None:
+        return None
+    return "shared" if value in {"Y", "1"} else "exclusive"

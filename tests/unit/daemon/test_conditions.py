@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sriov_operator.api.conditions import merged_all
-from sriov_operator.daemon.status import daemon_conditions
+from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_changed
 from sriov_operator.daemon.sync import Decision, Failure
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -75,3 +75,15 @@ def test_transition_time_kept_while_status_holds() -> None:
         "Degraded": "2026-01-01T00:00:00Z",
         "NoIOMMU": "2026-01-01T00:00:00Z",
     }
+
+
+def test_the_rdma_mode_read_from_the_host_is_published_and_a_change_is_a_status_change() -> None:
+    decision = Decision("idle", "Succeeded", "", "generation 1 applied")
+    conditions = daemon_conditions(decision, None, no_iommu=False)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    exclusive = daemon_status({}, [], decision, conditions, now, system={"rdmaMode": "exclusive"})
+    assert exclusive["system"] == {"rdmaMode": "exclusive"}
+    current = {"status": exclusive}
+    assert not status_changed(current, exclusive)
+    shared = daemon_status(current, [], decision, conditions, now, system={"rdmaMode": "shared"})
+    assert status_changed(current, shared)

@@ -16,6 +16,7 @@ from sriov_operator.daemon.sync import (
 )
 from sriov_operator.host.actions import BindDriver, SetNumVfs
 from sriov_operator.host.boot import BootMarks
+from sriov_operator.host.bootconfig import REBOOT_REQUESTED as ASKED
 from sriov_operator.host.plan import Plan
 
 BIND = BindDriver("0000:00:04.0", "vfio-pci", requires="none", reason="wants vfio-pci")
@@ -72,6 +73,35 @@ def seen(base: Observation = BASE, **changes: object) -> Observation:
             "InProgress",
             None,
             id="applies once DrainComplete",
+        ),
+        pytest.param(
+            seen(plan=Plan((REBOOT,)), drain_request="Reboot_Required", drain_current="DrainComplete"),
+            "apply",
+            "InProgress",
+            None,
+            id="the reboot runs once drained",
+        ),
+        pytest.param(
+            seen(
+                plan=Plan((REBOOT,)),
+                drain_request="Reboot_Required",
+                drain_current="DrainComplete",
+                host_handoff=HostHandOff(True, BootMarks("boot-1", {HANDED_OVER: "boot-1", ASKED: "boot-1"})),
+            ),
+            "wait-reboot",
+            "InProgress",
+            None,
+            id="a reboot asked for in this boot is waited for, not asked again",
+        ),
+        pytest.param(
+            seen(
+                plan=Plan((REBOOT,)),
+                host_handoff=HostHandOff(True, BootMarks("boot-2", {HANDED_OVER: "boot-2", ASKED: "boot-1"})),
+            ),
+            "request-drain",
+            "InProgress",
+            "Reboot_Required",
+            id="a reboot asked for in an earlier boot does not make the next one wait",
         ),
         pytest.param(DONE, "hand-over", "InProgress", None, id="hand over once the host matches"),
         pytest.param(

@@ -289,3 +289,10 @@ def test_operator_namespace_is_inferred_from_node_states() -> None:
             doc["metadata"]["namespace"] = "openshift-sriov-network-operator"
     assert groups(render(docs), PF0) == [("p", "0-7")]
     assert output(docs, namespace="somewhere-else")["nodeStates"] == {"w1": {}}
+
+
+def test_need_vhost_net_reaches_the_vf_group_so_the_daemon_loads_the_modules() -> None:
+    vhost_only = render([policy("vhost", numVfs=2, needVhostNet=True), *worker()])
+    assert interfaces(vhost_only)[PF0]["vfGroups"][0]["needVhostNet"] is True
+    plain = render([policy("plain", numVfs=2), *worker()])
+    assert not interfaces(plain)[PF0]["vfGroups"][0].get("needVhostNet")

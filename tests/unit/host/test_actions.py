@@ -19,24 +19,29 @@ from sriov_operator.host.actions import (
     ACTION_ORDER,
     DEFAULT_DRIVER,
     Action,
+    AddKernelArgs,
     BindDriver,
     ForgetDevice,
     LinkUp,
     LoadModule,
+    Reboot,
     RememberDevice,
+    RemoveKernelArgs,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetRdmaMode,
     SetVfMtu,
     in_run_order,
 )
 from sriov_operator.host.apply import apply_plan
+from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Plan
-from sriov_operator.host.state import DeviceRecord, read_kernel_modules
+from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_rdma_mode
 from tests.unit.host.conftest import make_host, sim_node
 
 INTEL_PF = "0000:3b:00.1"
@@ -44,6 +49,7 @@ MLX_PF = "0000:5e:00.0"
 DPDK_PORT = "0000:00:04.0"
 HOST_DOCS = Path(__file__).resolve().parents[3] / "docs" / "host.md"
 NOIOMMU = "enable_unsafe_noiommu_mode=1"
+REALLOC = "pci=realloc"
 
 
 def _pf(node: NodeHost, pci: str = INTEL_PF) -> object:
@@ -132,6 +138,30 @@ CASES: dict[type[Action], Case] = {
         (RememberDevice(INTEL_PF, DeviceRecord(pci_address=INTEL_PF), reason="t"),),
         lambda node: ForgetDevice(INTEL_PF, reason="t"),
         lambda node: INTEL_PF not in node.observe(checkpoint=False).configured,
+    ),
+    AddKernelArgs: (
+        "baremetal-intel",
+        (),
+        lambda node: AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),
+        lambda node: all(REALLOC in entry.read_text().split() for entry in bls_entries(node.host)),
+    ),
+    RemoveKernelArgs: (
+        "baremetal-intel",
+        (AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),),
+        lambda node: RemoveKernelArgs(args=(REALLOC,), where="BLS", reason="t"),
+        lambda node: all(REALLOC not in entry.read_text().split() for entry in bls_entries(node.host)),
+    ),
+    SetRdmaMode: (
+        "baremetal-mellanox",
+        (),
+        lambda node: SetRdmaMode("exclusive", reason="t"),
+        lambda node: read_rdma_mode(node.host) == "exclusive",
+    ),
+    Reboot: (
+        "baremetal-intel",
+        (AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),),
+        lambda node: Reboot(args=(REALLOC,), reason="t"),
+        lambda node: REALLOC in read_cmdline(node.host),
     ),
 }
 

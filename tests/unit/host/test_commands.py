@@ -102,11 +102,11 @@ def test_bare_metal_discover_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_plan_output_carries_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["simulate-host", "--profile", "openstack-vm", "--out", str(tmp_path / "vm")])
     state = tmp_path / "state.yaml"
-    state.write_text(DPDK_STATE + "  system: {rdmaMode: exclusive}\n")
+    state.write_text(DPDK_STATE.replace("policyName: dpdk1}", "policyName: dpdk1, vdpaType: vhost}"))
     capsys.readouterr()
     assert main(["plan", "--host-root", str(tmp_path / "vm"), "--simulate", "--state", str(state)]) == 0
     assert json.loads(capsys.readouterr().out)["warnings"] == [
-        "system.rdmaMode 'exclusive' is not applied by this host layer"
+        "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' is not applied"
     ]
 
 

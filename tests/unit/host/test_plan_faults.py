@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, System, VfGroup
+from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
 from sriov_operator.host.actions import SetNumVfs
 from sriov_operator.host.apply import apply_plan, converge
 from sriov_operator.host.executors import ApplyError
@@ -125,10 +125,8 @@ def test_a_restore_that_binds_no_driver_keeps_the_record_and_retries(vm_host: Ho
 
 def test_fields_the_host_layer_ignores_are_warned_about(mellanox_host: HostRoot) -> None:
     spec = pf_spec(MLX_PF, 2, group(vfRange="0-1", vdpaType="vhost"), linkType="IB")
-    spec = spec.model_copy(update={"system": System(rdma_mode="exclusive")})
     warnings = plan(spec, sim_node(mellanox_host).observe()).warnings
     assert warnings == (
-        "system.rdmaMode 'exclusive' is not applied by this host layer",
         f"spec.interfaces[0] ({MLX_PF}): linkType IB is not applied",
         "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' is not applied",
     )

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from sriov_operator.host.bootconfig import CPUINFO, PROC_CMDLINE
 from sriov_operator.host.openstack.configdrive import BY_LABEL_LINK
 from sriov_operator.host.openstack.metadata import META_DATA_FILE, METADATA_VERSIONS, NETWORK_DATA_FILE
 from sriov_operator.host.root import CLASS_BLOCK, DMI_ID, MODULES, PCI_DRIVERS_PROBE
+from sriov_operator.host.simulator.boot_loader import write_boot_config
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
 from sriov_operator.host.simulator.kernel import SimulatedKernel, relative_symlink, write_value
 from sriov_operator.host.simulator.model import KernelState, Profile
@@ -58,10 +60,13 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
     """
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty; the simulator needs a new directory")
+    booted = profile.cmdline.split()
     kernel = SimulatedKernel(
         out,
         KernelState(
-            iommu=profile.iommu,
+            iommu=profile.iommu and (profile.iommu_needs_arg is None or profile.iommu_needs_arg in booted),
+            iommu_present=profile.iommu,
+            iommu_needs_arg=profile.iommu_needs_arg,
             vfio_noiommu=profile.vfio_noiommu,
             compat_devlink_mode=profile.compat_devlink_mode,
             available_modules=profile.modules,
@@ -77,6 +82,13 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
         for attribute in ("bind", "unbind"):
             write_value(kernel.driver_dir(driver) / attribute, "")
     write_value(out / PCI_DRIVERS_PROBE, "")
+    write_value(out / PROC_CMDLINE, profile.cmdline)
+    kernel.set_ib_core_mode()
+    write_value(out / CPUINFO, f"processor\t: 0\nvendor_id\t: {profile.cpu_vendor}")
+    if profile.boot_loader is not None:
+        write_boot_config(
+            out, kernel.state, profile.boot_loader, [a for a in booted if not a.startswith("BOOT_IMAGE=")]
+        )
     kernel.new_boot_id()
     for device in profile.devices:
         kernel.add_device(device)

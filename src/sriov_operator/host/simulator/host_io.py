@@ -20,6 +20,7 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
     HostRoot,
 )
+from sriov_operator.host.simulator.boot_loader import rpm_ostree, update_grub
 from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, SimulatedKernel
 from sriov_operator.host.writer import HostWriter, naming
 
@@ -72,7 +73,8 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]``; nothing else is installed on the simulated host."""
+    """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, and the boot
+    loader's tools the host has (``rpm-ostree kargs``, ``update-grub``); nothing else is installed."""
 
     root: Path
 
@@ -87,6 +89,15 @@ class SimulatedCommandRunner:
             if kernel.load_module(argv[1], parameters):
                 return CommandResult(0)
             return CommandResult(1, "", f"modprobe: FATAL: Module {argv[1]} not found.")
+        if argv == ["systemctl", "reboot"]:
+            kernel.reboot()  # at once: the caller sees the new boot on its next look, as after a real one
+            return CommandResult(0)
+        if argv[:2] == ["rpm-ostree", "kargs"]:
+            return rpm_ostree(kernel.root, kernel.state, argv[2:])
+        if argv == ["update-grub"]:
+            return update_grub(kernel.root)
+        if argv[:4] == ["rdma", "system", "set", "netns"] and len(argv) == 5:
+            return kernel.set_rdma_netns(argv[4])
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 

@@ -21,7 +21,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sriov_operator.host.boot import BOOT_ID
+from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
 from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
     IOMMU_GROUPS,
@@ -30,14 +32,18 @@ from sriov_operator.host.root import (
     PCI_DRIVERS,
     VFIO_NOIOMMU_PARAMETER,
 )
+from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
+from sriov_operator.host.state import IB_CORE_NETNS_MODE
 
 STATE_FILE = ".simulator/kernel.json"
 DEVICES_DIR = "sys/devices/pci0000:00"
 LOCK_FILE = ".simulator/lock"
-ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
+ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci", "ib_core")
+IB_CORE = "ib_core"
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
+MODULE_DEVICES = {"tun": "dev/net/tun", "vhost_net": "dev/vhost-net"}  # the character device a module makes
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 MIN_MTU = 68
@@ -251,6 +257,8 @@ class SimulatedKernel:
             raise kernel_error(errno.EINVAL, path)
         if count > pf.sriov.totalvfs:
             raise kernel_error(errno.ERANGE, path)
+        if pf.sriov.bar_vfs is not None and count > pf.sriov.bar_vfs and not self._booted_with(REALLOC_ARG):
+            raise kernel_error(errno.ENOMEM, path)  # the firmware left too little BAR space
         if count == current:
             return
         if current and count:
@@ -396,10 +404,53 @@ class SimulatedKernel:
     def new_boot_id(self) -> None:
         self._write(self.root / BOOT_ID, uuid.uuid4())
 
+    def _booted_with(self, arg: str) -> bool:
+        path = self.root / PROC_CMDLINE
+        return path.is_file() and arg in path.read_text().split()
+
+    def _boot_kernel_args(self) -> None:
+        """The command line the boot loader gives, and the IOMMU it turns on (or off)."""
+        self._write(
+            self.root / PROC_CMDLINE,
+            " ".join([f"BOOT_IMAGE={KERNEL_IMAGE}", *boot_args(self.root, self.state)]),
+        )
+        self.set_ib_core_mode()
+        needs = self.state.iommu_needs_arg
+        iommu = self.state.iommu_present and (needs is None or self._booted_with(needs))
+        if iommu == self.state.iommu:
+            return
+        self.state.iommu = iommu
+        for address in self.state.devices:
+            if iommu:
+                self._join_iommu_group(address)
+            elif (group := self._iommu_group(address)) is not None:
+                self._remove(self.device_dir(address) / "iommu_group")
+                self._remove(self.root / IOMMU_GROUPS / group)
+
+    def set_ib_core_mode(self, mode: str | None = None) -> None:
+        """ib_core's netns_mode (Y: shared): ``mode``, else what the command line says, while it is loaded."""
+        if not (self.root / MODULES / IB_CORE).is_dir():
+            return
+        shared = mode == "shared" if mode else not self._booted_with(f"{IB_CORE}.netns_mode=0")
+        self._write(self.root / IB_CORE_NETNS_MODE, "Y" if shared else "N")
+
+    def set_rdma_netns(self, mode: str) -> CommandResult:
+        """``rdma system set netns <mode>``: EBUSY while another network namespace exists, as the kernel."""
+        if not (self.root / MODULES / IB_CORE).is_dir():
+            return CommandResult(1, "", "rdma: netlink RDMA family not found (ib_core not loaded)")
+        if mode not in ("shared", "exclusive"):
+            return CommandResult(255, "", f'rdma: unknown netns mode "{mode}"')
+        current = (self.root / IB_CORE_NETNS_MODE).read_text().strip()
+        if current != ("Y" if mode == "shared" else "N") and self.state.other_netns:
+            return CommandResult(1, "", "error: Device or resource busy")
+        self.set_ib_core_mode(mode)
+        return CommandResult(0)
+
     def reboot(self) -> None:
         """What a reboot leaves: no VFs, every device probed afresh by its default driver (netdevs with
-        their boot MTU and link state), only the boot modules loaded, eSwitches in legacy mode, a new
-        boot id.  Files under ``etc/`` (ours) stay."""
+        their boot MTU and link state), only the boot modules loaded, eSwitches in legacy mode, the
+        command line the boot loader reads (`boot_loader.boot_args`), a new boot id.  Files under
+        ``etc/`` (ours) and ``boot/`` stay."""
         for pf in [d for d in self.state.devices.values() if d.sriov is not None]:
             if pf.address in self.state.devices:
                 self.set_numvfs(pf.address, 0)
@@ -414,6 +465,9 @@ class SimulatedKernel:
                 self._remove(self.root / MODULES / module)
                 if driver_name := MODULE_DRIVERS.get(module):
                     self._remove(self.driver_dir(driver_name))
+                if node := MODULE_DEVICES.get(module):
+                    self._remove(self.root / node)
+        self._boot_kernel_args()
         for address in self.state.devices:
             self.probe(address)
         self.new_boot_id()
@@ -442,14 +496,26 @@ class SimulatedKernel:
     # --------------------------------------------------------------------- modules
     def load_module(self, name: str, parameters: Mapping[str, str]) -> bool:
         """False if modprobe would not find the module."""
-        if name not in (*ALWAYS_AVAILABLE_MODULES, *self.state.available_modules):
+        if name not in (
+            *ALWAYS_AVAILABLE_MODULES,
+            *self.state.loadable_modules,
+            *self.state.available_modules,
+        ):
             return False
         if name == "vfio_pci" and not (self.root / MODULES / "vfio").is_dir():
             self.load_module("vfio", {})
+        if name == "vhost_net" and not self.load_module("tun", {}):
+            return False  # modprobe loads its dependency first
         module_dir = self.root / MODULES / name
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
+        if name == RDMA_MODULE:
+            self.load_module(IB_CORE, {})
         self._mkdir(module_dir)
+        if name == IB_CORE:
+            self.set_ib_core_mode()
+        if node := MODULE_DEVICES.get(name):
+            self._write(self.root / node, "")
         if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             self._write(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")

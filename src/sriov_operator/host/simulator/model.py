@@ -32,6 +32,9 @@ class SimSriov(_SimModel):
     stride: int = 1
     vf_device: str
     vf_driver: str
+    bar_vfs: int | None = (
+        None  # VFs the firmware's BAR space holds; more fail with ENOMEM without pci=realloc
+    )
 
 
 class SimDevice(_SimModel):
@@ -63,13 +66,22 @@ class Profile(_SimModel):
     modules: list[str] = []  # modules modprobe can load (vfio and vfio_pci are always available)
     devices: list[SimDevice]
     config_drive: ConfigDriveFiles | None = None
+    boot_loader: Literal["bls", "grub", "rpm-ostree"] | None = None  # the boot configuration it has
+    cmdline: str = "BOOT_IMAGE=/vmlinuz root=/dev/sda2 ro"  # what the kernel booted with
+    iommu_needs_arg: str | None = None  # the IOMMU is on only with this argument (e.g. intel_iommu=on)
+    cpu_vendor: str = "GenuineIntel"
 
 
 class KernelState(_SimModel):
-    iommu: bool
+    iommu: bool  # on now
+    iommu_present: bool = True  # the machine has one (a reboot with iommu_needs_arg may turn it on)
+    iommu_needs_arg: str | None = None
+    ostree_kargs: list[str] = []  # the pending rpm-ostree deployment's arguments
+    other_netns: int = 0  # network namespaces besides the host's (pods): rdma netns mode is then fixed
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
     available_modules: list[str] = []
+    loadable_modules: list[str] = ["tun", "vhost_net"]  # shipped with the kernel, not loaded at boot
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
