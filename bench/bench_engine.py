@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -40,6 +41,18 @@ VFS_PER_PF = 64
 SLICE = 4
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Policy engine"
+PROFILES, DISTINCT_PCI, HETEROGENEOUS = "5 hardware profiles", "every node distinct", "every node different"
+FLEETS = {
+    # 5 models of node; every node is one of them, PCI addresses included
+    "profiles": PROFILES,
+    # the same 5 models, each node in its own PCI domain (differs only in PCI addresses)
+    "distinct-pci": DISTINCT_PCI,
+    # each node its own PCI domain, its 8 PF names in its own order, each PF one of 6 NIC
+    # models (Intel and Mellanox), its own totalvfs and MTU: no two nodes alike
+    "heterogeneous": HETEROGENEOUS,
+}
+NIC_MODELS = (("8086", "158b"), ("8086", "1593"), ("8086", "159b"), ("8086", "1572"), ("15b3", "101d"), ("15b3", "1017"))
+TOTALVFS = (64, 96, 128, 256)
 
 
 def _nic(profile: int, index: int) -> tuple[str, str]:
@@ -63,13 +76,37 @@ def _vfs(pci_address: str, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def api_objects(
-    nodes: int, policies: int, pfs: int, distinct: bool, vfs: bool = False
-) -> list[dict[str, Any]]:
-    """The cluster as the API server returns it (plain JSON dicts); ``vfs``: list each PF's VFs in status.
+def _pfs_of_node(n: int, profile: int, pfs: int, fleet: str) -> list[dict[str, Any]]:
+    """The PFs of node ``n`` in status (without VFs); see :data:`FLEETS`."""
+    rng = random.Random(n)
+    names = [PF_NAMES[i % len(PF_NAMES)] + ("" if i < len(PF_NAMES) else f"x{i}") for i in range(pfs)]
+    if fleet == HETEROGENEOUS:
+        rng.shuffle(names)
+    interfaces = []
+    for i in range(pfs):
+        vendor, device = rng.choice(NIC_MODELS) if fleet == HETEROGENEOUS else _nic(profile, i)
+        totalvfs = rng.choice(TOTALVFS) if fleet == HETEROGENEOUS else VFS_PER_PF
+        pci_address = f"{n if fleet != PROFILES else 0:04x}:{0x3B + i:02x}:00.{profile % 2}"
+        interfaces.append(
+            {
+                "name": names[i],
+                "pciAddress": pci_address,
+                "mac": f"b8:ce:f6:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}:{i:02x}",
+                "vendor": vendor,
+                "deviceID": device,
+                "totalvfs": totalvfs,
+                "numVfs": VFS_PER_PF,
+                "mtu": rng.choice((1500, 9000)) if fleet == HETEROGENEOUS else 1500,
+                "linkType": "ETH",
+            }
+        )
+    return interfaces
 
-    ``distinct``: every node has its own PCI addresses, so no two nodes render alike.
-    """
+
+def api_objects(
+    nodes: int, policies: int, pfs: int, fleet: str, vfs: bool = False
+) -> list[dict[str, Any]]:
+    """The cluster as the API server returns it (plain JSON dicts); ``vfs``: list each PF's VFs in status."""
     objects: list[dict[str, Any]] = []
     for n in range(nodes):
         name = f"worker-{n:05d}"
@@ -82,24 +119,10 @@ def api_objects(
             "hw": f"profile{profile}",
         }
         objects.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
-        interfaces = []
-        for i in range(pfs):
-            vendor, device = _nic(profile, i)
-            pci_address = f"{n if distinct else 0:04x}:{0x3B + i:02x}:00.{profile % 2}"
-            interfaces.append(
-                {
-                    "name": PF_NAMES[i % len(PF_NAMES)] + ("" if i < len(PF_NAMES) else f"x{i}"),
-                    "pciAddress": pci_address,
-                    "mac": f"b8:ce:f6:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}:{i:02x}",
-                    "vendor": vendor,
-                    "deviceID": device,
-                    "totalvfs": VFS_PER_PF,
-                    "numVfs": VFS_PER_PF,
-                    "mtu": 1500,
-                    "linkType": "ETH",
-                    **({"Vfs": _vfs(pci_address, VFS_PER_PF)} if vfs else {}),
-                }
-            )
+        interfaces = _pfs_of_node(n, profile, pfs, fleet)
+        if vfs:
+            for interface in interfaces:
+                interface["Vfs"] = _vfs(interface["pciAddress"], VFS_PER_PF)
         objects.append(
             {
                 "apiVersion": "sriovnetwork.openshift.io/v1",
@@ -143,7 +166,7 @@ def read_cluster(objects: list[dict[str, Any]]) -> ClusterObjects:
 
 def measure_api_read(nodes: int, policies: int, pfs: int) -> dict[str, Any]:
     """JSON text of list responses (NodeStates with every VF) → typed objects, the operator's resync."""
-    text = json.dumps({"items": api_objects(nodes, policies, pfs, distinct=True, vfs=True)})
+    text = json.dumps({"items": api_objects(nodes, policies, pfs, DISTINCT_PCI, vfs=True)})
     decode_s, decode_cpu_s, items = _best_of(1, lambda: json.loads(text)["items"])
     read_s, read_cpu_s, (cluster, problems) = _best_of(1, lambda: read_api_objects(items, NAMESPACE))
     assert not problems and len(cluster.node_states) == nodes, problems
@@ -170,8 +193,8 @@ def _best_of(repeat: int, run: Callable[[], Any]) -> tuple[float, float, Any]:
     return best, cpu, result
 
 
-def measure(nodes: int, policies: int, pfs: int, distinct: bool, repeat: int) -> dict[str, Any]:
-    objects = api_objects(nodes, policies, pfs, distinct)
+def measure(nodes: int, policies: int, pfs: int, fleet: str, repeat: int) -> dict[str, Any]:
+    objects = api_objects(nodes, policies, pfs, fleet)
     build_s, build_cpu_s, cluster = _best_of(1, lambda: read_cluster(objects))
     render_s, render_cpu_s, result = _best_of(
         repeat, lambda: render_cluster(cluster, resource_prefix="openshift.io")
@@ -191,7 +214,7 @@ def measure(nodes: int, policies: int, pfs: int, distinct: bool, repeat: int) ->
     one_policy_s, _, affected = _best_of(repeat, one_policy_change)
     return {
         "nodes": nodes,
-        "fleet": "every node distinct" if distinct else "5 hardware profiles",
+        "fleet": fleet,
         "policies": policies,
         "pfs": pfs,
         "build_s": round(build_s, 2),
@@ -307,7 +330,7 @@ def main() -> int:
     parser.add_argument("--pfs", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--distinct", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fleets", nargs="+", choices=sorted(FLEETS), default=list(FLEETS))
     parser.add_argument("--api", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
@@ -315,12 +338,12 @@ def main() -> int:
         print(json.dumps(measure_api_read(args.nodes[0], args.policies, args.pfs)))
         return 0
     if args.child:
-        print(json.dumps(measure(args.nodes[0], args.policies, args.pfs, args.distinct, args.repeat)))
+        print(json.dumps(measure(args.nodes[0], args.policies, args.pfs, FLEETS[args.fleets[0]], args.repeat)))
         return 0
     shape = ["--policies", str(args.policies), "--pfs", str(args.pfs), "--repeat", str(args.repeat)]
     rows = [
-        _child(["--nodes", str(nodes), *shape, *["--distinct"] * distinct])
-        for distinct in (False, True)
+        _child(["--nodes", str(nodes), *shape, "--fleets", fleet])
+        for fleet in args.fleets
         for nodes in args.nodes
     ]
     api_rows = [_child(["--api", "--nodes", str(nodes), *shape]) for nodes in args.api_nodes]

@@ -13,14 +13,15 @@ Differences from upstream (each is a way upstream exposes the wrong devices):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.api.models import InterfaceExt
 from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
 ResourceFlags = tuple[bool, bool, bool]
+Owned = tuple[CompiledPolicy, list[str]]  # a policy and the PCI addresses where it holds VFs
 
 
 def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
@@ -30,18 +31,14 @@ def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
 
 
 def owned_pci_addresses(
-    policy: CompiledPolicy, selected: Sequence[InterfaceExt], planned: dict[str, Interface]
-) -> list[str]:
-    """PFs where the policy still has its VF group after the merge."""
-    return sorted(
-        iface.pci_address
-        for iface in selected
-        if any(g.policy_name == policy.name for g in planned[iface.pci_address].vf_groups or [])
-    )
-
-
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
+    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]], holders: Mapping[str, frozenset[str]]
+) -> list[Owned]:
+    """Each policy (in ``selections`` order) with the PFs where it still has its VF group after the merge;
+    ``holders``: PCI address → names of the policies holding VF groups there (see ``PlannedPf.holders``)."""
+    return [
+        (policy, sorted(iface.pci_address for iface in selected if policy.name in holders[iface.pci_address]))
+        for policy, selected in selections
+    ]
 
 
 def _link_type(policy: CompiledPolicy) -> str | None:
@@ -85,34 +82,49 @@ class _NodeView:
 
 
 def device_plugin_resources(
-    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
-    planned: dict[str, Interface],
-    interfaces: Sequence[InterfaceExt],
-    nics: NicTable,
-    resource_prefix: str,
+    owned: Sequence[Owned], interfaces: Sequence[InterfaceExt], nics: NicTable, resource_prefix: str
 ) -> list[dict[str, Any]]:
-    """``resourceList`` entries, sorted by resourceName; ``selections`` in apply order."""
+    """``resourceList`` entries, sorted by resourceName; ``owned`` (see :func:`owned_pci_addresses`) in
+    apply order."""
     view = _NodeView(interfaces)
-    by_resource: dict[str, list[tuple[CompiledPolicy, list[str]]]] = {}
+    by_resource: dict[str, list[Owned]] = {}
     flags: dict[str, set[ResourceFlags]] = {}
-    for policy, selected in selections:
+    for policy, pcis in owned:
         flags.setdefault(policy.resource_name, set()).add(resource_flags(policy))
-        owned = owned_pci_addresses(policy, selected, planned)
-        if owned:
-            by_resource.setdefault(policy.resource_name, []).append((policy, owned))
+        if pcis:
+            by_resource.setdefault(policy.resource_name, []).append((policy, pcis))
     resources = []
     for resource_name in sorted(by_resource):
         if len(flags[resource_name]) > 1:
             continue
         contributors = by_resource[resource_name]
+        # ordered sets: the first contributor's values first
+        vendors: dict[str, None] = {}
+        devices: dict[str, None] = {}
+        pf_names: dict[str, None] = {}
+        root_devices: dict[str, None] = {}
+        addresses: dict[str, None] = {}
+        link_types: dict[str, None] = {}
+        for policy, pcis in contributors:
+            held = set(pcis)
+            if policy.vendor:
+                vendors[policy.vendor] = None
+            if device := _device_id(policy, nics):
+                devices[device] = None
+            pf_names.update(dict.fromkeys(view.pf_names(policy, held)))
+            root_devices.update(dict.fromkeys(view.root_devices(policy, held)))
+            if policy.net_filter:
+                addresses.update(dict.fromkeys(pcis))
+            if link_type := _link_type(policy):
+                link_types[link_type] = None
         winner = contributors[-1][0].policy.spec  # highest priority: applied last
         selectors: dict[str, Any] = {
-            "vendors": _unique(p.vendor for p, _ in contributors if p.vendor),
-            "devices": _unique(d for p, _ in contributors if (d := _device_id(p, nics))),
-            "pfNames": _unique(e for p, owned in contributors for e in view.pf_names(p, set(owned))),
-            "rootDevices": _unique(r for p, owned in contributors for r in view.root_devices(p, set(owned))),
-            "pciAddresses": _unique(pci for p, owned in contributors if p.net_filter for pci in owned),
-            "linkTypes": _unique(t for p, _ in contributors if (t := _link_type(p))),
+            "vendors": list(vendors),
+            "devices": list(devices),
+            "pfNames": list(pf_names),
+            "rootDevices": list(root_devices),
+            "pciAddresses": list(addresses),
+            "linkTypes": list(link_types),
             "isRdma": winner.is_rdma,
             "needVhostNet": winner.need_vhost_net,
             "vdpaType": winner.vdpa_type or "",

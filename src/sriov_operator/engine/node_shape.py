@@ -12,13 +12,14 @@ replacement keeps the sort order because both address lists are sorted.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt
+from sriov_operator.engine.merge import PlannedPf
 from sriov_operator.engine.problems import Problem
 
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]")
@@ -38,16 +39,18 @@ _READ_BY_RULES = attrgetter(
 )
 
 
+def pf_shape(iface: InterfaceExt, named_addresses: frozenset[str]) -> Hashable:
+    """Everything of a PF the rules read; its address only where it matters."""
+    return (
+        iface.pci_address if _address_matters(iface.pci_address, named_addresses) else None,
+        tuple(iface.alt_names) if iface.alt_names else (),
+        _READ_BY_RULES(iface),
+    )
+
+
 def node_shape(ordered: Sequence[InterfaceExt], named_addresses: frozenset[str]) -> tuple[Hashable, ...]:
     """Everything of a node's PFs the rules read; an address only where it matters."""
-    return tuple(
-        (
-            i.pci_address if _address_matters(i.pci_address, named_addresses) else None,
-            tuple(i.alt_names) if i.alt_names else (),
-            _READ_BY_RULES(i),
-        )
-        for i in ordered
-    )
+    return tuple(pf_shape(i, named_addresses) for i in ordered)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class NodeRender:
                 _readdressed_resource(r, mapping) if i in self._resources_with_addresses else r
                 for i, r in enumerate(resources)
             ]
-        problems = [_readdressed_problem(p, mapping) for p in self.problems]
+        problems = [readdressed_problem(p, mapping) for p in self.problems]
         return NodeRender(spec, resources, problems)
 
 
@@ -85,7 +88,7 @@ def _readdressed_resource(resource: dict[str, Any], mapping: Mapping[str, str]) 
     return {**resource, "selectors": {**selectors, "pciAddresses": addresses}}
 
 
-def _readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Problem:
+def readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Problem:
     """Messages name PFs by address (``describe_pf``); all are replaced at once, never one into another."""
     named = [(old, new) for old, new in mapping.items() if old != new and old in problem.message]
     if not named:
@@ -96,3 +99,50 @@ def _readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Proble
     for number, (_, new) in enumerate(named):
         message = message.replace(f"\0{number}\0", new)
     return Problem(problem.ref, problem.field, message, problem.severity)
+
+
+class PfMemo:
+    """What the rules make of one PF, kept for every PF alike in ``pf_shape``.
+
+    Most rules and the merge look at one PF at a time, so a fleet whose nodes share
+    no shape still shares its PFs: a heterogeneous node costs lookups, not rule
+    runs.  A PF elsewhere gets the kept result with its own address.
+    """
+
+    def __init__(self, named_addresses: frozenset[str]) -> None:
+        self._named_addresses = named_addresses
+        self._shape_ids: dict[Hashable, int] = {}
+        self._problems: dict[Hashable, tuple[str, list[list[Problem]]]] = {}
+        self._plans: dict[Hashable, tuple[str, dict[str, Any], frozenset[str]]] = {}
+
+    def shape_id(self, iface: InterfaceExt) -> int:
+        """A small number for the PF's ``pf_shape`` (equal shapes, equal numbers), for cheap keys."""
+        return self._shape_ids.setdefault(pf_shape(iface, self._named_addresses), len(self._shape_ids))
+
+    def problems(self, key: Hashable, address: str, find: Callable[[], list[list[Problem]]]) -> list[list[Problem]]:
+        """``find()``'s answer for the PF at ``address`` (lists of problems, e.g. one per policy);
+        ``key`` holds the PF's ``shape_id`` and the rule's other inputs."""
+        known = self._problems.get(key)
+        if known is None:
+            found = find()
+            self._problems[key] = (address, found)
+            return [list(problems) for problems in found]
+        first_address, found = known
+        if first_address == address:
+            return [list(problems) for problems in found]
+        mapping = {first_address: address}
+        return [[readdressed_problem(problem, mapping) for problem in problems] for problems in found]
+
+    def plan(
+        self, key: Hashable, address: str, make: Callable[[], PlannedPf]
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        """The PF's NodeState spec entry and the policies holding VF groups there (read-only, shared)."""
+        known = self._plans.get(key)
+        if known is None:
+            plan = make()
+            known = (address, plan.to_k8s(), plan.holders)
+            self._plans[key] = known
+        first_address, entry, holders = known
+        if first_address != address:
+            entry = {**entry, "pciAddress": address}
+        return entry, holders

@@ -6,7 +6,7 @@ across nodes and lists the nodes once (5,000 identical lines help nobody).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from sriov_operator.api.models import InterfaceExt
@@ -18,6 +18,7 @@ from sriov_operator.engine.problems import Problem, error, warning
 from sriov_operator.engine.selection import CompiledPolicy
 
 Selection = tuple[CompiledPolicy, Sequence[InterfaceExt]]
+SharingOnPf = Callable[[Sequence[tuple[CompiledPolicy, InterfaceExt]]], list[Problem]]
 
 
 def describe_pf(iface: InterfaceExt) -> str:
@@ -184,8 +185,21 @@ def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Prob
     ]
 
 
-def validate_policies_together(selections: Sequence[Selection]) -> list[Problem]:
-    """Conflicts between the policies applied to one node: shared PFs, root devices, resource names."""
+def validate_sharing_on_pf(sharing: Sequence[tuple[CompiledPolicy, InterfaceExt]]) -> list[Problem]:
+    """Each pair of the policies applied to one PF (``sharing``: (policy, that PF), in apply order)."""
+    problems: list[Problem] = []
+    for (a, iface), (b, _) in combinations(sharing, 2):
+        problems += _pair_on_pf(a, b, iface)
+    return problems
+
+
+def validate_policies_together(
+    selections: Sequence[Selection], on_pf: SharingOnPf = validate_sharing_on_pf
+) -> list[Problem]:
+    """Conflicts between the policies applied to one node: shared PFs, root devices, resource names.
+
+    ``on_pf``: :func:`validate_sharing_on_pf`, or a function giving the same answers (a memo).
+    """
     by_pf: dict[str, list[tuple[CompiledPolicy, InterfaceExt]]] = {}
     by_root: dict[str, list[CompiledPolicy]] = {}
     by_resource: dict[str, list[CompiledPolicy]] = {}
@@ -197,8 +211,8 @@ def validate_policies_together(selections: Sequence[Selection]) -> list[Problem]
         by_resource.setdefault(policy.resource_name, []).append(policy)
     problems: list[Problem] = []
     for sharing in by_pf.values():
-        for (a, iface), (b, _) in combinations(sharing, 2):
-            problems += _pair_on_pf(a, b, iface)
+        if len(sharing) > 1:
+            problems += on_pf(sharing)
     for root, policies in by_root.items():
         for a, b in combinations(policies, 2):
             problems += [

@@ -9,7 +9,7 @@ after it, then :func:`render_nodes` for that subset.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +19,14 @@ from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, p
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
-from sriov_operator.engine.merge import merge_policies, node_state_spec
+from sriov_operator.engine.merge import appliers_by_pf, merge_on_pf, node_state_spec
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
-from sriov_operator.engine.node_shape import NodeRender, node_shape, ordered_by_address
+from sriov_operator.engine.node_shape import NodeRender, PfMemo, node_shape, ordered_by_address
 from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
 from sriov_operator.engine.placement_validation import (
     Selection,
+    validate_sharing_on_pf,
     validate_policies_together,
     validate_policy_on_node,
 )
@@ -34,6 +35,7 @@ from sriov_operator.engine.problems import Problem, error, split_by_severity, wa
 from sriov_operator.engine.selection import (
     CompiledPolicy,
     PoliciesByNodeSelector,
+    PoliciesByPf,
     compile_policy,
     config_daemon_node_selector,
     labels_match,
@@ -56,7 +58,9 @@ class Prepared:
     rdma_mode_by_node: Mapping[str, RdmaMode]
     problems: tuple[Problem, ...]
     by_node_selector: PoliciesByNodeSelector
+    by_pf: PoliciesByPf
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
+    pf_memo: PfMemo  # shared by the nodes rendered with this preparation
 
     def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
@@ -145,7 +149,9 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         rdma_mode,
         tuple(problems),
         PoliciesByNodeSelector(policies),
+        PoliciesByPf(policies),
         frozenset(address for policy in policies for address in policy.root_devices),
+        PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
     )
 
 
@@ -169,14 +175,52 @@ def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[
     return gathered
 
 
+def _problems_on_pfs(
+    prep: Prepared, selected: list[tuple[int, list[InterfaceExt]]], virtual: bool, shapes: Mapping[int, int]
+) -> dict[tuple[int, int], list[Problem]]:
+    """``validate_policy_on_node`` of each policy on each PF it selects, keyed (policy index, id(PF)).
+
+    Its rules read one PF at a time (but for numVfs 0, left to the caller), so the answers for
+    all policies on one PF are kept in ``prep.pf_memo`` for every PF alike.
+    """
+    policies_on_pf: dict[int, tuple[InterfaceExt, list[int]]] = {}
+    for index, pfs in selected:
+        if prep.policies[index].num_vfs:
+            for iface in pfs:
+                policies_on_pf.setdefault(id(iface), (iface, []))[1].append(index)
+    found: dict[tuple[int, int], list[Problem]] = {}
+    for key, (iface, indexes) in policies_on_pf.items():
+
+        def validate(iface: InterfaceExt = iface, indexes: list[int] = indexes) -> list[list[Problem]]:
+            return [
+                validate_policy_on_node(prep.policies[i], [iface], virtual, prep.nics, prep.strict_nics)
+                for i in indexes
+            ]
+
+        answers = prep.pf_memo.problems(
+            ("policies on PF", virtual, shapes[key], tuple(indexes)), iface.pci_address, validate
+        )
+        found.update(zip([(i, key) for i in indexes], answers, strict=True))
+    return found
+
+
 def _applied_selections(
-    prep: Prepared, policies: list[CompiledPolicy], virtual: bool, interfaces: list[InterfaceExt]
+    prep: Prepared,
+    applicable: tuple[int, ...],
+    virtual: bool,
+    interfaces: list[InterfaceExt],
+    shapes: Mapping[int, int],
 ) -> tuple[list[Selection], list[Problem]]:
     selections: list[Selection] = []
     problems: list[Problem] = []
-    for policy in policies:
-        selected = [iface for iface in interfaces if policy.selects(iface)]
-        found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
+    selected_on_node = prep.by_pf.selected_on_node(applicable, interfaces)
+    on_pfs = _problems_on_pfs(prep, selected_on_node, virtual, shapes)
+    for index, selected in selected_on_node:
+        policy = prep.policies[index]
+        if policy.num_vfs:
+            found = [problem for iface in selected for problem in on_pfs[index, id(iface)]]
+        else:
+            found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
         problems += found
         if any(p.severity == "error" for p in found):
             continue  # not applied on this node; the error says why
@@ -221,13 +265,32 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
 
 
 def _render_discovered(
-    prep: Prepared, node: Node, policies: list[CompiledPolicy], interfaces: list[InterfaceExt]
+    prep: Prepared, node: Node, applicable: tuple[int, ...], interfaces: list[InterfaceExt]
 ) -> NodeRender:
-    selections, problems = _applied_selections(prep, policies, node.is_virtual, interfaces)
-    problems += validate_policies_together(selections)
-    planned = merge_policies(selections)
-    for policy, selected in selections:
-        if selected and not owned_pci_addresses(policy, selected, planned):
+    shapes = {id(iface): prep.pf_memo.shape_id(iface) for iface in interfaces}
+
+    def sharing_on_pf(sharing: Sequence[tuple[CompiledPolicy, InterfaceExt]]) -> list[Problem]:
+        iface = sharing[0][1]
+        [found] = prep.pf_memo.problems(
+            ("sharing a PF", shapes[id(iface)], tuple(policy.name for policy, _ in sharing)),
+            iface.pci_address,
+            lambda: [validate_sharing_on_pf(sharing)],
+        )
+        return found
+
+    selections, problems = _applied_selections(prep, applicable, node.is_virtual, interfaces, shapes)
+    problems += validate_policies_together(selections, sharing_on_pf)
+    entries: dict[str, dict[str, Any]] = {}
+    holders: dict[str, frozenset[str]] = {}
+    for pci, (iface, appliers) in appliers_by_pf(selections).items():
+        entries[pci], holders[pci] = prep.pf_memo.plan(
+            (shapes[id(iface)], tuple((policy.name, equal) for policy, equal in appliers)),
+            pci,
+            lambda iface=iface, appliers=appliers: merge_on_pf(iface, appliers),  # type: ignore[misc]
+        )
+    owned = owned_pci_addresses(selections, holders)
+    for (policy, selected), (_, pcis) in zip(selections, owned, strict=True):
+        if selected and not pcis:
             problems.append(
                 warning(
                     policy_ref(policy.policy),
@@ -236,8 +299,8 @@ def _render_discovered(
                     "name) take every PF it selects, so it configures and exposes nothing there",
                 )
             )
-    resources = device_plugin_resources(selections, planned, interfaces, prep.nics, prep.resource_prefix)
-    return NodeRender(node_state_spec(planned, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+    resources = device_plugin_resources(owned, interfaces, prep.nics, prep.resource_prefix)
+    return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
@@ -269,7 +332,7 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
         if shared_addresses == addresses:
             return shared
         return shared.readdressed(dict(zip(shared_addresses, addresses, strict=True)))
-    rendered = _render_discovered(prep, node, [prep.policies[index] for index in applicable], interfaces)
+    rendered = _render_discovered(prep, node, applicable, interfaces)
     if memo is not None:
         memo[key] = (rendered, addresses)
     return rendered
