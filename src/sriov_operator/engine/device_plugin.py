@@ -13,7 +13,9 @@ Differences from upstream (each is a way upstream exposes the wrong devices):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt
@@ -21,6 +23,7 @@ from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
 ResourceFlags = tuple[bool, bool, bool]
+SELECTOR_LISTS = ("vendors", "devices", "pfNames", "rootDevices", "pciAddresses", "linkTypes")
 Owned = tuple[CompiledPolicy, list[str]]  # a policy and the PCI addresses where it holds VFs
 
 
@@ -78,63 +81,102 @@ class _NodeView:
         return entries
 
     def root_devices(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
+        if not policy.root_devices:
+            return []
         return [pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned]
 
 
-def device_plugin_resources(
-    owned: Sequence[Owned], interfaces: Sequence[InterfaceExt], nics: NicTable, resource_prefix: str
-) -> list[dict[str, Any]]:
-    """``resourceList`` entries, sorted by resourceName; ``owned`` (see :func:`owned_pci_addresses`) in
-    apply order."""
-    view = _NodeView(interfaces)
-    by_resource: dict[str, list[Owned]] = {}
-    flags: dict[str, set[ResourceFlags]] = {}
-    for policy, pcis in owned:
-        flags.setdefault(policy.resource_name, set()).add(resource_flags(policy))
-        if pcis:
-            by_resource.setdefault(policy.resource_name, []).append((policy, pcis))
-    resources = []
-    for resource_name in sorted(by_resource):
-        if len(flags[resource_name]) > 1:
-            continue
-        contributors = by_resource[resource_name]
-        # ordered sets: the first contributor's values first
-        vendors: dict[str, None] = {}
-        devices: dict[str, None] = {}
-        pf_names: dict[str, None] = {}
-        root_devices: dict[str, None] = {}
-        addresses: dict[str, None] = {}
-        link_types: dict[str, None] = {}
-        for policy, pcis in contributors:
-            held = set(pcis)
-            if policy.vendor:
-                vendors[policy.vendor] = None
-            if device := _device_id(policy, nics):
-                devices[device] = None
-            pf_names.update(dict.fromkeys(view.pf_names(policy, held)))
-            root_devices.update(dict.fromkeys(view.root_devices(policy, held)))
-            if policy.net_filter:
-                addresses.update(dict.fromkeys(pcis))
-            if link_type := _link_type(policy):
-                link_types[link_type] = None
-        winner = contributors[-1][0].policy.spec  # highest priority: applied last
-        selectors: dict[str, Any] = {
-            "vendors": list(vendors),
-            "devices": list(devices),
-            "pfNames": list(pf_names),
-            "rootDevices": list(root_devices),
-            "pciAddresses": list(addresses),
-            "linkTypes": list(link_types),
-            "isRdma": winner.is_rdma,
-            "needVhostNet": winner.need_vhost_net,
-            "vdpaType": winner.vdpa_type or "",
-        }
-        resources.append(
-            {
-                "resourceName": resource_name,
-                "resourcePrefix": resource_prefix,
-                "excludeTopology": winner.exclude_topology,
-                "selectors": selectors,
-            }
+@dataclass(frozen=True)
+class _Fixed:
+    """What a policy adds to its resource's selectors on every node it contributes on."""
+
+    flags: ResourceFlags
+    vendors: tuple[str, ...]
+    devices: tuple[str, ...]
+    link_types: tuple[str, ...]
+
+
+class ResourceLists:
+    """Each node's ``resourceList``; what a policy adds on every node is worked out once per policy."""
+
+    def __init__(self, nics: NicTable, resource_prefix: str) -> None:
+        self._nics = nics
+        self._resource_prefix = resource_prefix
+        self._fixed: dict[str, _Fixed] = {}  # by policy name
+        # entries are the same on every node where the same policies contribute the same values;
+        # one dict serves them all (results are read-only)
+        self._resources: dict[Hashable, dict[str, Any]] = {}
+
+    def _fixed_of(self, policy: CompiledPolicy) -> _Fixed:
+        fixed = self._fixed.get(policy.name)
+        if fixed is None:
+            device, link_type = _device_id(policy, self._nics), _link_type(policy)
+            fixed = _Fixed(
+                resource_flags(policy),
+                (policy.vendor,) if policy.vendor else (),
+                (device,) if device else (),
+                (link_type,) if link_type else (),
+            )
+            self._fixed[policy.name] = fixed
+        return fixed
+
+    def _contribution(
+        self, policy: CompiledPolicy, pcis: list[str], view: _NodeView
+    ) -> tuple[tuple[str, ...], ...]:
+        """What the policy owning ``pcis`` adds to each of :data:`SELECTOR_LISTS` on this node."""
+        fixed, held = self._fixed_of(policy), set(pcis)
+        return (
+            fixed.vendors,
+            fixed.devices,
+            tuple(view.pf_names(policy, held)),
+            tuple(view.root_devices(policy, held)),
+            tuple(pcis) if policy.net_filter else (),
+            fixed.link_types,
         )
-    return resources
+
+    def _resource(
+        self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
+    ) -> dict[str, Any]:
+        """One ``resourceList`` entry from each contributor's part; ``winner``: the one applied last."""
+        columns = (
+            parts[0]
+            if len(parts) == 1
+            else tuple(tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True))
+        )
+        spec = winner.policy.spec
+        return {
+            "resourceName": resource_name,
+            "resourcePrefix": self._resource_prefix,
+            "excludeTopology": spec.exclude_topology,
+            "selectors": {
+                **{key: list(values) for key, values in zip(SELECTOR_LISTS, columns, strict=True)},
+                "isRdma": spec.is_rdma,
+                "needVhostNet": spec.need_vhost_net,
+                "vdpaType": spec.vdpa_type or "",
+            },
+        }
+
+    def for_node(self, owned: Sequence[Owned], interfaces: Sequence[InterfaceExt]) -> list[dict[str, Any]]:
+        """``resourceList`` entries, sorted by resourceName; ``owned`` (see :func:`owned_pci_addresses`)
+        in apply order."""
+        view = _NodeView(interfaces)
+        by_resource: dict[str, list[Owned]] = {}
+        flags: dict[str, set[ResourceFlags]] = {}
+        for policy, pcis in owned:
+            flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
+            if pcis:
+                by_resource.setdefault(policy.resource_name, []).append((policy, pcis))
+        resources = []
+        for resource_name in sorted(by_resource):
+            if len(flags[resource_name]) > 1:
+                continue
+            contributors = by_resource[resource_name]
+            parts = tuple(self._contribution(policy, pcis, view) for policy, pcis in contributors)
+            key = (resource_name, tuple(policy.name for policy, _ in contributors), parts)
+            resource = self._resources.get(key)
+            if resource is None:
+                resource = self._resource(resource_name, contributors[-1][0], parts)
+                if not any(policy.net_filter for policy, _ in contributors):  # else it names this node's PFs
+                    self._resources[key] = resource
+            resources.append(resource)
+        return resources

@@ -20,7 +20,9 @@ from typing import Any
 
 from sriov_operator.api.models import InterfaceExt
 from sriov_operator.engine.merge import PlannedPf
+from sriov_operator.engine.placement_validation import validate_applied_policies
 from sriov_operator.engine.problems import Problem
+from sriov_operator.engine.selection import CompiledPolicy
 
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]")
 
@@ -46,11 +48,6 @@ def pf_shape(iface: InterfaceExt, named_addresses: frozenset[str]) -> Hashable:
         tuple(iface.alt_names) if iface.alt_names else (),
         _READ_BY_RULES(iface),
     )
-
-
-def node_shape(ordered: Sequence[InterfaceExt], named_addresses: frozenset[str]) -> tuple[Hashable, ...]:
-    """Everything of a node's PFs the rules read; an address only where it matters."""
-    return tuple(pf_shape(i, named_addresses) for i in ordered)
 
 
 @dataclass(frozen=True)
@@ -113,6 +110,7 @@ class PfMemo:
         self._named_addresses = named_addresses
         self._shape_ids: dict[Hashable, int] = {}
         self._problems: dict[Hashable, tuple[str, list[list[Problem]]]] = {}
+        self._together: dict[tuple[str, ...], list[Problem]] = {}
         self._plans: dict[Hashable, tuple[str, dict[str, Any], frozenset[str]]] = {}
 
     def shape_id(self, iface: InterfaceExt) -> int:
@@ -132,6 +130,15 @@ class PfMemo:
             return [list(problems) for problems in found]
         mapping = {first_address: address}
         return [[readdressed_problem(problem, mapping) for problem in problems] for problems in found]
+
+    def policies_together(self, applied: Sequence[CompiledPolicy]) -> list[Problem]:
+        """``validate_applied_policies``, kept for each list of applied policies (they name no PF)."""
+        key = tuple(policy.name for policy in applied)
+        found = self._together.get(key)
+        if found is None:
+            found = validate_applied_policies(applied)
+            self._together[key] = found
+        return list(found)
 
     def plan(
         self, key: Hashable, address: str, make: Callable[[], PlannedPf]

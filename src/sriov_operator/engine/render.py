@@ -17,12 +17,12 @@ from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeSt
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
 from sriov_operator.engine.cycles import cycle_collector_paused
-from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
+from sriov_operator.engine.device_plugin import ResourceLists, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
 from sriov_operator.engine.merge import appliers_by_pf, merge_on_pf, node_state_spec
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
-from sriov_operator.engine.node_shape import NodeRender, PfMemo, node_shape, ordered_by_address
+from sriov_operator.engine.node_shape import NodeRender, PfMemo, ordered_by_address
 from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
 from sriov_operator.engine.placement_validation import (
     Selection,
@@ -61,6 +61,7 @@ class Prepared:
     by_pf: PoliciesByPf
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
     pf_memo: PfMemo  # shared by the nodes rendered with this preparation
+    resource_lists: ResourceLists
 
     def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
@@ -152,6 +153,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         PoliciesByPf(policies),
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
+        ResourceLists(nics, resource_prefix),
     )
 
 
@@ -265,9 +267,9 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
 
 
 def _render_discovered(
-    prep: Prepared, node: Node, applicable: tuple[int, ...], interfaces: list[InterfaceExt]
+    prep: Prepared, node: Node, applicable: tuple[int, ...], interfaces: list[InterfaceExt], shape: tuple[int, ...]
 ) -> NodeRender:
-    shapes = {id(iface): prep.pf_memo.shape_id(iface) for iface in interfaces}
+    shapes = {id(iface): shape_id for iface, shape_id in zip(interfaces, shape, strict=True)}
 
     def sharing_on_pf(sharing: Sequence[tuple[CompiledPolicy, InterfaceExt]]) -> list[Problem]:
         iface = sharing[0][1]
@@ -279,7 +281,7 @@ def _render_discovered(
         return found
 
     selections, problems = _applied_selections(prep, applicable, node.is_virtual, interfaces, shapes)
-    problems += validate_policies_together(selections, sharing_on_pf)
+    problems += validate_policies_together(selections, sharing_on_pf, prep.pf_memo.policies_together)
     entries: dict[str, dict[str, Any]] = {}
     holders: dict[str, frozenset[str]] = {}
     for pci, (iface, appliers) in appliers_by_pf(selections).items():
@@ -299,7 +301,7 @@ def _render_discovered(
                     "name) take every PF it selects, so it configures and exposes nothing there",
                 )
             )
-    resources = device_plugin_resources(owned, interfaces, prep.nics, prep.resource_prefix)
+    resources = prep.resource_lists.for_node(owned, interfaces)
     return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
 
 
@@ -321,9 +323,10 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
         return _undiscovered(prep, node, applicable)
     interfaces = ordered_by_address(status.interfaces)
     addresses = tuple(iface.pci_address for iface in interfaces)
+    shape = tuple(prep.pf_memo.shape_id(iface) for iface in interfaces)  # PFs alike up to addresses
     key = (
         applicable,
-        node_shape(interfaces, prep.root_device_addresses),
+        shape,
         prep.rdma_mode_by_node.get(node.name),
         node.is_virtual,
     )
@@ -332,7 +335,7 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
         if shared_addresses == addresses:
             return shared
         return shared.readdressed(dict(zip(shared_addresses, addresses, strict=True)))
-    rendered = _render_discovered(prep, node, applicable, interfaces)
+    rendered = _render_discovered(prep, node, applicable, interfaces, shape)
     if memo is not None:
         memo[key] = (rendered, addresses)
     return rendered
