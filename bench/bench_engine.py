@@ -51,7 +51,14 @@ FLEETS = {
     # models (Intel and Mellanox), its own totalvfs and MTU: no two nodes alike
     "heterogeneous": HETEROGENEOUS,
 }
-NIC_MODELS = (("8086", "158b"), ("8086", "1593"), ("8086", "159b"), ("8086", "1572"), ("15b3", "101d"), ("15b3", "1017"))
+NIC_MODELS = (
+    ("8086", "158b"),
+    ("8086", "1593"),
+    ("8086", "159b"),
+    ("8086", "1572"),
+    ("15b3", "101d"),
+    ("15b3", "1017"),
+)
 TOTALVFS = (64, 96, 128, 256)
 
 
@@ -103,9 +110,7 @@ def _pfs_of_node(n: int, profile: int, pfs: int, fleet: str) -> list[dict[str, A
     return interfaces
 
 
-def api_objects(
-    nodes: int, policies: int, pfs: int, fleet: str, vfs: bool = False
-) -> list[dict[str, Any]]:
+def api_objects(nodes: int, policies: int, pfs: int, fleet: str, vfs: bool = False) -> list[dict[str, Any]]:
     """The cluster as the API server returns it (plain JSON dicts); ``vfs``: list each PF's VFs in status."""
     objects: list[dict[str, Any]] = []
     for n in range(nodes):
@@ -338,7 +343,9 @@ def main() -> int:
         print(json.dumps(measure_api_read(args.nodes[0], args.policies, args.pfs)))
         return 0
     if args.child:
-        print(json.dumps(measure(args.nodes[0], args.policies, args.pfs, FLEETS[args.fleets[0]], args.repeat)))
+        print(
+            json.dumps(measure(args.nodes[0], args.policies, args.pfs, FLEETS[args.fleets[0]], args.repeat))
+        )
         return 0
     shape = ["--policies", str(args.policies), "--pfs", str(args.pfs), "--repeat", str(args.repeat)]
     rows = [

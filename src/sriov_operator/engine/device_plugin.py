@@ -141,7 +141,9 @@ class ResourceLists:
         columns = (
             parts[0]
             if len(parts) == 1
-            else tuple(tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True))
+            else tuple(
+                tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
+            )
         )
         spec = winner.policy.spec
         return {

@@ -59,7 +59,9 @@ class PlannedPf:
                 "name": self.iface.name,
                 "linkType": spec.link_type,
                 "eSwitchMode": spec.e_switch_mode,
-                "vfGroups": [_vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)],
+                "vfGroups": [
+                    _vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)
+                ],
                 "externallyManaged": spec.externally_managed,
             }
         )

@@ -109,7 +109,7 @@ class PfMemo:
     def __init__(self, named_addresses: frozenset[str]) -> None:
         self._named_addresses = named_addresses
         self._shape_ids: dict[Hashable, int] = {}
-        self._problems: dict[Hashable, tuple[str, list[list[Problem]]]] = {}
+        self._problems: dict[Hashable, tuple[str, tuple[tuple[Problem, ...], ...]]] = {}
         self._together: dict[tuple[str, ...], list[Problem]] = {}
         self._plans: dict[Hashable, tuple[str, dict[str, Any], frozenset[str]]] = {}
 
@@ -117,19 +117,22 @@ class PfMemo:
         """A small number for the PF's ``pf_shape`` (equal shapes, equal numbers), for cheap keys."""
         return self._shape_ids.setdefault(pf_shape(iface, self._named_addresses), len(self._shape_ids))
 
-    def problems(self, key: Hashable, address: str, find: Callable[[], list[list[Problem]]]) -> list[list[Problem]]:
+    def problems(
+        self, key: Hashable, address: str, find: Callable[[], list[list[Problem]]]
+    ) -> tuple[tuple[Problem, ...], ...]:
         """``find()``'s answer for the PF at ``address`` (lists of problems, e.g. one per policy);
         ``key`` holds the PF's ``shape_id`` and the rule's other inputs."""
         known = self._problems.get(key)
         if known is None:
-            found = find()
-            self._problems[key] = (address, found)
-            return [list(problems) for problems in found]
+            known = (address, tuple(tuple(problems) for problems in find()))
+            self._problems[key] = known
         first_address, found = known
-        if first_address == address:
-            return [list(problems) for problems in found]
+        if first_address == address or not any(found):
+            return found
         mapping = {first_address: address}
-        return [[readdressed_problem(problem, mapping) for problem in problems] for problems in found]
+        return tuple(
+            tuple(readdressed_problem(problem, mapping) for problem in problems) for problems in found
+        )
 
     def policies_together(self, applied: Sequence[CompiledPolicy]) -> list[Problem]:
         """``validate_applied_policies``, kept for each list of applied policies (they name no PF)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
@@ -26,9 +27,9 @@ from sriov_operator.engine.node_shape import NodeRender, PfMemo, ordered_by_addr
 from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
 from sriov_operator.engine.placement_validation import (
     Selection,
-    validate_sharing_on_pf,
     validate_policies_together,
     validate_policy_on_node,
+    validate_sharing_on_pf,
 )
 from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
 from sriov_operator.engine.problems import Problem, error, split_by_severity, warning
@@ -179,7 +180,7 @@ def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[
 
 def _problems_on_pfs(
     prep: Prepared, selected: list[tuple[int, list[InterfaceExt]]], virtual: bool, shapes: Mapping[int, int]
-) -> dict[tuple[int, int], list[Problem]]:
+) -> dict[tuple[int, int], tuple[Problem, ...]]:
     """``validate_policy_on_node`` of each policy on each PF it selects, keyed (policy index, id(PF)).
 
     Its rules read one PF at a time (but for numVfs 0, left to the caller), so the answers for
@@ -190,7 +191,7 @@ def _problems_on_pfs(
         if prep.policies[index].num_vfs:
             for iface in pfs:
                 policies_on_pf.setdefault(id(iface), (iface, []))[1].append(index)
-    found: dict[tuple[int, int], list[Problem]] = {}
+    found: dict[tuple[int, int], tuple[Problem, ...]] = {}
     for key, (iface, indexes) in policies_on_pf.items():
 
         def validate(iface: InterfaceExt = iface, indexes: list[int] = indexes) -> list[list[Problem]]:
@@ -223,9 +224,10 @@ def _applied_selections(
             found = [problem for iface in selected for problem in on_pfs[index, id(iface)]]
         else:
             found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
-        problems += found
-        if any(p.severity == "error" for p in found):
-            continue  # not applied on this node; the error says why
+        if found:
+            problems += found
+            if any(p.severity == "error" for p in found):
+                continue  # not applied on this node; the error says why
         if not selected:
             problems.append(
                 warning(
@@ -267,7 +269,11 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
 
 
 def _render_discovered(
-    prep: Prepared, node: Node, applicable: tuple[int, ...], interfaces: list[InterfaceExt], shape: tuple[int, ...]
+    prep: Prepared,
+    node: Node,
+    applicable: tuple[int, ...],
+    interfaces: list[InterfaceExt],
+    shape: tuple[int, ...],
 ) -> NodeRender:
     shapes = {id(iface): shape_id for iface, shape_id in zip(interfaces, shape, strict=True)}
 
@@ -278,7 +284,7 @@ def _render_discovered(
             iface.pci_address,
             lambda: [validate_sharing_on_pf(sharing)],
         )
-        return found
+        return list(found)
 
     selections, problems = _applied_selections(prep, applicable, node.is_virtual, interfaces, shapes)
     problems += validate_policies_together(selections, sharing_on_pf, prep.pf_memo.policies_together)
@@ -288,7 +294,7 @@ def _render_discovered(
         entries[pci], holders[pci] = prep.pf_memo.plan(
             (shapes[id(iface)], tuple((policy.name, equal) for policy, equal in appliers)),
             pci,
-            lambda iface=iface, appliers=appliers: merge_on_pf(iface, appliers),  # type: ignore[misc]
+            partial(merge_on_pf, iface, appliers),
         )
     owned = owned_pci_addresses(selections, holders)
     for (policy, selected), (_, pcis) in zip(selections, owned, strict=True):
