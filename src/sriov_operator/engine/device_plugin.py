@@ -106,6 +106,7 @@ class ResourceLists:
         # entries are the same on every node where the same policies contribute the same values;
         # one dict serves them all (results are read-only)
         self._resources: dict[Hashable, dict[str, Any]] = {}
+        self._groups: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
 
     def _fixed_of(self, policy: CompiledPolicy) -> _Fixed:
         fixed = self._fixed.get(policy.name)
@@ -133,6 +134,21 @@ class ResourceLists:
             tuple(pcis) if policy.net_filter else (),
             fixed.link_types,
         )
+
+    def _resource_groups(self, applied: Sequence[CompiledPolicy]) -> list[tuple[str, tuple[int, ...]]]:
+        """(resourceName, positions of its policies in ``applied``), sorted by name; resources whose
+        policies disagree on what the device plugin holds once per resource are left out."""
+        key = tuple(policy.name for policy in applied)
+        groups = self._groups.get(key)
+        if groups is None:
+            positions: dict[str, list[int]] = {}
+            flags: dict[str, set[ResourceFlags]] = {}
+            for position, policy in enumerate(applied):
+                positions.setdefault(policy.resource_name, []).append(position)
+                flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
+            groups = [(name, tuple(positions[name])) for name in sorted(positions) if len(flags[name]) == 1]
+            self._groups[key] = groups
+        return groups
 
     def _resource(
         self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
@@ -162,17 +178,11 @@ class ResourceLists:
         """``resourceList`` entries, sorted by resourceName; ``owned`` (see :func:`owned_pci_addresses`)
         in apply order."""
         view = _NodeView(interfaces)
-        by_resource: dict[str, list[Owned]] = {}
-        flags: dict[str, set[ResourceFlags]] = {}
-        for policy, pcis in owned:
-            flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
-            if pcis:
-                by_resource.setdefault(policy.resource_name, []).append((policy, pcis))
         resources = []
-        for resource_name in sorted(by_resource):
-            if len(flags[resource_name]) > 1:
+        for resource_name, positions in self._resource_groups([policy for policy, _ in owned]):
+            contributors = [owned[i] for i in positions if owned[i][1]]
+            if not contributors:
                 continue
-            contributors = by_resource[resource_name]
             parts = tuple(self._contribution(policy, pcis, view) for policy, pcis in contributors)
             key = (resource_name, tuple(policy.name for policy, _ in contributors), parts)
             resource = self._resources.get(key)
