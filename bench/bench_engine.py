@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import resource
@@ -41,6 +42,8 @@ VFS_PER_PF = 64
 SLICE = 4
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Policy engine"
+# upstream's Go render of the 'every node different' fleet on this machine (issue 24), CPU seconds
+UPSTREAM_CPU_S = {5000: "≤ 2.0", 20000: "≤ 8"}
 PROFILES, DISTINCT_PCI, HETEROGENEOUS = "5 hardware profiles", "every node distinct", "every node different"
 FLEETS = {
     # 5 models of node; every node is one of them, PCI addresses included
@@ -260,13 +263,17 @@ API_COLUMNS = (
 )
 
 NOTES = (
-    "Upstream's Go render of the same fleets took 1.17 s (5,000 nodes) and 5.0 s (20,000 nodes) on this",
-    "machine (issue 9). Nodes alike in every input the rules read share one computation; PFs",
-    "that differ only in PCI address count as alike (the shared result gets each node's addresses,",
-    "see `engine/node_shape.py`), so the 'every node distinct' fleet (each node its own PCI domain)",
-    "costs about what the 5-profile fleet costs. Policies are indexed by nodeSelector, so a node costs",
-    "one lookup per label, not one test per policy. The cycle collector is paused during a render",
-    "(`engine/cycles.py`): the render's objects form no cycles, and it cost about 40% at 20,000 nodes.",
+    "Fleets: '5 hardware profiles' (every node one of 5 models, PCI addresses included); 'every node",
+    "distinct' (the same models, each node in its own PCI domain); 'every node different' (each node",
+    "its own PCI domain, its 8 PF names in its own order, each PF one of 6 Intel/Mellanox models with its",
+    "own totalvfs and MTU: no two nodes alike). Upstream's Go render took 2.0 s (5,000) and 8.0 s (20,000)",
+    "CPU on the last fleet (issue 24), 1.17 s and 5.0 s on the first two (issue 9).",
+    "Nodes alike in every input the rules read share one computation (`engine/node_shape.py`, PFs alike",
+    "up to their PCI addresses). Nodes that share nothing still share their PFs: policies are indexed by",
+    "nodeSelector and by PF name, vendor and device (`PoliciesByPf`), and the per-PF rules, the merge of",
+    "a PF and the resourceList entries are kept for every PF or policy list alike (`PfMemo`,",
+    "`ResourceLists`), so such a node costs lookups. The NodeState spec is written as JSON directly, with",
+    "no pydantic model per node. The cycle collector is paused during a render (`engine/cycles.py`).",
     "Timings are wall-clock, the best of 3 runs, each size in a fresh process, with the CPU time of that",
     "run beside it: the 2 cores are shared with other jobs, so wall-clock can be several times the CPU time.",
 )
@@ -283,7 +290,34 @@ def _table(columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]) -> 
     return lines
 
 
-def results_section(rows: list[dict[str, Any]], api_rows: list[dict[str, Any]]) -> str:
+def _side_by_side(rows: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[str]:
+    if not before:
+        return []
+    now = {(row["fleet"], row["nodes"]): row for row in rows}
+    lines = [
+        "Side by side in the same run: render CPU (s) and peak RSS (MiB) of the code before this change",
+        "(`--before`, 1 run) and of this code (the run above), against upstream's Go render:",
+        "",
+        "| fleet | nodes | before: render CPU (s) | this: render CPU (s) | target (upstream) | "
+        "before: peak RSS (MiB) | this: peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for old in before:
+        new = now[old["fleet"], old["nodes"]]
+        target = UPSTREAM_CPU_S.get(old["nodes"], "")
+        lines.append(
+            f"| {old['fleet']} | {old['nodes']:,} | {old['render_cpu_s']} | {new['render_cpu_s']} | "
+            f"{target} | {old['peak_rss_mib']:,} | {new['peak_rss_mib']:,} |"
+        )
+    return [*lines, ""]
+
+
+def results_section(
+    rows: list[dict[str, Any]],
+    api_rows: list[dict[str, Any]],
+    before: list[dict[str, Any]],
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
     lines = [
         HEADING,
         "",
@@ -293,9 +327,12 @@ def results_section(rows: list[dict[str, Any]], api_rows: list[dict[str, Any]]) 
         "Read API objects = `read_api_objects` on the objects as plain JSON dicts (not part of render).",
         "One-policy change = `prepare` + `nodes_affected_by_policy_change` + `render_nodes` for a policy",
         "moving from one zone to another.",
+        f"Load average (1, 5, 15 min) at the start of the run: {', '.join(f'{x:.1f}' for x in load[0])}; "
+        f"at the end: {', '.join(f'{x:.1f}' for x in load[1])} (2 cores, shared).",
         "",
         *_table(COLUMNS, rows),
         "",
+        *_side_by_side(rows, before),
         *NOTES,
         "",
         "The operator's full resync reads every object from the API server. Here the list responses hold",
@@ -319,10 +356,13 @@ def write_results(section: str) -> None:
     RESULTS.write_text(text)
 
 
-def _child(args: list[str]) -> dict[str, Any]:
+def _child(args: list[str], source: Path | None = None) -> dict[str, Any]:
+    """One measurement in a fresh process; ``source``: a ``src`` directory of other engine code to run."""
     command = [sys.executable, __file__, "--child", *args]
-    completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     row: dict[str, Any] = json.loads(completed.stdout)
+    row["code"] = "before" if source else "this"
     print(json.dumps(row))
     return row
 
@@ -338,6 +378,12 @@ def main() -> int:
     parser.add_argument("--fleets", nargs="+", choices=sorted(FLEETS), default=list(FLEETS))
     parser.add_argument("--api", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a src directory of earlier engine code (e.g. from `git archive main src`): its render CPU "
+        "and peak RSS beside this code's, on the same fleets, in the same run (1 repeat)",
+    )
     args = parser.parse_args()
     if args.child and args.api:
         print(json.dumps(measure_api_read(args.nodes[0], args.policies, args.pfs)))
@@ -348,13 +394,22 @@ def main() -> int:
         )
         return 0
     shape = ["--policies", str(args.policies), "--pfs", str(args.pfs), "--repeat", str(args.repeat)]
+    load_before = os.getloadavg()
+    before_shape = [*shape[:-1], "1"]
+    before = [
+        _child(["--nodes", str(nodes), *before_shape, "--fleets", fleet], args.before)
+        for fleet in args.fleets
+        for nodes in args.nodes
+        if args.before and nodes > min(args.nodes)
+    ]
     rows = [
         _child(["--nodes", str(nodes), *shape, "--fleets", fleet])
         for fleet in args.fleets
         for nodes in args.nodes
     ]
     api_rows = [_child(["--api", "--nodes", str(nodes), *shape]) for nodes in args.api_nodes]
-    section = results_section(rows, api_rows)
+    load = (load_before, os.getloadavg())
+    section = results_section(rows, api_rows, before, load)
     print(section)
     if args.write_results:
         write_results(section)
