@@ -27,8 +27,8 @@ from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import GROUP, VERSION
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_error_message
 from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_error_message
 
 POLICY_FILE = Path(__file__).parents[2] / "deploy" / "policies" / "config-daemon-node-scope.yaml"
 DAEMON_SA = "sriov-network-config-daemon"

@@ -43,6 +43,7 @@ from tests.integration.test_daemon_with_operator import (
     vf_count,
     vf_policy,
 )
+from tests.kube_client import kube_objects
 
 HANDED_OVER = "sriovnetwork.openshift.io/handed-over"
 DRAIN_REQUEST = "sriovnetwork.openshift.io/state"
@@ -72,7 +73,7 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
     operator: str,  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"reboot-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     handed: list[str | None] = []  # the ConfigMap's handed-over annotation, from a watch

@@ -51,6 +51,8 @@ from tests.integration.daemon_harness import (
     node_state,
     synced,
 )
+from tests.integration.operator_support import TEST_LABEL, select_test_nodes
+from tests.kube_client import kube_objects
 from tests.support import FIXTURES
 
 DPDK_PORT = "0000:00:04.0"
@@ -108,18 +110,25 @@ async def simulated_node(
     labels: dict[str, str],
     extra: tuple[str, ...] = (),
 ) -> DaemonProcess:
-    """A simulated host from ``profile``, its Node, and its daemon (not started yet)."""
+    """A simulated host from ``profile``, its Node (one the test's operator manages), and its daemon
+    (not started yet)."""
     create_host(load_profile(profile), tmp_path / name)
-    await create_node(objects, name, labels)
+    await create_node(objects, name, {TEST_LABEL: namespace, **labels})
     return DaemonProcess(name, namespace, kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra)
 
 
 @pytest_asyncio.fixture
 async def operator(
-    control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
+    control_plane: ControlPlane, make_namespace: NamespaceFactory, objects: KubeObjects, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """The operator command for a fresh namespace; yields the namespace."""
+    """The operator command for a fresh namespace; yields the namespace.
+
+    Its SriovOperatorConfig selects only this test's nodes: Nodes are cluster-wide, and an operator
+    managing every Node earlier tests left behind spends its time (and its device-plugin backlog
+    waits) on those, which is how these tests timed out under a loaded full run.
+    """
     namespace = await make_namespace(None)
+    await select_test_nodes(objects, namespace)
     log = (tmp_path / "operator.log").open("ab")
     argv = [
         sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
@@ -137,7 +146,7 @@ async def operator(
 async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_drivers(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, metadata_service: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     daemons = []
     for index, extra in enumerate((("--metadata-url", metadata_service),) * 2 + ((),)):
         name = f"vm{index}-{namespace}"
@@ -275,7 +284,7 @@ def vf_count(root: Path, pf: str) -> int:
 async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_after(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"baremetal-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     cordoned: list[bool] = []
@@ -338,7 +347,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
 async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"failing-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {HOSTNAME: name}

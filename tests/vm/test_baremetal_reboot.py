@@ -46,6 +46,7 @@ from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifes
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.integration.daemon_harness import annotations_of, synced
 from tests.integration.test_daemon_with_operator import record_changes
+from tests.kube_client import kube_objects
 from tests.support import REPO_ROOT, control_plane_report
 from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
@@ -133,7 +134,7 @@ async def bare_metal_worker(
     plane: ControlPlane, api: client.ApiClient, bundle: Bundle, accel: str, work: Path
 ) -> AsyncIterator[Rig]:
     """The operator, a bare-metal worker's Node with a 2-VF policy, watches, and the booted worker."""
-    objects = KubeObjects(api)
+    objects = kube_objects(api)
     namespace = f"vmr-{uuid.uuid4().hex[:6]}"
     node = f"bm-worker-{namespace}"
     await client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})

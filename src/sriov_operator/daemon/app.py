@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_CONFIG_FOR_LABEL, DEVICE_PLUGIN_CONFIGMAP_PREFIX
+from sriov_operator.api.meta import name_of
 from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.daemon.node_daemon import NodeCaches, NodeDaemon
 from sriov_operator.daemon.settings import DaemonSettings
@@ -78,10 +79,10 @@ def register_daemons(
         return [name for name in names if name in daemons]
 
     def by_name(obj: dict[str, Any]) -> Iterable[str]:
-        return ours(str((obj.get("metadata") or {}).get("name")))
+        return ours(name_of(obj))
 
     def by_configmap(obj: dict[str, Any]) -> Iterable[str]:
-        return ours(str((obj.get("metadata") or {}).get("name")).removeprefix(DEVICE_PLUGIN_CONFIGMAP_PREFIX))
+        return ours(name_of(obj).removeprefix(DEVICE_PLUGIN_CONFIGMAP_PREFIX))
 
     (
         controller_for(manager)

@@ -21,6 +21,7 @@ from sriov_operator.api.constants import (
     SUPPORTED_NIC_CONFIGMAP,
 )
 from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import meta_of
 from sriov_operator.api.models import (
     OVSNetwork,
     SriovIBNetwork,
@@ -69,21 +70,16 @@ class ClusterObjects:
     networks: list[Network] = field(default_factory=list)
 
 
-def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = body.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
 def resolve_operator_namespace(documents: Sequence[Document], explicit: str | None) -> str:
     if explicit:
         return explicit
     owned = {
-        str(_metadata(doc.body).get("namespace"))
+        str(meta_of(doc.body).get("namespace"))
         for doc in documents
-        if _metadata(doc.body).get("namespace")
+        if meta_of(doc.body).get("namespace")
         and (
             doc.kind == SriovNetworkNodeState.KIND
-            or (doc.kind == SriovOperatorConfig.KIND and _metadata(doc.body).get("name") == "default")
+            or (doc.kind == SriovOperatorConfig.KIND and meta_of(doc.body).get("name") == "default")
         )
     }
     return owned.pop() if len(owned) == 1 else DEFAULT_OPERATOR_NAMESPACE
@@ -121,7 +117,7 @@ def schema_problems(
 
 
 def _ref(body: Mapping[str, Any], namespace: str) -> ObjectRef:
-    metadata = _metadata(body)
+    metadata = meta_of(body)
     return ObjectRef(
         kind=str(body.get("kind") or "?"),
         namespace=str(metadata.get("namespace") or namespace),
@@ -140,7 +136,7 @@ def parse_object(
 
 
 def _parse_node(doc: Document, ref: ObjectRef) -> tuple[Node | None, list[Problem]]:
-    metadata = _metadata(doc.body)
+    metadata = meta_of(doc.body)
     labels = metadata.get("labels") or {}
     spec = doc.body.get("spec")
     spec = spec if isinstance(spec, Mapping) else {}
@@ -209,7 +205,7 @@ def _read_operator_object(body: dict[str, Any], ref: ObjectRef, namespace: str, 
 def read_object(doc: Document, namespace: str) -> ReadObject:
     """One document as the engine takes it (objects without a namespace are in ``namespace``)."""
     body = dict(doc.body)
-    metadata = dict(_metadata(body))
+    metadata = dict(meta_of(body))
     metadata.setdefault("namespace", namespace)
     if doc.kind == "Node":
         metadata.pop("namespace")

@@ -21,6 +21,7 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_LABEL,
     FOR_GENERATION_ANNOTATION,
 )
+from sriov_operator.api.meta import labels_of
 from sriov_operator.api.models import SriovNetworkNodeState
 
 MAX_NAME_LENGTH = 253
@@ -100,8 +101,7 @@ def device_plugin_label_patch(node: Mapping[str, Any], has_resources: bool) -> d
     Enabled where the node has resources; removed where it has none (an admin's
     ``Disabled`` on a node without resources is left alone).
     """
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    current = labels.get(DEVICE_PLUGIN_LABEL)
+    current = labels_of(node).get(DEVICE_PLUGIN_LABEL)
     if has_resources and current != DEVICE_PLUGIN_ENABLED:
         return {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: DEVICE_PLUGIN_ENABLED}}}
     if not has_resources and current == DEVICE_PLUGIN_ENABLED:

@@ -29,20 +29,15 @@ from sriov_operator.api.constants import (
     SYNC_FAILED,
     SYNC_SUCCEEDED,
 )
+from sriov_operator.api.meta import annotations_of, generation_of
 from sriov_operator.engine.problems import Problem
 
 NODES_NAMED = 5
 
 
-def _generation(state: Mapping[str, Any]) -> int | None:
-    value = (state.get("metadata") or {}).get("generation")
-    return value if isinstance(value, int) else None
-
-
-def applied_generation(state: Mapping[str, Any]) -> int | None:
+def appliedgeneration_of(state: Mapping[str, Any]) -> int | None:
     """The spec generation the config daemon says it applied (annotation or Ready's observedGeneration)."""
-    annotations = (state.get("metadata") or {}).get("annotations") or {}
-    text = annotations.get(APPLIED_GENERATION_ANNOTATION)
+    text = annotations_of(state).get(APPLIED_GENERATION_ANNOTATION)
     if isinstance(text, str) and text.isdigit():
         return int(text)
     ready = find((state.get("status") or {}).get("conditions"), READY)
@@ -58,8 +53,8 @@ def node_state_ready(state: Mapping[str, Any] | None) -> bool:
     """Succeeded, for the current spec when the daemon says which generation it applied."""
     if state is None or sync_status(state) != SYNC_SUCCEEDED:
         return False
-    applied = applied_generation(state)
-    return applied is None or applied == _generation(state)
+    applied = appliedgeneration_of(state)
+    return applied is None or applied == generation_of(state)
 
 
 def _named(nodes: list[str]) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.meta import generation_of
 from sriov_operator.api.refs import ref
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.operator.controllers.reconciler import Reconciler
@@ -69,7 +70,7 @@ class NodeStateReconciler(Reconciler):
             )
             logger.info(
                 "spec written (generation %s)",
-                written["metadata"].get("generation"),
+                generation_of(written),
                 extra={"object": ref(written)},
             )
         return None

@@ -254,13 +254,16 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         "selector": {"app": WEBHOOK_SERVICE_NAME},
         "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "targetPort": WEBHOOK_CONTAINER_PORT}],
     }
+    # What the webhook's informers read (webhook/cache.py): without it their caches never sync.
     namespace_rules = [
-        _rule([GROUP], ["sriovnetworknodepolicies", "sriovnetworknodestates", "sriovoperatorconfigs"], READ),
+        _rule([GROUP], ["sriovnetworknodepolicies", "sriovnetworknodestates"], READ),
+        _rule([GROUP], ["sriovnetworkpoolconfigs", "sriovoperatorconfigs"], READ),
         _rule([""], ["configmaps"], READ),
         _rule([""], ["secrets"], READ),
     ]
     cluster_rules = [
         _rule([""], ["nodes"], READ),
+        _rule([GROUP], ["sriovnetworks", "sriovibnetworks", "ovsnetworks"], READ),
         _rule(["k8s.cni.cncf.io"], ["network-attachment-definitions"], READ),
     ]
     return [*_access(WEBHOOK_SERVICE_NAME, namespace, cluster_rules, namespace_rules), deployment, service]
