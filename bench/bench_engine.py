@@ -304,7 +304,7 @@ def _side_by_side(rows: list[dict[str, Any]], before: list[dict[str, Any]]) -> l
     ]
     for old in before:
         new = now[old["fleet"], old["nodes"]]
-        target = UPSTREAM_CPU_S.get(old["nodes"], "")
+        target = UPSTREAM_CPU_S.get(old["nodes"], "") if old["fleet"] == HETEROGENEOUS else "as before"
         lines.append(
             f"| {old['fleet']} | {old['nodes']:,} | {old['render_cpu_s']} | {new['render_cpu_s']} | "
             f"{target} | {old['peak_rss_mib']:,} | {new['peak_rss_mib']:,} |"
