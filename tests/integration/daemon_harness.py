@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sriov_operator.api.constants import API_VERSION, DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
-from sriov_operator.daemon.handoff import configmap_name
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
 from sriov_operator.kube.objects import KubeObjects
@@ -100,7 +100,7 @@ async def write_device_plugin_config(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(node),
+            "name": device_plugin_configmap_name(node),
             "namespace": namespace,
             "labels": {"sriovnetwork.openshift.io/device-plugin-config-for": node},
             "annotations": {"sriovnetwork.openshift.io/for-generation": str(generation)},
@@ -147,7 +147,7 @@ async def handed_over(objects: KubeObjects, namespace: str, node: str, root: Pat
     path = root / PLUGIN_FILE
     if not path.exists() or path.read_text() != text:
         return False
-    configmap = await objects.get(CONFIG_MAPS, configmap_name(node), namespace)
+    configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(node), namespace)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return (
         configmap is not None

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.cli import main
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.errors import EXIT_CHANGES, EXIT_OK
@@ -28,7 +29,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_OPERATOR_CONFIGS,
 )
-from sriov_operator.operator.node_objects import device_plugin_configmap_name
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import play_rollouts
 from tests.integration.operator_support import (

@@ -150,6 +150,23 @@ async def test_event_recorder_folds_repeats_into_one_event_with_a_count(
     assert folded["reportingController"] == "runtime-test"
 
 
+async def test_events_about_objects_with_253_character_names_are_recorded(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """'<name>.<random>' is longer than a name may be: such Events used to be refused (and lost)."""
+    namespace = await make_namespace(None)
+    long_name = "p" * 253
+    regarding = await objects.create(CONFIG_MAPS, config_map(long_name, namespace))
+    regarding.update(kind="ConfigMap", apiVersion="v1")
+    recorder = EventRecorder(objects, "runtime-test", FakeClock())
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")
+    [event] = (await objects.list(EVENTS, namespace))["items"]
+    assert event["regarding"]["name"] == long_name
+    assert event["series"]["count"] == 2
+    assert len(event["metadata"]["name"]) <= 253
+
+
 async def test_event_recorder_never_raises(objects: KubeObjects) -> None:
     recorder = EventRecorder(objects, "runtime-test", FakeClock())
     regarding = {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "no-such-namespace-here"}}

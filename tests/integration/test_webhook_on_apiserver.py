@@ -471,3 +471,37 @@ async def test_failure_policy_applies_when_the_webhook_is_down(
         assert stored["metadata"]["name"] == "good"
     finally:
         await _delete_configurations(kube, created)
+
+
+async def test_hostile_network_names_are_refused_before_any_lookup(
+    kube: client.ApiClient, webhook: RunningWebhook, make_namespace: NamespaceFactory
+) -> None:
+    """No request path is built from them: no watch to hang on, no oracle of what exists."""
+    namespace = await _labelled_namespace(make_namespace, kube, webhook.label)
+    core = client.CoreV1Api(kube)
+    secrets = f"../../../../../../api/v1/namespaces/{webhook.namespace}/secrets"
+
+    def pod(name: str, networks: list[dict[str, str]]) -> dict[str, Any]:
+        annotations = {constants.POD_NETWORKS_ANNOTATION: json.dumps(networks)}
+        return {
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "image": "example.invalid/app"}]},
+        }
+
+    watch = await _eventually_denied(
+        lambda: core.create_namespaced_pod(
+            namespace, pod("watch", [{"name": "../network-attachment-definitions?watch=true"}])
+        ),
+        "denied the request",
+    )
+    assert 'entry 0: name "../network-attachment-definitions?watch=true" is not a DNS-1123 subdomain' in watch
+    answers = []
+    for target in ("sriov-operator-webhook-ca", "nope"):
+        with pytest.raises(client.ApiException) as denied:
+            await core.create_namespaced_pod(namespace, pod("probe", [{"name": f"{secrets}/{target}"}]))
+        answers.append(api_error_message(denied.value).replace(target, "<target>"))
+    assert answers[0] == answers[1]  # the same refusal whether the object exists or not
+    many = [{"name": f"net-{i}"} for i in range(2_000)]
+    with pytest.raises(client.ApiException) as denied:
+        await core.create_namespaced_pod(namespace, pod("many", many))
+    assert "names 2000 distinct networks; accepted: at most 32 per pod" in api_error_message(denied.value)

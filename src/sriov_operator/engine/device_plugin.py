@@ -22,15 +22,16 @@ from sriov_operator.api.models import InterfaceExt
 from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
-ResourceFlags = tuple[bool, bool, bool]
+ResourceFlags = tuple[bool, bool, bool, str]
 SELECTOR_LISTS = ("vendors", "devices", "pfNames", "rootDevices", "pciAddresses", "linkTypes")
 Owned = tuple[CompiledPolicy, list[str]]  # a policy and the PCI addresses where it holds VFs
 
 
 def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
-    """What the device plugin can hold only once per resource: (isRdma, needVhostNet, excludeTopology)."""
+    """What the device plugin can hold only once per resource: (isRdma, needVhostNet, excludeTopology,
+    deviceType). A resource mixing vfio-pci and netdevice VFs would hand a pod either kind."""
     spec = policy.policy.spec
-    return (spec.is_rdma, spec.need_vhost_net, spec.exclude_topology)
+    return (spec.is_rdma, spec.need_vhost_net, spec.exclude_topology, spec.device_type)
 
 
 def owned_pci_addresses(

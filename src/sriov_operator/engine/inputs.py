@@ -202,8 +202,28 @@ def _read_operator_object(body: dict[str, Any], ref: ObjectRef, namespace: str, 
     return ReadObject(ref, obj, tuple(problems))
 
 
+def _metadata_problems(body: Mapping[str, Any], ref: ObjectRef, where: str) -> list[Problem]:
+    """What the API server refuses in metadata before any schema: not a mapping, no string name."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        given = "nothing" if metadata is None else repr(metadata)[:80]
+        return [error(ref, "metadata", f"got {given}; must be a mapping with at least a name [{where}]")]
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        given = "no name" if name is None else repr(name)[:80]
+        return [error(ref, "metadata.name", f"got {given}; a non-empty string is required [{where}]")]
+    namespace = metadata.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        return [error(ref, "metadata.namespace", f"got {namespace!r:.80}; must be a string [{where}]")]
+    return []
+
+
 def read_object(doc: Document, namespace: str) -> ReadObject:
     """One document as the engine takes it (objects without a namespace are in ``namespace``)."""
+    if doc.kind in NETWORK_KINDS or doc.kind in OPERATOR_KINDS:
+        broken = _metadata_problems(doc.body, _ref(doc.body, namespace), doc.where)
+        if broken:
+            return ReadObject(None, None, tuple(broken))
     body = dict(doc.body)
     metadata = dict(meta_of(body))
     metadata.setdefault("namespace", namespace)

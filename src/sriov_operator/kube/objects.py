@@ -323,3 +323,12 @@ class KubeObjects:
             if error.status == 429:
                 raise EvictionBlockedError(str(error)) from error
             raise
+
+
+async def served(objects: KubeObjects, resource: Resource) -> bool:
+    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
+    try:
+        await objects.list(resource, limit=1)
+    except NotFoundError:
+        return False
+    return True

@@ -14,13 +14,13 @@ from collections.abc import Hashable
 
 from sriov_operator.api.constants import FIELD_MANAGER
 from sriov_operator.api.meta import generation_of
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import shared_view
 from sriov_operator.operator.node_objects import (
     configmap_needs_write,
     device_plugin_configmap,
-    device_plugin_configmap_name,
     device_plugin_label_patch,
     node_state_needs_write,
 )

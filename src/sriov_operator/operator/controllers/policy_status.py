@@ -57,7 +57,7 @@ class PolicyStatusReconciler(Reconciler):
         ]
         selected = cache.index().get(name, frozenset())
         states = {node: state for node in selected if (state := self.view.states.get(node, namespace))}
-        readiness = policy_readiness(selected, states, errors)
+        readiness = policy_readiness(selected, states, errors, name)
         current = policy.get("status")
         status = policy_status(current, readiness, generation_of(policy), self.clock.now())
         if not status_needs_write(current, status):

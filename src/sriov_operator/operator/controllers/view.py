@@ -18,12 +18,11 @@ from typing import Any
 from sriov_operator.api.conditions import READY
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
-    DEVICE_PLUGIN_CONFIG_FOR_LABEL,
-    DEVICE_PLUGIN_CONFIGMAP_PREFIX,
     DEVICE_PLUGIN_LABEL,
     SUPPORTED_NIC_CONFIGMAP,
 )
 from sriov_operator.api.meta import annotations_of, labels_of, meta_of
+from sriov_operator.api.names import node_of_device_plugin_configmap
 from sriov_operator.kube.objects import Object
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -205,16 +204,10 @@ class OperatorView:
         if name == SUPPORTED_NIC_CONFIGMAP:
             if self.cache.set_supported_nics(None if new is None else new.get("data")):
                 self._render_all()
-        elif name.startswith(DEVICE_PLUGIN_CONFIGMAP_PREFIX) and (
+        elif (node := node_of_device_plugin_configmap(obj)) is not None and (
             new is None or (old or {}).get("data") != new.get("data")
         ):
-            self._render([node_of_config_map(obj)])
-
-
-def node_of_config_map(config_map: Object) -> str:
-    labels = labels_of(config_map)
-    name = str(config_map["metadata"]["name"])
-    return labels.get(DEVICE_PLUGIN_CONFIG_FOR_LABEL) or name[len(DEVICE_PLUGIN_CONFIGMAP_PREFIX) :]
+            self._render([node])
 
 
 _VIEWS: weakref.WeakKeyDictionary[Manager, OperatorView] = weakref.WeakKeyDictionary()

@@ -160,11 +160,10 @@ def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> li
         _rule([GROUP], ["sriovoperatorconfigs"], READ),
         _rule([""], ["configmaps"], [*READ, "patch"]),
         _rule([""], ["pods"], ["list", "watch", "delete"]),
-    ]
-    cluster_rules = [
-        _rule([""], ["nodes"], [*READ, "patch"]),
+        # Events only in the operator namespace (about its NodeState; the node-scope policy checks that)
         _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
     ]
+    cluster_rules = [_rule([""], ["nodes"], [*READ, "patch"])]
     access = _access(CONFIG_DAEMON_NAME, namespace, cluster_rules, node_state_rules)
     return [*access, _daemon_set(CONFIG_DAEMON_NAME, settings, pod_spec)]
 
