@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -40,6 +42,27 @@ VFS_PER_PF = 64
 SLICE = 4
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Policy engine"
+# upstream's Go render of the 'every node different' fleet on this machine (issue 24), CPU seconds
+UPSTREAM_CPU_S = {5000: "≤ 2.0", 20000: "≤ 8"}
+PROFILES, DISTINCT_PCI, HETEROGENEOUS = "5 hardware profiles", "every node distinct", "every node different"
+FLEETS = {
+    # 5 models of node; every node is one of them, PCI addresses included
+    "profiles": PROFILES,
+    # the same 5 models, each node in its own PCI domain (differs only in PCI addresses)
+    "distinct-pci": DISTINCT_PCI,
+    # each node its own PCI domain, its 8 PF names in its own order, each PF one of 6 NIC
+    # models (Intel and Mellanox), its own totalvfs and MTU: no two nodes alike
+    "heterogeneous": HETEROGENEOUS,
+}
+NIC_MODELS = (
+    ("8086", "158b"),
+    ("8086", "1593"),
+    ("8086", "159b"),
+    ("8086", "1572"),
+    ("15b3", "101d"),
+    ("15b3", "1017"),
+)
+TOTALVFS = (64, 96, 128, 256)
 
 
 def _nic(profile: int, index: int) -> tuple[str, str]:
@@ -63,13 +86,35 @@ def _vfs(pci_address: str, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def api_objects(
-    nodes: int, policies: int, pfs: int, distinct: bool, vfs: bool = False
-) -> list[dict[str, Any]]:
-    """The cluster as the API server returns it (plain JSON dicts); ``vfs``: list each PF's VFs in status.
+def _pfs_of_node(n: int, profile: int, pfs: int, fleet: str) -> list[dict[str, Any]]:
+    """The PFs of node ``n`` in status (without VFs); see :data:`FLEETS`."""
+    rng = random.Random(n)
+    names = [PF_NAMES[i % len(PF_NAMES)] + ("" if i < len(PF_NAMES) else f"x{i}") for i in range(pfs)]
+    if fleet == HETEROGENEOUS:
+        rng.shuffle(names)
+    interfaces = []
+    for i in range(pfs):
+        vendor, device = rng.choice(NIC_MODELS) if fleet == HETEROGENEOUS else _nic(profile, i)
+        totalvfs = rng.choice(TOTALVFS) if fleet == HETEROGENEOUS else VFS_PER_PF
+        pci_address = f"{n if fleet != PROFILES else 0:04x}:{0x3B + i:02x}:00.{profile % 2}"
+        interfaces.append(
+            {
+                "name": names[i],
+                "pciAddress": pci_address,
+                "mac": f"b8:ce:f6:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}:{i:02x}",
+                "vendor": vendor,
+                "deviceID": device,
+                "totalvfs": totalvfs,
+                "numVfs": VFS_PER_PF,
+                "mtu": rng.choice((1500, 9000)) if fleet == HETEROGENEOUS else 1500,
+                "linkType": "ETH",
+            }
+        )
+    return interfaces
 
-    ``distinct``: every node has its own PCI addresses, so no two nodes render alike.
-    """
+
+def api_objects(nodes: int, policies: int, pfs: int, fleet: str, vfs: bool = False) -> list[dict[str, Any]]:
+    """The cluster as the API server returns it (plain JSON dicts); ``vfs``: list each PF's VFs in status."""
     objects: list[dict[str, Any]] = []
     for n in range(nodes):
         name = f"worker-{n:05d}"
@@ -82,24 +127,10 @@ def api_objects(
             "hw": f"profile{profile}",
         }
         objects.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
-        interfaces = []
-        for i in range(pfs):
-            vendor, device = _nic(profile, i)
-            pci_address = f"{n if distinct else 0:04x}:{0x3B + i:02x}:00.{profile % 2}"
-            interfaces.append(
-                {
-                    "name": PF_NAMES[i % len(PF_NAMES)] + ("" if i < len(PF_NAMES) else f"x{i}"),
-                    "pciAddress": pci_address,
-                    "mac": f"b8:ce:f6:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}:{i:02x}",
-                    "vendor": vendor,
-                    "deviceID": device,
-                    "totalvfs": VFS_PER_PF,
-                    "numVfs": VFS_PER_PF,
-                    "mtu": 1500,
-                    "linkType": "ETH",
-                    **({"Vfs": _vfs(pci_address, VFS_PER_PF)} if vfs else {}),
-                }
-            )
+        interfaces = _pfs_of_node(n, profile, pfs, fleet)
+        if vfs:
+            for interface in interfaces:
+                interface["Vfs"] = _vfs(interface["pciAddress"], VFS_PER_PF)
         objects.append(
             {
                 "apiVersion": "sriovnetwork.openshift.io/v1",
@@ -143,7 +174,7 @@ def read_cluster(objects: list[dict[str, Any]]) -> ClusterObjects:
 
 def measure_api_read(nodes: int, policies: int, pfs: int) -> dict[str, Any]:
     """JSON text of list responses (NodeStates with every VF) → typed objects, the operator's resync."""
-    text = json.dumps({"items": api_objects(nodes, policies, pfs, distinct=True, vfs=True)})
+    text = json.dumps({"items": api_objects(nodes, policies, pfs, DISTINCT_PCI, vfs=True)})
     decode_s, decode_cpu_s, items = _best_of(1, lambda: json.loads(text)["items"])
     read_s, read_cpu_s, (cluster, problems) = _best_of(1, lambda: read_api_objects(items, NAMESPACE))
     assert not problems and len(cluster.node_states) == nodes, problems
@@ -170,8 +201,8 @@ def _best_of(repeat: int, run: Callable[[], Any]) -> tuple[float, float, Any]:
     return best, cpu, result
 
 
-def measure(nodes: int, policies: int, pfs: int, distinct: bool, repeat: int) -> dict[str, Any]:
-    objects = api_objects(nodes, policies, pfs, distinct)
+def measure(nodes: int, policies: int, pfs: int, fleet: str, repeat: int) -> dict[str, Any]:
+    objects = api_objects(nodes, policies, pfs, fleet)
     build_s, build_cpu_s, cluster = _best_of(1, lambda: read_cluster(objects))
     render_s, render_cpu_s, result = _best_of(
         repeat, lambda: render_cluster(cluster, resource_prefix="openshift.io")
@@ -191,7 +222,7 @@ def measure(nodes: int, policies: int, pfs: int, distinct: bool, repeat: int) ->
     one_policy_s, _, affected = _best_of(repeat, one_policy_change)
     return {
         "nodes": nodes,
-        "fleet": "every node distinct" if distinct else "5 hardware profiles",
+        "fleet": fleet,
         "policies": policies,
         "pfs": pfs,
         "build_s": round(build_s, 2),
@@ -232,13 +263,17 @@ API_COLUMNS = (
 )
 
 NOTES = (
-    "Upstream's Go render of the same fleets took 1.17 s (5,000 nodes) and 5.0 s (20,000 nodes) on this",
-    "machine (issue 9). Nodes alike in every input the rules read share one computation; PFs",
-    "that differ only in PCI address count as alike (the shared result gets each node's addresses,",
-    "see `engine/node_shape.py`), so the 'every node distinct' fleet (each node its own PCI domain)",
-    "costs about what the 5-profile fleet costs. Policies are indexed by nodeSelector, so a node costs",
-    "one lookup per label, not one test per policy. The cycle collector is paused during a render",
-    "(`engine/cycles.py`): the render's objects form no cycles, and it cost about 40% at 20,000 nodes.",
+    "Fleets: '5 hardware profiles' (every node one of 5 models, PCI addresses included); 'every node",
+    "distinct' (the same models, each node in its own PCI domain); 'every node different' (each node",
+    "its own PCI domain, its 8 PF names in its own order, each PF one of 6 Intel/Mellanox models with its",
+    "own totalvfs and MTU: no two nodes alike). Upstream's Go render took 2.0 s (5,000) and 8.0 s (20,000)",
+    "CPU on the last fleet (issue 24), 1.17 s and 5.0 s on the first two (issue 9).",
+    "Nodes alike in every input the rules read share one computation (`engine/node_shape.py`, PFs alike",
+    "up to their PCI addresses). Nodes that share nothing still share their PFs: policies are indexed by",
+    "nodeSelector and by PF name, vendor and device (`PoliciesByPf`), and the per-PF rules, the merge of",
+    "a PF and the resourceList entries are kept for every PF or policy list alike (`PfMemo`,",
+    "`ResourceLists`), so such a node costs lookups. The NodeState spec is written as JSON directly, with",
+    "no pydantic model per node. The cycle collector is paused during a render (`engine/cycles.py`).",
     "Timings are wall-clock, the best of 3 runs, each size in a fresh process, with the CPU time of that",
     "run beside it: the 2 cores are shared with other jobs, so wall-clock can be several times the CPU time.",
 )
@@ -255,7 +290,34 @@ def _table(columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]) -> 
     return lines
 
 
-def results_section(rows: list[dict[str, Any]], api_rows: list[dict[str, Any]]) -> str:
+def _side_by_side(rows: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[str]:
+    if not before:
+        return []
+    now = {(row["fleet"], row["nodes"]): row for row in rows}
+    lines = [
+        "Side by side in the same run: render CPU (s) and peak RSS (MiB) of the code before this change",
+        "(`--before`, 1 run) and of this code (the run above), against upstream's Go render:",
+        "",
+        "| fleet | nodes | before: render CPU (s) | this: render CPU (s) | target (upstream) | "
+        "before: peak RSS (MiB) | this: peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for old in before:
+        new = now[old["fleet"], old["nodes"]]
+        target = UPSTREAM_CPU_S.get(old["nodes"], "") if old["fleet"] == HETEROGENEOUS else "as before"
+        lines.append(
+            f"| {old['fleet']} | {old['nodes']:,} | {old['render_cpu_s']} | {new['render_cpu_s']} | "
+            f"{target} | {old['peak_rss_mib']:,} | {new['peak_rss_mib']:,} |"
+        )
+    return [*lines, ""]
+
+
+def results_section(
+    rows: list[dict[str, Any]],
+    api_rows: list[dict[str, Any]],
+    before: list[dict[str, Any]],
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
     lines = [
         HEADING,
         "",
@@ -265,9 +327,12 @@ def results_section(rows: list[dict[str, Any]], api_rows: list[dict[str, Any]]) 
         "Read API objects = `read_api_objects` on the objects as plain JSON dicts (not part of render).",
         "One-policy change = `prepare` + `nodes_affected_by_policy_change` + `render_nodes` for a policy",
         "moving from one zone to another.",
+        f"Load average (1, 5, 15 min) at the start of the run: {', '.join(f'{x:.1f}' for x in load[0])}; "
+        f"at the end: {', '.join(f'{x:.1f}' for x in load[1])} (2 cores, shared).",
         "",
         *_table(COLUMNS, rows),
         "",
+        *_side_by_side(rows, before),
         *NOTES,
         "",
         "The operator's full resync reads every object from the API server. Here the list responses hold",
@@ -291,10 +356,13 @@ def write_results(section: str) -> None:
     RESULTS.write_text(text)
 
 
-def _child(args: list[str]) -> dict[str, Any]:
+def _child(args: list[str], source: Path | None = None) -> dict[str, Any]:
+    """One measurement in a fresh process; ``source``: a ``src`` directory of other engine code to run."""
     command = [sys.executable, __file__, "--child", *args]
-    completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     row: dict[str, Any] = json.loads(completed.stdout)
+    row["code"] = "before" if source else "this"
     print(json.dumps(row))
     return row
 
@@ -307,24 +375,41 @@ def main() -> int:
     parser.add_argument("--pfs", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--distinct", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fleets", nargs="+", choices=sorted(FLEETS), default=list(FLEETS))
     parser.add_argument("--api", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a src directory of earlier engine code (e.g. from `git archive main src`): its render CPU "
+        "and peak RSS beside this code's, on the same fleets, in the same run (1 repeat)",
+    )
     args = parser.parse_args()
     if args.child and args.api:
         print(json.dumps(measure_api_read(args.nodes[0], args.policies, args.pfs)))
         return 0
     if args.child:
-        print(json.dumps(measure(args.nodes[0], args.policies, args.pfs, args.distinct, args.repeat)))
+        print(
+            json.dumps(measure(args.nodes[0], args.policies, args.pfs, FLEETS[args.fleets[0]], args.repeat))
+        )
         return 0
     shape = ["--policies", str(args.policies), "--pfs", str(args.pfs), "--repeat", str(args.repeat)]
+    load_before = os.getloadavg()
+    before_shape = [*shape[:-1], "1"]
+    before = [
+        _child(["--nodes", str(nodes), *before_shape, "--fleets", fleet], args.before)
+        for fleet in args.fleets
+        for nodes in args.nodes
+        if args.before and nodes > min(args.nodes)
+    ]
     rows = [
-        _child(["--nodes", str(nodes), *shape, *["--distinct"] * distinct])
-        for distinct in (False, True)
+        _child(["--nodes", str(nodes), *shape, "--fleets", fleet])
+        for fleet in args.fleets
         for nodes in args.nodes
     ]
     api_rows = [_child(["--api", "--nodes", str(nodes), *shape]) for nodes in args.api_nodes]
-    section = results_section(rows, api_rows)
+    load = (load_before, os.getloadavg())
+    section = results_section(rows, api_rows, before, load)
     print(section)
     if args.write_results:
         write_results(section)

@@ -13,14 +13,18 @@ Differences from upstream (each is a way upstream exposes the wrong devices):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.api.models import InterfaceExt
 from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
 ResourceFlags = tuple[bool, bool, bool, str]
+SELECTOR_LISTS = ("vendors", "devices", "pfNames", "rootDevices", "pciAddresses", "linkTypes")
+Owned = tuple[CompiledPolicy, list[str]]  # a policy and the PCI addresses where it holds VFs
 
 
 def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
@@ -31,18 +35,14 @@ def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
 
 
 def owned_pci_addresses(
-    policy: CompiledPolicy, selected: Sequence[InterfaceExt], planned: dict[str, Interface]
-) -> list[str]:
-    """PFs where the policy still has its VF group after the merge."""
-    return sorted(
-        iface.pci_address
-        for iface in selected
-        if any(g.policy_name == policy.name for g in planned[iface.pci_address].vf_groups or [])
-    )
-
-
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
+    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]], holders: Mapping[str, frozenset[str]]
+) -> list[Owned]:
+    """Each policy (in ``selections`` order) with the PFs where it still has its VF group after the merge;
+    ``holders``: PCI address → names of the policies holding VF groups there (see ``PlannedPf.holders``)."""
+    return [
+        (policy, sorted(iface.pci_address for iface in selected if policy.name in holders[iface.pci_address]))
+        for policy, selected in selections
+    ]
 
 
 def _link_type(policy: CompiledPolicy) -> str | None:
@@ -82,48 +82,114 @@ class _NodeView:
         return entries
 
     def root_devices(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
+        if not policy.root_devices:
+            return []
         return [pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned]
 
 
-def device_plugin_resources(
-    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
-    planned: dict[str, Interface],
-    interfaces: Sequence[InterfaceExt],
-    nics: NicTable,
-    resource_prefix: str,
-) -> list[dict[str, Any]]:
-    """``resourceList`` entries, sorted by resourceName; ``selections`` in apply order."""
-    view = _NodeView(interfaces)
-    by_resource: dict[str, list[tuple[CompiledPolicy, list[str]]]] = {}
-    flags: dict[str, set[ResourceFlags]] = {}
-    for policy, selected in selections:
-        flags.setdefault(policy.resource_name, set()).add(resource_flags(policy))
-        owned = owned_pci_addresses(policy, selected, planned)
-        if owned:
-            by_resource.setdefault(policy.resource_name, []).append((policy, owned))
-    resources = []
-    for resource_name in sorted(by_resource):
-        if len(flags[resource_name]) > 1:
-            continue
-        contributors = by_resource[resource_name]
-        winner = contributors[-1][0].policy.spec  # highest priority: applied last
-        selectors: dict[str, Any] = {
-            "vendors": _unique(p.vendor for p, _ in contributors if p.vendor),
-            "devices": _unique(d for p, _ in contributors if (d := _device_id(p, nics))),
-            "pfNames": _unique(e for p, owned in contributors for e in view.pf_names(p, set(owned))),
-            "rootDevices": _unique(r for p, owned in contributors for r in view.root_devices(p, set(owned))),
-            "pciAddresses": _unique(pci for p, owned in contributors if p.net_filter for pci in owned),
-            "linkTypes": _unique(t for p, _ in contributors if (t := _link_type(p))),
-            "isRdma": winner.is_rdma,
-            "needVhostNet": winner.need_vhost_net,
-            "vdpaType": winner.vdpa_type or "",
-        }
-        resources.append(
-            {
-                "resourceName": resource_name,
-                "resourcePrefix": resource_prefix,
-                "excludeTopology": winner.exclude_topology,
-                "selectors": selectors,
-            }
+@dataclass(frozen=True)
+class _Fixed:
+    """What a policy adds to its resource's selectors on every node it contributes on."""
+
+    flags: ResourceFlags
+    vendors: tuple[str, ...]
+    devices: tuple[str, ...]
+    link_types: tuple[str, ...]
+
+
+class ResourceLists:
+    """Each node's ``resourceList``; what a policy adds on every node is worked out once per policy."""
+
+    def __init__(self, nics: NicTable, resource_prefix: str) -> None:
+        self._nics = nics
+        self._resource_prefix = resource_prefix
+        self._fixed: dict[str, _Fixed] = {}  # by policy name
+        # entries are the same on every node where the same policies contribute the same values;
+        # one dict serves them all (results are read-only)
+        self._resources: dict[Hashable, dict[str, Any]] = {}
+        self._groups: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
+
+    def _fixed_of(self, policy: CompiledPolicy) -> _Fixed:
+        fixed = self._fixed.get(policy.name)
+        if fixed is None:
+            device, link_type = _device_id(policy, self._nics), _link_type(policy)
+            fixed = _Fixed(
+                resource_flags(policy),
+                (policy.vendor,) if policy.vendor else (),
+                (device,) if device else (),
+                (link_type,) if link_type else (),
+            )
+            self._fixed[policy.name] = fixed
+        return fixed
+
+    def _contribution(
+        self, policy: CompiledPolicy, pcis: list[str], view: _NodeView
+    ) -> tuple[tuple[str, ...], ...]:
+        """What the policy owning ``pcis`` adds to each of :data:`SELECTOR_LISTS` on this node."""
+        fixed, held = self._fixed_of(policy), set(pcis)
+        return (
+            fixed.vendors,
+            fixed.devices,
+            tuple(view.pf_names(policy, held)),
+            tuple(view.root_devices(policy, held)),
+            tuple(pcis) if policy.net_filter else (),
+            fixed.link_types,
         )
-    return resources
+
+    def _resource_groups(self, applied: Sequence[CompiledPolicy]) -> list[tuple[str, tuple[int, ...]]]:
+        """(resourceName, positions of its policies in ``applied``), sorted by name; resources whose
+        policies disagree on what the device plugin holds once per resource are left out."""
+        key = tuple(policy.name for policy in applied)
+        groups = self._groups.get(key)
+        if groups is None:
+            positions: dict[str, list[int]] = {}
+            flags: dict[str, set[ResourceFlags]] = {}
+            for position, policy in enumerate(applied):
+                positions.setdefault(policy.resource_name, []).append(position)
+                flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
+            groups = [(name, tuple(positions[name])) for name in sorted(positions) if len(flags[name]) == 1]
+            self._groups[key] = groups
+        return groups
+
+    def _resource(
+        self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
+    ) -> dict[str, Any]:
+        """One ``resourceList`` entry from each contributor's part; ``winner``: the one applied last."""
+        columns = (
+            parts[0]
+            if len(parts) == 1
+            else tuple(
+                tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
+            )
+        )
+        spec = winner.policy.spec
+        return {
+            "resourceName": resource_name,
+            "resourcePrefix": self._resource_prefix,
+            "excludeTopology": spec.exclude_topology,
+            "selectors": {
+                **{key: list(values) for key, values in zip(SELECTOR_LISTS, columns, strict=True)},
+                "isRdma": spec.is_rdma,
+                "needVhostNet": spec.need_vhost_net,
+                "vdpaType": spec.vdpa_type or "",
+            },
+        }
+
+    def for_node(self, owned: Sequence[Owned], interfaces: Sequence[InterfaceExt]) -> list[dict[str, Any]]:
+        """``resourceList`` entries, sorted by resourceName; ``owned`` (see :func:`owned_pci_addresses`)
+        in apply order."""
+        view = _NodeView(interfaces)
+        resources = []
+        for resource_name, positions in self._resource_groups([policy for policy, _ in owned]):
+            contributors = [owned[i] for i in positions if owned[i][1]]
+            if not contributors:
+                continue
+            parts = tuple(self._contribution(policy, pcis, view) for policy, pcis in contributors)
+            key = (resource_name, tuple(policy.name for policy, _ in contributors), parts)
+            resource = self._resources.get(key)
+            if resource is None:
+                resource = self._resource(resource_name, contributors[-1][0], parts)
+                if not any(policy.net_filter for policy, _ in contributors):  # else it names this node's PFs
+                    self._resources[key] = resource
+            resources.append(resource)
+        return resources

@@ -9,18 +9,11 @@ the larger value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sriov_operator.api.models import (
-    Interface,
-    InterfaceExt,
-    RdmaMode,
-    SriovNetworkNodeStateSpec,
-    System,
-    VfGroup,
-)
+from sriov_operator.api.models import InterfaceExt, RdmaMode
 from sriov_operator.engine.selection import CompiledPolicy, VfRange
 
 
@@ -32,8 +25,13 @@ def _larger(a: int | None, b: int | None) -> int | None:
     return max(a or 0, b or 0) or None
 
 
+def _present(pairs: dict[str, Any]) -> dict[str, Any]:
+    """The API's omitempty (see api/base.py): every optional field here has an empty default."""
+    return {key: value for key, value in pairs.items() if value}
+
+
 @dataclass
-class _Taken:
+class PlannedPf:
     """One PF while merging: the last policy that took it, the VF groups it keeps, numVfs and mtu."""
 
     policy: CompiledPolicy
@@ -42,18 +40,30 @@ class _Taken:
     mtu: int | None
     groups: list[tuple[VfRange, CompiledPolicy]]
 
-    def interface(self) -> Interface:
-        """The NodeState spec entry; vfGroups in VF order."""
+    @property
+    def holders(self) -> frozenset[str]:
+        """Names of the policies holding a VF group on the PF."""
+        return frozenset(owner.name for _, owner in self.groups)
+
+    def to_k8s(self) -> dict[str, Any]:
+        """The NodeState spec entry in upstream JSON (an ``Interface``); vfGroups in VF order.
+
+        Written as plain JSON, not through the model, because it runs for every PF of every node.
+        """
         spec = self.policy.policy.spec
-        return Interface(
-            pci_address=self.iface.pci_address,
-            num_vfs=self.num_vfs,
-            mtu=self.mtu,
-            name=self.iface.name,
-            link_type=spec.link_type,
-            e_switch_mode=spec.e_switch_mode,
-            vf_groups=[_vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)],
-            externally_managed=spec.externally_managed,
+        return _present(
+            {
+                "pciAddress": self.iface.pci_address,
+                "numVfs": self.num_vfs,
+                "mtu": self.mtu,
+                "name": self.iface.name,
+                "linkType": spec.link_type,
+                "eSwitchMode": spec.e_switch_mode,
+                "vfGroups": [
+                    _vf_group(owner, vf_range) for vf_range, owner in sorted(self.groups, key=_range_of)
+                ],
+                "externallyManaged": spec.externally_managed,
+            }
         )
 
 
@@ -61,28 +71,35 @@ def _range_of(group: tuple[VfRange, CompiledPolicy]) -> VfRange:
     return group[0]
 
 
-def _vf_group(policy: CompiledPolicy, vf_range: VfRange) -> VfGroup:
+def _vf_group(policy: CompiledPolicy, vf_range: VfRange) -> dict[str, Any]:
     spec = policy.policy.spec
-    return VfGroup(
-        resource_name=policy.resource_name,
-        device_type=spec.device_type,
-        vf_range=f"{vf_range[0]}-{vf_range[1]}",
-        policy_name=policy.name,
-        mtu=spec.mtu,
-        is_rdma=spec.is_rdma,
-        vdpa_type=spec.vdpa_type,
-        need_vhost_net=spec.need_vhost_net,
+    return _present(
+        {
+            "resourceName": policy.resource_name,
+            "deviceType": spec.device_type,
+            "vfRange": f"{vf_range[0]}-{vf_range[1]}",
+            "policyName": policy.name,
+            "mtu": spec.mtu,
+            "isRdma": spec.is_rdma,
+            "vdpaType": spec.vdpa_type,
+            "needVhostNet": spec.need_vhost_net,
+        }
     )
 
 
-def merge_policies(
-    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
-) -> dict[str, Interface]:
-    """NodeState spec entries by PCI address; ``selections`` are (policy, PFs it selects) in apply order.
+Applier = tuple[CompiledPolicy, bool]  # a policy, and whether its priority equals the one applied before it
 
-    A policy with ``numVfs: 0`` adds nothing (it neither creates nor removes VFs).
+
+def appliers_by_pf(
+    selections: Sequence[tuple[CompiledPolicy, Sequence[InterfaceExt]]],
+) -> dict[str, tuple[InterfaceExt, list[Applier]]]:
+    """Each selected PF by PCI address, with the policies applied to it in order.
+
+    ``selections`` are (policy, PFs it selects) in apply order.  A policy's priority is compared with
+    the policy applied just before it on the node, whichever PFs that one took.  A policy with
+    ``numVfs: 0`` adds nothing (it neither creates nor removes VFs).
     """
-    taken: dict[str, _Taken] = {}
+    appliers: dict[str, tuple[InterfaceExt, list[Applier]]] = {}
     previous_priority: int | None = None
     for policy, selected in selections:
         equal_priority = policy.priority == previous_priority
@@ -90,28 +107,37 @@ def merge_policies(
         if policy.num_vfs == 0:
             continue
         for iface in selected:
-            vf_range = policy.vf_range_for(iface)
-            new = _Taken(policy, iface, policy.num_vfs, policy.policy.spec.mtu, [(vf_range, policy)])
-            old = taken.get(iface.pci_address)
-            if old is not None:
-                kept = [
-                    (kept_range, owner)
-                    for kept_range, owner in old.groups
-                    if owner.resource_name != policy.resource_name
-                    and not ranges_overlap(kept_range, vf_range)
-                ]
-                new.groups.extend(kept)
-                if equal_priority or kept:
-                    new.mtu = _larger(old.mtu, new.mtu)
-                    new.num_vfs = max(old.num_vfs, new.num_vfs)
-            taken[iface.pci_address] = new
-    return {pci: entry.interface() for pci, entry in taken.items()}
+            appliers.setdefault(iface.pci_address, (iface, []))[1].append((policy, equal_priority))
+    return appliers
 
 
-def node_state_spec(planned: dict[str, Interface], rdma_mode: RdmaMode | None) -> dict[str, Any]:
-    """SriovNetworkNodeState.spec in upstream JSON; interfaces sorted by PCI address."""
-    spec = SriovNetworkNodeStateSpec.model_construct(
-        interfaces=[planned[pci] for pci in sorted(planned)] or None,
-        system=System.model_construct(rdma_mode=rdma_mode) if rdma_mode else None,
+def merge_on_pf(iface: InterfaceExt, appliers: Sequence[Applier]) -> PlannedPf:
+    """The plan of one PF after applying ``appliers`` (at least one) in order."""
+    taken: PlannedPf | None = None
+    for policy, equal_priority in appliers:
+        vf_range = policy.vf_range_for(iface)
+        new = PlannedPf(policy, iface, policy.num_vfs, policy.policy.spec.mtu, [(vf_range, policy)])
+        if taken is not None:
+            kept = [
+                (kept_range, owner)
+                for kept_range, owner in taken.groups
+                if owner.resource_name != policy.resource_name and not ranges_overlap(kept_range, vf_range)
+            ]
+            new.groups.extend(kept)
+            if equal_priority or kept:
+                new.mtu = _larger(taken.mtu, new.mtu)
+                new.num_vfs = max(taken.num_vfs, new.num_vfs)
+        taken = new
+    assert taken is not None, "a PF is planned only when some policy was applied to it"
+    return taken
+
+
+def node_state_spec(interfaces: Mapping[str, dict[str, Any]], rdma_mode: RdmaMode | None) -> dict[str, Any]:
+    """SriovNetworkNodeState.spec in upstream JSON from the PFs' entries (see :meth:`PlannedPf.to_k8s`)
+    by PCI address; interfaces sorted by PCI address."""
+    return _present(
+        {
+            "interfaces": [interfaces[pci] for pci in sorted(interfaces)],
+            "system": {"rdmaMode": rdma_mode} if rdma_mode else None,
+        }
     )
-    return spec.to_k8s()

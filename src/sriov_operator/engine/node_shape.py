@@ -12,14 +12,17 @@ replacement keeps the sort order because both address lists are sorted.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt
+from sriov_operator.engine.merge import PlannedPf
+from sriov_operator.engine.placement_validation import validate_applied_policies
 from sriov_operator.engine.problems import Problem
+from sriov_operator.engine.selection import CompiledPolicy
 
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]")
 
@@ -38,15 +41,12 @@ _READ_BY_RULES = attrgetter(
 )
 
 
-def node_shape(ordered: Sequence[InterfaceExt], named_addresses: frozenset[str]) -> tuple[Hashable, ...]:
-    """Everything of a node's PFs the rules read; an address only where it matters."""
-    return tuple(
-        (
-            i.pci_address if _address_matters(i.pci_address, named_addresses) else None,
-            tuple(i.alt_names) if i.alt_names else (),
-            _READ_BY_RULES(i),
-        )
-        for i in ordered
+def pf_shape(iface: InterfaceExt, named_addresses: frozenset[str]) -> Hashable:
+    """Everything of a PF the rules read; its address only where it matters."""
+    return (
+        iface.pci_address if _address_matters(iface.pci_address, named_addresses) else None,
+        tuple(iface.alt_names) if iface.alt_names else (),
+        _READ_BY_RULES(iface),
     )
 
 
@@ -75,7 +75,7 @@ class NodeRender:
                 _readdressed_resource(r, mapping) if i in self._resources_with_addresses else r
                 for i, r in enumerate(resources)
             ]
-        problems = [_readdressed_problem(p, mapping) for p in self.problems]
+        problems = [readdressed_problem(p, mapping) for p in self.problems]
         return NodeRender(spec, resources, problems)
 
 
@@ -85,7 +85,7 @@ def _readdressed_resource(resource: dict[str, Any], mapping: Mapping[str, str]) 
     return {**resource, "selectors": {**selectors, "pciAddresses": addresses}}
 
 
-def _readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Problem:
+def readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Problem:
     """Messages name PFs by address (``describe_pf``); all are replaced at once, never one into another."""
     named = [(old, new) for old, new in mapping.items() if old != new and old in problem.message]
     if not named:
@@ -96,3 +96,63 @@ def _readdressed_problem(problem: Problem, mapping: Mapping[str, str]) -> Proble
     for number, (_, new) in enumerate(named):
         message = message.replace(f"\0{number}\0", new)
     return Problem(problem.ref, problem.field, message, problem.severity)
+
+
+class PfMemo:
+    """What the rules make of one PF, kept for every PF alike in ``pf_shape``.
+
+    Most rules and the merge look at one PF at a time, so a fleet whose nodes share
+    no shape still shares its PFs: a heterogeneous node costs lookups, not rule
+    runs.  A PF elsewhere gets the kept result with its own address.
+    """
+
+    def __init__(self, named_addresses: frozenset[str]) -> None:
+        self._named_addresses = named_addresses
+        self._shape_ids: dict[Hashable, int] = {}
+        self._problems: dict[Hashable, tuple[str, tuple[tuple[Problem, ...], ...]]] = {}
+        self._together: dict[tuple[str, ...], list[Problem]] = {}
+        self._plans: dict[Hashable, tuple[str, dict[str, Any], frozenset[str]]] = {}
+
+    def shape_id(self, iface: InterfaceExt) -> int:
+        """A small number for the PF's ``pf_shape`` (equal shapes, equal numbers), for cheap keys."""
+        return self._shape_ids.setdefault(pf_shape(iface, self._named_addresses), len(self._shape_ids))
+
+    def problems(
+        self, key: Hashable, address: str, find: Callable[[], list[list[Problem]]]
+    ) -> tuple[tuple[Problem, ...], ...]:
+        """``find()``'s answer for the PF at ``address`` (lists of problems, e.g. one per policy);
+        ``key`` holds the PF's ``shape_id`` and the rule's other inputs."""
+        known = self._problems.get(key)
+        if known is None:
+            known = (address, tuple(tuple(problems) for problems in find()))
+            self._problems[key] = known
+        first_address, found = known
+        if first_address == address or not any(found):
+            return found
+        mapping = {first_address: address}
+        return tuple(
+            tuple(readdressed_problem(problem, mapping) for problem in problems) for problems in found
+        )
+
+    def policies_together(self, applied: Sequence[CompiledPolicy]) -> list[Problem]:
+        """``validate_applied_policies``, kept for each list of applied policies (they name no PF)."""
+        key = tuple(policy.name for policy in applied)
+        found = self._together.get(key)
+        if found is None:
+            found = validate_applied_policies(applied)
+            self._together[key] = found
+        return list(found)
+
+    def plan(
+        self, key: Hashable, address: str, make: Callable[[], PlannedPf]
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        """The PF's NodeState spec entry and the policies holding VF groups there (read-only, shared)."""
+        known = self._plans.get(key)
+        if known is None:
+            plan = make()
+            known = (address, plan.to_k8s(), plan.holders)
+            self._plans[key] = known
+        first_address, entry, holders = known
+        if first_address != address:
+            entry = {**entry, "pciAddress": address}
+        return entry, holders

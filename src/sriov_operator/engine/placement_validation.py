@@ -6,7 +6,7 @@ across nodes and lists the nodes once (5,000 identical lines help nobody).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from sriov_operator.api.models import InterfaceExt
@@ -18,6 +18,7 @@ from sriov_operator.engine.problems import Problem, error, warning
 from sriov_operator.engine.selection import CompiledPolicy
 
 Selection = tuple[CompiledPolicy, Sequence[InterfaceExt]]
+SharingOnPf = Callable[[Sequence[tuple[CompiledPolicy, InterfaceExt]]], list[Problem]]
 
 
 def describe_pf(iface: InterfaceExt) -> str:
@@ -184,21 +185,23 @@ def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Prob
     ]
 
 
-def validate_policies_together(selections: Sequence[Selection]) -> list[Problem]:
-    """Conflicts between the policies applied to one node: shared PFs, root devices, resource names."""
-    by_pf: dict[str, list[tuple[CompiledPolicy, InterfaceExt]]] = {}
+def validate_sharing_on_pf(sharing: Sequence[tuple[CompiledPolicy, InterfaceExt]]) -> list[Problem]:
+    """Each pair of the policies applied to one PF (``sharing``: (policy, that PF), in apply order)."""
+    problems: list[Problem] = []
+    for (a, iface), (b, _) in combinations(sharing, 2):
+        problems += _pair_on_pf(a, b, iface)
+    return problems
+
+
+def validate_applied_policies(applied: Sequence[CompiledPolicy]) -> list[Problem]:
+    """Conflicts between the policies applied to one node that no PF decides: root devices, resource names."""
     by_root: dict[str, list[CompiledPolicy]] = {}
     by_resource: dict[str, list[CompiledPolicy]] = {}
-    for policy, selected in selections:
-        for iface in selected:
-            by_pf.setdefault(iface.pci_address, []).append((policy, iface))
+    for policy in applied:
         for root in policy.root_devices:
             by_root.setdefault(root, []).append(policy)
         by_resource.setdefault(policy.resource_name, []).append(policy)
     problems: list[Problem] = []
-    for sharing in by_pf.values():
-        for (a, iface), (b, _) in combinations(sharing, 2):
-            problems += _pair_on_pf(a, b, iface)
     for root, policies in by_root.items():
         for a, b in combinations(policies, 2):
             problems += [
@@ -215,3 +218,24 @@ def validate_policies_together(selections: Sequence[Selection]) -> list[Problem]
         for a, b in combinations(distinct.values(), 2):
             problems += _shared_resource_problems(a, b)
     return problems
+
+
+def validate_policies_together(
+    selections: Sequence[Selection],
+    on_pf: SharingOnPf = validate_sharing_on_pf,
+    on_policies: Callable[[Sequence[CompiledPolicy]], list[Problem]] = validate_applied_policies,
+) -> list[Problem]:
+    """Conflicts between the policies applied to one node: shared PFs, root devices, resource names.
+
+    ``on_pf``, ``on_policies``: :func:`validate_sharing_on_pf`, :func:`validate_applied_policies`, or
+    functions giving the same answers (memos).
+    """
+    by_pf: dict[str, list[tuple[CompiledPolicy, InterfaceExt]]] = {}
+    for policy, selected in selections:
+        for iface in selected:
+            by_pf.setdefault(iface.pci_address, []).append((policy, iface))
+    problems: list[Problem] = []
+    for sharing in by_pf.values():
+        if len(sharing) > 1:
+            problems += on_pf(sharing)
+    return problems + on_policies([policy for policy, _ in selections])

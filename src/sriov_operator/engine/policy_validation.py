@@ -6,6 +6,8 @@ parsed; these are the rules that look at several fields together.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.nic_models import NicTable
@@ -16,7 +18,13 @@ KNOWN_NET_FILTER_KEYS = ("openstack/NetworkID", "aws/NetworkID")
 
 
 def policy_ref(policy: SriovNetworkNodePolicy) -> ObjectRef:
-    return ObjectRef(kind=policy.kind, namespace=policy.namespace, name=policy.name)
+    return _ref(policy.kind, policy.namespace, policy.name)
+
+
+@lru_cache(maxsize=4096)
+def _ref(kind: str, namespace: str, name: str) -> ObjectRef:
+    """Refs are immutable; the render asks for a policy's ref on every node it validates."""
+    return ObjectRef(kind=kind, namespace=namespace, name=name)
 
 
 def nic_severity(strict_nics: bool) -> Severity:

@@ -9,31 +9,34 @@ after it, then :func:`render_nodes` for that subset.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
 from sriov_operator.engine.cycles import cycle_collector_paused
-from sriov_operator.engine.device_plugin import device_plugin_resources, owned_pci_addresses
+from sriov_operator.engine.device_plugin import ResourceLists, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
-from sriov_operator.engine.merge import merge_policies, node_state_spec
+from sriov_operator.engine.merge import appliers_by_pf, merge_on_pf, node_state_spec
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
-from sriov_operator.engine.node_shape import NodeRender, node_shape, ordered_by_address
+from sriov_operator.engine.node_shape import NodeRender, PfMemo, ordered_by_address
 from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
 from sriov_operator.engine.placement_validation import (
     Selection,
     validate_policies_together,
     validate_policy_on_node,
+    validate_sharing_on_pf,
 )
 from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
 from sriov_operator.engine.problems import Problem, error, split_by_severity, warning
 from sriov_operator.engine.selection import (
     CompiledPolicy,
     PoliciesByNodeSelector,
+    PoliciesByPf,
     compile_policy,
     config_daemon_node_selector,
     labels_match,
@@ -56,7 +59,10 @@ class Prepared:
     rdma_mode_by_node: Mapping[str, RdmaMode]
     problems: tuple[Problem, ...]
     by_node_selector: PoliciesByNodeSelector
+    by_pf: PoliciesByPf
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
+    pf_memo: PfMemo  # shared by the nodes rendered with this preparation
+    resource_lists: ResourceLists
 
     def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
@@ -145,7 +151,10 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         rdma_mode,
         tuple(problems),
         PoliciesByNodeSelector(policies),
+        PoliciesByPf(policies),
         frozenset(address for policy in policies for address in policy.root_devices),
+        PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
+        ResourceLists(nics, resource_prefix),
     )
 
 
@@ -169,17 +178,56 @@ def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[
     return gathered
 
 
+def _problems_on_pfs(
+    prep: Prepared, selected: list[tuple[int, list[InterfaceExt]]], virtual: bool, shapes: Mapping[int, int]
+) -> dict[tuple[int, int], tuple[Problem, ...]]:
+    """``validate_policy_on_node`` of each policy on each PF it selects, keyed (policy index, id(PF)).
+
+    Its rules read one PF at a time (but for numVfs 0, left to the caller), so the answers for
+    all policies on one PF are kept in ``prep.pf_memo`` for every PF alike.
+    """
+    policies_on_pf: dict[int, tuple[InterfaceExt, list[int]]] = {}
+    for index, pfs in selected:
+        if prep.policies[index].num_vfs:
+            for iface in pfs:
+                policies_on_pf.setdefault(id(iface), (iface, []))[1].append(index)
+    found: dict[tuple[int, int], tuple[Problem, ...]] = {}
+    for key, (iface, indexes) in policies_on_pf.items():
+
+        def validate(iface: InterfaceExt = iface, indexes: list[int] = indexes) -> list[list[Problem]]:
+            return [
+                validate_policy_on_node(prep.policies[i], [iface], virtual, prep.nics, prep.strict_nics)
+                for i in indexes
+            ]
+
+        answers = prep.pf_memo.problems(
+            ("policies on PF", virtual, shapes[key], tuple(indexes)), iface.pci_address, validate
+        )
+        found.update(zip([(i, key) for i in indexes], answers, strict=True))
+    return found
+
+
 def _applied_selections(
-    prep: Prepared, policies: list[CompiledPolicy], virtual: bool, interfaces: list[InterfaceExt]
+    prep: Prepared,
+    applicable: tuple[int, ...],
+    virtual: bool,
+    interfaces: list[InterfaceExt],
+    shapes: Mapping[int, int],
 ) -> tuple[list[Selection], list[Problem]]:
     selections: list[Selection] = []
     problems: list[Problem] = []
-    for policy in policies:
-        selected = [iface for iface in interfaces if policy.selects(iface)]
-        found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
-        problems += found
-        if any(p.severity == "error" for p in found):
-            continue  # not applied on this node; the error says why
+    selected_on_node = prep.by_pf.selected_on_node(applicable, interfaces)
+    on_pfs = _problems_on_pfs(prep, selected_on_node, virtual, shapes)
+    for index, selected in selected_on_node:
+        policy = prep.policies[index]
+        if policy.num_vfs:
+            found = [problem for iface in selected for problem in on_pfs[index, id(iface)]]
+        else:
+            found = validate_policy_on_node(policy, selected, virtual, prep.nics, prep.strict_nics)
+        if found:
+            problems += found
+            if any(p.severity == "error" for p in found):
+                continue  # not applied on this node; the error says why
         if not selected:
             problems.append(
                 warning(
@@ -221,13 +269,36 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
 
 
 def _render_discovered(
-    prep: Prepared, node: Node, policies: list[CompiledPolicy], interfaces: list[InterfaceExt]
+    prep: Prepared,
+    node: Node,
+    applicable: tuple[int, ...],
+    interfaces: list[InterfaceExt],
+    shape: tuple[int, ...],
 ) -> NodeRender:
-    selections, problems = _applied_selections(prep, policies, node.is_virtual, interfaces)
-    problems += validate_policies_together(selections)
-    planned = merge_policies(selections)
-    for policy, selected in selections:
-        if selected and not owned_pci_addresses(policy, selected, planned):
+    shapes = {id(iface): shape_id for iface, shape_id in zip(interfaces, shape, strict=True)}
+
+    def sharing_on_pf(sharing: Sequence[tuple[CompiledPolicy, InterfaceExt]]) -> list[Problem]:
+        iface = sharing[0][1]
+        [found] = prep.pf_memo.problems(
+            ("sharing a PF", shapes[id(iface)], tuple(policy.name for policy, _ in sharing)),
+            iface.pci_address,
+            lambda: [validate_sharing_on_pf(sharing)],
+        )
+        return list(found)
+
+    selections, problems = _applied_selections(prep, applicable, node.is_virtual, interfaces, shapes)
+    problems += validate_policies_together(selections, sharing_on_pf, prep.pf_memo.policies_together)
+    entries: dict[str, dict[str, Any]] = {}
+    holders: dict[str, frozenset[str]] = {}
+    for pci, (iface, appliers) in appliers_by_pf(selections).items():
+        entries[pci], holders[pci] = prep.pf_memo.plan(
+            (shapes[id(iface)], tuple((policy.name, equal) for policy, equal in appliers)),
+            pci,
+            partial(merge_on_pf, iface, appliers),
+        )
+    owned = owned_pci_addresses(selections, holders)
+    for (policy, selected), (_, pcis) in zip(selections, owned, strict=True):
+        if selected and not pcis:
             problems.append(
                 warning(
                     policy_ref(policy.policy),
@@ -236,8 +307,8 @@ def _render_discovered(
                     "name) take every PF it selects, so it configures and exposes nothing there",
                 )
             )
-    resources = device_plugin_resources(selections, planned, interfaces, prep.nics, prep.resource_prefix)
-    return NodeRender(node_state_spec(planned, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+    resources = prep.resource_lists.for_node(owned, interfaces)
+    return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
@@ -258,9 +329,10 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
         return _undiscovered(prep, node, applicable)
     interfaces = ordered_by_address(status.interfaces)
     addresses = tuple(iface.pci_address for iface in interfaces)
+    shape = tuple(prep.pf_memo.shape_id(iface) for iface in interfaces)  # PFs alike up to addresses
     key = (
         applicable,
-        node_shape(interfaces, prep.root_device_addresses),
+        shape,
         prep.rdma_mode_by_node.get(node.name),
         node.is_virtual,
     )
@@ -269,7 +341,7 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
         if shared_addresses == addresses:
             return shared
         return shared.readdressed(dict(zip(shared_addresses, addresses, strict=True)))
-    rendered = _render_discovered(prep, node, [prep.policies[index] for index in applicable], interfaces)
+    rendered = _render_discovered(prep, node, applicable, interfaces, shape)
     if memo is not None:
         memo[key] = (rendered, addresses)
     return rendered

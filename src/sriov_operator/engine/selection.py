@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
@@ -106,7 +106,8 @@ class CompiledPolicy:
     device_id: str | None
     root_devices: frozenset[str]
     pf_names: tuple[str, ...]
-    pf_entries: tuple[tuple[str, VfRange | None], ...]  # (name part, VF range) of each pfNames entry
+    # name part → (position, VF range) of the first pfNames entry with that name
+    first_entry: Mapping[str, tuple[int, VfRange | None]]
     pf_name_parts: frozenset[str]
     net_filter: tuple[str, str] | None
     selects_anything: bool
@@ -134,10 +135,13 @@ class CompiledPolicy:
 
     def explicit_range_for(self, iface: InterfaceExt) -> VfRange | None:
         """The range of the first pfNames entry naming this PF (by name or altName), if it has one."""
-        if not self.pf_entries:
+        if not self.first_entry:
             return None
-        names = interface_names(iface)
-        return next((vf_range for name, vf_range in self.pf_entries if name in names), None)
+        if not iface.alt_names:
+            found = self.first_entry.get(iface.name) if iface.name else None
+            return found[1] if found else None
+        entries = [self.first_entry[name] for name in interface_names(iface) if name in self.first_entry]
+        return min(entries)[1] if entries else None  # positions differ, so min never compares ranges
 
     def vf_range_for(self, iface: InterfaceExt) -> VfRange:
         return self.explicit_range_for(iface) or (0, self.num_vfs - 1)
@@ -172,7 +176,9 @@ def compile_policy(policy: SriovNetworkNodePolicy) -> CompiledPolicy:
         device_id=selector.device_id,
         root_devices=frozenset(selector.root_devices or []),
         pf_names=pf_names,
-        pf_entries=tuple(pf_entries),
+        first_entry={
+            name: (position, vf_range) for position, (name, vf_range) in reversed(list(enumerate(pf_entries)))
+        },
         pf_name_parts=frozenset(pf_name_part(entry) for entry in pf_names),
         net_filter=net_filter,
         selects_anything=not unreadable_net_filter
@@ -226,3 +232,68 @@ class PoliciesByNodeSelector:
         for indexes, nodes in zip(self._policies_of_group, nodes_of_group, strict=True):
             selected.update(dict.fromkeys(indexes, frozenset(nodes)))
         return selected
+
+
+class PoliciesByPf:
+    """Policies indexed by the PF names they list, else by vendor, else by device id.
+
+    A PF is tested only against the policies that could select it, and the answer
+    is kept for every PF alike in what selectors read (names, vendor, device id,
+    netFilter, and the address where a policy lists it in ``rootDevices``), so a
+    fleet of many nodes costs a lookup per PF.
+    """
+
+    def __init__(self, policies: Sequence[CompiledPolicy]) -> None:
+        self._policies = policies
+        self._by_name: dict[str, list[int]] = {}
+        self._by_vendor: dict[str, list[int]] = {}
+        self._by_device: dict[str, list[int]] = {}
+        self._others: list[int] = []
+        for index, policy in enumerate(policies):
+            if not policy.selects_anything:
+                continue
+            if policy.pf_name_parts:
+                for name in policy.pf_name_parts:
+                    self._by_name.setdefault(name, []).append(index)
+            elif policy.vendor:
+                self._by_vendor.setdefault(policy.vendor, []).append(index)
+            elif policy.device_id:
+                self._by_device.setdefault(policy.device_id, []).append(index)
+            else:
+                self._others.append(index)
+        self._named_addresses = frozenset(address for policy in policies for address in policy.root_devices)
+        self._known: dict[Hashable, tuple[int, ...]] = {}
+
+    def selecting(self, iface: InterfaceExt) -> tuple[int, ...]:
+        """Indexes (ascending) of the policies whose nicSelector selects the PF."""
+        address = iface.pci_address
+        key = (
+            iface.name,
+            tuple(iface.alt_names) if iface.alt_names else (),
+            iface.vendor,
+            iface.device_id,
+            iface.net_filter,
+            address if address in self._named_addresses else None,
+        )
+        found = self._known.get(key)
+        if found is None:
+            candidates = set(self._others)
+            for name in interface_names(iface):
+                candidates.update(self._by_name.get(name, ()))
+            candidates.update(self._by_vendor.get(iface.vendor or "", ()))
+            candidates.update(self._by_device.get(iface.device_id or "", ()))
+            found = tuple(sorted(i for i in candidates if self._policies[i].selects(iface)))
+            self._known[key] = found
+        return found
+
+    def selected_on_node(
+        self, applicable: Sequence[int], interfaces: Sequence[InterfaceExt]
+    ) -> list[tuple[int, list[InterfaceExt]]]:
+        """(policy index, the PFs it selects in ``interfaces`` order) for each applicable policy, in order."""
+        selected: dict[int, list[InterfaceExt]] = {index: [] for index in applicable}
+        for iface in interfaces:
+            for index in self.selecting(iface):
+                pfs = selected.get(index)
+                if pfs is not None:
+                    pfs.append(iface)
+        return list(selected.items())

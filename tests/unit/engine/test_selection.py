@@ -65,7 +65,7 @@ def test_a_selector_with_no_criterion_or_an_unreadable_net_filter_selects_nothin
 
 def test_compiling_keeps_the_pf_name_of_an_entry_whose_range_is_malformed() -> None:
     compiled = _compiled({"pfNames": ["ens1f0#x", "ens1f1#2-3"]})
-    assert compiled.pf_entries == (("ens1f0", None), ("ens1f1", (2, 3)))
+    assert compiled.first_entry == {"ens1f0": (0, None), "ens1f1": (1, (2, 3))}
     assert compiled.selects(_iface()) is True
 
 
