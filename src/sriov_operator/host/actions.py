@@ -8,9 +8,11 @@ planner where it depends on the device) and why (``reason``); two actions are
 equal when they change the same thing the same way, whatever the reason.
 
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
-before devices, the eSwitch mode before VFs exist, VFs before their drivers,
-the record of a device before the driver change that takes it from its users,
-and forgetting a device last.  See docs/architecture.md ("Recipe: add a host
+before devices, the record of a device before anything changes it (it keeps
+what the device was like before we touched it), the eSwitch mode before VFs
+exist, VFs before their drivers, a PF given back its eSwitch mode and MTU once
+its VFs are gone, a VF's admin MAC before its driver changes, and forgetting a
+device last.  See docs/architecture.md ("Recipe: add a host
 action").
 """
 
@@ -118,6 +120,16 @@ class SetEswitchMode(_DeviceAction):
 
 
 @dataclass(frozen=True)
+class RestoreEswitchMode(SetEswitchMode):
+    """A PF leaving the spec gets the mode it had before we configured it, once its VFs are gone."""
+
+    kind = "restoreESwitchMode"
+
+    def describe(self) -> str:
+        return f"give {self.pci} back its eswitch mode {self.mode}"
+
+
+@dataclass(frozen=True)
 class SetNumVfs(_DeviceAction):
     kind = "setNumVfs"
     cuts_node_link = True
@@ -152,11 +164,41 @@ class SetPfMtu(_MtuAction):
 
 
 @dataclass(frozen=True)
+class RestorePfMtu(_MtuAction):
+    """A PF leaving the spec gets the MTU it had before we configured it (lowered or raised)."""
+
+    kind = "restorePfMtu"
+
+    def describe(self) -> str:
+        return f"give {self.pci} back its MTU {self.mtu}"
+
+
+@dataclass(frozen=True)
 class LinkUp(_DeviceAction):
     kind = "linkUp"
 
     def describe(self) -> str:
         return f"bring {self.pci} up"
+
+
+@dataclass(frozen=True)
+class SetVfAdminMac(_DeviceAction):
+    """The PF's admin MAC for a VF (``ip link set <pf> vf <n> mac``), set to the MAC the VF has.
+
+    Without one a VF driver picks a random MAC at every probe, so a VF moved to
+    vfio-pci and back, or rebound, would come back with another MAC.
+    """
+
+    kind = "setVfAdminMac"
+    pf: str  # the PF's PCI address: the admin MAC is set through its netdev
+    vf_id: int
+    mac: str
+
+    def describe(self) -> str:
+        return f"pin the MAC of {self.pci} (VF {self.vf_id} of {self.pf}) to {self.mac}"
+
+    def shown_value(self) -> str:
+        return self.mac
 
 
 @dataclass(frozen=True)
@@ -205,11 +247,14 @@ class ForgetDevice(_DeviceAction):
 Action = (
     LoadModule
     | SetModuleParameter
+    | RememberDevice
     | SetEswitchMode
     | SetNumVfs
+    | RestoreEswitchMode
     | SetPfMtu
+    | RestorePfMtu
     | LinkUp
-    | RememberDevice
+    | SetVfAdminMac
     | BindDriver
     | SetVfMtu
     | ForgetDevice
@@ -218,11 +263,14 @@ Action = (
 ACTION_ORDER: tuple[type[Action], ...] = (
     LoadModule,
     SetModuleParameter,
+    RememberDevice,
     SetEswitchMode,
     SetNumVfs,
+    RestoreEswitchMode,
     SetPfMtu,
+    RestorePfMtu,
     LinkUp,
-    RememberDevice,
+    SetVfAdminMac,
     BindDriver,
     SetVfMtu,
     ForgetDevice,

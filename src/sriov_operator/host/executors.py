@@ -28,10 +28,13 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetVfAdminMac,
     SetVfMtu,
 )
 from sriov_operator.host.io import HostIO
@@ -214,6 +217,11 @@ def _set_pf_mtu(access: HostAccess, action: SetPfMtu) -> bool:
     return _set_mtu(access, action.pci, action.mtu, only_raise=True)
 
 
+@executes(RestorePfMtu)
+def _restore_pf_mtu(access: HostAccess, action: RestorePfMtu) -> bool:
+    return _set_mtu(access, action.pci, action.mtu, only_raise=False)
+
+
 @executes(SetVfMtu)
 def _set_vf_mtu(access: HostAccess, action: SetVfMtu) -> bool:
     return _set_mtu(access, action.pci, action.mtu, only_raise=False)
@@ -228,11 +236,21 @@ def _link_up(access: HostAccess, action: LinkUp) -> bool:
     return True
 
 
+@executes(RestoreEswitchMode)
 @executes(SetEswitchMode)
 def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
     if access.eswitch.mode(action.pci) == action.mode:
         return False
     access.eswitch.set_mode(action.pci, action.mode)
+    return True
+
+
+@executes(SetVfAdminMac)
+def _set_vf_admin_mac(access: HostAccess, action: SetVfAdminMac) -> bool:
+    pf = _netdev_name(access, action.pf)
+    if access.links.vf_macs(pf).get(action.vf_id, "").lower() == action.mac:
+        return False
+    access.links.set_vf_mac(pf, action.vf_id, action.mac)
     return True
 
 

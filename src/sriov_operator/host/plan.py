@@ -36,10 +36,13 @@ from sriov_operator.host.actions import (
     LoadModule,
     RememberDevice,
     Requirement,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetVfAdminMac,
     SetVfMtu,
     in_run_order,
 )
@@ -203,10 +206,28 @@ def _driver_actions(
     return []
 
 
-def _remember(interface: Interface, device: InterfaceExt, host: HostState) -> list[Action]:
+ESWITCH_MODES = ("legacy", "switchdev")
+NO_MAC = "00:00:00:00:00:00"
+
+
+def _originals(known: DeviceRecord | None, pf: InterfaceExt) -> dict[str, Any]:
+    """How the PF was before we touched it: from our first record, else as it is now (nothing touched yet).
+
+    A record written before records kept this has none: nothing is then known to give back.
+    """
+    if known is not None:
+        return {"original_mtu": known.original_mtu, "original_e_switch_mode": known.original_e_switch_mode}
+    mode = pf.e_switch_mode if pf.e_switch_mode in ESWITCH_MODES else None
+    return {"original_mtu": pf.mtu, "original_e_switch_mode": mode}
+
+
+def _remember(
+    interface: Interface, device: InterfaceExt, host: HostState, *, keep_originals: bool = False
+) -> list[Action]:
     known = host.configured.get(interface.pci_address)
     mac = device.mac or (known.mac if known else None)
-    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac})
+    originals = _originals(known, device) if keep_originals else {}
+    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac, **originals})
     if known is not None and known.to_k8s() == record.to_k8s():
         return []
     reason = "remember what we configure, to give the device back when it leaves the spec"
@@ -265,6 +286,12 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
     if wanted_vfs > (pf.totalvfs or 0):
         raise PlanError(f"{label}: numVfs {wanted_vfs} is more than the device's {pf.totalvfs or 0}")
     if interface.e_switch_mode and interface.e_switch_mode != (pf.e_switch_mode or "legacy"):
+        if interface.externally_managed:
+            raise PlanError(
+                f"{label}: externally managed in eswitch mode {pf.e_switch_mode or 'legacy'} but the "
+                f"spec wants {interface.e_switch_mode}; set the mode outside the operator or drop "
+                "externallyManaged"
+            )
         reason = f"{label}: eswitch {pf.e_switch_mode or 'legacy'} -> {interface.e_switch_mode}"
         actions.append(SetEswitchMode(pf.pci_address, interface.e_switch_mode, reason=reason))
     if wanted_vfs != current_vfs:
@@ -284,15 +311,36 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
         actions.append(LinkUp(pf.pci_address, reason=reason))
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
-            actions += _vf_actions(interface, vf)
-    return _remember(interface, pf, host) + actions
+            actions += _vf_actions(interface, pf, vf, host)
+    return _remember(interface, pf, host, keep_originals=True) + actions
 
 
-def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
+def _admin_mac_actions(pf: InterfaceExt, vf: VirtualFunction, host: HostState) -> list[Action]:
+    """Pin a VF's MAC as its PF's admin MAC while a kernel driver shows it (upstream does so too).
+
+    Only where the PF reports the VF's admin MAC, so the change can be seen to hold.
+    """
+    admin = host.vf_admin_macs.get(vf.pci_address)
+    on_kernel_driver = vf.driver is not None and vf.driver not in DPDK_DRIVERS
+    if admin is None or not vf.mac or not on_kernel_driver or admin.lower() == vf.mac.lower():
+        return []
+    if pf.link_type and pf.link_type.upper() == "IB":
+        return []
+    now = "none" if admin == NO_MAC else admin
+    reason = (
+        f"{_label(vf)}: admin MAC {now} -> {vf.mac}, so the VF keeps its MAC when its driver changes "
+        "(a VF driver picks a new random one at every probe otherwise)"
+    )
+    return [SetVfAdminMac(vf.pci_address, pf.pci_address, vf.vf_id, vf.mac.lower(), reason=reason)]
+
+
+def _vf_actions(
+    interface: Interface, pf: InterfaceExt, vf: VirtualFunction, host: HostState
+) -> list[Action]:
     group = next((g for g in interface.vf_groups or [] if vf.vf_id in vf_ids(g)), None)
     if group is None:
         return []
-    actions = _driver_actions(vf, group, "drain")
+    actions = _admin_mac_actions(pf, vf, host) + _driver_actions(vf, group, "drain")
     on_netdev = group.device_type != VFIO_DRIVER and vf.driver not in DPDK_DRIVERS and vf.driver is not None
     if on_netdev and group.mtu and vf.mtu and vf.mtu != group.mtu:
         reason = f"{_label(vf)}: MTU {vf.mtu} -> {group.mtu} for {_group_name(group)}"
@@ -308,16 +356,27 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
         if current is not None and is_virtual(host.platform) and current.driver in {*DPDK_DRIVERS, None}:
             reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
             actions.append(BindDriver(pci, DEFAULT_DRIVER, reason=reason))
-        externally_managed = host.configured[pci].externally_managed
-        if (
-            current is not None
-            and not is_virtual(host.platform)
-            and current.num_vfs
-            and not externally_managed
-        ):
-            reason = f"{left}; we created its {current.num_vfs} VFs: remove them"
-            actions.append(SetNumVfs(pci, 0, reason=reason))
+        record = host.configured[pci]
+        if current is not None and not is_virtual(host.platform) and not record.externally_managed:
+            actions += _pf_reset_actions(current, record)
         actions.append(ForgetDevice(pci, reason=f"{left}; nothing more to give back"))
+    return actions
+
+
+def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord) -> list[Action]:
+    """A bare-metal PF we configured leaves the spec: remove its VFs, give back its eSwitch mode and MTU."""
+    pci, left = pf.pci_address, f"{pf.pci_address} left the spec"
+    actions: list[Action] = []
+    if pf.num_vfs:
+        reason = f"{left}; we created its {pf.num_vfs} VFs: remove them"
+        actions.append(SetNumVfs(pci, 0, reason=reason))
+    mode, was_mode = pf.e_switch_mode, record.original_e_switch_mode
+    if was_mode is not None and mode in ESWITCH_MODES and mode != was_mode:
+        reason = f"{left}; its eswitch was {was_mode} before we configured it (now {mode})"
+        actions.append(RestoreEswitchMode(pci, was_mode, reason=reason))
+    if record.original_mtu and pf.mtu and pf.mtu != record.original_mtu:
+        reason = f"{left}; its MTU was {record.original_mtu} before we configured it (now {pf.mtu})"
+        actions.append(RestorePfMtu(pci, record.original_mtu, reason=reason))
     return actions
 
 

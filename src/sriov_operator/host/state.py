@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sriov_operator.api.models import Interface, InterfaceExt
+from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
@@ -26,13 +26,20 @@ CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
 
 
 class DeviceRecord(Interface):
-    """What we applied to a device (its spec entry), and its MAC then.
+    """What we applied to a device (its spec entry), its MAC then, and how a PF was before we touched it.
 
     A port bound to vfio-pci has no netdev to ask for its MAC; the record keeps
     it, so the port can still be matched to Nova's metadata (its netFilter).
+    The first record of a bare-metal PF keeps its MTU and eSwitch mode as they
+    were; later records carry them on, and they are given back when the PF
+    leaves the spec.
     """
 
     mac: str | None = None
+    original_mtu: int | None = None
+    """The PF's MTU before we first configured it."""
+    original_e_switch_mode: ESwitchMode | None = None
+    """The PF's eSwitch mode before we first configured it (none: the PF has no eSwitch)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class HostState:
     configured: dict[str, DeviceRecord] = field(default_factory=dict)  # PCI address -> what we applied
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
+    vf_admin_macs: Mapping[str, str] = field(default_factory=dict)  # VF PCI address -> its admin MAC
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -109,6 +117,7 @@ def read_host_state(
     platform: Platform,
     interfaces: list[InterfaceExt],
     node_links: Mapping[str, str] | None = None,
+    vf_admin_macs: Mapping[str, str] | None = None,
 ) -> HostState:
     return HostState(
         platform=platform,
@@ -118,4 +127,5 @@ def read_host_state(
         configured=read_configured(host),
         node_links=dict(node_links or {}),
         rdma_devices=_rdma_devices(host, interfaces),
+        vf_admin_macs=dict(vf_admin_macs or {}),
     )

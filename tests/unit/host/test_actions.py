@@ -24,10 +24,13 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetVfAdminMac,
     SetVfMtu,
     in_run_order,
 )
@@ -62,6 +65,18 @@ def _vf_mtu(node: NodeHost) -> int | None:
     return vfs[0].mtu
 
 
+def _vf_mac_pinned(node: NodeHost) -> SetVfAdminMac:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs and vfs[0].mac
+    return SetVfAdminMac(vfs[0].pci_address, INTEL_PF, 0, vfs[0].mac, reason="t")
+
+
+def _admin_mac_holds(node: NodeHost) -> bool:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs
+    return node.observe(checkpoint=False).vf_admin_macs.get(vfs[0].pci_address) == vfs[0].mac
+
+
 def _driver(node: NodeHost, pci: str) -> str | None:
     return read_pci_function(node.host, pci).driver
 
@@ -91,6 +106,12 @@ CASES: dict[type[Action], Case] = {
         lambda node: SetEswitchMode(MLX_PF, "switchdev", reason="t"),
         lambda node: node.access.eswitch.mode(MLX_PF) == "switchdev",
     ),
+    RestoreEswitchMode: (
+        "baremetal-mellanox",
+        (SetNumVfs(MLX_PF, 0, reason="t"), SetEswitchMode(MLX_PF, "switchdev", reason="t")),
+        lambda node: RestoreEswitchMode(MLX_PF, "legacy", reason="t"),
+        lambda node: node.access.eswitch.mode(MLX_PF) == "legacy",
+    ),
     SetNumVfs: (
         "baremetal-intel",
         (),
@@ -103,6 +124,12 @@ CASES: dict[type[Action], Case] = {
         lambda node: SetPfMtu(INTEL_PF, 9000, reason="t"),
         lambda node: getattr(_pf(node), "mtu", None) == 9000,
     ),
+    RestorePfMtu: (
+        "baremetal-intel",
+        (SetPfMtu(INTEL_PF, 9000, reason="t"),),
+        lambda node: RestorePfMtu(INTEL_PF, 1500, reason="t"),  # lowered, which SetPfMtu never does
+        lambda node: getattr(_pf(node), "mtu", None) == 1500,
+    ),
     LinkUp: (
         "baremetal-intel",
         (),
@@ -114,6 +141,12 @@ CASES: dict[type[Action], Case] = {
         (),
         lambda node: RememberDevice(INTEL_PF, DeviceRecord(pci_address=INTEL_PF, num_vfs=2), reason="t"),
         lambda node: INTEL_PF in node.observe(checkpoint=False).configured,
+    ),
+    SetVfAdminMac: (
+        "baremetal-intel",
+        (SetNumVfs(INTEL_PF, 2, reason="t"),),
+        _vf_mac_pinned,
+        _admin_mac_holds,
     ),
     BindDriver: (
         "openstack-vm",
@@ -192,9 +225,9 @@ def test_the_planner_order_does_not_decide_the_run_order() -> None:
     ]
     assert [type(a) for a in in_run_order(planned)] == [
         LoadModule,
+        RememberDevice,  # the record is written before anything changes the device
         SetEswitchMode,  # the eSwitch mode is set before VFs exist
         SetNumVfs,
-        RememberDevice,  # the record is written before the driver change takes the device
         BindDriver,
         ForgetDevice,  # forgotten only once everything was given back
     ]

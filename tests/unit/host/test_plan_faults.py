@@ -167,7 +167,7 @@ def test_a_pf_already_in_switchdev_is_not_switched_again(mellanox_host: HostRoot
     node = sim_node(mellanox_host)
     spec = pf_spec(MLX_PF, 2, eSwitchMode="switchdev")
     assert [o.action.kind for o in converge(node.access, spec, node.observe)] == [
-        "setESwitchMode",
         "rememberDevice",
+        "setESwitchMode",
     ]
     assert plan(spec, node.observe()).actions == ()  # read over devlink: no compat/devlink/mode file

@@ -91,7 +91,8 @@ class SimulatedCommandRunner:
 
 @dataclass(frozen=True)
 class SimulatedLinkControl:
-    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer."""
+    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer;
+    VF admin MACs on the simulated kernel."""
 
     writer: SimulatedWriter
 
@@ -105,6 +106,13 @@ class SimulatedLinkControl:
     def set_up(self, ifname: str) -> None:
         flags = self.host.read_int(self.host.path(CLASS_NET, ifname, "flags"), 16) or 0
         self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "flags"), f"0x{flags | IFF_UP:x}")
+
+    def vf_macs(self, pf_ifname: str) -> Mapping[int, str]:
+        return SimulatedKernel.load(self.writer.root).vf_admin_macs(pf_ifname)
+
+    def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        with SimulatedKernel.transaction(self.writer.root) as kernel:
+            kernel.set_vf_admin_mac(pf_ifname, vf_id, mac)
 
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         """Netdevs that exist now and have the default route or one of ``node_ips`` (from the profile)."""

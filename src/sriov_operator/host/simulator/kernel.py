@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -39,6 +40,8 @@ ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci")
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
+NO_MAC = "00:00:00:00:00:00"
+MAC_FORM = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MIN_MTU = 68
 
 
@@ -64,11 +67,6 @@ def vf_address(pf_address: str, routing_offset: int) -> str:
     device, function = rest.split(".")
     rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function, 16)) + routing_offset
     return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7:x}"
-
-
-def _vf_mac(pf_mac: str, index: int) -> str:
-    octets = pf_mac.split(":")
-    return ":".join(["02", *octets[1:4], f"{(index >> 8) & 0xFF:02x}", f"{index & 0xFF:02x}"])
 
 
 class SimulatedKernel:
@@ -194,7 +192,6 @@ class SimulatedKernel:
             for vf in [d for d in self.state.devices.values() if d.physfn == address]:
                 self.remove_device(vf.address)
         else:
-            pf_mac = pf.netdev.mac if pf.netdev else "02:00:00:00:00:00"
             for index in range(count):
                 vf_addr = vf_address(address, pf.sriov.offset + index * pf.sriov.stride)
                 vf_name = f"{pf.netdev.name if pf.netdev else 'vf'}v{index}"
@@ -205,7 +202,7 @@ class SimulatedKernel:
                         device=pf.sriov.vf_device,
                         pci_class=pf.pci_class,
                         driver=pf.sriov.vf_driver,
-                        netdev=SimNetdev(name=vf_name, mac=_vf_mac(pf_mac, index), up=False),
+                        netdev=SimNetdev(name=vf_name, mac=NO_MAC, up=False),  # the MAC comes at probe
                         physfn=address,
                         vf_index=index,
                     )
@@ -236,8 +233,41 @@ class SimulatedKernel:
         relative_symlink(self.device_dir(address) / "driver", self.driver_dir(driver))
         relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
+            if device.physfn is not None:
+                device.netdev.mac = device.admin_mac or self._random_vf_mac()
             self._create_netdev(address, device.netdev)
         self._add_rdma_device(address)
+
+    def _random_vf_mac(self) -> str:
+        """A VF driver probed without an admin MAC picks a random one, another at every probe."""
+        self.state.vf_macs_given += 1
+        serial = self.state.vf_macs_given.to_bytes(4, "big")
+        return ":".join(f"{octet:02x}" for octet in (0x02, 0xA0, *serial))
+
+    def set_vf_admin_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        """``ip link set <pf> vf <n> mac``: ENODEV without the PF's netdev, EINVAL for no such VF or a MAC
+        that is not unicast; a VF on a network driver is reset and comes back with it (as i40e does)."""
+        where = f"netlink {pf_ifname} vf {vf_id}"
+        pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
+        if pf is None or self.bound_driver(pf.address) is None:
+            raise kernel_error(errno.ENODEV, where)
+        vfs = self.state.devices.values()
+        vf = next((d for d in vfs if d.physfn == pf.address and d.vf_index == vf_id), None)
+        unicast = MAC_FORM.match(mac.lower()) is not None and mac != NO_MAC and not int(mac[:2], 16) & 1
+        if vf is None or not unicast:
+            raise kernel_error(errno.EINVAL, where)
+        vf.admin_mac = mac.lower()
+        driver = self.bound_driver(vf.address)
+        if driver is not None and driver not in DPDK_DRIVERS and vf.netdev is not None:
+            self._detach(vf.address, vf, driver)
+            self.bind(vf.address, driver)
+
+    def vf_admin_macs(self, pf_ifname: str) -> dict[int, str]:
+        pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
+        if pf is None or self.bound_driver(pf.address) is None:
+            raise kernel_error(errno.ENODEV, f"netlink {pf_ifname}")
+        vfs = (d for d in self.state.devices.values() if d.physfn == pf.address and d.vf_index is not None)
+        return {vf.vf_index: vf.admin_mac or NO_MAC for vf in vfs if vf.vf_index is not None}
 
     def _add_rdma_device(self, address: str) -> None:
         """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
