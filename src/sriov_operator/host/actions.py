@@ -278,6 +278,11 @@ ACTION_ORDER: tuple[type[Action], ...] = (
 _RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}
 
 
+def device_of(action: HostAction) -> str | None:
+    """The PCI function an action changes; None for a kernel module (which every device may need)."""
+    return action.pci if isinstance(action, _DeviceAction) else None
+
+
 def in_run_order(actions: Iterable[Action]) -> tuple[Action, ...]:
     """Sorted by `ACTION_ORDER`; actions of one kind keep the planner's order (devices in spec order)."""
     return tuple(sorted(actions, key=lambda action: _RANK[type(action)]))

@@ -65,6 +65,7 @@ class HostAccess(HostIO):
     host: HostRoot
     numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
+    parallel_nics: bool = True  # cards configured side by side (apply.apply_plan)
 
     @classmethod
     def on(cls, host: HostRoot, io: HostIO) -> HostAccess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class NodeHost:
         metadata: MetadataSettings | None = None,
         node_ips: Collection[str] = (),
         allow_node_links: Collection[str] = (),
+        parallel_nics: bool = True,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
 
@@ -50,7 +52,7 @@ class NodeHost:
             raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
         chosen = io or real_host_io(root, netns)
-        access = HostAccess.on(host, chosen)
+        access = dataclasses.replace(HostAccess.on(host, chosen), parallel_nics=parallel_nics)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))

@@ -15,7 +15,8 @@ leaves the spec goes back to its default driver.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.models import (
@@ -44,6 +45,7 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetVfAdminMac,
     SetVfMtu,
+    device_of,
     in_run_order,
 )
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
@@ -79,6 +81,20 @@ def lacks_noiommu_message(what: str) -> str:
 class Plan:
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = ()
+    cards: Mapping[str, str] = field(default_factory=dict, compare=False)  # device -> its card (`card_of`)
+
+    def by_card(self) -> tuple[tuple[Action, ...], tuple[tuple[Action, ...], ...]]:
+        """The actions every device depends on (modules), then each card's own actions, in run order.
+
+        Cards share nothing the plan changes, so their parts may run side by side; the
+        functions of one card (its PFs and their VFs) stay in one part, in run order.
+        """
+        shared = tuple(a for a in self.actions if device_of(a) is None)
+        parts: dict[str, list[Action]] = {}
+        for action in self.actions:
+            if (device := device_of(action)) is not None:
+                parts.setdefault(self.cards.get(device, card_of(device)), []).append(action)
+        return shared, tuple(tuple(part) for part in parts.values())
 
     @property
     def requires_drain(self) -> bool:
@@ -95,6 +111,21 @@ class Plan:
             "requiresReboot": self.requires_reboot,
             "warnings": list(self.warnings),
         }
+
+
+def card_of(pf_address: str) -> str:
+    """The card a PCI function sits on (``domain:bus:device``): the PFs of a multi-port NIC share it."""
+    return pf_address.rpartition(".")[0]
+
+
+def _cards(host: HostState) -> dict[str, str]:
+    """Every PF and VF found -> its PF's card."""
+    cards: dict[str, str] = {}
+    for interface in host.interfaces:
+        card = card_of(interface.pci_address)
+        cards[interface.pci_address] = card
+        cards.update({vf.pci_address: card for vf in interface.vfs or []})
+    return cards
 
 
 def vf_ids(group: VfGroup) -> range:
@@ -334,9 +365,7 @@ def _admin_mac_actions(pf: InterfaceExt, vf: VirtualFunction, host: HostState) -
     return [SetVfAdminMac(vf.pci_address, pf.pci_address, vf.vf_id, vf.mac.lower(), reason=reason)]
 
 
-def _vf_actions(
-    interface: Interface, pf: InterfaceExt, vf: VirtualFunction, host: HostState
-) -> list[Action]:
+def _vf_actions(interface: Interface, pf: InterfaceExt, vf: VirtualFunction, host: HostState) -> list[Action]:
     group = next((g for g in interface.vf_groups or [] if vf.vf_id in vf_ids(g)), None)
     if group is None:
         return []
@@ -417,4 +446,5 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     _guard_node_links(actions, host)
-    return Plan(in_run_order(actions), tuple(_ignored_fields(desired) + _rdma_warnings(desired, host)))
+    warnings = tuple(_ignored_fields(desired) + _rdma_warnings(desired, host))
+    return Plan(in_run_order(actions), warnings, _cards(host))

@@ -137,15 +137,19 @@ class SimulatedEswitch:
     _seen: dict[tuple[int, int], dict[str, str | None]] = field(default_factory=dict, compare=False)
 
     def mode(self, pci: str) -> str | None:
-        """From the kernel's state file, parsed again only when it changed (discovery asks per PF)."""
+        """From the kernel's state file, parsed again only when it changed (discovery asks per PF).
+
+        Safe from several threads (cards applied side by side): each reads the cache once.
+        """
         status = (self.root / STATE_FILE).stat()
         key = (status.st_mtime_ns, status.st_ino)
-        if key not in self._seen:
+        modes = self._seen.get(key)
+        if modes is None:
             devices = SimulatedKernel.load(self.root).state.devices.items()
-            modes: dict[str, str | None] = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
+            modes = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
             self._seen.clear()
             self._seen[key] = modes
-        return self._seen[key].get(pci)
+        return modes.get(pci)
 
     def set_mode(self, pci: str, mode: str) -> None:
         with SimulatedKernel.transaction(self.root) as kernel:
