@@ -9,11 +9,11 @@ equal when they change the same thing the same way, whatever the reason.
 
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
 before devices, the record of a device before anything changes it (it keeps
-what the device was like before we touched it), the eSwitch mode before VFs
-exist, VFs before their drivers, a PF given back its eSwitch mode and MTU once
-its VFs are gone, a VF's admin MAC before its driver changes, and forgetting a
-device last.  See docs/architecture.md ("Recipe: add a host
-action").
+what the device was like before we touched it), our udev rules before the VFs
+or a re-probe they name appear, the eSwitch mode before VFs exist, VFs before
+their drivers, a PF given back its eSwitch mode and MTU once its VFs are gone,
+a VF's admin MAC before its driver changes, and forgetting a device last.
+See docs/architecture.md ("Recipe: add a host action").
 """
 
 from __future__ import annotations
@@ -216,6 +216,28 @@ class RememberDevice(_DeviceAction):
 
 
 @dataclass(frozen=True)
+class WriteUdevRules(_DeviceAction):
+    """Our udev rules for a PF (`host/udev.py`), in place before its VFs or a switchdev re-probe appear."""
+
+    kind = "writeUdevRules"
+    rules: str
+
+    def describe(self) -> str:
+        return f"write the udev rules for {self.pci} (NetworkManager leaves its VFs alone; stable names)"
+
+    def shown_value(self) -> str:
+        return self.rules
+
+
+@dataclass(frozen=True)
+class RemoveUdevRules(_DeviceAction):
+    kind = "removeUdevRules"
+
+    def describe(self) -> str:
+        return f"remove the udev rules for {self.pci}"
+
+
+@dataclass(frozen=True)
 class BindDriver(_DeviceAction):
     kind = "bindDriver"
     cuts_node_link = True
@@ -248,6 +270,7 @@ Action = (
     LoadModule
     | SetModuleParameter
     | RememberDevice
+    | WriteUdevRules
     | SetEswitchMode
     | SetNumVfs
     | RestoreEswitchMode
@@ -257,6 +280,7 @@ Action = (
     | SetVfAdminMac
     | BindDriver
     | SetVfMtu
+    | RemoveUdevRules
     | ForgetDevice
 )
 
@@ -264,6 +288,7 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     LoadModule,
     SetModuleParameter,
     RememberDevice,
+    WriteUdevRules,
     SetEswitchMode,
     SetNumVfs,
     RestoreEswitchMode,
@@ -273,6 +298,7 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     SetVfAdminMac,
     BindDriver,
     SetVfMtu,
+    RemoveUdevRules,
     ForgetDevice,
 )
 _RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}

@@ -13,6 +13,7 @@ and the simulator.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -28,6 +29,7 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RemoveUdevRules,
     RestoreEswitchMode,
     RestorePfMtu,
     SetEswitchMode,
@@ -36,6 +38,7 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
 )
 from sriov_operator.host.io import HostIO
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
@@ -48,8 +51,12 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.state import configured_record_path, read_kernel_modules
+from sriov_operator.host.udev import rules_path
+
+log = logging.getLogger(__name__)
 
 CLEAR_OVERRIDE = "\x00"
+MISSING_PROGRAM = 127  # the shell's and chroot's exit status for a program that is not there
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
 LOCK_TIMEOUT_SECONDS = 60.0
 
@@ -262,6 +269,40 @@ def _remember(access: HostAccess, action: RememberDevice) -> bool:
     if access.host.read_state_file(path) == text:
         return False
     access.writer.write_file(path, text)
+    return True
+
+
+def _reload_udev(access: HostAccess) -> None:
+    """udev reads the rules again and replays the network devices' events (NM_UNMANAGED on VFs that exist).
+
+    A host without udevadm gets the rules at its next boot (logged); any other failure is an error.
+    """
+    for argv in (["udevadm", "control", "--reload-rules"], ["udevadm", "trigger", "--subsystem-match=net"]):
+        result = access.run(argv)
+        if result.returncode == MISSING_PROGRAM:
+            log.warning("udevadm is not installed: udev rules take effect at the next boot")
+            return
+        if result.returncode != 0:
+            raise ApplyError(f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()}")
+
+
+@executes(WriteUdevRules)
+def _write_udev_rules(access: HostAccess, action: WriteUdevRules) -> bool:
+    path = rules_path(access.host, action.pci)
+    if access.host.read_state_file(path) == action.rules:
+        return False
+    access.writer.write_file(path, action.rules)
+    _reload_udev(access)
+    return True
+
+
+@executes(RemoveUdevRules)
+def _remove_udev_rules(access: HostAccess, action: RemoveUdevRules) -> bool:
+    path = rules_path(access.host, action.pci)
+    if not path.exists():
+        return False
+    access.writer.remove_file(path)
+    _reload_udev(access)
     return True
 
 

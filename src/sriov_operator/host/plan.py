@@ -36,6 +36,7 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RemoveUdevRules,
     Requirement,
     RestoreEswitchMode,
     RestorePfMtu,
@@ -45,11 +46,13 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
     device_of,
     in_run_order,
 )
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
+from sriov_operator.host.udev import pf_rules
 
 VFIO_DRIVER = "vfio-pci"
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
@@ -343,7 +346,27 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, pf, vf, host)
-    return _remember(interface, pf, host, keep_originals=True) + actions
+    return _remember(interface, pf, host, keep_originals=True) + _udev_actions(interface, pf, host) + actions
+
+
+def _udev_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
+    """Our udev rules for the PF (`host/udev.py`): NetworkManager off its VFs; in switchdev, stable names."""
+    pci, count = pf.pci_address, interface.num_vfs or 0
+    switchdev = interface.e_switch_mode == "switchdev"
+    rules = pf_rules(pci, pf.name, count, host.vf_layouts.get(pci), switchdev)
+    if not rules:
+        return _udev_removal(pci, f"{_label(pf)} needs no udev rules (no VFs, no switchdev)", host)
+    if host.udev_rules.get(pci) == rules:
+        return []
+    names = "; in switchdev the PF keeps its name and each representor is <pf>_<vf id>" if switchdev else ""
+    reason = f"{_label(pf)}: NetworkManager must leave its {count} VFs unmanaged (no DHCP on them){names}"
+    return [WriteUdevRules(pci, rules, reason=reason)]
+
+
+def _udev_removal(pci: str, why: str, host: HostState) -> list[Action]:
+    if pci not in host.udev_rules:
+        return []
+    return [RemoveUdevRules(pci, reason=f"{why}: our udev rules for it go")]
 
 
 def _admin_mac_actions(pf: InterfaceExt, vf: VirtualFunction, host: HostState) -> list[Action]:
@@ -379,6 +402,8 @@ def _vf_actions(interface: Interface, pf: InterfaceExt, vf: VirtualFunction, hos
 
 def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: HostState) -> list[Action]:
     actions: list[Action] = []
+    for pci in sorted(set(host.udev_rules) - desired):
+        actions += _udev_removal(pci, f"{pci} left the spec", host)
     for pci in sorted(set(host.configured) - desired):
         current = found.get(pci)
         left = f"{pci} left the spec"

@@ -21,6 +21,7 @@ from sriov_operator.host.root import (
     HostFileError,
     HostRoot,
 )
+from sriov_operator.host.udev import UDEV_RULES_DIR, VfLayout, pf_of_rules_file
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
 
@@ -62,6 +63,8 @@ class HostState:
     node_links: Mapping[str, str] = field(default_factory=dict)  # netdev -> why it carries the node's traffic
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
     vf_admin_macs: Mapping[str, str] = field(default_factory=dict)  # VF PCI address -> its admin MAC
+    vf_layouts: Mapping[str, VfLayout] = field(default_factory=dict)  # PF -> where its VFs appear
+    udev_rules: Mapping[str, str] = field(default_factory=dict)  # PF -> our udev rules file for it, as it is
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -112,6 +115,26 @@ def _rdma_devices(host: HostRoot, interfaces: list[InterfaceExt]) -> frozenset[s
     return frozenset(pci for pci in functions if host.names(host.path(PCI_DEVICES, pci, "infiniband")))
 
 
+def _vf_layouts(host: HostRoot, interfaces: list[InterfaceExt]) -> dict[str, VfLayout]:
+    layouts = {}
+    for interface in interfaces:
+        device = host.path(PCI_DEVICES, interface.pci_address)
+        offset, stride = host.read_int(device / "sriov_offset"), host.read_int(device / "sriov_stride")
+        if interface.totalvfs and offset is not None and stride is not None:
+            layouts[interface.pci_address] = VfLayout(offset, stride)
+    return layouts
+
+
+def read_udev_rules(host: HostRoot) -> dict[str, str]:
+    """PF -> the content of our rules file for it (``10-sriov-operator-<pci>.rules``)."""
+    directory = host.path(UDEV_RULES_DIR)
+    found = {}
+    for name in host.names(directory):
+        if (pf := pf_of_rules_file(name)) is not None:
+            found[pf] = host.read_state_file(directory / name) or ""
+    return found
+
+
 def read_host_state(
     host: HostRoot,
     platform: Platform,
@@ -128,4 +151,6 @@ def read_host_state(
         node_links=dict(node_links or {}),
         rdma_devices=_rdma_devices(host, interfaces),
         vf_admin_macs=dict(vf_admin_macs or {}),
+        vf_layouts=_vf_layouts(host, interfaces),
+        udev_rules=read_udev_rules(host),
     )

@@ -24,6 +24,7 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RemoveUdevRules,
     RestoreEswitchMode,
     RestorePfMtu,
     SetEswitchMode,
@@ -32,6 +33,7 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
     in_run_order,
 )
 from sriov_operator.host.apply import apply_plan
@@ -39,7 +41,7 @@ from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Plan
-from sriov_operator.host.state import DeviceRecord, read_kernel_modules
+from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_udev_rules
 from tests.unit.host.conftest import make_host, sim_node
 
 INTEL_PF = "0000:3b:00.1"
@@ -47,6 +49,7 @@ MLX_PF = "0000:5e:00.0"
 DPDK_PORT = "0000:00:04.0"
 HOST_DOCS = Path(__file__).resolve().parents[3] / "docs" / "host.md"
 NOIOMMU = "enable_unsafe_noiommu_mode=1"
+RULES = '# ours\nSUBSYSTEM=="net", KERNELS=="0000:3b:04.f", ENV{NM_UNMANAGED}="1"\n'
 
 
 def _pf(node: NodeHost, pci: str = INTEL_PF) -> object:
@@ -106,6 +109,12 @@ CASES: dict[type[Action], Case] = {
         lambda node: SetEswitchMode(MLX_PF, "switchdev", reason="t"),
         lambda node: node.access.eswitch.mode(MLX_PF) == "switchdev",
     ),
+    WriteUdevRules: (
+        "baremetal-intel",
+        (),
+        lambda node: WriteUdevRules(INTEL_PF, RULES, reason="t"),
+        lambda node: read_udev_rules(node.host) == {INTEL_PF: RULES},
+    ),
     RestoreEswitchMode: (
         "baremetal-mellanox",
         (SetNumVfs(MLX_PF, 0, reason="t"), SetEswitchMode(MLX_PF, "switchdev", reason="t")),
@@ -159,6 +168,12 @@ CASES: dict[type[Action], Case] = {
         (SetNumVfs(INTEL_PF, 2, reason="t"), SetPfMtu(INTEL_PF, 9000, reason="t")),
         lambda node: SetVfMtu(_first_vf(node), 9000, reason="t"),
         lambda node: _vf_mtu(node) == 9000,
+    ),
+    RemoveUdevRules: (
+        "baremetal-intel",
+        (WriteUdevRules(INTEL_PF, RULES, reason="t"),),
+        lambda node: RemoveUdevRules(INTEL_PF, reason="t"),
+        lambda node: read_udev_rules(node.host) == {},
     ),
     ForgetDevice: (
         "baremetal-intel",

@@ -164,7 +164,12 @@ def test_a_reset_on_the_simulated_kernel_restores_legacy_mode(mellanox_host: Hos
     converge(node.access, SriovNetworkNodeStateSpec.model_validate(spec), node.observe)
     assert node.access.eswitch.mode(MLX_PF) == "switchdev"
     outcomes = converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
-    assert [o.action.kind for o in outcomes] == ["setNumVfs", "restoreESwitchMode", "forgetDevice"]
+    assert [o.action.kind for o in outcomes] == [
+        "setNumVfs",
+        "restoreESwitchMode",
+        "removeUdevRules",
+        "forgetDevice",
+    ]
     assert node.access.eswitch.mode(MLX_PF) == "legacy"
 
 

@@ -71,7 +71,7 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]``; nothing else is installed on the simulated host."""
+    """``modprobe <module> [param=value…]``, udevadm's reload and net trigger; nothing else is installed."""
 
     root: Path
 
@@ -81,6 +81,13 @@ class SimulatedCommandRunner:
 
     @staticmethod
     def _run(kernel: SimulatedKernel, argv: list[str]) -> CommandResult:
+        if argv in (
+            ["udevadm", "control", "--reload-rules"],
+            ["udevadm", "trigger", "--subsystem-match=net"],
+        ):
+            if argv[1] == "trigger":
+                kernel.udev_trigger()
+            return CommandResult(0)
         if len(argv) >= 2 and argv[0] == "modprobe":
             parameters = dict(arg.split("=", 1) for arg in argv[2:] if "=" in arg)
             if kernel.load_module(argv[1], parameters):

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sriov_operator.host.boot import BOOT_ID
-from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
+from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP, vf_address
 from sriov_operator.host.root import (
     CLASS_NET,
     IOMMU_GROUPS,
@@ -32,6 +32,7 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
 )
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
+from sriov_operator.host.simulator.udev import unmanaged_by_rules
 
 STATE_FILE = ".simulator/kernel.json"
 DEVICES_DIR = "sys/devices/pci0000:00"
@@ -59,14 +60,6 @@ def relative_symlink(link: Path, target: Path) -> None:
 def write_value(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{value}\n")
-
-
-def vf_address(pf_address: str, routing_offset: int) -> str:
-    """PCI address ``routing_offset`` routing ids after the PF's (bus:device.function arithmetic)."""
-    domain, bus, rest = pf_address.split(":")
-    device, function = rest.split(".")
-    rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function, 16)) + routing_offset
-    return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7:x}"
 
 
 class SimulatedKernel:
@@ -297,6 +290,7 @@ class SimulatedKernel:
             netdev_dir = self._netdev_dir(address, device.netdev)
             shutil.rmtree(netdev_dir.parent, ignore_errors=True)
             (self.root / CLASS_NET / device.netdev.name).unlink(missing_ok=True)
+            self.state.nm_unmanaged = [name for name in self.state.nm_unmanaged if name != device.netdev.name]
         if driver == "vfio-pci":
             self._release_vfio_group(address)
 
@@ -311,7 +305,25 @@ class SimulatedKernel:
         if netdev.eswitch is not None and self.state.compat_devlink_mode:
             write_value(path / "compat/devlink/mode", netdev.eswitch)
         relative_symlink(self.root / CLASS_NET / netdev.name, path)
+        self._udev_event(address, netdev.name)
         self._sync_representors(address)
+
+    def _udev_event(self, address: str, ifname: str) -> None:
+        """udev processes the netdev's event: NetworkManager sees NM_UNMANAGED if a rule sets it."""
+        marked = set(self.state.nm_unmanaged) - {ifname}
+        if unmanaged_by_rules(self.root, address):
+            marked.add(ifname)
+        self.state.nm_unmanaged = sorted(marked)
+
+    def udev_trigger(self) -> None:
+        """``udevadm trigger --subsystem-match=net``: every existing netdev's event again."""
+        for address, device in self.state.devices.items():
+            if device.netdev is not None and (self.root / CLASS_NET / device.netdev.name).exists():
+                self._udev_event(address, device.netdev.name)
+
+    def nm_managed(self, ifname: str) -> bool:
+        """Whether NetworkManager would manage the netdev (no NM_UNMANAGED in its udev data)."""
+        return ifname not in self.state.nm_unmanaged
 
     @staticmethod
     def _set_flags(netdev_dir: Path, flags: int) -> None:

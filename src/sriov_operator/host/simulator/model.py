@@ -71,6 +71,7 @@ class KernelState(_SimModel):
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
+    nm_unmanaged: list[str] = []  # netdevs whose udev data has NM_UNMANAGED=1 (simulator/udev.py)
     vf_macs_given: int = 0  # VF netdevs probed without an admin MAC (each gets a new MAC)
     available_modules: list[str] = []
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
