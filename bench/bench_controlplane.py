@@ -13,14 +13,14 @@ import statistics
 import time
 from pathlib import Path
 
-from kubernetes_asyncio import client
-
 from sriov_operator.api import constants
 from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.binaries import ensure_binaries
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.resources import NAMESPACES, SRIOV_NETWORK_NODE_POLICIES
+from sriov_operator.kube.session import api_session
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -34,16 +34,15 @@ def peak_rss_mib(pid: int) -> float:
 async def workload(plane: ControlPlane, objects: int) -> float:
     """Install the CRDs and create `objects` policies; returns the seconds it took."""
     started = time.monotonic()
-    async with api_client(plane.kubeconfig) as api:
-        await install_crds(api, all_crds())
-        await client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})
-        custom = client.CustomObjectsApi(api)
+    async with api_session(plane.kubeconfig) as api:
+        client = KubeObjects(api)
+        await install_crds(client, all_crds())
+        await client.create(
+            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
+        )
         for index in range(objects):
-            await custom.create_namespaced_custom_object(
-                constants.GROUP,
-                constants.VERSION,
-                "bench",
-                "sriovnetworknodepolicies",
+            await client.create(
+                SRIOV_NETWORK_NODE_POLICIES,
                 {
                     "apiVersion": constants.API_VERSION,
                     "kind": "SriovNetworkNodePolicy",
@@ -55,6 +54,7 @@ async def workload(plane: ControlPlane, objects: int) -> float:
                         "nicSelector": {"pfNames": [f"ens{index}"]},
                     },
                 },
+                "bench",
             )
     return time.monotonic() - started
 

@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client
-
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
@@ -38,10 +36,15 @@ from sriov_operator.errors import TransientError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.host.simulator.host_io import simulated_io
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NODES, SRIOV_NETWORK_NODE_POLICIES, SRIOV_NETWORK_NODE_STATES
+from sriov_operator.kube.resources import (
+    NAMESPACES,
+    NODES,
+    SRIOV_NETWORK_NODE_POLICIES,
+    SRIOV_NETWORK_NODE_STATES,
+)
+from sriov_operator.kube.session import api_session
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 
@@ -177,10 +180,12 @@ async def idle(counter: RequestCounter, nodes: int, seconds: float, watches: int
 async def run(nodes: int, idle_seconds: float, workdir: Path) -> None:
     plane = ControlPlane().start()
     try:
-        async with api_client(plane.kubeconfig) as api:
-            await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
-            await client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+        async with api_session(plane.kubeconfig) as api:
             admin = KubeObjects(api)
+            await install_crds(admin, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+            await admin.create(
+                NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+            )
             hosts = await make_hosts(admin, nodes, workdir)
             operator = start_operator(plane, workdir)
             runtime = RuntimeSettings(kubeconfig=plane.kubeconfig, namespace=NAMESPACE, health_port=-1)

@@ -25,21 +25,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client
-
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.process import ControlPlane, free_port
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
+    NAMESPACES,
     NODES,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_OPERATOR_CONFIGS,
 )
+from sriov_operator.kube.session import api_session
 
 NAMESPACE = "sriov-network-operator"
 MANAGER = "bench"
@@ -89,10 +88,12 @@ def policy(mtu: int | None = None) -> dict[str, Any]:
     }
 
 
-async def populate(objects: KubeObjects, api: client.ApiClient, nodes: int) -> float:
+async def populate(objects: KubeObjects, nodes: int) -> float:
     started = time.monotonic()
-    await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
-    await client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+    await install_crds(objects, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+    await objects.create(
+        NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    )
     config = {
         "apiVersion": API_VERSION,
         "kind": "SriovOperatorConfig",
@@ -213,9 +214,9 @@ def ready(port: int) -> bool:
 
 
 async def run_size(plane: ControlPlane, nodes: int, workers: int) -> dict[str, Any]:
-    async with api_client(plane.kubeconfig) as api:
+    async with api_session(plane.kubeconfig) as api:
         objects = KubeObjects(api)
-        populate_seconds = await populate(objects, api, nodes)
+        populate_seconds = await populate(objects, nodes)
         port = free_port()
         env = {**os.environ, "SRIOV_OPERATOR_LOG_LEVEL": "WARNING"}
         operator = subprocess.Popen(

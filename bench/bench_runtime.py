@@ -153,14 +153,14 @@ def node_state(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
 async def populate(kubeconfig: Path, count: int) -> float:
     """Create the objects (imports here: the measuring process must not pay for them)."""
     from sriov_operator.api.crds import all_crds
-    from sriov_operator.kube.client import api_client
     from sriov_operator.kube.crds import install_crds
+    from sriov_operator.kube.session import api_session
 
     started = time.monotonic()
     template = json.loads(KUBELET_NODE.read_text())
-    async with api_client(kubeconfig) as api:
-        await install_crds(api, all_crds())
+    async with api_session(kubeconfig) as api:
         objects = KubeObjects(api)
+        await install_crds(objects, all_crds())
         await objects.create(
             NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         )

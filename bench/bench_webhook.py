@@ -15,6 +15,11 @@ each from send to answer.  Endpoints:
 - ``policy``: the validating webhook on a policy that selects all 100 nodes (every
   rule: static, per node, against the 10 other policies);
 - ``network``: the validating webhook on a SriovNetwork.
+
+``--burst N`` (``--write-results``: the ``## Webhook under a burst`` section) measures
+memory instead: N clients each open their own TLS connection at once and send one pod
+review; the server's resident memory is read before, at its peak (VmHWM) and after
+the burst once idle, with the count of each answer status.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ NAMESPACE = "sriov-network-operator"
 NODES, POLICIES = 100, 10
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Admission webhook"
+BURST_HEADING = "## Webhook under a burst"
 READING = """\
 "requests per CPU-second" is 1 / (server CPU time per request): what one uncontended core
 does, TLS, HTTP, JSON and the decision included. Measured latencies and requests/s depend
@@ -221,6 +227,62 @@ async def run_load(
     return latencies, elapsed
 
 
+def _memory_kib(pid: int) -> dict[str, int]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+
+
+async def _settled_rss(pid: int) -> int:
+    """The server's RSS once it has stopped falling for 3 s (at most 60 s): what it gave back."""
+    readings = [_memory_kib(pid)["VmRSS"]]
+    for _ in range(60):
+        await asyncio.sleep(1)
+        readings.append(_memory_kib(pid)["VmRSS"])
+        if len(readings) > 3 and min(readings[-3:]) >= min(readings[:-3]):
+            break
+    return min(readings)
+
+
+async def burst(port: int, pid: int, context: ssl.SSLContext, clients: int, rounds: int) -> dict[str, Any]:
+    """``rounds`` bursts of ``clients`` one-request connections opened at once; memory around them."""
+    path, body = workloads()["pod"]
+    url = f"https://127.0.0.1:{port}{path}"
+    statuses: dict[str, int] = {}
+    latencies: list[float] = []
+    before = _memory_kib(pid)["VmRSS"]
+    after_rounds = []
+    for _ in range(rounds):
+        connector = aiohttp.TCPConnector(limit=0, force_close=True, ssl=context)
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+            async def one() -> None:
+                started = time.perf_counter()
+                try:
+                    async with session.post(
+                        url, data=body, headers={"Content-Type": "application/json"}
+                    ) as r:
+                        await r.read()
+                        key = str(r.status)
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    key = type(error).__name__
+                latencies.append(time.perf_counter() - started)
+                statuses[key] = statuses.get(key, 0) + 1
+
+            await asyncio.gather(*(one() for _ in range(clients)))
+        after_rounds.append(await _settled_rss(pid))
+    return {
+        "clients": clients,
+        "rounds": rounds,
+        "statuses": statuses,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "rss_before_mib": before / 1024,
+        "rss_peak_mib": _memory_kib(pid)["VmHWM"] / 1024,
+        "rss_after_mib": [kib / 1024 for kib in after_rounds],
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -283,6 +345,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument("--burst", type=int, default=0, metavar="CLIENTS", help="measure memory instead")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts in a row (with --burst)")
     parser.add_argument(
         "--serve", nargs=2, type=Path, metavar=("CERT_DIR", "PORT_FILE"), help=argparse.SUPPRESS
     )
@@ -306,7 +370,12 @@ def main() -> None:
                 assert server.poll() is None, "the server process died"
                 time.sleep(0.05)
             context = ssl.create_default_context(cadata=plan.ca_data[CA_BUNDLE].decode())
-            rows = asyncio.run(measure(int(port_file.read_text()), server.pid, context, args.requests))
+            port = int(port_file.read_text())
+            if args.burst:
+                result = asyncio.run(burst(port, server.pid, context, args.burst, args.rounds))
+                print(json.dumps(result))
+                return
+            rows = asyncio.run(measure(port, server.pid, context, args.requests))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=10)

@@ -6,7 +6,6 @@ needs them fails with the reason — never a skip.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -19,9 +18,9 @@ from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.binaries import BinariesUnavailableError
 from sriov_operator.controlplane.process import ControlPlane, ControlPlaneError
 from sriov_operator.controlplane.tools import DeployTools, ensure_tools
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
+from tests.kube_client import api_client, kube_objects
 from tests.support import control_plane_report
 
 
@@ -45,7 +44,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest_asyncio.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     async with api_client(control_plane.kubeconfig) as api:
-        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+        await install_crds(kube_objects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         yield api
 
 
@@ -72,7 +71,7 @@ async def make_namespace(kube: client.ApiClient) -> NamespaceFactory:
 @pytest_asyncio.fixture
 async def objects(kube: client.ApiClient) -> KubeObjects:
     """Raw JSON access (the runtime's `KubeObjects`) on the session's API server."""
-    return KubeObjects(kube)
+    return kube_objects(kube)
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +94,6 @@ def own_control_plane(*apiserver_args: str) -> Iterator[ControlPlane]:
         pytest.fail(f"the real kube-apiserver + etcd could not start:\n{error}", pytrace=False)
     yield plane
     plane.stop()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll ``predicate`` every 50 ms; fail the test naming ``what`` after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

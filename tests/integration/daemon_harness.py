@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sriov_operator.api.constants import API_VERSION, DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
-from sriov_operator.daemon.handoff import configmap_name
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
+from tests.waiting import WAIT_SECONDS, eventually
 
-T = TypeVar("T")
-WAIT_SECONDS = 90.0  # a loaded 2-core machine runs several control planes at once
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """Poll ``check`` until it returns something other than None/False; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+__all__ = ["WAIT_SECONDS", "eventually"]  # the daemon tests import them from here
 
 
 @dataclass
@@ -115,7 +100,7 @@ async def write_device_plugin_config(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(node),
+            "name": device_plugin_configmap_name(node),
             "namespace": namespace,
             "labels": {"sriovnetwork.openshift.io/device-plugin-config-for": node},
             "annotations": {"sriovnetwork.openshift.io/for-generation": str(generation)},
@@ -162,7 +147,7 @@ async def handed_over(objects: KubeObjects, namespace: str, node: str, root: Pat
     path = root / PLUGIN_FILE
     if not path.exists() or path.read_text() != text:
         return False
-    configmap = await objects.get(CONFIG_MAPS, configmap_name(node), namespace)
+    configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(node), namespace)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return (
         configmap is not None

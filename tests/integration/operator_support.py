@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.kube.errors import ConflictError
@@ -29,22 +28,12 @@ from sriov_operator.operator.app import OperatorControllers, register
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
+from tests.waiting import eventually
 
-T = TypeVar("T")
+__all__ = ["eventually"]  # the operator tests import it from here
+
 TEST_LABEL = "sriov-operator-test"
 TEST_MANAGER = "integration-test"
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout:.0f}s: {what or check}")
-        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -17,10 +17,10 @@ from sriov_operator.api.models import (
     SriovNetworkNodeState,
 )
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_error_message
 from sriov_operator.manifests import load_paths
 from tests.docs_examples import example
 from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_error_message
 from tests.support import FIXTURES
 
 MERGE_PATCH = "application/merge-patch+json"

@@ -25,10 +25,12 @@ import pytest_asyncio
 import yaml
 from kubernetes_asyncio import client
 
-from sriov_operator.api.constants import GROUP, VERSION
+from sriov_operator.api.constants import DRAIN_ANSWER_ANNOTATIONS, GROUP, VERSION
+from sriov_operator.api.names import bounded_name, device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_error_message
+from sriov_operator.operator.node_objects import device_plugin_configmap
 from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_error_message
 
 POLICY_FILE = Path(__file__).parents[2] / "deploy" / "policies" / "config-daemon-node-scope.yaml"
 DAEMON_SA = "sriov-network-config-daemon"
@@ -43,6 +45,7 @@ class Cluster:
     node_b: str
     admin: client.ApiClient
     plane: ControlPlane
+    long_node: str
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -70,6 +73,7 @@ async def _grant_everything(admin: client.ApiClient, namespace: str) -> None:
     rules = [
         {"apiGroups": [GROUP], "resources": [NODE_STATES, f"{NODE_STATES}/status"], "verbs": ["*"]},
         {"apiGroups": [""], "resources": ["nodes", "configmaps", "pods"], "verbs": ["*"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["*"]},
     ]
     await rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
     await rbac.create_cluster_role_binding(
@@ -90,7 +94,8 @@ async def cluster(
     core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
     await core.create_namespaced_service_account(namespace, {"metadata": {"name": DAEMON_SA}})
     await _grant_everything(kube, namespace)
-    nodes = f"node-a-{suffix}", f"node-b-{suffix}"
+    long_node = f"{'n' * 243}-{suffix}"  # 250 characters: its ConfigMap's name is hashed (api/names.py)
+    nodes = f"node-a-{suffix}", f"node-b-{suffix}", long_node
     for node in nodes:
         await core.create_node({"metadata": {"name": node, "annotations": {"team": "net"}}})
         await custom.create_namespaced_custom_object(
@@ -100,14 +105,11 @@ async def cluster(
             NODE_STATES,
             {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SriovNetworkNodeState", "metadata": {"name": node}},
         )
-        await core.create_namespaced_config_map(
-            namespace,
-            {"metadata": {"name": f"sriov-device-plugin-config-{node}"}, "data": {"config.json": "{}"}},
-        )
+        await core.create_namespaced_config_map(namespace, device_plugin_configmap(node, namespace, [], 1))
         await core.create_namespaced_pod(
             namespace,
             {
-                "metadata": {"name": f"plugin-{node}"},
+                "metadata": {"name": bounded_name(f"plugin-{node}", node)},
                 "spec": {
                     "nodeName": node,
                     "serviceAccountName": DAEMON_SA,  # no controller-manager here: no "default" account
@@ -116,7 +118,7 @@ async def cluster(
             },
         )
     await _install_policy(kube)
-    return Cluster(namespace, nodes[0], nodes[1], kube, control_plane)
+    return Cluster(namespace, nodes[0], nodes[1], kube, control_plane, long_node)
 
 
 async def _daemon_token(cluster: Cluster, node: str | None) -> str:
@@ -127,7 +129,7 @@ async def _daemon_token(cluster: Cluster, node: str | None) -> str:
         pod = await core.create_namespaced_pod(
             cluster.namespace,
             {
-                "metadata": {"name": f"config-daemon-{node}"},
+                "metadata": {"name": bounded_name(f"config-daemon-{node}", node)},
                 "spec": {
                     "nodeName": node,
                     "serviceAccountName": DAEMON_SA,
@@ -242,9 +244,9 @@ async def test_daemon_a_changes_only_node_a(cluster: Cluster, as_daemon_a: clien
     )
 
     handed = {"metadata": {"annotations": {"sriovnetwork.openshift.io/handed-over": "abc"}}}
-    await core.patch_namespaced_config_map(f"sriov-device-plugin-config-{a}", ns, handed)
+    await core.patch_namespaced_config_map(device_plugin_configmap_name(a), ns, handed)
     status, message = await _refusal(
-        core.patch_namespaced_config_map(f"sriov-device-plugin-config-{b}", ns, handed)
+        core.patch_namespaced_config_map(device_plugin_configmap_name(b), ns, handed)
     )
     assert status == 403
 
@@ -268,3 +270,134 @@ async def test_token_without_node_claim_is_refused(cluster: Cluster, as_daemon_a
 async def test_other_identities_are_not_restricted(cluster: Cluster, as_daemon_a: client.ApiClient) -> None:
     await _wait_until_policy_enforced(as_daemon_a, cluster)
     await _status_patch(cluster.admin, cluster.namespace, cluster.node_b)
+
+
+async def test_daemon_of_a_250_character_node_hands_over_its_own_configmap_only(cluster: Cluster) -> None:
+    """The operator hashes such a ConfigMap's name; the policy expected the prefix and the node."""
+    ns, long_node = cluster.namespace, cluster.long_node
+    name = device_plugin_configmap_name(long_node)
+    assert len(name) == 253 and name != f"sriov-device-plugin-config-{long_node}"
+    token = await _daemon_token(cluster, long_node)
+    async with _client(cluster, token) as as_long:
+        await _wait_until_policy_enforced(as_long, cluster)
+        core = client.CoreV1Api(as_long)
+        handed = {"metadata": {"annotations": {"sriovnetwork.openshift.io/handed-over": "abc"}}}
+        await core.patch_namespaced_config_map(name, ns, handed)
+        # the node it is for is the operator's to say
+        retarget = {"metadata": {"annotations": {"sriovnetwork.openshift.io/device-plugin-config-for": "x"}}}
+        status, _ = await _refusal(core.patch_namespaced_config_map(name, ns, retarget))
+        assert status == 403
+        status, _ = await _refusal(
+            core.patch_namespaced_config_map(device_plugin_configmap_name(cluster.node_a), ns, handed)
+        )
+        assert status == 403
+
+
+def _event(namespace: str, kind: str, name: str, regarding_namespace: str | None) -> dict[str, Any]:
+    regarding: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": "v1"}
+    if regarding_namespace is not None:
+        regarding["namespace"] = regarding_namespace
+    return {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"generateName": "scope-", "namespace": namespace},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "sriov-network-config-daemon",
+        "reportingInstance": "test",
+        "action": "Test",
+        "reason": "Test",
+        "type": "Normal",
+        "note": "n",
+        "regarding": regarding,
+    }
+
+
+async def test_daemon_records_events_only_in_its_namespace_about_its_own_node(
+    cluster: Cluster, as_daemon_a: client.ApiClient
+) -> None:
+    """A token bound to worker-0 created Events in kube-system about worker-1, and so did one with no node."""
+    await _wait_until_policy_enforced(as_daemon_a, cluster)
+    events = client.EventsV1Api(as_daemon_a)
+    ns, a, b = cluster.namespace, cluster.node_a, cluster.node_b
+    created = await events.create_namespaced_event(ns, _event(ns, "SriovNetworkNodeState", a, ns))
+    await events.patch_namespaced_event(
+        created.metadata.name, ns, {"series": {"count": 2, "lastObservedTime": "2026-01-01T00:00:01.000000Z"}}
+    )
+    for namespace, kind, name, regarding_ns in (
+        ("kube-system", "SriovNetworkNodeState", a, "kube-system"),  # another namespace
+        ("default", "Node", b, None),  # another node (cluster-scoped: in default)
+        ("default", "Node", a, None),  # its Node: the daemon records nothing there
+        (ns, "SriovNetworkNodeState", b, ns),  # another node's NodeState
+        (ns, "SriovNetworkNodeState", a, "kube-system"),  # a look-alike elsewhere
+        (ns, "Secret", a, ns),  # not one of its node's objects
+    ):
+        status, message = await _refusal(
+            events.create_namespaced_event(namespace, _event(namespace, kind, name, regarding_ns))
+        )
+        assert status == 403, (namespace, kind, name)
+        assert f"may record Events only in its namespace {ns}, about its own SriovNetworkNodeState" in message
+    status, _ = await _refusal(events.delete_namespaced_event(created.metadata.name, ns))
+    assert status == 403
+    async with _client(cluster, await _daemon_token(cluster, None)) as unbound:
+        status, message = await _refusal(
+            client.EventsV1Api(unbound).create_namespaced_event(
+                ns, _event(ns, "SriovNetworkNodeState", a, ns)
+            )
+        )
+    assert status == 403 and "carries no node claim" in message
+
+
+async def test_daemon_may_not_add_finalizers_or_owner_references_to_its_node(
+    cluster: Cluster, as_daemon_a: client.ApiClient
+) -> None:
+    await _wait_until_policy_enforced(as_daemon_a, cluster)
+    core, a = client.CoreV1Api(as_daemon_a), cluster.node_a
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": cluster.namespace, "uid": str(uuid.uuid4())}
+    for patch in (
+        {"metadata": {"finalizers": ["example.com/keep"]}},
+        {"metadata": {"ownerReferences": [owner]}},
+    ):
+        status, message = await _refusal(core.patch_node(a, patch, _content_type=MERGE))
+        assert status == 403
+        assert "may not change the finalizers or ownerReferences of its Node" in message
+
+
+async def test_daemon_requests_a_drain_and_never_answers_it(
+    cluster: Cluster, as_daemon_a: client.ApiClient
+) -> None:
+    """It could set cordoned-by on its Node and current-state DrainComplete, skipping the pool limits."""
+    await _wait_until_policy_enforced(as_daemon_a, cluster)
+    core, custom = client.CoreV1Api(as_daemon_a), client.CustomObjectsApi(as_daemon_a)
+    ns, a = cluster.namespace, cluster.node_a
+    request = {"metadata": {"annotations": {"sriovnetwork.openshift.io/desired-state": "Drain_Required"}}}
+    await custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, NODE_STATES, a, request, _content_type=MERGE
+    )
+    await core.patch_node(
+        a,
+        {"metadata": {"annotations": {"sriovnetwork.openshift.io/state": "Drain_Required"}}},
+        _content_type=MERGE,
+    )
+    for key in DRAIN_ANSWER_ANNOTATIONS:
+        answer = {"metadata": {"annotations": {key: "DrainComplete"}}}
+        for call in (
+            custom.patch_namespaced_custom_object(
+                GROUP, VERSION, ns, NODE_STATES, a, answer, _content_type=MERGE
+            ),
+            core.patch_node(a, answer, _content_type=MERGE),
+        ):
+            status, message = await _refusal(call)
+            assert status == 403, key
+            assert f"may not write the drain controller's annotations ({key})" in message, message
+    # the operator's answer stands: the daemon can neither change nor remove it
+    answered = {"metadata": {"annotations": {"sriovnetwork.openshift.io/current-state": "Draining"}}}
+    await client.CustomObjectsApi(cluster.admin).patch_namespaced_custom_object(
+        GROUP, VERSION, ns, NODE_STATES, a, answered, _content_type=MERGE
+    )
+    removal = {"metadata": {"annotations": {"sriovnetwork.openshift.io/current-state": None}}}
+    status, _ = await _refusal(
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, ns, NODE_STATES, a, removal, _content_type=MERGE
+        )
+    )
+    assert status == 403

@@ -8,7 +8,7 @@ controller's answer: their subject is the daemon.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from tests.integration.daemon_harness import (
     write_device_plugin_config,
     write_node_state_spec,
 )
+from tests.kube_client import kube_objects
 
 DPDK_PORT = "0000:00:04.0"  # vhost-user virtio port, Neutron network 55a54d05-…
 OFFLOAD_PORT = "0000:00:07.0"  # ConnectX-6 Dx VF, Neutron network c0ffee00-…
@@ -77,7 +78,7 @@ class Node:
 async def _make_node(
     profile: str, tmp_path: Path, kube: client.ApiClient, plane: ControlPlane, namespace: str, **changes: Any
 ) -> Node:
-    objects = KubeObjects(kube)
+    objects = kube_objects(kube)
     name = f"{profile}-{namespace}"
     root = tmp_path / name
     create_host(load_profile(profile).model_copy(update=changes), root)
@@ -149,8 +150,10 @@ async def _drain_requested(node: Node) -> str | None:
     return state if state in ("Drain_Required", "Reboot_Required") else None
 
 
-async def _first_version_listing(node: Node, ports: int, since: str) -> dict[str, Any]:
-    """The first version of the NodeState, as stored after ``since``, whose status lists ``ports`` ports.
+async def _first_version(
+    node: Node, since: str, matches: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
+    """The first version of the NodeState, as stored after ``since``, that ``matches``.
 
     Read from a watch, so no version is missed between two polls.
     """
@@ -164,11 +167,29 @@ async def _first_version_listing(node: Node, ports: int, since: str) -> dict[str
             allow_bookmarks=False,
         ):
             state: dict[str, Any] = event["object"]
-            if len((state.get("status") or {}).get("interfaces") or []) == ports:
+            if matches(state):
                 return state
-        raise AssertionError(f"the watch of {node.name} ended before its status listed {ports} ports")
+        raise AssertionError(f"the watch of {node.name} ended before {what}")
 
     return await asyncio.wait_for(first(), WAIT_SECONDS)
+
+
+async def _first_version_listing(node: Node, ports: int, since: str) -> dict[str, Any]:
+    """The first version of the NodeState, as stored after ``since``, whose status lists ``ports`` ports."""
+
+    def listing(state: dict[str, Any]) -> bool:
+        return len((state.get("status") or {}).get("interfaces") or []) == ports
+
+    return await _first_version(node, since, listing, f"its status listed {ports} ports")
+
+
+def _drain_recorded(state: dict[str, Any]) -> bool:
+    """The daemon wrote both halves of its drain request on the NodeState (two writes: the annotation,
+    then the status)."""
+    progressing = conditions(state).get("Progressing") or {}
+    return annotations_of(state).get("sriovnetwork.openshift.io/desired-state") == "Drain_Required" and (
+        progressing.get("reason") in {"DrainRequested", "WaitingForDrain"}
+    )
 
 
 async def test_seed_policies_on_a_vm_dpdk_with_no_iommu_and_offload_with_rdma(vm: Node) -> None:
@@ -306,6 +327,9 @@ async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after
         return (state.get("status") or {}).get("interfaces") or None
 
     pf = (await eventually(pfs, "the PFs in status"))[0]["pciAddress"]
+    since = (await node_state(baremetal.objects, baremetal.namespace, baremetal.name))["metadata"][
+        "resourceVersion"
+    ]
     spec = {
         "interfaces": [
             {
@@ -329,11 +353,12 @@ async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after
     )
 
     assert await eventually(lambda: _drain_requested(baremetal), "a drain request") == "Drain_Required"
-    state = await node_state(baremetal.objects, baremetal.namespace, baremetal.name)
+    # the Node's annotation and the NodeState's are separate writes: wait on the NodeState itself
+    state = await _first_version(
+        baremetal, since, _drain_recorded, "the NodeState recorded the drain request"
+    )
     progressing = conditions(state)["Progressing"]
-    assert progressing["reason"] in {"DrainRequested", "WaitingForDrain"}
     assert f"will create 4 VFs on {pf} (drain): policy intelnics" in progressing["message"]
-    assert annotations_of(state)["sriovnetwork.openshift.io/desired-state"] == "Drain_Required"
     assert not (baremetal.root / PLUGIN_FILE).exists()
     assert _vf_count(baremetal.root, pf) == 0  # nothing before the drain completes
 

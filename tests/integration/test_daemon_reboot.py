@@ -21,8 +21,9 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.daemon.handoff import configmap_name, digest
+from sriov_operator.daemon.handoff import digest
 from sriov_operator.host.lock import LOCK_FILE
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.objects import KubeObjects
@@ -43,6 +44,7 @@ from tests.integration.test_daemon_with_operator import (
     vf_count,
     vf_policy,
 )
+from tests.kube_client import kube_objects
 
 HANDED_OVER = "sriovnetwork.openshift.io/handed-over"
 DRAIN_REQUEST = "sriovnetwork.openshift.io/state"
@@ -72,7 +74,7 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
     operator: str,  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"reboot-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     handed: list[str | None] = []  # the ConfigMap's handed-over annotation, from a watch
@@ -81,7 +83,7 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
     watches = [
         asyncio.create_task(
             record_changes(
-                objects, CONFIG_MAPS, namespace, configmap_name(name),
+                objects, CONFIG_MAPS, namespace, device_plugin_configmap_name(name),
                 lambda c: annotations_of(c).get(HANDED_OVER), handed,
             )
         ),
@@ -149,7 +151,7 @@ async def configured(objects: KubeObjects, namespace: str, name: str, root: Path
         return None
     if annotations_of(state).get("sriovnetwork.openshift.io/current-state") != "Idle":
         return None
-    configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+    configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
     text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
     ok = text is not None and await handed_over(objects, namespace, name, root, text)
     return text if ok else None

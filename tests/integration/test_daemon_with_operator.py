@@ -24,13 +24,16 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file
+from sriov_operator.host.simulator.journal import FAULTS_FILE, JOURNAL_FILE
+from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    EVENTS,
     NODES,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
@@ -51,6 +54,8 @@ from tests.integration.daemon_harness import (
     node_state,
     synced,
 )
+from tests.integration.operator_support import TEST_LABEL, select_test_nodes
+from tests.kube_client import kube_objects
 from tests.support import FIXTURES
 
 DPDK_PORT = "0000:00:04.0"
@@ -108,18 +113,25 @@ async def simulated_node(
     labels: dict[str, str],
     extra: tuple[str, ...] = (),
 ) -> DaemonProcess:
-    """A simulated host from ``profile``, its Node, and its daemon (not started yet)."""
+    """A simulated host from ``profile``, its Node (one the test's operator manages), and its daemon
+    (not started yet)."""
     create_host(load_profile(profile), tmp_path / name)
-    await create_node(objects, name, labels)
+    await create_node(objects, name, {TEST_LABEL: namespace, **labels})
     return DaemonProcess(name, namespace, kubeconfig, tmp_path / name, tmp_path / f"{name}.log", extra)
 
 
 @pytest_asyncio.fixture
 async def operator(
-    control_plane: ControlPlane, make_namespace: NamespaceFactory, tmp_path: Path
+    control_plane: ControlPlane, make_namespace: NamespaceFactory, objects: KubeObjects, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """The operator command for a fresh namespace; yields the namespace."""
+    """The operator command for a fresh namespace; yields the namespace.
+
+    Its SriovOperatorConfig selects only this test's nodes: Nodes are cluster-wide, and an operator
+    managing every Node earlier tests left behind spends its time (and its device-plugin backlog
+    waits) on those, which is how these tests timed out under a loaded full run.
+    """
     namespace = await make_namespace(None)
+    await select_test_nodes(objects, namespace)
     log = (tmp_path / "operator.log").open("ab")
     argv = [
         sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
@@ -137,7 +149,7 @@ async def operator(
 async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_drivers(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, metadata_service: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     daemons = []
     for index, extra in enumerate((("--metadata-url", metadata_service),) * 2 + ((),)):
         name = f"vm{index}-{namespace}"
@@ -169,7 +181,7 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
         for daemon in daemons:
             assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
             assert driver_of(daemon.root, OFFLOAD_PORT) == "mlx5_core"
-            configmap = await objects.get(CONFIG_MAPS, configmap_name(daemon.node), namespace)
+            configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(daemon.node), namespace)
             assert configmap is not None
             text = configmap["data"]["config.json"]
             offload = next(r for r in json.loads(text)["resourceList"] if r["resourceName"] == "hwoffload1")
@@ -272,10 +284,31 @@ def vf_count(root: Path, pf: str) -> int:
     return len(list((root / "sys/bus/pci/devices" / pf).glob("virtfn*")))
 
 
+async def synced_with_interfaces(
+    objects: KubeObjects, namespace: str, name: str, count: int
+) -> dict[str, Any] | None:
+    """The NodeState once its spec has ``count`` interfaces and the daemon says it applied it."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)  # None until the operator
+    if state is None or len((state.get("spec") or {}).get("interfaces") or []) != count:
+        return None
+    return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+
+async def device_plugin_config_handed_over(
+    objects: KubeObjects, namespace: str, name: str, root: Path
+) -> str:
+    """Wait until the node's device-plugin ConfigMap has been handed over to its host; its config.json."""
+    configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
+    assert configmap is not None
+    text: str = configmap["data"]["config.json"]
+    await eventually(lambda: handed_over(objects, namespace, name, root, text), "the device plugin's config")
+    return text
+
+
 async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_after(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"baremetal-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
     cordoned: list[bool] = []
@@ -321,7 +354,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
                 watch.result()
         assert True in cordoned and cordoned[-1] is False, cordoned  # cordoned during the drain, then not
         assert "Draining" in answers and "DrainComplete" in answers[answers.index("Draining") :], answers
-        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
+        configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
         assert configmap is not None
         text = configmap["data"]["config.json"]
         assert [r["resourceName"] for r in json.loads(text)["resourceList"]] == ["intelnics"]
@@ -338,7 +371,7 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
 async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
     kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
 ) -> None:
-    namespace, objects = operator, KubeObjects(kube)
+    namespace, objects = operator, kube_objects(kube)
     name = f"failing-{namespace}"
     daemon = await simulated_node(
         objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {HOSTNAME: name}
@@ -363,21 +396,136 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
 
         records.unlink()
 
-        async def recovered() -> dict[str, Any] | None:
-            state = await node_state(objects, namespace, name)
-            if len((state.get("spec") or {}).get("interfaces") or []) != 2:
-                return None
-            return await synced(objects, namespace, name, state["metadata"]["generation"])
-
-        state = await eventually(recovered, "recovery to Succeeded once the fault is gone", 180)
+        state = await eventually(
+            lambda: synced_with_interfaces(objects, namespace, name, 2),
+            "recovery to Succeeded once the fault is gone",
+            180,
+        )
         assert state["status"]["lastSyncError"] == ""
         assert conditions(state)["Degraded"]["status"] == "False"
         assert driver_of(daemon.root, DPDK_PORT) == "vfio-pci"
-        configmap = await objects.get(CONFIG_MAPS, configmap_name(name), namespace)
-        assert configmap is not None
-        text = configmap["data"]["config.json"]
+        await device_plugin_config_handed_over(objects, namespace, name, daemon.root)
+    finally:
+        daemon.stop()
+
+
+async def test_a_node_with_a_250_character_name_gets_its_device_plugin_config(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """The operator hashes that node's ConfigMap name; the daemon used to watch ``prefix + node``."""
+    namespace, objects = operator, kube_objects(kube)
+    name = ("vm-" + namespace + "-" + "n" * 250)[:250]
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "openstack-vm", name, tmp_path, {"e2e": namespace}
+    )
+    daemon.start()
+    try:
+        for policy in seed_policies(namespace):
+            policy["spec"]["nodeSelector"] = {"e2e": namespace}
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
         await eventually(
-            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
+            lambda: synced_with_interfaces(objects, namespace, name, 2),
+            "Succeeded on the node with a 250-character name",
+            180,
         )
+        configmap_name = device_plugin_configmap_name(name)
+        assert len(configmap_name) == 253 and not configmap_name.endswith(name)
+        await device_plugin_config_handed_over(objects, namespace, name, daemon.root)
+    finally:
+        daemon.stop()
+
+
+async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """mtu 65535 passes the schema but this NIC takes 9702: the node stayed cordoned, the others READY 0."""
+    namespace, objects = operator, kube_objects(kube)
+    name = f"failing-mtu-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+    daemon.start()
+    try:
+        jumbo = vf_policy(namespace, name, 4)
+        jumbo["metadata"]["name"] = "jumbo"
+        jumbo["spec"] |= {"resourceName": "jumbo", "mtu": 65535}
+        plain = vf_policy(namespace, name, 2)
+        plain["metadata"]["name"] = "plain"
+        plain["spec"] |= {"resourceName": "plain", "nicSelector": {"pfNames": ["ens1f1"]}}
+        for policy in (jumbo, plain):
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+
+        async def released() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            kube_node = await objects.get(NODES, name)
+            if state is None or kube_node is None or is_cordoned(kube_node):
+                return None
+            if (state.get("status") or {}).get("syncStatus") != "Failed":
+                return None
+            if annotations_of(kube_node).get("sriovnetwork.openshift.io/state") != "Idle":
+                return None
+            return state
+
+        state = await eventually(released, "Failed, and the node uncordoned with its drain request Idle", 180)
+        assert "setPfMtu" in state["status"]["lastSyncError"], state["status"]["lastSyncError"]
+        assert annotations_of(state)["sriovnetwork.openshift.io/failed-policies"] == "jumbo"
+        degraded = conditions(state)["Degraded"]
+        assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")
+
+        async def released_event() -> dict[str, Any] | None:
+            events = (await objects.list(EVENTS, namespace))["items"]
+            return next((e for e in events if e["reason"] == "DrainReleased"), None)
+
+        event = await eventually(released_event, "a DrainReleased Event")
+        assert event["note"].startswith("policy jumbo: setPfMtu"), event["note"]
+        assert event["regarding"]["name"] == name
+
+        async def blocked() -> dict[str, Any] | None:
+            policy = await objects.get(SRIOV_NETWORK_NODE_POLICIES, "plain", namespace)
+            ready = conditions(policy or {}).get("Ready")
+            return ready if ready is not None and ready["reason"] == "BlockedByOtherPolicy" else None
+
+        ready = await eventually(blocked, "policy plain: blocked by policy jumbo")
+        assert f"{name} (by policy jumbo)" in ready["message"], ready["message"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_daemon_killed_in_the_middle_of_set_num_vfs_converges_after_its_restart(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """Killed with -9 during setNumVfs (6 -> 8), the daemon never converged: 'sriov_numvfs: No such file'."""
+    namespace, objects = operator, kube_objects(kube)
+    name = f"killed-{namespace}"
+    daemon = await simulated_node(
+        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
+    )
+    with SimulatedKernel.transaction(daemon.root) as kernel:
+        kernel.set_numvfs(BAREMETAL_PF, 6)
+    # the first kernel write (6 -> 0 VFs) dies after five of its changes, half the VFs gone
+    (daemon.root / FAULTS_FILE).write_text(json.dumps({"killInTransaction": 1, "afterChanges": 5}))
+    daemon.start()
+    try:
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 8), namespace)
+
+        async def died() -> int | None:
+            assert daemon.process is not None
+            return daemon.process.poll()
+
+        assert await eventually(died, "the daemon killed in the middle of setNumVfs", 180) == -9
+        assert (daemon.root / JOURNAL_FILE).is_file()
+        daemon.start()
+
+        async def converged() -> dict[str, Any] | None:
+            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+            kube_node = await objects.get(NODES, name)
+            if state is None or kube_node is None or is_cordoned(kube_node):
+                return None
+            return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+        await eventually(converged, "Succeeded with 8 VFs after the restart, uncordoned", 180)
+        assert vf_count(daemon.root, BAREMETAL_PF) == 8
+        assert not (daemon.root / JOURNAL_FILE).exists()
     finally:
         daemon.stop()

@@ -18,7 +18,6 @@ from prometheus_client import REGISTRY
 
 from sriov_operator.api.constants import API_VERSION
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     EVENTS,
@@ -43,6 +42,7 @@ from tests.integration.operator_harness import (
     unique,
 )
 from tests.integration.operator_support import eventually
+from tests.kube_client import api_client, kube_objects
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ VF = {"openshift.io/intelnics": "1"}
 @pytest.fixture
 async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeObjects]:
     async with api_client(control_plane.kubeconfig) as api:
-        yield KubeObjects(api)
+        yield kube_objects(api)
 
 
 def settings_for(namespace: str, **overrides: Any) -> DrainSettings:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest_asyncio
 
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_STATES, Resource
 from sriov_operator.runtime.informer import EventKind, Informer
-from tests.integration.conftest import NamespaceFactory, wait_for
+from tests.integration.conftest import NamespaceFactory
+from tests.kube_client import api_client, kube_objects
+from tests.waiting import eventually
 
 Events = list[tuple[EventKind, str | None]]
 
@@ -81,7 +82,7 @@ async def test_lists_in_pages_then_follows_changes_within_its_selector(
         await objects.delete(CONFIG_MAPS, "mine-2", namespace)
         await objects.create(CONFIG_MAPS, config_map("mine-new", namespace, app="mine"))
         await objects.patch(CONFIG_MAPS, "other", {"data": {"v": "1"}}, namespace)
-        await wait_for(lambda: ("added", "mine-new") in events, what="the new ConfigMap")
+        await eventually(lambda: ("added", "mine-new") in events, what="the new ConfigMap")
 
         assert events == [("modified", "mine-1"), ("deleted", "mine-2"), ("added", "mine-new")]
         mine_1 = informer.get("mine-1", namespace)
@@ -122,14 +123,14 @@ async def test_field_selector_watches_exactly_one_node_state(
         await objects.patch(
             SRIOV_NETWORK_NODE_STATES, "worker-1", {"metadata": {"labels": {"x": "y"}}}, namespace
         )
-        await wait_for(lambda: ("modified", "worker-1") in events, what="worker-1's change")
+        await eventually(lambda: ("modified", "worker-1") in events, what="worker-1's change")
         assert ("modified", "worker-0") not in events
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def isolated_objects(restartable_plane: ControlPlane) -> AsyncIterator[KubeObjects]:
     async with api_client(restartable_plane.kubeconfig) as api:
-        yield KubeObjects(api)
+        yield kube_objects(api)
 
 
 async def test_cache_catches_up_after_the_apiserver_restarts_underneath_it(
@@ -148,7 +149,7 @@ async def test_cache_catches_up_after_the_apiserver_restarts_underneath_it(
         await objects.create(CONFIG_MAPS, config_map("restart-new", namespace, test="restart"))
         expected = await fresh_list(objects, CONFIG_MAPS, namespace)
         expected = {name: version for name, version in expected.items() if name.startswith("restart-")}
-        await wait_for(lambda: cached(informer) == expected, what="the cache to equal a fresh list")
+        await eventually(lambda: cached(informer) == expected, what="the cache to equal a fresh list")
         assert informer.relists == 1, "resumed from its resourceVersion, without listing again"
         assert ("deleted", "restart-1") in events
         assert ("added", "restart-new") in events
@@ -172,7 +173,7 @@ async def test_after_a_forced_410_the_relisted_cache_equals_a_fresh_list(
     events.clear()
 
     async with running(informer):  # resumes from the compacted version: 410, then a full relist
-        await wait_for(lambda: informer.relists == 2, what="the relist after 410 Gone")
+        await eventually(lambda: informer.relists == 2, what="the relist after 410 Gone")
         expected = await fresh_list(objects, CONFIG_MAPS, namespace)
         assert cached(informer) == {n: v for n, v in expected.items() if n.startswith("gone-")}
         assert informer.resource_version != stale_version

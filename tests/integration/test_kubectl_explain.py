@@ -22,6 +22,7 @@ from sriov_operator.controlplane.tools import DeployTools
 from sriov_operator.kube.crds import install_crds
 from tests.doc_runner import run_console
 from tests.docs_examples import example
+from tests.kube_client import kube_objects
 
 FIELD = re.compile(r"^(?P<indent> +)(?P<name>[A-Za-z0-9_]+)\t<(?P<type>[^>]+)>")
 NOT_PUBLISHED_YET = "couldn't find resource"
@@ -97,7 +98,7 @@ async def test_the_check_sees_a_missing_description(kube: client.ApiClient, expl
     bare["spec"]["group"] = "example.com"
     bare["spec"]["names"] = {"kind": "BareNetwork", "plural": "barenetworks", "singular": "barenetwork"}
     _drop_descriptions(bare["spec"]["versions"])
-    await install_crds(kube, [bare])
+    await install_crds(kube_objects(kube), [bare])
     missing = await asyncio.to_thread(fields_without_description, explain, "barenetwork")
     assert {"barenetwork", "barenetwork.spec.vlan", "barenetwork.status.conditions.reason"} <= set(missing)
 

@@ -18,7 +18,6 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -28,6 +27,7 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, EVENTS, LEASES
 from tests.integration.conftest import NamespaceFactory
 from tests.support import REPO_ROOT
+from tests.waiting import eventually
 
 LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 4.0, 3.0, 0.5
 TAKEOVER_BOUND = LEASE_DURATION + 2 * RETRY_PERIOD
@@ -77,17 +77,8 @@ def programs(tmp_path: Path) -> Iterator[list[Program]]:
         program.stop()
 
 
-async def eventually(probe: Any, timeout: float, what: str, programs: list[Program]) -> Any:
-    """Await ``probe()`` until it returns something truthy; on timeout fail with the programs' logs."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {p.identity}:\n{p.log.read_text()[-3000:]}" for p in programs)
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{logs}")
-        await asyncio.sleep(0.1)
+def logs_of(programs: list[Program]) -> str:
+    return "\n".join(f"--- {p.identity}:\n{p.log.read_text()[-3000:]}" for p in programs)
 
 
 async def holder(objects: KubeObjects, namespace: str) -> str:
@@ -118,14 +109,14 @@ async def start_leader_and_standby(
     async def a_leads_and_writes() -> bool:
         return await holder(objects, namespace) == "a" and (await writes(objects, namespace, "a"))[0] >= 3
 
-    await eventually(a_leads_and_writes, 60, "a to lead and write", programs)
+    await eventually(a_leads_and_writes, "a to lead and write", 60, details=lambda: logs_of(programs))
     standby = Program(control_plane, namespace, "b", tmp_path)
     programs.append(standby)
 
     async def b_stands_by() -> bool:
         return await asyncio.to_thread(standby.readyz) == (200, "standing by")
 
-    await eventually(b_stands_by, 60, "b to be ready, standing by", programs)
+    await eventually(b_stands_by, "b to be ready, standing by", 60, details=lambda: logs_of(programs))
     assert await asyncio.to_thread(leader.readyz) == (200, "leading")
     assert await writes(objects, namespace, "b") == (0, ""), "the standby wrote"
     return leader, standby
@@ -160,14 +151,16 @@ async def test_standby_takes_over_after_the_leader_is_killed(
     namespace, leader, _ = pair
     leader.process.send_signal(signal.SIGKILL)
     killed = time.monotonic()
-    await eventually(holds(objects, namespace, "b"), 30, "b to take the Lease", programs)
+    await eventually(
+        holds(objects, namespace, "b"), "b to take the Lease", 30, details=lambda: logs_of(programs)
+    )
     takeover = time.monotonic() - killed
     assert takeover <= TAKEOVER_BOUND, f"took {takeover:.1f}s (bound {TAKEOVER_BOUND}s)"
 
     async def b_writes() -> bool:
         return (await writes(objects, namespace, "b"))[0] >= 3
 
-    await eventually(b_writes, 10, "b's controller to write", programs)
+    await eventually(b_writes, "b's controller to write", 10, details=lambda: logs_of(programs))
 
 
 async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
@@ -179,13 +172,17 @@ async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
     await asyncio.sleep(0.5)  # a write a sent just before it froze has landed
     frozen_writes = await writes(objects, namespace, "a")
 
-    await eventually(holds(objects, namespace, "b"), 30, "b to take the Lease", programs)
+    await eventually(
+        holds(objects, namespace, "b"), "b to take the Lease", 30, details=lambda: logs_of(programs)
+    )
     leader.process.send_signal(signal.SIGCONT)
 
     async def a_stands_by_again() -> bool:
         return await asyncio.to_thread(leader.readyz) == (200, "standing by")
 
-    await eventually(a_stands_by_again, 10, "a to notice it lost the Lease", programs)
+    await eventually(
+        a_stands_by_again, "a to notice it lost the Lease", 10, details=lambda: logs_of(programs)
+    )
     await asyncio.sleep(5 * WRITE_INTERVAL)
     assert await writes(objects, namespace, "a") == frozen_writes, "a wrote after losing its Lease"
     assert await holder(objects, namespace) == "b"
@@ -201,6 +198,8 @@ async def test_a_leader_that_lost_its_lease_writes_nothing_afterwards(
 
     # a takes the released Lease without waiting for it to expire
     started = time.monotonic()
-    await eventually(holds(objects, namespace, "a"), 10, "a to take the released Lease", programs)
+    await eventually(
+        holds(objects, namespace, "a"), "a to take the released Lease", 10, details=lambda: logs_of(programs)
+    )
     assert time.monotonic() - started < LEASE_DURATION
     os.kill(leader.process.pid, 0)

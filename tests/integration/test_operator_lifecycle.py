@@ -15,10 +15,10 @@ from prometheus_client import REGISTRY
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.cli import main
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.errors import EXIT_CHANGES, EXIT_OK
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -29,7 +29,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_OPERATOR_CONFIGS,
 )
-from sriov_operator.operator.node_objects import device_plugin_configmap_name
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import play_rollouts
 from tests.integration.operator_support import (
@@ -41,6 +40,7 @@ from tests.integration.operator_support import (
     running_operator,
     select_test_nodes,
 )
+from tests.kube_client import api_client, kube_objects
 from tests.unit.engine.builders import pf, policy
 
 pytestmark = pytest.mark.integration
@@ -205,8 +205,8 @@ async def test_apiserver_restart_under_a_running_operator(restartable_plane: Con
     plane = restartable_plane
     namespace = "sriov-network-operator"
     async with api_client(plane.kubeconfig) as api:
-        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
-        objects = KubeObjects(api)
+        await install_crds(kube_objects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+        objects = kube_objects(api)
         await client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
         await select_test_nodes(objects, namespace)
         await add_node(objects, "before", namespace, [BAREMETAL_PF], SELECTED)

@@ -10,6 +10,7 @@ import yaml
 
 from sriov_operator.api.constants import DEVICE_PLUGIN_LABEL, FOR_GENERATION_ANNOTATION
 from sriov_operator.api.documents import Document
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import RenderResult, render_cluster
@@ -22,7 +23,6 @@ from sriov_operator.kube.resources import (
     SRIOV_OPERATOR_CONFIGS,
 )
 from sriov_operator.manifests import load_paths
-from sriov_operator.operator.node_objects import device_plugin_configmap_name
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_support import (
     TEST_MANAGER,

@@ -31,7 +31,8 @@ from sriov_operator.runtime.manager import InformerConflictError, Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.runtime.testing import FakeClock
 from sriov_operator.runtime.transforms import slim_node, strip_managed_fields
-from tests.integration.conftest import NamespaceFactory, wait_for
+from tests.integration.conftest import NamespaceFactory
+from tests.waiting import eventually
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
@@ -50,7 +51,7 @@ def config_map(name: str, namespace: str) -> dict[str, Any]:
 async def running(manager: Manager) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(manager.run())
     try:
-        await wait_for(lambda: manager.health_port is not None, what="the health server")
+        await eventually(lambda: manager.health_port is not None, what="the health server")
         yield task
     finally:
         manager.stop()
@@ -80,7 +81,7 @@ async def test_manager_serves_readiness_and_metrics_over_http(
         async with running(manager):
             port = manager.health_port
             assert port is not None
-            await wait_for(lambda: "first" in seen, what="the first reconcile")
+            await eventually(lambda: "first" in seen, what="the first reconcile")
             assert await asyncio.to_thread(http_get, port, "/readyz") == (200, "ok\n")
             assert await asyncio.to_thread(http_get, port, "/healthz") == (200, "ok\n")
             status, metrics = await asyncio.to_thread(http_get, port, "/metrics")
@@ -147,6 +148,23 @@ async def test_event_recorder_folds_repeats_into_one_event_with_a_count(
     assert folded["regarding"]["name"] == "flapping"
     assert folded["reason"] == "LeaderLost"
     assert folded["reportingController"] == "runtime-test"
+
+
+async def test_events_about_objects_with_253_character_names_are_recorded(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """'<name>.<random>' is longer than a name may be: such Events used to be refused (and lost)."""
+    namespace = await make_namespace(None)
+    long_name = "p" * 253
+    regarding = await objects.create(CONFIG_MAPS, config_map(long_name, namespace))
+    regarding.update(kind="ConfigMap", apiVersion="v1")
+    recorder = EventRecorder(objects, "runtime-test", FakeClock())
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")
+    [event] = (await objects.list(EVENTS, namespace))["items"]
+    assert event["regarding"]["name"] == long_name
+    assert event["series"]["count"] == 2
+    assert len(event["metadata"]["name"]) <= 253
 
 
 async def test_event_recorder_never_raises(objects: KubeObjects) -> None:

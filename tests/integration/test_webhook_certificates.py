@@ -25,7 +25,6 @@ from kubernetes_asyncio import client
 
 from sriov_operator.api import constants
 from sriov_operator.controlplane.process import ControlPlane, free_port
-from sriov_operator.kube.client import api_error_message
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     MUTATING_WEBHOOK_CONFIGURATIONS,
@@ -44,6 +43,7 @@ from sriov_operator.webhook.server import Admission, ServerSettings, WebhookServ
 from sriov_operator.webhook.settings import webhook_operator_settings
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.webhook_support import policy_body
+from tests.kube_client import api_error_message
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,6 @@ from prometheus_client import REGISTRY
 from sriov_operator.api import constants
 from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.controlplane.process import ControlPlane, free_port
-from sriov_operator.kube.client import APPLY_PATCH, api_error_message
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
@@ -54,6 +53,7 @@ from sriov_operator.webhook.server import (
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.webhook_support import nad_crd, node_body, node_state_body, policy_body
+from tests.kube_client import APPLY_PATCH, api_error_message, kube_objects
 
 pytestmark = pytest.mark.integration
 
@@ -154,7 +154,7 @@ async def _labelled_namespace(
 async def webhook(
     kube: client.ApiClient, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningWebhook]:
-    await install_crds(kube, [nad_crd()])
+    await install_crds(kube_objects(kube), [nad_crd()])
     label = {"sriov-webhook-test": uuid.uuid4().hex[:8]}
     namespace = f"sriov-op-{label['sriov-webhook-test']}"
     core = client.CoreV1Api(kube)
@@ -471,3 +471,37 @@ async def test_failure_policy_applies_when_the_webhook_is_down(
         assert stored["metadata"]["name"] == "good"
     finally:
         await _delete_configurations(kube, created)
+
+
+async def test_hostile_network_names_are_refused_before_any_lookup(
+    kube: client.ApiClient, webhook: RunningWebhook, make_namespace: NamespaceFactory
+) -> None:
+    """No request path is built from them: no watch to hang on, no oracle of what exists."""
+    namespace = await _labelled_namespace(make_namespace, kube, webhook.label)
+    core = client.CoreV1Api(kube)
+    secrets = f"../../../../../../api/v1/namespaces/{webhook.namespace}/secrets"
+
+    def pod(name: str, networks: list[dict[str, str]]) -> dict[str, Any]:
+        annotations = {constants.POD_NETWORKS_ANNOTATION: json.dumps(networks)}
+        return {
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "image": "example.invalid/app"}]},
+        }
+
+    watch = await _eventually_denied(
+        lambda: core.create_namespaced_pod(
+            namespace, pod("watch", [{"name": "../network-attachment-definitions?watch=true"}])
+        ),
+        "denied the request",
+    )
+    assert 'entry 0: name "../network-attachment-definitions?watch=true" is not a DNS-1123 subdomain' in watch
+    answers = []
+    for target in ("sriov-operator-webhook-ca", "nope"):
+        with pytest.raises(client.ApiException) as denied:
+            await core.create_namespaced_pod(namespace, pod("probe", [{"name": f"{secrets}/{target}"}]))
+        answers.append(api_error_message(denied.value).replace(target, "<target>"))
+    assert answers[0] == answers[1]  # the same refusal whether the object exists or not
+    many = [{"name": f"net-{i}"} for i in range(2_000)]
+    with pytest.raises(client.ApiException) as denied:
+        await core.create_namespaced_pod(namespace, pod("many", many))
+    assert "names 2000 distinct networks; accepted: at most 32 per pod" in api_error_message(denied.value)

@@ -13,7 +13,7 @@ from kubernetes_asyncio import client
 
 from sriov_operator.api import constants
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.resources import VALIDATING_WEBHOOK_CONFIGURATIONS
+from sriov_operator.kube.resources import MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS
 from sriov_operator.runtime.clock import SYSTEM_CLOCK
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
@@ -51,7 +51,8 @@ async def test_configurations_wait_for_an_available_webhook_deployment(
     async with Manager(runtime) as manager:
         objects = manager.objects
         reconciler = WebhookReconciler(objects, webhook_operator_settings(namespace), SYSTEM_CLOCK)
-        await objects.delete(VALIDATING_WEBHOOK_CONFIGURATIONS, name)
+        for resource in (VALIDATING_WEBHOOK_CONFIGURATIONS, MUTATING_WEBHOOK_CONFIGURATIONS):
+            await objects.delete(resource, name)
         try:
             await reconciler.reconcile(KEY)
             assert await objects.get(VALIDATING_WEBHOOK_CONFIGURATIONS, name) is None
@@ -79,4 +80,7 @@ async def test_configurations_wait_for_an_available_webhook_deployment(
             service = registered["webhooks"][0]["clientConfig"]["service"]
             assert (service["name"], service["namespace"]) == (constants.WEBHOOK_SERVICE_NAME, namespace)
         finally:
-            await objects.delete(VALIDATING_WEBHOOK_CONFIGURATIONS, name)
+            # both kinds: a configuration left behind would be taken over (failurePolicy Fail) by the
+            # next operator that runs in this API server, and refuse every later test's policies
+            for resource in (VALIDATING_WEBHOOK_CONFIGURATIONS, MUTATING_WEBHOOK_CONFIGURATIONS):
+                await objects.delete(resource, name)

@@ -20,7 +20,6 @@ from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.install.objects import operator_rbac
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
@@ -42,6 +41,7 @@ from sriov_operator.operator.workloads.settings import WorkloadSettings
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import condition, play_rollouts
 from tests.integration.operator_support import eventually, operator_settings, running_operator
+from tests.kube_client import api_client, kube_objects
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ OPERATOR_NAMESPACE = "sriov-network-operator"
 @pytest.fixture
 async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeObjects]:
     async with api_client(control_plane.kubeconfig) as api:
-        yield KubeObjects(api)
+        yield kube_objects(api)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,80 @@
 
 from __future__ import annotations
 
+import datetime
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from sriov_operator.controlplane.process import ControlPlane, free_port
+from sriov_operator.webhook.certificates import (
+    CA_BUNDLE,
+    TLS_CERT,
+    TLS_KEY,
+    CertificateSettings,
+    plan_certificates,
+)
+
+COMMAND = [sys.executable, "-m", "sriov_operator.cli", "webhook"]
+
+
+@dataclass
+class WebhookProcess:
+    process: subprocess.Popen[str]
+    port: int
+    ca_bundle: bytes
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+def start_webhook_process(
+    control_plane: ControlPlane, namespace: str, directory: Path, *flags: str
+) -> WebhookProcess:
+    """``sriov-operator webhook`` on 127.0.0.1 with a fresh certificate; returns once /readyz answers 200."""
+    plan = plan_certificates(
+        None, None, CertificateSettings(("localhost",), ("127.0.0.1",)), datetime.datetime.now(datetime.UTC)
+    )
+    assert plan.ca_data is not None and plan.serving_data is not None
+    (directory / "tls.crt").write_bytes(plan.serving_data[TLS_CERT])
+    (directory / "tls.key").write_bytes(plan.serving_data[TLS_KEY])
+    port, health = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            *COMMAND,
+            f"--kubeconfig={control_plane.kubeconfig}",
+            f"--namespace={namespace}",
+            f"--port={port}",
+            "--address=127.0.0.1",
+            f"--health-port={health}",
+            "--health-address=127.0.0.1",
+            f"--tls-cert={directory / 'tls.crt'}",
+            f"--tls-key={directory / 'tls.key'}",
+            *flags,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read() if process.stderr else "webhook ended")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz", timeout=2) as ready:
+                if ready.status == 200:
+                    return WebhookProcess(process, port, plan.ca_data[CA_BUNDLE])
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("the webhook never became ready")
+        time.sleep(0.2)
 
 
 def nad_crd() -> dict[str, Any]:

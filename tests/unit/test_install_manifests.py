@@ -7,13 +7,20 @@ runs helm and kubectl on them and has the real API server accept every object.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sriov_operator.api.constants import CONFIG_DAEMON_NAME, DEFAULT_OPERATOR_NAMESPACE
+from sriov_operator.api.constants import (
+    CONFIG_DAEMON_NAME,
+    DEFAULT_OPERATOR_NAMESPACE,
+    DEVICE_PLUGIN_CONFIG_FOR_LABEL,
+    DEVICE_PLUGIN_CONFIGMAP_PREFIX,
+    DRAIN_ANSWER_ANNOTATIONS,
+)
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.commands.operator import add_operator_arguments, operator_settings_from
 from sriov_operator.install import objects
@@ -171,3 +178,14 @@ def test_the_manifests_example_writes_every_file_then_nothing(tmp_path: Path) ->
     }
     assert written == set(deploy_files())
     assert steps[-1].printed == ""
+
+
+def test_node_scope_policy_names_the_operator_s_drain_answers_and_names_as_the_code_does() -> None:
+    """The policy is CEL, the rest Python: the keys and the ConfigMap name rule must not drift apart."""
+    policy = objects.node_scope_policy()[0]
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    listed = re.findall(r"'([^']+)'", variables["drainAnswers"])
+    assert listed == list(DRAIN_ANSWER_ANNOTATIONS)
+    assert variables["configFor"] == f"'{DEVICE_PLUGIN_CONFIG_FOR_LABEL}'"
+    rules = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert f"'{DEVICE_PLUGIN_CONFIGMAP_PREFIX}' + variables.node" in rules

@@ -28,8 +28,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.daemon.handoff import configmap_name, digest
+from sriov_operator.daemon.handoff import digest
 from sriov_operator.errors import SriovOperatorError
 from sriov_operator.host.lock import LOCK_FILE
 from sriov_operator.kube.objects import KubeObjects
@@ -46,6 +47,7 @@ from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifes
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.integration.daemon_harness import annotations_of, synced
 from tests.integration.test_daemon_with_operator import record_changes
+from tests.kube_client import kube_objects
 from tests.support import REPO_ROOT, control_plane_report
 from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
@@ -133,7 +135,7 @@ async def bare_metal_worker(
     plane: ControlPlane, api: client.ApiClient, bundle: Bundle, accel: str, work: Path
 ) -> AsyncIterator[Rig]:
     """The operator, a bare-metal worker's Node with a 2-VF policy, watches, and the booted worker."""
-    objects = KubeObjects(api)
+    objects = kube_objects(api)
     namespace = f"vmr-{uuid.uuid4().hex[:6]}"
     node = f"bm-worker-{namespace}"
     await client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
@@ -153,7 +155,7 @@ async def bare_metal_worker(
         watches += [
             asyncio.create_task(
                 record_changes(
-                    objects, CONFIG_MAPS, namespace, configmap_name(node),
+                    objects, CONFIG_MAPS, namespace, device_plugin_configmap_name(node),
                     lambda c: annotations_of(c).get("sriovnetwork.openshift.io/handed-over"), rig.handed,
                 )
             ),
@@ -201,7 +203,9 @@ async def test_after_a_reboot_the_hand_off_returns_only_once_the_vfs_exist_again
         started = time.monotonic()
 
         async def configured() -> str | None:
-            configmap = await rig.objects.get(CONFIG_MAPS, configmap_name(rig.node), rig.namespace)
+            configmap = await rig.objects.get(
+                CONFIG_MAPS, device_plugin_configmap_name(rig.node), rig.namespace
+            )
             text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
             idle = rig.requests[-1:] == ["Idle"]  # the drain of the first configuration is over
             return text if text and idle and handed and handed[-1] == digest(text) else None

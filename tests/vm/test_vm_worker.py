@@ -41,6 +41,7 @@ from sriov_operator.vmtest.nova import NETWORK_OF
 from sriov_operator.vmtest.profiles import DPDK_PORT, pci_address
 from sriov_operator.vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
+from tests.kube_client import kube_objects
 from tests.support import FIXTURES, REPO_ROOT, control_plane_report
 from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
 
@@ -122,7 +123,7 @@ async def converged(
     vm_accel: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Converged]:
-    objects = KubeObjects(kube)
+    objects = kube_objects(kube)
     work = tmp_path_factory.mktemp("vm-worker")
     namespace = f"vmw-{uuid.uuid4().hex[:6]}"
     node = f"vm-worker-{namespace}"

@@ -36,6 +36,7 @@ NAD_OWNED_BY_OTHER: Final = "NetworkAttachmentDefinitionOwnedByOther"
 POLICY_READY: Final = "AllNodesReady"
 POLICY_NODES_NOT_READY: Final = "NodesNotReady"
 POLICY_NODES_FAILED: Final = "NodesFailed"
+POLICY_BLOCKED: Final = "BlockedByOtherPolicy"  # failed nodes fail only for other policies (named)
 POLICY_NO_MATCHING_NODES: Final = "NoMatchingNodes"
 POLICY_INVALID: Final = "InvalidPolicy"
 

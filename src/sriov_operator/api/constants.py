@@ -57,6 +57,13 @@ DRAIN_BOOKKEEPING_ANNOTATIONS: Final = (
     DRAIN_RETRY_AT_ANNOTATION,
     DRAINED_FOR_ANNOTATION,
 )
+# The drain controller's answers to a config daemon's request: only the operator writes them (the
+# daemon's node-scope admission policy lists the same keys as drainAnswers).
+DRAIN_ANSWER_ANNOTATIONS: Final = (
+    NODE_STATE_CURRENT_ANNOTATION,
+    CORDONED_BY_ANNOTATION,
+    *DRAIN_BOOKKEEPING_ANNOTATIONS,
+)
 
 # Node labels
 DEVICE_PLUGIN_LABEL: Final = "sriovnetwork.openshift.io/device-plugin"
@@ -68,6 +75,9 @@ DEVICE_PLUGIN_CONFIG_FOR_LABEL: Final = "sriovnetwork.openshift.io/device-plugin
 FOR_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/for-generation"
 HANDED_OVER_ANNOTATION: Final = "sriovnetwork.openshift.io/handed-over"
 DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
+# On a NodeState: the policies whose configuration failed on the node (comma-separated), set by the
+# config daemon with a Failed status and removed once a generation is applied; policy status reads it.
+FAILED_POLICIES_ANNOTATION: Final = "sriovnetwork.openshift.io/failed-policies"
 # On a NodeState: the spec generation the config daemon has applied.
 APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 # Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
@@ -152,6 +162,7 @@ class EventReason(StrEnum):
     # config daemon
     CONFIGURATION_PLANNED = "ConfigurationPlanned"
     DRAIN_REQUESTED = "DrainRequested"
+    DRAIN_RELEASED = "DrainReleased"
     CONFIGURATION_APPLIED = "ConfigurationApplied"
     CONFIGURATION_FAILED = "ConfigurationFailed"
     DEVICE_PLUGIN_CONFIG_HANDED_OVER = "DevicePluginConfigHandedOver"
@@ -198,6 +209,8 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     "change, whether it needs a drain, and the policy asking for it",
     EventReason.DRAIN_REQUESTED: "the config daemon asked the drain controller to drain its node before "
     "changes that take devices from running pods",
+    EventReason.DRAIN_RELEASED: "applying failed on a drained node: the config daemon asked for Idle, so the "
+    "node is uncordoned until the retry (the note names the failing policies and the error)",
     EventReason.CONFIGURATION_APPLIED: "the host now matches the NodeState spec generation in the note",
     EventReason.CONFIGURATION_FAILED: "discovering, planning or applying failed; the note says what, where "
     "and what to do; the daemon retries with backoff",

@@ -29,6 +29,7 @@ def _int_or_string(node: dict[str, Any]) -> dict[str, Any]:
     """Kubernetes allows exactly anyOf[integer, string] here; bounds go into a CEL rule."""
     branches = [b for b in node["anyOf"] if b.get("type") != "null"]
     minimum = next((b.get("minimum") for b in branches if b.get("type") == "integer"), None)
+    maximum = next((b.get("maximum") for b in branches if b.get("type") == "integer"), None)
     pattern = next((b.get("pattern") for b in branches if b.get("type") == "string"), None)
     out: dict[str, Any] = {
         "x-kubernetes-int-or-string": True,
@@ -36,10 +37,12 @@ def _int_or_string(node: dict[str, Any]) -> dict[str, Any]:
     }
     rules = []
     if minimum is not None and pattern is not None:
+        bound = f"self >= {minimum}" + (f" && self <= {maximum}" if maximum is not None else "")
+        words = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         rules.append(
             {
-                "rule": f"type(self) == int ? self >= {minimum} : self.matches('{pattern}')",
-                "message": f"must be an integer >= {minimum} or a percentage 'N%' with 1 <= N <= 100",
+                "rule": f"type(self) == int ? {bound} : self.matches('{pattern}')",
+                "message": f"must be an integer {words} or a percentage 'N%' with 1 <= N <= 100",
             }
         )
     if rules:

@@ -29,6 +29,17 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 VlanId = Annotated[int, Field(ge=0, le=4094)]
 OvsVlanId = Annotated[int, Field(ge=0, le=4095)]
 
+# What a Linux kernel accepts, so an accepted value can always be applied (docs/daemon.md, "Limits").
+MIN_MTU = 68  # ETH_MIN_MTU: the smallest MTU IPv4 and every Ethernet/IPoIB driver take
+MAX_MTU = 65535  # ETH_MAX_MTU / IP_MAX_MTU: no netdev accepts more
+MAX_VFS = 65535  # the PCI SR-IOV TotalVFs field is 16 bits; sriov_numvfs is parsed as a u16
+MAX_TX_RATE_MBPS = 4294967295  # IFLA_VF_RATE's min/max_tx_rate are u32 Mbit/s
+MAX_INT32 = 2147483647  # an int-or-string's number is an int32 for Go clients
+Int32Count = Annotated[int, Field(ge=0, le=MAX_INT32)]
+Mtu = Annotated[int, Field(ge=MIN_MTU, le=MAX_MTU)]
+VfCount = Annotated[int, Field(ge=0, le=MAX_VFS)]
+TxRate = Annotated[int, Field(ge=0, le=MAX_TX_RATE_MBPS)]
+
 
 # ---------------------------------------------------------------- common parts
 class ObjectMeta(LooseModel):
@@ -109,8 +120,8 @@ class OVSInterfaceConfig(ApiModel):
     """external_ids written on the OVS interface record."""
     other_config: dict[str, str] | None = None
     """other_config written on the OVS interface record."""
-    mtu_request: Annotated[int, Field(ge=1)] | None = None
-    """MTU requested for the OVS interface."""
+    mtu_request: Mtu | None = None
+    """MTU requested for the OVS interface, 68 to 65535."""
 
 
 class OVSUplinkConfig(ApiModel):
@@ -178,10 +189,11 @@ class SriovNetworkNodePolicySpec(ApiModel):
     priority: int = Field(default=99, ge=0, le=99)
     """0 is the highest, 99 the lowest (default 99). When policies select the same PF, the higher priority
     wins; equal priorities merge."""
-    mtu: Annotated[int, Field(ge=1)] | None = None
-    """MTU to set on the PF and its VFs."""
-    num_vfs: int = Field(ge=0)
-    """How many VFs to create on each selected PF; on VMs, 1 (a port is one PCI function)."""
+    mtu: Mtu | None = None
+    """MTU to set on the PF and its VFs, 68 to 65535 (the NIC's own maximum may be lower)."""
+    num_vfs: int = Field(ge=0, le=MAX_VFS)
+    """How many VFs to create on each selected PF, 0 to 65535 (at most the PF's totalvfs); on VMs, 1 (a port
+    is one PCI function)."""
     nic_selector: SriovNetworkNicSelector
     """Which NICs (PFs, or VM ports) this policy configures."""
     device_type: DeviceType = "netdevice"
@@ -249,8 +261,8 @@ class VfGroup(ApiModel):
     """The VF indexes of this group, a-b, e.g. 0-3."""
     policy_name: str | None = None
     """The policy that asked for this group."""
-    mtu: Annotated[int, Field(ge=1)] | None = None
-    """MTU of these VFs."""
+    mtu: Mtu | None = None
+    """MTU of these VFs, 68 to 65535."""
     is_rdma: bool = False
     """These VFs are exposed as RDMA devices."""
     vdpa_type: VdpaType | None = None
@@ -262,10 +274,10 @@ class Interface(ApiModel):
 
     pci_address: str
     """PCI address of the PF (on VMs, of the port)."""
-    num_vfs: NonNegativeInt | None = None
-    """Number of VFs the PF must have."""
-    mtu: Annotated[int, Field(ge=1)] | None = None
-    """MTU of the PF."""
+    num_vfs: VfCount | None = None
+    """Number of VFs the PF must have, 0 to 65535."""
+    mtu: Mtu | None = None
+    """MTU of the PF, 68 to 65535."""
     name: str | None = None
     """Kernel name of the PF."""
     link_type: LinkType | None = None
@@ -451,10 +463,10 @@ class SriovNetworkSpec(NetworkSpecBase):
     """VF trust mode: on or off."""
     link_state: LinkState | None = None
     """VF link state: auto, enable or disable."""
-    min_tx_rate: NonNegativeInt | None = None
-    """Minimum transmit rate of the VF, in Mbps."""
-    max_tx_rate: NonNegativeInt | None = None
-    """Maximum transmit rate of the VF, in Mbps."""
+    min_tx_rate: TxRate | None = None
+    """Minimum transmit rate of the VF, in Mbps, 0 to 4294967295."""
+    max_tx_rate: TxRate | None = None
+    """Maximum transmit rate of the VF, in Mbps, 0 to 4294967295."""
     log_level: Literal["panic", "error", "warning", "info", "debug", ""] = "info"
     """Log level of the SR-IOV CNI plugin: panic, error, warning, info or debug; "" writes none."""
     log_file: str | None = None
@@ -510,8 +522,8 @@ class OVSNetworkSpec(NetworkSpecBase):
     """Name of the OVS bridge the port is attached to."""
     vlan: OvsVlanId | None = None
     """Access VLAN of the port."""
-    mtu: NonNegativeInt | None = None
-    """MTU of the port."""
+    mtu: Annotated[int, Field(ge=0, le=MAX_MTU)] | None = None
+    """MTU of the port, up to 65535; 0 leaves it to the bridge."""
     trunk: list[TrunkConfig] | None = None
     """Trunk VLANs of the port."""
     interface_type: str | None = None
@@ -615,7 +627,7 @@ MAX_UNAVAILABLE_PATTERN = r"^(100|[1-9][0-9]?)%$"
 class SriovNetworkPoolConfigSpec(ApiModel):
     node_selector: LabelSelector | None = None
     """The nodes in this pool. A node must be in at most one pool."""
-    max_unavailable: NonNegativeInt | Annotated[str, Field(pattern=MAX_UNAVAILABLE_PATTERN)] | None = Field(
+    max_unavailable: Int32Count | Annotated[str, Field(pattern=MAX_UNAVAILABLE_PATTERN)] | None = Field(
         default=None, json_schema_extra={"x-kubernetes-int-or-string": True}
     )
     """How many of the pool's nodes may be draining at once: a number, or a percentage such as 25% (rounded

@@ -7,6 +7,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sriov_operator.kube.objects import served
+from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS
 from sriov_operator.runtime.logging import configure_logging
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.webhook.cache import InformerSource
@@ -33,7 +35,13 @@ async def serve(settings: WebhookSettings) -> None:
     """Serve until SIGTERM/SIGINT; admission starts once every cache has synced."""
     tls = ReloadingTlsContext(settings.tls_cert, settings.tls_key)
     async with Manager(settings.runtime) as manager:
-        source = InformerSource(manager, settings.runtime.namespace)
+        nads = await served(manager.objects, NETWORK_ATTACHMENT_DEFINITIONS)
+        if not nads:
+            logger.warning(
+                "NetworkAttachmentDefinitions are not served (is Multus installed?): pods naming networks "
+                "are refused until the webhook is restarted after the CRD is installed"
+            )
+        source = InformerSource(manager, settings.runtime.namespace, nads=nads)
         server = WebhookServer(settings.server, Admission(settings.admission, source), tls)
 
         async def start_when_synced() -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sriov_operator.api.constants import DEVICE_PLUGIN_CONFIG_FOR_LABEL, DEVICE_PLUGIN_CONFIGMAP_PREFIX
-from sriov_operator.daemon.handoff import configmap_name
+from sriov_operator.api.constants import DEVICE_PLUGIN_CONFIG_FOR_LABEL
+from sriov_operator.api.meta import name_of
+from sriov_operator.api.names import device_plugin_configmap_name, node_of_device_plugin_configmap
 from sriov_operator.daemon.node_daemon import NodeCaches, NodeDaemon
 from sriov_operator.daemon.settings import DaemonSettings
 from sriov_operator.host.node import NodeHost
@@ -44,7 +45,7 @@ def node_caches(manager: Manager, namespace: str, only: str | None) -> NodeCache
         config_maps=manager.informer(
             CONFIG_MAPS,
             namespace=namespace,
-            field_selector=_by_name(configmap_name(only) if only else None),
+            field_selector=_by_name(device_plugin_configmap_name(only) if only else None),
             label_selector=None if only else DEVICE_PLUGIN_CONFIG_FOR_LABEL,
             transform=strip_managed_fields,
         ),
@@ -78,10 +79,11 @@ def register_daemons(
         return [name for name in names if name in daemons]
 
     def by_name(obj: dict[str, Any]) -> Iterable[str]:
-        return ours(str((obj.get("metadata") or {}).get("name")))
+        return ours(name_of(obj))
 
     def by_configmap(obj: dict[str, Any]) -> Iterable[str]:
-        return ours(str((obj.get("metadata") or {}).get("name")).removeprefix(DEVICE_PLUGIN_CONFIGMAP_PREFIX))
+        node = node_of_device_plugin_configmap(obj)
+        return ours(node) if node is not None else ()
 
     (
         controller_for(manager)

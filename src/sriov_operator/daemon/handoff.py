@@ -1,6 +1,6 @@
 """The device-plugin config hand-off, decided from the node's ConfigMap.
 
-The operator renders ``config.json`` into ``sriov-device-plugin-config-<node>``
+The operator renders ``config.json`` into the node's ConfigMap (`api.names`)
 with the NodeState spec generation it was rendered for.  The daemon copies it
 to ``<host root>/etc/sriov-operator/device-plugin/config.json`` only once the
 host matches that generation, so the device plugin never advertises a VF that
@@ -21,7 +21,6 @@ from typing import Any
 
 from sriov_operator.api.constants import (
     DEVICE_PLUGIN_CONFIG_KEY,
-    DEVICE_PLUGIN_CONFIGMAP_PREFIX,
     FOR_GENERATION_ANNOTATION,
     HANDED_OVER_ANNOTATION,
 )
@@ -77,10 +76,6 @@ def hand_over_needed(host: HostHandOff, config: DevicePluginConfig | None, gener
     if config is None or (config.for_generation or 0) > generation:
         return False
     return config.handed_over != config.digest or not host.current
-
-
-def configmap_name(node: str) -> str:
-    return f"{DEVICE_PLUGIN_CONFIGMAP_PREFIX}{node}"
 
 
 def digest(text: str) -> str:

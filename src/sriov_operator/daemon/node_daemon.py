@@ -27,6 +27,7 @@ from sriov_operator.api.constants import (
     DEVICE_PLUGIN_HOST_DIR,
     DEVICE_PLUGIN_POD_SELECTOR,
     DRAIN_IDLE,
+    FAILED_POLICIES_ANNOTATION,
     HANDED_OVER_ANNOTATION,
     METADATA_SOURCE_ANNOTATION,
     NODE_STATE_ANNOTATION,
@@ -36,14 +37,15 @@ from sriov_operator.api.constants import (
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ObjectRef
+from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     HANDED_OVER,
     WITHDRAWN,
     HostHandOff,
     config_text,
-    configmap_name,
     plugin_restart_needed,
     read_device_plugin_config,
 )
@@ -74,7 +76,9 @@ from sriov_operator.runtime.informer import Informer
 logger = logging.getLogger(__name__)
 
 AT_ONCE = Result(requeue_after=0.0)
-RETRIED_STEPS = ("fail", "withdraw", "apply", "hand-over")
+# Steps that wait out a failure's backoff; request-drain too: a node released after a failed apply
+# is drained again only when the retry is due.
+RETRIED_STEPS = ("fail", "withdraw", "apply", "hand-over", "request-drain")
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ class NodeDaemon:
             return await self._fail(state, "DiscoveryFailed", f"cannot read the host: {describe(error)}")
         planned, plan_error = (None, spec_error) if spec_error else self._plan(spec, host_state)
         node = self.caches.nodes.get(self.node_name)
-        configmap = self.caches.config_maps.get(configmap_name(self.node_name), self.namespace)
+        configmap = self.caches.config_maps.get(device_plugin_configmap_name(self.node_name), self.namespace)
         seen = Observation(
             generation=generation,
             applied_generation=_applied_generation(state),
@@ -212,7 +216,10 @@ class NodeDaemon:
             await self._request_drain_state(looked, decision.drain_request)
             return None
         if step == "record-generation":
-            await self._annotate_state({APPLIED_GENERATION_ANNOTATION: str(generation)})
+            done: dict[str, str | None] = {APPLIED_GENERATION_ANNOTATION: str(generation)}
+            if FAILED_POLICIES_ANNOTATION in _annotations(looked.state):
+                done[FAILED_POLICIES_ANNOTATION] = None
+            await self._annotate_state(done)
             await self._event(
                 looked.state,
                 "Normal",
@@ -273,7 +280,9 @@ class NodeDaemon:
         logger.warning(
             "%s (attempt %d, retry in %.0fs)", message, self.failure.attempts, retry, extra=self._extra
         )
-        await self._event(state, "Warning", EventReason.CONFIGURATION_FAILED, message, "Configure")
+        blamed = await self._blame(state, reason, message, looked)
+        note = f"policy {', '.join(blamed)}: {message}" if blamed else message
+        await self._event(state, "Warning", EventReason.CONFIGURATION_FAILED, note, "Configure")
         if looked is not None and looked.seen.plan is not None:
             decision = decide(replace(looked.seen, failure=self.failure))
         else:
@@ -283,7 +292,24 @@ class NodeDaemon:
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
             await self._publish_status(state, interfaces, _condition_true(state, NO_IOMMU), decision)
+        if reason == "ApplyFailed" and looked is not None and looked.seen.drain_request != DRAIN_IDLE:
+            # reported: now give the node back rather than keep it cordoned through the retries
+            await self._request_drain_state(looked, DRAIN_IDLE)
+            released = f"{note}; node released until the retry in {retry:.0f}s, when it is drained again"
+            await self._event(state, "Warning", EventReason.DRAIN_RELEASED, released, "Drain")
         return Result(requeue_after=retry)
+
+    async def _blame(
+        self, state: Object, reason: FailureReason, message: str, looked: _Pass | None
+    ) -> tuple[str, ...]:
+        """The failing policies, kept on the NodeState for the policy status; () for other failures."""
+        if reason not in ("ApplyFailed", "PlanRejected") or looked is None:
+            return ()
+        blamed = failing_policies(looked.spec, message, vf_parents(looked.interfaces))
+        value = annotation_value(blamed)
+        if blamed and _annotations(state).get(FAILED_POLICIES_ANNOTATION) != value:
+            await self._annotate_state({FAILED_POLICIES_ANNOTATION: value})
+        return blamed
 
     async def _apply(self, looked: _Pass) -> None:
         note = summarize(looked.seen.explanation)
@@ -311,7 +337,7 @@ class NodeDaemon:
         if looked.seen.device_plugin is not None and looked.seen.device_plugin.handed_over is not None:
             await self.objects.patch(
                 CONFIG_MAPS,
-                configmap_name(self.node_name),
+                device_plugin_configmap_name(self.node_name),
                 {"metadata": {"annotations": {HANDED_OVER_ANNOTATION: None}}},
                 self.namespace,
             )
@@ -330,7 +356,7 @@ class NodeDaemon:
         return present
 
     async def _hand_over(self, looked: _Pass) -> None:
-        configmap = self.caches.config_maps.get(configmap_name(self.node_name), self.namespace)
+        configmap = self.caches.config_maps.get(device_plugin_configmap_name(self.node_name), self.namespace)
         text = config_text(configmap or {})
         config = looked.seen.device_plugin
         assert text is not None and config is not None
@@ -339,7 +365,7 @@ class NodeDaemon:
             await self._restart_device_plugin(looked.state, "its resource list changed")
         await self.objects.patch(
             CONFIG_MAPS,
-            configmap_name(self.node_name),
+            device_plugin_configmap_name(self.node_name),
             {"metadata": {"annotations": {HANDED_OVER_ANNOTATION: config.digest}}},
             self.namespace,
         )
@@ -373,7 +399,7 @@ class NodeDaemon:
             note = f"device plugin Pod {name} deleted: {why}"
             await self._event(state, "Normal", EventReason.DEVICE_PLUGIN_RESTARTED, note, "HandOver")
 
-    async def _annotate_state(self, annotations: dict[str, str]) -> None:
+    async def _annotate_state(self, annotations: dict[str, str | None]) -> None:
         await self.objects.patch(
             SRIOV_NETWORK_NODE_STATES,
             self.node_name,

@@ -13,7 +13,9 @@ from typing import Any
 from sriov_operator.api import conditions as c
 from sriov_operator.api.conditions import DAEMON_CONDITIONS, Condition, merged_all
 from sriov_operator.api.constants import API_VERSION, SYNC_FAILED, SYNC_SUCCEEDED
+from sriov_operator.api.meta import generation_of, status_body
 from sriov_operator.api.models import SriovNetworkNodeState
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.sync import Decision, Failure
 
 NO_IOMMU_MESSAGE = (
@@ -72,7 +74,7 @@ def daemon_status(
     now: datetime,
 ) -> dict[str, Any]:
     """The fields the daemon owns in ``status`` (the drain controller owns its Draining condition)."""
-    generation = int((current.get("metadata") or {}).get("generation") or 0)
+    generation = generation_of(current) or 0
     previous = (current.get("status") or {}).get("conditions") or []
     return {
         "interfaces": list(interfaces),
@@ -94,9 +96,7 @@ def status_changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> boo
 
 
 def status_apply_body(name: str, namespace: str, status: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": SriovNetworkNodeState.KIND,
-        "metadata": {"name": name, "namespace": namespace},
-        "status": dict(status),
-    }
+    state = ObjectRef(
+        kind=SriovNetworkNodeState.KIND, api_version=API_VERSION, name=name, namespace=namespace
+    )
+    return status_body(state, status)

@@ -132,8 +132,10 @@ def _next_step(seen: Observation) -> tuple[Step, str, str | None]:
     plan_text = summarize(seen.explanation)
     if plan.actions:
         after_boot = seen.host_handoff.after_boot and not plan.requires_reboot
-        if plan.requires_drain and not after_boot and seen.drain_current != DRAIN_COMPLETE:
-            wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED
+        wanted = REBOOT_REQUIRED if plan.requires_reboot else DRAIN_REQUIRED
+        # DrainComplete answers the request standing now; after a release (a failed apply) ask again
+        drained = seen.drain_current == DRAIN_COMPLETE and seen.drain_request == wanted
+        if plan.requires_drain and not after_boot and not drained:
             if seen.drain_request != wanted:
                 return "request-drain", f"requesting {wanted} before: {plan_text}", wanted
             return "wait-drain", f"waiting for the drain (now {seen.drain_current}) before: {plan_text}", None

@@ -20,13 +20,14 @@ from sriov_operator.api.models import Interface, InterfaceExt
 from sriov_operator.engine.nic_models import NicTable
 from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
-ResourceFlags = tuple[bool, bool, bool]
+ResourceFlags = tuple[bool, bool, bool, str]
 
 
 def resource_flags(policy: CompiledPolicy) -> ResourceFlags:
-    """What the device plugin can hold only once per resource: (isRdma, needVhostNet, excludeTopology)."""
+    """What the device plugin can hold only once per resource: (isRdma, needVhostNet, excludeTopology,
+    deviceType). A resource mixing vfio-pci and netdevice VFs would hand a pod either kind."""
     spec = policy.policy.spec
-    return (spec.is_rdma, spec.need_vhost_net, spec.exclude_topology)
+    return (spec.is_rdma, spec.need_vhost_net, spec.exclude_topology, spec.device_type)
 
 
 def owned_pci_addresses(

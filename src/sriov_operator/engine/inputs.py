@@ -21,6 +21,7 @@ from sriov_operator.api.constants import (
     SUPPORTED_NIC_CONFIGMAP,
 )
 from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import meta_of
 from sriov_operator.api.models import (
     OVSNetwork,
     SriovIBNetwork,
@@ -69,21 +70,16 @@ class ClusterObjects:
     networks: list[Network] = field(default_factory=list)
 
 
-def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = body.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
 def resolve_operator_namespace(documents: Sequence[Document], explicit: str | None) -> str:
     if explicit:
         return explicit
     owned = {
-        str(_metadata(doc.body).get("namespace"))
+        str(meta_of(doc.body).get("namespace"))
         for doc in documents
-        if _metadata(doc.body).get("namespace")
+        if meta_of(doc.body).get("namespace")
         and (
             doc.kind == SriovNetworkNodeState.KIND
-            or (doc.kind == SriovOperatorConfig.KIND and _metadata(doc.body).get("name") == "default")
+            or (doc.kind == SriovOperatorConfig.KIND and meta_of(doc.body).get("name") == "default")
         )
     }
     return owned.pop() if len(owned) == 1 else DEFAULT_OPERATOR_NAMESPACE
@@ -121,7 +117,7 @@ def schema_problems(
 
 
 def _ref(body: Mapping[str, Any], namespace: str) -> ObjectRef:
-    metadata = _metadata(body)
+    metadata = meta_of(body)
     return ObjectRef(
         kind=str(body.get("kind") or "?"),
         namespace=str(metadata.get("namespace") or namespace),
@@ -140,7 +136,7 @@ def parse_object(
 
 
 def _parse_node(doc: Document, ref: ObjectRef) -> tuple[Node | None, list[Problem]]:
-    metadata = _metadata(doc.body)
+    metadata = meta_of(doc.body)
     labels = metadata.get("labels") or {}
     spec = doc.body.get("spec")
     spec = spec if isinstance(spec, Mapping) else {}
@@ -206,10 +202,30 @@ def _read_operator_object(body: dict[str, Any], ref: ObjectRef, namespace: str, 
     return ReadObject(ref, obj, tuple(problems))
 
 
+def _metadata_problems(body: Mapping[str, Any], ref: ObjectRef, where: str) -> list[Problem]:
+    """What the API server refuses in metadata before any schema: not a mapping, no string name."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        given = "nothing" if metadata is None else repr(metadata)[:80]
+        return [error(ref, "metadata", f"got {given}; must be a mapping with at least a name [{where}]")]
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        given = "no name" if name is None else repr(name)[:80]
+        return [error(ref, "metadata.name", f"got {given}; a non-empty string is required [{where}]")]
+    namespace = metadata.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        return [error(ref, "metadata.namespace", f"got {namespace!r:.80}; must be a string [{where}]")]
+    return []
+
+
 def read_object(doc: Document, namespace: str) -> ReadObject:
     """One document as the engine takes it (objects without a namespace are in ``namespace``)."""
+    if doc.kind in NETWORK_KINDS or doc.kind in OPERATOR_KINDS:
+        broken = _metadata_problems(doc.body, _ref(doc.body, namespace), doc.where)
+        if broken:
+            return ReadObject(None, None, tuple(broken))
     body = dict(doc.body)
-    metadata = dict(_metadata(body))
+    metadata = dict(meta_of(body))
     metadata.setdefault("namespace", namespace)
     if doc.kind == "Node":
         metadata.pop("namespace")

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_POLICY_NAME
+from sriov_operator.api.meta import meta_of
 
 DEFAULT_PRIORITY = 99
 
@@ -17,7 +18,7 @@ DEFAULT_PRIORITY = 99
 def policy_default_patches(body: dict[str, Any]) -> list[dict[str, Any]]:
     """RFC 6902 operations: priority → 99 and isRdma → false when absent; isRdma → true for IB netdevices."""
     spec = body.get("spec")
-    name = (body.get("metadata") or {}).get("name")
+    name = meta_of(body).get("name")
     if name == DEFAULT_POLICY_NAME or not isinstance(spec, dict):
         return []
     patches: list[dict[str, Any]] = []

@@ -170,7 +170,7 @@ def _pair_on_pf(a: CompiledPolicy, b: CompiledPolicy, iface: InterfaceExt) -> li
 
 
 def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Problem]:
-    names = ("spec.isRdma", "spec.needVhostNet", "spec.excludeTopology")
+    names = ("spec.isRdma", "spec.needVhostNet", "spec.excludeTopology", "spec.deviceType")
     return [
         error(
             policy_ref(p.policy),

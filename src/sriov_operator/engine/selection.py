@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
 from sriov_operator.api.models import (
+    MAX_VFS,
     InterfaceExt,
     LabelSelector,
     SriovNetworkNodePolicy,
@@ -42,6 +43,8 @@ def parse_vf_range(entry: str) -> VfRange | None:
     match = _VF_RANGE.match(parts[1])
     if not match:
         raise ValueError("VF range must be '<first>-<last>' with integers, e.g. 'ens1f0#0-3'")
+    if len(match[2]) > len(str(MAX_VFS)) or int(match[2]) >= MAX_VFS:
+        raise ValueError(f"VF range ends above VF {MAX_VFS - 1}, the most a PF can have ({MAX_VFS} VFs)")
     first, last = int(match[1]), int(match[2])
     if first > last:
         raise ValueError(f"VF range {first}-{last} starts after it ends; accepted: first <= last")

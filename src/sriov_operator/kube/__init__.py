@@ -1,1 +1,1 @@
-"""Talking to a Kubernetes API server (kubernetes_asyncio underneath)."""
+"""Talking to a Kubernetes API server: one client (`session.py`) and raw JSON objects (`objects.py`)."""

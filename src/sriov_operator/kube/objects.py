@@ -20,6 +20,7 @@ import aiohttp
 from prometheus_client import Counter
 
 from sriov_operator import __version__
+from sriov_operator.api.meta import namespace_of
 from sriov_operator.kube.errors import (
     ApiUnavailableError,
     EvictionBlockedError,
@@ -80,46 +81,17 @@ class Transport(Protocol):
     ) -> aiohttp.ClientResponse: ...
 
 
-class ApiClientTransport:
-    """A kubernetes_asyncio ApiClient as a `Transport` (its credentials, its connection pool)."""
-
-    def __init__(self, api: Any) -> None:
-        self.api = api
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: Any,
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        response: aiohttp.ClientResponse = await self.api.call_api(
-            path,
-            method,
-            query_params=query,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout,
-        )
-        return response
-
-
 class KubeObjects:
     """Get, list, watch and write objects of any `Resource` as JSON.
 
-    ``api`` is a `Transport` (the processes use `kube.session.ApiSession`) or a
-    kubernetes_asyncio ``ApiClient`` (tests and the sandbox have one already).
+    ``api`` is a `Transport`: `kube.session.ApiSession`, the one client (the tests also
+    have an adapter for their kubernetes_asyncio client, ``tests/kube_client.py``).
     """
 
-    def __init__(self, api: Transport | Any, write_guard: Callable[[], None] | None = None) -> None:
+    def __init__(self, api: Transport, write_guard: Callable[[], None] | None = None) -> None:
         """``write_guard`` runs before every write and may refuse it by raising (leader election does)."""
         self.api = api
-        self.transport: Transport = ApiClientTransport(api) if hasattr(api, "call_api") else api
+        self.transport: Transport = api
         self.write_guard = write_guard
         self.writes: Tally[tuple[str, str]] = Tally()  # (verb, resource as in API_WRITES) -> writes sent
 
@@ -267,8 +239,7 @@ class KubeObjects:
         subresource: str | None = None,
     ) -> Object:
         """Server-side apply of ``body`` (it names the object in its metadata)."""
-        metadata = body.get("metadata") or {}
-        path = resource.api_path(metadata.get("namespace"), metadata["name"], subresource)
+        path = resource.api_path(namespace_of(body), body["metadata"]["name"], subresource)
         query = _query(fieldManager=field_manager, force=force)
         return await self._write(
             "apply", resource, "PATCH", path, subresource, query=query, body=body, content_type=APPLY_PATCH
@@ -295,9 +266,19 @@ class KubeObjects:
             content_type=PATCH_CONTENT_TYPES[patch_type],
         )
 
-    async def create(self, resource: Resource, body: Object, namespace: str | None = None) -> Object:
-        namespace = namespace or (body.get("metadata") or {}).get("namespace")
-        return await self._write("create", resource, "POST", resource.api_path(namespace), body=body)
+    async def create(
+        self,
+        resource: Resource,
+        body: Object,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> Object:
+        """POST ``body``; with ``name`` and ``subresource``, to that object's subresource (a TokenRequest)."""
+        namespace = namespace or namespace_of(body)
+        path = resource.api_path(namespace, name, subresource)
+        return await self._write("create", resource, "POST", path, subresource, body=body)
 
     async def update(self, resource: Resource, body: Object, subresource: str | None = None) -> Object:
         """PUT the whole object; its ``metadata.resourceVersion`` makes it a compare-and-swap."""
@@ -342,3 +323,12 @@ class KubeObjects:
             if error.status == 429:
                 raise EvictionBlockedError(str(error)) from error
             raise
+
+
+async def served(objects: KubeObjects, resource: Resource) -> bool:
+    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
+    try:
+        await objects.list(resource, limit=1)
+    except NotFoundError:
+        return False
+    return True

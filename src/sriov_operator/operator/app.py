@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sriov_operator.api.crds import all_crds
-from sriov_operator.kube.errors import NotFoundError
-from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS, Resource
+from sriov_operator.kube.objects import KubeObjects, served
+from sriov_operator.kube.resources import NETWORK_ATTACHMENT_DEFINITIONS
 from sriov_operator.kube.session import api_session
 from sriov_operator.operator import drain, workloads
 from sriov_operator.operator.controllers import (
@@ -37,15 +36,6 @@ class OperatorControllers:
     def idle(self) -> bool:
         """No key waiting in any queue (tests and the benchmark wait for this)."""
         return all(len(controller.queue) == 0 for controller in self.controllers)
-
-
-async def served(objects: KubeObjects, resource: Resource) -> bool:
-    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
-    try:
-        await objects.list(resource, limit=1)
-    except NotFoundError:
-        return False
-    return True
 
 
 async def register(manager: Manager, settings: OperatorSettings) -> OperatorControllers:

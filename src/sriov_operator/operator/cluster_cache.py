@@ -28,6 +28,7 @@ from sriov_operator.api.constants import (
     DEFAULT_POLICY_NAME,
     DEVICE_PLUGIN_LABEL,
 )
+from sriov_operator.api.meta import labels_of, name_of, namespace_of
 from sriov_operator.api.models import (
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
@@ -52,20 +53,14 @@ from sriov_operator.engine.selection import CompiledPolicy
 FROM_API = "from the API server"
 
 
-def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = obj.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
 def node_from_json(obj: Mapping[str, Any]) -> Node:
     """The engine's Node, without the device-plugin label: that label is the operator's own output
     (selecting on it would feed the operator's writes back into its inputs), and leaving it out
     keeps the operator's label writes from invalidating the engine's preparation."""
-    metadata = _metadata(obj)
-    labels = metadata.get("labels") or {}
+    labels = labels_of(obj)
     spec = obj.get("spec") or {}
     return Node(
-        str(metadata.get("name")),
+        name_of(obj),
         {str(k): "" if v is None else str(v) for k, v in labels.items() if k != DEVICE_PLUGIN_LABEL},
         str(spec.get("providerID") or ""),
     )
@@ -82,10 +77,7 @@ def _spec_key(obj: Mapping[str, Any]) -> str:
 
 
 def _ref(obj: Mapping[str, Any], kind: str, namespace: str) -> ObjectRef:
-    metadata = _metadata(obj)
-    return ObjectRef(
-        kind=kind, namespace=str(metadata.get("namespace") or namespace), name=str(metadata.get("name"))
-    )
+    return ObjectRef(kind=kind, namespace=namespace_of(obj) or namespace, name=name_of(obj))
 
 
 class ClusterCache:

@@ -21,6 +21,7 @@ from sriov_operator.api.conditions import (
     Condition,
 )
 from sriov_operator.api.constants import GROUP, NAD_FINALIZER, OWNER_REF_ANNOTATION
+from sriov_operator.api.meta import annotations_of, meta_of, name_of, namespace_of
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import NETWORK_KINDS, parse_object
 from sriov_operator.engine.nad import render_nad
@@ -33,8 +34,7 @@ NadKey = tuple[str, str]  # (namespace, name)
 
 def owner_of(nad: Mapping[str, Any]) -> NetworkKey | None:
     """The network a NAD's owner-ref annotation names, or None when it names none of our kinds."""
-    annotations = (nad.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(OWNER_REF_ANNOTATION)
+    value = annotations_of(nad).get(OWNER_REF_ANNOTATION)
     if not isinstance(value, str):
         return None
     kind_group, _, rest = value.partition("/")
@@ -46,8 +46,7 @@ def owner_of(nad: Mapping[str, Any]) -> NetworkKey | None:
 
 
 def nad_key(nad: Mapping[str, Any]) -> NadKey:
-    metadata = nad.get("metadata") or {}
-    return (str(metadata.get("namespace")), str(metadata.get("name")))
+    return (str(namespace_of(nad)), name_of(nad))
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ class NetworkPlan:
 
 
 def _nad_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    have, want = current.get("metadata") or {}, desired["metadata"]
-    annotations = have.get("annotations") or {}
+    have, want = meta_of(current), desired["metadata"]
+    annotations = annotations_of(current)
     return (
         current.get("spec") != desired["spec"]
         or any(annotations.get(k) != v for k, v in want["annotations"].items())
@@ -88,8 +87,8 @@ def plan_network(
     ``owned``: NADs whose owner-ref annotation names this network; ``nads``: every
     NAD by (namespace, name); ``namespaces``: the namespaces that exist.
     """
-    finalizers = ((network or {}).get("metadata") or {}).get("finalizers") or []
-    if network is None or (network.get("metadata") or {}).get("deletionTimestamp"):
+    finalizers = meta_of(network).get("finalizers") or []
+    if network is None or meta_of(network).get("deletionTimestamp"):
         deleting = tuple(sorted(nad_key(n) for n in owned))
         return NetworkPlan(delete=deleting, finalizer="remove" if NAD_FINALIZER in finalizers else None)
     kind, namespace, name = key
@@ -122,7 +121,7 @@ def plan_network(
         )
     current = nads.get(target)
     if current is not None and owner_of(current) != key:
-        owner = ((current.get("metadata") or {}).get("annotations") or {}).get(OWNER_REF_ANNOTATION)
+        owner = annotations_of(current).get(OWNER_REF_ANNOTATION)
         owner = owner or "someone else (no owner-ref annotation)"
         message = f"{where} exists and belongs to {owner}; left alone"
         return NetworkPlan(

@@ -6,9 +6,7 @@ objects, so "a no-op reconcile writes nothing" is decided (and tested) here.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,16 +14,17 @@ from sriov_operator.api.constants import (
     API_VERSION,
     DEVICE_PLUGIN_CONFIG_FOR_LABEL,
     DEVICE_PLUGIN_CONFIG_KEY,
-    DEVICE_PLUGIN_CONFIGMAP_PREFIX,
     DEVICE_PLUGIN_ENABLED,
     DEVICE_PLUGIN_LABEL,
     FOR_GENERATION_ANNOTATION,
 )
+from sriov_operator.api.meta import labels_of
 from sriov_operator.api.models import SriovNetworkNodeState
-
-MAX_NAME_LENGTH = 253
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-MAX_LABEL_VALUE_LENGTH = 63
+from sriov_operator.api.names import (
+    device_plugin_configmap_annotations,
+    device_plugin_configmap_labels,
+    device_plugin_configmap_name,
+)
 
 
 def node_state_body(node_name: str, namespace: str, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,15 +48,6 @@ def node_state_needs_write(current: Mapping[str, Any] | None, spec: Mapping[str,
     return current is None or (current.get("spec") or {}) != spec
 
 
-def device_plugin_configmap_name(node_name: str) -> str:
-    """``sriov-device-plugin-config-<node>``; a name too long for the API ends in a hash of the node name."""
-    name = DEVICE_PLUGIN_CONFIGMAP_PREFIX + node_name
-    if len(name) <= MAX_NAME_LENGTH:
-        return name
-    digest = hashlib.sha256(node_name.encode()).hexdigest()[:16]
-    return f"{name[: MAX_NAME_LENGTH - len(digest) - 1].rstrip('.-')}-{digest}"
-
-
 def device_plugin_config(resources: list[dict[str, Any]]) -> str:
     """The device plugin's config file: ``{"resourceList": [...]}`` (the engine keeps a stable order)."""
     return json.dumps({"resourceList": resources}, separators=(",", ":"))
@@ -70,10 +60,12 @@ def device_plugin_configmap(
     metadata: dict[str, Any] = {
         "name": device_plugin_configmap_name(node_name),
         "namespace": namespace,
-        "annotations": {FOR_GENERATION_ANNOTATION: str(generation)},
+        "labels": device_plugin_configmap_labels(node_name),
+        "annotations": {
+            FOR_GENERATION_ANNOTATION: str(generation),
+            **device_plugin_configmap_annotations(node_name),
+        },
     }
-    if len(node_name) <= MAX_LABEL_VALUE_LENGTH and LABEL_VALUE.match(node_name):
-        metadata["labels"] = {DEVICE_PLUGIN_CONFIG_FOR_LABEL: node_name}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -90,6 +82,9 @@ def configmap_needs_write(current: Mapping[str, Any] | None, resources: list[dic
     """
     if current is None:
         return True
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    if DEVICE_PLUGIN_CONFIG_FOR_LABEL not in annotations:
+        return True  # written before the node annotation existed: the admission policy needs it
     data = current.get("data") or {}
     return data.get(DEVICE_PLUGIN_CONFIG_KEY) != device_plugin_config(resources)
 
@@ -100,8 +95,7 @@ def device_plugin_label_patch(node: Mapping[str, Any], has_resources: bool) -> d
     Enabled where the node has resources; removed where it has none (an admin's
     ``Disabled`` on a node without resources is left alone).
     """
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    current = labels.get(DEVICE_PLUGIN_LABEL)
+    current = labels_of(node).get(DEVICE_PLUGIN_LABEL)
     if has_resources and current != DEVICE_PLUGIN_ENABLED:
         return {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: DEVICE_PLUGIN_ENABLED}}}
     if not has_resources and current == DEVICE_PLUGIN_ENABLED:

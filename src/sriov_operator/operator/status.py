@@ -14,6 +14,7 @@ from sriov_operator.api.conditions import (
     CONFIG_READY,
     CONFIG_SYNC_FAILED,
     CONFIG_UNSUPPORTED,
+    POLICY_BLOCKED,
     POLICY_INVALID,
     POLICY_NO_MATCHING_NODES,
     POLICY_NODES_FAILED,
@@ -26,23 +27,19 @@ from sriov_operator.api.conditions import (
 )
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
+    FAILED_POLICIES_ANNOTATION,
     SYNC_FAILED,
     SYNC_SUCCEEDED,
 )
+from sriov_operator.api.meta import annotations_of, generation_of
 from sriov_operator.engine.problems import Problem
 
 NODES_NAMED = 5
 
 
-def _generation(state: Mapping[str, Any]) -> int | None:
-    value = (state.get("metadata") or {}).get("generation")
-    return value if isinstance(value, int) else None
-
-
-def applied_generation(state: Mapping[str, Any]) -> int | None:
+def appliedgeneration_of(state: Mapping[str, Any]) -> int | None:
     """The spec generation the config daemon says it applied (annotation or Ready's observedGeneration)."""
-    annotations = (state.get("metadata") or {}).get("annotations") or {}
-    text = annotations.get(APPLIED_GENERATION_ANNOTATION)
+    text = annotations_of(state).get(APPLIED_GENERATION_ANNOTATION)
     if isinstance(text, str) and text.isdigit():
         return int(text)
     ready = find((state.get("status") or {}).get("conditions"), READY)
@@ -58,8 +55,21 @@ def node_state_ready(state: Mapping[str, Any] | None) -> bool:
     """Succeeded, for the current spec when the daemon says which generation it applied."""
     if state is None or sync_status(state) != SYNC_SUCCEEDED:
         return False
-    applied = applied_generation(state)
-    return applied is None or applied == _generation(state)
+    applied = appliedgeneration_of(state)
+    return applied is None or applied == generation_of(state)
+
+
+def failed_policies(state: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The policies the config daemon says failed on its node (none named: unknown)."""
+    annotations = ((state or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(FAILED_POLICIES_ANNOTATION)
+    return tuple(p for p in value.split(",") if p) if isinstance(value, str) else ()
+
+
+def _blocked_by(policy: str, states: Mapping[str, Mapping[str, Any]], nodes: list[str]) -> dict[str, str]:
+    """Each failed node whose failure is other policies' alone -> those policies."""
+    culprits = {node: failed_policies(states.get(node)) for node in nodes}
+    return {node: ", ".join(names) for node, names in culprits.items() if names and policy not in names}
 
 
 def _named(nodes: list[str]) -> str:
@@ -75,12 +85,13 @@ class PolicyReadiness:
 
 
 def policy_readiness(
-    selected: Iterable[str], states: Mapping[str, Mapping[str, Any]], errors: list[Problem]
+    selected: Iterable[str], states: Mapping[str, Mapping[str, Any]], errors: list[Problem], policy: str = ""
 ) -> PolicyReadiness:
     """matchedNodes, readyNodes and the Ready condition of one policy.
 
     ``selected`` are the managed nodes the policy selects (empty for an invalid
-    policy); ``states`` the NodeStates by node name; ``errors`` the policy's own.
+    policy); ``states`` the NodeStates by node name; ``errors`` the policy's own;
+    ``policy`` its name: a node failing for other policies alone blocks it, and says by which.
     """
     nodes = sorted(selected)
     if errors:
@@ -92,9 +103,17 @@ def policy_readiness(
         return PolicyReadiness(0, 0, Condition(READY, "False", POLICY_NO_MATCHING_NODES, message))
     ready = [n for n in nodes if node_state_ready(states.get(n))]
     failed = [n for n in nodes if sync_status(states.get(n)) == SYNC_FAILED]
+    blockers = _blocked_by(policy, states, failed)
+    blocked = [f"{node} (by policy {names})" for node, names in blockers.items()]
+    own = [n for n in failed if n not in blockers]
     count = f"{len(ready)} of {len(nodes)} nodes ready"
-    if failed:
-        condition = Condition(READY, "False", POLICY_NODES_FAILED, f"{count}; failed: {_named(failed)}")
+    if own:
+        also = f"; blocked by another policy's failure on {_named(blocked)}" if blocked else ""
+        message = f"{count}; failed: {_named(own)}{also}"
+        condition = Condition(READY, "False", POLICY_NODES_FAILED, message)
+    elif blocked:
+        message = f"{count}; another policy's failure blocks this one on {_named(blocked)}"
+        condition = Condition(READY, "False", POLICY_BLOCKED, message)
     elif len(ready) < len(nodes):
         waiting = [n for n in nodes if n not in set(ready)]
         message = f"{count}; waiting for {_named(waiting)}"

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sriov_operator.api.constants import EventReason
+from sriov_operator.api.names import event_name
 from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.errors import describe
 from sriov_operator.kube.errors import NotFoundError
@@ -99,7 +100,7 @@ class EventRecorder:
             except NotFoundError:
                 pass  # expired or deleted meanwhile: start a new Event
         namespace = reference.namespace or CLUSTER_SCOPED_EVENT_NAMESPACE
-        name = f"{reference.name}.{secrets.token_hex(8)}"
+        name = event_name(reference.name, secrets.token_hex(8))
         body = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",

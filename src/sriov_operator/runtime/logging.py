@@ -71,5 +71,4 @@ def configure_logging(format: str = "text", level: str = "INFO", stream: TextIO 
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "kubernetes_asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_asyncio import client
 
 from sriov_operator.api.crds import all_crds
 from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import (
@@ -25,6 +23,7 @@ from sriov_operator.kube.resources import (
     SERVICE_ACCOUNTS,
     Resource,
 )
+from sriov_operator.kube.session import api_session
 from sriov_operator.operator.controllers.operator_config import default_operator_config
 
 FIELD_MANAGER = "sriov-sandbox"
@@ -43,20 +42,24 @@ def operator_config(namespace: str) -> Object:
 
 
 async def install_api(kubeconfig: Path) -> None:
-    async with api_client(kubeconfig) as api:
-        await install_crds(api, [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
+    async with api_session(kubeconfig) as api:
+        await install_crds(KubeObjects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
 
 
 async def service_account_kubeconfig(admin: Path, namespace: str, account: str, target: Path) -> Path:
     """A kubeconfig with a bound token of ``namespace/account`` (TokenRequest), so the process using it
     has exactly that account's RBAC, as in a pod."""
-    async with api_client(admin) as api:
-        request = {"spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS}}
-        answer = await client.CoreV1Api(api).create_namespaced_service_account_token(
-            account, namespace, request
+    async with api_session(admin) as api:
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS},
+        }
+        answer = await KubeObjects(api).create(
+            SERVICE_ACCOUNTS, request, namespace, name=account, subresource="token"
         )
     config = yaml.safe_load(admin.read_text())
-    config["users"] = [{"name": account, "user": {"token": answer.status.token}}]
+    config["users"] = [{"name": account, "user": {"token": answer["status"]["token"]}}]
     for context in config["contexts"]:
         context["context"]["user"] = account
     target.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sriov_operator.api.constants import APPLIED_GENERATION_ANNOTATION
+from sriov_operator.api.meta import annotations_of
 from sriov_operator.sandbox.device_plugin import handed_over_resources
 from sriov_operator.sandbox.snapshot import (
     Snapshot,
-    annotations_of,
     spec_interfaces,
     status_interfaces,
     status_of,

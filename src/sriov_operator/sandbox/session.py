@@ -43,8 +43,8 @@ from sriov_operator.api.constants import (
     OPERATOR_WEBHOOK_CONFIG_NAME,
     WEBHOOK_SERVING_SECRET,
 )
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane, free_port
-from sriov_operator.daemon.handoff import configmap_name
 from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.install.objects import OPERATOR_NAME as OPERATOR_SERVICE_ACCOUNT
 from sriov_operator.install.objects import operator_rbac
@@ -332,7 +332,11 @@ async def _snapshot(objects: KubeObjects, sandbox: Sandbox, with_examples: bool)
         names,
         {n: nodes[n] for n in names if n in nodes},
         {n: states[n] for n in names if n in states},
-        {n: configmaps[configmap_name(n)] for n in names if configmap_name(n) in configmaps},
+        {
+            n: configmaps[device_plugin_configmap_name(n)]
+            for n in names
+            if device_plugin_configmap_name(n) in configmaps
+        },
         policies,
         pod,
     )

@@ -23,10 +23,6 @@ def status_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return (obj or {}).get("status") or {}
 
 
-def annotations_of(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
-    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
-
-
 def spec_interfaces(state: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     return list(((state or {}).get("spec") or {}).get("interfaces") or [])
 

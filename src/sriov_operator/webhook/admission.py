@@ -27,6 +27,7 @@ from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import labels_of, meta_of
 from sriov_operator.api.models import (
     SriovNetworkNodePolicy,
     SriovNetworkNodeState,
@@ -97,17 +98,12 @@ class Verdict:
         return "\n".join(self.errors)
 
 
-def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = body.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
 def _with_kind(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
     return {**obj, "kind": kind}
 
 
 def _key(obj: Mapping[str, Any], kind: str) -> tuple[str, str, str]:
-    metadata = _metadata(obj)
+    metadata = meta_of(obj)
     return (kind, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
@@ -116,11 +112,6 @@ def _others(
 ) -> list[dict[str, Any]]:
     """The cluster's copies of ``kind`` except the stored version of the object under review."""
     return [_with_kind(obj, kind) for obj in objects if _key(obj, kind) != skip]
-
-
-def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    labels = _metadata(obj).get("labels")
-    return labels if isinstance(labels, Mapping) else {}
 
 
 def _string_map(value: Any) -> dict[str, str] | None:
@@ -145,19 +136,19 @@ def _common_inputs(snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
 def _policy_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
     own = _key(body, SriovNetworkNodePolicy.KIND)
     selector = _node_selector(body)
-    nodes = [n for n in snapshot.nodes if selector is not None and labels_match(selector, _labels(n))]
-    node_names = {_metadata(n).get("name") for n in nodes}
+    nodes = [n for n in snapshot.nodes if selector is not None and labels_match(selector, labels_of(n))]
+    node_names = {meta_of(n).get("name") for n in nodes}
     neighbours = [
         p
         for p in _others(snapshot.policies, SriovNetworkNodePolicy.KIND, own)
-        if (other := _node_selector(p)) is not None and any(labels_match(other, _labels(n)) for n in nodes)
+        if (other := _node_selector(p)) is not None and any(labels_match(other, labels_of(n)) for n in nodes)
     ]
     return [
         *(_with_kind(n, "Node") for n in nodes),
         *(
             _with_kind(s, SriovNetworkNodeState.KIND)
             for s in snapshot.node_states
-            if _metadata(s).get("name") in node_names
+            if meta_of(s).get("name") in node_names
         ),
         *neighbours,
         *_common_inputs(snapshot),
@@ -219,7 +210,7 @@ def problems_about(
     result = render_cluster(
         cluster, resource_prefix=settings.resource_prefix, strict_nics=settings.strict_nics
     )
-    metadata = _metadata(body)
+    metadata = meta_of(body)
     ref = ObjectRef(
         kind=str(body.get("kind")),
         namespace=str(metadata.get("namespace") or settings.operator_namespace),
@@ -237,7 +228,7 @@ def _sync_status_by_node(snapshot: ClusterSnapshot) -> dict[str, str | None]:
     for state in snapshot.node_states:
         status = state.get("status")
         sync = status.get("syncStatus") if isinstance(status, Mapping) else None
-        statuses[str(_metadata(state).get("name"))] = str(sync) if sync is not None else None
+        statuses[str(meta_of(state).get("name"))] = str(sync) if sync is not None else None
     return statuses
 
 

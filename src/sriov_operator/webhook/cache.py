@@ -4,10 +4,11 @@ Nodes; in the operator namespace the NodeStates, policies, pools, the operator
 config and the ``supported-nic-ids`` ConfigMap; the three network kinds in every
 namespace.  Nodes and NodeStates are slimmed to what the rules read (no images,
 no per-VF lists: the VF list is most of a busy node's status and most of its
-parsing cost).  NetworkAttachmentDefinitions are read from the API
-server when a pod names them: pods with networks are few, a NAD may have been
-created a moment ago, and the webhook then needs no cluster-wide NAD watch (nor
-the NAD CRD to exist before it can start).  What the engine read of each cached
+parsing cost).  NetworkAttachmentDefinitions come from an informer too, slimmed
+to their name and resourceName annotation: a pod review makes no API call, so a
+pod naming many networks (or hostile names) costs the API server nothing.  Without
+Multus's NAD CRD at start there is no NAD informer (every named network is "not
+found"); a restart after installing the CRD adds it.  What the engine read of each cached
 object is kept across reviews (`ParsedObjects`), dropped when the informer reports
 the object changed or deleted.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sriov_operator.api.constants import SUPPORTED_NIC_CONFIGMAP
+from sriov_operator.api.constants import NAD_RESOURCE_NAME_ANNOTATION, SUPPORTED_NIC_CONFIGMAP
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
     NETWORK_ATTACHMENT_DEFINITIONS,
@@ -38,11 +39,23 @@ from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.parsed import ParsedObjects
 
 
-class InformerSource:
-    """A `ClusterSource` over the manager's shared informers (register before ``manager.run()``)."""
+def slim_nad(nad: dict[str, Any]) -> dict[str, Any]:
+    """A NAD with what the injector reads: its identity and the resourceName annotation."""
+    metadata = nad.get("metadata") or {}
+    kept = {key: metadata[key] for key in ("name", "namespace", "resourceVersion") if key in metadata}
+    resource = (metadata.get("annotations") or {}).get(NAD_RESOURCE_NAME_ANNOTATION)
+    if resource is not None:
+        kept["annotations"] = {NAD_RESOURCE_NAME_ANNOTATION: resource}
+    return {"metadata": kept}
 
-    def __init__(self, manager: Manager, namespace: str) -> None:
-        self.objects = manager.objects
+
+class InformerSource:
+    """A `ClusterSource` over the manager's shared informers (register before ``manager.run()``).
+
+    ``nads``: keep a NetworkAttachmentDefinition informer (False when the CRD is not served).
+    """
+
+    def __init__(self, manager: Manager, namespace: str, *, nads: bool = True) -> None:
         self.namespace = namespace
 
         def cached(resource: Any, **options: Any) -> Informer:
@@ -61,6 +74,7 @@ class InformerSource:
         self.supported_nics = cached(
             CONFIG_MAPS, namespace=namespace, field_selector=f"metadata.name={SUPPORTED_NIC_CONFIGMAP}"
         )
+        self.nads = manager.informer(NETWORK_ATTACHMENT_DEFINITIONS, transform=slim_nad) if nads else None
         self.parsed = ParsedObjects()
         for informer in self.informers:
             informer.add_handler(self._forgetter(informer.resource.kind))
@@ -82,6 +96,7 @@ class InformerSource:
             self.operator_configs,
             *self.networks,
             self.supported_nics,
+            *([self.nads] if self.nads is not None else []),
         ]
 
     def snapshot(self) -> ClusterSnapshot:
@@ -103,7 +118,5 @@ class InformerSource:
     async def network_attachment_definitions(
         self, keys: Iterable[NadKey]
     ) -> dict[NadKey, dict[str, Any] | None]:
-        return {
-            (namespace, name): await self.objects.get(NETWORK_ATTACHMENT_DEFINITIONS, name, namespace)
-            for namespace, name in keys
-        }
+        cache = self.nads
+        return {(ns, name): cache.get(name, ns) if cache is not None else None for ns, name in keys}

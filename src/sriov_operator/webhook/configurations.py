@@ -9,7 +9,10 @@
 
 failurePolicy: ``Fail`` for both unless the SriovOperatorConfig's annotations
 ``sriovnetwork.openshift.io/webhook-failure-policy`` /
-``sriovnetwork.openshift.io/injector-failure-policy`` say ``Ignore``.
+``sriovnetwork.openshift.io/injector-failure-policy`` say ``Ignore``.  An update
+of the SriovOperatorConfig that sets ``webhook-failure-policy: Ignore`` and leaves
+its spec alone skips the validating webhook (a ``matchCondition``), so the switch
+works while the webhook is down.
 The caBundle is left out where someone else injects it (see
 :func:`injects_own_ca_bundle`), so server-side apply never overwrites theirs.
 """
@@ -57,6 +60,15 @@ VALIDATED_PLURALS = tuple(
         SriovIBNetwork,
         OVSNetwork,
     )
+)
+# The escape hatch: with the webhook down and failurePolicy Fail, setting the failure-policy
+# annotation to Ignore (nothing else changed) must not need the webhook.
+ESCAPE_HATCH_EXPRESSION = (
+    f"!(request.resource.resource == '{SriovOperatorConfig.PLURAL}' && request.operation == 'UPDATE'"
+    f" && has(object.metadata.annotations)"
+    f" && '{WEBHOOK_FAILURE_POLICY_ANNOTATION}' in object.metadata.annotations"
+    f" && object.metadata.annotations['{WEBHOOK_FAILURE_POLICY_ANNOTATION}'] == 'Ignore'"
+    " && has(object.spec) == has(oldObject.spec) && (!has(object.spec) || object.spec == oldObject.spec))"
 )
 HAS_NETWORKS_EXPRESSION = (
     f"has(object.metadata.annotations) && '{POD_NETWORKS_ANNOTATION}' in object.metadata.annotations"
@@ -206,15 +218,19 @@ def render_configurations(
     validating: ConfigKind = "ValidatingWebhookConfiguration"
     mutating: ConfigKind = "MutatingWebhookConfiguration"
     operator_name, injector_name = OPERATOR_WEBHOOK_CONFIG_NAME, INJECTOR_WEBHOOK_CONFIG_NAME
+    validating_webhook = _webhook(
+        f"operator-webhook.{GROUP}",
+        VALIDATE_PATH,
+        _custom_resource_rules(VALIDATED_PLURALS),
+        failure_policy=policy,
+        settings=settings,
+        ca_bundle=ca_bundle_for.get((validating, operator_name)),
+    )
+    validating_webhook["matchConditions"] = [
+        {"name": "not-the-failure-policy-escape-hatch", "expression": ESCAPE_HATCH_EXPRESSION}
+    ]
     webhooks = {
-        (validating, operator_name): _webhook(
-            f"operator-webhook.{GROUP}",
-            VALIDATE_PATH,
-            _custom_resource_rules(VALIDATED_PLURALS),
-            failure_policy=policy,
-            settings=settings,
-            ca_bundle=ca_bundle_for.get((validating, operator_name)),
-        ),
+        (validating, operator_name): validating_webhook,
         (mutating, operator_name): _webhook(
             f"operator-webhook.{GROUP}",
             MUTATE_PATH,

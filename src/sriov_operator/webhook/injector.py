@@ -8,6 +8,11 @@ NetworkAttachmentDefinition; the ones rendered from our network kinds carry
 gets that resource in its requests and limits, as many as networks use it, so
 the scheduler places the pod where the VFs are and the device plugin hands
 them over.  Looking the NADs up is the caller's job; this module only decides.
+
+Every namespace and name is checked before anyone looks it up: a namespace must be
+a DNS-1123 label, a name a DNS-1123 subdomain (what the API server accepts for
+them), so nothing like ``../secrets/x`` or ``a?watch=true`` ever reaches a lookup
+or a request path.  A pod names at most ``MAX_NETWORKS`` distinct networks.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from sriov_operator.webhook.admission import Verdict
 
 ANNOTATION_FIELD = f'metadata.annotations["{POD_NETWORKS_ANNOTATION}"]'
 NadKey = tuple[str, str]  # (namespace, name)
-_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+MAX_NETWORKS = 32  # distinct networks one pod may name
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_LABEL = re.compile(rf"{_LABEL}")
+_DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_ACCEPTED_FORMS = (
+    "accepted e.g. 'sriov-net1' or 'other-ns/sriov-net1@net1', comma separated, "
+    'or a JSON list like [{"name": "sriov-net1", "namespace": "other-ns"}]'
+)
 
 
 class NetworksAnnotationError(BadInputError):
@@ -39,8 +51,27 @@ class NetworkRef:
 
 def _pod_ref(pod: Mapping[str, Any], namespace: str) -> str:
     metadata = pod.get("metadata") or {}
-    name = metadata.get("name") or metadata.get("generateName") or "?"
+    name = (
+        (metadata.get("name") or metadata.get("generateName") or "?")
+        if isinstance(metadata, Mapping)
+        else "?"
+    )
     return f"Pod/{namespace}/{name}"
+
+
+def _checked(namespace: Any, name: Any, entry: str) -> NetworkRef:
+    """The reference, once ``namespace`` is a DNS-1123 label and ``name`` a DNS-1123 subdomain."""
+    if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
+        raise NetworksAnnotationError(
+            f"{entry}: namespace {json.dumps(namespace)} is not a DNS-1123 label (lowercase letters, "
+            "digits and '-', at most 63 characters)"
+        )
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise NetworksAnnotationError(
+            f"{entry}: name {json.dumps(name)} is not a DNS-1123 subdomain (lowercase letters, digits, "
+            "'-' and '.', at most 253 characters)"
+        )
+    return NetworkRef(namespace, name)
 
 
 def _short_form(text: str, namespace: str) -> list[NetworkRef]:
@@ -50,40 +81,57 @@ def _short_form(text: str, namespace: str) -> list[NetworkRef]:
         if not entry:
             continue
         parts = entry.split("/")
-        if len(parts) > 2 or not all(_DNS_NAME.match(part) for part in parts):
+        where = repr(raw.strip())
+        if len(parts) > 2:
+            raise NetworksAnnotationError(f"{where} is not '[namespace/]name[@interface]': {_ACCEPTED_FORMS}")
+        space, name = parts if len(parts) == 2 else (namespace, entry)
+        try:
+            refs.append(_checked(space, name, where))
+        except NetworksAnnotationError as exc:
             raise NetworksAnnotationError(
-                f"{raw.strip()!r} is not '[namespace/]name[@interface]'; accepted e.g. 'sriov-net1' "
-                "or 'other-ns/sriov-net1@net1', comma separated, or a JSON list"
-            )
-        refs.append(NetworkRef(*parts) if len(parts) == 2 else NetworkRef(namespace, parts[0]))
+                f"{exc}; not '[namespace/]name[@interface]': {_ACCEPTED_FORMS}"
+            ) from exc
     return refs
 
 
 def _json_form(text: str, namespace: str) -> list[NetworkRef]:
     try:
         entries = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NetworksAnnotationError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise NetworksAnnotationError(f"is not valid JSON{where}; {_ACCEPTED_FORMS}") from exc
     if not isinstance(entries, list):
-        raise NetworksAnnotationError('must be a JSON list of objects, e.g. [{"name": "sriov-net1"}]')
+        raise NetworksAnnotationError(f"must be a JSON list of objects; {_ACCEPTED_FORMS}")
     refs = []
     for index, entry in enumerate(entries):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not name:
             raise NetworksAnnotationError(
-                f'entry {index} ({json.dumps(entry)}) needs a "name" string, e.g. {{"name": "sriov-net1"}}'
+                f'entry {index} ({json.dumps(entry)[:200]}) needs a "name" string, '
+                'e.g. {"name": "sriov-net1"}'
             )
-        refs.append(NetworkRef(str(entry.get("namespace") or namespace), name))
+        refs.append(_checked(entry.get("namespace") or namespace, name, f"entry {index}"))
     return refs
 
 
 def requested_networks(pod: Mapping[str, Any], namespace: str) -> list[NetworkRef]:
-    """The networks the pod's annotation names (none without it); raises NetworksAnnotationError."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    text = str(annotations.get(POD_NETWORKS_ANNOTATION) or "").strip()
+    """The networks the pod's annotation names (none without it); raises NetworksAnnotationError.
+
+    Every reference returned has a valid namespace and name; at most MAX_NETWORKS distinct ones.
+    """
+    metadata = pod.get("metadata") or {}
+    annotations = metadata.get("annotations") or {} if isinstance(metadata, Mapping) else {}
+    value = annotations.get(POD_NETWORKS_ANNOTATION) if isinstance(annotations, Mapping) else None
+    text = value.strip() if isinstance(value, str) else ""
     if not text:
         return []
-    return _json_form(text, namespace) if text.startswith("[") else _short_form(text, namespace)
+    refs = _json_form(text, namespace) if text.startswith("[") else _short_form(text, namespace)
+    distinct = len(set(refs))
+    if distinct > MAX_NETWORKS:
+        raise NetworksAnnotationError(
+            f"names {distinct} distinct networks; accepted: at most {MAX_NETWORKS} per pod"
+        )
+    return refs
 
 
 def _escape(key: str) -> str:
@@ -138,7 +186,10 @@ def inject_resources(
         resource = ((nad.get("metadata") or {}).get("annotations") or {}).get(NAD_RESOURCE_NAME_ANNOTATION)
         if resource:
             counts[str(resource)] = counts.get(str(resource), 0) + 1
-    containers = (pod.get("spec") or {}).get("containers") or []
+    spec = pod.get("spec") or {}
+    containers = (spec.get("containers") if isinstance(spec, Mapping) else None) or []
     if not counts or not containers:
         return Verdict()
+    if not isinstance(containers, list) or not isinstance(containers[0], Mapping):
+        return Verdict(errors=(f"{_pod_ref(pod, namespace)}: spec.containers: expected a list of objects",))
     return Verdict(patch=tuple(_resource_patch(containers[0], counts)))

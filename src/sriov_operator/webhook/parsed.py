@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import meta_of
 from sriov_operator.engine.inputs import ReadObject, read_object
 
 # The Nodes and NodeStates of 5,000 nodes: about 1 KB per Node and 5 KB per two-PF NodeState
@@ -26,11 +27,6 @@ DEFAULT_CAPACITY = 10_000
 CLUSTER_SOURCE = "<cluster>"
 
 EntryKey = tuple[str, str, str]  # kind, namespace ("" for Nodes), name
-
-
-def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = obj.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
 
 
 class ParsedObjects:
@@ -51,12 +47,12 @@ class ParsedObjects:
 
     @staticmethod
     def key(kind: str, obj: Mapping[str, Any]) -> EntryKey:
-        metadata = _metadata(obj)
+        metadata = meta_of(obj)
         return (kind, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
     def read(self, obj: Mapping[str, Any], operator_namespace: str) -> ReadObject:
         """``obj`` (its ``kind`` set) as the engine reads it; one without a resourceVersion is not kept."""
-        version = str(_metadata(obj).get("resourceVersion") or "")
+        version = str(meta_of(obj).get("resourceVersion") or "")
         if not version:
             return read_object(Document(CLUSTER_SOURCE, 0, dict(obj)), operator_namespace)
         key = self.key(str(obj.get("kind")), obj)

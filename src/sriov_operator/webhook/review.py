@@ -14,6 +14,7 @@ from sriov_operator.webhook.admission import Verdict
 ADMISSION_API_VERSION = "admission.k8s.io/v1"
 REVIEW_KIND = "AdmissionReview"
 DENIED_CODE = 403
+MAX_DEPTH = 64  # JSON nesting accepted: a Pod is about 12 deep, our kinds about 8
 
 
 class MalformedReviewError(BadInputError):
@@ -36,12 +37,45 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _check_depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            raise MalformedReviewError(f"body: JSON nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _string_map(metadata: Mapping[str, Any], key: str, where: str) -> None:
+    value = metadata.get(key)
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise MalformedReviewError(f"{where}.{key}: expected a map of strings, got {json.dumps(value)[:80]}")
+
+
+def _metadata(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
+    metadata = dict(_mapping(obj.get("metadata") or {}, f"{where}.metadata"))
+    for key in ("labels", "annotations"):
+        _string_map(metadata, key, f"{where}.metadata")
+    for key in ("name", "namespace", "generateName"):
+        if key in metadata and not isinstance(metadata[key], str):
+            raise MalformedReviewError(f"{where}.metadata.{key}: expected a string")
+    return metadata
+
+
 def parse_review(raw: bytes) -> AdmissionRequest:
     """The request of an AdmissionReview v1 body; raises MalformedReviewError naming what is wrong."""
     try:
         review = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReviewError(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedReviewError(f"body: JSON nested deeper than {MAX_DEPTH} levels") from exc
+    _check_depth(review, MAX_DEPTH)
     review = _mapping(review, "body")
     if review.get("apiVersion") != ADMISSION_API_VERSION or review.get("kind") != REVIEW_KIND:
         raise MalformedReviewError(
@@ -58,21 +92,22 @@ def parse_review(raw: bytes) -> AdmissionRequest:
         raise MalformedReviewError("request.kind.kind and request.operation must be strings")
     body = request.get("object")
     old = request.get("oldObject")
+    namespace = request.get("namespace") or ""
+    if not isinstance(namespace, str):
+        raise MalformedReviewError("request.namespace: expected a string")
     obj = dict(_mapping(body, "request.object")) if body is not None else {}
     if obj:
         obj.setdefault("kind", kind)  # some clients leave it out; the rules read it
-        metadata = dict(_mapping(obj.get("metadata") or {}, "request.object.metadata"))
-        if request.get("namespace"):
-            metadata.setdefault("namespace", request["namespace"])
+        metadata = _metadata(obj, "request.object")
+        if namespace:
+            metadata.setdefault("namespace", namespace)
         obj["metadata"] = metadata
-    return AdmissionRequest(
-        uid=uid,
-        kind=kind,
-        operation=operation,
-        namespace=str(request.get("namespace") or ""),
-        object=obj,
-        old_object={**_mapping(old, "request.oldObject"), "kind": kind} if old is not None else None,
-    )
+    old_object = None
+    if old is not None:
+        old_object = {**_mapping(old, "request.oldObject"), "kind": kind}
+        if old_object.get("metadata") is not None:
+            old_object["metadata"] = _metadata(old_object, "request.oldObject")
+    return AdmissionRequest(uid, kind, operation, namespace, obj, old_object)
 
 
 def review_response(uid: str, verdict: Verdict) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from sriov_operator.runtime.settings import (
 from sriov_operator.webhook.admission import AdmissionSettings
 from sriov_operator.webhook.certificates import CertificateSettings
 from sriov_operator.webhook.configurations import ConfigurationSettings
-from sriov_operator.webhook.server import DEFAULT_MAX_BODY_BYTES, ServerSettings
+from sriov_operator.webhook.connections import ConnectionLimits
+from sriov_operator.webhook.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_REVIEW_TIMEOUT, ServerSettings
 
 LEASE_NAME = "sriov-operator-webhook"  # unused: the webhook never leader-elects; every replica serves
 
@@ -59,6 +60,32 @@ def add_webhook_arguments(
         type=int,
         help="largest AdmissionReview body accepted (larger: HTTP 400)",
     )
+    limits = ConnectionLimits()
+    flag(
+        "--max-connections",
+        default=limits.max_connections,
+        type=int,
+        help="connections open at once; more get HTTP 503 (at most 3/4 of the open-file limit less 64)",
+    )
+    flag(
+        "--header-timeout",
+        default=limits.header_timeout,
+        type=float,
+        help="seconds for a TLS handshake, and for a request's headers after its first byte",
+    )
+    flag("--body-timeout", default=limits.body_timeout, type=float, help="seconds to read a request body")
+    flag(
+        "--idle-timeout",
+        default=limits.idle_timeout,
+        type=float,
+        help="seconds a connection may stay open with no request under way",
+    )
+    flag(
+        "--review-timeout",
+        default=DEFAULT_REVIEW_TIMEOUT,
+        type=float,
+        help="seconds from a request's first byte to its answer; later: HTTP 503 (below timeoutSeconds, 10)",
+    )
     flag("--resource-prefix", default=DEFAULT_RESOURCE_PREFIX, help="device-plugin resource prefix")
     flag(
         "--strict-nics",
@@ -79,12 +106,23 @@ def webhook_settings_from(args: argparse.Namespace) -> WebhookSettings:
         raise BadInputError(f"--port: {args.port} is not a port (accepted: 0 to 65535)")
     if args.max_body_bytes < 1024:
         raise BadInputError(f"--max-body-bytes: {args.max_body_bytes} is too small (accepted: 1024 or more)")
-    if not args.cert_check_interval > 0:
-        raise BadInputError(f"--cert-check-interval: {args.cert_check_interval} must be > 0")
+    if args.max_connections < 1:
+        raise BadInputError(f"--max-connections: {args.max_connections} is too small (accepted: 1 or more)")
+    for name in ("cert_check_interval", "header_timeout", "body_timeout", "idle_timeout", "review_timeout"):
+        if not getattr(args, name) > 0:
+            raise BadInputError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be > 0 (seconds)")
+    limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout, args.idle_timeout)
     runtime = dataclasses.replace(runtime_settings_from(args), leader_elect=False)
     return WebhookSettings(
         runtime=runtime,
-        server=ServerSettings(args.address, args.port, args.max_body_bytes, args.cert_check_interval),
+        server=ServerSettings(
+            args.address,
+            args.port,
+            args.max_body_bytes,
+            args.cert_check_interval,
+            limits,
+            args.review_timeout,
+        ),
         admission=AdmissionSettings(runtime.namespace, args.resource_prefix, args.strict_nics),
         tls_cert=Path(args.tls_cert),
         tls_key=Path(args.tls_key),

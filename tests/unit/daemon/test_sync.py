@@ -173,3 +173,10 @@ def test_retry_waits_for_the_backoff_unless_the_spec_changed() -> None:
     assert failure.wait_before_retry(3, now=101.0) == 4.0
     assert failure.wait_before_retry(3, now=106.0) == 0.0
     assert failure.wait_before_retry(4, now=101.0) == 0.0
+
+
+def test_after_a_release_the_old_drain_complete_does_not_count() -> None:
+    """A failed apply gives the node back (Idle): the retry asks for a new drain before applying."""
+    released = seen(plan=Plan((NUMVFS,)), drain_request="Idle", drain_current="DrainComplete")
+    decision = decide(released)
+    assert (decision.step, decision.drain_request) == ("request-drain", "Drain_Required")

@@ -294,3 +294,47 @@ def test_every_shared_root_device_and_resource_conflict_is_reported() -> None:
         "c spec.needVhostNet",
         "d spec.needVhostNet",
     ]
+
+
+def test_vfio_pci_and_netdevice_policies_cannot_share_a_resource_name() -> None:
+    """A vfio-pci policy reusing a netdevice policy's resourceName was accepted without a word."""
+    result = render(
+        [
+            *worker(interfaces=[pf("ens1f0", PF0), pf("ens1f1", PF1)]),
+            policy("kernel", resourceName="shared", nicSelector={"pfNames": ["ens1f0"]}),
+            policy("dpdk", resourceName="shared", deviceType="vfio-pci", nicSelector={"pfNames": ["ens1f1"]}),
+        ]
+    )
+    mixed = sorted(m for m in messages(result) if "spec.deviceType" in m)
+    assert len(mixed) == 2, mixed
+    assert (
+        "vfio-pci differs from netdevice in policy 'kernel', which shares resourceName 'shared'" in mixed[0]
+    )
+    assert result.device_plugin == {"w1": {"resourceList": []}}  # not exposed where both apply
+
+
+def _network(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovNetwork",
+        "metadata": {"name": "n", "namespace": NS},
+        "spec": {"resourceName": "p", **spec},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "bound"),
+    [
+        (policy("p", mtu=4611686018427387904), "spec.mtu", "less than or equal to 65535"),
+        (policy("p", mtu=67), "spec.mtu", "greater than or equal to 68"),
+        (policy("p", numVfs=65536), "spec.numVfs", "less than or equal to 65535"),
+        (_network(maxTxRate=2**32), "spec.maxTxRate", "less than or equal to 4294967295"),
+        (_network(vlanQoS=8), "spec.vlanQoS", "less than or equal to 7"),
+    ],
+)
+def test_numbers_past_what_the_kernel_takes_are_refused_by_validate_and_the_webhook(
+    body: dict[str, Any], field: str, bound: str
+) -> None:
+    """The value that bricked a node passed the schema and the webhook (render checks the webhook too)."""
+    [line] = [m for m in messages(render([*worker(), body])) if f": {field}: " in m]
+    assert bound in line, line

@@ -12,7 +12,6 @@ from sriov_operator.api.constants import (
 from sriov_operator.operator.node_objects import (
     configmap_needs_write,
     device_plugin_configmap,
-    device_plugin_configmap_name,
     device_plugin_label_patch,
     node_state_body,
     node_state_needs_write,
@@ -37,7 +36,10 @@ def test_configmap_carries_config_label_and_generation() -> None:
     cm = device_plugin_configmap("w1", "ns", RESOURCES, 3)
     assert cm["metadata"]["name"] == "sriov-device-plugin-config-w1"
     assert cm["metadata"]["labels"] == {DEVICE_PLUGIN_CONFIG_FOR_LABEL: "w1"}
-    assert cm["metadata"]["annotations"] == {FOR_GENERATION_ANNOTATION: "3"}
+    assert cm["metadata"]["annotations"] == {
+        FOR_GENERATION_ANNOTATION: "3",
+        DEVICE_PLUGIN_CONFIG_FOR_LABEL: "w1",
+    }
     assert json.loads(cm["data"]["config.json"]) == {"resourceList": RESOURCES}
 
 
@@ -46,14 +48,16 @@ def test_configmap_rewritten_only_for_new_content() -> None:
     assert not configmap_needs_write(cm, RESOURCES)
     assert configmap_needs_write(cm, [])
     assert configmap_needs_write(None, [])
+    without_node = {**cm, "metadata": {**cm["metadata"], "annotations": {FOR_GENERATION_ANNOTATION: "3"}}}
+    assert configmap_needs_write(without_node, RESOURCES)  # the admission policy reads the node from it
 
 
-def test_long_node_names_get_valid_names_and_no_label() -> None:
+def test_long_node_names_get_a_valid_name_an_empty_label_and_the_node_in_an_annotation() -> None:
     long_name = "n" * 250
-    name = device_plugin_configmap_name(long_name)
-    assert len(name) == 253
-    assert name != device_plugin_configmap_name("n" * 249 + "m")
-    assert "labels" not in device_plugin_configmap(long_name, "ns", [], 1)["metadata"]
+    metadata = device_plugin_configmap(long_name, "ns", [], 1)["metadata"]
+    assert len(metadata["name"]) == 253
+    assert metadata["labels"] == {DEVICE_PLUGIN_CONFIG_FOR_LABEL: ""}
+    assert metadata["annotations"][DEVICE_PLUGIN_CONFIG_FOR_LABEL] == long_name
 
 
 def test_device_plugin_label() -> None:

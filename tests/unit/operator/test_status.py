@@ -88,3 +88,28 @@ def test_operator_config_condition() -> None:
         "OperatorConfigSyncFailed",
         "spec.logLevel: bad",
     )
+
+
+def _failed_by(*policies: str) -> dict[str, Any]:
+    state = _state("Failed")
+    state["metadata"]["annotations"] = {"sriovnetwork.openshift.io/failed-policies": ",".join(policies)}
+    return state
+
+
+def test_a_policy_blocked_by_another_policy_s_failure_names_it() -> None:
+    """Every other policy on a node with a failing one showed READY 0 and no reason."""
+    states = {"w0": _failed_by("jumbo"), "w1": _failed_by("jumbo", "dpdk"), "w2": _state("Succeeded")}
+    blocked = policy_readiness({"w0", "w2"}, states, [], "dpdk")
+    assert blocked.condition.reason == "BlockedByOtherPolicy"
+    assert blocked.condition.message == (
+        "1 of 2 nodes ready; another policy's failure blocks this one on w0 (by policy jumbo)"
+    )
+    own = policy_readiness({"w0"}, states, [], "jumbo")
+    assert (own.condition.reason, own.condition.message) == ("NodesFailed", "0 of 1 nodes ready; failed: w0")
+    both = policy_readiness({"w0", "w1"}, states, [], "dpdk")
+    assert both.condition.reason == "NodesFailed"
+    assert both.condition.message == (
+        "0 of 2 nodes ready; failed: w1; blocked by another policy's failure on w0 (by policy jumbo)"
+    )
+    unknown = policy_readiness({"w3"}, {"w3": _state("Failed")}, [], "dpdk")
+    assert unknown.condition.reason == "NodesFailed"

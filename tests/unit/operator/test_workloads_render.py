@@ -220,3 +220,20 @@ def test_every_object_is_labelled_and_namespaced_ones_are_in_the_operator_namesp
 def test_rendering_is_deterministic() -> None:
     spec = {"featureGates": {"b": True, "a": False}, "enableInjector": True}
     assert render(spec) == render(spec)
+
+
+def test_config_daemon_records_events_only_in_the_operator_namespace() -> None:
+    """A token bound to worker-0 created an Event in kube-system: the grant was cluster-wide."""
+    objects = render().apply
+    cluster_roles = [o for o in objects if o["kind"] == "ClusterRole"]
+    assert not any(
+        "events" in rule["resources"]
+        for role in cluster_roles
+        if role["metadata"]["name"] == "sriov-network-config-daemon"
+        for rule in role["rules"]
+    )
+    [role] = [
+        o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "sriov-network-config-daemon"
+    ]
+    assert role["metadata"]["namespace"] == SETTINGS.namespace
+    assert any("events" in rule["resources"] for rule in role["rules"])

@@ -39,6 +39,7 @@ class SimulatedWriter(HostWriter):
         real = self.host.inside(path)
         with naming(path), SimulatedKernel.transaction(self.root) as kernel:
             if not self._react(kernel, real, value):
+                kernel.before_plain_write(real)
                 super().write_attribute(path, value)
 
     def _react(self, kernel: SimulatedKernel, real: Path, value: str) -> bool:

@@ -31,6 +31,7 @@ from sriov_operator.host.root import (
     PCI_DRIVERS,
     VFIO_NOIOMMU_PARAMETER,
 )
+from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 from sriov_operator.host.simulator.udev import unmanaged_by_rules
 
@@ -62,26 +63,57 @@ def write_value(path: Path, value: object) -> None:
     path.write_text(f"{value}\n")
 
 
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    lock = root / LOCK_FILE
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+
+
 class SimulatedKernel:
-    def __init__(self, root: Path, state: KernelState) -> None:
+    def __init__(self, root: Path, state: KernelState, journal: Journal | None = None) -> None:
         self.root = root
         self.state = state
+        self.journal = journal  # set inside a transaction: every tree change is undoable (journal.py)
 
     # ----------------------------------------------------------------- persistence
     @classmethod
     @contextlib.contextmanager
     def transaction(cls, root: Path) -> Iterator[SimulatedKernel]:
-        """Load, change and save the kernel's state under an exclusive lock (one change at a time)."""
-        lock = root / LOCK_FILE
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with lock.open("a") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            kernel = cls.load(root)
-            yield kernel
-            kernel.save()
+        """Load, change and save the kernel's state under an exclusive lock (one change at a time).
+
+        All or nothing, like a kernel write: a change that raises is undone, and one whose
+        process died is undone by whoever opens the host next (`recover`).
+        """
+        with _locked(root):
+            recover(root, STATE_FILE)
+            kernel = cls._read(root)
+            kernel.journal = Journal(root, (root / STATE_FILE).read_text())
+            try:
+                yield kernel
+                kernel.save()
+            except BaseException:
+                kernel.journal.abandon()
+                raise
+            kernel.journal.commit()
+
+    @classmethod
+    def recover(cls, root: Path) -> bool:
+        """Undo a change a killed process left half-done; True when there was one."""
+        with _locked(root):
+            return recover(root, STATE_FILE)
 
     @classmethod
     def load(cls, root: Path) -> SimulatedKernel:
+        """The kernel as last saved (a half-done change of a killed process undone first)."""
+        if (root / JOURNAL_FILE).is_file():  # mid-change, or left by a killed process: wait, or undo
+            cls.recover(root)
+        return cls._read(root)
+
+    @classmethod
+    def _read(cls, root: Path) -> SimulatedKernel:
         path = root / STATE_FILE
         try:
             return cls(root, KernelState.model_validate_json(path.read_text()))
@@ -99,6 +131,37 @@ class SimulatedKernel:
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=".kernel.") as tmp:
             tmp.write(text)
         os.replace(tmp.name, path)
+
+    # ------------------------------------------------- tree changes (journaled)
+    def _before(self, path: Path) -> None:
+        if self.journal is not None:
+            self.journal.before_change(path)
+
+    def _write(self, path: Path, value: object) -> None:
+        self._before(path)
+        write_value(path, value)
+
+    def _link(self, link: Path, target: Path) -> None:
+        self._before(link)
+        relative_symlink(link, target)
+
+    def _mkdir(self, path: Path) -> None:
+        self._before(path)
+        path.mkdir(parents=True, exist_ok=True)
+
+    def _remove(self, path: Path) -> None:
+        """unlink or rmtree; a path that is already gone is fine."""
+        if not (path.exists() or path.is_symlink()):
+            return
+        self._before(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+    def before_plain_write(self, path: Path) -> None:
+        """A write the kernel does not react to (the writer makes it): undone with the rest."""
+        self._before(path)
 
     # ---------------------------------------------------------------------- paths
     def device_dir(self, address: str) -> Path:
@@ -125,8 +188,10 @@ class SimulatedKernel:
     # -------------------------------------------------------------------- devices
     def add_device(self, device: SimDevice) -> None:
         path = self.device_dir(device.address)
-        path.mkdir(parents=True)
-        relative_symlink(self.root / PCI_DEVICES / device.address, path)
+        if path.exists():
+            raise FileExistsError(path)
+        self._mkdir(path)
+        self._link(self.root / PCI_DEVICES / device.address, path)
         for name, value in (
             ("vendor", f"0x{device.vendor}"),
             ("device", f"0x{device.device}"),
@@ -135,7 +200,7 @@ class SimulatedKernel:
             ("subsystem_device", f"0x{device.device}"),
             ("driver_override", NO_OVERRIDE),
         ):
-            write_value(path / name, value)
+            self._write(path / name, value)
         if device.sriov:
             for name, number in (
                 ("sriov_totalvfs", device.sriov.totalvfs),
@@ -143,10 +208,10 @@ class SimulatedKernel:
                 ("sriov_offset", device.sriov.offset),
                 ("sriov_stride", device.sriov.stride),
             ):
-                write_value(path / name, number)
+                self._write(path / name, number)
         if device.physfn:
-            relative_symlink(path / "physfn", self.device_dir(device.physfn))
-            relative_symlink(self.device_dir(device.physfn) / f"virtfn{device.vf_index}", path)
+            self._link(path / "physfn", self.device_dir(device.physfn))
+            self._link(self.device_dir(device.physfn) / f"virtfn{device.vf_index}", path)
         self.state.devices[device.address] = device
         if self.state.iommu:
             self._join_iommu_group(device.address)
@@ -160,11 +225,11 @@ class SimulatedKernel:
             self._detach(address, device, driver)
         group = self._iommu_group(address)
         if group is not None:
-            shutil.rmtree(self.root / IOMMU_GROUPS / group, ignore_errors=True)
+            self._remove(self.root / IOMMU_GROUPS / group)
         if device.physfn:
-            (self.device_dir(device.physfn) / f"virtfn{device.vf_index}").unlink(missing_ok=True)
-        shutil.rmtree(self.device_dir(address))
-        (self.root / PCI_DEVICES / address).unlink()
+            self._remove(self.device_dir(device.physfn) / f"virtfn{device.vf_index}")
+        self._remove(self.device_dir(address))
+        self._remove(self.root / PCI_DEVICES / address)
 
     # ---------------------------------------------------------------------- SR-IOV
     def set_numvfs(self, address: str, count: int) -> None:
@@ -200,14 +265,14 @@ class SimulatedKernel:
                         vf_index=index,
                     )
                 )
-        write_value(path, count)
+        self._write(path, count)
         self._sync_representors(address)
 
     # --------------------------------------------------------------------- drivers
     def set_driver_override(self, address: str, value: str) -> None:
         self._device(address, "driver_override")
         name = value.strip().strip("\x00")
-        write_value(self.device_dir(address) / "driver_override", name or NO_OVERRIDE)
+        self._write(self.device_dir(address) / "driver_override", name or NO_OVERRIDE)
 
     def _override(self, address: str) -> str | None:
         text = (self.device_dir(address) / "driver_override").read_text().strip()
@@ -223,8 +288,8 @@ class SimulatedKernel:
             raise kernel_error(errno.ENODEV, path)
         if driver == "vfio-pci":
             self._attach_vfio_group(address, path)
-        relative_symlink(self.device_dir(address) / "driver", self.driver_dir(driver))
-        relative_symlink(self.driver_dir(driver) / address, self.device_dir(address))
+        self._link(self.device_dir(address) / "driver", self.driver_dir(driver))
+        self._link(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
             if device.physfn is not None:
                 device.netdev.mac = device.admin_mac or self._random_vf_mac()
@@ -266,7 +331,7 @@ class SimulatedKernel:
         """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
         if self.bound_driver(address) == "mlx5_core" and (self.root / MODULES / RDMA_MODULE).is_dir():
             index = sorted(self.state.devices).index(address)
-            (self.device_dir(address) / "infiniband" / f"mlx5_{index}").mkdir(parents=True, exist_ok=True)
+            self._mkdir(self.device_dir(address) / "infiniband" / f"mlx5_{index}")
 
     def unbind(self, address: str, driver: str) -> None:
         path = self.driver_dir(driver) / "unbind"
@@ -283,28 +348,28 @@ class SimulatedKernel:
             self.bind(address, driver)
 
     def _detach(self, address: str, device: SimDevice, driver: str) -> None:
-        (self.device_dir(address) / "driver").unlink()
-        shutil.rmtree(self.device_dir(address) / "infiniband", ignore_errors=True)
-        (self.driver_dir(driver) / address).unlink(missing_ok=True)
+        self._remove(self.device_dir(address) / "driver")
+        self._remove(self.device_dir(address) / "infiniband")
+        self._remove(self.driver_dir(driver) / address)
         if device.netdev is not None:
             netdev_dir = self._netdev_dir(address, device.netdev)
-            shutil.rmtree(netdev_dir.parent, ignore_errors=True)
-            (self.root / CLASS_NET / device.netdev.name).unlink(missing_ok=True)
+            self._remove(netdev_dir.parent)
+            self._remove(self.root / CLASS_NET / device.netdev.name)
             self.state.nm_unmanaged = [name for name in self.state.nm_unmanaged if name != device.netdev.name]
         if driver == "vfio-pci":
             self._release_vfio_group(address)
 
     def _create_netdev(self, address: str, netdev: SimNetdev) -> None:
         path = self._netdev_dir(address, netdev)
-        write_value(path / "address", netdev.mac)
-        write_value(path / "mtu", netdev.mtu)
-        write_value(path / "type", 1)
+        self._write(path / "address", netdev.mac)
+        self._write(path / "mtu", netdev.mtu)
+        self._write(path / "type", 1)
         self._set_flags(path, 0x1003 if netdev.up else 0x1002)
         if netdev.speed is not None:
-            write_value(path / "speed", netdev.speed)
+            self._write(path / "speed", netdev.speed)
         if netdev.eswitch is not None and self.state.compat_devlink_mode:
-            write_value(path / "compat/devlink/mode", netdev.eswitch)
-        relative_symlink(self.root / CLASS_NET / netdev.name, path)
+            self._write(path / "compat/devlink/mode", netdev.eswitch)
+        self._link(self.root / CLASS_NET / netdev.name, path)
         self._udev_event(address, netdev.name)
         self._sync_representors(address)
 
@@ -325,10 +390,9 @@ class SimulatedKernel:
         """Whether NetworkManager would manage the netdev (no NM_UNMANAGED in its udev data)."""
         return ifname not in self.state.nm_unmanaged
 
-    @staticmethod
-    def _set_flags(netdev_dir: Path, flags: int) -> None:
-        write_value(netdev_dir / "flags", f"0x{flags:x}")
-        write_value(netdev_dir / "operstate", "up" if flags & IFF_UP else "down")
+    def _set_flags(self, netdev_dir: Path, flags: int) -> None:
+        self._write(netdev_dir / "flags", f"0x{flags:x}")
+        self._write(netdev_dir / "operstate", "up" if flags & IFF_UP else "down")
 
     # ----------------------------------------------------------------------- IOMMU
     def _iommu_group(self, address: str) -> str | None:
@@ -339,10 +403,10 @@ class SimulatedKernel:
         group = str(self.state.next_iommu_group)
         self.state.next_iommu_group += 1
         group_dir = self.root / IOMMU_GROUPS / group
-        relative_symlink(group_dir / "devices" / address, self.device_dir(address))
-        relative_symlink(self.device_dir(address) / "iommu_group", group_dir)
+        self._link(group_dir / "devices" / address, self.device_dir(address))
+        self._link(self.device_dir(address) / "iommu_group", group_dir)
         if noiommu:
-            write_value(group_dir / "type", "noiommu")
+            self._write(group_dir / "type", "noiommu")
         return group
 
     def _attach_vfio_group(self, address: str, bind_path: Path) -> None:
@@ -352,7 +416,7 @@ class SimulatedKernel:
                 raise kernel_error(errno.EINVAL, bind_path)
             group = self._join_iommu_group(address, noiommu=True)
         noiommu = (self.root / IOMMU_GROUPS / group / "type").is_file()
-        write_value(self.root / "dev/vfio" / (f"noiommu-{group}" if noiommu else group), "")
+        self._write(self.root / "dev/vfio" / (f"noiommu-{group}" if noiommu else group), "")
 
     def _release_vfio_group(self, address: str) -> None:
         group = self._iommu_group(address)
@@ -360,11 +424,11 @@ class SimulatedKernel:
             return
         group_dir = self.root / IOMMU_GROUPS / group
         if (group_dir / "type").is_file():  # no-IOMMU groups exist only while vfio holds the device
-            (self.root / "dev/vfio" / f"noiommu-{group}").unlink(missing_ok=True)
-            (self.device_dir(address) / "iommu_group").unlink()
-            shutil.rmtree(group_dir)
+            self._remove(self.root / "dev/vfio" / f"noiommu-{group}")
+            self._remove(self.device_dir(address) / "iommu_group")
+            self._remove(group_dir)
         else:
-            (self.root / "dev/vfio" / group).unlink(missing_ok=True)
+            self._remove(self.root / "dev/vfio" / group)
 
     def _noiommu_enabled(self) -> bool:
         parameter = self.root / VFIO_NOIOMMU_PARAMETER
@@ -372,7 +436,7 @@ class SimulatedKernel:
 
     # ---------------------------------------------------------------------- reboot
     def new_boot_id(self) -> None:
-        write_value(self.root / BOOT_ID, uuid.uuid4())
+        self._write(self.root / BOOT_ID, uuid.uuid4())
 
     def reboot(self) -> None:
         """What a reboot leaves: no VFs, every device probed afresh by its default driver (netdevs with
@@ -384,14 +448,14 @@ class SimulatedKernel:
         for address, device in self.state.devices.items():
             if (driver := self.bound_driver(address)) is not None:
                 self._detach(address, device, driver)
-            write_value(self.device_dir(address) / "driver_override", NO_OVERRIDE)
+            self._write(self.device_dir(address) / "driver_override", NO_OVERRIDE)
             if device.netdev is not None and device.netdev.eswitch is not None:
                 device.netdev.eswitch = "legacy"
         for module in self.names(self.root / MODULES):
             if module not in self.state.boot_modules:
-                shutil.rmtree(self.root / MODULES / module)
+                self._remove(self.root / MODULES / module)
                 if driver_name := MODULE_DRIVERS.get(module):
-                    shutil.rmtree(self.driver_dir(driver_name), ignore_errors=True)
+                    self._remove(self.driver_dir(driver_name))
         for address in self.state.devices:
             self.probe(address)
         self.new_boot_id()
@@ -415,7 +479,7 @@ class SimulatedKernel:
         max_mtu = device.netdev.max_mtu if device and device.netdev else 1500
         if not MIN_MTU <= number <= max_mtu:
             raise kernel_error(errno.EINVAL, netdev_dir / attribute)
-        write_value(netdev_dir / "mtu", number)
+        self._write(netdev_dir / "mtu", number)
 
     # --------------------------------------------------------------------- modules
     def load_module(self, name: str, parameters: Mapping[str, str]) -> bool:
@@ -427,16 +491,16 @@ class SimulatedKernel:
         module_dir = self.root / MODULES / name
         if module_dir.is_dir():
             return True  # already loaded: modprobe silently ignores the parameters
-        module_dir.mkdir(parents=True)
+        self._mkdir(module_dir)
         if name == "vfio" and self.state.vfio_noiommu:  # without it: no parameter, options ignored
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
-            write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
+            self._write(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
         if name == RDMA_MODULE:
             for address in self.state.devices:
                 self._add_rdma_device(address)
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
-                write_value(self.driver_dir(driver) / name_, "")
+                self._write(self.driver_dir(driver) / name_, "")
         return True
 
     def set_noiommu_parameter(self, value: str) -> None:
@@ -444,7 +508,7 @@ class SimulatedKernel:
             raise kernel_error(errno.ENOENT, self.root / VFIO_NOIOMMU_PARAMETER)
         if value.strip() not in {"0", "1", "Y", "N", "y", "n"}:
             raise kernel_error(errno.EINVAL, self.root / VFIO_NOIOMMU_PARAMETER)
-        write_value(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
+        self._write(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if value.strip() in {"1", "Y", "y"} else "N")
 
     def set_eswitch_mode(self, address: str, mode: str) -> None:
         """devlink eswitch set: EOPNOTSUPP without an eSwitch, EINVAL for an unknown mode."""
@@ -455,7 +519,7 @@ class SimulatedKernel:
             raise kernel_error(errno.EINVAL, f"devlink pci/{address}")
         device.netdev.eswitch = "switchdev" if mode == "switchdev" else "legacy"
         if self.bound_driver(address) is not None and self.state.compat_devlink_mode:
-            write_value(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
+            self._write(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
         self._sync_representors(address)
 
     def _sync_representors(self, address: str) -> None:
@@ -467,19 +531,19 @@ class SimulatedKernel:
         net = self.device_dir(address) / "net"
         uplink = net / pf.netdev.name
         for stale in [d for d in net.iterdir() if d.name != pf.netdev.name]:
-            shutil.rmtree(stale)
-            (self.root / CLASS_NET / stale.name).unlink(missing_ok=True)
-        (uplink / "phys_port_name").unlink(missing_ok=True)
+            self._remove(stale)
+            self._remove(self.root / CLASS_NET / stale.name)
+        self._remove(uplink / "phys_port_name")
         if pf.netdev.eswitch != "switchdev":
             return
         switch_id = pf.netdev.mac.replace(":", "")
-        write_value(uplink / "phys_port_name", "p0")
-        write_value(uplink / "phys_switch_id", switch_id)
+        self._write(uplink / "phys_port_name", "p0")
+        self._write(uplink / "phys_switch_id", switch_id)
         for vf in (d for d in self.state.devices.values() if d.physfn == address):
             representor = net / f"{pf.netdev.name}_{vf.vf_index}"  # the name udev rules commonly give
-            write_value(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
-            write_value(representor / "phys_switch_id", switch_id)
-            write_value(representor / "mtu", pf.netdev.mtu)
-            write_value(representor / "type", 1)
+            self._write(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
+            self._write(representor / "phys_switch_id", switch_id)
+            self._write(representor / "mtu", pf.netdev.mtu)
+            self._write(representor / "type", 1)
             self._set_flags(representor, 0x1002)
-            relative_symlink(self.root / CLASS_NET / representor.name, representor)
+            self._link(self.root / CLASS_NET / representor.name, representor)

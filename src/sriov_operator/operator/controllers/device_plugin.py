@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from sriov_operator.api.constants import FIELD_MANAGER
+from sriov_operator.api.meta import generation_of
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import shared_view
 from sriov_operator.operator.node_objects import (
     configmap_needs_write,
     device_plugin_configmap,
-    device_plugin_configmap_name,
     device_plugin_label_patch,
     node_state_needs_write,
 )
@@ -69,7 +70,7 @@ class DevicePluginReconciler(Reconciler):
         if (config_map is not None or rendered.resources) and configmap_needs_write(
             config_map, rendered.resources
         ):
-            generation = int(state["metadata"].get("generation") or 0)
+            generation = generation_of(state) or 0
             body = device_plugin_configmap(name, namespace, rendered.resources, generation)
             await self.objects.apply(CONFIG_MAPS, body, FIELD_MANAGER)
         patch = device_plugin_label_patch(node, bool(rendered.resources))

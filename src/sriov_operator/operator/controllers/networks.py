@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import FIELD_MANAGER, NAD_FINALIZER, EventReason
+from sriov_operator.api.meta import generation_of, meta_of, status_body
 from sriov_operator.kube.resources import (
     NETWORK_ATTACHMENT_DEFINITIONS,
     OVS_NETWORKS,
@@ -20,7 +21,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORKS,
     Resource,
 )
-from sriov_operator.operator.controllers.policy_status import status_body
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.networks import (
@@ -131,19 +131,19 @@ class NetworkReconciler(Reconciler):
         resource = NETWORK_RESOURCES[key[0]]
         if network is not None and plan.finalizer == "add":
             await self._set_finalizers(
-                resource, network, [*network["metadata"].get("finalizers", []), NAD_FINALIZER]
+                resource, network, [*(meta_of(network).get("finalizers") or []), NAD_FINALIZER]
             )
         for nad_namespace, nad_name in plan.delete:
             await self.objects.delete(NETWORK_ATTACHMENT_DEFINITIONS, nad_name, nad_namespace)
         if plan.write is not None:
             await self.objects.apply(NETWORK_ATTACHMENT_DEFINITIONS, plan.write, FIELD_MANAGER)
         if network is not None and plan.finalizer == "remove":
-            remaining = [f for f in network["metadata"].get("finalizers", []) if f != NAD_FINALIZER]
+            remaining = [f for f in meta_of(network).get("finalizers") or [] if f != NAD_FINALIZER]
             await self._set_finalizers(resource, network, remaining)
         if network is None or plan.condition is None:
             return
         current = network.get("status") or {}
-        generation = network["metadata"].get("generation")
+        generation = generation_of(network)
         status = {
             "conditions": merged(current.get("conditions"), plan.condition, self.clock.now(), generation)
         }

@@ -16,12 +16,13 @@ from collections.abc import Hashable
 from typing import Any
 
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.meta import generation_of
+from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ref
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
-    device_plugin_configmap_name,
     device_plugin_label_patch,
     node_state_body,
     node_state_needs_write,
@@ -69,7 +70,7 @@ class NodeStateReconciler(Reconciler):
             )
             logger.info(
                 "spec written (generation %s)",
-                written["metadata"].get("generation"),
+                generation_of(written),
                 extra={"object": ref(written)},
             )
         return None

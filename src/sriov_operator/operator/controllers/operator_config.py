@@ -11,12 +11,12 @@ from typing import Any
 
 from sriov_operator.api.conditions import merged
 from sriov_operator.api.constants import API_VERSION, DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER, EventReason
+from sriov_operator.api.meta import generation_of, status_body
 from sriov_operator.api.models import SriovOperatorConfig
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.resources import SRIOV_OPERATOR_CONFIGS
 from sriov_operator.operator import workloads
-from sriov_operator.operator.controllers.policy_status import status_body
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.settings import OperatorSettings, workloads_settings
@@ -86,7 +86,7 @@ class OperatorConfigReconciler(Reconciler):
         if self.rollouts is not None:
             condition = with_rollouts(condition, self.rollouts())
         current = config.get("status") or {}
-        generation = config["metadata"].get("generation")
+        generation = generation_of(config)
         conditions = merged(current.get("conditions"), condition, self.clock.now(), generation)
         status = {"conditions": conditions}
         if status_needs_write({"conditions": current.get("conditions")}, status):

@@ -7,10 +7,10 @@ fleet converging writes each policy's status a few times, not once per node.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
 
 from sriov_operator.api.conditions import POLICY_INVALID, READY, find
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
+from sriov_operator.api.meta import generation_of, meta_of, status_body
 from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
@@ -26,17 +26,6 @@ from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventType
 from sriov_operator.runtime.manager import Manager
-
-
-def status_body(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-    """A server-side apply body for the status subresource of ``obj``."""
-    metadata = obj["metadata"]
-    return {
-        "apiVersion": obj["apiVersion"],
-        "kind": obj["kind"],
-        "metadata": {"name": metadata["name"], "namespace": metadata["namespace"]},
-        "status": status,
-    }
 
 
 def register(manager: Manager, settings: OperatorSettings) -> Controller:
@@ -56,7 +45,7 @@ class PolicyStatusReconciler(Reconciler):
         name = str(key)
         namespace = self.settings.namespace
         policy = self.view.policies.get(name, namespace)
-        if policy is None or policy["metadata"].get("deletionTimestamp"):
+        if policy is None or meta_of(policy).get("deletionTimestamp"):
             return None
         cache = self.view.cache
         errors = [
@@ -68,9 +57,9 @@ class PolicyStatusReconciler(Reconciler):
         ]
         selected = cache.index().get(name, frozenset())
         states = {node: state for node in selected if (state := self.view.states.get(node, namespace))}
-        readiness = policy_readiness(selected, states, errors)
+        readiness = policy_readiness(selected, states, errors, name)
         current = policy.get("status")
-        status = policy_status(current, readiness, policy["metadata"].get("generation"), self.clock.now())
+        status = policy_status(current, readiness, generation_of(policy), self.clock.now())
         if not status_needs_write(current, status):
             return None
         await self.objects.apply(

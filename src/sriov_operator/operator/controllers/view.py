@@ -18,11 +18,11 @@ from typing import Any
 from sriov_operator.api.conditions import READY
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
-    DEVICE_PLUGIN_CONFIG_FOR_LABEL,
-    DEVICE_PLUGIN_CONFIGMAP_PREFIX,
     DEVICE_PLUGIN_LABEL,
     SUPPORTED_NIC_CONFIGMAP,
 )
+from sriov_operator.api.meta import annotations_of, labels_of, meta_of
+from sriov_operator.api.names import node_of_device_plugin_configmap
 from sriov_operator.kube.objects import Object
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -49,20 +49,14 @@ from sriov_operator.runtime.workqueue import WorkQueue
 COMPONENT = "sriov-fdp-operator"  # the Events' reporting controller
 
 
-def _labels(obj: Object | None) -> dict[str, str]:
-    return ((obj or {}).get("metadata") or {}).get("labels") or {}
-
-
 def readiness_inputs(state: Object | None) -> tuple[Any, ...]:
     """What of a NodeState the policy status reads; a change elsewhere does not move it."""
-    metadata = (state or {}).get("metadata") or {}
     status = (state or {}).get("status") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == READY]
-    annotations = metadata.get("annotations") or {}
     return (
-        metadata.get("generation"),
+        meta_of(state).get("generation"),
         status.get("syncStatus"),
-        annotations.get(APPLIED_GENERATION_ANNOTATION),
+        annotations_of(state).get(APPLIED_GENERATION_ANNOTATION),
         repr(ready),
     )
 
@@ -164,7 +158,7 @@ class OperatorView:
         name = new["metadata"]["name"]
         before = self.policies_selecting(name) if kind == "modified" else []
         changed = self.cache.set_node(new)
-        if changed or _labels(old).get(DEVICE_PLUGIN_LABEL) != _labels(new).get(DEVICE_PLUGIN_LABEL):
+        if changed or labels_of(old).get(DEVICE_PLUGIN_LABEL) != labels_of(new).get(DEVICE_PLUGIN_LABEL):
             self._render([name])
         if changed:
             self._policy_status({*before, *self.policies_selecting(name)})
@@ -210,16 +204,10 @@ class OperatorView:
         if name == SUPPORTED_NIC_CONFIGMAP:
             if self.cache.set_supported_nics(None if new is None else new.get("data")):
                 self._render_all()
-        elif name.startswith(DEVICE_PLUGIN_CONFIGMAP_PREFIX) and (
+        elif (node := node_of_device_plugin_configmap(obj)) is not None and (
             new is None or (old or {}).get("data") != new.get("data")
         ):
-            self._render([node_of_config_map(obj)])
-
-
-def node_of_config_map(config_map: Object) -> str:
-    labels = _labels(config_map)
-    name = str(config_map["metadata"]["name"])
-    return labels.get(DEVICE_PLUGIN_CONFIG_FOR_LABEL) or name[len(DEVICE_PLUGIN_CONFIGMAP_PREFIX) :]
+            self._render([node])
 
 
 _VIEWS: weakref.WeakKeyDictionary[Manager, OperatorView] = weakref.WeakKeyDictionary()

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from sriov_operator.api.constants import NODE_STATE_CURRENT_ANNOTATION
+from sriov_operator.api.meta import annotations_of, labels_of
 from sriov_operator.kube.resources import (
     NODES,
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_NETWORK_POOL_CONFIGS,
     SRIOV_OPERATOR_CONFIGS,
 )
-from sriov_operator.operator.drain.bookkeeping import annotations_of
 from sriov_operator.operator.drain.controller import DrainCaches, DrainReconciler
 from sriov_operator.operator.drain.pools import DRAINED_STATES
 from sriov_operator.operator.drain.settings import DrainSettings
@@ -25,10 +25,6 @@ from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 
 CONTROLLER_NAME = "drain"
-
-
-def labels_of(obj: dict[str, Any] | None) -> dict[str, str]:
-    return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
 
 WORKERS = 4

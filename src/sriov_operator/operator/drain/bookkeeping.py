@@ -27,6 +27,7 @@ from sriov_operator.api.constants import (
     NODE_STATE_ANNOTATION,
     NODE_STATE_CURRENT_ANNOTATION,
 )
+from sriov_operator.api.meta import annotations_of
 from sriov_operator.operator.drain.decision import NodeDrainState
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,6 @@ log = logging.getLogger(__name__)
 Object = Mapping[str, Any]
 Annotations = dict[str, str | None]
 """A merge patch of annotations: None removes one."""
-
-
-def annotations_of(obj: Object | None) -> Mapping[str, str]:
-    if obj is None:
-        return {}
-    return obj.get("metadata", {}).get("annotations") or {}
 
 
 def _time(value: str | None, name: str) -> datetime | None:

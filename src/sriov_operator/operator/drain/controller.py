@@ -30,7 +30,8 @@ from sriov_operator.api.constants import (
     NODE_STATE_CURRENT_ANNOTATION,
     EventReason,
 )
-from sriov_operator.api.models import SriovNetworkPoolConfig
+from sriov_operator.api.meta import annotations_of, labels_of, meta_of, status_body
+from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkPoolConfig
 from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.kube.errors import EvictionBlockedError
 from sriov_operator.kube.objects import KubeObjects, Object
@@ -122,9 +123,7 @@ class DrainReconciler:
 
     def current_of(self, name: str) -> str:
         """Our answer for a node, as last written (the cache, or our newer write)."""
-        return bookkeeping.annotations_of(self.node_state(name)).get(
-            NODE_STATE_CURRENT_ANNOTATION, DRAIN_IDLE
-        )
+        return annotations_of(self.node_state(name)).get(NODE_STATE_CURRENT_ANNOTATION, DRAIN_IDLE)
 
     def managed(self) -> list[str]:
         return [state["metadata"]["name"] for state in self.caches.node_states.list()]
@@ -147,12 +146,12 @@ class DrainReconciler:
             for name in self.managed():
                 node = self.node(name)
                 if node is not None:
-                    labels[name] = node["metadata"].get("labels") or {}
+                    labels[name] = labels_of(node)
             self._index = PoolIndex(configs, labels)
         return self._index
 
     def _request_of(self, name: str) -> str:
-        return bookkeeping.annotations_of(self.node(name)).get(NODE_STATE_ANNOTATION, "")
+        return annotations_of(self.node(name)).get(NODE_STATE_ANNOTATION, "")
 
     def wake_candidates(self, pool: str) -> list[str]:
         """Waiting nodes of ``pool`` that may take the slots free now, in name order (no thundering herd:
@@ -204,12 +203,13 @@ class DrainReconciler:
             return False
         value = Condition(conditions.DRAINING, status, reason, message)
         ours = find(merged(current, value, self.clock.now()), conditions.DRAINING)
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": "SriovNetworkNodeState",
-            "metadata": {"name": name, "namespace": self.settings.namespace},
-            "status": {"conditions": [ours]},
-        }
+        state_ref = ObjectRef(
+            kind=SriovNetworkNodeState.KIND,
+            api_version=API_VERSION,
+            name=name,
+            namespace=self.settings.namespace,
+        )
+        body = status_body(state_ref, {"conditions": [ours]})
         written = await self.objects.apply(
             SRIOV_NETWORK_NODE_STATES, body, DRAIN_FIELD_MANAGER, subresource="status"
         )
@@ -218,7 +218,7 @@ class DrainReconciler:
 
     async def _event(self, name: str, type_: EventType, reason: EventReason, note: str) -> None:
         node = self.node(name) or {}
-        regarding = ObjectRef(kind="Node", name=name, uid=(node.get("metadata") or {}).get("uid"))
+        regarding = ObjectRef(kind="Node", name=name, uid=meta_of(node).get("uid"))
         await self.events.record(regarding, type_, reason, note, action="Drain")
 
     # --------------------------------------------------------------- reconcile
@@ -233,7 +233,7 @@ class DrainReconciler:
                 state,
                 now=self.clock.now(),
                 drain_disabled=self.drain_disabled(),
-                membership=self.pools().membership(node["metadata"].get("labels") or {}),
+                membership=self.pools().membership(labels_of(node)),
                 admit=lambda pool: self.pools().admit(name, pool, self.current_of),
                 pool_wait=self.settings.pool_wait,
             )

@@ -160,11 +160,10 @@ def config_daemon(config: SriovOperatorConfig, settings: WorkloadSettings) -> li
         _rule([GROUP], ["sriovoperatorconfigs"], READ),
         _rule([""], ["configmaps"], [*READ, "patch"]),
         _rule([""], ["pods"], ["list", "watch", "delete"]),
-    ]
-    cluster_rules = [
-        _rule([""], ["nodes"], [*READ, "patch"]),
+        # Events only in the operator namespace (about its NodeState; the node-scope policy checks that)
         _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
     ]
+    cluster_rules = [_rule([""], ["nodes"], [*READ, "patch"])]
     access = _access(CONFIG_DAEMON_NAME, namespace, cluster_rules, node_state_rules)
     return [*access, _daemon_set(CONFIG_DAEMON_NAME, settings, pod_spec)]
 
@@ -254,13 +253,16 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
         "selector": {"app": WEBHOOK_SERVICE_NAME},
         "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "targetPort": WEBHOOK_CONTAINER_PORT}],
     }
+    # What the webhook's informers read (webhook/cache.py): without it their caches never sync.
     namespace_rules = [
-        _rule([GROUP], ["sriovnetworknodepolicies", "sriovnetworknodestates", "sriovoperatorconfigs"], READ),
+        _rule([GROUP], ["sriovnetworknodepolicies", "sriovnetworknodestates"], READ),
+        _rule([GROUP], ["sriovnetworkpoolconfigs", "sriovoperatorconfigs"], READ),
         _rule([""], ["configmaps"], READ),
         _rule([""], ["secrets"], READ),
     ]
     cluster_rules = [
         _rule([""], ["nodes"], READ),
+        _rule([GROUP], ["sriovnetworks", "sriovibnetworks", "ovsnetworks"], READ),
         _rule(["k8s.cni.cncf.io"], ["network-attachment-definitions"], READ),
     ]
     return [*_access(WEBHOOK_SERVICE_NAME, namespace, cluster_rules, namespace_rules), deployment, service]

@@ -13,11 +13,11 @@ from typing import Any
 import yaml
 
 from sriov_operator.api.documents import Document
+from sriov_operator.commands.diff.changes import DiffResult, diff_cluster, to_output
+from sriov_operator.commands.diff.live_objects import read_cluster_documents
 from sriov_operator.commands.render import add_input_arguments
 from sriov_operator.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, BadInputError
 from sriov_operator.manifests import load_paths
-from sriov_operator.operator.diff import DiffResult, diff_cluster, to_output
-from sriov_operator.operator.live_objects import read_cluster_documents
 
 
 def register(subparsers: Any) -> None:

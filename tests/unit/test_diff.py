@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sriov_operator.operator.diff import diff_cluster, spec_changes, to_output
+from sriov_operator.commands.diff.changes import diff_cluster, spec_changes, to_output
 from tests.unit.engine.builders import documents, node, pf, policy, state
 
 BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", numVfs=8, driver="ice", linkAdminState="up")

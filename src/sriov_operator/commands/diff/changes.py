@@ -60,7 +60,8 @@ class DiffResult:
 
 
 def _identity(body: Mapping[str, Any], namespace: str) -> tuple[str, str, str]:
-    metadata = body.get("metadata") or {}
+    metadata = body.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
     kind = str(body.get("kind") or "")
     ns = "" if kind == "Node" else str(metadata.get("namespace") or namespace)
     return (kind, ns, str(metadata.get("name") or ""))

@@ -7,7 +7,6 @@ from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, SUPPORTED_NIC_CONFIGMAP
 from sriov_operator.api.documents import Document
-from sriov_operator.kube.client import api_client
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -21,6 +20,7 @@ from sriov_operator.kube.resources import (
     SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
+from sriov_operator.kube.session import api_session
 
 PAGE = 500
 
@@ -54,7 +54,7 @@ async def read_cluster_documents(kubeconfig: Path | None, namespace: str | None)
         (OVS_NETWORKS, None),
     ]
     documents: list[Document] = []
-    async with api_client(kubeconfig) as api:
+    async with api_session(kubeconfig) as api:
         objects = KubeObjects(api)
         for resource, in_namespace in sources:
             where = f"{resource.plural} from the API server"
