@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec, VfGroup
+from bench_host import half_dpdk_groups
+from sriov_operator.api.models import Interface, SriovNetworkNodeStateSpec
 from sriov_operator.host.apply import converge
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.simulator.builder import create_host
@@ -77,17 +78,9 @@ def profile(ports_per_nic: int) -> Profile:
 
 
 def spec(ports_per_nic: int) -> SriovNetworkNodeStateSpec:
-    half = VFS // 2
-    groups = [
-        VfGroup.model_validate(
-            {"resourceName": "dpdk", "deviceType": "vfio-pci", "vfRange": f"0-{half - 1}"}
-        ),
-        VfGroup.model_validate(
-            {"resourceName": "net", "deviceType": "netdevice", "vfRange": f"{half}-{VFS - 1}"}
-        ),
-    ]
     interfaces = [
-        Interface(pci_address=address(pf, ports_per_nic), num_vfs=VFS, vf_groups=groups) for pf in range(PFS)
+        Interface(pci_address=address(pf, ports_per_nic), num_vfs=VFS, vf_groups=half_dpdk_groups(VFS))
+        for pf in range(PFS)
     ]
     return SriovNetworkNodeStateSpec(interfaces=interfaces)
 
