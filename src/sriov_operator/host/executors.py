@@ -275,15 +275,15 @@ def _remember(access: HostAccess, action: RememberDevice) -> bool:
 def _reload_udev(access: HostAccess) -> None:
     """udev reads the rules again and replays the network devices' events (NM_UNMANAGED on VFs that exist).
 
-    A host without udevadm gets the rules at its next boot (logged); any other failure is an error.
+    The file is what lasts: a host without udevadm, or without a running udevd, gets the
+    rules when udev next starts (a warning says which and why); nothing else depends on it.
     """
     for argv in (["udevadm", "control", "--reload-rules"], ["udevadm", "trigger", "--subsystem-match=net"]):
         result = access.run(argv)
-        if result.returncode == MISSING_PROGRAM:
-            log.warning("udevadm is not installed: udev rules take effect at the next boot")
-            return
         if result.returncode != 0:
-            raise ApplyError(f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()}")
+            why = "not installed" if result.returncode == MISSING_PROGRAM else result.stderr.strip()[:200]
+            log.warning("%s failed (%s): udev gets the rules when it next starts", " ".join(argv), why)
+            return
 
 
 @executes(WriteUdevRules)

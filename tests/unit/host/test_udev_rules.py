@@ -7,14 +7,20 @@ only to the events that follow it.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
+
+import pytest
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
 from sriov_operator.host.apply import converge
 from sriov_operator.host.plan import plan
+from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import PCI_DEVICES, HostRoot
+from sriov_operator.host.simulator.host_io import SimulatedCommandRunner
 from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.host.state import HostState
+from sriov_operator.host.state import HostState, read_udev_rules
 from sriov_operator.host.udev import VfLayout, pf_rules
 from tests.unit.host.conftest import sim_node
 from tests.unit.host.test_plan_requirements import PF, bare_metal, group, pf, wanted
@@ -108,3 +114,20 @@ def test_vfs_made_without_our_rules_are_managed_and_the_rules_go_with_the_policy
     assert not list(intel_host.path("etc/udev/rules.d").iterdir())
     node.access.writer.write_attribute(numvfs, "2")
     assert all(SimulatedKernel.load(intel_host.root).nm_managed(name) for name in vf_names(node))
+
+
+class NoUdevRunner(SimulatedCommandRunner):
+    def __call__(self, argv: Sequence[str]) -> CommandResult:
+        if argv[0] == "udevadm":
+            return CommandResult(1, "", "Failed to send reload request: No such file or directory")
+        return super().__call__(argv)
+
+
+def test_without_a_running_udevd_the_rules_are_still_written_and_a_warning_says_so(
+    intel_host: HostRoot, caplog: pytest.LogCaptureFixture
+) -> None:
+    node = sim_node(intel_host)
+    access = dataclasses.replace(node.access, run=NoUdevRunner(intel_host.root))
+    converge(access, spec(2), node.observe)
+    assert list(read_udev_rules(intel_host)) == [INTEL_PF]
+    assert "udevadm control --reload-rules failed (Failed to send reload request" in caplog.text
