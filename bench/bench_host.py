@@ -42,18 +42,22 @@ def profile() -> Profile:
     return Profile(description="bench", platform="baremetal", iommu=True, devices=devices)
 
 
-def spec() -> SriovNetworkNodeStateSpec:
-    half = VFS // 2
-    groups = [
+def half_dpdk_groups(vfs: int) -> list[VfGroup]:
+    """The first half of a PF's VFs for DPDK (vfio-pci), the second half netdevices."""
+    half = vfs // 2
+    return [
         VfGroup.model_validate(
             {"resourceName": "dpdk", "deviceType": "vfio-pci", "vfRange": f"0-{half - 1}"}
         ),
         VfGroup.model_validate(
-            {"resourceName": "net", "deviceType": "netdevice", "vfRange": f"{half}-{VFS - 1}"}
+            {"resourceName": "net", "deviceType": "netdevice", "vfRange": f"{half}-{vfs - 1}"}
         ),
     ]
+
+
+def spec() -> SriovNetworkNodeStateSpec:
     interfaces = [
-        Interface(pci_address=f"0000:{0x10 + pf:02x}:00.0", num_vfs=VFS, vf_groups=groups)
+        Interface(pci_address=f"0000:{0x10 + pf:02x}:00.0", num_vfs=VFS, vf_groups=half_dpdk_groups(VFS))
         for pf in range(PFS)
     ]
     return SriovNetworkNodeStateSpec(interfaces=interfaces)

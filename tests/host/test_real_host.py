@@ -121,6 +121,13 @@ def test_netlink_sets_mtu_and_link_state_in_a_namespace(veth_in_namespace: str) 
         links.set_up("eth0")  # exists on the host, not in the test's namespace
 
 
+def test_netlink_vf_admin_macs_on_a_link_without_vfs(veth_in_namespace: str) -> None:
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    assert links.vf_macs("veth-a") == {}  # asked with the VF info filter; a veth has no VFs
+    with pytest.raises(OSError, match="veth-a: netlink refused"):
+        links.set_vf_mac("veth-a", 0, "02:a0:00:00:00:01")  # the kernel refuses, never silently ignored
+
+
 def test_netlink_finds_the_links_the_node_talks_through(veth_in_namespace: str) -> None:
     ip = tool("ip", "iproute2")
     run(ip, "-n", veth_in_namespace, "link", "set", "veth-a", "up")

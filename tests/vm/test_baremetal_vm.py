@@ -25,7 +25,8 @@ STATE_FILE = "/tmp/state.yaml"
 JUMBO = 9000
 
 
-def state_yaml(num_vfs: int) -> str:
+def state_yaml(num_vfs: int | None) -> str:
+    """The PF with ``num_vfs`` VFs; None: the PF left the spec (its policy went away)."""
     groups = [
         {"resourceName": "dpdk", "deviceType": "vfio-pci", "vfRange": "0-1", "policyName": "dpdk"},
         {
@@ -42,7 +43,7 @@ def state_yaml(num_vfs: int) -> str:
             "apiVersion": "sriovnetwork.openshift.io/v1",
             "kind": "SriovNetworkNodeState",
             "metadata": {"name": "sriov-test-host"},
-            "spec": {"interfaces": [interface]},
+            "spec": {"interfaces": [] if num_vfs is None else [interface]},
         }
     )
 
@@ -70,6 +71,11 @@ def run_scenario(run: Scenario, viommu: bool) -> None:
     run.write(STATE_FILE, state_yaml(0))
     run.run("apply 0 VFs", ["sriov-operator", "apply", *state])
     run.run("VFs after 0", facts)
+    pf_mtu = ["sh", "-c", f"cat /sys/bus/pci/devices/{PF}/net/*/mtu"]
+    run.run("PF MTU before the reset", pf_mtu)
+    run.write(STATE_FILE, state_yaml(None))
+    run.run("apply without the PF", ["sriov-operator", "apply", *state])
+    run.run("PF MTU after the reset", pf_mtu)
 
 
 def _scenario(viommu: bool, bundle: Bundle, accel: str, tmp: pytest.TempPathFactory) -> Iterator[Scenario]:
@@ -150,6 +156,14 @@ def test_numvfs_zero_removes_them(baremetal: Scenario) -> None:
     assert applied.returncode == 0, str(applied)
     facts = baremetal["VFs after 0"].json()
     assert facts["numVfs"] == 0 and facts["vfs"] == []
+
+
+def test_a_pf_leaving_the_spec_gets_back_its_original_mtu(baremetal: Scenario) -> None:
+    assert baremetal["PF MTU before the reset"].stdout.split() == [str(JUMBO)]
+    reset = baremetal["apply without the PF"]
+    assert reset.returncode == 0, str(reset)
+    assert [a["action"] for a in reset.json()["applied"]] == ["restorePfMtu", "forgetDevice"]
+    assert baremetal["PF MTU after the reset"].stdout.split() == ["1500"]
 
 
 def test_with_a_viommu_each_vf_has_its_own_group(baremetal_viommu: Scenario) -> None:

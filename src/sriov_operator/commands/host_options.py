@@ -24,7 +24,7 @@ from sriov_operator.host.openstack.ports import MetadataSettings
 from sriov_operator.host.platform import PLATFORM_CHOICES
 from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.manifests import ManifestError, load_paths
-from sriov_operator.runtime.settings import add_flag
+from sriov_operator.runtime.settings import add_flag, parse_bool
 
 
 def add_host_arguments(
@@ -78,6 +78,14 @@ def add_host_arguments(
     parser.add_argument(
         "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
     )
+    add_flag(
+        parser,
+        "--parallel-nics",
+        default=True,
+        type=parse_bool,
+        environ=environ,
+        help="configure the NICs (cards) of a node side by side; false: one after another",
+    )
     if with_output:
         parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
@@ -110,6 +118,7 @@ def open_node(args: argparse.Namespace) -> NodeHost:
         metadata=metadata,
         node_ips=args.node_ip,
         allow_node_links=args.allow_node_link,
+        parallel_nics=args.parallel_nics,
     )
 
 

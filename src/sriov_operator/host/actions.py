@@ -8,11 +8,13 @@ planner where it depends on the device) and why (``reason``); two actions are
 equal when they change the same thing the same way, whatever the reason.
 
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
-before devices, the eSwitch mode before VFs exist, VFs before their drivers,
-the record of a device before the driver change that takes it from its users,
-forgetting a device after that, then the RDMA mode, and kernel arguments and the
-reboot last.  See
-docs/architecture.md ("Recipe: add a host action").
+before devices, the record of a device before anything changes it (it keeps
+what the device was like before we touched it), our udev rules before the VFs
+or a re-probe they name appear, the eSwitch mode before VFs exist, VFs before
+their drivers, a PF given back its eSwitch mode and MTU once its VFs are gone,
+a VF's admin MAC before its driver changes, forgetting a device after that,
+then the RDMA mode, and kernel arguments and the reboot last.
+See docs/architecture.md ("Recipe: add a host action").
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ class SetEswitchMode(_DeviceAction):
 
 
 @dataclass(frozen=True)
+class RestoreEswitchMode(SetEswitchMode):
+    """A PF leaving the spec gets the mode it had before we configured it, once its VFs are gone."""
+
+    kind = "restoreESwitchMode"
+
+    def describe(self) -> str:
+        return f"give {self.pci} back its eswitch mode {self.mode}"
+
+
+@dataclass(frozen=True)
 class SetNumVfs(_DeviceAction):
     kind = "setNumVfs"
     cuts_node_link = True
@@ -153,11 +165,41 @@ class SetPfMtu(_MtuAction):
 
 
 @dataclass(frozen=True)
+class RestorePfMtu(_MtuAction):
+    """A PF leaving the spec gets the MTU it had before we configured it (lowered or raised)."""
+
+    kind = "restorePfMtu"
+
+    def describe(self) -> str:
+        return f"give {self.pci} back its MTU {self.mtu}"
+
+
+@dataclass(frozen=True)
 class LinkUp(_DeviceAction):
     kind = "linkUp"
 
     def describe(self) -> str:
         return f"bring {self.pci} up"
+
+
+@dataclass(frozen=True)
+class SetVfAdminMac(_DeviceAction):
+    """The PF's admin MAC for a VF (``ip link set <pf> vf <n> mac``), set to the MAC the VF has.
+
+    Without one a VF driver picks a random MAC at every probe, so a VF moved to
+    vfio-pci and back, or rebound, would come back with another MAC.
+    """
+
+    kind = "setVfAdminMac"
+    pf: str  # the PF's PCI address: the admin MAC is set through its netdev
+    vf_id: int
+    mac: str
+
+    def describe(self) -> str:
+        return f"pin the MAC of {self.pci} (VF {self.vf_id} of {self.pf}) to {self.mac}"
+
+    def shown_value(self) -> str:
+        return self.mac
 
 
 @dataclass(frozen=True)
@@ -172,6 +214,28 @@ class RememberDevice(_DeviceAction):
 
     def shown_value(self) -> dict[str, Any]:
         return self.record.to_k8s()
+
+
+@dataclass(frozen=True)
+class WriteUdevRules(_DeviceAction):
+    """Our udev rules for a PF (`host/udev.py`), in place before its VFs or a switchdev re-probe appear."""
+
+    kind = "writeUdevRules"
+    rules: str
+
+    def describe(self) -> str:
+        return f"write the udev rules for {self.pci} (NetworkManager leaves its VFs alone; stable names)"
+
+    def shown_value(self) -> str:
+        return self.rules
+
+
+@dataclass(frozen=True)
+class RemoveUdevRules(_DeviceAction):
+    kind = "removeUdevRules"
+
+    def describe(self) -> str:
+        return f"remove the udev rules for {self.pci}"
 
 
 @dataclass(frozen=True)
@@ -283,13 +347,18 @@ class Reboot(HostAction):
 Action = (
     LoadModule
     | SetModuleParameter
+    | RememberDevice
+    | WriteUdevRules
     | SetEswitchMode
     | SetNumVfs
+    | RestoreEswitchMode
     | SetPfMtu
+    | RestorePfMtu
     | LinkUp
-    | RememberDevice
+    | SetVfAdminMac
     | BindDriver
     | SetVfMtu
+    | RemoveUdevRules
     | ForgetDevice
     | SetRdmaMode
     | AddKernelArgs
@@ -300,13 +369,18 @@ Action = (
 ACTION_ORDER: tuple[type[Action], ...] = (
     LoadModule,
     SetModuleParameter,
+    RememberDevice,
+    WriteUdevRules,
     SetEswitchMode,
     SetNumVfs,
+    RestoreEswitchMode,
     SetPfMtu,
+    RestorePfMtu,
     LinkUp,
-    RememberDevice,
+    SetVfAdminMac,
     BindDriver,
     SetVfMtu,
+    RemoveUdevRules,
     ForgetDevice,
     SetRdmaMode,
     AddKernelArgs,
@@ -314,6 +388,11 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     Reboot,
 )
 _RANK: dict[type[HostAction], int] = {kind: rank for rank, kind in enumerate(ACTION_ORDER)}
+
+
+def device_of(action: HostAction) -> str | None:
+    """The PCI function an action changes; None for a kernel module (which every device may need)."""
+    return action.pci if isinstance(action, _DeviceAction) else None
 
 
 def in_run_order(actions: Iterable[Action]) -> tuple[Action, ...]:

@@ -1,13 +1,15 @@
 """Carry out a plan on the host, idempotently: each action checks the host first and skips what holds.
 
 Each action kind has its executor (`executors.py`); this module runs a plan's
-actions in order under the host lock, and re-plans until nothing is left, or
-until it asked for a reboot: then the next boot plans again.
+actions in order under the host lock (the cards of a node side by side), and
+re-plans until nothing is left, or until it asked for a reboot: then the next
+boot plans again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +21,7 @@ from sriov_operator.host.plan import Plan, plan
 from sriov_operator.host.state import HostState
 
 MAX_ROUNDS = 3
+MAX_PARALLEL_CARDS = 16
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,9 @@ def _failure(access: HostAccess, action: Action, error: OSError) -> ApplyError:
     return ApplyError(f"{action.kind} {action.target}: {where}{error.strerror or error}")
 
 
-def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
+def _run(access: HostAccess, actions: Sequence[Action]) -> list[Outcome]:
     outcomes = []
-    for action in to_apply.actions:
+    for action in actions:
         try:
             changed = execute(access, action)
         except OSError as error:
@@ -51,6 +54,27 @@ def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
 
 def rebooting(outcomes: list[Outcome]) -> bool:
     return any(isinstance(outcome.action, Reboot) for outcome in outcomes)
+def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
+    """The actions in run order; with ``access.parallel_nics`` each card's part in its own thread.
+
+    Modules come first, then every card's actions (its PFs and their VFs, in run
+    order), cards side by side, then what follows every device (the RDMA mode,
+    kernel arguments, the reboot).  A card that fails does not stop the others; once
+    all have finished, the failure of the first card (in plan order) is raised.
+    """
+    before, cards, after = to_apply.by_card()
+    if not access.parallel_nics or len(cards) < 2:
+        return _run(access, to_apply.actions)
+    outcomes = _run(access, before)
+    workers = min(len(cards), MAX_PARALLEL_CARDS)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nic") as pool:
+        futures = [pool.submit(_run, access, part) for part in cards]
+    errors = [error for future in futures if (error := future.exception()) is not None]
+    if errors:
+        raise errors[0]
+    done = {id(outcome.action): outcome for future in futures for outcome in future.result()}
+    outcomes += [done[id(action)] for action in to_apply.actions if id(action) in done]
+    return outcomes + _run(access, after)
 
 
 def converge(

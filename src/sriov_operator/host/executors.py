@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -32,12 +33,17 @@ from sriov_operator.host.actions import (
     Reboot,
     RememberDevice,
     RemoveKernelArgs,
+    RemoveUdevRules,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetRdmaMode,
+    SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
 )
 from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
 from sriov_operator.host.bootconfig import (
@@ -68,8 +74,12 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.state import configured_record_path, read_kernel_modules, read_rdma_mode
+from sriov_operator.host.udev import rules_path
+
+log = logging.getLogger(__name__)
 
 CLEAR_OVERRIDE = "\x00"
+MISSING_PROGRAM = 127  # the shell's and chroot's exit status for a program that is not there
 NUMVFS_TIMEOUT_SECONDS = 120.0  # i40e has been seen to hang in sriov_numvfs
 LOCK_TIMEOUT_SECONDS = 60.0
 
@@ -85,6 +95,7 @@ class HostAccess(HostIO):
     host: HostRoot
     numvfs_timeout_seconds: float = NUMVFS_TIMEOUT_SECONDS
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
+    parallel_nics: bool = True  # cards configured side by side (apply.apply_plan)
 
     @classmethod
     def on(cls, host: HostRoot, io: HostIO) -> HostAccess:
@@ -251,6 +262,11 @@ def _set_pf_mtu(access: HostAccess, action: SetPfMtu) -> bool:
     return _set_mtu(access, action.pci, action.mtu, only_raise=True)
 
 
+@executes(RestorePfMtu)
+def _restore_pf_mtu(access: HostAccess, action: RestorePfMtu) -> bool:
+    return _set_mtu(access, action.pci, action.mtu, only_raise=False)
+
+
 @executes(SetVfMtu)
 def _set_vf_mtu(access: HostAccess, action: SetVfMtu) -> bool:
     return _set_mtu(access, action.pci, action.mtu, only_raise=False)
@@ -265,11 +281,21 @@ def _link_up(access: HostAccess, action: LinkUp) -> bool:
     return True
 
 
+@executes(RestoreEswitchMode)
 @executes(SetEswitchMode)
 def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
     if access.eswitch.mode(action.pci) == action.mode:
         return False
     access.eswitch.set_mode(action.pci, action.mode)
+    return True
+
+
+@executes(SetVfAdminMac)
+def _set_vf_admin_mac(access: HostAccess, action: SetVfAdminMac) -> bool:
+    pf = _netdev_name(access, action.pf)
+    if access.links.vf_macs(pf).get(action.vf_id, "").lower() == action.mac:
+        return False
+    access.links.set_vf_mac(pf, action.vf_id, action.mac)
     return True
 
 
@@ -280,6 +306,40 @@ def _remember(access: HostAccess, action: RememberDevice) -> bool:
     if access.host.read_state_file(path) == text:
         return False
     access.writer.write_file(path, text)
+    return True
+
+
+def _reload_udev(access: HostAccess) -> None:
+    """udev reads the rules again and replays the network devices' events (NM_UNMANAGED on VFs that exist).
+
+    The file is what lasts: a host without udevadm, or without a running udevd, gets the
+    rules when udev next starts (a warning says which and why); nothing else depends on it.
+    """
+    for argv in (["udevadm", "control", "--reload-rules"], ["udevadm", "trigger", "--subsystem-match=net"]):
+        result = access.run(argv)
+        if result.returncode != 0:
+            why = "not installed" if result.returncode == MISSING_PROGRAM else result.stderr.strip()[:200]
+            log.warning("%s failed (%s): udev gets the rules when it next starts", " ".join(argv), why)
+            return
+
+
+@executes(WriteUdevRules)
+def _write_udev_rules(access: HostAccess, action: WriteUdevRules) -> bool:
+    path = rules_path(access.host, action.pci)
+    if access.host.read_state_file(path) == action.rules:
+        return False
+    access.writer.write_file(path, action.rules)
+    _reload_udev(access)
+    return True
+
+
+@executes(RemoveUdevRules)
+def _remove_udev_rules(access: HostAccess, action: RemoveUdevRules) -> bool:
+    path = rules_path(access.host, action.pci)
+    if not path.exists():
+        return False
+    access.writer.remove_file(path)
+    _reload_udev(access)
     return True
 
 

@@ -63,6 +63,12 @@ class NamespaceRequired:
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         self._refuse()
 
+    def vf_macs(self, pf_ifname: str) -> Mapping[int, str]:
+        return {}
+
+    def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        self._refuse()
+
     def mode(self, pci: str) -> str | None:
         return None
 

@@ -1,4 +1,6 @@
-"""Link MTU, admin state, and which links carry the node's own traffic: the interface apply and plan use.
+"""Link MTU, admin state, VF admin MACs, and which links carry the node's own traffic.
+
+The interface apply and plan use.
 
 Production uses netlink (`host/netlink.py`); the simulator provides its own.
 """
@@ -13,6 +15,12 @@ class LinkControl(Protocol):
     def set_mtu(self, ifname: str, mtu: int) -> None: ...
 
     def set_up(self, ifname: str) -> None: ...
+
+    def vf_macs(self, pf_ifname: str) -> Mapping[int, str]:
+        """VF id -> the admin MAC the PF reports for it (``00:00:00:00:00:00``: none set)."""
+        ...
+
+    def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None: ...
 
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         """Interface name -> why it carries the node's connectivity (default route, a node IP)."""

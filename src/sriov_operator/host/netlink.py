@@ -1,4 +1,4 @@
-"""Link MTU and admin state over netlink (pyroute2), inside one chosen network namespace.
+"""Link MTU, admin state and VF admin MACs over netlink (pyroute2), inside one chosen network namespace.
 
 ``netns`` is a name under ``/run/netns`` or a path such as ``/proc/1/ns/net``;
 None means this process's own namespace.  A namespace that does not exist is
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RT_TABLE_MAIN = 254
+RTEXT_FILTER_VF = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,17 @@ class NetlinkLinkControl:
 
     def set_up(self, ifname: str) -> None:
         self._set(ifname, state="up")
+
+    def vf_macs(self, pf_ifname: str) -> Mapping[int, str]:
+        """From the PF's VF info (``ext_mask`` RTEXT_FILTER_VF), as ``ip link show <pf>`` lists it."""
+        with self._open() as ipr:
+            link = ipr.link("get", index=self._index(ipr, pf_ifname), ext_mask=RTEXT_FILTER_VF)[0]
+            infos = link.get("IFLA_VFINFO_LIST")
+            macs = (info.get("IFLA_VF_MAC") for info in (infos.get_attrs("IFLA_VF_INFO") if infos else []))
+            return {int(mac["vf"]): str(mac["mac"]) for mac in macs if mac is not None}
+
+    def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        self._set(pf_ifname, vf={"vf": vf_id, "mac": mac})
 
     def status(self, ifname: str) -> LinkStatus:
         with self._open() as ipr:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from sriov_operator.api.models import InterfaceExt
+from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
@@ -14,6 +18,8 @@ from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoin
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.state import HostState, read_host_state
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class NodeHost:
         metadata: MetadataSettings | None = None,
         node_ips: Collection[str] = (),
         allow_node_links: Collection[str] = (),
+        parallel_nics: bool = True,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
 
@@ -45,7 +52,7 @@ class NodeHost:
             raise BadInputError(f"--host-root {root}: no such directory")
         host = HostRoot(root)
         chosen = io or real_host_io(root, netns)
-        access = HostAccess.on(host, chosen)
+        access = dataclasses.replace(HostAccess.on(host, chosen), parallel_nics=parallel_nics)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
@@ -66,7 +73,22 @@ class NodeHost:
         found = self.discover(checkpoint=checkpoint)
         links = self.access.links.node_links(self.node_ips)
         guarded = {name: why for name, why in links.items() if name not in self.allow_node_links}
-        return found, read_host_state(self.host, self.platform, found.interfaces, guarded)
+        admin_macs = {} if is_virtual(self.platform) else self._vf_admin_macs(found.interfaces)
+        return found, read_host_state(self.host, self.platform, found.interfaces, guarded, admin_macs)
+
+    def _vf_admin_macs(self, interfaces: list[InterfaceExt]) -> dict[str, str]:
+        """VF PCI address -> the admin MAC its PF reports; a PF that cannot say is left out (logged)."""
+        found: dict[str, str] = {}
+        for pf in interfaces:
+            if not pf.vfs or not pf.name:
+                continue
+            try:
+                macs = self.access.links.vf_macs(pf.name)
+            except OSError as error:
+                log.info("%s: VF admin MACs not readable: %s", pf.name, error.strerror or error)
+                continue
+            found.update({vf.pci_address: macs[vf.vf_id] for vf in pf.vfs if vf.vf_id in macs})
+        return found
 
     def observe(self, *, checkpoint: bool = True) -> HostState:
         return self.survey(checkpoint=checkpoint)[1]

@@ -18,6 +18,17 @@ VF_REPRESENTOR = re.compile(r"(?:c\d+)?pf\d+vf(?P<vf>\d{1,5})")  # phys_port_nam
 PCI_ADDRESS_FORM = "dddd:bb:dd.f in lower-case hex, e.g. 0000:3b:00.1"
 
 
+def vf_address(pf_address: str, routing_offset: int) -> str:
+    """PCI address ``routing_offset`` routing ids after the PF's (bus:device.function arithmetic).
+
+    VF ``n`` of a PF is at ``sriov_offset + n * sriov_stride`` routing ids after it.
+    """
+    domain, bus, rest = pf_address.split(":")
+    device, function = rest.split(".")
+    rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function, 16)) + routing_offset
+    return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7:x}"
+
+
 def is_pci_address(text: object) -> bool:
     """True for a PCI address in sysfs form; anything else (``../x``, upper case) is refused.
 

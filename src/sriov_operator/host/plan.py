@@ -15,7 +15,8 @@ leaves the spec goes back to its default driver.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.models import (
@@ -35,17 +36,24 @@ from sriov_operator.host.actions import (
     LinkUp,
     LoadModule,
     RememberDevice,
+    RemoveUdevRules,
     Requirement,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
+    SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
+    device_of,
     in_run_order,
 )
 from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
+from sriov_operator.host.udev import pf_rules
 
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
@@ -76,6 +84,28 @@ def lacks_noiommu_message(what: str) -> str:
 class Plan:
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = ()
+    cards: Mapping[str, str] = field(default_factory=dict, compare=False)  # device -> its card (`card_of`)
+
+    def by_card(
+        self,
+    ) -> tuple[tuple[Action, ...], tuple[tuple[Action, ...], ...], tuple[Action, ...]]:
+        """What runs before every card (modules), each card's own actions, and what runs after them all.
+
+        Cards share nothing the plan changes, so their parts may run side by side; the
+        functions of one card (its PFs and their VFs) stay in one part, in run order.
+        Actions of no device that the run order puts after devices (the RDMA mode, kernel
+        arguments, the reboot) wait until every card has finished.
+        """
+        first_device = next(
+            (i for i, action in enumerate(self.actions) if device_of(action) is not None), len(self.actions)
+        )
+        before = self.actions[:first_device]
+        after = tuple(a for a in self.actions[first_device:] if device_of(a) is None)
+        parts: dict[str, list[Action]] = {}
+        for action in self.actions:
+            if (device := device_of(action)) is not None:
+                parts.setdefault(self.cards.get(device, card_of(device)), []).append(action)
+        return before, tuple(tuple(part) for part in parts.values()), after
 
     @property
     def requires_drain(self) -> bool:
@@ -92,6 +122,21 @@ class Plan:
             "requiresReboot": self.requires_reboot,
             "warnings": list(self.warnings),
         }
+
+
+def card_of(pf_address: str) -> str:
+    """The card a PCI function sits on (``domain:bus:device``): the PFs of a multi-port NIC share it."""
+    return pf_address.rpartition(".")[0]
+
+
+def _cards(host: HostState) -> dict[str, str]:
+    """Every PF and VF found -> its PF's card."""
+    cards: dict[str, str] = {}
+    for interface in host.interfaces:
+        card = card_of(interface.pci_address)
+        cards[interface.pci_address] = card
+        cards.update({vf.pci_address: card for vf in interface.vfs or []})
+    return cards
 
 
 def vf_ids(group: VfGroup) -> range:
@@ -206,10 +251,28 @@ def _driver_actions(
     return []
 
 
-def _remember(interface: Interface, device: InterfaceExt, host: HostState) -> list[Action]:
+ESWITCH_MODES = ("legacy", "switchdev")
+NO_MAC = "00:00:00:00:00:00"
+
+
+def _originals(known: DeviceRecord | None, pf: InterfaceExt) -> dict[str, Any]:
+    """How the PF was before we touched it: from our first record, else as it is now (nothing touched yet).
+
+    A record written before records kept this has none: nothing is then known to give back.
+    """
+    if known is not None:
+        return {"original_mtu": known.original_mtu, "original_e_switch_mode": known.original_e_switch_mode}
+    mode = pf.e_switch_mode if pf.e_switch_mode in ESWITCH_MODES else None
+    return {"original_mtu": pf.mtu, "original_e_switch_mode": mode}
+
+
+def _remember(
+    interface: Interface, device: InterfaceExt, host: HostState, *, keep_originals: bool = False
+) -> list[Action]:
     known = host.configured.get(interface.pci_address)
     mac = device.mac or (known.mac if known else None)
-    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac})
+    originals = _originals(known, device) if keep_originals else {}
+    record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac, **originals})
     if known is not None and known.to_k8s() == record.to_k8s():
         return []
     reason = "remember what we configure, to give the device back when it leaves the spec"
@@ -277,6 +340,12 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
     if wanted_vfs > (pf.totalvfs or 0):
         raise PlanError(f"{label}: numVfs {wanted_vfs} is more than the device's {pf.totalvfs or 0}")
     if interface.e_switch_mode and interface.e_switch_mode != (pf.e_switch_mode or "legacy"):
+        if interface.externally_managed:
+            raise PlanError(
+                f"{label}: externally managed in eswitch mode {pf.e_switch_mode or 'legacy'} but the "
+                f"spec wants {interface.e_switch_mode}; set the mode outside the operator or drop "
+                "externallyManaged"
+            )
         reason = f"{label}: eswitch {pf.e_switch_mode or 'legacy'} -> {interface.e_switch_mode}"
         actions.append(SetEswitchMode(pf.pci_address, interface.e_switch_mode, reason=reason))
     if wanted_vfs != current_vfs:
@@ -296,15 +365,54 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
         actions.append(LinkUp(pf.pci_address, reason=reason))
     if wanted_vfs == current_vfs:
         for vf in pf.vfs or []:
-            actions += _vf_actions(interface, vf)
-    return _remember(interface, pf, host) + actions
+            actions += _vf_actions(interface, pf, vf, host)
+    return _remember(interface, pf, host, keep_originals=True) + _udev_actions(interface, pf, host) + actions
 
 
-def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
+def _udev_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
+    """Our udev rules for the PF (`host/udev.py`): NetworkManager off its VFs; in switchdev, stable names."""
+    pci, count = pf.pci_address, interface.num_vfs or 0
+    switchdev = interface.e_switch_mode == "switchdev"
+    rules = pf_rules(pci, pf.name, count, host.vf_layouts.get(pci), switchdev)
+    if not rules:
+        return _udev_removal(pci, f"{_label(pf)} needs no udev rules (no VFs, no switchdev)", host)
+    if host.udev_rules.get(pci) == rules:
+        return []
+    names = "; in switchdev the PF keeps its name and each representor is <pf>_<vf id>" if switchdev else ""
+    reason = f"{_label(pf)}: NetworkManager must leave its {count} VFs unmanaged (no DHCP on them){names}"
+    return [WriteUdevRules(pci, rules, reason=reason)]
+
+
+def _udev_removal(pci: str, why: str, host: HostState) -> list[Action]:
+    if pci not in host.udev_rules:
+        return []
+    return [RemoveUdevRules(pci, reason=f"{why}: our udev rules for it go")]
+
+
+def _admin_mac_actions(pf: InterfaceExt, vf: VirtualFunction, host: HostState) -> list[Action]:
+    """Pin a VF's MAC as its PF's admin MAC while a kernel driver shows it (upstream does so too).
+
+    Only where the PF reports the VF's admin MAC, so the change can be seen to hold.
+    """
+    admin = host.vf_admin_macs.get(vf.pci_address)
+    on_kernel_driver = vf.driver is not None and vf.driver not in DPDK_DRIVERS
+    if admin is None or not vf.mac or not on_kernel_driver or admin.lower() == vf.mac.lower():
+        return []
+    if pf.link_type and pf.link_type.upper() == "IB":
+        return []
+    now = "none" if admin == NO_MAC else admin
+    reason = (
+        f"{_label(vf)}: admin MAC {now} -> {vf.mac}, so the VF keeps its MAC when its driver changes "
+        "(a VF driver picks a new random one at every probe otherwise)"
+    )
+    return [SetVfAdminMac(vf.pci_address, pf.pci_address, vf.vf_id, vf.mac.lower(), reason=reason)]
+
+
+def _vf_actions(interface: Interface, pf: InterfaceExt, vf: VirtualFunction, host: HostState) -> list[Action]:
     group = next((g for g in interface.vf_groups or [] if vf.vf_id in vf_ids(g)), None)
     if group is None:
         return []
-    actions = _driver_actions(vf, group, "drain")
+    actions = _admin_mac_actions(pf, vf, host) + _driver_actions(vf, group, "drain")
     on_netdev = group.device_type != VFIO_DRIVER and vf.driver not in DPDK_DRIVERS and vf.driver is not None
     if on_netdev and group.mtu and vf.mtu and vf.mtu != group.mtu:
         reason = f"{_label(vf)}: MTU {vf.mtu} -> {group.mtu} for {_group_name(group)}"
@@ -314,22 +422,35 @@ def _vf_actions(interface: Interface, vf: VirtualFunction) -> list[Action]:
 
 def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: HostState) -> list[Action]:
     actions: list[Action] = []
+    for pci in sorted(set(host.udev_rules) - desired):
+        actions += _udev_removal(pci, f"{pci} left the spec", host)
     for pci in sorted(set(host.configured) - desired):
         current = found.get(pci)
         left = f"{pci} left the spec"
         if current is not None and is_virtual(host.platform) and current.driver in {*DPDK_DRIVERS, None}:
             reason = f"{left}; it is on {current.driver or 'no driver'}: give it back to its default driver"
             actions.append(BindDriver(pci, DEFAULT_DRIVER, reason=reason))
-        externally_managed = host.configured[pci].externally_managed
-        if (
-            current is not None
-            and not is_virtual(host.platform)
-            and current.num_vfs
-            and not externally_managed
-        ):
-            reason = f"{left}; we created its {current.num_vfs} VFs: remove them"
-            actions.append(SetNumVfs(pci, 0, reason=reason))
+        record = host.configured[pci]
+        if current is not None and not is_virtual(host.platform) and not record.externally_managed:
+            actions += _pf_reset_actions(current, record)
         actions.append(ForgetDevice(pci, reason=f"{left}; nothing more to give back"))
+    return actions
+
+
+def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord) -> list[Action]:
+    """A bare-metal PF we configured leaves the spec: remove its VFs, give back its eSwitch mode and MTU."""
+    pci, left = pf.pci_address, f"{pf.pci_address} left the spec"
+    actions: list[Action] = []
+    if pf.num_vfs:
+        reason = f"{left}; we created its {pf.num_vfs} VFs: remove them"
+        actions.append(SetNumVfs(pci, 0, reason=reason))
+    mode, was_mode = pf.e_switch_mode, record.original_e_switch_mode
+    if was_mode is not None and mode in ESWITCH_MODES and mode != was_mode:
+        reason = f"{left}; its eswitch was {was_mode} before we configured it (now {mode})"
+        actions.append(RestoreEswitchMode(pci, was_mode, reason=reason))
+    if record.original_mtu and pf.mtu and pf.mtu != record.original_mtu:
+        reason = f"{left}; its MTU was {record.original_mtu} before we configured it (now {pf.mtu})"
+        actions.append(RestorePfMtu(pci, record.original_mtu, reason=reason))
     return actions
 
 
@@ -373,5 +494,5 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     _guard_node_links(actions, host)
-    warnings = _ignored_fields(desired, host) + _rdma_warnings(desired, host)
-    return Plan(in_run_order(actions), tuple(warnings))
+    warnings = tuple(_ignored_fields(desired, host) + _rdma_warnings(desired, host))
+    return Plan(in_run_order(actions), warnings, _cards(host))

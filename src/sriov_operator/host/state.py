@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sriov_operator.api.models import Interface, InterfaceExt, RdmaMode
+from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
@@ -22,6 +22,7 @@ from sriov_operator.host.root import (
     HostFileError,
     HostRoot,
 )
+from sriov_operator.host.udev import UDEV_RULES_DIR, VfLayout, pf_of_rules_file
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
 VHOST_NET_DEVICES = ("dev/net/tun", "dev/vhost-net")
@@ -29,13 +30,20 @@ IB_CORE_NETNS_MODE = "sys/module/ib_core/parameters/netns_mode"
 
 
 class DeviceRecord(Interface):
-    """What we applied to a device (its spec entry), and its MAC then.
+    """What we applied to a device (its spec entry), its MAC then, and how a PF was before we touched it.
 
     A port bound to vfio-pci has no netdev to ask for its MAC; the record keeps
     it, so the port can still be matched to Nova's metadata (its netFilter).
+    The first record of a bare-metal PF keeps its MTU and eSwitch mode as they
+    were; later records carry them on, and they are given back when the PF
+    leaves the spec.
     """
 
     mac: str | None = None
+    original_mtu: int | None = None
+    """The PF's MTU before we first configured it."""
+    original_e_switch_mode: ESwitchMode | None = None
+    """The PF's eSwitch mode before we first configured it (none: the PF has no eSwitch)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,9 @@ class HostState:
     rdma_devices: frozenset[str] = frozenset()  # PCI functions with an RDMA device (``infiniband/``)
     boot: BootState = field(default_factory=BootState)  # command line, boot configuration, our record
     rdma_mode: RdmaMode | None = None  # the RDMA subsystem's netns mode; None while ib_core is not loaded
+    vf_admin_macs: Mapping[str, str] = field(default_factory=dict)  # VF PCI address -> its admin MAC
+    vf_layouts: Mapping[str, VfLayout] = field(default_factory=dict)  # PF -> where its VFs appear
+    udev_rules: Mapping[str, str] = field(default_factory=dict)  # PF -> our udev rules file for it, as it is
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -111,11 +122,32 @@ def _rdma_devices(host: HostRoot, interfaces: list[InterfaceExt]) -> frozenset[s
     return frozenset(pci for pci in functions if host.names(host.path(PCI_DEVICES, pci, "infiniband")))
 
 
+def _vf_layouts(host: HostRoot, interfaces: list[InterfaceExt]) -> dict[str, VfLayout]:
+    layouts = {}
+    for interface in interfaces:
+        device = host.path(PCI_DEVICES, interface.pci_address)
+        offset, stride = host.read_int(device / "sriov_offset"), host.read_int(device / "sriov_stride")
+        if interface.totalvfs and offset is not None and stride is not None:
+            layouts[interface.pci_address] = VfLayout(offset, stride)
+    return layouts
+
+
+def read_udev_rules(host: HostRoot) -> dict[str, str]:
+    """PF -> the content of our rules file for it (``10-sriov-operator-<pci>.rules``)."""
+    directory = host.path(UDEV_RULES_DIR)
+    found = {}
+    for name in host.names(directory):
+        if (pf := pf_of_rules_file(name)) is not None:
+            found[pf] = host.read_state_file(directory / name) or ""
+    return found
+
+
 def read_host_state(
     host: HostRoot,
     platform: Platform,
     interfaces: list[InterfaceExt],
     node_links: Mapping[str, str] | None = None,
+    vf_admin_macs: Mapping[str, str] | None = None,
 ) -> HostState:
     return HostState(
         platform=platform,
@@ -127,6 +159,9 @@ def read_host_state(
         rdma_devices=_rdma_devices(host, interfaces),
         boot=read_boot_state(host),
         rdma_mode=read_rdma_mode(host),
+        vf_admin_macs=dict(vf_admin_macs or {}),
+        vf_layouts=_vf_layouts(host, interfaces),
+        udev_rules=read_udev_rules(host),
     )
 
 

@@ -27,12 +27,17 @@ from sriov_operator.host.actions import (
     Reboot,
     RememberDevice,
     RemoveKernelArgs,
+    RemoveUdevRules,
+    RestoreEswitchMode,
+    RestorePfMtu,
     SetEswitchMode,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetRdmaMode,
+    SetVfAdminMac,
     SetVfMtu,
+    WriteUdevRules,
     in_run_order,
 )
 from sriov_operator.host.apply import apply_plan
@@ -41,7 +46,7 @@ from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Plan
-from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_rdma_mode
+from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_rdma_mode, read_udev_rules
 from tests.unit.host.conftest import make_host, sim_node
 
 INTEL_PF = "0000:3b:00.1"
@@ -50,6 +55,7 @@ DPDK_PORT = "0000:00:04.0"
 HOST_DOCS = Path(__file__).resolve().parents[3] / "docs" / "host.md"
 NOIOMMU = "enable_unsafe_noiommu_mode=1"
 REALLOC = "pci=realloc"
+RULES = '# ours\nSUBSYSTEM=="net", KERNELS=="0000:3b:04.f", ENV{NM_UNMANAGED}="1"\n'
 
 
 def _pf(node: NodeHost, pci: str = INTEL_PF) -> object:
@@ -66,6 +72,18 @@ def _vf_mtu(node: NodeHost) -> int | None:
     vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
     assert vfs
     return vfs[0].mtu
+
+
+def _vf_mac_pinned(node: NodeHost) -> SetVfAdminMac:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs and vfs[0].mac
+    return SetVfAdminMac(vfs[0].pci_address, INTEL_PF, 0, vfs[0].mac, reason="t")
+
+
+def _admin_mac_holds(node: NodeHost) -> bool:
+    vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
+    assert vfs
+    return node.observe(checkpoint=False).vf_admin_macs.get(vfs[0].pci_address) == vfs[0].mac
 
 
 def _driver(node: NodeHost, pci: str) -> str | None:
@@ -97,6 +115,18 @@ CASES: dict[type[Action], Case] = {
         lambda node: SetEswitchMode(MLX_PF, "switchdev", reason="t"),
         lambda node: node.access.eswitch.mode(MLX_PF) == "switchdev",
     ),
+    WriteUdevRules: (
+        "baremetal-intel",
+        (),
+        lambda node: WriteUdevRules(INTEL_PF, RULES, reason="t"),
+        lambda node: read_udev_rules(node.host) == {INTEL_PF: RULES},
+    ),
+    RestoreEswitchMode: (
+        "baremetal-mellanox",
+        (SetNumVfs(MLX_PF, 0, reason="t"), SetEswitchMode(MLX_PF, "switchdev", reason="t")),
+        lambda node: RestoreEswitchMode(MLX_PF, "legacy", reason="t"),
+        lambda node: node.access.eswitch.mode(MLX_PF) == "legacy",
+    ),
     SetNumVfs: (
         "baremetal-intel",
         (),
@@ -108,6 +138,12 @@ CASES: dict[type[Action], Case] = {
         (),
         lambda node: SetPfMtu(INTEL_PF, 9000, reason="t"),
         lambda node: getattr(_pf(node), "mtu", None) == 9000,
+    ),
+    RestorePfMtu: (
+        "baremetal-intel",
+        (SetPfMtu(INTEL_PF, 9000, reason="t"),),
+        lambda node: RestorePfMtu(INTEL_PF, 1500, reason="t"),  # lowered, which SetPfMtu never does
+        lambda node: getattr(_pf(node), "mtu", None) == 1500,
     ),
     LinkUp: (
         "baremetal-intel",
@@ -121,6 +157,12 @@ CASES: dict[type[Action], Case] = {
         lambda node: RememberDevice(INTEL_PF, DeviceRecord(pci_address=INTEL_PF, num_vfs=2), reason="t"),
         lambda node: INTEL_PF in node.observe(checkpoint=False).configured,
     ),
+    SetVfAdminMac: (
+        "baremetal-intel",
+        (SetNumVfs(INTEL_PF, 2, reason="t"),),
+        _vf_mac_pinned,
+        _admin_mac_holds,
+    ),
     BindDriver: (
         "openstack-vm",
         (LoadModule("vfio", NOIOMMU, reason="t"), LoadModule("vfio_pci", reason="t")),
@@ -132,6 +174,12 @@ CASES: dict[type[Action], Case] = {
         (SetNumVfs(INTEL_PF, 2, reason="t"), SetPfMtu(INTEL_PF, 9000, reason="t")),
         lambda node: SetVfMtu(_first_vf(node), 9000, reason="t"),
         lambda node: _vf_mtu(node) == 9000,
+    ),
+    RemoveUdevRules: (
+        "baremetal-intel",
+        (WriteUdevRules(INTEL_PF, RULES, reason="t"),),
+        lambda node: RemoveUdevRules(INTEL_PF, reason="t"),
+        lambda node: read_udev_rules(node.host) == {},
     ),
     ForgetDevice: (
         "baremetal-intel",
@@ -222,9 +270,9 @@ def test_the_planner_order_does_not_decide_the_run_order() -> None:
     ]
     assert [type(a) for a in in_run_order(planned)] == [
         LoadModule,
+        RememberDevice,  # the record is written before anything changes the device
         SetEswitchMode,  # the eSwitch mode is set before VFs exist
         SetNumVfs,
-        RememberDevice,  # the record is written before the driver change takes the device
         BindDriver,
         ForgetDevice,  # forgotten only once everything was given back
     ]

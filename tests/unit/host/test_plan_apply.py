@@ -25,6 +25,7 @@ from sriov_operator.host.root import VFIO_NOIOMMU_PARAMETER, HostRoot
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.host.state import KernelModules
+from sriov_operator.host.udev import VfLayout, pf_rules
 from tests.unit.host.conftest import sim_node
 
 DPDK_PORT = "0000:00:04.0"  # the vhost-user virtio port on network 55a54d05-…
@@ -172,10 +173,11 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
     first = plan(intel_spec(4), node.observe())
     assert [a.kind for a in first.actions] == [
         "loadModule",
+        "rememberDevice",
+        "writeUdevRules",
         "setNumVfs",
         "setPfMtu",
         "linkUp",
-        "rememberDevice",
     ]
     assert first.requires_drain and not first.requires_reboot
 
@@ -193,11 +195,13 @@ def test_bare_metal_creates_vfs_then_binds_their_drivers(intel_host: HostRoot) -
     assert plan(intel_spec(4), node.observe()).actions == ()
 
     resize = plan(intel_spec(8), node.observe())
+    recorded = {"mac": "3c:fd:fe:a1:00:01", "originalMtu": 1500}  # the MTU before we raised it
     assert [(a.kind, a.shown_value(), a.requires) for a in resize.actions] == [
+        ("rememberDevice", {**intel_spec(8).interfaces[0].to_k8s(), **recorded}, "none"),  # type: ignore[index]
+        ("writeUdevRules", pf_rules("0000:3b:00.1", "ens1f1", 8, VfLayout(79, 1), switchdev=False), "none"),
         ("setNumVfs", 8, "drain"),
-        ("rememberDevice", {**intel_spec(8).interfaces[0].to_k8s(), "mac": "3c:fd:fe:a1:00:01"}, "none"),  # type: ignore[index]
     ]
-    assert "0 is written first" in resize.actions[0].reason
+    assert "0 is written first" in resize.actions[2].reason
     converge(node.access, intel_spec(8), node.observe)
     assert node.discover(checkpoint=False).interfaces[1].num_vfs == 8
 
@@ -217,8 +221,9 @@ def test_mellanox_switchdev_through_devlink(mellanox_host: HostRoot) -> None:
     )
     steps = plan(spec, node.observe())
     assert [(a.kind, a.requires) for a in steps.actions] == [
-        ("setESwitchMode", "drain"),
         ("rememberDevice", "none"),
+        ("writeUdevRules", "none"),
+        ("setESwitchMode", "drain"),
     ]
     apply_plan(node.access, steps)
     assert node.discover(checkpoint=False).interfaces[0].e_switch_mode == "switchdev"

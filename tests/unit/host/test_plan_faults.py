@@ -102,7 +102,10 @@ def test_an_externally_managed_pf_keeps_its_vfs_when_its_policy_goes(mellanox_ho
     node = sim_node(mellanox_host)
     converge(node.access, pf_spec(MLX_PF, 2, externallyManaged=True), node.observe)
     steps = plan(SriovNetworkNodeStateSpec(), node.observe())
-    assert [(a.kind, a.target) for a in steps.actions] == [("forgetDevice", MLX_PF)]
+    assert [(a.kind, a.target) for a in steps.actions] == [
+        ("removeUdevRules", MLX_PF),
+        ("forgetDevice", MLX_PF),
+    ]
     converge(node.access, SriovNetworkNodeStateSpec(), node.observe)
     assert node.discover(checkpoint=False).interfaces[0].num_vfs == 2
 
@@ -165,7 +168,8 @@ def test_a_pf_already_in_switchdev_is_not_switched_again(mellanox_host: HostRoot
     node = sim_node(mellanox_host)
     spec = pf_spec(MLX_PF, 2, eSwitchMode="switchdev")
     assert [o.action.kind for o in converge(node.access, spec, node.observe)] == [
-        "setESwitchMode",
         "rememberDevice",
+        "writeUdevRules",  # the PF keeps its name through the re-probe
+        "setESwitchMode",
     ]
     assert plan(spec, node.observe()).actions == ()  # read over devlink: no compat/devlink/mode file

@@ -47,11 +47,14 @@ def group(device_type: str = "netdevice", vf_range: str = "0-1", **extra: Any) -
     return {"resourceName": "r", "deviceType": device_type, "vfRange": vf_range, "policyName": "p", **extra}
 
 
+BOOKKEEPING = {"rememberDevice", "writeUdevRules"}
+
+
 def planned(interfaces: list[Interface], host: HostState) -> list[tuple[str, str, Any, str]]:
-    """The plan without the bookkeeping (rememberDevice) actions."""
+    """The plan without the bookkeeping (rememberDevice; writeUdevRules, see test_udev_rules.py)."""
     result = plan(SriovNetworkNodeStateSpec(interfaces=interfaces), host)
     return [
-        (a.kind, a.target, a.shown_value(), a.requires) for a in result.actions if a.kind != "rememberDevice"
+        (a.kind, a.target, a.shown_value(), a.requires) for a in result.actions if a.kind not in BOOKKEEPING
     ]
 
 

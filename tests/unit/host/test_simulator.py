@@ -12,7 +12,7 @@ import pytest
 from sriov_operator.host.apply import converge
 from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.openstack.ports import CHECKPOINT_FILE
-from sriov_operator.host.pci import read_pci_function
+from sriov_operator.host.pci import read_pci_function, vf_address
 from sriov_operator.host.plan import plan
 from sriov_operator.host.root import (
     PCI_DEVICES,
@@ -23,7 +23,7 @@ from sriov_operator.host.root import (
 )
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedEswitch, SimulatedWriter
-from sriov_operator.host.simulator.kernel import SimulatedKernel, vf_address
+from sriov_operator.host.simulator.kernel import SimulatedKernel
 from tests.support import FIXTURES
 from tests.unit.host.conftest import sim_node
 from tests.unit.host.test_plan_apply import port_spec

@@ -73,8 +73,9 @@ def _count(value: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
-    """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, and the boot
-    loader's tools the host has (``rpm-ostree kargs``, ``update-grub``); nothing else is installed."""
+    """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, udevadm's reload
+    and net trigger, and the boot loader's tools the host has (``rpm-ostree kargs``, ``update-grub``); nothing
+    else is installed."""
 
     root: Path
 
@@ -84,6 +85,13 @@ class SimulatedCommandRunner:
 
     @staticmethod
     def _run(kernel: SimulatedKernel, argv: list[str]) -> CommandResult:
+        if argv in (
+            ["udevadm", "control", "--reload-rules"],
+            ["udevadm", "trigger", "--subsystem-match=net"],
+        ):
+            if argv[1] == "trigger":
+                kernel.udev_trigger()
+            return CommandResult(0)
         if len(argv) >= 2 and argv[0] == "modprobe":
             parameters = dict(arg.split("=", 1) for arg in argv[2:] if "=" in arg)
             if kernel.load_module(argv[1], parameters):
@@ -103,7 +111,8 @@ class SimulatedCommandRunner:
 
 @dataclass(frozen=True)
 class SimulatedLinkControl:
-    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer."""
+    """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer;
+    VF admin MACs on the simulated kernel."""
 
     writer: SimulatedWriter
 
@@ -117,6 +126,13 @@ class SimulatedLinkControl:
     def set_up(self, ifname: str) -> None:
         flags = self.host.read_int(self.host.path(CLASS_NET, ifname, "flags"), 16) or 0
         self.writer.write_attribute(self.host.path(CLASS_NET, ifname, "flags"), f"0x{flags | IFF_UP:x}")
+
+    def vf_macs(self, pf_ifname: str) -> Mapping[int, str]:
+        return SimulatedKernel.load(self.writer.root).vf_admin_macs(pf_ifname)
+
+    def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        with SimulatedKernel.transaction(self.writer.root) as kernel:
+            kernel.set_vf_admin_mac(pf_ifname, vf_id, mac)
 
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         """Netdevs that exist now and have the default route or one of ``node_ips`` (from the profile)."""
@@ -141,15 +157,19 @@ class SimulatedEswitch:
     _seen: dict[tuple[int, int], dict[str, str | None]] = field(default_factory=dict, compare=False)
 
     def mode(self, pci: str) -> str | None:
-        """From the kernel's state file, parsed again only when it changed (discovery asks per PF)."""
+        """From the kernel's state file, parsed again only when it changed (discovery asks per PF).
+
+        Safe from several threads (cards applied side by side): each reads the cache once.
+        """
         status = (self.root / STATE_FILE).stat()
         key = (status.st_mtime_ns, status.st_ino)
-        if key not in self._seen:
+        modes = self._seen.get(key)
+        if modes is None:
             devices = SimulatedKernel.load(self.root).state.devices.items()
-            modes: dict[str, str | None] = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
+            modes = {a: d.netdev.eswitch if d.netdev else None for a, d in devices}
             self._seen.clear()
             self._seen[key] = modes
-        return self._seen[key].get(pci)
+        return modes.get(pci)
 
     def set_mode(self, pci: str, mode: str) -> None:
         with SimulatedKernel.transaction(self.root) as kernel:

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
-from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP
+from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP, vf_address
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
@@ -36,6 +37,7 @@ from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
 from sriov_operator.host.state import IB_CORE_NETNS_MODE
+from sriov_operator.host.simulator.udev import unmanaged_by_rules
 
 STATE_FILE = ".simulator/kernel.json"
 DEVICES_DIR = "sys/devices/pci0000:00"
@@ -46,6 +48,8 @@ MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
 MODULE_DEVICES = {"tun": "dev/net/tun", "vhost_net": "dev/vhost-net"}  # the character device a module makes
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
+NO_MAC = "00:00:00:00:00:00"
+MAC_FORM = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MIN_MTU = 68
 
 
@@ -63,19 +67,6 @@ def relative_symlink(link: Path, target: Path) -> None:
 def write_value(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{value}\n")
-
-
-def vf_address(pf_address: str, routing_offset: int) -> str:
-    """PCI address ``routing_offset`` routing ids after the PF's (bus:device.function arithmetic)."""
-    domain, bus, rest = pf_address.split(":")
-    device, function = rest.split(".")
-    rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function, 16)) + routing_offset
-    return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7:x}"
-
-
-def _vf_mac(pf_mac: str, index: int) -> str:
-    octets = pf_mac.split(":")
-    return ":".join(["02", *octets[1:4], f"{(index >> 8) & 0xFF:02x}", f"{index & 0xFF:02x}"])
 
 
 @contextlib.contextmanager
@@ -267,7 +258,6 @@ class SimulatedKernel:
             for vf in [d for d in self.state.devices.values() if d.physfn == address]:
                 self.remove_device(vf.address)
         else:
-            pf_mac = pf.netdev.mac if pf.netdev else "02:00:00:00:00:00"
             for index in range(count):
                 vf_addr = vf_address(address, pf.sriov.offset + index * pf.sriov.stride)
                 vf_name = f"{pf.netdev.name if pf.netdev else 'vf'}v{index}"
@@ -278,7 +268,7 @@ class SimulatedKernel:
                         device=pf.sriov.vf_device,
                         pci_class=pf.pci_class,
                         driver=pf.sriov.vf_driver,
-                        netdev=SimNetdev(name=vf_name, mac=_vf_mac(pf_mac, index), up=False),
+                        netdev=SimNetdev(name=vf_name, mac=NO_MAC, up=False),  # the MAC comes at probe
                         physfn=address,
                         vf_index=index,
                     )
@@ -309,8 +299,41 @@ class SimulatedKernel:
         self._link(self.device_dir(address) / "driver", self.driver_dir(driver))
         self._link(self.driver_dir(driver) / address, self.device_dir(address))
         if driver not in DPDK_DRIVERS and device.netdev is not None:
+            if device.physfn is not None:
+                device.netdev.mac = device.admin_mac or self._random_vf_mac()
             self._create_netdev(address, device.netdev)
         self._add_rdma_device(address)
+
+    def _random_vf_mac(self) -> str:
+        """A VF driver probed without an admin MAC picks a random one, another at every probe."""
+        self.state.vf_macs_given += 1
+        serial = self.state.vf_macs_given.to_bytes(4, "big")
+        return ":".join(f"{octet:02x}" for octet in (0x02, 0xA0, *serial))
+
+    def set_vf_admin_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
+        """``ip link set <pf> vf <n> mac``: ENODEV without the PF's netdev, EINVAL for no such VF or a MAC
+        that is not unicast; a VF on a network driver is reset and comes back with it (as i40e does)."""
+        where = f"netlink {pf_ifname} vf {vf_id}"
+        pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
+        if pf is None or self.bound_driver(pf.address) is None:
+            raise kernel_error(errno.ENODEV, where)
+        vfs = self.state.devices.values()
+        vf = next((d for d in vfs if d.physfn == pf.address and d.vf_index == vf_id), None)
+        unicast = MAC_FORM.match(mac.lower()) is not None and mac != NO_MAC and not int(mac[:2], 16) & 1
+        if vf is None or not unicast:
+            raise kernel_error(errno.EINVAL, where)
+        vf.admin_mac = mac.lower()
+        driver = self.bound_driver(vf.address)
+        if driver is not None and driver not in DPDK_DRIVERS and vf.netdev is not None:
+            self._detach(vf.address, vf, driver)
+            self.bind(vf.address, driver)
+
+    def vf_admin_macs(self, pf_ifname: str) -> dict[int, str]:
+        pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
+        if pf is None or self.bound_driver(pf.address) is None:
+            raise kernel_error(errno.ENODEV, f"netlink {pf_ifname}")
+        vfs = (d for d in self.state.devices.values() if d.physfn == pf.address and d.vf_index is not None)
+        return {vf.vf_index: vf.admin_mac or NO_MAC for vf in vfs if vf.vf_index is not None}
 
     def _add_rdma_device(self, address: str) -> None:
         """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
@@ -340,6 +363,7 @@ class SimulatedKernel:
             netdev_dir = self._netdev_dir(address, device.netdev)
             self._remove(netdev_dir.parent)
             self._remove(self.root / CLASS_NET / device.netdev.name)
+            self.state.nm_unmanaged = [name for name in self.state.nm_unmanaged if name != device.netdev.name]
         if driver == "vfio-pci":
             self._release_vfio_group(address)
 
@@ -354,7 +378,25 @@ class SimulatedKernel:
         if netdev.eswitch is not None and self.state.compat_devlink_mode:
             self._write(path / "compat/devlink/mode", netdev.eswitch)
         self._link(self.root / CLASS_NET / netdev.name, path)
+        self._udev_event(address, netdev.name)
         self._sync_representors(address)
+
+    def _udev_event(self, address: str, ifname: str) -> None:
+        """udev processes the netdev's event: NetworkManager sees NM_UNMANAGED if a rule sets it."""
+        marked = set(self.state.nm_unmanaged) - {ifname}
+        if unmanaged_by_rules(self.root, address):
+            marked.add(ifname)
+        self.state.nm_unmanaged = sorted(marked)
+
+    def udev_trigger(self) -> None:
+        """``udevadm trigger --subsystem-match=net``: every existing netdev's event again."""
+        for address, device in self.state.devices.items():
+            if device.netdev is not None and (self.root / CLASS_NET / device.netdev.name).exists():
+                self._udev_event(address, device.netdev.name)
+
+    def nm_managed(self, ifname: str) -> bool:
+        """Whether NetworkManager would manage the netdev (no NM_UNMANAGED in its udev data)."""
+        return ifname not in self.state.nm_unmanaged
 
     def _set_flags(self, netdev_dir: Path, flags: int) -> None:
         self._write(netdev_dir / "flags", f"0x{flags:x}")

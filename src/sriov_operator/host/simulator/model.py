@@ -47,6 +47,7 @@ class SimDevice(_SimModel):
     sriov: SimSriov | None = None
     physfn: str | None = None
     vf_index: int | None = None
+    admin_mac: str | None = None  # a VF's MAC as its PF assigns it (``ip link set <pf> vf <n> mac``)
 
 
 class ConfigDriveFiles(_SimModel):
@@ -81,6 +82,8 @@ class KernelState(_SimModel):
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
     next_iommu_group: int = 1
+    nm_unmanaged: list[str] = []  # netdevs whose udev data has NM_UNMANAGED=1 (simulator/udev.py)
+    vf_macs_given: int = 0  # VF netdevs probed without an admin MAC (each gets a new MAC)
     available_modules: list[str] = []
     loadable_modules: list[str] = ["tun", "vhost_net"]  # shipped with the kernel, not loaded at boot
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
