@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
-from sriov_operator.host.actions import BindDriver, LinkUp, LoadModule, Reboot, SetNumVfs, SetRdmaMode, SetVfMtu
+from sriov_operator.host.actions import (
+    BindDriver,
+    LinkUp,
+    LoadModule,
+    Reboot,
+    SetNumVfs,
+    SetRdmaMode,
+    SetVfMtu,
+)
 from sriov_operator.host.apply import apply_plan, converge
 from sriov_operator.host.executors import ApplyError
 from sriov_operator.host.node import NodeHost

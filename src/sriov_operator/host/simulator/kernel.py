@@ -36,8 +36,8 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
-from sriov_operator.host.state import IB_CORE_NETNS_MODE
 from sriov_operator.host.simulator.udev import unmanaged_by_rules
+from sriov_operator.host.state import IB_CORE_NETNS_MODE
 
 STATE_FILE = ".simulator/kernel.json"
 DEVICES_DIR = "sys/devices/pci0000:00"
