@@ -346,10 +346,14 @@ async def test_a_pod_gets_its_sriov_resources_injected(
             "spec": {"containers": [{"name": "app", "image": "example.invalid/app"}]},
         }
 
+    # Until the webhook's NAD informer has seen both NADs, the denial names one of them: wait for the
+    # denial that names only ghost (then the pods below find net-a and net-b too).
     missing = await _eventually_denied(
-        lambda: core.create_namespaced_pod(namespace, pod("ghost", "net-a, ghost")), "denied the request"
+        lambda: core.create_namespaced_pod(namespace, pod("ghost", "net-a, net-b, ghost")),
+        f"NetworkAttachmentDefinition {namespace}/ghost not found",
     )
-    assert f"NetworkAttachmentDefinition {namespace}/ghost not found" in missing
+    assert f"{namespace}/net-a" not in missing
+    assert f"{namespace}/net-b" not in missing
     created = await core.create_namespaced_pod(namespace, pod("dpdk", "net-a, net-b@eth2"))
     assert created.spec.containers[0].resources.requests == {"openshift.io/dpdk1": "2"}
     assert created.spec.containers[0].resources.limits == {"openshift.io/dpdk1": "2"}
