@@ -40,3 +40,14 @@ async def eventually(
             extra = f"\n{details()}" if details is not None else ""
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or check}{extra}", pytrace=False)
         await asyncio.sleep(INTERVAL)
+
+
+def eventually_blocking(check: Callable[[], T | None], what: str, timeout: float = 120.0) -> T:
+    """`eventually` for tests that drive blocking tools (helm, kubectl as subprocesses), outside a loop;
+    each check runs a subprocess, hence the longer default."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
+        time.sleep(INTERVAL)
+    return value

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.controlplane.tools import DeployTools
 from tests.docs_examples import Example
 from tests.support import REPO_ROOT
+from tests.waiting import eventually_blocking
 
 OPERATOR = "sriov-network-operator"
 WAIT_SECONDS = 120.0
@@ -87,15 +87,6 @@ def shell_for(tools: DeployTools, plane: ControlPlane, cwd: Path) -> Shell:
     return Shell(cwd, env)
 
 
-def eventually(check: Any, what: str, timeout: float = WAIT_SECONDS) -> Any:
-    """Poll ``check()`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"not reached within {timeout:.0f}s: {what}"
-        time.sleep(0.2)
-    return value
-
-
 def pod_environment(shell: Shell, namespace: str, pod_name: str) -> dict[str, str]:
     """The operator container's environment as the installed Deployment gives it to its pod."""
     deployment = shell.get("deployment", OPERATOR, namespace)
@@ -151,7 +142,7 @@ class Processes:
             data = json.loads(found).get("data", {}) if found.strip() else {}
             return data if data.get("tls.crt") and data.get("tls.key") else None
 
-        data = eventually(secret, "the operator's webhook serving Secret")
+        data = eventually_blocking(secret, "the operator's webhook serving Secret")
         for name in ("tls.crt", "tls.key"):
             (tls / name).write_bytes(base64.b64decode(data[name]))
         argv = [

@@ -32,8 +32,9 @@ from sriov_operator.controlplane.tools import DeployTools
 from sriov_operator.sandbox.cluster import service_account_kubeconfig
 from tests.docs_examples import example
 from tests.integration.conftest import own_control_plane
-from tests.integration.install_support import OPERATOR, Processes, Shell, eventually, processes, shell_for
+from tests.integration.install_support import OPERATOR, Processes, Shell, processes, shell_for
 from tests.support import REPO_ROOT
+from tests.waiting import eventually_blocking
 
 pytestmark = pytest.mark.integration
 
@@ -136,9 +137,11 @@ def everything_of_the_operator_is_up(shell: Shell, running: Processes, *, owned:
         found = ours(shell)
         return found if wanted <= set(found) else None
 
-    found: list[str] = eventually(up, f"the operator to create {sorted(wanted)}")
-    eventually(lambda: shell.exists("sriovnetworknodestate", WORKER, NAMESPACE), "the worker's NodeState")
-    eventually(
+    found: list[str] = eventually_blocking(up, f"the operator to create {sorted(wanted)}")
+    eventually_blocking(
+        lambda: shell.exists("sriovnetworknodestate", WORKER, NAMESPACE), "the worker's NodeState"
+    )
+    eventually_blocking(
         lambda: any(name.startswith("pod/sriov-network-config-daemon-") for name in ours(shell)),
         "the DaemonSet controller's config-daemon pod on the worker",
     )
@@ -170,7 +173,7 @@ def helm_test_passes(shell: Shell, running: Processes) -> None:
         text=True,
     )
     try:
-        pod = eventually(lambda: shell.exists("pod", TEST_POD, NAMESPACE), "helm test's pod")
+        pod = eventually_blocking(lambda: shell.exists("pod", TEST_POD, NAMESPACE), "helm test's pod")
         assert pod
         command = shell.get("pod", TEST_POD, NAMESPACE)["spec"]["containers"][0]["command"]
         assert command[0] == "python"
@@ -200,7 +203,7 @@ def nothing_of_ours_remains(shell: Shell) -> None:
             and not shell.exists("sriovnetworknodestate", WORKER, NAMESPACE)
         )
 
-    eventually(gone, "the garbage collector to remove it all", 180)
+    eventually_blocking(gone, "the garbage collector to remove it all", 180)
 
 
 def the_users_objects_remain(shell: Shell) -> None:
@@ -297,9 +300,11 @@ def test_upgrading_from_the_previous_chart_loses_nothing_and_the_webhook_keeps_s
     with processes(shell, plane, NAMESPACE, tmp_path) as running:
         start(shell, plane, running)
         everything_of_the_operator_is_up(shell, running, owned=False)
-        eventually(lambda: _webhook_denies(shell), "the webhook to deny a bad policy")
+        eventually_blocking(lambda: _webhook_denies(shell), "the webhook to deny a bad policy")
         shell.run("kubectl apply --server-side -f objects.json")
-        eventually(lambda: shell.exists("network-attachment-definition", "dpdk1-net", "default"), "the NAD")
+        eventually_blocking(
+            lambda: shell.exists("network-attachment-definition", "dpdk1-net", "default"), "the NAD"
+        )
         state_before = shell.get("sriovnetworknodestate", WORKER, NAMESPACE)["metadata"]["uid"]
 
         shell.block(example("upgrade-helm"))
@@ -315,7 +320,7 @@ def test_upgrading_from_the_previous_chart_loses_nothing_and_the_webhook_keeps_s
         assert _webhook_denies(shell), "the webhook stopped serving across the upgrade"
         env = {e["name"]: e.get("value") for e in _operator_container(shell)["env"]}
         assert env["SRIOV_OPERATOR_UNINSTALL_WITH"] == OPERATOR
-        eventually(
+        eventually_blocking(
             lambda: _owned(shell.get("daemonset", "sriov-network-config-daemon", NAMESPACE)),
             "the upgraded operator to give its workloads their owner",
         )
