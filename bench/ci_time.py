@@ -87,6 +87,7 @@ def main() -> int:
         assert process.stdout is not None
         for line in process.stdout:
             out.write(line)
+            out.flush()  # the log can be followed while the run goes on
             if line.startswith("== "):
                 steps[line[3:].strip()] = round(time.monotonic() - started)
         status = process.wait()
