@@ -39,7 +39,8 @@ def main() -> None:
             load = [os.getloadavg()[0]]
             first = vm.run(["sriov-operator", *COMMAND])
             assert first.returncode == 0, str(first)
-            forked, plain = [], []
+            forked: list[float] = []
+            plain: list[float] = []
             for _ in range(args.rounds):
                 for argv, times in ((["sriov-operator", *COMMAND], forked), ([*PLAIN, *COMMAND], plain)):
                     result = vm.run(argv)
