@@ -52,6 +52,7 @@ from sriov_operator.webhook.certificates import (
     CertificateSettings,
     plan_certificates,
 )
+from sriov_operator.webhook.fleet import FleetIndex
 from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.parsed import ParsedObjects
 from sriov_operator.webhook.server import (
@@ -125,7 +126,9 @@ def cluster() -> ClusterSnapshot:
     ]
     for version, obj in enumerate([*nodes, *states, *policies], 1):
         obj["metadata"]["resourceVersion"] = str(version)
-    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=ParsedObjects())
+    parsed = ParsedObjects()
+    fleet = FleetIndex.of(nodes, states, parsed, NAMESPACE)  # as the informers feed it
+    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=parsed, fleet=fleet)
 
 
 class FixedSource:

@@ -158,12 +158,15 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
     )
 
 
-def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[Problem]:
-    """Identical per-node problems become one, naming its nodes."""
+def _gather_across_nodes(
+    problems_by_node: Mapping[str, list[Problem]], stands_for: Mapping[str, Sequence[str]] | None = None
+) -> list[Problem]:
+    """Identical per-node problems become one, naming its nodes (``stands_for``: see render_nodes)."""
     nodes_by_problem: dict[Problem, list[str]] = {}
     for node, problems in problems_by_node.items():
+        nodes = stands_for.get(node, (node,)) if stands_for is not None else (node,)
         for problem in dict.fromkeys(problems):
-            nodes_by_problem.setdefault(problem, []).append(node)
+            nodes_by_problem.setdefault(problem, []).extend(nodes)
     gathered = []
     for problem, nodes in nodes_by_problem.items():
         nodes.sort()
@@ -348,8 +351,15 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
 
 
 @cycle_collector_paused()
-def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
-    """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
+def render_nodes(
+    prep: Prepared, node_names: Iterable[str], stands_for: Mapping[str, Sequence[str]] | None = None
+) -> RenderResult:
+    """NodeState specs and device-plugin lists of the given managed nodes (others are skipped).
+
+    ``stands_for``: a node rendered here on behalf of others its caller knows to be alike in
+    every input the rules read (node name → the names it stands for, itself included); its
+    problems are reported on all of them.  The specs and lists are only the rendered nodes'.
+    """
     result = RenderResult()
     problems_by_node: dict[str, list[Problem]] = {}
     memo: Memo = {}
@@ -361,7 +371,7 @@ def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
         result.node_states[name] = rendered.spec
         result.device_plugin[name] = {"resourceList": rendered.resources}
         problems_by_node[name] = rendered.problems
-    result.problems = _gather_across_nodes(problems_by_node)
+    result.problems = _gather_across_nodes(problems_by_node, stands_for)
     return result
 
 
@@ -421,11 +431,18 @@ def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem
 
 @cycle_collector_paused()
 def render_cluster(
-    cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False
+    cluster: ClusterObjects,
+    *,
+    resource_prefix: str,
+    strict_nics: bool = False,
+    stands_for: Mapping[str, Sequence[str]] | None = None,
 ) -> RenderResult:
-    """Everything: every managed node, every network, every problem (valid objects are always rendered)."""
+    """Everything: every managed node, every network, every problem (valid objects are always rendered).
+
+    ``stands_for``: see `render_nodes` (the webhook hands over one node per class of alike nodes).
+    """
     prep = prepare(cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
-    result = render_nodes(prep, prep.managed_nodes)
+    result = render_nodes(prep, prep.managed_nodes, stands_for)
     result.network_attachment_definitions, network_problems = _render_networks(prep)
     index = policy_index(prep)
     unused = [

@@ -10,12 +10,13 @@ pod naming many networks (or hostile names) costs the API server nothing.  Witho
 Multus's NAD CRD at start there is no NAD informer (every named network is "not
 found"); a restart after installing the CRD adds it.  What the engine read of each cached
 object is kept across reviews (`ParsedObjects`), dropped when the informer reports
-the object changed or deleted.
+the object changed or deleted; the Nodes and NodeStates are kept in classes of alike
+ones as well (`FleetIndex`), so a policy review renders one node per class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sriov_operator.api.constants import NAD_RESOURCE_NAME_ANNOTATION, SUPPORTED_NIC_CONFIGMAP
@@ -35,6 +36,7 @@ from sriov_operator.runtime.informer import EventKind, Handler, Informer
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
 from sriov_operator.webhook.admission import ClusterSnapshot
+from sriov_operator.webhook.fleet import FleetIndex
 from sriov_operator.webhook.injector import NadKey
 from sriov_operator.webhook.parsed import ParsedObjects
 
@@ -78,6 +80,9 @@ class InformerSource:
         self.parsed = ParsedObjects()
         for informer in self.informers:
             informer.add_handler(self._forgetter(informer.resource.kind))
+        self.fleet = FleetIndex(self.parsed, namespace)
+        self.nodes.add_handler(self._feeder(self.fleet.set_node, self.fleet.drop_node))
+        self.node_states.add_handler(self._feeder(self.fleet.set_state, self.fleet.drop_state))
 
     def _forgetter(self, kind: str) -> Handler:
         def forget(event: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -85,6 +90,16 @@ class InformerSource:
                 self.parsed.forget(kind, old)
 
         return forget
+
+    @staticmethod
+    def _feeder(put: Callable[[dict[str, Any]], None], drop: Callable[[str], None]) -> Handler:
+        def feed(event: EventKind, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+            if new is not None:
+                put(new)
+            elif event == "deleted" and old is not None:
+                drop(str((old.get("metadata") or {}).get("name") or ""))
+
+        return feed
 
     @property
     def informers(self) -> list[Informer]:
@@ -113,6 +128,7 @@ class InformerSource:
             ],
             supported_nics=self.supported_nics.get(SUPPORTED_NIC_CONFIGMAP, self.namespace),
             parsed=self.parsed,
+            fleet=self.fleet,
         )
 
     async def network_attachment_definitions(
