@@ -197,13 +197,15 @@ def workloads() -> dict[str, tuple[str, bytes]]:
 
 
 # ---------------------------------------------------------------- server process
-async def serve(directory: Path, port_file: Path, node_count: int) -> None:
+async def serve(directory: Path, port_file: Path, node_count: int, trim: bool = True) -> None:
     tls = ReloadingTlsContext(directory / "tls.crt", directory / "tls.key")
     source = FixedSource(node_count)
     server = WebhookServer(
         ServerSettings("127.0.0.1", 0), Admission(AdmissionSettings(NAMESPACE), source), tls
     )
     await server.start()
+    if not trim:  # for the before/after of BurstMemory
+        server.connections.memory.high = 1 << 30
     port_file.write_text(str(server.port))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -219,9 +221,9 @@ def _cpu_seconds(pid: int) -> float:
 
 async def run_load(
     url: str, body: bytes, context: ssl.SSLContext, concurrency: int, requests: int
-) -> tuple[list[float], float, dict[int, int]]:
+) -> tuple[list[float], float, dict[str, int]]:
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
     remaining = requests
     connector = aiohttp.TCPConnector(limit=concurrency, ssl=context)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -231,9 +233,15 @@ async def run_load(
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
-                    await r.read()
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                try:
+                    async with session.post(
+                        url, data=body, headers={"Content-Type": "application/json"}
+                    ) as r:
+                        await r.read()
+                        status = str(r.status)
+                except aiohttp.ClientError as error:  # e.g. closed in its TLS handshake
+                    status = type(error).__name__
+                statuses[status] = statuses.get(status, 0) + 1
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
@@ -262,7 +270,7 @@ async def burst(port: int, pid: int, context: ssl.SSLContext, clients: int, roun
     """``rounds`` bursts of ``clients`` one-request connections opened at once; memory around them."""
     path, body = workloads()["pod"]
     url = f"https://127.0.0.1:{port}{path}"
-    statuses: dict[str, int] = {}
+    outcomes: dict[str, list[float]] = {}  # answer status or client error -> latencies
     latencies: list[float] = []
     before = _memory_kib(pid)["VmRSS"]
     after_rounds = []
@@ -280,16 +288,24 @@ async def burst(port: int, pid: int, context: ssl.SSLContext, clients: int, roun
                         await r.read()
                         key = str(r.status)
                 except (aiohttp.ClientError, TimeoutError) as error:
-                    key = type(error).__name__
+                    cause = error.__cause__ or error.__context__
+                    key = type(error).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
                 latencies.append(time.perf_counter() - started)
-                statuses[key] = statuses.get(key, 0) + 1
+                outcomes.setdefault(key, []).append(latencies[-1])
 
             await asyncio.gather(*(one() for _ in range(clients)))
         after_rounds.append(await _settled_rss(pid))
     return {
         "clients": clients,
         "rounds": rounds,
-        "statuses": statuses,
+        "outcomes": {
+            key: {
+                "count": len(times),
+                "p50_ms": statistics.median(times) * 1000,
+                "max_ms": max(times) * 1000,
+            }
+            for key, times in sorted(outcomes.items())
+        },
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "rss_before_mib": before / 1024,
@@ -311,8 +327,10 @@ async def measure(
         if name not in endpoints:
             continue
         url = f"https://127.0.0.1:{port}{path}"
-        for concurrency in CONCURRENCIES:
+        for concurrency in CONCURRENCIES if nodes == NODES else CONCURRENCIES[:2]:
             count = max(concurrency * 4, requests if concurrency > 1 else requests // 10)
+            if nodes != NODES:
+                count //= 10  # a review selecting 5,000 nodes: fewer of them say as much
             await run_load(url, body, context, concurrency, max(concurrency, count // 10))  # warm up
             cpu_before = _cpu_seconds(pid)
             latencies, elapsed, statuses = await run_load(url, body, context, concurrency, count)
@@ -361,11 +379,10 @@ def write_results(text: str) -> None:
     RESULTS.write_text(current)
 
 
-def _start_server(directory: Path, nodes: int) -> tuple[subprocess.Popen[bytes], int]:
+def _start_server(directory: Path, nodes: int, trim: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     port_file = directory / f"port-{nodes}"
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(directory), str(port_file), "--nodes", str(nodes)]
-    )
+    command = [sys.executable, __file__, "--serve", str(directory), str(port_file), "--nodes", str(nodes)]
+    server = subprocess.Popen(command + ([] if trim else ["--no-trim"]))
     while not port_file.exists() or not port_file.read_text():
         assert server.poll() is None, "the server process died"
         time.sleep(0.05)
@@ -384,13 +401,20 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=0, metavar="CLIENTS", help="measure memory instead")
     parser.add_argument("--rounds", type=int, default=3, help="bursts in a row (with --burst)")
     parser.add_argument("--nodes", type=int, default=NODES, help=argparse.SUPPRESS)
+    parser.add_argument("--no-trim", action="store_true", help="(with --burst) no malloc_trim after bursts")
+    parser.add_argument(
+        "--fleets",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[NODES, LARGE_FLEET],
+        help=f"fleets measured (default {NODES},{LARGE_FLEET}; {LARGE_FLEET}: the policy review only)",
+    )
     parser.add_argument(
         "--serve", nargs=2, type=Path, metavar=("CERT_DIR", "PORT_FILE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.serve:
         os.sched_setaffinity(0, {0})
-        asyncio.run(serve(args.serve[0], args.serve[1], args.nodes))
+        asyncio.run(serve(args.serve[0], args.serve[1], args.nodes, not args.no_trim))
         return
     os.sched_setaffinity(0, {1} if os.cpu_count() and os.cpu_count() > 1 else {0})  # type: ignore[operator]
     now = datetime.datetime.now(datetime.UTC)
@@ -403,9 +427,9 @@ def main() -> None:
         (directory / "tls.crt").write_bytes(plan.serving_data[TLS_CERT])
         (directory / "tls.key").write_bytes(plan.serving_data[TLS_KEY])
         for nodes, endpoints in ((NODES, workloads()), (LARGE_FLEET, ["policy"])):
-            if args.burst and nodes != NODES:
-                break
-            server, port = _start_server(directory, nodes)
+            if nodes not in args.fleets or (args.burst and nodes != NODES):
+                continue
+            server, port = _start_server(directory, nodes, not args.no_trim)
             try:
                 if args.burst:
                     result = asyncio.run(burst(port, server.pid, context, args.burst, args.rounds))
