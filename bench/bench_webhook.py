@@ -44,7 +44,7 @@ from typing import Any
 
 import aiohttp
 
-from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot
+from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot, validate_object
 from sriov_operator.webhook.certificates import (
     CA_BUNDLE,
     TLS_CERT,
@@ -117,17 +117,29 @@ def policy(name: str, pf_range: str, priority: int) -> dict[str, Any]:
     }
 
 
-def cluster(node_count: int = NODES) -> ClusterSnapshot:
+def cluster(node_count: int = NODES, *, distinct: bool = False, by_class: bool = True) -> ClusterSnapshot:
     """The objects as the webhook's informers hold them (each with its resourceVersion); every node
-    has its own hostname label, as real ones do."""
+    has its own hostname label, as real ones do. ``distinct``: each node's PFs on a PCI bus of its
+    own (no two nodes alike); ``by_class``: with the `FleetIndex` (else node by node)."""
     names = [f"w{i:04d}" for i in range(node_count)]
     nodes = [{"metadata": {"name": n, "labels": {**WORKER, "kubernetes.io/hostname": n}}} for n in names]
     states = [
         {
             "metadata": {"name": n, "namespace": NAMESPACE},
-            "status": {"interfaces": [_pf("ens1f0", "0000:3b:00.0"), _pf("ens1f1", "0000:3b:00.1")]},
+            "status": {
+                "interfaces": [
+                    _pf(
+                        "ens1f0",
+                        f"{i // 256 if distinct else 0:04x}:{i % 256 if distinct else 0x3B:02x}:00.0",
+                    ),
+                    _pf(
+                        "ens1f1",
+                        f"{i // 256 if distinct else 0:04x}:{i % 256 if distinct else 0x3B:02x}:00.1",
+                    ),
+                ]
+            },
         }
-        for n in names
+        for i, n in enumerate(names)
     ]
     policies = [
         policy(f"p{i}", f"ens1f{i % 2}#{(i // 2) * 4}-{(i // 2) * 4 + 3}", i) for i in range(POLICIES)
@@ -135,7 +147,7 @@ def cluster(node_count: int = NODES) -> ClusterSnapshot:
     for version, obj in enumerate([*nodes, *states, *policies], 1):
         obj["metadata"]["resourceVersion"] = str(version)
     parsed = ParsedObjects()
-    if FleetIndex is None:
+    if FleetIndex is None or not by_class:
         return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=parsed)
     fleet = FleetIndex.of(nodes, states, parsed, NAMESPACE)  # as the informers feed it
     return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=parsed, fleet=fleet)
@@ -379,6 +391,30 @@ def write_results(text: str) -> None:
     RESULTS.write_text(current)
 
 
+def decisions(repeat: int) -> list[dict[str, Any]]:
+    """CPU of one policy review's decision in this process (no HTTP, no TLS), node by node and by
+    class, on fleets of alike nodes and of nodes that are all different."""
+    _, body = workloads()["policy"]
+    request = json.loads(body)["request"]["object"]
+    settings = AdmissionSettings(NAMESPACE)
+    rows = []
+    for nodes in (NODES, 1_000, LARGE_FLEET):
+        for distinct in (False, True):
+            row: dict[str, Any] = {"nodes": nodes, "fleet": "all different" if distinct else "alike"}
+            for by_class in (False, True):
+                snapshot = cluster(nodes, distinct=distinct, by_class=by_class)
+                validate_object(request, None, snapshot, settings)  # what is kept across reviews
+                started = time.process_time()
+                for _ in range(repeat):
+                    validate_object(request, None, snapshot, settings)
+                row["by class" if by_class else "node by node"] = (
+                    (time.process_time() - started) / repeat * 1000
+                )
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
 def _start_server(directory: Path, nodes: int, trim: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     port_file = directory / f"port-{nodes}"
     command = [sys.executable, __file__, "--serve", str(directory), str(port_file), "--nodes", str(nodes)]
@@ -403,6 +439,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=NODES, help=argparse.SUPPRESS)
     parser.add_argument("--no-trim", action="store_true", help="(with --burst) no malloc_trim after bursts")
     parser.add_argument(
+        "--decisions", type=int, default=0, metavar="REPEAT", help="policy decisions in process instead"
+    )
+    parser.add_argument(
         "--fleets",
         type=lambda text: [int(n) for n in text.split(",")],
         default=[NODES, LARGE_FLEET],
@@ -417,6 +456,10 @@ def main() -> None:
         asyncio.run(serve(args.serve[0], args.serve[1], args.nodes, not args.no_trim))
         return
     os.sched_setaffinity(0, {1} if os.cpu_count() and os.cpu_count() > 1 else {0})  # type: ignore[operator]
+    if args.decisions:
+        for row in decisions(args.decisions):
+            print(json.dumps(row))
+        return
     now = datetime.datetime.now(datetime.UTC)
     plan = plan_certificates(None, None, CertificateSettings(("localhost",), ("127.0.0.1",)), now)
     assert plan.ca_data is not None and plan.serving_data is not None
