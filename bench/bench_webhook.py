@@ -342,7 +342,7 @@ async def measure(
         for concurrency in CONCURRENCIES if nodes == NODES else CONCURRENCIES[:2]:
             count = max(concurrency * 4, requests if concurrency > 1 else requests // 10)
             if nodes != NODES:
-                count //= 10  # a review selecting 5,000 nodes: fewer of them say as much
+                count //= 4  # a review selecting 5,000 nodes: fewer of them say as much
             await run_load(url, body, context, concurrency, max(concurrency, count // 10))  # warm up
             cpu_before = _cpu_seconds(pid)
             latencies, elapsed, statuses = await run_load(url, body, context, concurrency, count)
