@@ -148,8 +148,16 @@ def _some(names: Sequence[str]) -> str:
 @dataclass(frozen=True)
 class _NodeCheck:
     ok: bool
-    line: str  # "worker-0: ..."
+    detail: str  # what was found on the node
     evidence: tuple[str, ...] = ()
+
+
+def _grouped(nodes: Sequence[str], results: Mapping[str, _NodeCheck]) -> str:
+    """``worker-0, worker-1: <what>; worker-2: <other>``: nodes with the same finding share a line."""
+    by_detail: dict[str, list[str]] = {}
+    for node in nodes:
+        by_detail.setdefault(results[node].detail, []).append(node)
+    return "; ".join(f"{_some(names)}: {detail}" for detail, names in by_detail.items())
 
 
 def _funnel(
@@ -160,18 +168,12 @@ def _funnel(
     passing = [n for n in nodes if results[n].ok]
     failing = [n for n in nodes if not results[n].ok]
     holds = bool(passing) and (not need_all or not failing)
-    lines = [results[n].line for n in nodes]
+    lines = [f"{n}: {results[n].detail}" for n in nodes]
     evidence = [*lines, *(e for n in failing for e in results[n].evidence)]
     if holds:
-        summary = "; ".join(results[n].line for n in passing[:NODES_SHOWN])
-        if len(passing) > NODES_SHOWN:
-            summary += f"; and {len(passing) - NODES_SHOWN} more node(s)"
-        if failing:
-            summary += f" (not on {_some(failing)})"
+        summary = _grouped(passing, results) + (f" (not on {_some(failing)})" if failing else "")
     else:
-        summary = "; ".join(results[n].line for n in failing[:NODES_SHOWN])
-        if len(failing) > NODES_SHOWN:
-            summary += f"; and {len(failing) - NODES_SHOWN} more node(s)"
+        summary = _grouped(failing, results)
     return Link(step, holds, summary, tuple(evidence)), passing
 
 
@@ -224,13 +226,15 @@ def _policies_step(view: ClusterObjects, resource: str) -> tuple[Link, list[Obje
     for policy in mine:
         evidence += condition_lines(policy, ref(policy, "SriovNetworkNodePolicy"))
         evidence += view.events.about(policy, "SriovNetworkNodePolicy")
-    names = ", ".join(name_of(p) for p in mine)
-    status = "; ".join(
-        f"{name_of(p)} {condition_line(found).removeprefix('condition ')}"
+    summary = "; ".join(
+        f"SriovNetworkNodePolicy {name_of(p)}"
+        + (
+            f" ({condition_line(found).removeprefix('condition ')})"
+            if (found := condition(p, "Ready"))
+            else ""
+        )
         for p in mine
-        if (found := condition(p, "Ready")) is not None
     )
-    summary = f"SriovNetworkNodePolicy {names} provides {resource}" + (f" ({status})" if status else "")
     return Link("policy", True, summary, tuple(evidence)), mine
 
 
@@ -297,7 +301,7 @@ def _nodestate_step(
         state = view.states.get(node)
         if state is None:
             return _NodeCheck(
-                False, f"{node}: no {_state_ref(view, node)} (the operator writes one per selected node)"
+                False, f"no {_state_ref(view, node)} (the operator writes one per selected node)"
             )
         groups = _groups(state, resource)
         if not groups:
@@ -307,7 +311,7 @@ def _nodestate_step(
             )
             return _NodeCheck(
                 False,
-                f"{node}: its NodeState spec configures no device for {resource}: the nicSelector matches "
+                f"its NodeState spec configures no device for {resource}: the nicSelector matches "
                 "none of its interfaces",
                 (f"{selectors}", f"{_state_ref(view, node)} status.interfaces: {_discovered(state)}"),
             )
@@ -316,7 +320,7 @@ def _nodestate_step(
             f"{g.get('deviceType') or 'netdevice'} vfRange {g.get('vfRange')}"
             for i, g in groups
         )
-        return _NodeCheck(True, f"{node}: {devices}")
+        return _NodeCheck(True, f"{devices}")
 
     link, passing = _funnel("nodestate", nodes, check, need_all)
     if not link.holds:
@@ -337,20 +341,15 @@ def _sync_step(view: ClusterObjects, nodes: Sequence[str], need_all: bool) -> tu
         sync = status.get("syncStatus") or "none yet"
         if sync != "Succeeded":
             error = f": {status['lastSyncError']}" if status.get("lastSyncError") else ""
-            return _NodeCheck(False, f"{node}: syncStatus {sync}{error}", evidence)
+            return _NodeCheck(False, f"syncStatus {sync}{error}", evidence)
         generation, applied = generation_of(state), annotations_of(state).get(APPLIED_GENERATION_ANNOTATION)
         if str(generation) != str(applied):
             return _NodeCheck(
                 False,
-                f"{node}: spec generation {generation} not applied yet "
-                f"(the daemon last applied {applied or 'none'})",
+                f"spec generation {generation} not applied yet (the daemon last applied {applied or 'none'})",
                 evidence,
             )
-        ready = condition(state, "Ready")
-        note = f", {condition_line(ready).removeprefix('condition ')}" if ready is not None else ""
-        return _NodeCheck(
-            True, f"{node}: syncStatus Succeeded, generation {generation} applied{note}", evidence
-        )
+        return _NodeCheck(True, f"syncStatus Succeeded, generation {generation} applied", evidence)
 
     return _funnel("sync", nodes, check, need_all)
 
@@ -374,19 +373,19 @@ def _handoff_step(
         config = read_device_plugin_config(configmap)
         if configmap is None or config is None:
             return _NodeCheck(
-                False, f"{node}: no device-plugin ConfigMap with config.json yet (the operator writes it)"
+                False, "no device-plugin ConfigMap with config.json yet (the operator writes it)"
             )
         if not any(r.get("resourceName") == resource for r in _resource_list(configmap)):
-            return _NodeCheck(False, f"{node}: {who} config.json does not list {resource} yet")
+            return _NodeCheck(False, f"{who} config.json does not list {resource} yet")
         if config.handed_over != config.digest:
             state = view.states.get(node)
             return _NodeCheck(
                 False,
-                f"{node}: {who} not handed over to the device plugin yet (the daemon does it once the host "
+                f"{who} not handed over to the device plugin yet (the daemon does it once the host "
                 f"matches spec generation {config.for_generation})",
                 tuple(condition_lines(state, _state_ref(view, node))),
             )
-        return _NodeCheck(True, f"{node}: handed over ({who})")
+        return _NodeCheck(True, "device-plugin config handed over", (who,))
 
     return _funnel("handoff", nodes, check, need_all)
 
@@ -399,7 +398,7 @@ def _allocatable_step(
         value = str((status.get("allocatable") or {}).get(full_name) or "0")
         count = int(value) if value.isdigit() else 0
         if count > 0:
-            return _NodeCheck(True, f"{node}: allocatable {full_name}: {count}")
+            return _NodeCheck(True, f"allocatable {full_name}: {count}")
         state = view.states.get(node)
         evidence = (
             f"Node {node}: capacity {full_name}: {(status.get('capacity') or {}).get(full_name) or 0}",
@@ -408,7 +407,7 @@ def _allocatable_step(
             *view.events.about(view.nodes.get(node), "Node", warnings_only=True),
         )
         return _NodeCheck(
-            False, f"{node}: allocatable {full_name}: {value}: the device plugin advertises none", evidence
+            False, f"allocatable {full_name}: {value}: the device plugin advertises none", evidence
         )
 
     return _funnel("allocatable", nodes, check, need_all)
@@ -505,7 +504,7 @@ def _nad_link(nad: Object | None, namespace: str, name: str) -> Link:
     return Link(
         "nad",
         True,
-        f"NetworkAttachmentDefinition {namespace}/{name}: {NAD_RESOURCE_NAME_ANNOTATION} {resource}",
+        f"NetworkAttachmentDefinition {namespace}/{name}: resource {resource}",
     )
 
 
