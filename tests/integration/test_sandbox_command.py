@@ -175,7 +175,7 @@ def test_quickstart_commands_use_real_flags_and_scripts_sandbox_defaults_to_the_
     commands = example("quickstart-start").commands()
     assert [shlex.split(c, comments=True)[0] for c in commands] == ["scripts/sandbox", "sriov-operator"]
     assert os.access(REPO_ROOT / "scripts/sandbox", os.X_OK)
-    assert "set -- --workers 2 --apply-examples" in (REPO_ROOT / "scripts/sandbox").read_text()
+    assert "defaults=(--workers 2 --apply-examples)" in (REPO_ROOT / "scripts/sandbox").read_text()
     words = shlex.split(commands[1], comments=True)
     args = build_parser().parse_args(words[1:])
     assert (args.command, args.workers, args.until_synced) == ("sandbox", 10, True)
