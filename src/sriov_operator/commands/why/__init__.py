@@ -28,7 +28,8 @@ from sriov_operator.commands.why.chain import (
 from sriov_operator.errors import EXIT_FAILURE, EXIT_OK, BadInputError
 
 SUBJECTS = ("pod", "network", "policy", "node")
-EVIDENCE_SHOWN = 12  # under the broken link; -o json has all of it
+EVIDENCE_SHOWN = 8  # lines under the broken link; -o json has all of it
+EVIDENCE_WIDTH = 200  # characters of each
 
 
 def register(subparsers: Any) -> None:
@@ -79,11 +80,15 @@ def answer(view: ClusterObjects, kind: str, name: str, namespace: str | None) ->
     return why_node(view, name)
 
 
+def _cut(line: str) -> str:
+    return line if len(line) <= EVIDENCE_WIDTH else line[: EVIDENCE_WIDTH - 1] + "…"
+
+
 def _link_lines(link: Link) -> list[str]:
     mark = "ok    " if link.holds else "BROKEN"
     lines = [f"  {mark} {link.step:<11} {link.summary}"]
     if not link.holds:
-        lines += [f"           {line}" for line in link.evidence[:EVIDENCE_SHOWN]]
+        lines += [f"           {_cut(line)}" for line in link.evidence[:EVIDENCE_SHOWN]]
         if len(link.evidence) > EVIDENCE_SHOWN:
             lines.append(f"           ... {len(link.evidence) - EVIDENCE_SHOWN} more (-o json shows all)")
     return lines

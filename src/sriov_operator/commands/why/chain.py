@@ -267,7 +267,11 @@ def _nodes_step(
     evidence += [
         f"{ref(p, 'SriovNetworkNodePolicy')}: nodeSelector {shown(_node_selector(p))}" for p in policies
     ]
-    evidence += [f"Node {n}: labels {shown(labels_of(view.nodes.get(n)))}" for n in among[:NODES_SHOWN]]
+    keys = sorted({*daemon, *(key for p in policies for key in _node_selector(p))})
+    evidence += [
+        f"Node {n}: labels {shown({key: labels_of(view.nodes.get(n)).get(key) for key in keys})}"
+        for n in among[:NODES_SHOWN]
+    ]
     what = "no Node" if not among else f"none of {len(among)} node(s) ({_some(list(among))})"
     return Link("nodes", False, f"the nodeSelector matches {what}", tuple(evidence)), []
 
@@ -341,7 +345,9 @@ def _sync_step(view: ClusterObjects, nodes: Sequence[str], need_all: bool) -> tu
         sync = status.get("syncStatus") or "none yet"
         if sync != "Succeeded":
             error = f": {status['lastSyncError']}" if status.get("lastSyncError") else ""
-            return _NodeCheck(False, f"syncStatus {sync}{error}", evidence)
+            ready = condition(state, "Ready")
+            why = f" (Ready={ready.get('status')} {ready.get('reason')})" if ready is not None else ""
+            return _NodeCheck(False, f"syncStatus {sync}{error}{why}", evidence)
         generation, applied = generation_of(state), annotations_of(state).get(APPLIED_GENERATION_ANNOTATION)
         if str(generation) != str(applied):
             return _NodeCheck(
