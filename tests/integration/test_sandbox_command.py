@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from sriov_operator.cli import build_parser
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
 from sriov_operator.sandbox.hosts import DPDK_PORT, OFFLOAD_PORT
-from tests.doc_runner import output_matches
+from tests.doc_runner import output_matches, run_console
 from tests.docs_examples import REPO_ROOT, example
 
 SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
@@ -137,6 +138,13 @@ def generalized(shown: str) -> str:
     return text
 
 
+def scripts_own_lines(shown: str) -> tuple[list[str], str]:
+    """The lines scripts/sandbox prints before the sandbox command starts, and the rest."""
+    lines = shown.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("["))
+    return [line.rstrip("\n") for line in lines[:first]], "".join(lines[first:])
+
+
 def final_rows(out: str) -> dict[str, str]:
     """Each worker's last printed table row."""
     return {m[1]: m[0] for m in re.finditer(r"^(worker-\d+) +\S.*$", out, re.MULTILINE)}
@@ -187,6 +195,10 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
     """What scripts/sandbox prints (the README), what kubectl shows (the quickstart), and a clean stop."""
     [(command, shown)] = example("sandbox-session").transcript()
     assert command == "scripts/sandbox"
+    script_lines, shown = scripts_own_lines(shown)
+    scripts = (REPO_ROOT / "scripts/bootstrap.sh").read_text() + (REPO_ROOT / "scripts/sandbox").read_text()
+    for line in script_lines:  # what the scripts echo before the sandbox starts, $VENV shown as /…/.venv
+        assert line.replace("/…/.venv", "$VENV") in scripts, line
     kubeconfig = tmp_path / "kubeconfig"
     with running_sandbox("--workers", "2", "--apply-examples", "--kubeconfig", str(kubeconfig)) as (
         process,
@@ -194,6 +206,15 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
     ):
         printed = "".join(lines)
         assert output_matches(generalized(shown), printed), f"printed:\n{printed}\ndocumented:\n{shown}"
+        metrics = re.search(
+            r"^metrics \(and /healthz, /readyz\): operator (http://127\.0\.0\.1:\d+/metrics)", printed, re.M
+        )
+        assert metrics, printed
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+        with direct.open(metrics.group(1), timeout=30) as answer:
+            assert b"sriov_operator_api_writes_total" in answer.read()
+        why_env = {"KUBECONFIG": str(kubeconfig)}
+        run_console(example("quickstart-why"), tmp_path, env=why_env)
         [export, *kubectl_commands] = example("quickstart-kubectl").commands()
         assert export == "export KUBECONFIG=~/.cache/sriov-operator/sandbox/kubeconfig"
         outputs = {}
@@ -218,6 +239,7 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
             assert json.loads(state)["metadata"]["annotations"][METADATA_SOURCE] == source
         node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
         assert node["spec"]["providerID"].startswith("openstack:///")
+        run_console(example("quickstart-why-broken"), tmp_path, env=why_env)  # last: it adds a network
         children = descendants(process.pid)
         assert len(children) >= 6, children  # etcd, kube-apiserver, operator, webhook, two daemons
         process.send_signal(signal.SIGTERM)

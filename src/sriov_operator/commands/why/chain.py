@@ -168,7 +168,7 @@ def _funnel(
     passing = [n for n in nodes if results[n].ok]
     failing = [n for n in nodes if not results[n].ok]
     holds = bool(passing) and (not need_all or not failing)
-    lines = [f"{n}: {results[n].detail}" for n in nodes]
+    lines = [f"{n}: {results[n].detail}" for n in nodes] if len(nodes) > NODES_SHOWN else []
     evidence = [*lines, *(e for n in failing for e in results[n].evidence)]
     if holds:
         summary = _grouped(passing, results) + (f" (not on {_some(failing)})" if failing else "")
