@@ -14,11 +14,8 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sriov_operator.cli import build_parser
@@ -27,11 +24,9 @@ from sriov_operator.host.root import HostRoot
 from sriov_operator.sandbox.hosts import DPDK_PORT, OFFLOAD_PORT
 from tests.doc_runner import output_matches, run_console
 from tests.docs_examples import REPO_ROOT, example
+from tests.integration.sandbox_support import ENV, SANDBOX, START_SECONDS, running_sandbox
 
-SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 KUBECTL = "/usr/bin/kubectl"
-START_SECONDS = 300  # a loaded 2-core machine; the sandbox itself gives up after --timeout
-ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 NAMESPACE = "sriov-network-operator"
 METADATA_SOURCE = "sriovnetwork.openshift.io/metadata-source"  # where the daemon read the VM's ports
 
@@ -88,29 +83,6 @@ def sandbox_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*SANDBOX, *args], capture_output=True, text=True, timeout=START_SECONDS, check=False, env=ENV
     )
-
-
-@contextmanager
-def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """The sandbox started with ``args``, once it printed "press Ctrl-C" (its output so far)."""
-    process = subprocess.Popen(
-        [*SANDBOX, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "press Ctrl-C" in line or not line:
-                break
-        assert "press Ctrl-C" in lines[-1], "".join(lines)
-        yield process, lines
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def generalized(shown: str) -> str:
