@@ -153,10 +153,18 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
 
 def test_quickstart_commands_use_real_flags_and_scripts_sandbox_defaults_to_the_readme_session() -> None:
     commands = example("quickstart-start").commands()
-    assert [shlex.split(c, comments=True)[0] for c in commands] == ["scripts/sandbox", "sriov-operator"]
+    assert [shlex.split(c, comments=True)[0] for c in commands] == [
+        "scripts/sandbox",
+        "source",
+        "sriov-operator",
+    ]
+    assert shlex.split(commands[1], comments=True) == [
+        "source",
+        ".venv/bin/activate",
+    ]  # what bootstrap.sh makes
     assert os.access(REPO_ROOT / "scripts/sandbox", os.X_OK)
     assert "defaults=(--workers 2 --apply-examples)" in (REPO_ROOT / "scripts/sandbox").read_text()
-    words = shlex.split(commands[1], comments=True)
+    words = shlex.split(commands[2], comments=True)
     args = build_parser().parse_args(words[1:])
     assert (args.command, args.workers, args.until_synced) == ("sandbox", 10, True)
 
