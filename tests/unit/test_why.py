@@ -155,3 +155,12 @@ def test_json_output_names_the_broken_step_and_keeps_every_evidence_line() -> No
     [network] = output["networks"]
     assert network["network"] == "apps/whynet"
     assert network["links"][-1]["step"] == "handoff" and network["links"][-1]["holds"] is False
+
+
+def test_a_pod_without_the_request_cites_whether_the_injector_is_on() -> None:
+    chain = broken(healthy(), "resource")
+    view = view_of(chain)
+    off = {"metadata": {"name": "default", "namespace": OPERATOR_NS}, "spec": {"enableInjector": False}}
+    result = why_pod(ClusterObjects(**{**view.__dict__, "operator_config": off}), APP_NS, "whypod")
+    assert result.broken is not None
+    assert result.broken.evidence == (f"SriovOperatorConfig {OPERATOR_NS}/default: enableInjector false",)

@@ -546,7 +546,7 @@ def _branch_from_nad(
         return []
     full_name = annotations_of(nad).get(NAD_RESOURCE_NAME_ANNOTATION) or ""
     resource = _resource_of_network(network)
-    if not walk.add(_resource_link(full_name, resource, pod)):
+    if not walk.add(_resource_link(view, full_name, resource, pod)):
         return []
     return _resource_to_nodes(view, walk, resource, full_name, sorted(view.nodes), need_all=False)
 
@@ -559,7 +559,7 @@ def _requests(pod: Object) -> dict[str, str]:
     return requests
 
 
-def _resource_link(full_name: str, resource: str, pod: Object | None) -> Link:
+def _resource_link(view: ClusterObjects, full_name: str, resource: str, pod: Object | None) -> Link:
     if not full_name.endswith(f"/{resource}"):
         return Link(
             "resource",
@@ -576,8 +576,17 @@ def _resource_link(full_name: str, resource: str, pod: Object | None) -> Link:
             f"the pod does not request {full_name}: the injector adds it when the pod is created "
             "(enableInjector in SriovOperatorConfig default, and the NAD existing then); recreate the pod "
             "or request it",
+            (_injector_line(view),),
         )
     return Link("resource", True, f"the pod requests {full_name}: {requested}")
+
+
+def _injector_line(view: ClusterObjects) -> str:
+    where = f"SriovOperatorConfig {view.operator_namespace}/default"
+    if view.operator_config is None:
+        return f"{where}: not found (the injector is off without it)"
+    enabled = bool((view.operator_config.get("spec") or {}).get("enableInjector"))
+    return f"{where}: enableInjector {shown(enabled)}"
 
 
 # ------------------------------------------------------------------ subjects
@@ -666,7 +675,7 @@ def why_network(view: ClusterObjects, name: str, namespace: str | None) -> Answe
         if walk.add(link) and nad is not None:
             full_name = annotations_of(nad).get(NAD_RESOURCE_NAME_ANNOTATION) or ""
             resource = _resource_of_network(network)
-            if walk.add(_resource_link(full_name, resource, None)):
+            if walk.add(_resource_link(view, full_name, resource, None)):
                 _resource_to_nodes(view, walk, resource, full_name, sorted(view.nodes), need_all=False)
     return Answer(subject, branches=(Branch(name, tuple(walk.links)),))
 
