@@ -314,3 +314,24 @@ def test_control_plane_only_is_a_bare_cluster_with_controllers_until_ctrl_c(tmp_
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         assert alive(children) == set(), "processes outlived the sandbox"
+
+
+def test_on_bare_metal_the_examples_configure_vfs_on_both_nic_vendors(tmp_path: Path) -> None:
+    """``--platform baremetal --apply-examples``: the seed's OpenStack policies would select nothing; the
+    bare-metal example gives every worker four VFs of resource ``sriovnic`` and the pod gets one."""
+    kept = ["--workdir", str(tmp_path / "sandbox")]
+    result = sandbox_to_exit(
+        "--platform", "baremetal", "--apply-examples", "--until-synced", "--timeout", "240",
+        "--kubeconfig", str(tmp_path / "kc"), *kept,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "applying examples/baremetal-policies.yaml instead" in out
+    rows = final_rows(out)
+    assert re.fullmatch(
+        r"worker-0 +Succeeded +2 \(1 configured\) +ens1f0=4xiavf +sriovnic=4", rows["worker-0"]
+    )
+    assert re.fullmatch(
+        r"worker-1 +Succeeded +2 \(1 configured\) +ens2f1np1=4xmlx5_core +sriovnic=4", rows["worker-1"]
+    )
+    assert "the webhook injected requests/limits openshift.io/sriovnic: 1" in out
