@@ -163,15 +163,21 @@ def _cluster_label_keys(snapshot: ClusterSnapshot) -> set[str]:
     return keys
 
 
+def _names_addresses(policy: Mapping[str, Any]) -> bool:
+    """The policy lists ``rootDevices`` (or its nicSelector cannot be read): PCI addresses matter."""
+    nic_selector = _spec(policy).get("nicSelector")
+    return not isinstance(nic_selector, Mapping) or bool(nic_selector.get("rootDevices"))
+
+
 def _policy_inputs_by_class(
-    body: Mapping[str, Any], snapshot: ClusterSnapshot, fleet: FleetIndex
+    body: Mapping[str, Any], snapshot: ClusterSnapshot, fleet: FleetIndex, *, exact: bool = True
 ) -> EngineInputs:
     selector = _node_selector(body)
     if selector is None:
         return EngineInputs([*_common_inputs(snapshot)])
     classes = [
         c
-        for c in fleet.classes(_cluster_label_keys(snapshot) | set(selector))
+        for c in fleet.classes(_cluster_label_keys(snapshot) | set(selector), exact=exact)
         if labels_match(selector, c.labels)
     ]
     neighbours = [
@@ -312,6 +318,23 @@ def _operator_config_update_problems(
     return validate_operator_config_update(old_config, new_config, _sync_status_by_node(snapshot))
 
 
+def _loose_first_pass(
+    body: Mapping[str, Any], snapshot: ClusterSnapshot, settings: AdmissionSettings
+) -> list[Problem] | None:
+    """A policy's problems with nodes alike up to their PCI addresses in one class (None: not
+    tried). Such nodes get the same problems with their own addresses in them, so when this pass
+    finds none, there are none; when it finds some, the exact classes say on which nodes."""
+    fleet = snapshot.fleet
+    if (
+        fleet is None
+        or body.get("kind") != SriovNetworkNodePolicy.KIND
+        or any(_names_addresses(p) for p in [body, *snapshot.policies])
+    ):
+        return None
+    inputs = _policy_inputs_by_class(body, snapshot, fleet, exact=False)
+    return problems_about(body, inputs.objects, settings, snapshot.parsed, inputs.stands_for)
+
+
 def validate_object(
     body: Mapping[str, Any],
     old: Mapping[str, Any] | None,
@@ -319,8 +342,10 @@ def validate_object(
     settings: AdmissionSettings,
 ) -> Verdict:
     """The validating webhook's answer for one of our kinds (CREATE or UPDATE)."""
-    inputs = engine_inputs(body, snapshot)
-    problems = problems_about(body, inputs.objects, settings, snapshot.parsed, inputs.stands_for)
+    problems = _loose_first_pass(body, snapshot, settings)
+    if problems is None or problems:
+        inputs = engine_inputs(body, snapshot)
+        problems = problems_about(body, inputs.objects, settings, snapshot.parsed, inputs.stands_for)
     if body.get("kind") == SriovOperatorConfig.KIND:
         problems += _operator_config_update_problems(body, old, snapshot)
     errors, warnings = split_by_severity(problems)

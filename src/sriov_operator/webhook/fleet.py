@@ -32,7 +32,7 @@ from sriov_operator.webhook.parsed import ParsedObjects
 MAX_GROUPINGS = 8  # label key sets kept; the cluster's selectors plus each review's few keys
 LabelKeys = tuple[str, ...]
 ClassKey = tuple[tuple[tuple[str, str | None], ...], Hashable]  # labels that matter, the rest
-NO_ADDRESSES_NAMED: frozenset[str] = frozenset()  # every address is part of the class key anyway
+NO_ADDRESSES_NAMED: frozenset[str] = frozenset()  # exact: in the key anyway; loose: no rootDevices
 
 
 def map_keys(selector: Any) -> set[str]:
@@ -80,9 +80,10 @@ class FleetIndex:
         self._nodes: dict[str, Mapping[str, Any]] = {}
         self._states: dict[str, Mapping[str, Any]] = {}
         self._labels: dict[str, Mapping[str, str]] = {}
-        self._rest: dict[str, Hashable] = {}  # of a node: virtual-ness and PFs
+        # of a node: virtual-ness and PFs, with their PCI addresses (exact) and without (loose)
+        self._rest: dict[bool, dict[str, Hashable]] = {True: {}, False: {}}
         self._dirty: set[str] = set()
-        self._groupings: OrderedDict[LabelKeys, _Grouping] = OrderedDict()
+        self._groupings: OrderedDict[tuple[LabelKeys, bool], _Grouping] = OrderedDict()
 
     @classmethod
     def of(
@@ -119,19 +120,25 @@ class FleetIndex:
         self._dirty.add(name)
 
     # ------------------------------------------------------------------ classes
-    def classes(self, label_keys: Iterable[str]) -> list[NodeClass]:
-        """Every node, in classes alike for selectors that read only ``label_keys``."""
-        keys = tuple(sorted(set(label_keys)))
+    def classes(self, label_keys: Iterable[str], *, exact: bool = True) -> list[NodeClass]:
+        """Every node, in classes alike for selectors that read only ``label_keys``.
+
+        ``exact=False``: PFs alike up to their PCI addresses are alike (`engine.node_shape`); such
+        nodes get the same problems up to the addresses in them, so the same *absence* of problems:
+        only for a first pass that is kept when it finds none, and only when no policy names
+        addresses (``rootDevices``).
+        """
+        grouping_key = (tuple(sorted(set(label_keys))), exact)
         self._refresh()
-        grouping = self._groupings.get(keys)
+        grouping = self._groupings.get(grouping_key)
         if grouping is None:
             grouping = _Grouping({}, {})
             for name in self._labels:
-                self._place(grouping, keys, name)
-            self._groupings[keys] = grouping
+                self._place(grouping, grouping_key, name)
+            self._groupings[grouping_key] = grouping
             while len(self._groupings) > MAX_GROUPINGS:
                 self._groupings.popitem(last=False)
-        self._groupings.move_to_end(keys)
+        self._groupings.move_to_end(grouping_key)
         found = []
         for members in grouping.members.values():
             name = next(iter(members))
@@ -148,15 +155,17 @@ class FleetIndex:
             read = self.parsed.read(node, self.namespace).obj if node is not None else None
             if not isinstance(read, Node):
                 self._labels.pop(name, None)
-                self._rest.pop(name, None)
+                for rest in self._rest.values():
+                    rest.pop(name, None)
                 continue
             self._labels[name] = read.labels
-            self._rest[name] = (read.is_virtual, self._pfs(name))
-            for keys, grouping in self._groupings.items():
-                self._place(grouping, keys, name)
+            for exact, rest in self._rest.items():
+                rest[name] = (read.is_virtual, self._pfs(name, exact))
+            for grouping_key, grouping in self._groupings.items():
+                self._place(grouping, grouping_key, name)
         self._dirty.clear()
 
-    def _pfs(self, name: str) -> Hashable:
+    def _pfs(self, name: str, exact: bool) -> Hashable:
         state = self._states.get(name)
         if state is None:
             return "no NodeState"
@@ -166,13 +175,14 @@ class FleetIndex:
         if read.status is None or not read.status.interfaces:
             return "not discovered"  # the rules read no more of it (its spec is only rendered)
         return tuple(
-            (iface.pci_address, pf_shape(iface, NO_ADDRESSES_NAMED))
+            (iface.pci_address if exact else None, pf_shape(iface, NO_ADDRESSES_NAMED))
             for iface in ordered_by_address(read.status.interfaces)
         )
 
-    def _place(self, grouping: _Grouping, keys: LabelKeys, name: str) -> None:
+    def _place(self, grouping: _Grouping, grouping_key: tuple[LabelKeys, bool], name: str) -> None:
         labels = self._labels[name]
-        key = (tuple((k, labels.get(k)) for k in keys), self._rest[name])
+        keys, exact = grouping_key
+        key = (tuple((k, labels.get(k)) for k in keys), self._rest[exact][name])
         grouping.class_of[name] = key
         grouping.members.setdefault(key, {})[name] = None
 

@@ -111,3 +111,26 @@ def test_selector_keys() -> None:
         {"matchLabels": {"a": "1"}, "matchExpressions": [{"key": "b", "operator": "Exists"}, "junk"]}
     ) == {"a", "b"}
     assert map_keys(None) == label_selector_keys([]) == set()
+
+
+def test_nodes_alike_up_to_their_addresses_share_a_class_for_a_first_pass() -> None:
+    names = [f"w{i}" for i in range(6)]
+    nodes = [_node(n) for n in names]
+    states = [_state(n, address=f"0000:{i + 16:02x}:00.0") for i, n in enumerate(names)]
+    plain, by_class, fleet = _verdicts(nodes, states, _policy(8))
+    assert by_class == plain == ()
+    assert len(fleet.classes(["sriov"], exact=False)) == 1
+    assert len(fleet.classes(["sriov"], exact=True)) == 6
+    plain, by_class, _ = _verdicts(nodes, states, _policy(128))  # each node's address in its message
+    assert by_class == plain
+    assert len(by_class) == 6
+
+
+def test_a_policy_naming_addresses_is_reviewed_with_exact_classes() -> None:
+    nodes = [_node("a"), _node("b")]
+    states = [_state("a", address="0000:3b:00.0"), _state("b", address="0000:af:00.0")]
+    pinned = _policy(128)
+    pinned["spec"]["nicSelector"] = {"rootDevices": ["0000:af:00.0"]}
+    plain, by_class, _ = _verdicts(nodes, states, pinned)
+    assert by_class == plain
+    assert len(by_class) == 1 and "0000:af:00.0" in by_class[0]
