@@ -6,7 +6,7 @@ across nodes and lists the nodes once (5,000 identical lines help nobody).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 
 from sriov_operator.api.models import InterfaceExt
@@ -14,8 +14,8 @@ from sriov_operator.engine.device_plugin import resource_flags
 from sriov_operator.engine.merge import ranges_overlap
 from sriov_operator.engine.nic_models import MELLANOX_MAX_VFS, MELLANOX_VENDOR, NicTable
 from sriov_operator.engine.policy_validation import nic_severity, policy_ref, unsupported_nic_hint
-from sriov_operator.engine.problems import Problem, error, warning
-from sriov_operator.engine.selection import CompiledPolicy
+from sriov_operator.engine.problems import Problem, error, shown, warning
+from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
 Selection = tuple[CompiledPolicy, Sequence[InterfaceExt]]
 SharingOnPf = Callable[[Sequence[tuple[CompiledPolicy, InterfaceExt]]], list[Problem]]
@@ -45,8 +45,15 @@ def _nic_model_problem(
     )
 
 
-def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt) -> Problem | None:
+def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt, virtual: bool) -> Problem | None:
     ref, num_vfs = policy_ref(policy.policy), policy.num_vfs
+    if virtual and num_vfs > 1:
+        return error(
+            ref,
+            "spec.numVfs",
+            f"{num_vfs} is more than the one PCI function a VM port such as {describe_pf(iface)} has; "
+            "accepted: 1",
+        )
     if iface.vendor == MELLANOX_VENDOR and num_vfs > MELLANOX_MAX_VFS:
         return error(
             ref,
@@ -115,10 +122,20 @@ def validate_policy_on_node(
         ]
     problems: list[Problem] = []
     for iface in selected:
+        port = virtual or bool(iface.net_filter)
         found = [
-            _nic_model_problem(policy, iface, virtual or bool(iface.net_filter), nics, strict_nics),
-            _vf_count_problem(policy, iface),
+            _nic_model_problem(policy, iface, port, nics, strict_nics),
+            _vf_count_problem(policy, iface, port),
         ]
+        if port and spec.e_switch_mode:
+            problems.append(
+                error(
+                    ref,
+                    "spec.eSwitchMode",
+                    f"{spec.e_switch_mode} cannot be set on a VM port such as {describe_pf(iface)}: the "
+                    "eswitch belongs to the hypervisor; accepted: empty",
+                )
+            )
         problems += [p for p in found if p is not None]
         if spec.externally_managed:
             problems += _externally_managed_problems(policy, iface)
@@ -176,7 +193,7 @@ def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Prob
         error(
             policy_ref(p.policy),
             field,
-            f"{mine} differs from {theirs} in policy {o.name!r}, which shares "
+            f"{shown(mine, quote=False)} differs from {shown(theirs, quote=False)} in policy {o.name!r}, which shares "
             f"resourceName {p.resource_name!r}; the resource is not exposed where both apply",
         )
         for field, value_a, value_b in zip(names, resource_flags(a), resource_flags(b), strict=True)
@@ -239,3 +256,47 @@ def validate_policies_together(
         if len(sharing) > 1:
             problems += on_pf(sharing)
     return problems + on_policies([policy for policy, _ in selections])
+
+
+def pf_names_selecting_nothing(
+    policy: CompiledPolicy, interfaces_by_node: Mapping[str, Sequence[InterfaceExt] | None]
+) -> list[Problem]:
+    """pfNames entries naming no interface (by name or altName) of any node the policy selects.
+
+    ``interfaces_by_node``: every managed node the policy selects, with its discovered interfaces
+    (None: not discovered yet).  Upstream refuses such a policy ("no supported NIC is selected by
+    the nicSelector"); so do we once every selected node is discovered, since a typo would
+    otherwise configure nothing, silently.  While discovery is pending the name may still appear,
+    so it is a warning.
+    """
+    if not policy.pf_names or not interfaces_by_node:
+        return []
+    known = {
+        name
+        for interfaces in interfaces_by_node.values()
+        for iface in interfaces or ()
+        for name in interface_names(iface)
+    }
+    pending = sorted(node for node, interfaces in interfaces_by_node.items() if not interfaces)
+    if len(pending) == len(interfaces_by_node):
+        return []  # nothing discovered: the nodes' own "not discovered yet" warnings say it
+    problems = []
+    for index, entry in enumerate(policy.pf_names):
+        name = pf_name_part(entry)
+        if name in known:
+            continue
+        field = f"spec.nicSelector.pfNames[{index}]"
+        if pending:
+            message = (
+                f"{name} names no interface of the discovered nodes it selects; accepted for now, since "
+                f"{len(pending)} selected node(s) are not discovered yet (first: {pending[0]})"
+            )
+            problems.append(warning(policy_ref(policy.policy), field, message))
+        else:
+            message = (
+                f"{name} names no interface (name or altName) of the {len(interfaces_by_node)} node(s) the "
+                "policy selects, so no NIC is selected by it; accepted: a PF name that "
+                "SriovNetworkNodeState status.interfaces lists"
+            )
+            problems.append(error(policy_ref(policy.policy), field, message))
+    return problems

@@ -24,9 +24,15 @@ from sriov_operator.engine.merge import appliers_by_pf, merge_on_pf, node_state_
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
 from sriov_operator.engine.node_shape import NodeRender, PfMemo, ordered_by_address
-from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
+from sriov_operator.engine.object_validation import (
+    pool_membership_problems,
+    validate_network,
+    validate_operator_config,
+    validate_pool,
+)
 from sriov_operator.engine.placement_validation import (
     Selection,
+    pf_names_selecting_nothing,
     validate_policies_together,
     validate_policy_on_node,
     validate_sharing_on_pf,
@@ -119,6 +125,8 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         problems += found
         if not found:
             pools.append(pool)
+    if cluster.operator_config is not None:
+        problems += validate_operator_config(cluster.operator_config)
     selector = config_daemon_node_selector(cluster.operator_config)
     managed = {
         name: node for name, node in sorted(cluster.nodes.items()) if labels_match(selector, node.labels)
@@ -257,7 +265,12 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
         ref = ObjectRef(
             kind=SriovNetworkNodeState.KIND, namespace=prep.cluster.operator_namespace, name=node.name
         )
-        what = "no SriovNetworkNodeState" if state is None else "no interfaces in status"
+        if state is not None:
+            what = "no interfaces in status"
+        elif node.name in prep.cluster.invalid_node_states:
+            what = "its SriovNetworkNodeState is invalid, see its errors"
+        else:
+            what = "no SriovNetworkNodeState"
         problems.append(
             warning(
                 ref,
@@ -438,5 +451,26 @@ def render_cluster(
         for p in prep.policies
         if not index[p.name]
     ]
-    result.problems = [*prep.problems, *result.problems, *network_problems, *unused]
+    result.problems = [
+        *prep.problems,
+        *result.problems,
+        *network_problems,
+        *unused,
+        *_pf_name_problems(prep, index),
+    ]
     return result
+
+
+def _pf_name_problems(prep: Prepared, index: Mapping[str, frozenset[str]]) -> list[Problem]:
+    """pfNames entries that name no interface of any node their policy selects (see the rule)."""
+    states = prep.cluster.node_states
+    problems: list[Problem] = []
+    for policy in prep.policies:
+        if policy.pf_names:
+            interfaces = {
+                node: (state.status.interfaces if state is not None and state.status is not None else None)
+                for node in index[policy.name]
+                for state in [states.get(node)]
+            }
+            problems += pf_names_selecting_nothing(policy, interfaces)
+    return problems
