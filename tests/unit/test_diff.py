@@ -73,11 +73,44 @@ def test_no_change_is_no_change() -> None:
     assert to_output(result)["totals"]["nodesChanged"] == 0
 
 
-def test_errors_the_new_objects_introduce_are_listed() -> None:
+def test_an_object_the_webhook_refuses_is_the_answer_not_a_change_list() -> None:
     small = [node("w1"), state("w1", [{**BAREMETAL_PF, "totalvfs": 8}]), policy("p", numVfs=8)]
     result = diff_cluster(documents(small), documents([policy("p", numVfs=9)]), None, "openshift.io")
-    assert len(result.errors) == 1
-    assert "spec.numVfs" in result.errors[0]
+    [refusal] = result.refused
+    assert refusal.startswith("SriovNetworkNodePolicy/sriov-network-operator/p: spec.numVfs: 9 is above")
+    assert result.nodes == [] and result.failed
+
+
+def test_an_invalid_policy_lists_no_removed_interfaces() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    invalid = policy("p", numVfs=8, deviceType="vfio-pci", isRdma=True)
+    result = diff_cluster(documents(current), documents([invalid]), None, "openshift.io")
+    assert [line.split(": ")[1] for line in result.refused] == ["spec.isRdma"]
+    assert result.nodes == [] and result.nads == []
+    assert to_output(result)["totals"]["nodesChanged"] == 0
+
+
+def test_numvfs_2_on_a_vm_port_is_refused_as_the_webhook_refuses_it() -> None:
+    port = pf("ens4", "0000:00:04.0", vendor="15b3", device="101e", numVfs=1, totalvfs=1, driver="mlx5_core")
+    vm = [
+        node("vm1", provider_id="openstack:///x"),
+        state("vm1", [{**port, "netFilter": "openstack/NetworkID:n1"}]),
+    ]
+    selected = policy("hw", numVfs=2, nicSelector={"netFilter": "openstack/NetworkID:n1"})
+    result = diff_cluster(documents(vm), documents([selected]), None, "openshift.io")
+    [refusal] = result.refused
+    assert "spec.numVfs: 2 is more than the one PCI function a VM port" in refusal
+    assert result.nodes == []
+
+
+def test_a_policy_outside_the_operator_namespace_is_warned_about() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    elsewhere = policy("q", numVfs=8)
+    elsewhere["metadata"]["namespace"] = "elsewhere"
+    result = diff_cluster(documents(current), documents([elsewhere]), None, "openshift.io")
+    [warning] = result.warnings
+    assert "'elsewhere' is not the operator namespace 'sriov-network-operator'" in warning
+    assert not result.changed and not result.failed
 
 
 def test_spec_changes_match_list_items_by_key() -> None:

@@ -22,12 +22,12 @@ from sriov_operator.webhook.admission import (
 from sriov_operator.webhook.parsed import ParsedObjects
 from tests.unit.engine.builders import documents
 
-_FILE_LINE = re.compile(r" \[test\.yaml:\d+\]")
+_FILE_LINE = re.compile(r" \[[^\]\[]+\.yaml:\d+\]")
 # advice only a command line can take (the webhook is told the operator namespace: it never guesses it)
 _CLI_HINT = re.compile(r" \(pass --namespace [^)]*\)")
 
 
-def _cluster_words(line: str) -> str:
+def cluster_words(line: str) -> str:
     """``validate``'s line as the webhook says it: no file:line, no command-line advice."""
     return _CLI_HINT.sub("", _FILE_LINE.sub("", line))
 
@@ -53,7 +53,8 @@ def _key(body: dict[str, Any]) -> tuple[str, str, str]:
     return (str(body.get("kind")), str(metadata.get("namespace")), str(metadata.get("name")))
 
 
-def _snapshot(bodies: list[dict[str, Any]], parsed: ParsedObjects) -> ClusterSnapshot:
+def snapshot_of(bodies: list[dict[str, Any]], parsed: ParsedObjects | None = None) -> ClusterSnapshot:
+    """``bodies`` as the webhook's informers hold them."""
     def of(*kinds: str) -> list[dict[str, Any]]:
         return [b for b in bodies if b.get("kind") in kinds]
 
@@ -94,10 +95,10 @@ def assert_webhook_agrees(
             continue  # a duplicate cannot exist in a cluster: the second copy is an update
         others = [other for other in stored if other is not body]
         reviewed = apply_json_patch(body, mutate_object(body).patch)
-        verdict = validate_object(reviewed, None, _snapshot(others, parsed), settings)
+        verdict = validate_object(reviewed, None, snapshot_of(others, parsed), settings)
         kind, ns, name = _key(body)
         prefix = f"{kind}/{ns}/{name}: "
-        expected_errors = [_cluster_words(e) for e in offline_errors if e.startswith(prefix)]
-        expected_warnings = [_cluster_words(w) for w in offline_warnings if w.startswith(prefix)]
+        expected_errors = [cluster_words(e) for e in offline_errors if e.startswith(prefix)]
+        expected_warnings = [cluster_words(w) for w in offline_warnings if w.startswith(prefix)]
         assert list(verdict.errors) == expected_errors, f"{prefix}webhook errors differ from validate"
         assert list(verdict.warnings) == expected_warnings, f"{prefix}webhook warnings differ from validate"
