@@ -193,7 +193,8 @@ def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Prob
         error(
             policy_ref(p.policy),
             field,
-            f"{shown(mine, quote=False)} differs from {shown(theirs, quote=False)} in policy {o.name!r}, which shares "
+            f"{shown(mine, quote=False)} differs from {shown(theirs, quote=False)} in policy {o.name!r}, "
+            "which shares "
             f"resourceName {p.resource_name!r}; the resource is not exposed where both apply",
         )
         for field, value_a, value_b in zip(names, resource_flags(a), resource_flags(b), strict=True)

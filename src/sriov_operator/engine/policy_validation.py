@@ -168,7 +168,9 @@ def _combination_problems(policy: SriovNetworkNodePolicy) -> list[Problem]:
         )
     if spec.bridge and spec.e_switch_mode != "switchdev":
         problems.append(
-            error(ref, "spec.bridge", f"needs eSwitchMode 'switchdev' (got {shown(spec.e_switch_mode or '')})")
+            error(
+                ref, "spec.bridge", f"needs eSwitchMode 'switchdev' (got {shown(spec.e_switch_mode or '')})"
+            )
         )
     if spec.bridge and spec.externally_managed:
         problems.append(error(ref, "spec.bridge", "is not allowed with externallyManaged: true"))

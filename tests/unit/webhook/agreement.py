@@ -55,6 +55,7 @@ def _key(body: dict[str, Any]) -> tuple[str, str, str]:
 
 def snapshot_of(bodies: list[dict[str, Any]], parsed: ParsedObjects | None = None) -> ClusterSnapshot:
     """``bodies`` as the webhook's informers hold them."""
+
     def of(*kinds: str) -> list[dict[str, Any]]:
         return [b for b in bodies if b.get("kind") in kinds]
 

@@ -22,8 +22,8 @@ from typing import Any
 from sriov_operator.api.documents import Document
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
-from sriov_operator.engine.inputs import ClusterObjects, read_documents
 from sriov_operator.api.refs import ObjectRef
+from sriov_operator.engine.inputs import ClusterObjects, read_documents
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.actions import Requirement
