@@ -1,7 +1,7 @@
 """No Python repr reaches a user: fuzzed invalid policies, every message the engine and webhook give.
 
 Values in messages are shown as YAML/JSON (``true``, ``null``, ``{"ovs":{}}``). A message
-with ``Bridge(``, ``None)``, ``True`` or ``False`` leaks the implementation. The fuzzed
+with ``Bridge(``, ``None)``, ``True``, ``False`` or a dict or list repr leaks the implementation. The fuzzed
 strings are lower-case, so any such word in a message comes from us.
 """
 
@@ -17,7 +17,7 @@ from sriov_operator.webhook.admission import AdmissionSettings, mutate_object, v
 from tests.unit.engine.builders import NS, node, pf, policy, render, state, worker
 from tests.unit.webhook.agreement import apply_json_patch, snapshot_of
 
-PYTHON_REPR = re.compile(r"\b[A-Z][A-Za-z]*\(|\bNone\b|\bTrue\b|\bFalse\b")
+PYTHON_REPR = re.compile(r"\b[A-Z][A-Za-z]*\(|\bNone\b|\bTrue\b|\bFalse\b|\{'|\['")
 
 SCALARS = st.one_of(
     st.none(),

@@ -38,7 +38,7 @@ from sriov_operator.engine.placement_validation import (
     validate_sharing_on_pf,
 )
 from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
-from sriov_operator.engine.problems import Problem, error, split_by_severity, warning
+from sriov_operator.engine.problems import Problem, error, shown, split_by_severity, warning
 from sriov_operator.engine.selection import (
     CompiledPolicy,
     PoliciesByNodeSelector,
@@ -145,8 +145,8 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
                 warning(
                     ObjectRef(kind=state.kind, namespace=state.namespace, name=name),
                     "metadata.name",
-                    f"no managed Node {name!r} in the inputs (the operator manages nodes labelled "
-                    f"{selector}); ignored",
+                    f"there is no managed Node {name!r} (the operator manages nodes labelled "
+                    f"{shown(selector)}); ignored",
                 )
             )
     return Prepared(
@@ -445,7 +445,7 @@ def render_cluster(
         warning(
             policy_ref(p.policy),
             "spec.nodeSelector",
-            f"{p.policy.spec.node_selector} matches no node "
+            f"{shown(p.policy.spec.node_selector)} matches no node "
             "the operator manages; accepted, it takes effect when such a node appears",
         )
         for p in prep.policies
