@@ -77,3 +77,38 @@ def test_validate_still_reports_the_objects_of_the_files_it_could_read(
     invalid.write_text(yaml.safe_dump_all([*worker(), policy("p", priority=120)]))
     assert main(["validate", "-f", str(invalid), "-f", str(tmp_path / "missing.yaml")]) == 2
     assert "spec.priority: got 120" in capsys.readouterr().out
+
+
+def test_plan_asks_which_node_of_a_render_output_it_should_plan(
+    tmp_path: Path, host: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump_all([*worker("w1"), *worker("w2"), policy("p")]))
+    assert main(["render", "-f", str(cluster), "-o", "yaml"]) == 0
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(capsys.readouterr().out)
+    simulated = ["plan", "--host-root", str(host), "--simulate", "--state", str(rendered)]
+    assert main(simulated) == 2
+    assert f"{rendered}:1: render output for 2 nodes; --node: one of w1, w2" in capsys.readouterr().err
+    assert main([*simulated, "--node", "w3"]) == 2
+    assert "--node: 'w3' is not in" in capsys.readouterr().err
+    assert main([*simulated, "--node", "w2", "-o", "yaml"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["requiresDrain"] is True
+
+
+def test_discover_writes_a_node_state_render_reads(
+    tmp_path: Path, host: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulated = ["discover", "--host-root", str(host), "--simulate", "-o", "nodestate"]
+    assert main(simulated) == 2
+    assert "--node: required with -o nodestate" in capsys.readouterr().err
+    assert main([*simulated, "--node", "w1"]) == 0
+    discovered = tmp_path / "w1.yaml"
+    discovered.write_text(capsys.readouterr().out)
+    state = yaml.safe_load(discovered.read_text())
+    assert (state["kind"], state["metadata"]["name"]) == ("SriovNetworkNodeState", "w1")
+    assert [i["name"] for i in state["status"]["interfaces"]] == ["ens1f0", "ens1f1"]
+    others = tmp_path / "others.yaml"
+    others.write_text(yaml.safe_dump_all([worker("w1")[0], policy("p")]))
+    assert main(["render", "-f", str(discovered), "-f", str(others)]) == 0
+    assert "nodeStates" in capsys.readouterr().out

@@ -100,6 +100,8 @@ def _webhook(case: Case) -> tuple[list[str], list[str]]:
     stored = [copy.deepcopy(b) for b in case.cluster]
     reviewed = apply_json_patch(case.applied, mutate_object(case.applied).patch)
     verdict = validate_object(reviewed, None, snapshot_of(stored), AdmissionSettings(NS))
+    for line in [*verdict.errors, *verdict.warnings]:  # cluster words: no flags, no input files
+        assert "--namespace" not in line and "in the inputs" not in line and ".yaml:" not in line, line
     return list(verdict.errors), list(verdict.warnings)
 
 
