@@ -125,3 +125,26 @@ def test_spec_changes_show_values_as_json_not_python() -> None:
         'interfaces: (none) -> [{"pciAddress":"a","vfGroups":[{"resourceName":"r","isRdma":true}]}]'
     ]
     assert spec_changes({"isRdma": False}, {"isRdma": True}) == ["isRdma: false -> true"]
+
+
+def _config(disable_drain: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": "sriov-network-operator"},
+        "spec": {"disableDrain": disable_drain},
+    }
+
+
+def test_turning_drains_off_while_a_node_is_in_progress_is_refused_as_the_webhook_refuses_it() -> None:
+    busy = [node("w1"), state("w1", [BAREMETAL_PF], syncStatus="InProgress")]
+    result = diff_cluster(
+        documents([*busy, _config(False)]), documents([_config(True)]), None, "openshift.io"
+    )
+    [refusal] = result.refused
+    assert "spec.disableDrain: cannot be turned on while node(s) w1 are InProgress" in refusal
+    already_off = diff_cluster(
+        documents([*busy, _config(True)]), documents([_config(True)]), None, "openshift.io"
+    )
+    assert already_off.refused == []
+    assert any("spec.disableDrain: true: nodes are not drained" in w for w in already_off.warnings)

@@ -98,8 +98,8 @@ def test_a_pf_name_on_no_selected_node_is_refused_once_every_node_is_discovered(
     result = render([*worker("w1"), *worker("w2"), policy("p", nicSelector={"pfNames": ["ens1f0", "ens9"]})])
     [refused] = messages(result)
     assert refused.startswith(
-        f"SriovNetworkNodePolicy/{NS}/p: spec.nicSelector.pfNames[1]: ens9 names no interface (name or altName) "
-        "of the 2 node(s) the policy selects"
+        f"SriovNetworkNodePolicy/{NS}/p: spec.nicSelector.pfNames[1]: ens9 names no interface "
+        "(name or altName) of the 2 node(s) the policy selects"
     )
 
 

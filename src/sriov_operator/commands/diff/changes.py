@@ -24,6 +24,7 @@ from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeSta
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
+from sriov_operator.engine.object_validation import validate_operator_config_update
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.actions import Requirement
@@ -174,6 +175,17 @@ def _new_errors(before: list[Problem], after: list[Problem]) -> list[str]:
     return sorted({str(p) for p in after if p.severity == "error" and str(p) not in known})
 
 
+def _update_problems(before: ClusterObjects, after: ClusterObjects) -> list[Problem]:
+    """The webhook's rules that compare an object with its stored version (the operator config's)."""
+    if after.operator_config is None:
+        return []
+    sync_status = {
+        name: state.status.sync_status if state.status is not None else None
+        for name, state in after.node_states.items()
+    }
+    return validate_operator_config_update(before.operator_config, after.operator_config, sync_status)
+
+
 def applied_refs(applied: Sequence[Document], namespace: str) -> set[ObjectRef]:
     """The objects ``kubectl apply`` would send, as the engine names them in problems."""
     refs = set()
@@ -197,7 +209,8 @@ def diff_cluster(
     after_cluster, after_read = read_documents(overlay(current, applied, ns), ns)
     after = render_cluster(after_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
     judged = applied_refs(applied, ns)
-    about_applied = [p for p in after_read + after.problems if p.ref in judged]
+    about_applied = [*after_read, *after.problems, *_update_problems(before_cluster, after_cluster)]
+    about_applied = [p for p in about_applied if p.ref in judged]
     refused, warnings = split_by_severity(about_applied)
     if refused:
         return DiffResult(refused=refused, warnings=warnings)
