@@ -1,4 +1,5 @@
-"""No Python repr reaches a user: fuzzed invalid policies, every message the engine and webhook give.
+"""No Python repr reaches a user: fuzzed invalid policies and networks, every message the engine and
+webhook give.
 
 Values in messages are shown as YAML/JSON (``true``, ``null``, ``{"ovs":{}}``). A message
 with ``Bridge(``, ``None)``, ``True``, ``False`` or a dict or list repr leaks the implementation. The fuzzed
@@ -81,6 +82,25 @@ def invalid_policies(draw: st.DrawFn) -> list[dict[str, Any]]:
     return bodies
 
 
+NETWORK_FIELDS = st.sampled_from(
+    ["vlan", "vlanQoS", "ipam", "capabilities", "spoofChk", "trust", "linkState", "minTxRate", "metaPlugins"]
+)
+
+
+@st.composite
+def invalid_networks(draw: st.DrawFn) -> list[dict[str, Any]]:
+    spec: dict[str, Any] = {"resourceName": "shared"}
+    for field in draw(st.lists(NETWORK_FIELDS, min_size=1, max_size=4, unique=True)):
+        spec[field] = draw(VALUES)
+    network = {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovNetwork",
+        "metadata": {"name": "net", "namespace": NS},
+        "spec": spec,
+    }
+    return [network]
+
+
 def _webhook_messages(bodies: list[dict[str, Any]]) -> list[str]:
     said = []
     for body in bodies:
@@ -91,7 +111,7 @@ def _webhook_messages(bodies: list[dict[str, Any]]) -> list[str]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(invalid_policies())
+@given(st.one_of(invalid_policies(), invalid_networks()))
 def test_no_message_shows_a_python_value(bodies: list[dict[str, Any]]) -> None:
     offline = [str(problem) for problem in render([*CLUSTER, *bodies]).problems]
     for message in [*offline, *_webhook_messages(bodies)]:
