@@ -99,7 +99,7 @@ def test_numvfs_2_on_a_vm_port_is_refused_as_the_webhook_refuses_it() -> None:
     selected = policy("hw", numVfs=2, nicSelector={"netFilter": "openstack/NetworkID:n1"})
     result = diff_cluster(documents(vm), documents([selected]), None, "openshift.io")
     [refusal] = result.refused
-    assert "spec.numVfs: 2 is more than the one PCI function a VM port" in refusal
+    assert "spec.numVfs: 2 is more than the one PCI function of VM port ens4 (0000:00:04.0)" in refusal
     assert result.nodes == []
 
 

@@ -71,6 +71,12 @@ CASES = [
     Case("numVfs 2 on a VM port", VM, policy("hw", numVfs=2, nicSelector=NET_FILTER), refused=True),
     Case("numVfs 1 on a VM port", VM, policy("hw", numVfs=1, nicSelector=NET_FILTER), refused=False),
     Case(
+        "switchdev on a VM port selected by vendor",
+        VM,
+        policy("hw", numVfs=1, nicSelector={"vendor": "15b3"}, eSwitchMode="switchdev"),
+        refused=True,
+    ),
+    Case(
         "bridge with netFilter",
         VM,
         policy("hw", numVfs=1, nicSelector=NET_FILTER, bridge={"ovs": {}}),

@@ -25,6 +25,10 @@ def describe_pf(iface: InterfaceExt) -> str:
     return f"PF {iface.name or '(no netdev)'} ({iface.pci_address})"
 
 
+def describe_port(iface: InterfaceExt) -> str:
+    return f"VM port {iface.name or '(no netdev)'} ({iface.pci_address})"
+
+
 def _nic_model_problem(
     policy: CompiledPolicy, iface: InterfaceExt, virtual: bool, nics: NicTable, strict_nics: bool
 ) -> Problem | None:
@@ -51,8 +55,7 @@ def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt, virtual: bool
         return error(
             ref,
             "spec.numVfs",
-            f"{num_vfs} is more than the one PCI function a VM port such as {describe_pf(iface)} has; "
-            "accepted: 1",
+            f"{num_vfs} is more than the one PCI function of {describe_port(iface)}; accepted: 1",
         )
     if iface.vendor == MELLANOX_VENDOR and num_vfs > MELLANOX_MAX_VFS:
         return error(
@@ -132,8 +135,8 @@ def validate_policy_on_node(
                 error(
                     ref,
                     "spec.eSwitchMode",
-                    f"{spec.e_switch_mode} cannot be set on a VM port such as {describe_pf(iface)}: the "
-                    "eswitch belongs to the hypervisor; accepted: empty",
+                    f"{spec.e_switch_mode} cannot be set on {describe_port(iface)}: the eswitch belongs "
+                    "to the hypervisor; accepted: empty",
                 )
             )
         problems += [p for p in found if p is not None]
