@@ -263,42 +263,43 @@ def validate_policies_together(
 
 
 def pf_names_selecting_nothing(
-    policy: CompiledPolicy, interfaces_by_node: Mapping[str, Sequence[InterfaceExt] | None]
+    policy: CompiledPolicy, selected: frozenset[str], discovered: Mapping[str, Sequence[InterfaceExt]]
 ) -> list[Problem]:
     """pfNames entries naming no interface (by name or altName) of any node the policy selects.
 
-    ``interfaces_by_node``: every managed node the policy selects, with its discovered interfaces
-    (None: not discovered yet).  Upstream refuses such a policy ("no supported NIC is selected by
-    the nicSelector"); so do we once every selected node is discovered, since a typo would
-    otherwise configure nothing, silently.  While discovery is pending the name may still appear,
-    so it is a warning.
+    ``selected``: the managed nodes the policy selects; ``discovered``: each discovered node's
+    interfaces (a node missing from it is not discovered yet).  Upstream refuses such a policy
+    ("no supported NIC is selected by the nicSelector"); so do we once every selected node is
+    discovered, since a typo would otherwise configure nothing, silently.  While discovery is
+    pending the name may still appear, so it is a warning.  The search stops when every name is
+    found: on a fleet, most are found on the first node.
     """
-    if not policy.pf_names or not interfaces_by_node:
+    if not policy.pf_names:
         return []
-    known = {
-        name
-        for interfaces in interfaces_by_node.values()
-        for iface in interfaces or ()
-        for name in interface_names(iface)
-    }
-    pending = sorted(node for node, interfaces in interfaces_by_node.items() if not interfaces)
-    if len(pending) == len(interfaces_by_node):
+    pending = selected.difference(discovered)
+    if len(pending) == len(selected):
         return []  # nothing discovered: the nodes' own "not discovered yet" warnings say it
+    missing = set(policy.pf_name_parts)
+    for node in selected:
+        for iface in discovered.get(node, ()):
+            missing.difference_update(interface_names(iface))
+        if not missing:
+            return []
     problems = []
     for index, entry in enumerate(policy.pf_names):
         name = pf_name_part(entry)
-        if name in known:
+        if name not in missing:
             continue
         field = f"spec.nicSelector.pfNames[{index}]"
         if pending:
             message = (
                 f"{name} names no interface of the discovered nodes it selects; accepted for now, since "
-                f"{len(pending)} selected node(s) are not discovered yet (first: {pending[0]})"
+                f"{len(pending)} selected node(s) are not discovered yet (first: {min(pending)})"
             )
             problems.append(warning(policy_ref(policy.policy), field, message))
         else:
             message = (
-                f"{name} names no interface (name or altName) of the {len(interfaces_by_node)} node(s) the "
+                f"{name} names no interface (name or altName) of the {len(selected)} node(s) the "
                 "policy selects, so no NIC is selected by it; accepted: a PF name that "
                 "SriovNetworkNodeState status.interfaces lists"
             )

@@ -463,14 +463,14 @@ def render_cluster(
 
 def _pf_name_problems(prep: Prepared, index: Mapping[str, frozenset[str]]) -> list[Problem]:
     """pfNames entries that name no interface of any node their policy selects (see the rule)."""
-    states = prep.cluster.node_states
+    if not any(policy.pf_names for policy in prep.policies):
+        return []
+    discovered = {
+        name: state.status.interfaces
+        for name, state in prep.cluster.node_states.items()
+        if name in prep.managed_nodes and state.status is not None and state.status.interfaces
+    }
     problems: list[Problem] = []
     for policy in prep.policies:
-        if policy.pf_names:
-            interfaces = {
-                node: (state.status.interfaces if state is not None and state.status is not None else None)
-                for node in index[policy.name]
-                for state in [states.get(node)]
-            }
-            problems += pf_names_selecting_nothing(policy, interfaces)
+        problems += pf_names_selecting_nothing(policy, index[policy.name], discovered)
     return problems
