@@ -263,7 +263,10 @@ def validate_policies_together(
 
 
 def pf_names_selecting_nothing(
-    policy: CompiledPolicy, selected: frozenset[str], discovered: Mapping[str, Sequence[InterfaceExt]]
+    policy: CompiledPolicy,
+    selected: frozenset[str],
+    discovered: Mapping[str, Sequence[InterfaceExt]],
+    stands_for: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Problem]:
     """pfNames entries naming no interface (by name or altName) of any node the policy selects.
 
@@ -272,7 +275,8 @@ def pf_names_selecting_nothing(
     ("no supported NIC is selected by the nicSelector"); so do we once every selected node is
     discovered, since a typo would otherwise configure nothing, silently.  While discovery is
     pending the name may still appear, so it is a warning.  The search stops when every name is
-    found: on a fleet, most are found on the first node.
+    found: on a fleet, most are found on the first node.  ``stands_for``: a node here stands for
+    the alike nodes it names (see `render.render_nodes`); the counts in the messages are of them all.
     """
     if not policy.pf_names:
         return []
@@ -285,6 +289,12 @@ def pf_names_selecting_nothing(
             missing.difference_update(interface_names(iface))
         if not missing:
             return []
+
+    def members(node: str) -> Sequence[str]:
+        return stands_for.get(node, (node,)) if stands_for is not None else (node,)
+
+    selected_count = sum(len(members(node)) for node in selected)
+    pending_members = [member for node in pending for member in members(node)]
     problems = []
     for index, entry in enumerate(policy.pf_names):
         name = pf_name_part(entry)
@@ -294,12 +304,13 @@ def pf_names_selecting_nothing(
         if pending:
             message = (
                 f"{name} names no interface of the discovered nodes it selects; accepted for now, since "
-                f"{len(pending)} selected node(s) are not discovered yet (first: {min(pending)})"
+                f"{len(pending_members)} selected node(s) are not discovered yet "
+                f"(first: {min(pending_members)})"
             )
             problems.append(warning(policy_ref(policy.policy), field, message))
         else:
             message = (
-                f"{name} names no interface (name or altName) of the {len(selected)} node(s) the "
+                f"{name} names no interface (name or altName) of the {selected_count} node(s) the "
                 "policy selects, so no NIC is selected by it; accepted: a PF name that "
                 "SriovNetworkNodeState status.interfaces lists"
             )

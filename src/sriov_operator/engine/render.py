@@ -473,12 +473,14 @@ def render_cluster(
         *result.problems,
         *network_problems,
         *unused,
-        *_pf_name_problems(prep, index),
+        *_pf_name_problems(prep, index, stands_for),
     ]
     return result
 
 
-def _pf_name_problems(prep: Prepared, index: Mapping[str, frozenset[str]]) -> list[Problem]:
+def _pf_name_problems(
+    prep: Prepared, index: Mapping[str, frozenset[str]], stands_for: Mapping[str, Sequence[str]] | None
+) -> list[Problem]:
     """pfNames entries that name no interface of any node their policy selects (see the rule)."""
     if not any(policy.pf_names for policy in prep.policies):
         return []
@@ -489,5 +491,5 @@ def _pf_name_problems(prep: Prepared, index: Mapping[str, frozenset[str]]) -> li
     }
     problems: list[Problem] = []
     for policy in prep.policies:
-        problems += pf_names_selecting_nothing(policy, index[policy.name], discovered)
+        problems += pf_names_selecting_nothing(policy, index[policy.name], discovered, stands_for)
     return problems
