@@ -97,11 +97,17 @@ def session(conn: socket.socket) -> list[str]:
         return become_command(request, fds)
     for fd in fds:
         os.close(fd)
+    status: int | None = None
     try:
         send(conn, {"pid": pid})
         status = watch(conn, pid)
         send(conn, {"status": os.waitstatus_to_exitcode(status)})
+    except OSError:
+        pass  # the client went away (its end of the socket is gone)
     finally:
+        if status is None:  # the command must not outlive its client
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         os._exit(0)
 
 
