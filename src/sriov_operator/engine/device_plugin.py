@@ -69,22 +69,20 @@ class _NodeView:
         self.name_by_pci = {iface.pci_address: iface.name for iface in interfaces}
         self.pcis = set(self.name_by_pci)
 
-    def pf_names(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
-        entries = []
-        for entry in policy.pf_names:
-            name = pf_name_part(entry)
+    def pf_names(self, entries: tuple[tuple[str, str], ...], owned: Sequence[str]) -> tuple[str, ...]:
+        """The policy's pfNames ``entries`` (name part, rest) as the device plugin should see them here:
+        PFs it lost are left out, an altName becomes the PF's name; names not on the node stay."""
+        kept = []
+        for name, rest in entries:
             pci = self.pci_by_name.get(name)
             if pci is None:
-                entries.append(entry)
+                kept.append(name + rest)
             elif pci in owned:
-                real_name = self.name_by_pci[pci] or name
-                entries.append(real_name + entry[len(name) :])
-        return entries
+                kept.append((self.name_by_pci[pci] or name) + rest)
+        return tuple(kept)
 
-    def root_devices(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
-        if not policy.root_devices:
-            return []
-        return [pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned]
+    def root_devices(self, policy: CompiledPolicy, owned: Sequence[str]) -> tuple[str, ...]:
+        return tuple(pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned)
 
 
 @dataclass(frozen=True)
@@ -95,6 +93,7 @@ class _Fixed:
     vendors: tuple[str, ...]
     devices: tuple[str, ...]
     link_types: tuple[str, ...]
+    pf_name_entries: tuple[tuple[str, str], ...]  # each pfNames entry split: (PF name, "#a-b" or "")
 
 
 class ResourceLists:
@@ -118,6 +117,7 @@ class ResourceLists:
                 (policy.vendor,) if policy.vendor else (),
                 (device,) if device else (),
                 (link_type,) if link_type else (),
+                tuple((pf_name_part(entry), entry[len(pf_name_part(entry)) :]) for entry in policy.pf_names),
             )
             self._fixed[policy.name] = fixed
         return fixed
@@ -126,12 +126,12 @@ class ResourceLists:
         self, policy: CompiledPolicy, pcis: list[str], view: _NodeView
     ) -> tuple[tuple[str, ...], ...]:
         """What the policy owning ``pcis`` adds to each of :data:`SELECTOR_LISTS` on this node."""
-        fixed, held = self._fixed_of(policy), set(pcis)
+        fixed = self._fixed_of(policy)
         return (
             fixed.vendors,
             fixed.devices,
-            tuple(view.pf_names(policy, held)),
-            tuple(view.root_devices(policy, held)),
+            view.pf_names(fixed.pf_name_entries, pcis) if fixed.pf_name_entries else (),
+            view.root_devices(policy, pcis) if policy.root_devices else (),
             tuple(pcis) if policy.net_filter else (),
             fixed.link_types,
         )
