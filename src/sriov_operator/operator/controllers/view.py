@@ -40,6 +40,7 @@ from sriov_operator.kube.resources import (
 from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.decoding import NODE_STATE_DECODER
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
@@ -81,7 +82,10 @@ class OperatorView:
         self.sync_status = SyncStatusGauge()
         self.nodes: Informer = manager.informer(NODES, transform=slim_node)
         self.states: Informer = manager.informer(
-            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=slim_node_state
+            SRIOV_NETWORK_NODE_STATES,
+            namespace=namespace,
+            transform=slim_node_state,
+            decoder=NODE_STATE_DECODER,
         )
         self.policies: Informer = manager.informer(
             SRIOV_NETWORK_NODE_POLICIES, namespace=namespace, transform=strip_managed_fields
