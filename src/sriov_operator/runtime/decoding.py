@@ -86,7 +86,8 @@ class PartialDecoder:
     """Decodes one resource's list pages and watch events into plain dicts of the schema's fields."""
 
     def __init__(self, item: type[msgspec.Struct]) -> None:
-        page = _struct(f"{item.__name__}List", ["apiVersion", "kind", "metadata", ("items", GenericAlias(list, item))])
+        items = ("items", GenericAlias(list, item))
+        page = _struct(f"{item.__name__}List", ["apiVersion", "kind", "metadata", items])
         self._page: msgspec.json.Decoder[Any] = msgspec.json.Decoder(page)
         self._item: msgspec.json.Decoder[Any] = msgspec.json.Decoder(item)
         self._event = msgspec.json.Decoder(_Event)
