@@ -8,8 +8,8 @@ For each size, on a fresh kube-apiserver + etcd:
 3. apply a policy selecting every node; time until the operator has written all N specs, until
    every spec and device-plugin ConfigMap (and label) matches (converged), and until it is idle;
    count its API writes by resource, and the writes in the quiet window after convergence;
-4. change the policy's numVfs (specs and device-plugin configs change, labels do not), then its
-   MTU only (specs change, device-plugin configs do not): the same figures;
+4. rename the policy's resource (specs and device-plugin configs change, labels do not), then
+   change its MTU only (specs change, device-plugin configs do not): the same figures;
 5. stop the operator; in the same run, a minimal client server-side-applies the same N
    NodeState specs with the same concurrency: the API server's raw rate, the physical limit.
 
@@ -79,11 +79,11 @@ CONFIG_MAPS_WRITTEN = ("apply", "configmaps")
 LABELS = ("patch", "nodes")
 
 
-def policy(mtu: int | None = None, num_vfs: int = 8) -> dict[str, Any]:
+def policy(mtu: int | None = None, resource: str = "intel_sriov") -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "resourceName": "intel_sriov",
+        "resourceName": resource,
         "nodeSelector": {LABEL: "true"},
-        "numVfs": num_vfs,
+        "numVfs": 8,
         "nicSelector": {"pfNames": ["ens1f0"]},
         "deviceType": "netdevice",
     }
@@ -287,11 +287,16 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int, quiet: float) 
             first = await measure_change(
                 objects, port, policy(), nodes, expected=(SPECS, CONFIG_MAPS_WRITTEN, LABELS), quiet=quiet
             )
-            num_vfs = await measure_change(
-                objects, port, policy(num_vfs=16), nodes, expected=(SPECS, CONFIG_MAPS_WRITTEN), quiet=quiet
+            renamed = await measure_change(
+                objects,
+                port,
+                policy(resource="renamed"),
+                nodes,
+                expected=(SPECS, CONFIG_MAPS_WRITTEN),
+                quiet=quiet,
             )
             mtu = await measure_change(
-                objects, port, policy(mtu=9000, num_vfs=16), nodes, expected=(SPECS,), quiet=quiet
+                objects, port, policy(mtu=9000, resource="renamed"), nodes, expected=(SPECS,), quiet=quiet
             )
             rss, peak = rss_mib(operator.pid)
         finally:
@@ -305,7 +310,7 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int, quiet: float) 
         "sync_s": sync_seconds,
         "start_writes": start_writes,
         "first": first,
-        "num_vfs": num_vfs,
+        "renamed": renamed,
         "mtu": mtu,
         "rss": rss,
         "peak": peak,
@@ -344,7 +349,7 @@ def main() -> None:
             flush=True,
         )
         print(f"  (writes while starting with no policy: {r['start_writes']:.0f})", flush=True)
-        for change in ("first", "num_vfs", "mtu"):
+        for change in ("first", "renamed", "mtu"):
             c = r[change]
             print(
                 f"  {change}: specs {c['specs_seconds']:.1f}s, converged {c['converged_seconds']:.1f}s, "
