@@ -82,6 +82,8 @@ class _NodeView:
         return tuple(kept)
 
     def root_devices(self, policy: CompiledPolicy, owned: Sequence[str]) -> tuple[str, ...]:
+        if not policy.root_devices:
+            return ()
         return tuple(pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned)
 
 
@@ -96,42 +98,38 @@ class _Fixed:
     pf_name_entries: tuple[tuple[str, str], ...]  # each pfNames entry split: (PF name, "#a-b" or "")
 
 
+def _fixed(policy: CompiledPolicy, nics: NicTable) -> _Fixed:
+    device, link_type = _device_id(policy, nics), _link_type(policy)
+    return _Fixed(
+        resource_flags(policy),
+        (policy.vendor,) if policy.vendor else (),
+        (device,) if device else (),
+        (link_type,) if link_type else (),
+        tuple((pf_name_part(entry), entry[len(pf_name_part(entry)) :]) for entry in policy.pf_names),
+    )
+
+
 class ResourceLists:
     """Each node's ``resourceList``; what a policy adds on every node is worked out once per policy."""
 
-    def __init__(self, nics: NicTable, resource_prefix: str) -> None:
-        self._nics = nics
+    def __init__(self, nics: NicTable, resource_prefix: str, policies: Sequence[CompiledPolicy]) -> None:
         self._resource_prefix = resource_prefix
-        self._fixed: dict[str, _Fixed] = {}  # by policy name
+        self._fixed = {policy.name: _fixed(policy, nics) for policy in policies}
         # entries are the same on every node where the same policies contribute the same values;
         # one dict serves them all (results are read-only)
         self._resources: dict[Hashable, dict[str, Any]] = {}
         self._groups: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
 
-    def _fixed_of(self, policy: CompiledPolicy) -> _Fixed:
-        fixed = self._fixed.get(policy.name)
-        if fixed is None:
-            device, link_type = _device_id(policy, self._nics), _link_type(policy)
-            fixed = _Fixed(
-                resource_flags(policy),
-                (policy.vendor,) if policy.vendor else (),
-                (device,) if device else (),
-                (link_type,) if link_type else (),
-                tuple((pf_name_part(entry), entry[len(pf_name_part(entry)) :]) for entry in policy.pf_names),
-            )
-            self._fixed[policy.name] = fixed
-        return fixed
-
     def _contribution(
         self, policy: CompiledPolicy, pcis: list[str], view: _NodeView
     ) -> tuple[tuple[str, ...], ...]:
         """What the policy owning ``pcis`` adds to each of :data:`SELECTOR_LISTS` on this node."""
-        fixed = self._fixed_of(policy)
+        fixed = self._fixed[policy.name]
         return (
             fixed.vendors,
             fixed.devices,
-            view.pf_names(fixed.pf_name_entries, pcis) if fixed.pf_name_entries else (),
-            view.root_devices(policy, pcis) if policy.root_devices else (),
+            view.pf_names(fixed.pf_name_entries, pcis),
+            view.root_devices(policy, pcis),
             tuple(pcis) if policy.net_filter else (),
             fixed.link_types,
         )
@@ -146,7 +144,7 @@ class ResourceLists:
             flags: dict[str, set[ResourceFlags]] = {}
             for position, policy in enumerate(applied):
                 positions.setdefault(policy.resource_name, []).append(position)
-                flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
+                flags.setdefault(policy.resource_name, set()).add(self._fixed[policy.name].flags)
             groups = [(name, tuple(positions[name])) for name in sorted(positions) if len(flags[name]) == 1]
             self._groups[key] = groups
         return groups

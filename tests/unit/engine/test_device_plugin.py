@@ -155,3 +155,12 @@ def test_vf_model_is_looked_up_for_the_policy_vendor() -> None:
     one_vf = policy("p", numVfs=1, nicSelector={"vendor": "8086", "deviceID": "158b"})
     result = render([*worker(), nic_ids, one_vf])
     assert resources(result)["p"]["selectors"]["devices"] == ["154c"]
+
+
+def test_a_policy_by_name_only_narrows_no_vendor_or_device() -> None:
+    """Empty lists match any vendor and device; a null entry would match none, exposing no VF."""
+    result = render([*worker(), policy("p", numVfs=4, nicSelector={"pfNames": ["ens1f0"]})])
+    selectors = resources(result)["p"]["selectors"]
+    assert selectors["vendors"] == []
+    assert selectors["devices"] == []
+    assert selectors["pfNames"] == ["ens1f0"]
