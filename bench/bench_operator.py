@@ -141,6 +141,12 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def wait_until(check: Any, timeout: float, what: str) -> float:
     started = time.monotonic()
     while not await asyncio.to_thread(check):
@@ -188,9 +194,10 @@ async def measure_change(
     *,
     expected: tuple[tuple[str, str], ...],
     quiet: float,
+    pid: int,
 ) -> dict[str, Any]:
     """Apply ``body``; ``expected``: the writes each node needs (specs, ConfigMaps, labels)."""
-    before = scrape(port)
+    before, cpu_before = scrape(port), cpu_seconds(pid)
     started = time.monotonic()
     await objects.apply(SRIOV_NETWORK_NODE_POLICIES, body, MANAGER)
 
@@ -201,7 +208,7 @@ async def measure_change(
     specs = await wait_until(lambda: reached((SPECS,)), 1800, "all specs written")
     await wait_until(lambda: reached(expected), 1800, "all specs and ConfigMaps written")
     converged = time.monotonic() - started
-    at_convergence = scrape(port)
+    at_convergence, cpu = scrape(port), cpu_seconds(pid) - cpu_before
     await asyncio.sleep(quiet)
     after_convergence = writes_since(port, at_convergence)
     idle = converged + await idle_after(port)
@@ -209,6 +216,7 @@ async def measure_change(
     return {
         "specs_seconds": specs,
         "converged_seconds": converged,
+        "operator_cpu_seconds": cpu,
         "idle_seconds": idle,
         "spec_writes": writes.get(" ".join(SPECS), 0),
         "all_writes": sum(writes.values()),
@@ -285,7 +293,13 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int, quiet: float) 
             await idle_after(port)
             start_writes = total_writes(port)
             first = await measure_change(
-                objects, port, policy(), nodes, expected=(SPECS, CONFIG_MAPS_WRITTEN, LABELS), quiet=quiet
+                objects,
+                port,
+                policy(),
+                nodes,
+                expected=(SPECS, CONFIG_MAPS_WRITTEN, LABELS),
+                quiet=quiet,
+                pid=operator.pid,
             )
             renamed = await measure_change(
                 objects,
@@ -294,9 +308,16 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int, quiet: float) 
                 nodes,
                 expected=(SPECS, CONFIG_MAPS_WRITTEN),
                 quiet=quiet,
+                pid=operator.pid,
             )
             mtu = await measure_change(
-                objects, port, policy(mtu=9000, resource="renamed"), nodes, expected=(SPECS,), quiet=quiet
+                objects,
+                port,
+                policy(mtu=9000, resource="renamed"),
+                nodes,
+                expected=(SPECS,),
+                quiet=quiet,
+                pid=operator.pid,
             )
             rss, peak = rss_mib(operator.pid)
         finally:

@@ -103,6 +103,22 @@ def device_plugin_label_patch(node: Mapping[str, Any], has_resources: bool) -> d
     return None
 
 
+SentLabel = tuple[str, dict[str, Any]]  # (the cached Node's resourceVersion when sent, the patch)
+
+
+def label_patch_to_send(
+    node: Mapping[str, Any], has_resources: bool, sent: SentLabel | None
+) -> dict[str, Any] | None:
+    """`device_plugin_label_patch`, unless ``sent`` is that same patch, sent while the cache held this
+    same version of the Node: the patch succeeded and the cache has not seen the Node come back yet
+    (the reconcile runs again on the ConfigMap's event), so sending it again writes nothing new."""
+    patch = device_plugin_label_patch(node, has_resources)
+    version = str((node.get("metadata") or {}).get("resourceVersion") or "")
+    if patch is None or (sent is not None and sent == (version, patch) and version):
+        return None
+    return patch
+
+
 def orphan_deletion_delay(missing_since: float, now: float, grace: float) -> float:
     """Seconds until a NodeState whose Node is gone (or no longer managed) may be deleted; 0 = now."""
     return max(0.0, missing_since + grace - now)

@@ -13,6 +13,7 @@ from sriov_operator.operator.node_objects import (
     configmap_needs_write,
     device_plugin_configmap,
     device_plugin_label_patch,
+    label_patch_to_send,
     node_state_body,
     node_state_needs_write,
     orphan_deletion_delay,
@@ -69,6 +70,21 @@ def test_device_plugin_label() -> None:
     assert device_plugin_label_patch(enabled, False) == {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}}
     assert device_plugin_label_patch(bare, False) is None
     assert device_plugin_label_patch(disabled, False) is None
+
+
+def test_a_label_patch_is_not_sent_again_before_the_cache_sees_it_back() -> None:
+    """The reconcile runs again on its ConfigMap's event, often before the Node's own event: the
+    patch that just succeeded is not sent twice; a newer Node (the label changed since) gets it."""
+    cached = {"metadata": {"name": "w1", "resourceVersion": "7", "labels": {}}}
+    patch = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
+    assert label_patch_to_send(cached, True, None) == patch
+    assert label_patch_to_send(cached, True, ("7", patch)) is None
+    newer = {"metadata": {"name": "w1", "resourceVersion": "9", "labels": {}}}  # an admin removed it
+    assert label_patch_to_send(newer, True, ("7", patch)) == patch
+    removal = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}}
+    assert label_patch_to_send(cached, False, ("7", patch)) is None  # nothing to remove in this cache
+    enabled = {"metadata": {"name": "w1", "resourceVersion": "7", "labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
+    assert label_patch_to_send(enabled, False, ("7", patch)) == removal
 
 
 def test_orphan_deletion_waits_for_the_grace() -> None:

@@ -20,9 +20,10 @@ from sriov_operator.kube.resources import CONFIG_MAPS, NODES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
+    SentLabel,
     configmap_needs_write,
     device_plugin_configmap,
-    device_plugin_label_patch,
+    label_patch_to_send,
     node_state_needs_write,
 )
 from sriov_operator.operator.settings import OperatorSettings
@@ -60,6 +61,7 @@ class DevicePluginReconciler(Reconciler):
     def __init__(self, manager: Manager, view: OperatorView) -> None:
         super().__init__(manager, view)
         self._beside_specs = asyncio.Semaphore(BESIDE_SPECS)
+        self._labels_sent: dict[str, SentLabel] = {}  # by node: the last label patch that succeeded
 
     async def reconcile(self, key: Hashable) -> Result | None:
         queue = self.view.spec_queue
@@ -75,6 +77,8 @@ class DevicePluginReconciler(Reconciler):
         node = self.view.nodes.get(name)
         state = self.view.states.get(name, namespace)
         rendered = self.view.cache.render(name) if node is not None else None
+        if node is None:
+            self._labels_sent.pop(name, None)
         if node is None or rendered is None or state is None or node_state_needs_write(state, rendered.spec):
             return  # not managed (node-states retires it), or its spec is not written yet
         config_map = self.view.config_maps.get(device_plugin_configmap_name(name), namespace)
@@ -84,6 +88,7 @@ class DevicePluginReconciler(Reconciler):
             generation = generation_of(state) or 0
             body = device_plugin_configmap(name, namespace, rendered.resources, generation)
             await self.objects.apply(CONFIG_MAPS, body, FIELD_MANAGER)
-        patch = device_plugin_label_patch(node, bool(rendered.resources))
+        patch = label_patch_to_send(node, bool(rendered.resources), self._labels_sent.get(name))
         if patch is not None:
             await self.objects.patch(NODES, name, patch)
+            self._labels_sent[name] = (str(node["metadata"].get("resourceVersion") or ""), patch)
