@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateStatus
+from sriov_operator.runtime.transforms import NODE_SPEC_KEPT, NODE_STATUS_KEPT
 
 Object = dict[str, Any]
 
@@ -108,3 +109,20 @@ class PartialDecoder:
 
 NODE_STATE_DECODER = PartialDecoder(SlimNodeState)
 """SriovNetworkNodeStates without managedFields and without the PFs' VF lists (``Vfs``)."""
+
+NodeSpec = _struct("NodeSpec", NODE_SPEC_KEPT)
+NodeStatus = _struct("NodeStatus", NODE_STATUS_KEPT)
+SlimNode = _struct(
+    "SlimNode",
+    [
+        "apiVersion",
+        "kind",
+        ("metadata", ObjectMeta),
+        ("spec", NodeSpec | None),
+        ("status", NodeStatus | None),
+    ],
+)
+
+NODE_DECODER = PartialDecoder(SlimNode)
+"""Nodes with what ``slim_node`` picks from: no images, node info, capacity, daemon endpoints or
+managedFields (a kubelet's Node is mostly its image list)."""

@@ -1,4 +1,4 @@
-"""The NodeState partial decoder gives the caches what a full decode and ``slim_node_state`` give."""
+"""The partial decoders give the caches what a full decode and the slim transforms give."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import copy
 import json
 from typing import Any
 
-from sriov_operator.runtime.decoding import NODE_STATE_DECODER
-from sriov_operator.runtime.transforms import slim_node_state
+from sriov_operator.runtime.decoding import NODE_DECODER, NODE_STATE_DECODER
+from sriov_operator.runtime.transforms import slim_node, slim_node_state
+from tests.support import FIXTURES
 
 
 def vf(pf: int, index: int) -> dict[str, Any]:
@@ -109,3 +110,13 @@ def test_an_error_event_keeps_its_status_whole() -> None:
     status = {"kind": "Status", "status": "Failure", "code": 410, "reason": "Expired", "message": "too old"}
     decoded = NODE_STATE_DECODER.event(json.dumps({"type": "ERROR", "object": status}).encode())
     assert decoded == {"type": "ERROR", "object": status}
+
+
+def test_a_kubelet_node_decoded_partially_is_the_same_slim_node() -> None:
+    """Images, node info, capacity and managedFields are skipped; what slim_node keeps is all there."""
+    node = json.loads((FIXTURES / "kubelet-node.json").read_text())
+    raw = json.dumps({"items": [node]}).encode()
+    [decoded] = NODE_DECODER.page(raw)["items"]
+    assert "images" not in decoded["status"] and "nodeInfo" not in decoded["status"]
+    assert slim_node(decoded) == slim_node(copy.deepcopy(node))
+    assert slim_node(decoded)["spec"]["providerID"] == "baremetal://worker-0"
