@@ -35,9 +35,6 @@ from sriov_operator.engine.render import (
     render_cluster,
     render_nodes,
 )
-from sriov_operator.runtime.decoding import NODE_STATE_DECODER
-from sriov_operator.runtime.informer import PAGE_SIZE
-from sriov_operator.runtime.transforms import slim_node_state
 
 NAMESPACE = "sriov-network-operator"
 PF_NAMES = [f"ens{card}f{port}" for card in range(1, 5) for port in range(2)]
@@ -66,6 +63,7 @@ NIC_MODELS = (
     ("15b3", "1017"),
 )
 TOTALVFS = (64, 96, 128, 256)
+API_PAGE = 100  # NodeStates per list page, as the informer asks (runtime/informer.py PAGE_SIZE)
 
 
 def _nic(profile: int, index: int) -> tuple[str, str]:
@@ -183,12 +181,16 @@ def measure_api_read(nodes: int, policies: int, pfs: int) -> dict[str, Any]:
     operator uses (``NODE_STATE_DECODER``: VFs and managedFields skipped while scanning); both give
     the same cache.
     """
+    # imported here: the engine code measured with --before may come from a tree without them
+    from sriov_operator.runtime.decoding import NODE_STATE_DECODER
+    from sriov_operator.runtime.transforms import slim_node_state
+
     objects = api_objects(nodes, policies, pfs, DISTINCT_PCI, vfs=True)
     states = [obj for obj in objects if obj["kind"] == "SriovNetworkNodeState"]
     others = [obj for obj in objects if obj["kind"] != "SriovNetworkNodeState"]
     pages = [
-        json.dumps({"metadata": {}, "items": states[i : i + PAGE_SIZE]}).encode()
-        for i in range(0, len(states), PAGE_SIZE)
+        json.dumps({"metadata": {}, "items": states[i : i + API_PAGE]}).encode()
+        for i in range(0, len(states), API_PAGE)
     ]
     del objects, states
     decode_s, decode_cpu_s, _ = _best_of(1, lambda: [json.loads(page) for page in pages])
@@ -366,7 +368,7 @@ def results_section(
         *NOTES,
         "",
         "The operator's full resync reads every object from the API server. Here the list responses hold",
-        f"every VF of every PF in NodeState status ({VFS_PER_PF} per PF), in pages of {PAGE_SIZE} as the",
+        f"every VF of every PF in NodeState status ({VFS_PER_PF} per PF), in pages of {API_PAGE} as the",
         "informer reads them: `json.loads` of every page; the cache the operator keeps, from the full",
         "decode (before) and from the partial decoder (`runtime/decoding.py`, now: VFs and managedFields",
         "skipped while scanning, asserted to give the same cache); then `read_api_objects` of that cache",

@@ -153,12 +153,8 @@ class ResourceLists:
         self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
     ) -> dict[str, Any]:
         """One ``resourceList`` entry from each contributor's part; ``winner``: the one applied last."""
-        columns = (
-            parts[0]
-            if len(parts) == 1
-            else tuple(
-                tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
-            )
+        columns = tuple(
+            tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
         )
         spec = winner.policy.spec
         return {
@@ -187,7 +183,6 @@ class ResourceLists:
             resource = self._resources.get(key)
             if resource is None:
                 resource = self._resource(resource_name, contributors[-1][0], parts)
-                if not any(policy.net_filter for policy, _ in contributors):  # else it names this node's PFs
-                    self._resources[key] = resource
+                self._resources[key] = resource  # parts name a node's PCI addresses where selectors do
             resources.append(resource)
         return resources
