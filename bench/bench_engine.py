@@ -176,7 +176,7 @@ def read_cluster(objects: list[dict[str, Any]]) -> ClusterObjects:
 def measure_api_read(nodes: int, policies: int, pfs: int) -> dict[str, Any]:
     """List pages of NodeStates listing every VF → the operator's cache → typed objects (its resync).
 
-    The pages are those the informer reads (``PAGE_SIZE`` NodeStates each). Side by side: the full
+    The pages are those the informer reads (``API_PAGE`` NodeStates each). Side by side: the full
     decode (``json.loads``, then ``slim_node_state`` drops the VFs) and the partial decoder the
     operator uses (``NODE_STATE_DECODER``: VFs and managedFields skipped while scanning); both give
     the same cache.
