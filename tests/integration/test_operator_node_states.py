@@ -209,3 +209,16 @@ async def test_one_policy_change_rewrites_only_the_states_it_selects(
         await eventually(exposes_renamed, what="rack a's ConfigMaps with the renamed resource")
         await eventually(running.settled, what="the operator idle")
         assert node_writes() - writes_before == 2 * len(racks["a"])
+
+        # the same ConfigMap and label, removed by someone else after they were written, come back
+        victim = racks["a"][0]
+        await objects.delete(CONFIG_MAPS, device_plugin_configmap_name(victim), namespace)
+        await objects.patch(NODES, victim, {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}})
+
+        async def restored() -> bool:
+            config_map = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(victim), namespace)
+            node = await objects.get(NODES, victim)
+            labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+            return config_map is not None and labels.get(DEVICE_PLUGIN_LABEL) == "Enabled"
+
+        await eventually(restored, what=f"{victim}'s ConfigMap and label written again")

@@ -10,10 +10,10 @@ from sriov_operator.api.constants import (
     FOR_GENERATION_ANNOTATION,
 )
 from sriov_operator.operator.node_objects import (
+    WritesInFlight,
     configmap_needs_write,
     device_plugin_configmap,
     device_plugin_label_patch,
-    label_patch_to_send,
     node_state_body,
     node_state_needs_write,
     orphan_deletion_delay,
@@ -72,19 +72,20 @@ def test_device_plugin_label() -> None:
     assert device_plugin_label_patch(disabled, False) is None
 
 
-def test_a_label_patch_is_not_sent_again_before_the_cache_sees_it_back() -> None:
-    """The reconcile runs again on its ConfigMap's event, often before the Node's own event: the
-    patch that just succeeded is not sent twice; a newer Node (the label changed since) gets it."""
-    cached = {"metadata": {"name": "w1", "resourceVersion": "7", "labels": {}}}
+def test_a_write_is_not_sent_again_before_the_cache_sees_the_object_again() -> None:
+    """The reconcile runs again on its ConfigMap's event, often before the Node's own event comes
+    back: the label patch that just succeeded is not sent twice; once any event for the Node came
+    (its own, or an admin removing the label since), the usual comparison decides again."""
+    writes = WritesInFlight()
     patch = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
-    assert label_patch_to_send(cached, True, None) == patch
-    assert label_patch_to_send(cached, True, ("7", patch)) is None
-    newer = {"metadata": {"name": "w1", "resourceVersion": "9", "labels": {}}}  # an admin removed it
-    assert label_patch_to_send(newer, True, ("7", patch)) == patch
-    removal = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}}
-    assert label_patch_to_send(cached, False, ("7", patch)) is None  # nothing to remove in this cache
-    enabled = {"metadata": {"name": "w1", "resourceVersion": "7", "labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
-    assert label_patch_to_send(enabled, False, ("7", patch)) == removal
+    assert not writes.in_flight("Node", "w1", patch)
+    writes.sent("Node", "w1", patch)
+    assert writes.in_flight("Node", "w1", patch)
+    assert not writes.in_flight("Node", "w2", patch)
+    assert not writes.in_flight("ConfigMap", "w1", patch)
+    assert not writes.in_flight("Node", "w1", {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}})
+    writes.seen("Node", "w1")
+    assert not writes.in_flight("Node", "w1", patch)
 
 
 def test_orphan_deletion_waits_for_the_grace() -> None:

@@ -16,19 +16,21 @@ from collections.abc import Hashable
 from sriov_operator.api.constants import FIELD_MANAGER
 from sriov_operator.api.meta import generation_of
 from sriov_operator.api.names import device_plugin_configmap_name
+from sriov_operator.kube.objects import Object
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
-    SentLabel,
+    WritesInFlight,
     configmap_needs_write,
     device_plugin_configmap,
-    label_patch_to_send,
+    device_plugin_label_patch,
     node_state_needs_write,
 )
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
 
 BESIDE_SPECS = 2  # reconciles writing at once while nodes still wait for their spec
@@ -61,7 +63,14 @@ class DevicePluginReconciler(Reconciler):
     def __init__(self, manager: Manager, view: OperatorView) -> None:
         super().__init__(manager, view)
         self._beside_specs = asyncio.Semaphore(BESIDE_SPECS)
-        self._labels_sent: dict[str, SentLabel] = {}  # by node: the last label patch that succeeded
+        self._in_flight = WritesInFlight()
+        view.config_maps.add_handler(self._seen)
+        view.nodes.add_handler(self._seen)
+
+    def _seen(self, kind: EventKind, old: Object | None, new: Object | None) -> None:
+        obj = new if new is not None else old
+        if obj is not None:
+            self._in_flight.seen(obj["kind"], obj["metadata"]["name"])
 
     async def reconcile(self, key: Hashable) -> Result | None:
         queue = self.view.spec_queue
@@ -77,8 +86,6 @@ class DevicePluginReconciler(Reconciler):
         node = self.view.nodes.get(name)
         state = self.view.states.get(name, namespace)
         rendered = self.view.cache.render(name) if node is not None else None
-        if node is None:
-            self._labels_sent.pop(name, None)
         if node is None or rendered is None or state is None or node_state_needs_write(state, rendered.spec):
             return  # not managed (node-states retires it), or its spec is not written yet
         config_map = self.view.config_maps.get(device_plugin_configmap_name(name), namespace)
@@ -87,8 +94,11 @@ class DevicePluginReconciler(Reconciler):
         ):
             generation = generation_of(state) or 0
             body = device_plugin_configmap(name, namespace, rendered.resources, generation)
-            await self.objects.apply(CONFIG_MAPS, body, FIELD_MANAGER)
-        patch = label_patch_to_send(node, bool(rendered.resources), self._labels_sent.get(name))
-        if patch is not None:
+            config_map_name = body["metadata"]["name"]
+            if not self._in_flight.in_flight(CONFIG_MAPS.kind, config_map_name, body):
+                await self.objects.apply(CONFIG_MAPS, body, FIELD_MANAGER)
+                self._in_flight.sent(CONFIG_MAPS.kind, config_map_name, body)
+        patch = device_plugin_label_patch(node, bool(rendered.resources))
+        if patch is not None and not self._in_flight.in_flight(NODES.kind, name, patch):
             await self.objects.patch(NODES, name, patch)
-            self._labels_sent[name] = (str(node["metadata"].get("resourceVersion") or ""), patch)
+            self._in_flight.sent(NODES.kind, name, patch)
