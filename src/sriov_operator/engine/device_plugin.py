@@ -153,16 +153,17 @@ class ResourceLists:
         self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
     ) -> dict[str, Any]:
         """One ``resourceList`` entry from each contributor's part; ``winner``: the one applied last."""
-        columns = tuple(
-            tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
-        )
+        columns = [
+            list(dict.fromkeys(chain.from_iterable(part[i] for part in parts)))
+            for i in range(len(SELECTOR_LISTS))
+        ]
         spec = winner.policy.spec
         return {
             "resourceName": resource_name,
             "resourcePrefix": self._resource_prefix,
             "excludeTopology": spec.exclude_topology,
             "selectors": {
-                **{key: list(values) for key, values in zip(SELECTOR_LISTS, columns, strict=True)},
+                **{key: columns[i] for i, key in enumerate(SELECTOR_LISTS)},
                 "isRdma": spec.is_rdma,
                 "needVhostNet": spec.need_vhost_net,
                 "vdpaType": spec.vdpa_type or "",
