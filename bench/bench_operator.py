@@ -373,8 +373,9 @@ def main() -> None:
         for change in ("first", "renamed", "mtu"):
             c = r[change]
             print(
-                f"  {change}: specs {c['specs_seconds']:.1f}s, converged {c['converged_seconds']:.1f}s, "
-                f"idle {c['idle_seconds']:.1f}s; writes {c['writes']}; in the {args.quiet:.0f}s after "
+                f"  {change}: specs {c['specs_seconds']:.1f}s, converged {c['converged_seconds']:.1f}s "
+                f"(operator CPU {c['operator_cpu_seconds']:.1f}s), idle {c['idle_seconds']:.1f}s; "
+                f"writes {c['writes']}; in the {args.quiet:.0f}s after "
                 f"convergence: {c['after_convergence'] or 'none'}",
                 flush=True,
             )
