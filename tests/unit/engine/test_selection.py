@@ -30,6 +30,19 @@ def _iface(**fields: Any) -> InterfaceExt:
             "'ens1f0#0-1#2': has more than one '#'; accepted: '<pf name>' or '<pf name>#<first>-<last>'",
         ),
         ("ens1f0#3-1", "'ens1f0#3-1': VF range 3-1 starts after it ends; accepted: first <= last"),
+        # a PF has at most 65535 VFs (0-65534); the last VF bounds the range, whatever its digits
+        (
+            "ens1f0#0-65535",
+            "'ens1f0#0-65535': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
+        (
+            "ens1f0#0-70000",
+            "'ens1f0#0-70000': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
+        (
+            "ens1f0#0-9999999999",
+            "'ens1f0#0-9999999999': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
     ],
 )
 def test_malformed_pf_names_entries_are_explained(entry: str, message: str) -> None:
