@@ -8,7 +8,7 @@ import pytest
 
 from sriov_operator.api.models import InterfaceExt, LabelSelector, SriovNetworkNodePolicy
 from sriov_operator.engine.selection import compile_policy, label_selector_matches
-from tests.unit.engine.builders import NS, messages, pf, policy, render, worker
+from tests.unit.engine.builders import NS, groups, messages, pf, policy, render, worker
 
 PORT = "0000:00:04.0"
 
@@ -86,3 +86,19 @@ def test_missing_label_selector_matches_nothing_and_an_empty_one_everything() ->
     """metav1 semantics, as for a PodDisruptionBudget selector (pools treat a missing one as empty)."""
     assert label_selector_matches(None, {"a": "b"}) is False
     assert label_selector_matches(LabelSelector(), {}) is True
+
+
+def test_a_root_device_selects_that_address_only_on_nodes_alike_in_everything_else() -> None:
+    """The same NIC in another slot on a second node is not the root device the policy names."""
+    listed, other_slot = "0000:3b:00.0", "0000:5e:00.0"
+    result = render(
+        [
+            *worker("w1", [pf("ens1f0", listed)]),
+            *worker("w2", [pf("ens1f0", other_slot)]),
+            *worker("w3", [pf("ens1f0", listed)]),
+            policy("roots", numVfs=4, nicSelector={"rootDevices": [listed]}),
+        ]
+    )
+    assert groups(result, listed, "w1") == [("roots", "0-3")]
+    assert result.node_states["w2"].get("interfaces", []) == []  # nothing configured on w2
+    assert groups(result, listed, "w3") == [("roots", "0-3")]
