@@ -164,3 +164,18 @@ def test_a_policy_by_name_only_narrows_no_vendor_or_device() -> None:
     assert selectors["vendors"] == []
     assert selectors["devices"] == []
     assert selectors["pfNames"] == ["ens1f0"]
+
+
+def test_nodes_selected_by_different_policies_each_expose_their_own_resources() -> None:
+    result = render(
+        [
+            *worker("w1", rack="a"),
+            *worker("w2", rack="b"),
+            policy("a", node_selector={"rack": "a"}, numVfs=4),
+            policy("b", node_selector={"rack": "b"}, numVfs=4, nicSelector={"pfNames": ["ens1f1"]}),
+            policy("both", numVfs=8, nicSelector={"pfNames": ["ens1f0#4-7"]}),
+        ]
+    )
+    assert sorted(resources(result, "w1")) == ["a", "both"]
+    assert sorted(resources(result, "w2")) == ["b", "both"]
+    assert resources(result, "w2")["b"]["selectors"]["pfNames"] == ["ens1f1"]
