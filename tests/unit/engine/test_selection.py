@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sriov_operator.api.models import InterfaceExt, LabelSelector, SriovNetworkNodePolicy
-from sriov_operator.engine.selection import compile_policy, label_selector_matches
+from sriov_operator.engine.selection import compile_policy, label_selector_matches, parse_vf_range
 from tests.unit.engine.builders import NS, groups, messages, pf, policy, render, worker
 
 PORT = "0000:00:04.0"
@@ -102,3 +102,37 @@ def test_a_root_device_selects_that_address_only_on_nodes_alike_in_everything_el
     assert groups(result, listed, "w1") == [("roots", "0-3")]
     assert result.node_states["w2"].get("interfaces", []) == []  # nothing configured on w2
     assert groups(result, listed, "w3") == [("roots", "0-3")]
+
+
+def test_the_last_vf_a_pf_can_have_is_accepted_in_a_range() -> None:
+    assert parse_vf_range("ens1f0#0-65534") == (0, 65534)
+    assert parse_vf_range("ens1f0#00007-65534") == (7, 65534)
+
+
+def test_a_policy_by_device_id_only_selects_that_model_on_every_node() -> None:
+    mellanox = pf("ens2f0", "0000:5e:00.0", vendor="15b3", device="1017")
+    intel = pf("ens1f0", "0000:3b:00.0")
+    result = render(
+        [
+            *worker("w1", [intel, mellanox]),
+            *worker("w2", [mellanox]),
+            policy("a-empty", nicSelector={}),  # selects nothing, and comes first in apply order
+            policy("cx5", numVfs=4, nicSelector={"deviceID": "1017"}),
+        ]
+    )
+    assert groups(result, "0000:5e:00.0", "w1") == [("cx5", "0-3")]
+    assert groups(result, "0000:5e:00.0", "w2") == [("cx5", "0-3")]
+    assert "0000:3b:00.0" not in {i["pciAddress"] for i in result.node_states["w1"]["interfaces"]}
+
+
+def test_an_alt_name_selects_only_the_pfs_that_carry_it() -> None:
+    """Two nodes whose PFs differ only in their altNames: the policy naming one selects only there."""
+    result = render(
+        [
+            *worker("w1", [pf("ens1f0", "0000:3b:00.0", altNames=["enp59s0f0np0"])]),
+            *worker("w2", [pf("ens1f0", "0000:3b:00.0")]),
+            policy("by-alt", numVfs=4, nicSelector={"pfNames": ["enp59s0f0np0"]}),
+        ]
+    )
+    assert groups(result, "0000:3b:00.0", "w1") == [("by-alt", "0-3")]
+    assert result.node_states["w2"].get("interfaces", []) == []
