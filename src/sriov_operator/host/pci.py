@@ -116,3 +116,16 @@ def network_functions(host: HostRoot) -> list[PciFunction]:
     addresses = (name for name in host.names(host.path(PCI_DEVICES)) if is_pci_address(name))
     functions = (read_pci_function(host, address) for address in addresses)
     return [function for function in functions if function.is_network]
+
+
+def virtfns(host: HostRoot, pf_address: str) -> dict[int, str]:
+    """VF id -> its PCI address, from the PF's ``virtfnN`` links (garbage ignored)."""
+    device = host.path(PCI_DEVICES, pf_address)
+    found: dict[int, str] = {}
+    for link in host.names(device):
+        index = link.removeprefix("virtfn")
+        if link.startswith("virtfn") and index.isdigit() and len(index) < 6:
+            address = host.link_name(device / link)
+            if is_pci_address(address):
+                found[int(index)] = str(address)
+    return found
