@@ -309,16 +309,22 @@ def _link_up(access: HostAccess, action: LinkUp) -> bool:
     return True
 
 
-@executes(RestoreEswitchMode)
-@executes(SetEswitchMode)
-def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
-    if access.eswitch.mode(action.pci) == action.mode:
+def _switch_eswitch(access: HostAccess, pci: str, mode: str) -> bool:
+    if access.eswitch.mode(pci) == mode:
         return False
-    access.eswitch.set_mode(action.pci, action.mode)
+    access.eswitch.set_mode(pci, mode)
     return True
 
 
-executes(SetEswitchModeWithVfs)(_set_eswitch)
+@executes(RestoreEswitchMode)
+@executes(SetEswitchMode)
+def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
+    return _switch_eswitch(access, action.pci, action.mode)
+
+
+@executes(SetEswitchModeWithVfs)
+def _set_eswitch_with_vfs(access: HostAccess, action: SetEswitchModeWithVfs) -> bool:
+    return _switch_eswitch(access, action.pci, action.mode)
 
 
 @executes(RestoreFlowSteeringMode)
