@@ -94,7 +94,12 @@ def read_netdev(host: HostRoot, path: Path) -> Netdev:
 
 def read_pci_function(host: HostRoot, address: str) -> PciFunction:
     """A PCI function; in switchdev its VF representors share ``<dev>/net/``, told apart by phys_port_name."""
-    path = host.path(PCI_DEVICES, address)
+    return read_device(host, host.path(PCI_DEVICES, address))
+
+
+def read_device(host: HostRoot, path: Path) -> PciFunction:
+    """A device's directory in sysfs (``/sys/bus/<bus>/devices/<name>``), read as `read_pci_function` does."""
+    address = path.name
     netdevs = _netdev_dirs(path)
     port_names = {netdev: host.read(netdev / "phys_port_name") or "" for netdev in netdevs}
     representors = {d: m for d in netdevs if (m := VF_REPRESENTOR.fullmatch(port_names[d])) is not None}
