@@ -292,9 +292,13 @@ def _originals(known: DeviceRecord | None, pf: InterfaceExt, host: HostState) ->
     return {
         "original_mtu": pf.mtu,
         "original_e_switch_mode": mode,
-        "original_hw_tc_offload": host.tc_offload.get(pf.name or ""),
+        "original_hw_tc_offload": _on_off(host.tc_offload.get(pf.name or "")),
         "original_flow_steering_mode": host.flow_steering.get(pf.pci_address),
     }
+
+
+def _on_off(state: bool | None) -> str | None:
+    return None if state is None else ("on" if state else "off")
 
 
 def _remember(
@@ -641,7 +645,7 @@ def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord, host: HostState) -
     if was_steering is not None and steering is not None and steering != was_steering:
         reason = f"{left}; its flow_steering_mode was {was_steering} before we configured it (now {steering})"
         actions.append(RestoreFlowSteeringMode(pci, was_steering, reason=reason))
-    if record.original_hw_tc_offload is False and host.tc_offload.get(pf.name or "") is True:
+    if record.original_hw_tc_offload == "off" and host.tc_offload.get(pf.name or "") is True:
         reason = f"{left}; hw-tc-offload was off before we configured it"
         actions.append(SetHwTcOffload(pci, pci, None, enabled=False, reason=reason))
     return actions

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -46,7 +47,7 @@ class DeviceRecord(Interface):
     """The PF's MTU before we first configured it."""
     original_e_switch_mode: ESwitchMode | None = None
     """The PF's eSwitch mode before we first configured it (none: the PF has no eSwitch)."""
-    original_hw_tc_offload: bool | None = None
+    original_hw_tc_offload: Literal["on", "off"] | None = None
     """The PF's ``hw-tc-offload`` before we first configured it (none: unknown, or it has none)."""
     original_flow_steering_mode: str | None = None
     """The PF's devlink ``flow_steering_mode`` before we first configured it (none: it has no such param)."""
