@@ -73,7 +73,12 @@ def configured(*interfaces: Interface) -> dict[str, DeviceRecord]:
         pytest.param(
             {"eSwitchMode": "switchdev"},
             {},
-            [("setESwitchMode", PF, "switchdev", "drain")],
+            [  # its 2 VFs exist: upstream's order for a driver with none of its own
+                ("unbindVFs", PF, None, "drain"),
+                ("setESwitchModeWithVFs", PF, "switchdev", "drain"),
+                ("bindVFs", PF, None, "none"),
+                ("setHwTcOffload", PF, "on", "none"),
+            ],
             id="eswitch-needs-drain",
         ),
         pytest.param({"eSwitchMode": "legacy"}, {}, [], id="legacy-is-the-default-mode"),
