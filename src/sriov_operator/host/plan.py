@@ -419,8 +419,11 @@ def _eswitch_actions(interface: Interface, pf: InterfaceExt, host: HostState) ->
     target_mode = interface.e_switch_mode or current_mode
     steering = _wanted_flow_steering(interface, pf, host)
     wanted_vfs, current_vfs = interface.num_vfs or 0, pf.num_vfs or 0
-    if target_mode == current_mode and steering is None:  # the VF count alone: no order to keep
+    count_only = target_mode == current_mode and steering is None
+    if count_only and (current_mode == "legacy" or pf.driver in MODE_FIRST_DRIVERS):  # no order to keep
         return [] if wanted_vfs == current_vfs else [_count_action(pf, wanted_vfs, current_vfs, "")]
+    if count_only and wanted_vfs == current_vfs:
+        return []
     if pf.driver in MODE_FIRST_DRIVERS:
         return _mode_first(interface, pf, target_mode, steering, host)
     return _vfs_first(interface, pf, target_mode, steering, host)

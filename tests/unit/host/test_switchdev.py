@@ -13,11 +13,15 @@ from typing import Any
 import pytest
 
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateSpec
+from sriov_operator.errors import EXIT_CHANGES
 from sriov_operator.host.actions import RemoveVfs, SetEswitchMode, SetNumVfs
 from sriov_operator.host.apply import apply_plan, converge
 from sriov_operator.host.executors import ApplyError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import Plan, plan
+from tests.doc_runner import run_console
+from tests.docs_examples import example
+from tests.support import REPO_ROOT
 from tests.unit.host.conftest import make_host, sim_node
 
 MLX_PF, MLX_PF2 = "0000:5e:00.0", "0000:5e:00.1"
@@ -208,3 +212,20 @@ def test_a_vf_count_change_alone_keeps_its_driver_order(mlx: NodeHost) -> None:
     """Without an eSwitch wish the mode is left alone: only the count changes, as before."""
     assert kinds(mlx, spec(MLX_PF2, 2, mode=None))[-1:] == ["setNumVfs"]
     assert isinstance(plan(spec(MLX_PF2, 2, mode=None), mlx.observe(checkpoint=False)).actions[-1], SetNumVfs)
+
+
+def test_the_documented_switchdev_plan_of_hwoffload1_runs(tmp_path: Path) -> None:
+    steps = run_console(example("switchdev-plan"), tmp_path)
+    assert [step.command.split()[1] for step in steps if step.command.startswith("sriov-operator")] == [
+        "simulate-host",
+        "plan",
+        "apply",
+        "discover",
+    ]
+
+
+def test_the_documented_switchdev_diff_shows_the_order_and_why() -> None:
+    steps = run_console(example("switchdev-diff"), REPO_ROOT)
+    assert steps[0].status == EXIT_CHANGES
+    whys = [line.split(":")[1].strip() for line in steps[0].printed.splitlines() if "why:" in line]
+    assert whys == ["setNumVfs", "unbindVFs", "setESwitchModeWithVFs"]
