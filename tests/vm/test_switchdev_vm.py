@@ -25,7 +25,9 @@ GUEST_SCRIPT = ["python3", "/project/tests/vm/netdevsim_guest.py"]
 
 
 @pytest.fixture(scope="module")
-def netdevsim(vm_bundle: Bundle, vm_accel: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+def netdevsim(
+    vm_bundle: Bundle, vm_accel: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scenario]:
     spec = MachineSpec(name="netdevsim", nics=())
     with booted(spec, vm_bundle, vm_accel, tmp_path_factory.mktemp(spec.name)) as vm:
         scenario = Scenario(vm)
