@@ -375,7 +375,10 @@ def _set_hw_tc_offload(access: HostAccess, action: SetHwTcOffload) -> bool:
     netdev = _offload_netdev(access, action)
     state = read_tc_offload(access.run, netdev)
     if state is None:
-        raise ApplyError(f"{netdev}: has no {HW_TC_OFFLOAD} feature it can change (ethtool -k {netdev})")
+        raise ApplyError(
+            f"{netdev}: `ethtool -k {netdev}` shows no {HW_TC_OFFLOAD} it can change "
+            "(fixed by the driver, or no ethtool on the host)"
+        )
     if state is action.enabled:
         return False
     set_tc_offload(access.run, netdev, action.enabled)
