@@ -515,8 +515,11 @@ def _vfs_first(
 def _tc_offload_actions(
     interface: Interface, pf: InterfaceExt, host: HostState, mode_changes: bool
 ) -> list[Action]:
-    """hw-tc-offload on the uplink (once the mode is set) and on each representor that exists."""
-    if interface.e_switch_mode != "switchdev":
+    """hw-tc-offload on the uplink (once the mode is set) and on each representor that exists.
+
+    Not on an externally managed PF: whoever manages it sets its offloads (as upstream leaves it).
+    """
+    if interface.e_switch_mode != "switchdev" or interface.externally_managed:
         return []
     why = "in switchdev, tc flower rules (OVS hardware offload) reach the NIC only with hw-tc-offload on"
     actions: list[Action] = []

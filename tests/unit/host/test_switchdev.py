@@ -229,3 +229,14 @@ def test_the_documented_switchdev_diff_shows_the_order_and_why() -> None:
     assert steps[0].status == EXIT_CHANGES
     whys = [line.split(":")[1].strip() for line in steps[0].printed.splitlines() if "why:" in line]
     assert whys == ["setNumVfs", "unbindVFs", "setESwitchModeWithVFs"]
+
+
+def test_an_externally_managed_switchdev_pf_keeps_its_offload_setting(mlx: NodeHost) -> None:
+    converge(mlx.access, spec(MLX_PF2, 2), mlx.observe)
+    uplink = pf_of(mlx, MLX_PF2).name or ""
+    assert mlx.access.run(["ethtool", "-K", uplink, "hw-tc-offload", "off"]).returncode == 0
+    managed = spec(MLX_PF2, 2).model_copy(deep=True)
+    (interface,) = managed.interfaces or []
+    interface.externally_managed = True
+    assert "setHwTcOffload" not in kinds(mlx, managed)
+    assert "setHwTcOffload" in kinds(mlx, spec(MLX_PF2, 2))
