@@ -424,9 +424,23 @@ def _eswitch_actions(interface: Interface, pf: InterfaceExt, host: HostState) ->
         return [] if wanted_vfs == current_vfs else [_count_action(pf, wanted_vfs, current_vfs, "")]
     if count_only and wanted_vfs == current_vfs:
         return []
+    if pf.e_switch_mode is None:  # devlink had no answer: no eSwitch, or none we can see
+        return _unknown_eswitch(pf, target_mode, wanted_vfs)
     if pf.driver in MODE_FIRST_DRIVERS:
         return _mode_first(interface, pf, target_mode, steering, host)
     return _vfs_first(interface, pf, target_mode, steering, host)
+
+
+def _unknown_eswitch(pf: InterfaceExt, target: ESwitchMode, wanted_vfs: int) -> list[Action]:
+    """The mode first, before anything else changes: a device without an eSwitch refuses it at once."""
+    reason = (
+        f"{_label(pf)}: eswitch mode unknown (devlink has no answer) -> {target}; set first, so a device "
+        "without an eSwitch refuses before its VFs change"
+    )
+    actions: list[Action] = [SetEswitchMode(pf.pci_address, target, reason=reason)]
+    if wanted_vfs != (pf.num_vfs or 0):
+        actions.append(_count_action(pf, wanted_vfs, pf.num_vfs or 0, ""))
+    return actions
 
 
 def _wanted_flow_steering(interface: Interface, pf: InterfaceExt, host: HostState) -> str | None:
