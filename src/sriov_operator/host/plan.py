@@ -474,9 +474,7 @@ def _mode_first(
     current, wanted_vfs, vfs_now = pf.e_switch_mode or "legacy", interface.num_vfs or 0, pf.num_vfs or 0
     actions: list[Action] = []
     if target != current and vfs_now:
-        why = (
-            f"{label}: {driver} changes its eswitch mode only while it has no VFs: its {vfs_now} VFs go first"
-        )
+        why = f"{label}: {driver} changes its eswitch mode only without VFs: its VFs ({vfs_now}) go first"
         actions.append(RemoveVfs(pci, reason=why))
         vfs_now = 0
     if steering is not None and current == "legacy":
@@ -504,7 +502,7 @@ def _vfs_first(
     actions: list[Action] = []
     if mode_now == "switchdev" and (wanted_vfs != vfs_now or steering is not None):
         if vfs_now:
-            why = f"{label}: its VFs change in legacy mode ({order}): its {vfs_now} VFs go first"
+            why = f"{label}: its VFs change in legacy mode ({order}): its VFs ({vfs_now}) go first"
             actions.append(RemoveVfs(pci, reason=why))
             vfs_now = 0
         why = f"{label}: eswitch switchdev -> legacy, to change its VFs and flow steering there ({order})"
@@ -516,7 +514,7 @@ def _vfs_first(
         actions.append(_count_action(pf, wanted_vfs, vfs_now, f" in {mode_now} mode"))
     if target != mode_now:
         if wanted_vfs:
-            why = f"{label}: its {wanted_vfs} VFs are unbound before the eswitch changes ({order})"
+            why = f"{label}: its VFs ({wanted_vfs}) are unbound before the eswitch changes ({order})"
             actions.append(UnbindVfs(pci, reason=why))
         why = f"{label}: eswitch {mode_now} -> {target} once its VFs exist ({order})"
         actions.append(SetEswitchModeWithVfs(pci, target, reason=why))
