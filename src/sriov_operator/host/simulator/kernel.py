@@ -454,7 +454,12 @@ class SimulatedKernel:
         """The command line the boot loader gives, and the IOMMU it turns on (or off)."""
         self._write(
             self.root / PROC_CMDLINE,
-            " ".join([f"BOOT_IMAGE={KERNEL_IMAGE}", *boot_args(self.root, self.state)]),
+            " ".join(
+                [
+                    f"BOOT_IMAGE={KERNEL_IMAGE}",
+                    *(a for a in boot_args(self.root, self.state) if a not in self.state.boot_drops),
+                ]
+            ),
         )
         self.set_ib_core_mode()
         needs = self.state.iommu_needs_arg

@@ -78,6 +78,9 @@ class KernelState(_SimModel):
     iommu_present: bool = True  # the machine has one (a reboot with iommu_needs_arg may turn it on)
     iommu_needs_arg: str | None = None
     ostree_kargs: list[str] = []  # the pending rpm-ostree deployment's arguments
+    # arguments the next boots lack whatever the boot configuration says (tests: a boot loader whose default
+    # entry is not the one written, as after a kernel update), what the loop guard is for
+    boot_drops: list[str] = []
     other_netns: int = 0  # network namespaces besides the host's (pods): rdma netns mode is then fixed
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
