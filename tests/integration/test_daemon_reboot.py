@@ -289,7 +289,9 @@ async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the
         # drained for the reboot, then given back: not left cordoned with Reboot_Required
         await eventually(lambda: _drain_over(requests, cordoned), "the node released after the loop guard")
         assert "Reboot_Required" in requests and True in cordoned
-        released = await eventually(lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased")
+        released = await eventually(
+            lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased"
+        )
         assert any("intel_iommu=on" in note and "nothing is applied" in note for note in released)
         rebooted = read_boot_marks(host).boot_id
         assert rebooted != first_boot and "iommu=pt" in read_cmdline(host)  # the one reboot happened

@@ -56,7 +56,8 @@ UNUSED_MODULE_TREES = (
     "kernel/sound",
     "kernel/drivers/gpu",
     "kernel/drivers/media",
-    "kernel/drivers/infiniband",
+    "kernel/drivers/infiniband/hw",  # core and sw (rdma_rxe, soft-RoCE) stay: the RDMA tests use them
+    "kernel/drivers/infiniband/ulp",
     "kernel/drivers/staging",
     "kernel/drivers/net/wireless",
     "kernel/drivers/bluetooth",

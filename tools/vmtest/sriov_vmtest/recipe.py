@@ -18,7 +18,7 @@ from pathlib import Path
 from sriov_operator.controlplane.binaries import cache_root
 
 # Bump when a build step changes in a way the fields below do not show.
-BUILD_STEPS_VERSION = "1"
+BUILD_STEPS_VERSION = "2"  # 2: drivers/infiniband/{core,sw} kept (soft-RoCE)
 DISTRIBUTION = "sriov-fdp-operator"
 GUEST_DIR = Path(__file__).parent / "guest"
 
@@ -76,8 +76,10 @@ def default_recipe() -> Recipe:
         qemu_suite=_suite("trixie", with_security=False),
         kernel_meta_package="linux-image-amd64",
         kernel_source_package="linux-source-6.1",
-        root_packages=("python3", "kmod", "iproute2"),
-        qemu_packages=("qemu-system-x86",),
+        # udev and NetworkManager (its D-Bus and polkit named: debootstrap does not resolve their virtual
+        # packages) are started on demand by guest/services.sh, never at boot
+        root_packages=("python3", "kmod", "iproute2", "udev", "dbus", "polkitd", "network-manager"),
+        qemu_packages=("qemu-system-x86", "qemu-utils"),  # qemu-img: disks that outlive QEMU
         initramfs_packages=("busybox-static",),
         initramfs_modules=("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "9pnet_virtio", "9p"),
         python_requirements=project_requirements(),
