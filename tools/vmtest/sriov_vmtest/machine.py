@@ -358,11 +358,13 @@ class TestMachine:
         return self.restart(" ".join(words))
 
     def restart(self, command_line: str) -> Self:
-        """Power the guest off (``sync``, the kernel's immediate power-off) and start QEMU again with
+        """Power the guest off (``sync``, root read-only, the kernel's power-off) and start QEMU again with
         ``command_line``; the disk overlay keeps what the guest wrote.  Only for machines that ``reboots``."""
         if not self.spec.reboots:
             raise VmError(f"test machine {self.spec.name}: not made to reboot (MachineSpec.reboots)")
-        result = self.run(["sh", "-c", "sync && (sleep 0.5; echo o >/proc/sysrq-trigger) >/dev/null 2>&1 &"])
+        # the root read-only first (sysrq u), so nothing is left to write when the disk goes away
+        off = "sync && (sleep 0.5; echo u >/proc/sysrq-trigger; sleep 1; echo o >/proc/sysrq-trigger)"
+        result = self.run(["sh", "-c", f"{off} >/dev/null 2>&1 &"])
         if result.returncode != 0:
             raise self._fail(f"could not power off:\n{result}")
         assert self._process is not None

@@ -21,6 +21,7 @@ class SimNetdev(_SimModel):
     virtio: str | None = None  # ``virtioN``: the netdev sits under <dev>/virtioN/net/
     up: bool = True
     eswitch: Literal["legacy", "switchdev"] | None = None  # mlx5 PFs only
+    boot_name: str | None = None  # the name it had at boot, when a switchdev re-probe renamed it
     addresses: list[str] = []  # IP addresses on the link
     default_route: bool = False  # the node's default route leaves through this link
 
