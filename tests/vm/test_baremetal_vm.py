@@ -35,6 +35,11 @@ JUMBO = 9000
 IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 RDMA_ARG = "ib_core.netns_mode=0"
 DROPPED = "intel_iommu=on"  # lost at the no-IOMMU machine's reboot, on purpose
+# Debian's kernel turns a present Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF);
+# RHEL's and RHCOS's leave it off without intel_iommu=on. The vIOMMU machine plays the latter with
+# intel_iommu=off on its first boot (the operator appends intel_iommu=on, which the kernel reads last).
+# net.ifnames=0: udevd (no-IOMMU machine) keeps the kernel's names, as the other machine has them.
+FIRST_BOOT_ARGS = {True: ("intel_iommu=off",), False: ("net.ifnames=0",)}
 PF_NETDEV = f"$(ls /sys/bus/pci/devices/{PF}/net)"
 VF2_NETDEV = f"$(ls /sys/bus/pci/devices/{PF}/virtfn2/net)"
 
@@ -140,8 +145,7 @@ def run_scenario(run: Scenario, viommu: bool) -> None:
 
 
 def _scenario(viommu: bool, bundle: Bundle, accel: str, tmp: pytest.TempPathFactory) -> Iterator[Scenario]:
-    # net.ifnames=0: udevd (no-IOMMU machine) keeps the kernel's names, as the other machine has them
-    spec = baremetal_host(viommu, reboots=True, kernel_args=() if viommu else ("net.ifnames=0",))
+    spec = baremetal_host(viommu, reboots=True, kernel_args=FIRST_BOOT_ARGS[viommu])
     with booted(spec, bundle, accel, tmp.mktemp(spec.name)) as vm:
         scenario = Scenario(vm)
         run_scenario(scenario, viommu)
