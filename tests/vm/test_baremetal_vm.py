@@ -30,7 +30,9 @@ from tests.vm.support import GUEST_TOOLS, Scenario, booted
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(2400)]  # the first test pays for the boot and scenario
 
 PF = IGB_PF_ADDRESS
-STATE_FILE = "/tmp/state.yaml"
+STATE_FILE = "/root/state.yaml"  # on the disk: /tmp is a tmpfs, and the spec must outlive the reboot
+APPLY = ["sriov-operator", "apply", "--host-root", "/", "--state", STATE_FILE]
+CLI_SECONDS = 900.0  # one `sriov-operator` call: its Python imports under TCG on a loaded machine
 JUMBO = 9000
 IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 RDMA_ARG = "ib_core.netns_mode=0"
@@ -74,9 +76,9 @@ def state_yaml(num_vfs: int | None, rdma_mode: str | None = None) -> str:
 def nm_devices_once_the_vf_is_seen() -> str:
     """``nmcli``'s devices, once NetworkManager lists VF 2's netdev (it learns of it through udev)."""
     return (
-        f"vf={VF2_NETDEV}; i=0; "
-        'until nmcli -t -f DEVICE,STATE device | grep -q "^$vf:" || [ $i -ge 600 ]; '
-        "do sleep 0.2; i=$((i+1)); done; "
+        f"vf={VF2_NETDEV}; end=$(($(date +%s) + 180)); "
+        'until nmcli -t -f DEVICE,STATE device | grep -q "^$vf:" || [ "$(date +%s)" -ge $end ]; '
+        "do sleep 0.5; done; "
         f"echo pf={PF_NETDEV} vf=$vf; nmcli -t -f DEVICE,STATE device; "
         "udevadm info -q property -p /sys/class/net/$vf | grep NM_UNMANAGED"
     )
@@ -84,22 +86,20 @@ def nm_devices_once_the_vf_is_seen() -> str:
 
 def kernel_args_until_the_reboot(run: Scenario, viommu: bool) -> None:
     """The first boot: no IOMMU argument; apply writes the arguments and asks for the reboot."""
-    state = ["--host-root", "/", "--state", STATE_FILE]
     run.shell("IOMMU groups before", "ls /sys/kernel/iommu_groups | wc -l")
     run.write(STATE_FILE, state_yaml(3, "exclusive" if viommu else None))
-    run.run("apply before the reboot", ["sriov-operator", "apply", *state])
+    run.run("apply before the reboot", APPLY, timeout=CLI_SECONDS)
     run.run("reboot requested", ["cat", REBOOT_REQUESTED])
     run.run("boot entry after apply", ["cat", BOOT_ENTRY])
 
 
 def run_scenario(run: Scenario, viommu: bool) -> None:
     facts = ["python3", f"{GUEST_TOOLS}/sriov_facts.py", PF]
-    state = ["--host-root", "/", "--state", STATE_FILE]
     services = ["sh", f"{GUEST_TOOLS}/services.sh", "udev", "nm"]
     if not viommu:
-        run.run("start udevd and NetworkManager", services)
+        run.run("start udevd and NetworkManager", services, timeout=CLI_SECONDS)
     run.vm.install_boot_entry()
-    run.run("discover", ["sriov-operator", "discover", "--host-root", "/"])
+    run.run("discover", ["sriov-operator", "discover", "--host-root", "/"], timeout=CLI_SECONDS)
     kernel_args_until_the_reboot(run, viommu)
     if viommu:
         run.restart("reboot into the boot entry")
@@ -110,13 +110,13 @@ def run_scenario(run: Scenario, viommu: bool) -> None:
         )
     else:
         run.restart("reboot without intel_iommu=on", drop=(DROPPED,))
-        run.run("services after the reboot", services)
-        run.run("apply after a boot without the argument", ["sriov-operator", "apply", *state])
+        run.run("services after the reboot", services, timeout=CLI_SECONDS)
+        run.run("apply after a boot without the argument", APPLY, timeout=CLI_SECONDS)
         run.shell("reboot requested by the loop guard", f"test ! -e {REBOOT_REQUESTED}")
         # the administrator's choice: vfio in no-IOMMU mode (the operator never turns it on for bare metal)
         run.run("load vfio in no-IOMMU mode", ["modprobe", "vfio", "enable_unsafe_noiommu_mode=1"])
-    run.run("apply 3 VFs", ["sriov-operator", "apply", *state])
-    run.run("second pass", ["sriov-operator", "apply", *state])
+    run.run("apply 3 VFs", APPLY, timeout=CLI_SECONDS)
+    run.run("second pass", APPLY, timeout=CLI_SECONDS)
     run.shell("no reboot asked after the second pass", f"test ! -e {REBOOT_REQUESTED}")
     run.run("boot entry after the second pass", ["cat", BOOT_ENTRY])
     run.run("VFs", facts)
@@ -135,12 +135,12 @@ def run_scenario(run: Scenario, viommu: bool) -> None:
         ],
     )
     run.write(STATE_FILE, state_yaml(0))
-    run.run("apply 0 VFs", ["sriov-operator", "apply", *state])
+    run.run("apply 0 VFs", APPLY, timeout=CLI_SECONDS)
     run.run("VFs after 0", facts)
     pf_mtu = ["sh", "-c", f"cat /sys/bus/pci/devices/{PF}/net/*/mtu"]
     run.run("PF MTU before the reset", pf_mtu)
     run.write(STATE_FILE, state_yaml(None))
-    run.run("apply without the PF", ["sriov-operator", "apply", *state])
+    run.run("apply without the PF", APPLY, timeout=CLI_SECONDS)
     run.run("PF MTU after the reset", pf_mtu)
 
 
