@@ -114,7 +114,7 @@ def test_disagreeing_flags_hide_the_resource_and_are_errors() -> None:
     )
     assert resources(result) == {}
     assert any(
-        m.startswith(f"SriovNetworkNodePolicy/{NS}/a: spec.excludeTopology: True differs")
+        m.startswith(f"SriovNetworkNodePolicy/{NS}/a: spec.excludeTopology: true differs")
         for m in messages(result)
     )
 

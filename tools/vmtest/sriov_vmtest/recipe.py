@@ -18,7 +18,8 @@ from pathlib import Path
 from sriov_operator.controlplane.binaries import cache_root
 
 # Bump when a build step changes in a way the fields below do not show.
-BUILD_STEPS_VERSION = "2"  # 2: drivers/infiniband/{core,sw} kept (soft-RoCE)
+# 2: netdevsim and the vDPA modules built too; 3: drivers/infiniband/{core,sw} kept (soft-RoCE)
+BUILD_STEPS_VERSION = "3"
 DISTRIBUTION = "sriov-fdp-operator"
 GUEST_DIR = Path(__file__).parent / "guest"
 
@@ -79,7 +80,7 @@ def default_recipe() -> Recipe:
         kernel_source_package="linux-source-6.1",
         # udev and D-Bus for NetworkManager, which is unpacked (build.py); started on demand by
         # guest/services.sh, never at boot
-        root_packages=("python3", "kmod", "iproute2", "udev", "dbus"),
+        root_packages=("python3", "kmod", "iproute2", "ethtool", "udev", "dbus"),
         unpacked_packages=("network-manager",),
         qemu_packages=("qemu-system-x86", "qemu-utils"),  # qemu-img: disks that outlive QEMU
         initramfs_packages=("busybox-static",),
