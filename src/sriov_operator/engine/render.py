@@ -162,7 +162,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         PoliciesByPf(policies),
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
-        ResourceLists(nics, resource_prefix),
+        ResourceLists(nics, resource_prefix, policies),
     )
 
 
