@@ -24,15 +24,10 @@ from kubernetes_asyncio import client
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.daemon.handoff import digest
-from sriov_operator.host.actions import AddKernelArgs
-from sriov_operator.host.apply import apply_plan
 from sriov_operator.host.boot import read_boot_marks
 from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.lock import LOCK_FILE
-from sriov_operator.host.node import NodeHost
-from sriov_operator.host.plan import Plan
 from sriov_operator.host.root import HostRoot
-from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.host.simulator.kernel import SimulatedKernel
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -249,16 +244,14 @@ async def _vfio_configured(
     return await _synced_now(objects, namespace, name)
 
 
-def written_then_dropped(root: Path) -> None:
-    """The arguments were written into the boot entry in an earlier boot, but that boot came up without
-    them (a kernel update rewrote the entry): what the loop guard exists for."""
-    node = NodeHost.open(root, io=simulated_io(root))
-    add = AddKernelArgs(args=IOMMU_ARGS, where="BLS", reason="an earlier daemon")
-    apply_plan(node.access, Plan((add,)))
-    boot_without(root, IOMMU_ARGS)
+def boot_loader_drops(root: Path, arg: str) -> None:
+    """From now on the host boots without ``arg`` whatever its boot entry says (a boot loader whose default
+    entry is not the one written, as after a kernel update): what the loop guard exists for."""
+    with SimulatedKernel.transaction(root) as kernel:
+        kernel.state.boot_drops = [arg]
 
 
-async def test_loop_guard_a_boot_without_the_written_arguments_fails_with_an_event_and_no_reboot(
+async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the_node_and_reboots_once(
     kube: client.ApiClient,
     control_plane: ControlPlane,
     operator: str,  # noqa: F811 - the imported fixture
@@ -267,9 +260,20 @@ async def test_loop_guard_a_boot_without_the_written_arguments_fails_with_an_eve
     namespace, objects = operator, kube_objects(kube)
     name = f"loop-{namespace}"
     process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
-    written_then_dropped(process.root)
+    boot_without(process.root, IOMMU_ARGS)
+    boot_loader_drops(process.root, "intel_iommu=on")
     host = HostRoot(process.root)
-    boot = read_boot_marks(host).boot_id
+    first_boot = read_boot_marks(host).boot_id
+    requests: list[str] = []
+    cordoned: list[bool] = []
+    watches = [
+        asyncio.create_task(
+            record_changes(
+                objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
+            )
+        ),
+        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
+    ]
     daemon = process.start()
     try:
         await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
@@ -282,10 +286,24 @@ async def test_loop_guard_a_boot_without_the_written_arguments_fails_with_an_eve
         assert degraded["status"] == "True" and "intel_iommu=on" in degraded["message"]
         notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
         assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
-        assert read_boot_marks(host).boot_id == boot  # no reboot
-        node = await objects.get(NODES, name)
-        assert annotations_of(node or {}).get(DRAIN_REQUEST, "Idle") == "Idle"  # no drain for a reboot
+        # drained for the reboot, then given back: not left cordoned with Reboot_Required
+        await eventually(lambda: _drain_over(requests, cordoned), "the node released after the loop guard")
+        assert "Reboot_Required" in requests and True in cordoned
+        released = await eventually(
+            lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased"
+        )
+        assert any("intel_iommu=on" in note and "nothing is applied" in note for note in released)
+        rebooted = read_boot_marks(host).boot_id
+        assert rebooted != first_boot and "iommu=pt" in read_cmdline(host)  # the one reboot happened
+        await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
+        assert read_boot_marks(host).boot_id == rebooted  # and no second one
+        for watch in watches:
+            if watch.done():
+                watch.result()
     finally:
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
 
 
@@ -297,12 +315,27 @@ async def _failed(objects: KubeObjects, namespace: str, name: str) -> dict[str, 
     return None
 
 
+async def _failed_again(objects: KubeObjects, namespace: str, name: str) -> bool:
+    """The loop guard refused a retry too (ConfigurationFailed seen twice: a second Event or a series)."""
+    listed = await objects.list(EVENTS, namespace)
+    seen = sum(
+        ((e.get("series") or {}).get("count") or 1)
+        for e in listed["items"]
+        if (e.get("regarding") or {}).get("name") == name and e.get("reason") == "ConfigurationFailed"
+    )
+    return seen >= 2
+
+
 async def _warnings(objects: KubeObjects, namespace: str, name: str) -> list[str]:
+    return await _events(objects, namespace, name, "ConfigurationFailed")
+
+
+async def _events(objects: KubeObjects, namespace: str, name: str, reason: str) -> list[str]:
     listed = await objects.list(EVENTS, namespace)
     return [
         str(e.get("note"))
         for e in listed["items"]
         if (e.get("regarding") or {}).get("name") == name
         and e.get("type") == "Warning"
-        and e.get("reason") == "ConfigurationFailed"
+        and e.get("reason") == reason
     ]

@@ -31,6 +31,7 @@ from sriov_vmtest.machine import (
     METADATA_ADDRESS,
     GuestForward,
     MachineSpec,
+    bls_options,
     checkout,
     isolated,
     kernel_command_line,
@@ -210,6 +211,30 @@ def test_only_a_bare_metal_worker_survives_a_guest_reboot_and_it_reaches_the_api
     assert "restrict=on" in netdev and netdev.endswith("relay /tmp/kube-api.sock")
     assert any(a.startswith("igb,") for a in worker)
     assert "sriov.mgmt=52:54:00:12:34:57" in kernel_command_line(baremetal_worker("bm-0", (api,)))
+
+
+def test_a_machine_that_reboots_keeps_its_disk_and_can_boot_another_command_line() -> None:
+    """Its own overlay (what the guest wrote outlives QEMU), the command line a restart gives it, and
+    an Intel CPU with no intel_iommu=on on the first boot: the operator's tests write it."""
+    spec = baremetal_host(viommu=True, reboots=True, kernel_args=("net.ifnames=0",))
+    bundle = Bundle(Path("/cache/vm/r"))
+    first = qemu_arguments(spec, bundle, Path("/run/vm"), Path("/src"), "tcg")
+    assert "file=/run/vm/disk.qcow2,if=virtio,format=qcow2" in first
+    assert not any("snapshot=on" in a for a in first)
+    assert "-no-reboot" not in first
+    assert "max,vendor=GenuineIntel" in first
+    command_line = first[first.index("-append") + 1]
+    assert "intel_iommu=on" not in command_line.split() and "net.ifnames=0" in command_line.split()
+    run, src = Path("/run/vm"), Path("/src")
+    again = qemu_arguments(spec, bundle, run, src, "tcg", command_line="console=ttyS0 x=1")
+    assert again[again.index("-append") + 1] == "console=ttyS0 x=1"
+    assert "file=/cache/vm/r/root.img,if=virtio,format=raw,snapshot=on" in _arguments(baremetal_host(False))
+
+
+def test_a_boot_entry_gives_its_options_to_the_next_boot() -> None:
+    entry = "title Debian\nversion 6.1\nlinux /vmlinuz\noptions console=ttyS0  intel_iommu=on iommu=pt\n"
+    assert bls_options(entry) == "console=ttyS0 intel_iommu=on iommu=pt"
+    assert bls_options("title Debian\n") == ""
 
 
 def test_qemu_runs_in_a_network_namespace_of_its_own() -> None:

@@ -41,6 +41,19 @@ class Scenario:
         self.results[step] = result
         return result
 
+    def restart(self, step: str, drop: tuple[str, ...] = ()) -> GuestResult:
+        """Reboot the guest as its boot loader would, into what its boot entry says (less ``drop``: arguments
+        the boot loses on purpose); the step's result has the command line booted and the time it took."""
+        started = time.monotonic()
+        try:
+            self.vm.restart_from_boot_entry(drop)
+        except SriovOperatorError as error:
+            pytest.fail(str(error), pytrace=False)
+        cmdline = self.vm.command_line or ""
+        result = GuestResult(["(restart)", *drop], 0, cmdline, "", round(time.monotonic() - started, 1))
+        self.results[step] = result
+        return result
+
     def shell(self, step: str, script: str) -> GuestResult:
         return self.run(step, ["sh", "-c", script])
 

@@ -209,8 +209,10 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     "change, whether it needs a drain, and the policy asking for it",
     EventReason.DRAIN_REQUESTED: "the config daemon asked the drain controller to drain its node before "
     "changes that take devices from running pods",
-    EventReason.DRAIN_RELEASED: "applying failed on a drained node: the config daemon asked for Idle, so the "
-    "node is uncordoned until the retry (the note names the failing policies and the error)",
+    EventReason.DRAIN_RELEASED: "applying failed, or the spec could not be planned (the loop guard among "
+    "the reasons), on a drained node: the config daemon asked for Idle, so the node is uncordoned (the note "
+    "names the failing policies and the error, and when the retry comes or that nothing is applied until "
+    "the spec or the host changes)",
     EventReason.CONFIGURATION_APPLIED: "the host now matches the NodeState spec generation in the note",
     EventReason.CONFIGURATION_FAILED: "discovering, planning or applying failed; the note says what, where "
     "and what to do; the daemon retries with backoff",

@@ -80,6 +80,12 @@ AT_ONCE = Result(requeue_after=0.0)
 # Steps that wait out a failure's backoff; request-drain too: a node released after a failed apply
 # is drained again only when the retry is due.
 RETRIED_STEPS = ("fail", "withdraw", "apply", "hand-over", "request-drain")
+# Failures after which a drained (or rebooted, still cordoned) node is given back, and what the
+# DrainReleased note says comes next: a rejected plan (the loop guard among them) applies nothing.
+RELEASED_AFTER: dict[FailureReason, str] = {
+    "ApplyFailed": "node released until the retry in {retry:.0f}s, when it is drained again",
+    "PlanRejected": "node released: nothing is applied until the spec or the host changes",
+}
 
 
 @dataclass(frozen=True)
@@ -301,10 +307,10 @@ class NodeDaemon:
         else:
             interfaces = (state.get("status") or {}).get("interfaces") or []
             await self._publish_status(state, interfaces, _condition_true(state, NO_IOMMU), decision)
-        if reason == "ApplyFailed" and looked is not None and looked.seen.drain_request != DRAIN_IDLE:
+        if looked is not None and looked.seen.drain_request != DRAIN_IDLE and reason in RELEASED_AFTER:
             # reported: now give the node back rather than keep it cordoned through the retries
             await self._request_drain_state(looked, DRAIN_IDLE)
-            released = f"{note}; node released until the retry in {retry:.0f}s, when it is drained again"
+            released = f"{note}; {RELEASED_AFTER[reason].format(retry=retry)}"
             await self._event(state, "Warning", EventReason.DRAIN_RELEASED, released, "Drain")
         return Result(requeue_after=retry)
 

@@ -24,6 +24,7 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file, profile_names
 from sriov_operator.host.simulator.host_io import SimulatedCommandRunner, SimulatedEswitch, SimulatedWriter
 from sriov_operator.host.simulator.kernel import SimulatedKernel
+from sriov_operator.host.udev import RULES_PREFIX, UDEV_RULES_DIR, pf_rules
 from tests.support import FIXTURES
 from tests.unit.host.conftest import sim_node
 from tests.unit.host.test_plan_apply import port_spec
@@ -98,6 +99,19 @@ def test_bind_without_override_to_a_foreign_driver_is_refused(vm_host: HostRoot)
     assert refused.value.errno == errno.ENODEV
 
 
+def test_our_udev_rules_keep_the_pf_name_through_the_reprobe_and_name_the_representors(
+    mellanox_host: HostRoot,
+) -> None:
+    pf = "0000:5e:00.0"
+    rules = mellanox_host.path(UDEV_RULES_DIR, f"{RULES_PREFIX}{pf}.rules")
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    rules.write_text(pf_rules(pf, "ens2f0np0", 2, None, switchdev=True))
+    SimulatedEswitch(mellanox_host.root).set_mode(pf, "switchdev")
+    function = read_pci_function(mellanox_host, pf)
+    assert function.netdev is not None and function.netdev.name == "ens2f0np0"
+    assert function.representors == {0: "ens2f0np0_0", 1: "ens2f0np0_1"}
+
+
 def test_state_persists_across_writer_objects(intel_host: HostRoot) -> None:
     SimulatedWriter(intel_host.root).write_attribute(_numvfs(intel_host, "0000:3b:00.1"), "3")
     SimulatedWriter(intel_host.root).write_attribute(_numvfs(intel_host, "0000:3b:00.1"), "0")
@@ -106,19 +120,23 @@ def test_state_persists_across_writer_objects(intel_host: HostRoot) -> None:
 
 
 def test_switchdev_through_devlink_gives_representors(mellanox_host: HostRoot, intel_host: HostRoot) -> None:
+    """Without a udev rule naming them, the re-probed uplink and the representors keep the kernel's names."""
     eswitch = SimulatedEswitch(mellanox_host.root)
     pf = "0000:5e:00.0"
     eswitch.set_mode(pf, "switchdev")
     assert eswitch.mode(pf) == "switchdev"
     net = mellanox_host.path(PCI_DEVICES, pf, "net")
     ports = {d.name: mellanox_host.read(d / "phys_port_name") for d in net.iterdir()}
-    assert ports == {"ens2f0np0": "p0", "ens2f0np0_0": "pf0vf0", "ens2f0np0_1": "pf0vf1"}
+    assert ports == {"eth0": "p0", "eth1": "pf0vf0", "eth2": "pf0vf1"}  # the PF lost its name
     assert not list(mellanox_host.root.rglob("compat"))  # in-tree mlx5 has no compat/devlink/mode
     function = read_pci_function(mellanox_host, pf)
-    assert function.netdev is not None and function.netdev.name == "ens2f0np0"
-    assert function.representors == {0: "ens2f0np0_0", 1: "ens2f0np0_1"}
+    assert function.netdev is not None and function.netdev.name == "eth0"
+    assert function.representors == {0: "eth1", 1: "eth2"}
     eswitch.set_mode(pf, "legacy")
-    assert [d.name for d in net.iterdir()] == ["ens2f0np0"]
+    assert [d.name for d in net.iterdir()] == ["eth0"]
+    with SimulatedKernel.transaction(mellanox_host.root) as kernel:
+        kernel.reboot()
+    assert [d.name for d in net.iterdir()] == ["ens2f0np0"]  # named at boot again
     with pytest.raises(OSError) as refused:
         SimulatedEswitch(intel_host.root).set_mode("0000:3b:00.0", "switchdev")
     assert refused.value.errno == errno.EOPNOTSUPP
@@ -128,7 +146,7 @@ def test_a_profile_can_ask_for_the_compat_devlink_file(tmp_path: Path) -> None:
     profile = load_profile("baremetal-mellanox").model_copy(update={"compat_devlink_mode": True})
     create_host(profile, tmp_path / "ofed")
     SimulatedEswitch(tmp_path / "ofed").set_mode("0000:5e:00.0", "switchdev")
-    mode = tmp_path / "ofed" / PCI_DEVICES / "0000:5e:00.0/net/ens2f0np0/compat/devlink/mode"
+    mode = tmp_path / "ofed" / PCI_DEVICES / "0000:5e:00.0/net/eth0/compat/devlink/mode"  # no rule: renamed
     assert mode.read_text() == "switchdev\n"
 
 

@@ -57,7 +57,8 @@ UNUSED_MODULE_TREES = (
     "kernel/sound",
     "kernel/drivers/gpu",
     "kernel/drivers/media",
-    "kernel/drivers/infiniband",
+    "kernel/drivers/infiniband/hw",  # core and sw (rdma_rxe, soft-RoCE) stay: the RDMA tests use them
+    "kernel/drivers/infiniband/ulp",
     "kernel/drivers/staging",
     "kernel/drivers/net/wireless",
     "kernel/drivers/bluetooth",
@@ -94,6 +95,9 @@ UNUSED_ROOT_TREES = (
     "var/cache/apt",
     "var/lib/apt/lists",
 )
+
+
+NOT_UNPACKED = ("polkitd",)  # needed by an unpacked package, but not by the way the guest runs it
 
 
 class BuildError(HostError):
@@ -264,6 +268,33 @@ def _debootstrap(recipe: Recipe, root: Path, logfile: Path) -> None:
     (root / "vmtest").mkdir(exist_ok=True)
 
 
+def _unpack_packages(recipe: Recipe, root: Path, work: Path, logfile: Path) -> dict[str, str]:
+    """``recipe.unpacked_packages`` and what they need beyond the root, ``dpkg --unpack``ed in the root.
+
+    Unpacked, not configured: NetworkManager's dependency on polkit (which needs logind, so systemd)
+    cannot be installed in a minbase root; the guest runs it with ``auth-polkit=false`` instead, so
+    polkitd is counted as present (`NOT_UNPACKED`) and no maintainer script runs.
+    """
+    apt = PrivateApt(recipe.kernel_suite, work / "apt-root")
+    status = (root / "var/lib/dpkg/status").read_text()
+    stanzas = "".join(
+        f"\nPackage: {name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 999\n"
+        for name in NOT_UNPACKED
+    )
+    apt.home.mkdir(parents=True, exist_ok=True)
+    (apt.home / "status").write_text(status.rstrip("\n") + "\n" + stanzas)
+    apt.update()
+    pinned = apt.closure(list(recipe.unpacked_packages))
+    debs = apt.download(pinned, root / "tmp/unpack")
+    inside = [f"/tmp/unpack/{deb.name}" for deb in debs]
+    _run("unpack the extra packages", ["chroot", str(root), "dpkg", "--unpack", *inside], logfile)
+    _run("ldconfig", ["chroot", str(root), "/sbin/ldconfig"], logfile)
+    shutil.rmtree(root / "tmp/unpack")
+    for tree in UNUSED_ROOT_TREES:
+        shutil.rmtree(root / tree, ignore_errors=True)
+    return dict(pinned)
+
+
 def _download_python_requirements(recipe: Recipe, target: Path, logfile: Path) -> None:
     """The project's runtime dependencies as wheels for the guest's python (bookworm's 3.11)."""
     platforms = [arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)]
@@ -392,6 +423,8 @@ def build(recipe: Recipe, target: Path) -> None:
             qemu_versions: dict[str, str] = {}
             timed("qemu", lambda: qemu_versions.update(_qemu(recipe, out, work, logfile)))
             rooted.result()
+        unpacked: dict[str, str] = {}
+        timed("unpack", lambda: unpacked.update(_unpack_packages(recipe, root, work, logfile)))
         (root / GUEST_SITE_PACKAGES).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(wheels, root / GUEST_SITE_PACKAGES)
         timed("compile", lambda: _compile_python_requirements(root, logfile))
@@ -406,6 +439,7 @@ def build(recipe: Recipe, target: Path) -> None:
             "kernelRelease": kernel.abi,
             "kernelPackages": kernel.versions,
             "qemuPackages": qemu_versions,
+            "unpackedPackages": unpacked,
             "stepSeconds": timings,
             "buildSeconds": round(time.monotonic() - started, 1),
         }

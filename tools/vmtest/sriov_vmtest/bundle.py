@@ -33,15 +33,17 @@ class Bundle:
         loaded: dict[str, Any] = json.loads((self.path / "manifest.json").read_text())
         return loaded
 
+    def _loader(self, program: str) -> list[str]:
+        """``program`` of the extracted trixie tree, run through that tree's own dynamic loader."""
+        tree = self.path / "qemu"
+        libraries = ":".join(str(tree / d) for d in LIBRARY_DIRS)
+        return [str(tree / LOADER), "--library-path", libraries, str(tree / "usr/bin" / program)]
+
+    def qemu_img_command(self) -> list[str]:
+        return self._loader("qemu-img")
+
     def qemu_command(self) -> list[str]:
         """QEMU 10 from the extracted trixie tree, started through that tree's own dynamic loader."""
         tree = self.path / "qemu"
-        libraries = ":".join(str(tree / d) for d in LIBRARY_DIRS)
         firmware = [arg for d in FIRMWARE_DIRS if (tree / d).is_dir() for arg in ("-L", str(tree / d))]
-        return [
-            str(tree / LOADER),
-            "--library-path",
-            libraries,
-            str(tree / "usr/bin/qemu-system-x86_64"),
-            *firmware,
-        ]
+        return [*self._loader("qemu-system-x86_64"), *firmware]

@@ -5,7 +5,10 @@ with ``restrict=on``: nothing the guest sends can leave this machine.  The root
 disk is the bundle's image with ``snapshot=on`` (writes are thrown away), the
 project's checkout (given explicitly, see `checkout`) and this package's guest
 scripts (its package data, ``guest/``) are shared read-only over 9p, and the
-guest's agent answers on a virtio-serial port (`GuestAgent`).
+guest's agent answers on a virtio-serial port (`GuestAgent`).  A machine that
+``reboots`` writes to a qcow2 overlay of its own in the run directory instead,
+so what the guest wrote outlives a reboot and a restart of QEMU (`TestMachine.restart`,
+with the command line its boot entry was given: the boot loader's part).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ METADATA_ADDRESS = "169.254.169.254"
 USER_NETWORK = "169.254.0.0/16"
 GUEST_MANAGEMENT_ADDRESS = "169.254.0.15"  # what guest/init.sh gives the management port
 AGENT_PORT = "sriov.agent"
+DISK_OVERLAY = "disk.qcow2"  # in the run directory of a machine that reboots
+BOOT_ENTRY = "/boot/loader/entries/vmtest.conf"  # the guest's BLS entry (install_boot_entry)
+REBOOT_REQUESTED = "/run/vmtest/reboot-requested"  # written by the guest's systemctl (init.sh) on a reboot
 CONSOLE_TAIL_LINES = 40
 
 
@@ -84,6 +90,9 @@ class MachineSpec:
     smbios_product: str | None = None
     memory_mib: int = 512
     reboots: bool = False  # a guest reboot resets the machine (the disk overlay stays) instead of ending QEMU
+    iommu_arg: bool = True  # with a vIOMMU: intel_iommu=on on the first boot's command line
+    kernel_args: tuple[str, ...] = ()  # more arguments on the first boot's command line
+    cpu_vendor: str | None = None  # CPUID's vendor (TCG's ``max`` CPU says AuthenticAMD)
 
 
 def _netdev(nic: Nic, index: int, spec: MachineSpec) -> list[str]:
@@ -114,39 +123,79 @@ def kernel_command_line(spec: MachineSpec) -> str:
     # arrives through the IO-APIC can miss, which panics a guest with interrupt remapping (vIOMMU)
     args = ["console=ttyS0", "panic=-1", "loglevel=4", "tsc=reliable", "no_timer_check"]
     args += [f"sriov.mgmt={nic.mac}" for nic in spec.nics if nic.management]
-    if spec.viommu:
+    if spec.viommu and spec.iommu_arg:
         args += ["intel_iommu=on"]
-    return " ".join(args)
+    return " ".join([*args, *spec.kernel_args])
+
+
+def bls_options(entry: str) -> str:
+    """The ``options`` of a Boot Loader Specification entry: what a boot loader puts on the command line.
+
+    >>> bls_options("title Linux\\nlinux /vmlinuz\\noptions console=ttyS0  intel_iommu=on\\n")
+    'console=ttyS0 intel_iommu=on'
+    """
+    for line in entry.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "options":
+            return " ".join(value.split())
+    return ""
 
 
 def kernel_boot(
-    accel: str, memory_mib: int, kernel: Path, command_line: str, reboots: bool = False
+    accel: str,
+    memory_mib: int,
+    kernel: Path,
+    command_line: str,
+    reboots: bool = False,
+    *,
+    cpu_vendor: str | None = None,
 ) -> list[str]:
     """QEMU options of every boot here: q35, one vCPU, no default devices, no display; a guest reboot ends
     QEMU unless the machine ``reboots``."""
-    machine = ["-machine", "q35", "-accel", accel, "-cpu", "max", "-smp", "1", "-m", str(memory_mib)]
+    cpu = f"max,vendor={cpu_vendor}" if cpu_vendor else "max"
+    machine = ["-machine", "q35", "-accel", accel, "-cpu", cpu, "-smp", "1", "-m", str(memory_mib)]
     headless = ["-nodefaults", "-no-user-config", "-display", "none", *([] if reboots else ["-no-reboot"])]
     return [*machine, *headless, "-kernel", str(kernel), "-append", command_line]
 
 
-def qemu_arguments(spec: MachineSpec, bundle: Bundle, run_dir: Path, project: Path, accel: str) -> list[str]:
-    """Everything after the QEMU program itself."""
+def qemu_arguments(
+    spec: MachineSpec,
+    bundle: Bundle,
+    run_dir: Path,
+    project: Path,
+    accel: str,
+    *,
+    command_line: str | None = None,
+) -> list[str]:
+    """Everything after the QEMU program itself; ``command_line``: the kernel's, if not the spec's."""
     args = [
         "-name",
         spec.name,
-        *kernel_boot(accel, spec.memory_mib, bundle.kernel, kernel_command_line(spec), spec.reboots),
+        *kernel_boot(
+            accel,
+            spec.memory_mib,
+            bundle.kernel,
+            command_line or kernel_command_line(spec),
+            spec.reboots,
+            cpu_vendor=spec.cpu_vendor,
+        ),
         "-initrd",
         str(bundle.initramfs),
         "-chardev",
-        f"file,id=console,path={run_dir / 'console.log'}",
+        f"file,id=console,path={run_dir / 'console.log'},append=on",  # a restart adds to the same log
         "-serial",
         "chardev:console",
     ]
     if spec.viommu:
         args += ["-device", "intel-iommu"]  # before the devices it translates for
+    disk = (
+        f"file={run_dir / DISK_OVERLAY},if=virtio,format=qcow2"
+        if spec.reboots
+        else f"file={bundle.root_image},if=virtio,format=raw,snapshot=on"
+    )
     args += [
         "-drive",
-        f"file={bundle.root_image},if=virtio,format=raw,snapshot=on",
+        disk,
         "-virtfs",
         f"local,path={project},mount_tag=project,security_model=none,readonly=on",
         "-virtfs",
@@ -210,6 +259,7 @@ class TestMachine:
     boot_timeout_seconds: float = 300.0
     boot_seconds: float = 0.0
     kernel_release: str = ""
+    command_line: str | None = None  # the kernel's command line of the current boot, if not the spec's
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _agent: socket.socket | None = field(default=None, repr=False)
     _pending: bytes = b""
@@ -235,9 +285,13 @@ class TestMachine:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # the guest cannot write byte code to the read-only share; under TCG compiling at every start is slow
         compileall.compile_dir(self.project / "src", quiet=1)
+        if self.spec.reboots and not (self.run_dir / DISK_OVERLAY).exists():
+            self._create_overlay()
         qemu = [
             *self.bundle.qemu_command(),
-            *qemu_arguments(self.spec, self.bundle, self.run_dir, self.project, self.accel),
+            *qemu_arguments(
+                self.spec, self.bundle, self.run_dir, self.project, self.accel, command_line=self.command_line
+            ),
         ]
         argv = isolated(["nice", "-n", "19", *qemu])
         (self.run_dir / "qemu.argv").write_text(json.dumps(argv, indent=1))
@@ -259,6 +313,70 @@ class TestMachine:
         self.kernel_release = str(ready.get("kernel", ""))
         log.info("%s booted in %.1f s (kernel %s)", self.spec.name, self.boot_seconds, self.kernel_release)
         return self
+
+    def _create_overlay(self) -> None:
+        overlay = self.run_dir / DISK_OVERLAY
+        create = [*self.bundle.qemu_img_command(), "create", "-q", "-f", "qcow2", "-F", "raw"]
+        result = subprocess.run(
+            [*create, "-b", str(self.bundle.root_image), str(overlay)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise VmError(f"test machine {self.spec.name}: qemu-img create failed: {result.stderr.strip()}")
+
+    def install_boot_entry(self) -> str:
+        """Give the guest a BLS entry booting what it runs now (``/proc/cmdline``), as an installer would;
+        its path.  The guest's own tools (the operator) edit it; `restart_from_boot_entry` boots it."""
+        script = (
+            f"mkdir -p {Path(BOOT_ENTRY).parent} && "
+            f'printf "title Debian (test machine)\\nversion %s\\nlinux /vmlinuz\\noptions %s\\n" '
+            f'"$(uname -r)" "$(cat /proc/cmdline)" > {BOOT_ENTRY} && sync'
+        )
+        result = self.run(["sh", "-c", script])
+        if result.returncode != 0:
+            raise self._fail(f"could not write its boot entry:\n{result}")
+        return BOOT_ENTRY
+
+    def boot_entry_command_line(self) -> str:
+        """The command line the guest's boot entry gives its next boot (what a boot loader would read)."""
+        result = self.run(["cat", BOOT_ENTRY])
+        if result.returncode != 0:
+            raise self._fail(f"has no boot entry {BOOT_ENTRY} (install_boot_entry):\n{result}")
+        return bls_options(result.stdout)
+
+    def reboot_requested(self) -> bool:
+        """Whether something in the guest asked its systemd for a reboot in this boot (the guest has no
+        systemd: the ``systemctl`` that init.sh puts on PATH records the request for the harness)."""
+        return self.run(["test", "-e", REBOOT_REQUESTED]).returncode == 0
+
+    def restart_from_boot_entry(self, drop: tuple[str, ...] = ()) -> Self:
+        """Power the guest off and boot it again with the command line its boot entry says, less ``drop``
+        (arguments a test makes the boot lose on purpose); returns when the new boot's agent is up."""
+        words = [word for word in self.boot_entry_command_line().split() if word not in drop]
+        return self.restart(" ".join(words))
+
+    def restart(self, command_line: str) -> Self:
+        """Power the guest off (``sync``, root read-only, the kernel's power-off) and start QEMU again with
+        ``command_line``; the disk overlay keeps what the guest wrote.  Only for machines that ``reboots``."""
+        if not self.spec.reboots:
+            raise VmError(f"test machine {self.spec.name}: not made to reboot (MachineSpec.reboots)")
+        # the root read-only first (sysrq u), so nothing is left to write when the disk goes away
+        off = "sync && (sleep 0.5; echo u >/proc/sysrq-trigger; sleep 1; echo o >/proc/sysrq-trigger)"
+        result = self.run(["sh", "-c", f"{off} >/dev/null 2>&1 &"])
+        if result.returncode != 0:
+            raise self._fail(f"could not power off:\n{result}")
+        assert self._process is not None
+        try:
+            self._process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise self._fail("did not power off within 120 s") from None
+        self.stop()
+        (self.run_dir / "agent.sock").unlink(missing_ok=True)
+        self._pending = b""
+        self.command_line = command_line
+        return self.boot()
 
     def reboot(self) -> Self:
         """Reboot the guest as a crashed or power-cycled node does (``sync``, then the kernel's immediate

@@ -42,9 +42,19 @@ def openstack_vm(
     )
 
 
-def baremetal_host(viommu: bool) -> MachineSpec:
+def baremetal_host(viommu: bool, *, reboots: bool = False, kernel_args: tuple[str, ...] = ()) -> MachineSpec:
+    """The igb host; one that ``reboots`` keeps its disk across reboots and restarts and boots the first time
+    without ``intel_iommu=on`` (the operator writes it: its tests), with ``kernel_args`` added."""
     name = "baremetal-viommu" if viommu else "baremetal-noiommu"
-    return MachineSpec(name=name, nics=(IGB_PF,), viommu=viommu)
+    return MachineSpec(
+        name=name,
+        nics=(IGB_PF,),
+        viommu=viommu,
+        reboots=reboots,
+        iommu_arg=not reboots,
+        kernel_args=kernel_args,
+        cpu_vendor="GenuineIntel",  # an Intel host (its vIOMMU is VT-d): the planner asks for intel_iommu=on
+    )
 
 
 def baremetal_worker(name: str, forwards: tuple[GuestForward, ...]) -> MachineSpec:

@@ -18,7 +18,8 @@ from pathlib import Path
 from sriov_operator.controlplane.binaries import cache_root
 
 # Bump when a build step changes in a way the fields below do not show.
-BUILD_STEPS_VERSION = "2"  # 2: netdevsim and the vDPA modules built too
+# 2: netdevsim and the vDPA modules built too; 3: drivers/infiniband/{core,sw} kept (soft-RoCE)
+BUILD_STEPS_VERSION = "3"
 DISTRIBUTION = "sriov-fdp-operator"
 GUEST_DIR = Path(__file__).parent / "guest"
 
@@ -38,6 +39,7 @@ class Recipe:
     kernel_meta_package: str  # resolves to linux-image-<abi>-amd64
     kernel_source_package: str
     root_packages: tuple[str, ...]  # debootstrap --include, on top of minbase
+    unpacked_packages: tuple[str, ...]  # with what they need, unpacked into the root without their scripts
     qemu_packages: tuple[str, ...]
     initramfs_packages: tuple[str, ...]
     initramfs_modules: tuple[str, ...]  # what the initramfs loads to mount the root and the project share
@@ -76,8 +78,11 @@ def default_recipe() -> Recipe:
         qemu_suite=_suite("trixie", with_security=False),
         kernel_meta_package="linux-image-amd64",
         kernel_source_package="linux-source-6.1",
-        root_packages=("python3", "kmod", "iproute2", "ethtool"),
-        qemu_packages=("qemu-system-x86",),
+        # udev and D-Bus for NetworkManager, which is unpacked (build.py); started on demand by
+        # guest/services.sh, never at boot
+        root_packages=("python3", "kmod", "iproute2", "ethtool", "udev", "dbus"),
+        unpacked_packages=("network-manager",),
+        qemu_packages=("qemu-system-x86", "qemu-utils"),  # qemu-img: disks that outlive QEMU
         initramfs_packages=("busybox-static",),
         initramfs_modules=("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "9pnet_virtio", "9p"),
         python_requirements=project_requirements(),

@@ -37,7 +37,7 @@ from sriov_operator.host.root import (
 from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
 from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
 from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
-from sriov_operator.host.simulator.udev import unmanaged_by_rules
+from sriov_operator.host.simulator.udev import name_by_rules, unmanaged_by_rules
 from sriov_operator.host.state import IB_CORE_NETNS_MODE
 
 STATE_FILE = ".simulator/kernel.json"
@@ -461,7 +461,12 @@ class SimulatedKernel:
         """The command line the boot loader gives, and the IOMMU it turns on (or off)."""
         self._write(
             self.root / PROC_CMDLINE,
-            " ".join([f"BOOT_IMAGE={KERNEL_IMAGE}", *boot_args(self.root, self.state)]),
+            " ".join(
+                [
+                    f"BOOT_IMAGE={KERNEL_IMAGE}",
+                    *(a for a in boot_args(self.root, self.state) if a not in self.state.boot_drops),
+                ]
+            ),
         )
         self.set_ib_core_mode()
         needs = self.state.iommu_needs_arg
@@ -509,6 +514,8 @@ class SimulatedKernel:
             self._write(self.device_dir(address) / "driver_override", NO_OVERRIDE)
             if device.netdev is not None and device.netdev.eswitch is not None:
                 device.netdev.eswitch = "legacy"
+                device.netdev.name = device.netdev.boot_name or device.netdev.name
+                device.netdev.boot_name = None
             if device.netdev is not None and device.netdev.flow_steering_mode is not None:
                 device.netdev.flow_steering_mode = "dmfs"
         for module in self.names(self.root / MODULES):
@@ -601,6 +608,8 @@ class SimulatedKernel:
             return
         if device.netdev.eswitch_without_vfs and self._vfs_of(address):
             raise kernel_error(errno.EOPNOTSUPP, f"devlink pci/{address}")  # ice: "only if there is no VFs"
+        if self.bound_driver(address) is not None and not device.netdev.eswitch_without_vfs:
+            self._reprobe_uplink(address, device.netdev, mode == "switchdev")  # mlx5; ice keeps its netdev
         device.netdev.eswitch = "switchdev" if mode == "switchdev" else "legacy"
         if mode == "legacy":
             for vf in self._vfs_of(address):
@@ -608,6 +617,25 @@ class SimulatedKernel:
         if self.bound_driver(address) is not None and self.state.compat_devlink_mode:
             self._write(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
         self._sync_representors(address)
+
+    def _kernel_name(self, taken: set[str] | None = None) -> str:
+        """The kernel's next ``eth<N>`` name: what a netdev keeps when no udev rule names it."""
+        used = set(self.names(self.root / CLASS_NET)) | (taken or set())
+        return next(f"eth{n}" for n in range(len(used) + 1) if f"eth{n}" not in used)
+
+    def _reprobe_uplink(self, address: str, netdev: SimNetdev, switchdev: bool) -> None:
+        """The driver re-registers the PF's netdev for an eSwitch mode change (mlx5 does): it comes back
+        under the name a udev rule gives it, else under the kernel's next name, never kinder."""
+        port = "p0" if switchdev else None
+        for gone in self.names(self.device_dir(address) / "net"):  # representors first, then the uplink
+            self._remove(self.device_dir(address) / "net" / gone)
+            self._remove(self.root / CLASS_NET / gone)
+        name = name_by_rules(self.root, address, port) or self._kernel_name()
+        self.state.nm_unmanaged = [n for n in self.state.nm_unmanaged if n != netdev.name]
+        if netdev.boot_name is None and name != netdev.name:
+            netdev.boot_name = netdev.name
+        netdev.name = name
+        self._create_netdev(address, netdev)
 
     def _sync_representors(self, address: str) -> None:
         """In switchdev the PF's netdev is the uplink (phys_port_name p0) and each VF gets a representor
@@ -627,9 +655,13 @@ class SimulatedKernel:
         switch_id = pf.netdev.mac.replace(":", "")
         self._write(uplink / "phys_port_name", "p0")
         self._write(uplink / "phys_switch_id", switch_id)
+        taken: set[str] = set()
         for vf in self._vfs_of(address):
-            representor = net / f"{pf.netdev.name}_{vf.vf_index}"  # the name udev rules commonly give
-            self._write(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
+            port = f"pf0vf{vf.vf_index}"
+            name = name_by_rules(self.root, address, port) or self._kernel_name(taken)
+            taken.add(name)
+            representor = net / name
+            self._write(representor / "phys_port_name", port)
             self._write(representor / "phys_switch_id", switch_id)
             self._write(representor / "mtu", pf.netdev.mtu)
             self._write(representor / "type", 1)

@@ -23,6 +23,7 @@ class SimNetdev(_SimModel):
     eswitch: Literal["legacy", "switchdev"] | None = None  # PFs with an eSwitch (mlx5, ice)
     eswitch_without_vfs: bool = False  # the driver changes the mode only while there are no VFs (ice)
     flow_steering_mode: Literal["dmfs", "smfs"] | None = None  # devlink param (mlx5); dmfs after a boot
+    boot_name: str | None = None  # the name it had at boot, when a switchdev re-probe renamed it
     addresses: list[str] = []  # IP addresses on the link
     default_route: bool = False  # the node's default route leaves through this link
 
@@ -80,6 +81,9 @@ class KernelState(_SimModel):
     iommu_present: bool = True  # the machine has one (a reboot with iommu_needs_arg may turn it on)
     iommu_needs_arg: str | None = None
     ostree_kargs: list[str] = []  # the pending rpm-ostree deployment's arguments
+    # arguments the next boots lack whatever the boot configuration says (tests: a boot loader whose default
+    # entry is not the one written, as after a kernel update), what the loop guard is for
+    boot_drops: list[str] = []
     other_netns: int = 0  # network namespaces besides the host's (pods): rdma netns mode is then fixed
     vfio_noiommu: bool = True
     compat_devlink_mode: bool = False
