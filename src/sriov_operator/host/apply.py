@@ -54,6 +54,8 @@ def _run(access: HostAccess, actions: Sequence[Action]) -> list[Outcome]:
 
 def rebooting(outcomes: list[Outcome]) -> bool:
     return any(isinstance(outcome.action, Reboot) for outcome in outcomes)
+
+
 def apply_plan(access: HostAccess, to_apply: Plan) -> list[Outcome]:
     """The actions in run order; with ``access.parallel_nics`` each card's part in its own thread.
 

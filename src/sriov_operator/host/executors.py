@@ -26,6 +26,7 @@ from sriov_operator.host.actions import (
     Action,
     AddKernelArgs,
     BindDriver,
+    CreateOvsBridge,
     ForgetDevice,
     HostAction,
     LinkUp,
@@ -33,6 +34,7 @@ from sriov_operator.host.actions import (
     Reboot,
     RememberDevice,
     RemoveKernelArgs,
+    RemoveOvsBridge,
     RemoveUdevRules,
     RestoreEswitchMode,
     RestorePfMtu,
@@ -43,6 +45,7 @@ from sriov_operator.host.actions import (
     SetRdmaMode,
     SetVfAdminMac,
     SetVfMtu,
+    UpdateOvsBridge,
     WriteUdevRules,
 )
 from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
@@ -64,6 +67,7 @@ from sriov_operator.host.bootconfig import (
     write_record,
 )
 from sriov_operator.host.io import HostIO
+from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
 from sriov_operator.host.plan import lacks_noiommu_message
 from sriov_operator.host.root import (
@@ -369,6 +373,33 @@ def _set_rdma_mode(access: HostAccess, action: SetRdmaMode) -> bool:
             f"rdma system set netns {action.mode} failed (exit {result.returncode}): "
             f"{result.stderr.strip()}{hint}"
         )
+    return True
+
+
+def _ovs_state(access: HostAccess) -> OvsState:
+    state = access.ovs.read()
+    if state is None:
+        raise ApplyError("no OVSDB socket on the host (var/run/openvswitch/db.sock): is OVS running?")
+    return state
+
+
+@executes(UpdateOvsBridge)
+@executes(CreateOvsBridge)
+def _ensure_ovs_bridge(access: HostAccess, action: CreateOvsBridge) -> bool:
+    state = _ovs_state(access)
+    found = state.bridge(action.bridge.name)
+    matches = found is not None and found.ours and normalized(found.config) == normalized(action.bridge)
+    if matches and state.hw_offload:
+        return False
+    access.ovs.ensure(action.bridge)
+    return True
+
+
+@executes(RemoveOvsBridge)
+def _remove_ovs_bridge(access: HostAccess, action: RemoveOvsBridge) -> bool:
+    if _ovs_state(access).bridge(action.name) is None:
+        return False
+    access.ovs.remove(action.name)
     return True
 
 

@@ -15,6 +15,8 @@ from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
+from sriov_operator.host.ovs import OvsState
+from sriov_operator.host.ovsdb import OvsdbError
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.state import HostState, read_host_state
@@ -74,7 +76,19 @@ class NodeHost:
         links = self.access.links.node_links(self.node_ips)
         guarded = {name: why for name, why in links.items() if name not in self.allow_node_links}
         admin_macs = {} if is_virtual(self.platform) else self._vf_admin_macs(found.interfaces)
-        return found, read_host_state(self.host, self.platform, found.interfaces, guarded, admin_macs)
+        ovs, ovs_problem = self._ovs()
+        state = read_host_state(
+            self.host, self.platform, found.interfaces, guarded, admin_macs, ovs=ovs, ovs_problem=ovs_problem
+        )
+        return found, state
+
+    def _ovs(self) -> tuple[OvsState | None, str | None]:
+        """Open vSwitch as OVSDB has it; an unreadable OVSDB matters only to a spec with bridges (plan)."""
+        try:
+            return self.access.ovs.read(), None
+        except OvsdbError as error:
+            log.info("Open vSwitch not readable: %s", error)
+            return None, str(error)
 
     def _vf_admin_macs(self, interfaces: list[InterfaceExt]) -> dict[str, str]:
         """VF PCI address -> the admin MAC its PF reports; a PF that cannot say is left out (logged)."""

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
+from sriov_operator.host.ovs import OvsState
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
@@ -71,6 +72,8 @@ class HostState:
     vf_admin_macs: Mapping[str, str] = field(default_factory=dict)  # VF PCI address -> its admin MAC
     vf_layouts: Mapping[str, VfLayout] = field(default_factory=dict)  # PF -> where its VFs appear
     udev_rules: Mapping[str, str] = field(default_factory=dict)  # PF -> our udev rules file for it, as it is
+    ovs: OvsState | None = None  # the host's Open vSwitch; None: none running (or unreadable: ovs_problem)
+    ovs_problem: str | None = None  # why OVSDB could not be read
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -148,6 +151,9 @@ def read_host_state(
     interfaces: list[InterfaceExt],
     node_links: Mapping[str, str] | None = None,
     vf_admin_macs: Mapping[str, str] | None = None,
+    *,
+    ovs: OvsState | None = None,
+    ovs_problem: str | None = None,
 ) -> HostState:
     return HostState(
         platform=platform,
@@ -162,6 +168,8 @@ def read_host_state(
         vf_admin_macs=dict(vf_admin_macs or {}),
         vf_layouts=_vf_layouts(host, interfaces),
         udev_rules=read_udev_rules(host),
+        ovs=ovs,
+        ovs_problem=ovs_problem,
     )
 
 
