@@ -17,6 +17,7 @@ from typing import Any
 from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
+from sriov_operator.engine.bridges import ovs_bridges, software_bridges_enabled
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import ResourceLists, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
@@ -63,6 +64,7 @@ class Prepared:
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
     pf_memo: PfMemo  # shared by the nodes rendered with this preparation
     resource_lists: ResourceLists
+    manage_bridges: bool = False  # the manageSoftwareBridges feature gate: policies' bridges are rendered
 
     def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
@@ -155,6 +157,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
         ResourceLists(nics, resource_prefix),
+        software_bridges_enabled(cluster.operator_config),
     )
 
 
@@ -308,7 +311,9 @@ def _render_discovered(
                 )
             )
     resources = prep.resource_lists.for_node(owned, interfaces)
-    return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+    bridges = ovs_bridges(selections) if prep.manage_bridges else []
+    spec = node_state_spec(entries, prep.rdma_mode_by_node.get(node.name), bridges)
+    return NodeRender(spec, resources, problems)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
