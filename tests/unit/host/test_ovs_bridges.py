@@ -7,6 +7,7 @@ real ovsdb-server in tests/host/test_ovsdb.py.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from sriov_operator.host.apply import converge
 from sriov_operator.host.ovs import FoundBridge, OvsState
 from sriov_operator.host.plan import HostLacksSupportError, PlanError, plan
 from sriov_operator.host.state import DeviceRecord, HostState
+from tests.doc_runner import run_console
+from tests.docs_examples import example
 from tests.unit.host.conftest import make_host, sim_node
 from tests.unit.host.test_plan_requirements import PF, bare_metal, pf, wanted
 
@@ -164,3 +167,8 @@ def test_create_update_and_remove_on_the_simulated_host(tmp_path: Any) -> None:
         "removeOvsBridge"
     ]
     assert node.observe().ovs == OvsState((), hw_offload=True)
+
+
+def test_the_documented_bridge_session(tmp_path: Path) -> None:
+    steps = run_console(example("host-ovs-bridge"), tmp_path, replace={"/tmp/bm": str(tmp_path / "bm")})
+    assert [step.status for step in steps] == [0] * len(steps)
