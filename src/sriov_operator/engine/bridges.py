@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sriov_operator.api.models import InterfaceExt, OVSInterfaceConfig, SriovOperatorConfig
+from sriov_operator.api.models import (
+    InterfaceExt,
+    OVSInterfaceConfig,
+    SriovNetworkNodePolicy,
+    SriovOperatorConfig,
+)
+from sriov_operator.engine.policy_validation import policy_ref
+from sriov_operator.engine.problems import Problem, warning
 from sriov_operator.engine.selection import CompiledPolicy
 
 MANAGE_SOFTWARE_BRIDGES = "manageSoftwareBridges"
@@ -21,6 +28,16 @@ def software_bridges_enabled(config: SriovOperatorConfig | None) -> bool:
     """The gate is off unless the default SriovOperatorConfig turns it on, as upstream."""
     gates = (config.spec.feature_gates if config is not None else None) or {}
     return gates.get(MANAGE_SOFTWARE_BRIDGES, False)
+
+
+def bridge_gate_off(policy: SriovNetworkNodePolicy) -> Problem:
+    """A policy's bridge while the gate is off: said, not silently dropped."""
+    return warning(
+        policy_ref(policy),
+        "spec.bridge",
+        f"ignored: the {MANAGE_SOFTWARE_BRIDGES} feature gate is off "
+        "(SriovOperatorConfig default, spec.featureGates), so no bridge is created",
+    )
 
 
 def bridge_name(pci_address: str) -> str:

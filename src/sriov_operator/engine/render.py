@@ -17,7 +17,7 @@ from typing import Any
 from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
-from sriov_operator.engine.bridges import ovs_bridges, software_bridges_enabled
+from sriov_operator.engine.bridges import bridge_gate_off, ovs_bridges, software_bridges_enabled
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import ResourceLists, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
@@ -115,6 +115,9 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         if not any(p.severity == "error" for p in found):
             policies.append(compile_policy(policy))
     policies.sort(key=lambda p: p.apply_order)
+    manage_bridges = software_bridges_enabled(cluster.operator_config)
+    if not manage_bridges:
+        problems += [bridge_gate_off(policy.policy) for policy in policies if policy.policy.spec.bridge]
     pools = []
     for pool in cluster.pools:
         found = validate_pool(pool)
@@ -157,7 +160,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
         ResourceLists(nics, resource_prefix),
-        software_bridges_enabled(cluster.operator_config),
+        manage_bridges,
     )
 
 

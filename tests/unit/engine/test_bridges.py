@@ -85,3 +85,20 @@ def test_nodes_alike_but_for_addresses_get_bridges_named_after_their_own_pfs() -
     assert w2["name"] == "br-0000_af_00.0" and w2["uplinks"][0]["pciAddress"] == "0000:af:00.0"
     [w1] = result.node_states["w1"]["bridges"]["ovs"]
     assert w1["name"] == "br-0000_3b_00.0"
+
+
+def test_a_bridge_with_the_gate_off_is_a_warning_naming_the_gate() -> None:
+    result = render([node("w1"), state("w1", OFFLOAD_PFS), config(None), offload(bridge=BRIDGE)])
+    assert [p.message for p in result.problems if p.field == "spec.bridge"] == [
+        "ignored: the manageSoftwareBridges feature gate is off "
+        "(SriovOperatorConfig default, spec.featureGates), so no bridge is created"
+    ]
+    gate_on = render(
+        [
+            node("w1"),
+            state("w1", OFFLOAD_PFS),
+            config({"manageSoftwareBridges": True}),
+            offload(bridge=BRIDGE),
+        ]
+    )
+    assert not [p for p in gate_on.problems if p.field == "spec.bridge"]
