@@ -90,7 +90,8 @@ def daemon_status(
     previous = (current.get("status") or {}).get("conditions") or []
     return {
         "interfaces": list(interfaces),
-        "bridges": dict(bridges or {}),
+        # left out when empty: an applied {} over a list we applied before reaches the API server as null
+        **({"bridges": dict(bridges)} if bridges else {}),
         "system": dict(system or {}),
         "syncStatus": decision.sync_status,
         "lastSyncError": decision.last_sync_error,
@@ -104,7 +105,7 @@ def status_changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> boo
     return (
         (status.get("interfaces") or []) != wanted["interfaces"]
         or (status.get("system") or {}) != wanted["system"]
-        or (status.get("bridges") or {}) != wanted["bridges"]
+        or (status.get("bridges") or {}) != wanted.get("bridges", {})
         or status.get("syncStatus") != wanted["syncStatus"]
         or (status.get("lastSyncError") or "") != wanted["lastSyncError"]
         or sorted(ours, key=lambda c: c["type"]) != sorted(wanted["conditions"], key=lambda c: c["type"])
