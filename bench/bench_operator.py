@@ -5,11 +5,15 @@ Run: .venv/bin/python bench/bench_operator.py [--nodes 1000 5000] [--workers 8]
 For each size, on a fresh kube-apiserver + etcd:
 1. create N Nodes and their NodeStates with a discovered status (bare metal, one Intel PF);
 2. start `sriov-operator operator` as its own process (RSS is measured from /proc);
-3. apply a policy selecting every node; time until the operator has written all N specs,
-   and until it is idle (ConfigMaps and labels too); count its API writes;
-4. change the policy's MTU only (specs change, device-plugin configs do not): time and writes;
+3. apply a policy selecting every node; time until the operator has written all N specs, until
+   every spec and device-plugin ConfigMap (and label) matches (converged), and until it is idle;
+   count its API writes by resource, and the writes in the quiet window after convergence;
+4. rename the policy's resource (specs and device-plugin configs change, labels do not), then
+   change its MTU only (specs change, device-plugin configs do not): the same figures;
 5. stop the operator; in the same run, a minimal client server-side-applies the same N
    NodeState specs with the same concurrency: the API server's raw rate, the physical limit.
+
+``--quiet`` is the window after convergence in which any write is counted (it should see none).
 """
 
 from __future__ import annotations
@@ -70,9 +74,14 @@ async def gather_limited(limit: int, jobs: list[Any]) -> None:
     await asyncio.gather(*(run(job) for job in jobs))
 
 
-def policy(mtu: int | None = None) -> dict[str, Any]:
+SPECS = ("apply", "sriovnetworknodestates.sriovnetwork.openshift.io")
+CONFIG_MAPS_WRITTEN = ("apply", "configmaps")
+LABELS = ("patch", "nodes")
+
+
+def policy(mtu: int | None = None, resource: str = "intel_sriov") -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "resourceName": "intel_sriov",
+        "resourceName": resource,
         "nodeSelector": {LABEL: "true"},
         "numVfs": 8,
         "nicSelector": {"pfNames": ["ens1f0"]},
@@ -132,6 +141,12 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def wait_until(check: Any, timeout: float, what: str) -> float:
     started = time.monotonic()
     while not await asyncio.to_thread(check):
@@ -142,11 +157,21 @@ async def wait_until(check: Any, timeout: float, what: str) -> float:
 
 
 def spec_writes(port: int) -> float:
-    return scrape(port).get(("apply", "sriovnetworknodestates.sriovnetwork.openshift.io"), 0.0)
+    return scrape(port).get(SPECS, 0.0)
 
 
 def total_writes(port: int) -> float:
     return sum(scrape(port).values())
+
+
+def writes_since(port: int, before: dict[tuple[str, str], float]) -> dict[str, int]:
+    """Writes by ``verb resource`` since ``before`` (a scrape)."""
+    now = scrape(port)
+    return {
+        f"{verb} {resource}": round(count - before.get((verb, resource), 0.0))
+        for (verb, resource), count in sorted(now.items())
+        if count > before.get((verb, resource), 0.0)
+    }
 
 
 async def idle_after(port: int, quiet: float = 3.0) -> float:
@@ -162,17 +187,41 @@ async def idle_after(port: int, quiet: float = 3.0) -> float:
 
 
 async def measure_change(
-    objects: KubeObjects, port: int, body: dict[str, Any], nodes: int
-) -> dict[str, float]:
-    before_specs, before_all = spec_writes(port), total_writes(port)
+    objects: KubeObjects,
+    port: int,
+    body: dict[str, Any],
+    nodes: int,
+    *,
+    expected: tuple[tuple[str, str], ...],
+    quiet: float,
+    pid: int,
+) -> dict[str, Any]:
+    """Apply ``body``; ``expected``: the writes each node needs (specs, ConfigMaps, labels)."""
+    before, cpu_before = scrape(port), cpu_seconds(pid)
+    started = time.monotonic()
     await objects.apply(SRIOV_NETWORK_NODE_POLICIES, body, MANAGER)
-    specs = await wait_until(lambda: spec_writes(port) - before_specs >= nodes, 1800, "all specs written")
-    idle = specs + await idle_after(port)
+
+    def reached(kinds: tuple[tuple[str, str], ...]) -> bool:
+        now = scrape(port)
+        return all(now.get(kind, 0.0) - before.get(kind, 0.0) >= nodes for kind in kinds)
+
+    specs = await wait_until(lambda: reached((SPECS,)), 1800, "all specs written")
+    await wait_until(lambda: reached(expected), 1800, "all specs and ConfigMaps written")
+    converged = time.monotonic() - started
+    at_convergence, cpu = scrape(port), cpu_seconds(pid) - cpu_before
+    await asyncio.sleep(quiet)
+    after_convergence = writes_since(port, at_convergence)
+    idle = converged + await idle_after(port)
+    writes = writes_since(port, before)
     return {
         "specs_seconds": specs,
+        "converged_seconds": converged,
+        "operator_cpu_seconds": cpu,
         "idle_seconds": idle,
-        "spec_writes": spec_writes(port) - before_specs,
-        "all_writes": total_writes(port) - before_all,
+        "spec_writes": writes.get(" ".join(SPECS), 0),
+        "all_writes": sum(writes.values()),
+        "writes": writes,
+        "after_convergence": after_convergence,
     }
 
 
@@ -213,7 +262,7 @@ def ready(port: int) -> bool:
         return False
 
 
-async def run_size(plane: ControlPlane, nodes: int, workers: int) -> dict[str, Any]:
+async def run_size(plane: ControlPlane, nodes: int, workers: int, quiet: float) -> dict[str, Any]:
     async with api_session(plane.kubeconfig) as api:
         objects = KubeObjects(api)
         populate_seconds = await populate(objects, nodes)
@@ -243,8 +292,33 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int) -> dict[str, A
             sync_seconds = await wait_until(lambda: ready(port), 600, "operator ready")
             await idle_after(port)
             start_writes = total_writes(port)
-            first = await measure_change(objects, port, policy(), nodes)
-            mtu = await measure_change(objects, port, policy(mtu=9000), nodes)
+            first = await measure_change(
+                objects,
+                port,
+                policy(),
+                nodes,
+                expected=(SPECS, CONFIG_MAPS_WRITTEN, LABELS),
+                quiet=quiet,
+                pid=operator.pid,
+            )
+            renamed = await measure_change(
+                objects,
+                port,
+                policy(resource="renamed"),
+                nodes,
+                expected=(SPECS, CONFIG_MAPS_WRITTEN),
+                quiet=quiet,
+                pid=operator.pid,
+            )
+            mtu = await measure_change(
+                objects,
+                port,
+                policy(mtu=9000, resource="renamed"),
+                nodes,
+                expected=(SPECS,),
+                quiet=quiet,
+                pid=operator.pid,
+            )
             rss, peak = rss_mib(operator.pid)
         finally:
             operator.terminate()
@@ -257,6 +331,7 @@ async def run_size(plane: ControlPlane, nodes: int, workers: int) -> dict[str, A
         "sync_s": sync_seconds,
         "start_writes": start_writes,
         "first": first,
+        "renamed": renamed,
         "mtu": mtu,
         "rss": rss,
         "peak": peak,
@@ -270,6 +345,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--quiet", type=float, default=30.0, help="seconds watched after convergence")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
@@ -281,7 +357,7 @@ def main() -> None:
     for nodes in args.nodes:
         plane = ControlPlane().start()
         try:
-            r = asyncio.run(run_size(plane, nodes, args.workers))
+            r = asyncio.run(run_size(plane, nodes, args.workers, args.quiet))
         finally:
             plane.stop()
         first, mtu = r["first"], r["mtu"]
@@ -294,6 +370,16 @@ def main() -> None:
             flush=True,
         )
         print(f"  (writes while starting with no policy: {r['start_writes']:.0f})", flush=True)
+        for change in ("first", "renamed", "mtu"):
+            c = r[change]
+            print(
+                f"  {change}: specs {c['specs_seconds']:.1f}s, converged {c['converged_seconds']:.1f}s "
+                f"(operator CPU {c['operator_cpu_seconds']:.1f}s), idle {c['idle_seconds']:.1f}s; "
+                f"writes {c['writes']}; in the {args.quiet:.0f}s after "
+                f"convergence: {c['after_convergence'] or 'none'}",
+                flush=True,
+            )
+        print(f"  load average at the end: {os.getloadavg()}", flush=True)
 
 
 if __name__ == "__main__":

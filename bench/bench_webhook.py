@@ -44,7 +44,7 @@ from typing import Any
 
 import aiohttp
 
-from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot
+from sriov_operator.webhook.admission import AdmissionSettings, ClusterSnapshot, validate_object
 from sriov_operator.webhook.certificates import (
     CA_BUNDLE,
     TLS_CERT,
@@ -64,8 +64,15 @@ from sriov_operator.webhook.server import (
 )
 from sriov_operator.webhook.tls import ReloadingTlsContext
 
+try:  # commits before webhook/fleet.py (for before/after runs with PYTHONPATH at them) review node by node
+    from sriov_operator.webhook.fleet import FleetIndex
+except ImportError:  # pragma: no cover
+    FleetIndex = None  # type: ignore[assignment,misc]
+
 NAMESPACE = "sriov-network-operator"
 NODES, POLICIES = 100, 10
+LARGE_FLEET = 5_000  # nodes: the policy review is measured on this fleet too
+CONCURRENCIES = (1, 50, 200)
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Admission webhook"
 BURST_HEADING = "## Webhook under a burst"
@@ -110,27 +117,45 @@ def policy(name: str, pf_range: str, priority: int) -> dict[str, Any]:
     }
 
 
-def cluster() -> ClusterSnapshot:
-    """The objects as the webhook's informers hold them (each with its resourceVersion)."""
-    nodes = [{"metadata": {"name": f"w{i:03d}", "labels": WORKER}} for i in range(NODES)]
+def cluster(node_count: int = NODES, *, distinct: bool = False, by_class: bool = True) -> ClusterSnapshot:
+    """The objects as the webhook's informers hold them (each with its resourceVersion); every node
+    has its own hostname label, as real ones do. ``distinct``: each node's PFs on a PCI bus of its
+    own (no two nodes alike); ``by_class``: with the `FleetIndex` (else node by node)."""
+    names = [f"w{i:04d}" for i in range(node_count)]
+    nodes = [{"metadata": {"name": n, "labels": {**WORKER, "kubernetes.io/hostname": n}}} for n in names]
     states = [
         {
-            "metadata": {"name": f"w{i:03d}", "namespace": NAMESPACE},
-            "status": {"interfaces": [_pf("ens1f0", "0000:3b:00.0"), _pf("ens1f1", "0000:3b:00.1")]},
+            "metadata": {"name": n, "namespace": NAMESPACE},
+            "status": {
+                "interfaces": [
+                    _pf(
+                        "ens1f0",
+                        f"{i // 256 if distinct else 0:04x}:{i % 256 if distinct else 0x3B:02x}:00.0",
+                    ),
+                    _pf(
+                        "ens1f1",
+                        f"{i // 256 if distinct else 0:04x}:{i % 256 if distinct else 0x3B:02x}:00.1",
+                    ),
+                ]
+            },
         }
-        for i in range(NODES)
+        for i, n in enumerate(names)
     ]
     policies = [
         policy(f"p{i}", f"ens1f{i % 2}#{(i // 2) * 4}-{(i // 2) * 4 + 3}", i) for i in range(POLICIES)
     ]
     for version, obj in enumerate([*nodes, *states, *policies], 1):
         obj["metadata"]["resourceVersion"] = str(version)
-    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=ParsedObjects())
+    parsed = ParsedObjects()
+    if FleetIndex is None or not by_class:
+        return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=parsed)
+    fleet = FleetIndex.of(nodes, states, parsed, NAMESPACE)  # as the informers feed it
+    return ClusterSnapshot(nodes=nodes, node_states=states, policies=policies, parsed=parsed, fleet=fleet)
 
 
 class FixedSource:
-    def __init__(self) -> None:
-        self.cluster = cluster()
+    def __init__(self, node_count: int = NODES) -> None:
+        self.cluster = cluster(node_count)
         annotations = {"k8s.v1.cni.cncf.io/resourceName": "openshift.io/p0"}
         self.nads = {("apps", f"net{i}"): {"metadata": {"annotations": annotations}} for i in range(2)}
 
@@ -184,12 +209,15 @@ def workloads() -> dict[str, tuple[str, bytes]]:
 
 
 # ---------------------------------------------------------------- server process
-async def serve(directory: Path, port_file: Path) -> None:
+async def serve(directory: Path, port_file: Path, node_count: int, trim: bool = True) -> None:
     tls = ReloadingTlsContext(directory / "tls.crt", directory / "tls.key")
+    source = FixedSource(node_count)
     server = WebhookServer(
-        ServerSettings("127.0.0.1", 0), Admission(AdmissionSettings(NAMESPACE), FixedSource()), tls
+        ServerSettings("127.0.0.1", 0), Admission(AdmissionSettings(NAMESPACE), source), tls
     )
     await server.start()
+    if not trim:  # for the before/after of BurstMemory
+        server.connections.memory.high = 1 << 30
     port_file.write_text(str(server.port))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -205,8 +233,9 @@ def _cpu_seconds(pid: int) -> float:
 
 async def run_load(
     url: str, body: bytes, context: ssl.SSLContext, concurrency: int, requests: int
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, dict[str, int]]:
     latencies: list[float] = []
+    statuses: dict[str, int] = {}
     remaining = requests
     connector = aiohttp.TCPConnector(limit=concurrency, ssl=context)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -216,15 +245,21 @@ async def run_load(
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
-                    await r.read()
-                    assert r.status == 200, r.status
+                try:
+                    async with session.post(
+                        url, data=body, headers={"Content-Type": "application/json"}
+                    ) as r:
+                        await r.read()
+                        status = str(r.status)
+                except aiohttp.ClientError as error:  # e.g. closed in its TLS handshake
+                    status = type(error).__name__
+                statuses[status] = statuses.get(status, 0) + 1
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return latencies, elapsed
+    return latencies, elapsed, statuses
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
@@ -247,7 +282,7 @@ async def burst(port: int, pid: int, context: ssl.SSLContext, clients: int, roun
     """``rounds`` bursts of ``clients`` one-request connections opened at once; memory around them."""
     path, body = workloads()["pod"]
     url = f"https://127.0.0.1:{port}{path}"
-    statuses: dict[str, int] = {}
+    outcomes: dict[str, list[float]] = {}  # answer status or client error -> latencies
     latencies: list[float] = []
     before = _memory_kib(pid)["VmRSS"]
     after_rounds = []
@@ -265,16 +300,24 @@ async def burst(port: int, pid: int, context: ssl.SSLContext, clients: int, roun
                         await r.read()
                         key = str(r.status)
                 except (aiohttp.ClientError, TimeoutError) as error:
-                    key = type(error).__name__
+                    cause = error.__cause__ or error.__context__
+                    key = type(error).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
                 latencies.append(time.perf_counter() - started)
-                statuses[key] = statuses.get(key, 0) + 1
+                outcomes.setdefault(key, []).append(latencies[-1])
 
             await asyncio.gather(*(one() for _ in range(clients)))
         after_rounds.append(await _settled_rss(pid))
     return {
         "clients": clients,
         "rounds": rounds,
-        "statuses": statuses,
+        "outcomes": {
+            key: {
+                "count": len(times),
+                "p50_ms": statistics.median(times) * 1000,
+                "max_ms": max(times) * 1000,
+            }
+            for key, times in sorted(outcomes.items())
+        },
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "rss_before_mib": before / 1024,
@@ -288,23 +331,29 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(port: int, pid: int, context: ssl.SSLContext, requests: int) -> list[dict[str, Any]]:
+async def measure(
+    port: int, pid: int, context: ssl.SSLContext, requests: int, *, nodes: int, endpoints: Iterable[str]
+) -> list[dict[str, Any]]:
     rows = []
     for name, (path, body) in workloads().items():
+        if name not in endpoints:
+            continue
         url = f"https://127.0.0.1:{port}{path}"
-        for concurrency in (1, 200):
-            count = requests if concurrency > 1 else max(50, requests // 10)
-            if name == "policy":
-                count = max(concurrency, count // 5)  # ~10 ms each: fewer of them say as much
+        for concurrency in CONCURRENCIES if nodes == NODES else CONCURRENCIES[:2]:
+            count = max(concurrency * 4, requests if concurrency > 1 else requests // 10)
+            if nodes != NODES:
+                count //= 4  # a review selecting 5,000 nodes: fewer of them say as much
             await run_load(url, body, context, concurrency, max(concurrency, count // 10))  # warm up
             cpu_before = _cpu_seconds(pid)
-            latencies, elapsed = await run_load(url, body, context, concurrency, count)
+            latencies, elapsed, statuses = await run_load(url, body, context, concurrency, count)
             cpu = _cpu_seconds(pid) - cpu_before
             rows.append(
                 {
                     "endpoint": name,
+                    "nodes": nodes,
                     "concurrency": concurrency,
                     "requests": count,
+                    "statuses": statuses,
                     "p50_ms": statistics.median(latencies) * 1000,
                     "p99_ms": percentile(latencies, 0.99) * 1000,
                     "requests_per_s": count / elapsed,
@@ -317,14 +366,15 @@ async def measure(port: int, pid: int, context: ssl.SSLContext, requests: int) -
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| endpoint | in flight | requests | p50 ms | p99 ms | requests/s measured "
+        "| endpoint | nodes | in flight | requests | answers | p50 ms | p99 ms | requests/s measured "
         "| server CPU ms/request | requests per CPU-second |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['endpoint']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-        f"{r['requests_per_s']:.0f} | {r['server_cpu_ms_per_request']:.2f} | "
-        f"{1000 / max(r['server_cpu_ms_per_request'], 0.001):.0f} |"
+        f"| {r['endpoint']} | {r['nodes']} | {r['concurrency']} | {r['requests']} | "
+        f"{', '.join(f'{n} x {status}' for status, n in sorted(r['statuses'].items()))} | "
+        f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['requests_per_s']:.0f} | "
+        f"{r['server_cpu_ms_per_request']:.2f} | {1000 / max(r['server_cpu_ms_per_request'], 0.001):.0f} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -341,50 +391,104 @@ def write_results(text: str) -> None:
     RESULTS.write_text(current)
 
 
+def decisions(repeat: int) -> list[dict[str, Any]]:
+    """CPU of one policy review's decision in this process (no HTTP, no TLS), node by node and by
+    class, on fleets of alike nodes and of nodes that are all different."""
+    _, body = workloads()["policy"]
+    request = json.loads(body)["request"]["object"]
+    settings = AdmissionSettings(NAMESPACE)
+    rows = []
+    for nodes in (NODES, 1_000, LARGE_FLEET):
+        for distinct in (False, True):
+            row: dict[str, Any] = {"nodes": nodes, "fleet": "all different" if distinct else "alike"}
+            for by_class in (False, True):
+                snapshot = cluster(nodes, distinct=distinct, by_class=by_class)
+                validate_object(request, None, snapshot, settings)  # what is kept across reviews
+                started = time.process_time()
+                for _ in range(repeat):
+                    validate_object(request, None, snapshot, settings)
+                row["by class" if by_class else "node by node"] = (
+                    (time.process_time() - started) / repeat * 1000
+                )
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
+def _start_server(directory: Path, nodes: int, trim: bool = True) -> tuple[subprocess.Popen[bytes], int]:
+    port_file = directory / f"port-{nodes}"
+    command = [sys.executable, __file__, "--serve", str(directory), str(port_file), "--nodes", str(nodes)]
+    server = subprocess.Popen(command + ([] if trim else ["--no-trim"]))
+    while not port_file.exists() or not port_file.read_text():
+        assert server.poll() is None, "the server process died"
+        time.sleep(0.05)
+    return server, int(port_file.read_text())
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--burst", type=int, default=0, metavar="CLIENTS", help="measure memory instead")
     parser.add_argument("--rounds", type=int, default=3, help="bursts in a row (with --burst)")
+    parser.add_argument("--nodes", type=int, default=NODES, help=argparse.SUPPRESS)
+    parser.add_argument("--no-trim", action="store_true", help="(with --burst) no malloc_trim after bursts")
+    parser.add_argument(
+        "--decisions", type=int, default=0, metavar="REPEAT", help="policy decisions in process instead"
+    )
+    parser.add_argument(
+        "--fleets",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[NODES, LARGE_FLEET],
+        help=f"fleets measured (default {NODES},{LARGE_FLEET}; {LARGE_FLEET}: the policy review only)",
+    )
     parser.add_argument(
         "--serve", nargs=2, type=Path, metavar=("CERT_DIR", "PORT_FILE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.serve:
         os.sched_setaffinity(0, {0})
-        asyncio.run(serve(*args.serve))
+        asyncio.run(serve(args.serve[0], args.serve[1], args.nodes, not args.no_trim))
         return
     os.sched_setaffinity(0, {1} if os.cpu_count() and os.cpu_count() > 1 else {0})  # type: ignore[operator]
+    if args.decisions:
+        for row in decisions(args.decisions):
+            print(json.dumps(row))
+        return
     now = datetime.datetime.now(datetime.UTC)
     plan = plan_certificates(None, None, CertificateSettings(("localhost",), ("127.0.0.1",)), now)
     assert plan.ca_data is not None and plan.serving_data is not None
+    context = ssl.create_default_context(cadata=plan.ca_data[CA_BUNDLE].decode())
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         (directory / "tls.crt").write_bytes(plan.serving_data[TLS_CERT])
         (directory / "tls.key").write_bytes(plan.serving_data[TLS_KEY])
-        port_file = directory / "port"
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(directory), str(port_file)])
-        try:
-            while not port_file.exists() or not port_file.read_text():
-                assert server.poll() is None, "the server process died"
-                time.sleep(0.05)
-            context = ssl.create_default_context(cadata=plan.ca_data[CA_BUNDLE].decode())
-            port = int(port_file.read_text())
-            if args.burst:
-                result = asyncio.run(burst(port, server.pid, context, args.burst, args.rounds))
-                print(json.dumps(result))
-                return
-            rows = asyncio.run(measure(port, server.pid, context, args.requests))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=10)
+        for nodes, endpoints in ((NODES, workloads()), (LARGE_FLEET, ["policy"])):
+            if nodes not in args.fleets or (args.burst and nodes != NODES):
+                continue
+            server, port = _start_server(directory, nodes, not args.no_trim)
+            try:
+                if args.burst:
+                    result = asyncio.run(burst(port, server.pid, context, args.burst, args.rounds))
+                    print(json.dumps(result))
+                    return
+                rows += asyncio.run(
+                    measure(port, server.pid, context, args.requests, nodes=nodes, endpoints=endpoints)
+                )
+            finally:
+                _stop(server)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     text = (
         f"{HEADING}\n\n`python bench/bench_webhook.py` ({platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load} while it ran; server "
-        f"pinned to one CPU, client on another; HTTPS on loopback, keep-alive; {NODES} nodes x 2 PFs, "
-        f"{POLICIES} policies).\n\n{table(rows)}\n\n{READING}\n"
+        f"pinned to one CPU, client on another; HTTPS on loopback, keep-alive; {NODES} and {LARGE_FLEET} "
+        f"nodes x 2 PFs, {POLICIES} policies).\n\n{table(rows)}\n\n{READING}\n"
     )
     print(text)
     if args.write_results:

@@ -4,7 +4,8 @@ Each case takes a seed document, replaces one value somewhere in it (a map with 
 string, a number with 1e15, a name with 253 characters, ...), writes it to a file
 and runs the commands in this process through ``cli.main``. A finding is anything
 that escapes ``cli.main`` (a traceback), or ``validate`` and ``diff`` disagreeing
-about whether the file has an error. The address space is capped, so an
+(either way) about whether the case has an error; ``validate`` and ``render`` read the
+saved cluster with the case applied, the objects ``diff`` judges. The address space is capped, so an
 unbounded expansion shows up as a MemoryError finding instead of swapping.
 
     python bench/fuzz_cli.py [--cases 300] [--seed 1] [--memory-mib 1536]
@@ -136,6 +137,16 @@ def _run(argv: list[str]) -> tuple[int | None, str]:
         return None, traceback.format_exc(limit=-3)
 
 
+def _others(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The saved cluster's objects but the one ``body`` replaces (same kind and name)."""
+    name = body.get("metadata", {}).get("name") if isinstance(body.get("metadata"), dict) else None
+    return [
+        doc
+        for doc in yaml.safe_load_all(CLUSTER.read_text())
+        if (doc["kind"], doc["metadata"]["name"]) != (body.get("kind"), name)
+    ]
+
+
 def run_case(seed_doc: dict[str, Any], rng: random.Random, work: Path, host: Path) -> list[Finding]:
     body, mutation = mutate(seed_doc, rng)
     manifest = work / "case.yaml"
@@ -146,10 +157,12 @@ def run_case(seed_doc: dict[str, Any], rng: random.Random, work: Path, host: Pat
         if code is None:
             findings.append(Finding("plan", mutation, out))
         return findings
+    applied = work / "applied.yaml"  # the objects diff judges: the cluster with the case applied
+    applied.write_text(yaml.safe_dump_all([*_others(body), body]))
     verdicts: dict[str, int] = {}
     for command in (
-        ["validate", "-f", str(manifest)],
-        ["render", "-f", str(manifest)],
+        ["validate", "-f", str(applied)],
+        ["render", "-f", str(applied)],
         ["diff", "--from", str(CLUSTER), "-f", str(manifest), "-o", "json"],
     ):
         code, out = _run(command)
@@ -159,8 +172,13 @@ def run_case(seed_doc: dict[str, Any], rng: random.Random, work: Path, host: Pat
             verdicts[command[0]] = code
     if "validate" in verdicts and "diff" in verdicts:
         validate_error, diff_error = verdicts["validate"] == 1, verdicts["diff"] == 1
-        if validate_error and not diff_error:
-            findings.append(Finding("diff", mutation, "validate finds an error, diff does not"))
+        if validate_error != diff_error:
+            said = (
+                "validate finds an error, diff does not"
+                if validate_error
+                else "diff refuses, validate does not"
+            )
+            findings.append(Finding("diff", mutation, said))
     return findings
 
 

@@ -48,6 +48,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + ResourceExpiredError          [kube.errors, also a KubeApiError]
   | + EvictionBlockedError          [kube.errors, also a KubeApiError]
   | + NotLeaderError                [runtime.leader]
+  | + NadLookupError                [webhook.injector]
   + KubeApiError                    [kube.errors: the HTTP status; never raised alone]
 
 Messages are one line that names what, where and (when we know) what to do.

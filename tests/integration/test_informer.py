@@ -12,7 +12,9 @@ import pytest_asyncio
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, SRIOV_NETWORK_NODE_STATES, Resource
+from sriov_operator.runtime.decoding import NODE_STATE_DECODER
 from sriov_operator.runtime.informer import EventKind, Informer
+from sriov_operator.runtime.transforms import slim_node_state
 from tests.integration.conftest import NamespaceFactory
 from tests.kube_client import api_client, kube_objects
 from tests.waiting import eventually
@@ -125,6 +127,57 @@ async def test_field_selector_watches_exactly_one_node_state(
         )
         await eventually(lambda: ("modified", "worker-1") in events, what="worker-1's change")
         assert ("modified", "worker-0") not in events
+
+
+def discovered(name: str, namespace: str, mtu: int) -> dict[str, Any]:
+    """A NodeState status the way a config daemon reports it: a PF with every VF listed."""
+    vfs = [{"pciAddress": f"0000:3b:02.{i}", "vfID": i, "driver": "iavf", "mtu": mtu} for i in range(8)]
+    pf = {"name": "ens1f0", "pciAddress": "0000:3b:00.0", "vendor": "8086", "deviceID": "158b"}
+    return {
+        "apiVersion": SRIOV_NETWORK_NODE_STATES.api_version,
+        "kind": "SriovNetworkNodeState",
+        "metadata": {"name": name, "namespace": namespace},
+        "status": {"interfaces": [{**pf, "mtu": mtu, "totalvfs": 64, "Vfs": vfs}], "syncStatus": "Succeeded"},
+    }
+
+
+async def test_a_partial_decoder_caches_what_the_transform_keeps_through_pages_and_watch(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """The operator's NodeState cache with the partial decoder (no VFs decoded) equals the full decode
+    made slim, after a paged list and after a status change seen through the watch."""
+    namespace = await make_namespace(None)
+    names = ["worker-0", "worker-1", "worker-2"]
+    for name in names:
+        await objects.create(SRIOV_NETWORK_NODE_STATES, {**discovered(name, namespace, 1500), "status": {}})
+        await objects.apply(
+            SRIOV_NETWORK_NODE_STATES, discovered(name, namespace, 1500), "daemon", subresource="status"
+        )
+
+    async def slim_from_server() -> dict[str, dict[str, Any]]:
+        items = (await objects.list(SRIOV_NETWORK_NODE_STATES, namespace))["items"]
+        return {item["metadata"]["name"]: slim_node_state(item) for item in items}
+
+    informer = Informer(
+        objects,
+        SRIOV_NETWORK_NODE_STATES,
+        namespace=namespace,
+        transform=slim_node_state,
+        decoder=NODE_STATE_DECODER,
+        page_size=2,
+    )
+    async with running(informer):
+        expected = await slim_from_server()
+        assert {obj["metadata"]["name"]: obj for obj in informer.list()} == expected
+        assert expected["worker-0"]["status"]["interfaces"][0]["totalvfs"] == 64
+        await objects.apply(
+            SRIOV_NETWORK_NODE_STATES, discovered("worker-1", namespace, 9000), "daemon", subresource="status"
+        )
+        await eventually(
+            lambda: (informer.get("worker-1") or {})["status"]["interfaces"][0]["mtu"] == 9000,
+            what="the status change through the watch",
+        )
+        assert {obj["metadata"]["name"]: obj for obj in informer.list()} == await slim_from_server()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

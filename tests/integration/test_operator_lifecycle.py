@@ -18,7 +18,7 @@ from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.cli import main
 from sriov_operator.controlplane.process import ControlPlane
-from sriov_operator.errors import EXIT_CHANGES, EXIT_OK
+from sriov_operator.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -261,3 +261,8 @@ async def test_diff_predicts_drains_from_the_cluster(
         reason.startswith("setNumVfs: 0000:3b:00.0 (ens1f0): 8 -> 16 VFs") for reason in change["reasons"]
     )
     assert out["totals"]["drains"] == 1
+    refused = _policy("p", namespace, numVfs=8, deviceType="vfio-pci", isRdma=True)
+    code, out = await asyncio.to_thread(run_diff, refused)
+    assert code == EXIT_FAILURE
+    assert [line.split(": ")[1] for line in out["refused"]] == ["spec.isRdma"]
+    assert out["nodes"] == []  # what the webhook would refuse changes nothing

@@ -180,3 +180,45 @@ async def test_one_policy_change_rewrites_only_the_states_it_selects(
         await eventually(running.settled, what="the operator idle")
         # status writes (the report above, the drain controller's condition) count as .../status
         assert running.writes("apply", SRIOV_NETWORK_NODE_STATES) == writes_before
+
+        # a change of what the device plugin exposes costs each selected node two writes, its spec and
+        # its device-plugin ConfigMap (the label is already right), and nothing once they match
+        def node_writes() -> int:
+            return sum(
+                running.writes(verb, resource)
+                for verb, resource in (
+                    ("apply", SRIOV_NETWORK_NODE_STATES),
+                    ("apply", CONFIG_MAPS),
+                    ("patch", NODES),
+                )
+            )
+
+        writes_before = node_writes()
+        renamed = _in_namespace(
+            policy("pa", node_selector={"rack": "a"}, numVfs=8, resourceName="renamed"), namespace
+        )
+        await objects.apply(SRIOV_NETWORK_NODE_POLICIES, renamed, TEST_MANAGER)
+
+        async def exposes_renamed() -> bool:
+            for name in racks["a"]:
+                config_map = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
+                if config_map is None or '"renamed"' not in config_map["data"]["config.json"]:
+                    return False
+            return True
+
+        await eventually(exposes_renamed, what="rack a's ConfigMaps with the renamed resource")
+        await eventually(running.settled, what="the operator idle")
+        assert node_writes() - writes_before == 2 * len(racks["a"])
+
+        # the same ConfigMap and label, removed by someone else after they were written, come back
+        victim = racks["a"][0]
+        await objects.delete(CONFIG_MAPS, device_plugin_configmap_name(victim), namespace)
+        await objects.patch(NODES, victim, {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}})
+
+        async def restored() -> bool:
+            config_map = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(victim), namespace)
+            node = await objects.get(NODES, victim)
+            labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+            return config_map is not None and labels.get(DEVICE_PLUGIN_LABEL) == "Enabled"
+
+        await eventually(restored, what=f"{victim}'s ConfigMap and label written again")

@@ -9,6 +9,7 @@ label) to this module's namespaces so no other test meets them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import ssl
@@ -28,6 +29,8 @@ from sriov_operator.api import constants
 from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.crds import install_crds
+from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.session import ApiSession, ClusterAccess
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.webhook.admission import AdmissionSettings
@@ -43,6 +46,7 @@ from sriov_operator.webhook.certificates import (
     plan_certificates,
 )
 from sriov_operator.webhook.configurations import ConfigurationSettings, render_configurations
+from sriov_operator.webhook.review import AdmissionRequest
 from sriov_operator.webhook.server import (
     PODS_PATH,
     VALIDATE_PATH,
@@ -510,3 +514,83 @@ async def test_hostile_network_names_are_refused_before_any_lookup(
     with pytest.raises(client.ApiException) as denied:
         await core.create_namespaced_pod(namespace, pod("many", many))
     assert "names 2000 distinct networks; accepted: at most 32 per pod" in api_error_message(denied.value)
+
+
+async def test_a_nad_the_informer_has_not_seen_yet_is_looked_up(
+    kube: client.ApiClient,
+    control_plane: ControlPlane,
+    webhook: RunningWebhook,
+    make_namespace: NamespaceFactory,
+) -> None:
+    """A pod created milliseconds after its NAD is reviewed before the watch delivers the NAD: a GET
+    finds it. The source here never ran its informers, so its caches are what a webhook's are in
+    those milliseconds, every time."""
+    namespace = await _labelled_namespace(make_namespace, kube, webhook.label)
+    nad = {
+        "apiVersion": "k8s.cni.cncf.io/v1",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {
+            "name": "net-late",
+            "annotations": {constants.NAD_RESOURCE_NAME_ANNOTATION: "openshift.io/p"},
+        },
+        "spec": {"config": "{}"},
+    }
+    created = await client.CustomObjectsApi(kube).create_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", namespace, "network-attachment-definitions", nad
+    )
+    runtime = RuntimeSettings(
+        kubeconfig=control_plane.kubeconfig, namespace=webhook.namespace, health_port=-1
+    )
+    async with Manager(runtime) as manager:
+        source = InformerSource(manager, webhook.namespace)
+        assert source.nads is not None and len(source.nads) == 0  # the watch has delivered nothing
+        found = await source.network_attachment_definitions({(namespace, "net-late"), (namespace, "ghost")})
+        assert found == {
+            (namespace, "net-late"): {
+                "metadata": {
+                    "name": "net-late",
+                    "namespace": namespace,
+                    "resourceVersion": created["metadata"]["resourceVersion"],
+                    "annotations": {constants.NAD_RESOURCE_NAME_ANNOTATION: "openshift.io/p"},
+                }
+            },
+            (namespace, "ghost"): None,
+        }
+        async with _stalled_api() as stalled:
+            source.objects = stalled
+            answer = await Admission(AdmissionSettings(webhook.namespace), source).inject(
+                _pod_review(namespace, "ghost")
+            )
+    assert answer.errors == (
+        f'Pod/{namespace}/app: metadata.annotations["k8s.v1.cni.cncf.io/networks"]: '
+        f"NetworkAttachmentDefinition {namespace}/ghost is not in the webhook's cache yet and looking it up "
+        "failed (no answer within 2 s); retry",
+    )
+
+
+@contextlib.asynccontextmanager
+async def _stalled_api() -> AsyncIterator[KubeObjects]:
+    """`KubeObjects` of an API server on 127.0.0.1 that accepts connections and never answers."""
+    held: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_server(lambda _, writer: held.append(writer), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    session = ApiSession(ClusterAccess(f"https://127.0.0.1:{port}", ssl.create_default_context()))
+    try:
+        yield KubeObjects(session)
+    finally:
+        await session.close()
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+def _pod_review(namespace: str, networks: str) -> AdmissionRequest:
+    pod = {
+        "metadata": {
+            "name": "app",
+            "namespace": namespace,
+            "annotations": {constants.POD_NETWORKS_ANNOTATION: networks},
+        },
+        "spec": {"containers": [{"name": "app", "image": "example.invalid/app"}]},
+    }
+    return AdmissionRequest(str(uuid.uuid4()), "Pod", "CREATE", namespace, pod, None)

@@ -8,12 +8,14 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sriov_operator.api.models import ALL_KINDS
 from sriov_operator.cli import build_parser
 from sriov_operator.errors import EXIT_FAILURE
 from tests.doc_runner import run_console
 from tests.docs_examples import REPO_ROOT, Example, example
+from tests.unit.engine.builders import worker
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -108,3 +110,16 @@ def test_the_crds_example_writes_the_files_it_shows(tmp_path: Path) -> None:
 def test_the_validate_example_prints_the_error_and_exits_1(tmp_path: Path) -> None:
     steps = run_console(example("cli-validate"), tmp_path)
     assert steps[-1].shown.strip() == str(EXIT_FAILURE)
+
+
+def test_the_diff_example_shows_the_refusal_not_a_change_list(tmp_path: Path) -> None:
+    """``cluster.yaml``: saved objects, a discovered worker (the example shows only the new policy)."""
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump_all(worker()))
+    steps = run_console(example("cli-diff-refused"), tmp_path)
+    assert steps[-1].shown.strip() == str(EXIT_FAILURE)
+
+
+def test_the_offline_chain_plans_from_render_output(tmp_path: Path) -> None:
+    steps = run_console(example("cli-offline-chain"), tmp_path)
+    assert all(step.status == 0 for step in steps)
+    assert "kind: SriovNetworkNodeState" in (tmp_path / "worker-0.yaml").read_text()

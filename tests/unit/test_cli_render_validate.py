@@ -89,14 +89,14 @@ def test_malformed_file_names_file_and_line_without_traceback(tmp_path: Path, co
         text=True,
         check=False,
     )
-    assert run.returncode == 1
-    assert f"{broken}:4" in run.stdout + run.stderr
+    assert run.returncode == 2
+    assert f"{broken}:4" in run.stderr
     assert "Traceback" not in run.stdout + run.stderr
 
 
 def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "-f", "/nonexistent/x.yaml"]) == 1
-    assert "/nonexistent/x.yaml: no such file or directory" in capsys.readouterr().out
+    assert main(["validate", "-f", "/nonexistent/x.yaml"]) == 2
+    assert "/nonexistent/x.yaml: no such file or directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -73,11 +73,44 @@ def test_no_change_is_no_change() -> None:
     assert to_output(result)["totals"]["nodesChanged"] == 0
 
 
-def test_errors_the_new_objects_introduce_are_listed() -> None:
+def test_an_object_the_webhook_refuses_is_the_answer_not_a_change_list() -> None:
     small = [node("w1"), state("w1", [{**BAREMETAL_PF, "totalvfs": 8}]), policy("p", numVfs=8)]
     result = diff_cluster(documents(small), documents([policy("p", numVfs=9)]), None, "openshift.io")
-    assert len(result.errors) == 1
-    assert "spec.numVfs" in result.errors[0]
+    [refusal] = result.refused
+    assert refusal.startswith("SriovNetworkNodePolicy/sriov-network-operator/p: spec.numVfs: 9 is above")
+    assert result.nodes == [] and result.failed
+
+
+def test_an_invalid_policy_lists_no_removed_interfaces() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    invalid = policy("p", numVfs=8, deviceType="vfio-pci", isRdma=True)
+    result = diff_cluster(documents(current), documents([invalid]), None, "openshift.io")
+    assert [line.split(": ")[1] for line in result.refused] == ["spec.isRdma"]
+    assert result.nodes == [] and result.nads == []
+    assert to_output(result)["totals"]["nodesChanged"] == 0
+
+
+def test_numvfs_2_on_a_vm_port_is_refused_as_the_webhook_refuses_it() -> None:
+    port = pf("ens4", "0000:00:04.0", vendor="15b3", device="101e", numVfs=1, totalvfs=1, driver="mlx5_core")
+    vm = [
+        node("vm1", provider_id="openstack:///x"),
+        state("vm1", [{**port, "netFilter": "openstack/NetworkID:n1"}]),
+    ]
+    selected = policy("hw", numVfs=2, nicSelector={"netFilter": "openstack/NetworkID:n1"})
+    result = diff_cluster(documents(vm), documents([selected]), None, "openshift.io")
+    [refusal] = result.refused
+    assert "spec.numVfs: 2 is more than the one PCI function of VM port ens4 (0000:00:04.0)" in refusal
+    assert result.nodes == []
+
+
+def test_a_policy_outside_the_operator_namespace_is_warned_about() -> None:
+    current = _baremetal(policy("p", numVfs=8))
+    elsewhere = policy("q", numVfs=8)
+    elsewhere["metadata"]["namespace"] = "elsewhere"
+    result = diff_cluster(documents(current), documents([elsewhere]), None, "openshift.io")
+    [warning] = result.warnings
+    assert "'elsewhere' is not the operator namespace 'sriov-network-operator'" in warning
+    assert not result.changed and not result.failed
 
 
 def test_spec_changes_match_list_items_by_key() -> None:
@@ -92,3 +125,26 @@ def test_spec_changes_show_values_as_json_not_python() -> None:
         'interfaces: (none) -> [{"pciAddress":"a","vfGroups":[{"resourceName":"r","isRdma":true}]}]'
     ]
     assert spec_changes({"isRdma": False}, {"isRdma": True}) == ["isRdma: false -> true"]
+
+
+def _config(disable_drain: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": "sriov-network-operator"},
+        "spec": {"disableDrain": disable_drain},
+    }
+
+
+def test_turning_drains_off_while_a_node_is_in_progress_is_refused_as_the_webhook_refuses_it() -> None:
+    busy = [node("w1"), state("w1", [BAREMETAL_PF], syncStatus="InProgress")]
+    result = diff_cluster(
+        documents([*busy, _config(False)]), documents([_config(True)]), None, "openshift.io"
+    )
+    [refusal] = result.refused
+    assert "spec.disableDrain: cannot be turned on while node(s) w1 are InProgress" in refusal
+    already_off = diff_cluster(
+        documents([*busy, _config(True)]), documents([_config(True)]), None, "openshift.io"
+    )
+    assert already_off.refused == []
+    assert any("spec.disableDrain: true: nodes are not drained" in w for w in already_off.warnings)

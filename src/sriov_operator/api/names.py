@@ -18,8 +18,25 @@ from sriov_operator.api.constants import DEVICE_PLUGIN_CONFIG_FOR_LABEL, DEVICE_
 
 MAX_NAME_LENGTH = 253
 MAX_LABEL_VALUE_LENGTH = 63
+MAX_DNS_LABEL_LENGTH = 63
 HASH_LENGTH = 16
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+_DNS_LABEL_ONLY = re.compile(_DNS_LABEL)
+
+
+def is_dns1123_label(text: str) -> bool:
+    """What Kubernetes names namespaces by: lowercase letters, digits and '-', at most 63 characters.
+
+    Checked before a name read from a user's object goes into a request path or a cache lookup.
+    """
+    return len(text) <= MAX_DNS_LABEL_LENGTH and _DNS_LABEL_ONLY.fullmatch(text) is not None
+
+
+def is_dns1123_subdomain(text: str) -> bool:
+    """What Kubernetes names most objects by: DNS-1123 labels joined by '.', at most 253 characters."""
+    return len(text) <= MAX_NAME_LENGTH and _DNS_SUBDOMAIN.fullmatch(text) is not None
 
 
 def bounded_name(name: str, derived_from: str) -> str:

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    desired = load_state(args.state).spec
+    desired = load_state(args.state, args.node).spec
     node = open_node(args)
     outcomes = converge(node.access, desired, node.observe)
     requires = {o.action.requires for o in outcomes if o.result == "done"}

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import meta_of
 from sriov_operator.api.models import SriovNetworkNodeState
 from sriov_operator.errors import BadInputError
 from sriov_operator.host.node import NodeHost
@@ -37,7 +39,13 @@ def add_host_arguments(
     """The host flags; ``environ`` (default: the process's) gives the variables some of them read."""
     if with_state:
         parser.add_argument(
-            "--state", type=Path, required=True, help="SriovNetworkNodeState file (YAML/JSON)"
+            "--state",
+            type=Path,
+            required=True,
+            help="a SriovNetworkNodeState (YAML/JSON), or `render` output (--node picks the node)",
+        )
+        parser.add_argument(
+            "--node", help="with --state a render output: the node whose NodeState spec is wanted"
         )
     add_flag(parser, "--host-root", type=Path, default=Path("/"), environ=environ, help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
@@ -122,21 +130,51 @@ def open_node(args: argparse.Namespace) -> NodeHost:
     )
 
 
-def load_state(path: Path) -> SriovNetworkNodeState:
+def _rendered_state(document: Document, node: str | None) -> SriovNetworkNodeState:
+    """One node's NodeState from ``render``'s output (``nodeStates``: node → spec)."""
+    specs = document.body["nodeStates"]
+    nodes = sorted(str(name) for name in specs) if isinstance(specs, Mapping) else []
+    if not nodes:
+        raise BadInputError(
+            f"{document.where}: render output with no nodeStates: no managed node was rendered"
+        )
+    if node is None and len(nodes) > 1:
+        raise BadInputError(
+            f"{document.where}: render output for {len(nodes)} nodes; --node: one of {', '.join(nodes)}"
+        )
+    chosen = node or nodes[0]
+    if chosen not in nodes:
+        raise BadInputError(f"--node: {chosen!r} is not in {document.where}; accepted: {', '.join(nodes)}")
+    body = {"kind": SriovNetworkNodeState.KIND, "metadata": {"name": chosen}, "spec": specs[chosen]}
+    return _validated(Document(document.source, document.line, body))
+
+
+def _validated(document: Document) -> SriovNetworkNodeState:
+    try:
+        return SriovNetworkNodeState.model_validate(document.body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        message = f"{document.where}: invalid SriovNetworkNodeState: {location}: {first['msg']}"
+        raise BadInputError(message) from None
+
+
+def load_state(path: Path, node: str | None = None) -> SriovNetworkNodeState:
+    """The NodeState in ``path``: a SriovNetworkNodeState (named ``node`` if given) or ``render`` output."""
     try:
         documents = load_paths([path]).documents
     except ManifestError as error:
         raise BadInputError(str(error)) from None
     for document in documents:
-        if document.kind == SriovNetworkNodeState.KIND:
-            try:
-                return SriovNetworkNodeState.model_validate(document.body)
-            except ValidationError as error:
-                first = error.errors()[0]
-                location = ".".join(str(part) for part in first["loc"])
-                message = f"{document.where}: invalid SriovNetworkNodeState: {location}: {first['msg']}"
-                raise BadInputError(message) from None
-    raise BadInputError(f"{path}: no SriovNetworkNodeState in this file")
+        if not document.kind and "nodeStates" in document.body:
+            return _rendered_state(document, node)
+        if document.kind == SriovNetworkNodeState.KIND and node in (None, meta_of(document.body).get("name")):
+            return _validated(document)
+    if node is not None:
+        raise BadInputError(f"{path}: no SriovNetworkNodeState named {node!r} in this file")
+    raise BadInputError(
+        f"{path}: no SriovNetworkNodeState in this file; accepted: a SriovNetworkNodeState or `render` output"
+    )
 
 
 def emit(data: dict[str, Any], output: str) -> None:

@@ -57,7 +57,12 @@ def add_operator_arguments(
         type=float,
         help="seconds a NodeState outlives its deleted (or no longer managed) Node",
     )
-    flag("--workers", default=defaults.workers, type=int, help="concurrent node-state reconciles")
+    flag(
+        "--workers",
+        default=defaults.workers,
+        type=int,
+        help="concurrent node-state reconciles, and device-plugin reconciles once the specs are written",
+    )
     flag(
         "--apply-crds",
         default=defaults.apply_crds,

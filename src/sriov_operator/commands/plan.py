@@ -25,6 +25,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    desired = load_state(args.state).spec
+    desired = load_state(args.state, args.node).spec
     emit(plan(desired, open_node(args).observe(checkpoint=False)).to_output(), args.output)
     return 0

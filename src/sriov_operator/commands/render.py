@@ -15,6 +15,7 @@ from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX
 from sriov_operator.api.documents import Document
 from sriov_operator.engine.inputs import read_documents
 from sriov_operator.engine.render import RenderResult, render_cluster
+from sriov_operator.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 from sriov_operator.manifests import ManifestError, expand_paths, load_paths
 
 
@@ -54,19 +55,29 @@ class Evaluation:
     loader_errors: list[str] = field(default_factory=list)
 
     @property
-    def failed(self) -> bool:
-        return bool(self.loader_errors) or self.result.has_errors
+    def exit_code(self) -> int:
+        """2: a file could not be taken (cli.md's exit codes); 1: an object is invalid; else 0."""
+        if self.loader_errors:
+            return EXIT_BAD_INPUT
+        return EXIT_FAILURE if self.result.has_errors else EXIT_OK
+
+    def report_unreadable(self, command: str) -> None:
+        """A file not taken is the command's error (stderr, one line each), not a line about an object."""
+        for line in self.loader_errors:
+            print(f"sriov-operator {command}: {line}", file=sys.stderr)
 
 
 def evaluate(args: argparse.Namespace) -> Evaluation:
-    """Load every file (a malformed one is an error, the others still count) and render."""
+    """Load every file (a malformed one is an error, exit 2, the others still count) and render."""
     documents: list[Document] = []
     warnings: list[str] = []
     errors: list[str] = []
-    try:
-        files = expand_paths(args.paths)
-    except ManifestError as exc:
-        files, errors = [], [str(exc)]
+    files: list[Path] = []
+    for given in args.paths:
+        try:
+            files += expand_paths([given])
+        except ManifestError as exc:
+            errors.append(str(exc))
     for path in files:
         try:
             loaded = load_paths([path])
@@ -86,8 +97,8 @@ def register(subparsers: Any) -> None:
         "render",
         help="print the NodeState specs, device-plugin resources and NADs the operator would write",
         description="Render manifests (Nodes, NodeStates with status, policies, pools, operator config, "
-        "supported-nic-ids ConfigMap, networks) into what the operator would write. Exit 1 if any input "
-        "is invalid; everything valid is still rendered.",
+        "supported-nic-ids ConfigMap, networks) into what the operator would write. Exit 1 if any object "
+        "is invalid, 2 if a file cannot be read; everything valid is still rendered.",
     )
     add_input_arguments(parser)
     parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
@@ -102,4 +113,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(yaml.safe_dump(output, sort_keys=False))
     else:
         sys.stdout.write(json.dumps(output, indent=2) + "\n")
-    return 1 if evaluation.failed else 0
+    evaluation.report_unreadable("render")
+    return evaluation.exit_code

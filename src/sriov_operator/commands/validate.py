@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         help="check manifests against every admission rule (defaults applied first)",
         description="Apply the mutating defaults, then every validation rule (static, against the given "
         "nodes and NodeStates, and between policies). Prints one line per error on stdout "
-        "('<Kind>/<namespace>/<name>: <field>: <message>') and warnings on stderr; exit 1 if any error.",
+        "('<Kind>/<namespace>/<name>: <field>: <message>') and warnings on stderr; exit 1 if any error, "
+        "2 if a file cannot be read.",
     )
     add_input_arguments(parser)
     parser.set_defaults(handler=run)
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     errors, warnings = split_by_severity(evaluation.result.problems)
     for line in [*evaluation.loader_warnings, *warnings]:
         print(f"warning: {line}", file=sys.stderr)
-    for line in [*evaluation.loader_errors, *errors]:
+    for line in errors:
         print(line)
-    return 1 if evaluation.failed else 0
+    evaluation.report_unreadable("validate")
+    return evaluation.exit_code

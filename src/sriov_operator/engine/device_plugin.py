@@ -69,22 +69,22 @@ class _NodeView:
         self.name_by_pci = {iface.pci_address: iface.name for iface in interfaces}
         self.pcis = set(self.name_by_pci)
 
-    def pf_names(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
-        entries = []
-        for entry in policy.pf_names:
-            name = pf_name_part(entry)
+    def pf_names(self, entries: tuple[tuple[str, str], ...], owned: Sequence[str]) -> tuple[str, ...]:
+        """The policy's pfNames ``entries`` (name part, rest) as the device plugin should see them here:
+        PFs it lost are left out, an altName becomes the PF's name; names not on the node stay."""
+        kept = []
+        for name, rest in entries:
             pci = self.pci_by_name.get(name)
             if pci is None:
-                entries.append(entry)
+                kept.append(name + rest)
             elif pci in owned:
-                real_name = self.name_by_pci[pci] or name
-                entries.append(real_name + entry[len(name) :])
-        return entries
+                kept.append((self.name_by_pci[pci] or name) + rest)
+        return tuple(kept)
 
-    def root_devices(self, policy: CompiledPolicy, owned: set[str]) -> list[str]:
+    def root_devices(self, policy: CompiledPolicy, owned: Sequence[str]) -> tuple[str, ...]:
         if not policy.root_devices:
-            return []
-        return [pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned]
+            return ()
+        return tuple(pci for pci in sorted(policy.root_devices) if pci not in self.pcis or pci in owned)
 
 
 @dataclass(frozen=True)
@@ -95,43 +95,41 @@ class _Fixed:
     vendors: tuple[str, ...]
     devices: tuple[str, ...]
     link_types: tuple[str, ...]
+    pf_name_entries: tuple[tuple[str, str], ...]  # each pfNames entry split: (PF name, "#a-b" or "")
+
+
+def _fixed(policy: CompiledPolicy, nics: NicTable) -> _Fixed:
+    device, link_type = _device_id(policy, nics), _link_type(policy)
+    return _Fixed(
+        resource_flags(policy),
+        (policy.vendor,) if policy.vendor else (),
+        (device,) if device else (),
+        (link_type,) if link_type else (),
+        tuple((pf_name_part(entry), entry[len(pf_name_part(entry)) :]) for entry in policy.pf_names),
+    )
 
 
 class ResourceLists:
     """Each node's ``resourceList``; what a policy adds on every node is worked out once per policy."""
 
-    def __init__(self, nics: NicTable, resource_prefix: str) -> None:
-        self._nics = nics
+    def __init__(self, nics: NicTable, resource_prefix: str, policies: Sequence[CompiledPolicy]) -> None:
         self._resource_prefix = resource_prefix
-        self._fixed: dict[str, _Fixed] = {}  # by policy name
+        self._fixed = {policy.name: _fixed(policy, nics) for policy in policies}
         # entries are the same on every node where the same policies contribute the same values;
         # one dict serves them all (results are read-only)
         self._resources: dict[Hashable, dict[str, Any]] = {}
         self._groups: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
 
-    def _fixed_of(self, policy: CompiledPolicy) -> _Fixed:
-        fixed = self._fixed.get(policy.name)
-        if fixed is None:
-            device, link_type = _device_id(policy, self._nics), _link_type(policy)
-            fixed = _Fixed(
-                resource_flags(policy),
-                (policy.vendor,) if policy.vendor else (),
-                (device,) if device else (),
-                (link_type,) if link_type else (),
-            )
-            self._fixed[policy.name] = fixed
-        return fixed
-
     def _contribution(
         self, policy: CompiledPolicy, pcis: list[str], view: _NodeView
     ) -> tuple[tuple[str, ...], ...]:
         """What the policy owning ``pcis`` adds to each of :data:`SELECTOR_LISTS` on this node."""
-        fixed, held = self._fixed_of(policy), set(pcis)
+        fixed = self._fixed[policy.name]
         return (
             fixed.vendors,
             fixed.devices,
-            tuple(view.pf_names(policy, held)),
-            tuple(view.root_devices(policy, held)),
+            view.pf_names(fixed.pf_name_entries, pcis),
+            view.root_devices(policy, pcis),
             tuple(pcis) if policy.net_filter else (),
             fixed.link_types,
         )
@@ -146,7 +144,7 @@ class ResourceLists:
             flags: dict[str, set[ResourceFlags]] = {}
             for position, policy in enumerate(applied):
                 positions.setdefault(policy.resource_name, []).append(position)
-                flags.setdefault(policy.resource_name, set()).add(self._fixed_of(policy).flags)
+                flags.setdefault(policy.resource_name, set()).add(self._fixed[policy.name].flags)
             groups = [(name, tuple(positions[name])) for name in sorted(positions) if len(flags[name]) == 1]
             self._groups[key] = groups
         return groups
@@ -155,20 +153,17 @@ class ResourceLists:
         self, resource_name: str, winner: CompiledPolicy, parts: tuple[tuple[tuple[str, ...], ...], ...]
     ) -> dict[str, Any]:
         """One ``resourceList`` entry from each contributor's part; ``winner``: the one applied last."""
-        columns = (
-            parts[0]
-            if len(parts) == 1
-            else tuple(
-                tuple(dict.fromkeys(chain.from_iterable(column))) for column in zip(*parts, strict=True)
-            )
-        )
+        columns = [
+            list(dict.fromkeys(chain.from_iterable(part[i] for part in parts)))
+            for i in range(len(SELECTOR_LISTS))
+        ]
         spec = winner.policy.spec
         return {
             "resourceName": resource_name,
             "resourcePrefix": self._resource_prefix,
             "excludeTopology": spec.exclude_topology,
             "selectors": {
-                **{key: list(values) for key, values in zip(SELECTOR_LISTS, columns, strict=True)},
+                **{key: columns[i] for i, key in enumerate(SELECTOR_LISTS)},
                 "isRdma": spec.is_rdma,
                 "needVhostNet": spec.need_vhost_net,
                 "vdpaType": spec.vdpa_type or "",
@@ -189,7 +184,6 @@ class ResourceLists:
             resource = self._resources.get(key)
             if resource is None:
                 resource = self._resource(resource_name, contributors[-1][0], parts)
-                if not any(policy.net_filter for policy, _ in contributors):  # else it names this node's PFs
-                    self._resources[key] = resource
+                self._resources[key] = resource  # parts name a node's PCI addresses where selectors do
             resources.append(resource)
         return resources

@@ -36,7 +36,7 @@ from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.mutation import apply_policy_defaults
 from sriov_operator.engine.nad import Network
-from sriov_operator.engine.problems import Problem, error, warning
+from sriov_operator.engine.problems import Problem, error, shown, warning
 
 NETWORK_KINDS: dict[str, type[Network]] = {k.KIND: k for k in (SriovNetwork, SriovIBNetwork, OVSNetwork)}
 OPERATOR_KINDS: dict[str, type[BaseModel]] = {
@@ -68,6 +68,7 @@ class ClusterObjects:
     operator_config: SriovOperatorConfig | None = None
     supported_nic_data: dict[str, str] = field(default_factory=dict)
     networks: list[Network] = field(default_factory=list)
+    invalid_node_states: set[str] = field(default_factory=set)  # present, but unreadable: not used
 
 
 def resolve_operator_namespace(documents: Sequence[Document], explicit: str | None) -> str:
@@ -108,7 +109,7 @@ def schema_problems(
     by_field: dict[str, list[str]] = {}
     for item in exc.errors():
         path = _field_path(item["loc"], body)
-        given = "" if item["type"] in ("missing", "extra_forbidden") else f"got {item['input']!r}; "
+        given = "" if item["type"] in ("missing", "extra_forbidden") else f"got {shown(item['input'])}; "
         message = f"{given}{item['msg'][0].lower()}{item['msg'][1:]}"
         by_field.setdefault(path, []).append(message)
     return [
@@ -160,22 +161,30 @@ class ReadObject:
     obj: Any
     problems: tuple[Problem, ...] = ()
 
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
 
-def _outside_namespace(ref: ObjectRef, namespace: str, where: str) -> list[Problem]:
+
+def _outside_namespace(ref: ObjectRef, namespace: str, where: str, guessed: bool) -> list[Problem]:
+    """An object the operator never reads; ``guessed``: no namespace was given, so say how to give one."""
     if ref.namespace == namespace:
         return []
+    hint = f" (pass --namespace {ref.namespace} if that is where the operator runs)" if guessed else ""
     return [
         warning(
             ref,
             "metadata.namespace",
             f"{ref.namespace!r} is not the operator namespace {namespace!r}, so this object has no "
-            f"effect (pass --namespace {ref.namespace} if that is where the operator runs) [{where}]",
+            f"effect{hint} [{where}]",
         )
     ]
 
 
-def _read_nic_configmap(body: Mapping[str, Any], ref: ObjectRef, namespace: str, where: str) -> ReadObject:
-    outside = _outside_namespace(ref, namespace, where)
+def _read_nic_configmap(
+    body: Mapping[str, Any], ref: ObjectRef, namespace: str, where: str, guessed: bool
+) -> ReadObject:
+    outside = _outside_namespace(ref, namespace, where, guessed)
     if outside:
         return ReadObject(ref, None, tuple(outside))
     data = body.get("data") or {}
@@ -185,8 +194,10 @@ def _read_nic_configmap(body: Mapping[str, Any], ref: ObjectRef, namespace: str,
     return ReadObject(ref, {str(k): str(v) for k, v in data.items()})
 
 
-def _read_operator_object(body: dict[str, Any], ref: ObjectRef, namespace: str, where: str) -> ReadObject:
-    outside = _outside_namespace(ref, namespace, where)
+def _read_operator_object(
+    body: dict[str, Any], ref: ObjectRef, namespace: str, where: str, guessed: bool
+) -> ReadObject:
+    outside = _outside_namespace(ref, namespace, where, guessed)
     if outside:
         return ReadObject(ref, None, tuple(outside))
     if ref.kind == SriovNetworkNodePolicy.KIND:
@@ -206,20 +217,24 @@ def _metadata_problems(body: Mapping[str, Any], ref: ObjectRef, where: str) -> l
     """What the API server refuses in metadata before any schema: not a mapping, no string name."""
     metadata = body.get("metadata")
     if not isinstance(metadata, Mapping):
-        given = "nothing" if metadata is None else repr(metadata)[:80]
+        given = "nothing" if metadata is None else shown(metadata)[:80]
         return [error(ref, "metadata", f"got {given}; must be a mapping with at least a name [{where}]")]
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
-        given = "no name" if name is None else repr(name)[:80]
+        given = "no name" if name is None else shown(name)[:80]
         return [error(ref, "metadata.name", f"got {given}; a non-empty string is required [{where}]")]
     namespace = metadata.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
-        return [error(ref, "metadata.namespace", f"got {namespace!r:.80}; must be a string [{where}]")]
+        return [error(ref, "metadata.namespace", f"got {shown(namespace)[:80]}; must be a string [{where}]")]
     return []
 
 
-def read_object(doc: Document, namespace: str) -> ReadObject:
-    """One document as the engine takes it (objects without a namespace are in ``namespace``)."""
+def read_object(doc: Document, namespace: str, *, namespace_guessed: bool = False) -> ReadObject:
+    """One document as the engine takes it (objects without a namespace are in ``namespace``).
+
+    ``namespace_guessed``: the caller was not told the operator namespace (the CLI without
+    ``--namespace``), so a problem may say how to tell it.
+    """
     if doc.kind in NETWORK_KINDS or doc.kind in OPERATOR_KINDS:
         broken = _metadata_problems(doc.body, _ref(doc.body, namespace), doc.where)
         if broken:
@@ -235,12 +250,12 @@ def read_object(doc: Document, namespace: str) -> ReadObject:
         node, problems = _parse_node(doc, ref)
         return ReadObject(ref, node, tuple(problems))
     if doc.kind == "ConfigMap" and metadata.get("name") == SUPPORTED_NIC_CONFIGMAP:
-        return _read_nic_configmap(body, ref, namespace, doc.where)
+        return _read_nic_configmap(body, ref, namespace, doc.where, namespace_guessed)
     if doc.kind in NETWORK_KINDS:
         network, problems = parse_object(NETWORK_KINDS[doc.kind], body, ref, doc.where)
         return ReadObject(ref, network, tuple(problems))
     if doc.kind in OPERATOR_KINDS:
-        return _read_operator_object(body, ref, namespace, doc.where)
+        return _read_operator_object(body, ref, namespace, doc.where, namespace_guessed)
     if doc.kind in IGNORED_KINDS:
         return ReadObject(None, None)
     problem = warning(
@@ -258,6 +273,8 @@ def _assemble(operator_namespace: str, read: Iterable[ReadObject]) -> tuple[Clus
         problems.extend(item.problems)
         if item.ref is not None and item.obj is not None:
             seen.setdefault(item.ref, []).append(item.obj)
+        elif item.ref is not None and item.ref.kind == SriovNetworkNodeState.KIND and item.has_errors:
+            cluster.invalid_node_states.add(item.ref.name)
     placers: dict[str, Callable[[Any], None]] = {
         "Node": lambda n: cluster.nodes.__setitem__(n.name, n),
         "ConfigMap": cluster.supported_nic_data.update,
@@ -287,7 +304,7 @@ def read_documents(
     namespace), taken as if their documents were among ``documents``.
     """
     operator_namespace = resolve_operator_namespace(documents, namespace)
-    read = [read_object(doc, operator_namespace) for doc in documents]
+    read = [read_object(doc, operator_namespace, namespace_guessed=not namespace) for doc in documents]
     return _assemble(operator_namespace, [*read, *already_read])
 
 

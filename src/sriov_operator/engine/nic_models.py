@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -42,8 +43,19 @@ class NicTable:
         return (vendor or "", device_id or "") in self._vfs
 
 
+@functools.cache
+def _default_table() -> NicTable:
+    """Parsed once per process: every render (each webhook review) starts from it."""
+    by_label = {n.label: n for n in parse_supported_nics(DEFAULT_SUPPORTED_NICS)}
+    return NicTable(tuple(by_label[label] for label in sorted(by_label)))
+
+
 def nic_table(extra: Iterable[SupportedNic] = ()) -> NicTable:
     """The default list extended (or, for the same label, overridden) by ``extra``."""
-    by_label = {n.label: n for n in parse_supported_nics(DEFAULT_SUPPORTED_NICS)}
-    by_label.update({n.label: n for n in extra})
-    return NicTable(tuple(by_label[label] for label in sorted(by_label)))
+    default = _default_table()
+    by_label = {n.label: n for n in extra}
+    if not by_label:
+        return default
+    return NicTable(
+        tuple(sorted({**{n.label: n for n in default.nics}, **by_label}.values(), key=lambda n: n.label))
+    )

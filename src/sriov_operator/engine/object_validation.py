@@ -30,6 +30,20 @@ def validate_operator_config_update(
     ]
 
 
+def validate_operator_config(config: SriovOperatorConfig) -> list[Problem]:
+    """Upstream warns when draining is off; a reconfiguration then takes devices from running pods."""
+    if not config.spec.disable_drain:
+        return []
+    return [
+        warning(
+            ObjectRef(kind=config.kind, namespace=config.namespace, name=config.name),
+            "spec.disableDrain",
+            "true: nodes are not drained before their NICs are reconfigured, so pods using the devices "
+            "may lose them; meant for single-node clusters",
+        )
+    ]
+
+
 def validate_pool(pool: SriovNetworkPoolConfig) -> list[Problem]:
     spec, ref = pool.spec, ObjectRef(kind=pool.kind, namespace=pool.namespace, name=pool.name)
     if not spec.ovs_hardware_offload_config:
@@ -67,8 +81,8 @@ def validate_network(
             warning(
                 ref,
                 "spec.resourceName",
-                f"{network.spec.resource_name!r} is provided by no SriovNetworkNodePolicy in the inputs; "
-                "pods using this network will wait for a device",
+                f"{network.spec.resource_name} is the resourceName of no SriovNetworkNodePolicy in the "
+                f"operator namespace {operator_namespace}; pods using this network will wait for a device",
             )
         )
     return problems

@@ -6,7 +6,7 @@ across nodes and lists the nodes once (5,000 identical lines help nobody).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 
 from sriov_operator.api.models import InterfaceExt
@@ -14,8 +14,8 @@ from sriov_operator.engine.device_plugin import resource_flags
 from sriov_operator.engine.merge import ranges_overlap
 from sriov_operator.engine.nic_models import MELLANOX_MAX_VFS, MELLANOX_VENDOR, NicTable
 from sriov_operator.engine.policy_validation import nic_severity, policy_ref, unsupported_nic_hint
-from sriov_operator.engine.problems import Problem, error, warning
-from sriov_operator.engine.selection import CompiledPolicy
+from sriov_operator.engine.problems import Problem, error, shown, warning
+from sriov_operator.engine.selection import CompiledPolicy, interface_names, pf_name_part
 
 Selection = tuple[CompiledPolicy, Sequence[InterfaceExt]]
 SharingOnPf = Callable[[Sequence[tuple[CompiledPolicy, InterfaceExt]]], list[Problem]]
@@ -23,6 +23,10 @@ SharingOnPf = Callable[[Sequence[tuple[CompiledPolicy, InterfaceExt]]], list[Pro
 
 def describe_pf(iface: InterfaceExt) -> str:
     return f"PF {iface.name or '(no netdev)'} ({iface.pci_address})"
+
+
+def describe_port(iface: InterfaceExt) -> str:
+    return f"VM port {iface.name or '(no netdev)'} ({iface.pci_address})"
 
 
 def _nic_model_problem(
@@ -45,8 +49,14 @@ def _nic_model_problem(
     )
 
 
-def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt) -> Problem | None:
+def _vf_count_problem(policy: CompiledPolicy, iface: InterfaceExt, virtual: bool) -> Problem | None:
     ref, num_vfs = policy_ref(policy.policy), policy.num_vfs
+    if virtual and num_vfs > 1:
+        return error(
+            ref,
+            "spec.numVfs",
+            f"{num_vfs} is more than the one PCI function of {describe_port(iface)}; accepted: 1",
+        )
     if iface.vendor == MELLANOX_VENDOR and num_vfs > MELLANOX_MAX_VFS:
         return error(
             ref,
@@ -115,10 +125,20 @@ def validate_policy_on_node(
         ]
     problems: list[Problem] = []
     for iface in selected:
+        port = virtual or bool(iface.net_filter)
         found = [
-            _nic_model_problem(policy, iface, virtual or bool(iface.net_filter), nics, strict_nics),
-            _vf_count_problem(policy, iface),
+            _nic_model_problem(policy, iface, port, nics, strict_nics),
+            _vf_count_problem(policy, iface, port),
         ]
+        if port and spec.e_switch_mode:
+            problems.append(
+                error(
+                    ref,
+                    "spec.eSwitchMode",
+                    f"{spec.e_switch_mode} cannot be set on {describe_port(iface)}: the eswitch belongs "
+                    "to the hypervisor; accepted: empty",
+                )
+            )
         problems += [p for p in found if p is not None]
         if spec.externally_managed:
             problems += _externally_managed_problems(policy, iface)
@@ -176,7 +196,8 @@ def _shared_resource_problems(a: CompiledPolicy, b: CompiledPolicy) -> list[Prob
         error(
             policy_ref(p.policy),
             field,
-            f"{mine} differs from {theirs} in policy {o.name!r}, which shares "
+            f"{shown(mine, quote=False)} differs from {shown(theirs, quote=False)} in policy {o.name!r}, "
+            "which shares "
             f"resourceName {p.resource_name!r}; the resource is not exposed where both apply",
         )
         for field, value_a, value_b in zip(names, resource_flags(a), resource_flags(b), strict=True)
@@ -239,3 +260,59 @@ def validate_policies_together(
         if len(sharing) > 1:
             problems += on_pf(sharing)
     return problems + on_policies([policy for policy, _ in selections])
+
+
+def pf_names_selecting_nothing(
+    policy: CompiledPolicy,
+    selected: frozenset[str],
+    discovered: Mapping[str, Sequence[InterfaceExt]],
+    stands_for: Mapping[str, Sequence[str]] | None = None,
+) -> list[Problem]:
+    """pfNames entries naming no interface (by name or altName) of any node the policy selects.
+
+    ``selected``: the managed nodes the policy selects; ``discovered``: each discovered node's
+    interfaces (a node missing from it is not discovered yet).  Upstream refuses such a policy
+    ("no supported NIC is selected by the nicSelector"); so do we once every selected node is
+    discovered, since a typo would otherwise configure nothing, silently.  While discovery is
+    pending the name may still appear, so it is a warning.  The search stops when every name is
+    found: on a fleet, most are found on the first node.  ``stands_for``: a node here stands for
+    the alike nodes it names (see `render.render_nodes`); the counts in the messages are of them all.
+    """
+    if not policy.pf_names:
+        return []
+    pending = selected.difference(discovered)
+    if len(pending) == len(selected):
+        return []  # nothing discovered: the nodes' own "not discovered yet" warnings say it
+    missing = set(policy.pf_name_parts)
+    for node in selected:
+        for iface in discovered.get(node, ()):
+            missing.difference_update(interface_names(iface))
+        if not missing:
+            return []
+
+    def members(node: str) -> Sequence[str]:
+        return stands_for.get(node, (node,)) if stands_for is not None else (node,)
+
+    selected_count = sum(len(members(node)) for node in selected)
+    pending_members = [member for node in pending for member in members(node)]
+    problems = []
+    for index, entry in enumerate(policy.pf_names):
+        name = pf_name_part(entry)
+        if name not in missing:
+            continue
+        field = f"spec.nicSelector.pfNames[{index}]"
+        if pending:
+            message = (
+                f"{name} names no interface of the discovered nodes it selects; accepted for now, since "
+                f"{len(pending_members)} selected node(s) are not discovered yet "
+                f"(first: {min(pending_members)})"
+            )
+            problems.append(warning(policy_ref(policy.policy), field, message))
+        else:
+            message = (
+                f"{name} names no interface (name or altName) of the {selected_count} node(s) the "
+                "policy selects, so no NIC is selected by it; accepted: a PF name that "
+                "SriovNetworkNodeState status.interfaces lists"
+            )
+            problems.append(error(policy_ref(policy.policy), field, message))
+    return problems

@@ -11,7 +11,7 @@ from functools import lru_cache
 from sriov_operator.api.models import SriovNetworkNodePolicy
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.nic_models import NicTable
-from sriov_operator.engine.problems import Problem, Severity, error, warning
+from sriov_operator.engine.problems import Problem, Severity, error, shown, warning
 from sriov_operator.engine.selection import parse_net_filter, parse_vf_range, pf_name_part
 
 KNOWN_NET_FILTER_KEYS = ("openstack/NetworkID", "aws/NetworkID")
@@ -85,7 +85,7 @@ def _net_filter_problems(policy: SriovNetworkNodePolicy) -> list[Problem]:
                 error(
                     ref,
                     name,
-                    f"must be empty with netFilter (got {value!r}); the eswitch of a "
+                    f"must be empty with netFilter (got {shown(value)}); the eswitch of a "
                     "virtual platform belongs to the hypervisor",
                 )
             )
@@ -162,12 +162,15 @@ def _combination_problems(policy: SriovNetworkNodePolicy) -> list[Problem]:
                 ref,
                 "spec.vdpaType",
                 f"{spec.vdpa_type!r} needs deviceType 'netdevice' and "
-                f"eSwitchMode 'switchdev' (got {spec.device_type!r}, {spec.e_switch_mode!r})",
+                f"eSwitchMode 'switchdev' (got deviceType {shown(spec.device_type)}, "
+                f"eSwitchMode {shown(spec.e_switch_mode or '')})",
             )
         )
     if spec.bridge and spec.e_switch_mode != "switchdev":
         problems.append(
-            error(ref, "spec.bridge", f"needs eSwitchMode 'switchdev' (got {spec.e_switch_mode!r})")
+            error(
+                ref, "spec.bridge", f"needs eSwitchMode 'switchdev' (got {shown(spec.e_switch_mode or '')})"
+            )
         )
     if spec.bridge and spec.externally_managed:
         problems.append(error(ref, "spec.bridge", "is not allowed with externallyManaged: true"))

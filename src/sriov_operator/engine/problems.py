@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from sriov_operator.api.refs import ObjectRef
 
@@ -19,6 +22,19 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.ref}: {self.field}: {self.message}"
+
+
+def shown(value: Any, *, quote: bool = True) -> str:
+    """A value as a user wrote it in YAML: strings quoted, anything else JSON (``true``, ``null``, ``{…}``).
+
+    Never a Python repr: a message says ``{"ovs":{}}``, not ``Bridge(ovs=OVSConfig(...))``.
+    ``quote=False``: strings bare, where the sentence makes clear where one ends.
+    """
+    if isinstance(value, str):
+        return repr(value) if quote else value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def error(ref: ObjectRef, field: str, message: str) -> Problem:

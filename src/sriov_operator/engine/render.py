@@ -25,15 +25,21 @@ from sriov_operator.engine.merge import appliers_by_pf, merge_on_pf, node_state_
 from sriov_operator.engine.nad import render_nad, target_namespace
 from sriov_operator.engine.nic_models import NicTable, nic_table
 from sriov_operator.engine.node_shape import NodeRender, PfMemo, ordered_by_address
-from sriov_operator.engine.object_validation import pool_membership_problems, validate_network, validate_pool
+from sriov_operator.engine.object_validation import (
+    pool_membership_problems,
+    validate_network,
+    validate_operator_config,
+    validate_pool,
+)
 from sriov_operator.engine.placement_validation import (
     Selection,
+    pf_names_selecting_nothing,
     validate_policies_together,
     validate_policy_on_node,
     validate_sharing_on_pf,
 )
 from sriov_operator.engine.policy_validation import policy_ref, validate_policy_static
-from sriov_operator.engine.problems import Problem, error, split_by_severity, warning
+from sriov_operator.engine.problems import Problem, error, shown, split_by_severity, warning
 from sriov_operator.engine.selection import (
     CompiledPolicy,
     PoliciesByNodeSelector,
@@ -124,6 +130,8 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         problems += found
         if not found:
             pools.append(pool)
+    if cluster.operator_config is not None:
+        problems += validate_operator_config(cluster.operator_config)
     selector = config_daemon_node_selector(cluster.operator_config)
     managed = {
         name: node for name, node in sorted(cluster.nodes.items()) if labels_match(selector, node.labels)
@@ -142,8 +150,8 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
                 warning(
                     ObjectRef(kind=state.kind, namespace=state.namespace, name=name),
                     "metadata.name",
-                    f"no managed Node {name!r} in the inputs (the operator manages nodes labelled "
-                    f"{selector}); ignored",
+                    f"there is no managed Node {name!r} (the operator manages nodes labelled "
+                    f"{shown(selector)}); ignored",
                 )
             )
     return Prepared(
@@ -159,17 +167,20 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         PoliciesByPf(policies),
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
-        ResourceLists(nics, resource_prefix),
+        ResourceLists(nics, resource_prefix, policies),
         manage_bridges,
     )
 
 
-def _gather_across_nodes(problems_by_node: Mapping[str, list[Problem]]) -> list[Problem]:
-    """Identical per-node problems become one, naming its nodes."""
+def _gather_across_nodes(
+    problems_by_node: Mapping[str, list[Problem]], stands_for: Mapping[str, Sequence[str]] | None = None
+) -> list[Problem]:
+    """Identical per-node problems become one, naming its nodes (``stands_for``: see render_nodes)."""
     nodes_by_problem: dict[Problem, list[str]] = {}
     for node, problems in problems_by_node.items():
+        nodes = stands_for.get(node, (node,)) if stands_for is not None else (node,)
         for problem in dict.fromkeys(problems):
-            nodes_by_problem.setdefault(problem, []).append(node)
+            nodes_by_problem.setdefault(problem, []).extend(nodes)
     gathered = []
     for problem, nodes in nodes_by_problem.items():
         nodes.sort()
@@ -263,7 +274,12 @@ def _undiscovered(prep: Prepared, node: Node, applicable: tuple[int, ...]) -> No
         ref = ObjectRef(
             kind=SriovNetworkNodeState.KIND, namespace=prep.cluster.operator_namespace, name=node.name
         )
-        what = "no SriovNetworkNodeState" if state is None else "no interfaces in status"
+        if state is not None:
+            what = "no interfaces in status"
+        elif node.name in prep.cluster.invalid_node_states:
+            what = "its SriovNetworkNodeState is invalid, see its errors"
+        else:
+            what = "no SriovNetworkNodeState"
         problems.append(
             warning(
                 ref,
@@ -356,8 +372,15 @@ def render_node(prep: Prepared, node: Node, memo: Memo | None = None) -> NodeRen
 
 
 @cycle_collector_paused()
-def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
-    """NodeState specs and device-plugin lists of the given managed nodes (others are skipped)."""
+def render_nodes(
+    prep: Prepared, node_names: Iterable[str], stands_for: Mapping[str, Sequence[str]] | None = None
+) -> RenderResult:
+    """NodeState specs and device-plugin lists of the given managed nodes (others are skipped).
+
+    ``stands_for``: a node rendered here on behalf of others its caller knows to be alike in
+    every input the rules read (node name → the names it stands for, itself included); its
+    problems are reported on all of them.  The specs and lists are only the rendered nodes'.
+    """
     result = RenderResult()
     problems_by_node: dict[str, list[Problem]] = {}
     memo: Memo = {}
@@ -369,7 +392,7 @@ def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
         result.node_states[name] = rendered.spec
         result.device_plugin[name] = {"resourceList": rendered.resources}
         problems_by_node[name] = rendered.problems
-    result.problems = _gather_across_nodes(problems_by_node)
+    result.problems = _gather_across_nodes(problems_by_node, stands_for)
     return result
 
 
@@ -429,22 +452,52 @@ def _render_networks(prep: Prepared) -> tuple[list[dict[str, Any]], list[Problem
 
 @cycle_collector_paused()
 def render_cluster(
-    cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool = False
+    cluster: ClusterObjects,
+    *,
+    resource_prefix: str,
+    strict_nics: bool = False,
+    stands_for: Mapping[str, Sequence[str]] | None = None,
 ) -> RenderResult:
-    """Everything: every managed node, every network, every problem (valid objects are always rendered)."""
+    """Everything: every managed node, every network, every problem (valid objects are always rendered).
+
+    ``stands_for``: see `render_nodes` (the webhook hands over one node per class of alike nodes).
+    """
     prep = prepare(cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
-    result = render_nodes(prep, prep.managed_nodes)
+    result = render_nodes(prep, prep.managed_nodes, stands_for)
     result.network_attachment_definitions, network_problems = _render_networks(prep)
     index = policy_index(prep)
     unused = [
         warning(
             policy_ref(p.policy),
             "spec.nodeSelector",
-            f"{p.policy.spec.node_selector} matches no node "
+            f"{shown(p.policy.spec.node_selector)} matches no node "
             "the operator manages; accepted, it takes effect when such a node appears",
         )
         for p in prep.policies
         if not index[p.name]
     ]
-    result.problems = [*prep.problems, *result.problems, *network_problems, *unused]
+    result.problems = [
+        *prep.problems,
+        *result.problems,
+        *network_problems,
+        *unused,
+        *_pf_name_problems(prep, index, stands_for),
+    ]
     return result
+
+
+def _pf_name_problems(
+    prep: Prepared, index: Mapping[str, frozenset[str]], stands_for: Mapping[str, Sequence[str]] | None
+) -> list[Problem]:
+    """pfNames entries that name no interface of any node their policy selects (see the rule)."""
+    if not any(policy.pf_names for policy in prep.policies):
+        return []
+    discovered = {
+        name: state.status.interfaces
+        for name, state in prep.cluster.node_states.items()
+        if name in prep.managed_nodes and state.status is not None and state.status.interfaces
+    }
+    problems: list[Problem] = []
+    for policy in prep.policies:
+        problems += pf_names_selecting_nothing(policy, index[policy.name], discovered, stands_for)
+    return problems

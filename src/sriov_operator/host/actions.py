@@ -11,11 +11,14 @@ Run order is `ACTION_ORDER`, not the order the planner found them in: modules
 before devices, the record of a device before anything changes it (it keeps
 what the device was like before we touched it), our udev rules before the VFs
 or a re-probe they name appear, an OVS bridge of ours that goes before its
-uplink's eSwitch changes, the eSwitch mode before VFs exist, VFs before their
-drivers, a PF given back its eSwitch mode and MTU once its VFs are gone, a VF's
-admin MAC before its driver changes, OVS bridges made or updated once their
-uplink is ready, forgetting a device after that, then the RDMA mode, and kernel
-arguments and the reboot last.
+uplink changes; then the eSwitch in the order the PF's driver
+needs: VFs removed first, the flow steering mode while in legacy, the mode
+before VFs exist (ice), or VFs created, unbound, the mode changed and the VFs
+bound again (mlx5 and the rest); a PF given back its eSwitch mode, flow
+steering and MTU once its VFs are gone, hw-tc-offload once the mode is set,
+a VF's admin MAC before its driver changes, its vDPA device after it, OVS
+bridges made or updated once their uplink is ready, forgetting
+a device after that, then the RDMA mode, and kernel arguments and the reboot last.
 See docs/architecture.md ("Recipe: add a host action").
 """
 
@@ -149,6 +152,97 @@ class SetNumVfs(_DeviceAction):
 
 
 @dataclass(frozen=True)
+class RemoveVfs(SetNumVfs):
+    """VFs removed before the eSwitch mode or flow steering changes (drivers that refuse it with VFs)."""
+
+    kind = "removeVFs"
+    count: int = 0
+
+    def describe(self) -> str:
+        return f"remove the VFs of {self.pci} first"
+
+
+@dataclass(frozen=True)
+class SetFlowSteeringMode(_DeviceAction):
+    """devlink parameter ``flow_steering_mode`` (mlx5: ``dmfs``/``smfs``), changed only in legacy mode."""
+
+    kind = "setFlowSteeringMode"
+    mode: str
+
+    def describe(self) -> str:
+        return f"set the flow steering mode of {self.pci} to {self.mode}"
+
+    def shown_value(self) -> str:
+        return self.mode
+
+
+@dataclass(frozen=True)
+class RestoreFlowSteeringMode(SetFlowSteeringMode):
+    """A PF leaving the spec gets its flow steering mode back once its eSwitch is legacy again."""
+
+    kind = "restoreFlowSteeringMode"
+
+    def describe(self) -> str:
+        return f"give {self.pci} back its flow steering mode {self.mode}"
+
+
+@dataclass(frozen=True)
+class UnbindVfs(_DeviceAction):
+    """Every VF of a PF off its driver, so the eSwitch mode can change under them (mlx5's order)."""
+
+    kind = "unbindVFs"
+    cuts_node_link = True
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"unbind the VFs of {self.pci} from their driver"
+
+
+@dataclass(frozen=True)
+class SetEswitchModeWithVfs(SetEswitchMode):
+    """The eSwitch mode changed after the VFs were created (and unbound), for drivers that need that order."""
+
+    kind = "setESwitchModeWithVFs"
+
+    def describe(self) -> str:
+        return f"switch {self.pci} to eswitch mode {self.mode} with its VFs created"
+
+
+@dataclass(frozen=True)
+class BindVfs(_DeviceAction):
+    """The VFs `UnbindVfs` took off their driver go back to their default one (``drivers_probe``)."""
+
+    kind = "bindVFs"
+
+    def describe(self) -> str:
+        return f"give the VFs of {self.pci} back to their default driver"
+
+
+@dataclass(frozen=True)
+class SetHwTcOffload(_DeviceAction):
+    """``ethtool -K <netdev> hw-tc-offload on|off`` on a PF's uplink or one VF's representor.
+
+    ``pci`` is the function the netdev stands for (the PF, or the VF of the
+    representor); ``pf`` finds the netdev when it runs (a representor exists only
+    in switchdev, its name only once udev named it).
+    """
+
+    kind = "setHwTcOffload"
+    pf: str
+    vf_id: int | None  # None: the PF's uplink
+    enabled: bool = True
+
+    def describe(self) -> str:
+        state = "on" if self.enabled else "off"
+        if self.vf_id is None:
+            return f"turn hw-tc-offload {state} on {self.pf}"
+        return f"turn hw-tc-offload {state} on the representor of VF {self.vf_id} of {self.pf}"
+
+    def shown_value(self) -> str:
+        return "on" if self.enabled else "off"
+
+
+@dataclass(frozen=True)
 class _MtuAction(_DeviceAction):
     mtu: int
 
@@ -254,6 +348,32 @@ class BindDriver(_DeviceAction):
 
     def shown_value(self) -> str:
         return self.driver
+
+
+@dataclass(frozen=True)
+class DeleteVdpaDevice(_DeviceAction):
+    """A VF whose group no longer has ``vdpaType`` loses the vDPA device we named after it."""
+
+    kind = "deleteVdpaDevice"
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"delete the vDPA device of {self.pci}"
+
+
+@dataclass(frozen=True)
+class CreateVdpaDevice(_DeviceAction):
+    """``vdpa dev add name vdpa:<vf> mgmtdev pci/<vf>``, then its driver: virtio_vdpa or vhost_vdpa."""
+
+    kind = "createVdpaDevice"
+    vdpa_type: str  # virtio | vhost
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"give {self.pci} a vDPA device of type {self.vdpa_type}"
+
+    def shown_value(self) -> str:
+        return self.vdpa_type
 
 
 @dataclass(frozen=True)
@@ -397,14 +517,23 @@ Action = (
     | RememberDevice
     | WriteUdevRules
     | RemoveOvsBridge
+    | RemoveVfs
+    | SetFlowSteeringMode
     | SetEswitchMode
     | SetNumVfs
+    | UnbindVfs
+    | SetEswitchModeWithVfs
+    | BindVfs
     | RestoreEswitchMode
+    | RestoreFlowSteeringMode
     | SetPfMtu
     | RestorePfMtu
     | LinkUp
+    | SetHwTcOffload
     | SetVfAdminMac
+    | DeleteVdpaDevice
     | BindDriver
+    | CreateVdpaDevice
     | SetVfMtu
     | CreateOvsBridge
     | UpdateOvsBridge
@@ -422,14 +551,23 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     RememberDevice,
     WriteUdevRules,
     RemoveOvsBridge,
+    RemoveVfs,
+    SetFlowSteeringMode,
     SetEswitchMode,
     SetNumVfs,
+    UnbindVfs,
+    SetEswitchModeWithVfs,
+    BindVfs,
     RestoreEswitchMode,
+    RestoreFlowSteeringMode,
     SetPfMtu,
     RestorePfMtu,
     LinkUp,
+    SetHwTcOffload,
     SetVfAdminMac,
+    DeleteVdpaDevice,
     BindDriver,
+    CreateVdpaDevice,
     SetVfMtu,
     CreateOvsBridge,
     UpdateOvsBridge,

@@ -16,6 +16,16 @@ ESWITCH_MODES = {0: "legacy", 1: "switchdev"}
 NO_ESWITCH = frozenset({errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP, errno.EINVAL})
 
 
+def devlink_handle(device: str) -> tuple[str, str]:
+    """A PCI address is ``pci/<address>``; ``bus/name`` names a device on another bus (netdevsim).
+
+    >>> devlink_handle("0000:3b:00.0"), devlink_handle("netdevsim/netdevsim1")
+    (('pci', '0000:3b:00.0'), ('netdevsim', 'netdevsim1'))
+    """
+    bus, slash, name = device.partition("/")
+    return (bus, name) if slash else ("pci", device)
+
+
 class EswitchControl(Protocol):
     def mode(self, pci: str) -> str | None:
         """``legacy`` / ``switchdev``, or None (no devlink, no eSwitch)."""
@@ -37,12 +47,13 @@ class NetlinkEswitch:
 
         return DL() if self.netns is None else DL(netns=self.netns, flags=0)
 
-    def _message(self, command: str, pci: str, *attrs: tuple[str, object]) -> Any:
+    def _message(self, command: str, device: str, *attrs: tuple[str, object]) -> Any:
         from pyroute2.netlink.devlink import DEVLINK_NAMES, devlinkcmd
 
+        bus, name = devlink_handle(device)
         message = devlinkcmd()
         message["cmd"] = DEVLINK_NAMES[command]
-        message["attrs"] = [("DEVLINK_ATTR_BUS_NAME", "pci"), ("DEVLINK_ATTR_DEV_NAME", pci), *attrs]
+        message["attrs"] = [("DEVLINK_ATTR_BUS_NAME", bus), ("DEVLINK_ATTR_DEV_NAME", name), *attrs]
         return message
 
     def mode(self, pci: str) -> str | None:

@@ -24,6 +24,7 @@ from sriov_operator.host.pci import PciFunction, is_pci_address, network_functio
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.state import DeviceRecord, read_configured
+from sriov_operator.host.vdpa import read_vdpa_type, vdpa_name
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def _physical_function(
         vf_address = host.link_name(function.path / link) if link.startswith("virtfn") else None
         if index.isdigit() and len(index) < 6 and is_pci_address(vf_address):
             vf = _virtual_function(read_pci_function(host, str(vf_address)), int(index))
-            vfs.append(vf.model_copy(update={"representor_name": function.representors.get(int(index))}))
+            representor = function.representors.get(int(index))
+            vdpa = read_vdpa_type(host, vdpa_name(vf.pci_address))
+            vfs.append(vf.model_copy(update={"representor_name": representor, "vdpa_type": vdpa}))
     return _interface(
         function,
         num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,

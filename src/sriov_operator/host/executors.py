@@ -26,7 +26,10 @@ from sriov_operator.host.actions import (
     Action,
     AddKernelArgs,
     BindDriver,
+    BindVfs,
     CreateOvsBridge,
+    CreateVdpaDevice,
+    DeleteVdpaDevice,
     ForgetDevice,
     HostAction,
     LinkUp,
@@ -36,15 +39,21 @@ from sriov_operator.host.actions import (
     RemoveKernelArgs,
     RemoveOvsBridge,
     RemoveUdevRules,
+    RemoveVfs,
     RestoreEswitchMode,
+    RestoreFlowSteeringMode,
     RestorePfMtu,
     SetEswitchMode,
+    SetEswitchModeWithVfs,
+    SetFlowSteeringMode,
+    SetHwTcOffload,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetRdmaMode,
     SetVfAdminMac,
     SetVfMtu,
+    UnbindVfs,
     UpdateOvsBridge,
     WriteUdevRules,
 )
@@ -67,8 +76,17 @@ from sriov_operator.host.bootconfig import (
     write_record,
 )
 from sriov_operator.host.io import HostIO
+from sriov_operator.host.offload import (
+    FLOW_STEERING_MODE,
+    HW_TC_OFFLOAD,
+    pci_handle,
+    read_devlink_param,
+    read_tc_offload,
+    set_devlink_param,
+    set_tc_offload,
+)
 from sriov_operator.host.ovs import OvsState, normalized
-from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function
+from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function, virtfns
 from sriov_operator.host.plan import lacks_noiommu_message
 from sriov_operator.host.root import (
     PCI_DEVICES,
@@ -79,6 +97,15 @@ from sriov_operator.host.root import (
 )
 from sriov_operator.host.state import configured_record_path, read_kernel_modules, read_rdma_mode
 from sriov_operator.host.udev import rules_path
+from sriov_operator.host.vdpa import (
+    DRIVER_OF_TYPE,
+    bind_vdpa,
+    create_vdpa,
+    delete_vdpa,
+    read_vdpa_type,
+    vdpa_exists,
+    vdpa_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +177,7 @@ def _write_with_timeout(access: HostAccess, relative: str, value: str) -> None:
         raise errors[0]
 
 
+@executes(RemoveVfs)
 @executes(SetNumVfs)
 def _set_numvfs(access: HostAccess, action: SetNumVfs) -> bool:
     relative = f"{PCI_DEVICES}/{action.pci}/sriov_numvfs"
@@ -285,12 +313,100 @@ def _link_up(access: HostAccess, action: LinkUp) -> bool:
     return True
 
 
+def _switch_eswitch(access: HostAccess, pci: str, mode: str) -> bool:
+    if access.eswitch.mode(pci) == mode:
+        return False
+    access.eswitch.set_mode(pci, mode)
+    return True
+
+
 @executes(RestoreEswitchMode)
 @executes(SetEswitchMode)
 def _set_eswitch(access: HostAccess, action: SetEswitchMode) -> bool:
-    if access.eswitch.mode(action.pci) == action.mode:
+    return _switch_eswitch(access, action.pci, action.mode)
+
+
+@executes(SetEswitchModeWithVfs)
+def _set_eswitch_with_vfs(access: HostAccess, action: SetEswitchModeWithVfs) -> bool:
+    return _switch_eswitch(access, action.pci, action.mode)
+
+
+@executes(RestoreFlowSteeringMode)
+@executes(SetFlowSteeringMode)
+def _set_flow_steering(access: HostAccess, action: SetFlowSteeringMode) -> bool:
+    handle = pci_handle(action.pci)
+    if read_devlink_param(access.run, handle, FLOW_STEERING_MODE) == action.mode:
         return False
-    access.eswitch.set_mode(action.pci, action.mode)
+    set_devlink_param(access.run, handle, FLOW_STEERING_MODE, action.mode)
+    return True
+
+
+@executes(UnbindVfs)
+def _unbind_vfs(access: HostAccess, action: UnbindVfs) -> bool:
+    host, changed = access.host, False
+    for vf in virtfns(host, action.pci).values():
+        if (driver := read_pci_function(host, vf).driver) is not None:
+            access.writer.write_attribute(host.path(PCI_DRIVERS, driver, "unbind"), vf)
+            changed = True
+    return changed
+
+
+@executes(BindVfs)
+def _bind_vfs(access: HostAccess, action: BindVfs) -> bool:
+    """Each VF without a driver is probed again; one that stays without is an error (the VFs are kept)."""
+    host, changed = access.host, False
+    for vf in virtfns(host, action.pci).values():
+        if read_pci_function(host, vf).driver is None:
+            access.writer.write_attribute(host.path(PCI_DRIVERS_PROBE), vf)
+            if read_pci_function(host, vf).driver is None:
+                raise ApplyError(f"{vf}: no driver bound after drivers_probe (is the VF driver loaded?)")
+            changed = True
+    return changed
+
+
+def _offload_netdev(access: HostAccess, action: SetHwTcOffload) -> str:
+    function = read_pci_function(access.host, action.pf)
+    if action.vf_id is None:
+        return _netdev_name(access, action.pf)
+    name = function.representors.get(action.vf_id)
+    if name is None:
+        raise ApplyError(f"{action.pf}: VF {action.vf_id} has no representor (is the eswitch in switchdev?)")
+    return name
+
+
+@executes(SetHwTcOffload)
+def _set_hw_tc_offload(access: HostAccess, action: SetHwTcOffload) -> bool:
+    netdev = _offload_netdev(access, action)
+    state = read_tc_offload(access.run, netdev)
+    if state is None:
+        raise ApplyError(
+            f"{netdev}: `ethtool -k {netdev}` shows no {HW_TC_OFFLOAD} it can change "
+            "(fixed by the driver, or no ethtool on the host)"
+        )
+    if state is action.enabled:
+        return False
+    set_tc_offload(access.run, netdev, action.enabled)
+    return True
+
+
+@executes(DeleteVdpaDevice)
+def _delete_vdpa(access: HostAccess, action: DeleteVdpaDevice) -> bool:
+    name = vdpa_name(action.pci)
+    if not vdpa_exists(access.host, name):
+        return False
+    delete_vdpa(access.run, name)
+    return True
+
+
+@executes(CreateVdpaDevice)
+def _create_vdpa(access: HostAccess, action: CreateVdpaDevice) -> bool:
+    """Upstream's steps: the device on the VF's management device, then the bus driver of its type."""
+    name = vdpa_name(action.pci)
+    if read_vdpa_type(access.host, name) == action.vdpa_type:
+        return False
+    if not vdpa_exists(access.host, name):
+        create_vdpa(access.run, name, pci_handle(action.pci))
+    bind_vdpa(access.host, access.writer, name, DRIVER_OF_TYPE[action.vdpa_type])
     return True
 
 

@@ -14,6 +14,7 @@ from sriov_operator.errors import BadInputError
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
+from sriov_operator.host.offload import Offloads, read_offloads
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.ovs import OvsState
 from sriov_operator.host.ovsdb import OvsdbError
@@ -75,10 +76,19 @@ class NodeHost:
         found = self.discover(checkpoint=checkpoint)
         links = self.access.links.node_links(self.node_ips)
         guarded = {name: why for name, why in links.items() if name not in self.allow_node_links}
-        admin_macs = {} if is_virtual(self.platform) else self._vf_admin_macs(found.interfaces)
+        virtual = is_virtual(self.platform)
+        admin_macs = {} if virtual else self._vf_admin_macs(found.interfaces)
+        offloads = Offloads() if virtual else read_offloads(self.access.run, found.interfaces)
         ovs, ovs_problem = self._ovs()
         state = read_host_state(
-            self.host, self.platform, found.interfaces, guarded, admin_macs, ovs=ovs, ovs_problem=ovs_problem
+            self.host,
+            self.platform,
+            found.interfaces,
+            guarded,
+            admin_macs,
+            offloads=offloads,
+            ovs=ovs,
+            ovs_problem=ovs_problem,
         )
         return found, state
 

@@ -94,7 +94,12 @@ def read_netdev(host: HostRoot, path: Path) -> Netdev:
 
 def read_pci_function(host: HostRoot, address: str) -> PciFunction:
     """A PCI function; in switchdev its VF representors share ``<dev>/net/``, told apart by phys_port_name."""
-    path = host.path(PCI_DEVICES, address)
+    return read_device(host, host.path(PCI_DEVICES, address))
+
+
+def read_device(host: HostRoot, path: Path) -> PciFunction:
+    """A device's directory in sysfs (``/sys/bus/<bus>/devices/<name>``), read as `read_pci_function` does."""
+    address = path.name
     netdevs = _netdev_dirs(path)
     port_names = {netdev: host.read(netdev / "phys_port_name") or "" for netdev in netdevs}
     representors = {d: m for d in netdevs if (m := VF_REPRESENTOR.fullmatch(port_names[d])) is not None}
@@ -116,3 +121,16 @@ def network_functions(host: HostRoot) -> list[PciFunction]:
     addresses = (name for name in host.names(host.path(PCI_DEVICES)) if is_pci_address(name))
     functions = (read_pci_function(host, address) for address in addresses)
     return [function for function in functions if function.is_network]
+
+
+def virtfns(host: HostRoot, pf_address: str) -> dict[int, str]:
+    """VF id -> its PCI address, from the PF's ``virtfnN`` links (garbage ignored)."""
+    device = host.path(PCI_DEVICES, pf_address)
+    found: dict[int, str] = {}
+    for link in host.names(device):
+        index = link.removeprefix("virtfn")
+        if link.startswith("virtfn") and index.isdigit() and len(index) < 6:
+            address = host.link_name(device / link)
+            if is_pci_address(address):
+                found[int(index)] = str(address)
+    return found

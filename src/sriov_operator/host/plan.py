@@ -4,9 +4,11 @@ Pure: no I/O, so the same plan can be shown to a person (CLI, events) before
 anything is written, and an empty plan means no host write at all.  Each action
 says whether it needs a drain or a reboot, and why.
 
-Bare metal creates VFs, raises PF MTU, sets links up, switches the eswitch and
-binds VF drivers.  VFs that do not exist yet (their count is changing) are
-planned in a later round, once the kernel has created them (``apply.converge``).
+Bare metal creates VFs, raises PF MTU, sets links up, switches the eswitch (in
+the order the PF's driver needs, with hw-tc-offload and flow steering for
+switchdev), binds VF drivers and gives switchdev VFs their vDPA devices.  VFs
+that do not exist yet (their count is changing) are planned in a later round,
+once the kernel has created them (``apply.converge``).
 On a virtual platform each port is one PCI function: numVfs must be 1, the MTU
 belongs to Neutron, nothing needs a reboot, and a port we configured that
 leaves the spec goes back to its default driver.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.models import (
+    ESwitchMode,
     Interface,
     InterfaceExt,
     OVSConfigExt,
@@ -33,32 +36,43 @@ from sriov_operator.host.actions import (
     DEFAULT_DRIVER,
     Action,
     BindDriver,
+    BindVfs,
     CreateOvsBridge,
+    CreateVdpaDevice,
+    DeleteVdpaDevice,
     ForgetDevice,
     LinkUp,
     LoadModule,
     RememberDevice,
     RemoveOvsBridge,
     RemoveUdevRules,
+    RemoveVfs,
     Requirement,
     RestoreEswitchMode,
+    RestoreFlowSteeringMode,
     RestorePfMtu,
     SetEswitchMode,
+    SetEswitchModeWithVfs,
+    SetFlowSteeringMode,
+    SetHwTcOffload,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetVfAdminMac,
     SetVfMtu,
+    UnbindVfs,
     UpdateOvsBridge,
     WriteUdevRules,
     device_of,
     in_run_order,
 )
 from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
+from sriov_operator.host.offload import SWITCHDEV_FLOW_STEERING
 from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
 from sriov_operator.host.udev import pf_rules
+from sriov_operator.host.vdpa import DRIVER_OF_TYPE
 
 NOIOMMU_OPTION = "enable_unsafe_noiommu_mode=1"
 RDMA_MODULES = {"mlx5_core": "mlx5_ib"}
@@ -203,9 +217,13 @@ def _ignored_fields(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
         if interface.link_type and interface.link_type.upper() == "IB":
             warnings.append(f"spec.interfaces[{index}] ({interface.pci_address}): linkType IB is not applied")
         for number, group in enumerate(interface.vf_groups or []):
-            if group.vdpa_type:
-                where = f"spec.interfaces[{index}].vfGroups[{number}]"
-                warnings.append(f"{where}: vdpaType {group.vdpa_type!r} is not applied")
+            where = f"spec.interfaces[{index}].vfGroups[{number}]"
+            if group.vdpa_type and interface.e_switch_mode != "switchdev":
+                warnings.append(
+                    f"{where}: vdpaType {group.vdpa_type!r} needs eSwitchMode switchdev: not applied"
+                )
+            elif group.vdpa_type and group.device_type == VFIO_DRIVER:
+                warnings.append(f"{where}: vdpaType {group.vdpa_type!r} needs a netdevice VF, not vfio-pci")
     return warnings
 
 
@@ -258,15 +276,32 @@ ESWITCH_MODES = ("legacy", "switchdev")
 NO_MAC = "00:00:00:00:00:00"
 
 
-def _originals(known: DeviceRecord | None, pf: InterfaceExt) -> dict[str, Any]:
+ORIGINALS = (
+    "original_mtu",
+    "original_e_switch_mode",
+    "original_hw_tc_offload",
+    "original_flow_steering_mode",
+)
+
+
+def _originals(known: DeviceRecord | None, pf: InterfaceExt, host: HostState) -> dict[str, Any]:
     """How the PF was before we touched it: from our first record, else as it is now (nothing touched yet).
 
     A record written before records kept this has none: nothing is then known to give back.
     """
     if known is not None:
-        return {"original_mtu": known.original_mtu, "original_e_switch_mode": known.original_e_switch_mode}
+        return {name: getattr(known, name) for name in ORIGINALS}
     mode = pf.e_switch_mode if pf.e_switch_mode in ESWITCH_MODES else None
-    return {"original_mtu": pf.mtu, "original_e_switch_mode": mode}
+    return {
+        "original_mtu": pf.mtu,
+        "original_e_switch_mode": mode,
+        "original_hw_tc_offload": _on_off(host.tc_offload.get(pf.name or "")),
+        "original_flow_steering_mode": host.flow_steering.get(pf.pci_address),
+    }
+
+
+def _on_off(state: bool | None) -> str | None:
+    return None if state is None else ("on" if state else "off")
 
 
 def _remember(
@@ -274,7 +309,7 @@ def _remember(
 ) -> list[Action]:
     known = host.configured.get(interface.pci_address)
     mac = device.mac or (known.mac if known else None)
-    originals = _originals(known, device) if keep_originals else {}
+    originals = _originals(known, device, host) if keep_originals else {}
     record = DeviceRecord.model_validate({**interface.model_dump(), "mac": mac, **originals})
     if known is not None and known.to_k8s() == record.to_k8s():
         return []
@@ -336,40 +371,183 @@ def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> 
     return _remember(interface, port, host) + drivers
 
 
+def _check_externally_managed(interface: Interface, pf: InterfaceExt) -> None:
+    if not interface.externally_managed:
+        return
+    label, current_vfs, wanted_vfs = _label(pf), pf.num_vfs or 0, interface.num_vfs or 0
+    if interface.e_switch_mode and interface.e_switch_mode != (pf.e_switch_mode or "legacy"):
+        raise PlanError(
+            f"{label}: externally managed in eswitch mode {pf.e_switch_mode or 'legacy'} but the "
+            f"spec wants {interface.e_switch_mode}; set the mode outside the operator or drop "
+            "externallyManaged"
+        )
+    if wanted_vfs != current_vfs:
+        raise PlanError(
+            f"{label}: externally managed with {current_vfs} VFs but the spec wants {wanted_vfs}; "
+            "create them outside the operator or drop externallyManaged"
+        )
+
+
 def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
     label = _label(pf)
     wanted_vfs, current_vfs = interface.num_vfs or 0, pf.num_vfs or 0
-    actions: list[Action] = []
     if wanted_vfs > (pf.totalvfs or 0):
         raise PlanError(f"{label}: numVfs {wanted_vfs} is more than the device's {pf.totalvfs or 0}")
-    if interface.e_switch_mode and interface.e_switch_mode != (pf.e_switch_mode or "legacy"):
-        if interface.externally_managed:
-            raise PlanError(
-                f"{label}: externally managed in eswitch mode {pf.e_switch_mode or 'legacy'} but the "
-                f"spec wants {interface.e_switch_mode}; set the mode outside the operator or drop "
-                "externallyManaged"
-            )
-        reason = f"{label}: eswitch {pf.e_switch_mode or 'legacy'} -> {interface.e_switch_mode}"
-        actions.append(SetEswitchMode(pf.pci_address, interface.e_switch_mode, reason=reason))
-    if wanted_vfs != current_vfs:
-        if interface.externally_managed:
-            raise PlanError(
-                f"{label}: externally managed with {current_vfs} VFs but the spec wants {wanted_vfs}; "
-                "create them outside the operator or drop externallyManaged"
-            )
-        note = " (0 is written first)" if current_vfs and wanted_vfs else ""
-        reason = f"{label}: {current_vfs} -> {wanted_vfs} VFs{note}; VF drivers follow once the VFs exist"
-        actions.append(SetNumVfs(pf.pci_address, wanted_vfs, reason=reason))
+    _check_externally_managed(interface, pf)
+    eswitch = [] if interface.externally_managed else _eswitch_actions(interface, pf, host)
+    actions = list(eswitch)
     if interface.mtu and pf.mtu and interface.mtu > pf.mtu and not interface.externally_managed:
         reason = f"{label}: MTU {pf.mtu} -> {interface.mtu} (a PF MTU is only ever raised)"
         actions.append(SetPfMtu(pf.pci_address, interface.mtu, reason=reason))
     if pf.link_admin_state != "up":
         reason = f"{label}: carries VFs, so it must be up"
         actions.append(LinkUp(pf.pci_address, reason=reason))
-    if wanted_vfs == current_vfs:
+    mode_changes = any(isinstance(action, SetEswitchMode) for action in eswitch)
+    actions += _tc_offload_actions(interface, pf, host, mode_changes)
+    if wanted_vfs == current_vfs and not eswitch:
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, pf, vf, host)
     return _remember(interface, pf, host, keep_originals=True) + _udev_actions(interface, pf, host) + actions
+
+
+# Drivers that change the eSwitch mode only while the PF has no VFs ("allowed only if there is no VFs
+# created"): the mode first, then the VFs.  Every other driver gets upstream's order, which mlx5 needs:
+# VFs created in legacy mode, unbound, the mode changed, bound again.
+MODE_FIRST_DRIVERS = frozenset({"ice"})
+
+
+def _eswitch_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
+    """The VF count, eSwitch mode and flow steering of a PF, in the order its driver needs."""
+    current_mode: ESwitchMode = "switchdev" if pf.e_switch_mode == "switchdev" else "legacy"
+    target_mode = interface.e_switch_mode or current_mode
+    steering = _wanted_flow_steering(interface, pf, host)
+    wanted_vfs, current_vfs = interface.num_vfs or 0, pf.num_vfs or 0
+    count_only = target_mode == current_mode and steering is None
+    if count_only and (current_mode == "legacy" or pf.driver in MODE_FIRST_DRIVERS):  # no order to keep
+        return [] if wanted_vfs == current_vfs else [_count_action(pf, wanted_vfs, current_vfs, "")]
+    if count_only and wanted_vfs == current_vfs:
+        return []
+    if pf.e_switch_mode is None:  # devlink had no answer: no eSwitch, or none we can see
+        return _unknown_eswitch(pf, target_mode, wanted_vfs)
+    if pf.driver in MODE_FIRST_DRIVERS:
+        return _mode_first(interface, pf, target_mode, steering, host)
+    return _vfs_first(interface, pf, target_mode, steering, host)
+
+
+def _unknown_eswitch(pf: InterfaceExt, target: ESwitchMode, wanted_vfs: int) -> list[Action]:
+    """The mode first, before anything else changes: a device without an eSwitch refuses it at once."""
+    reason = (
+        f"{_label(pf)}: eswitch mode unknown (devlink has no answer) -> {target}; set first, so a device "
+        "without an eSwitch refuses before its VFs change"
+    )
+    actions: list[Action] = [SetEswitchMode(pf.pci_address, target, reason=reason)]
+    if wanted_vfs != (pf.num_vfs or 0):
+        actions.append(_count_action(pf, wanted_vfs, pf.num_vfs or 0, ""))
+    return actions
+
+
+def _wanted_flow_steering(interface: Interface, pf: InterfaceExt, host: HostState) -> str | None:
+    """``smfs`` for a PF going to switchdev whose device has the devlink parameter set otherwise."""
+    current = host.flow_steering.get(pf.pci_address)
+    if interface.e_switch_mode != "switchdev" or current in (None, SWITCHDEV_FLOW_STEERING):
+        return None
+    return SWITCHDEV_FLOW_STEERING
+
+
+def _steering_action(pf: InterfaceExt, mode: str, host: HostState) -> Action:
+    now = host.flow_steering.get(pf.pci_address)
+    reason = (
+        f"{_label(pf)}: flow_steering_mode {now} -> {mode}, the steering switchdev offload wants "
+        "(the device changes it only in legacy mode)"
+    )
+    return SetFlowSteeringMode(pf.pci_address, mode, reason=reason)
+
+
+def _count_action(pf: InterfaceExt, wanted: int, now: int, why: str) -> Action:
+    note = " (0 is written first)" if now and wanted else ""
+    reason = f"{_label(pf)}: {now} -> {wanted} VFs{note}{why}; VF drivers follow once the VFs exist"
+    return SetNumVfs(pf.pci_address, wanted, reason=reason)
+
+
+def _mode_first(
+    interface: Interface, pf: InterfaceExt, target: ESwitchMode, steering: str | None, host: HostState
+) -> list[Action]:
+    """ice: the VFs go, the mode changes, the VFs come back."""
+    label, pci, driver = _label(pf), pf.pci_address, pf.driver or "its driver"
+    current, wanted_vfs, vfs_now = pf.e_switch_mode or "legacy", interface.num_vfs or 0, pf.num_vfs or 0
+    actions: list[Action] = []
+    if target != current and vfs_now:
+        why = f"{label}: {driver} changes its eswitch mode only without VFs: its VFs ({vfs_now}) go first"
+        actions.append(RemoveVfs(pci, reason=why))
+        vfs_now = 0
+    if steering is not None and current == "legacy":
+        actions.append(_steering_action(pf, steering, host))
+    if target != current:
+        reason = f"{label}: eswitch {current} -> {target}, before its VFs are created ({driver}'s order)"
+        actions.append(SetEswitchMode(pci, target, reason=reason))
+    if wanted_vfs != vfs_now:
+        actions.append(_count_action(pf, wanted_vfs, vfs_now, f" in {target} mode"))
+    return actions
+
+
+def _vfs_first(
+    interface: Interface, pf: InterfaceExt, target: ESwitchMode, steering: str | None, host: HostState
+) -> list[Action]:
+    """mlx5 and the rest (upstream's order): legacy, create the VFs, unbind them, the mode, bind them."""
+    label, pci = _label(pf), pf.pci_address
+    order = (
+        f"{pf.driver} creates VFs in legacy mode and changes the eswitch with them unbound"
+        if pf.driver == "mlx5_core"
+        else f"{pf.driver or 'its driver'} has no order of its own: upstream's, VFs created in legacy mode"
+    )
+    mode_now: ESwitchMode = "switchdev" if pf.e_switch_mode == "switchdev" else "legacy"
+    wanted_vfs, vfs_now = interface.num_vfs or 0, pf.num_vfs or 0
+    actions: list[Action] = []
+    if mode_now == "switchdev" and (wanted_vfs != vfs_now or steering is not None):
+        if vfs_now:
+            why = f"{label}: its VFs change in legacy mode ({order}): its VFs ({vfs_now}) go first"
+            actions.append(RemoveVfs(pci, reason=why))
+            vfs_now = 0
+        why = f"{label}: eswitch switchdev -> legacy, to change its VFs and flow steering there ({order})"
+        actions.append(SetEswitchMode(pci, "legacy", reason=why))
+        mode_now = "legacy"
+    if steering is not None:
+        actions.append(_steering_action(pf, steering, host))
+    if wanted_vfs != vfs_now:
+        actions.append(_count_action(pf, wanted_vfs, vfs_now, f" in {mode_now} mode"))
+    if target != mode_now:
+        if wanted_vfs:
+            why = f"{label}: its VFs ({wanted_vfs}) are unbound before the eswitch changes ({order})"
+            actions.append(UnbindVfs(pci, reason=why))
+        why = f"{label}: eswitch {mode_now} -> {target} once its VFs exist ({order})"
+        actions.append(SetEswitchModeWithVfs(pci, target, reason=why))
+        if wanted_vfs:
+            why = f"{label}: its VFs go back to their default driver, now in {target} mode"
+            actions.append(BindVfs(pci, reason=why))
+    return actions
+
+
+def _tc_offload_actions(
+    interface: Interface, pf: InterfaceExt, host: HostState, mode_changes: bool
+) -> list[Action]:
+    """hw-tc-offload on the uplink (once the mode is set) and on each representor that exists.
+
+    Not on an externally managed PF: whoever manages it sets its offloads (as upstream leaves it).
+    """
+    if interface.e_switch_mode != "switchdev" or interface.externally_managed:
+        return []
+    why = "in switchdev, tc flower rules (OVS hardware offload) reach the NIC only with hw-tc-offload on"
+    actions: list[Action] = []
+    if mode_changes or host.tc_offload.get(pf.name or "") is False:
+        reason = f"{_label(pf)}: {why}"
+        actions.append(SetHwTcOffload(pf.pci_address, pf.pci_address, None, reason=reason))
+    if mode_changes:
+        return actions  # its representors appear with the mode: the next round sees them
+    for vf in pf.vfs or []:
+        if vf.representor_name and host.tc_offload.get(vf.representor_name) is False:
+            reason = f"{vf.representor_name} (representor of VF {vf.vf_id} of {pf.pci_address}): {why}"
+            actions.append(SetHwTcOffload(vf.pci_address, pf.pci_address, vf.vf_id, reason=reason))
+    return actions
 
 
 def _udev_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
@@ -416,10 +594,41 @@ def _vf_actions(interface: Interface, pf: InterfaceExt, vf: VirtualFunction, hos
     if group is None:
         return []
     actions = _admin_mac_actions(pf, vf, host) + _driver_actions(vf, group, "drain")
+    actions += _vdpa_actions(interface, vf, group)
     on_netdev = group.device_type != VFIO_DRIVER and vf.driver not in DPDK_DRIVERS and vf.driver is not None
     if on_netdev and group.mtu and vf.mtu and vf.mtu != group.mtu:
         reason = f"{_label(vf)}: MTU {vf.mtu} -> {group.mtu} for {_group_name(group)}"
         actions.append(SetVfMtu(vf.pci_address, group.mtu, reason=reason))
+    return actions
+
+
+def _vdpa_actions(interface: Interface, vf: VirtualFunction, group: VfGroup) -> list[Action]:
+    """A vDPA device of the group's type on a switchdev VF (upstream's rule); gone when the group has none."""
+    if interface.e_switch_mode != "switchdev" or group.device_type == VFIO_DRIVER:
+        return []
+    if group.vdpa_type and vf.vdpa_type != group.vdpa_type:
+        now = f"has a {vf.vdpa_type} one" if vf.vdpa_type else "has none"
+        reason = f"{_label(vf)}: {_group_name(group)} wants a {group.vdpa_type} vDPA device; the VF {now}"
+        return [CreateVdpaDevice(vf.pci_address, group.vdpa_type, reason=reason)]
+    if not group.vdpa_type and vf.vdpa_type:
+        reason = (
+            f"{_label(vf)}: {_group_name(group)} has no vdpaType; the VF has a {vf.vdpa_type} vDPA device"
+        )
+        return [DeleteVdpaDevice(vf.pci_address, reason=reason)]
+    return []
+
+
+def _vdpa_module_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """The vDPA bus driver of each type a switchdev group wants (module and driver share the name)."""
+    actions: list[Action] = []
+    for interface in desired.interfaces or []:
+        for group in interface.vf_groups or []:
+            driver = DRIVER_OF_TYPE.get(group.vdpa_type or "")
+            if interface.e_switch_mode != "switchdev" or driver is None or driver in host.vdpa_drivers:
+                continue
+            if all(action.target != driver for action in actions):
+                reason = f"{_group_name(group)} wants {group.vdpa_type} vDPA devices, bound to {driver}"
+                actions.append(LoadModule(driver, reason=reason))
     return actions
 
 
@@ -435,13 +644,13 @@ def _reset_actions(desired: set[str], found: dict[str, InterfaceExt], host: Host
             actions.append(BindDriver(pci, DEFAULT_DRIVER, reason=reason))
         record = host.configured[pci]
         if current is not None and not is_virtual(host.platform) and not record.externally_managed:
-            actions += _pf_reset_actions(current, record)
+            actions += _pf_reset_actions(current, record, host)
         actions.append(ForgetDevice(pci, reason=f"{left}; nothing more to give back"))
     return actions
 
 
-def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord) -> list[Action]:
-    """A bare-metal PF we configured leaves the spec: remove its VFs, give back its eSwitch mode and MTU."""
+def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord, host: HostState) -> list[Action]:
+    """A bare-metal PF we configured leaves the spec: remove its VFs, give back what the record kept."""
     pci, left = pf.pci_address, f"{pf.pci_address} left the spec"
     actions: list[Action] = []
     if pf.num_vfs:
@@ -454,6 +663,13 @@ def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord) -> list[Action]:
     if record.original_mtu and pf.mtu and pf.mtu != record.original_mtu:
         reason = f"{left}; its MTU was {record.original_mtu} before we configured it (now {pf.mtu})"
         actions.append(RestorePfMtu(pci, record.original_mtu, reason=reason))
+    steering, was_steering = host.flow_steering.get(pci), record.original_flow_steering_mode
+    if was_steering is not None and steering is not None and steering != was_steering:
+        reason = f"{left}; its flow_steering_mode was {was_steering} before we configured it (now {steering})"
+        actions.append(RestoreFlowSteeringMode(pci, was_steering, reason=reason))
+    if record.original_hw_tc_offload == "off" and host.tc_offload.get(pf.name or "") is True:
+        reason = f"{left}; hw-tc-offload was off before we configured it"
+        actions.append(SetHwTcOffload(pci, pci, None, enabled=False, reason=reason))
     return actions
 
 
@@ -573,6 +789,7 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
         return Plan(in_run_order(boot_actions), tuple(_ignored_fields(desired, host)))
     found = {interface.pci_address: interface for interface in host.interfaces}
     actions = _module_actions(desired, host) + _vhost_net_actions(desired, host)
+    actions += _vdpa_module_actions(desired, host)
     actions += rdma_mode_actions(desired, host)
     for interface in desired.interfaces or []:
         current = found.get(interface.pci_address)

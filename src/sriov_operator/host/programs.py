@@ -38,3 +38,9 @@ class HostCommandRunner:
         except subprocess.TimeoutExpired:
             return CommandResult(124, "", f"{' '.join(full)}: timed out after {self.timeout_seconds:g} s")
         return CommandResult(done.returncode, done.stdout, done.stderr)
+
+
+def failure(argv: Sequence[str], result: CommandResult) -> str:
+    """``<argv> failed (exit N): <what it said>``, for an error message."""
+    said = (result.stderr or result.stdout).strip()[:200]
+    return f"{' '.join(argv)} failed (exit {result.returncode}): {said}"

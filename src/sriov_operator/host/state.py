@@ -6,11 +6,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 
 from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
+from sriov_operator.host.offload import Offloads
 from sriov_operator.host.ovs import OvsState
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
@@ -24,6 +26,7 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.udev import UDEV_RULES_DIR, VfLayout, pf_of_rules_file
+from sriov_operator.host.vdpa import loaded_vdpa_drivers
 
 CONFIGURED_DIR = f"{OPERATOR_STATE_DIR}/pci"
 VHOST_NET_DEVICES = ("dev/net/tun", "dev/vhost-net")
@@ -45,6 +48,10 @@ class DeviceRecord(Interface):
     """The PF's MTU before we first configured it."""
     original_e_switch_mode: ESwitchMode | None = None
     """The PF's eSwitch mode before we first configured it (none: the PF has no eSwitch)."""
+    original_hw_tc_offload: Literal["on", "off"] | None = None
+    """The PF's ``hw-tc-offload`` before we first configured it (none: unknown, or it has none)."""
+    original_flow_steering_mode: str | None = None
+    """The PF's devlink ``flow_steering_mode`` before we first configured it (none: it has no such param)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ class HostState:
     vf_admin_macs: Mapping[str, str] = field(default_factory=dict)  # VF PCI address -> its admin MAC
     vf_layouts: Mapping[str, VfLayout] = field(default_factory=dict)  # PF -> where its VFs appear
     udev_rules: Mapping[str, str] = field(default_factory=dict)  # PF -> our udev rules file for it, as it is
+    tc_offload: Mapping[str, bool] = field(default_factory=dict)  # netdev -> hw-tc-offload on
+    flow_steering: Mapping[str, str] = field(default_factory=dict)  # PF -> its devlink flow_steering_mode
+    vdpa_drivers: frozenset[str] = frozenset()  # vDPA bus drivers loaded (virtio_vdpa, vhost_vdpa)
     ovs: OvsState | None = None  # the host's Open vSwitch; None: none running (or unreadable: ovs_problem)
     ovs_problem: str | None = None  # why OVSDB could not be read
 
@@ -152,9 +162,11 @@ def read_host_state(
     node_links: Mapping[str, str] | None = None,
     vf_admin_macs: Mapping[str, str] | None = None,
     *,
+    offloads: Offloads | None = None,
     ovs: OvsState | None = None,
     ovs_problem: str | None = None,
 ) -> HostState:
+    offloads = offloads or Offloads()
     return HostState(
         platform=platform,
         interfaces=interfaces,
@@ -168,6 +180,9 @@ def read_host_state(
         vf_admin_macs=dict(vf_admin_macs or {}),
         vf_layouts=_vf_layouts(host, interfaces),
         udev_rules=read_udev_rules(host),
+        tc_offload=dict(offloads.tc_offload),
+        flow_steering=dict(offloads.flow_steering),
+        vdpa_drivers=loaded_vdpa_drivers(host),
         ovs=ovs,
         ovs_problem=ovs_problem,
     )

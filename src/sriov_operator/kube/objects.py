@@ -31,6 +31,7 @@ from sriov_operator.kube.errors import (
 from sriov_operator.kube.resources import PODS, Resource
 
 Object = dict[str, Any]
+Decode = Callable[[bytes], Object]  # a response's JSON text → the object (json.loads, or a partial decoder)
 PatchType = Literal["merge", "json", "strategic"]
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -130,7 +131,7 @@ class KubeObjects:
             raise error_for_status(response.status, message, request)
         return response
 
-    async def _json(self, method: str, path: str, **kwargs: Any) -> Object:
+    async def _json(self, method: str, path: str, decode: Decode = json.loads, **kwargs: Any) -> Object:
         response = await self._send(method, path, **kwargs)
         try:
             raw = await response.read()
@@ -138,7 +139,7 @@ class KubeObjects:
             raise ApiUnavailableError(f"{method} {path}: reading the answer: {error}") from error
         finally:
             response.release()
-        document: Object = json.loads(raw)
+        document: Object = decode(raw)
         return document
 
     # ------------------------------------------------------------------ reads
@@ -159,8 +160,10 @@ class KubeObjects:
         resource_version: str | None = None,
         limit: int | None = None,
         continue_: str | None = None,
+        decode: Decode = json.loads,
     ) -> Object:
-        """One List object (one page when ``limit`` is set; ``metadata.continue`` names the next)."""
+        """One List object (one page when ``limit`` is set; ``metadata.continue`` names the next);
+        ``decode`` reads the answer (a partial decoder keeps only what a cache needs)."""
         query = _query(
             labelSelector=label_selector,
             fieldSelector=field_selector,
@@ -168,7 +171,7 @@ class KubeObjects:
             limit=limit,
             **{"continue": continue_},
         )
-        return await self._json("GET", resource.api_path(namespace), query=query)
+        return await self._json("GET", resource.api_path(namespace), decode, query=query)
 
     async def watch(
         self,
@@ -180,8 +183,10 @@ class KubeObjects:
         resource_version: str | None = None,
         timeout_seconds: int = 300,
         allow_bookmarks: bool = True,
+        decode: Decode = json.loads,
     ) -> AsyncIterator[Object]:
-        """Raw watch events ``{"type", "object"}`` (BOOKMARK included) until the server ends the watch.
+        """Raw watch events ``{"type", "object"}`` (BOOKMARK included) until the server ends the watch;
+        ``decode`` reads each event line (it must decode an ERROR event's Status whole).
 
         An ERROR event with status 410 raises `ResourceExpiredError`; other ERROR
         events and broken streams raise `ApiUnavailableError`.
@@ -201,7 +206,7 @@ class KubeObjects:
             async for line in response.content:
                 if not line.strip():
                     continue
-                event: Object = json.loads(line)
+                event: Object = decode(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     code = int(status.get("code") or 500)

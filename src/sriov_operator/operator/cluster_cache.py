@@ -196,15 +196,19 @@ class ClusterCache:
         state = self._parse(SriovNetworkNodeState, body, ref)
         if state is None:
             self.cluster.node_states.pop(ref.name, None)
+            self.cluster.invalid_node_states.add(ref.name)  # exists: "not discovered" must not say missing
         else:
             self.cluster.node_states[ref.name] = state
+            self.cluster.invalid_node_states.discard(ref.name)
         return True
 
     def remove_node_state(self, name: str) -> bool:
         self._unchanged(
             ObjectRef(kind=SriovNetworkNodeState.KIND, namespace=self.operator_namespace, name=name), None
         )
-        return self.cluster.node_states.pop(name, None) is not None
+        was_invalid = name in self.cluster.invalid_node_states
+        self.cluster.invalid_node_states.discard(name)
+        return self.cluster.node_states.pop(name, None) is not None or was_invalid
 
     def set_policy(self, obj: Mapping[str, Any]) -> frozenset[str]:
         ref = _ref(obj, SriovNetworkNodePolicy.KIND, self.operator_namespace)

@@ -103,6 +103,29 @@ def device_plugin_label_patch(node: Mapping[str, Any], has_resources: bool) -> d
     return None
 
 
+class WritesInFlight:
+    """Writes that succeeded but whose watch event has not reached the cache yet, by (kind, name).
+
+    A reconcile that runs again in that window (another object's event brought its key back)
+    reads the old object from the cache and would send the same write again; it asks here first.
+    Any event for the object (its own write's, or anyone's change since) ends the window, so a
+    change made after the write (an admin deleting the ConfigMap) is answered as usual.
+    """
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[str, str], Mapping[str, Any]] = {}
+
+    def sent(self, kind: str, name: str, body: Mapping[str, Any]) -> None:
+        self._bodies[kind, name] = body
+
+    def in_flight(self, kind: str, name: str, body: Mapping[str, Any]) -> bool:
+        """True when ``body`` is what was last written and the cache has not seen the object since."""
+        return self._bodies.get((kind, name)) == body
+
+    def seen(self, kind: str, name: str) -> None:
+        self._bodies.pop((kind, name), None)
+
+
 def orphan_deletion_delay(missing_since: float, now: float, grace: float) -> float:
     """Seconds until a NodeState whose Node is gone (or no longer managed) may be deleted; 0 = now."""
     return max(0.0, missing_since + grace - now)

@@ -17,9 +17,10 @@ Events, and status writes.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from sriov_operator.api.names import is_dns1123_subdomain
 
 Object = dict[str, Any]
 
@@ -48,12 +49,9 @@ CLUSTER_KINDS = frozenset(
 )
 
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
 def is_object_name(name: str) -> bool:
     """A DNS-1123 subdomain (what Deployments and ClusterRoles are named by)."""
-    return len(name) <= 253 and _NAME.match(name) is not None
+    return is_dns1123_subdomain(name)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ class OperatorSettings:
     )
     resource_prefix: str = DEFAULT_RESOURCE_PREFIX
     node_state_grace: float = 60.0  # seconds a NodeState outlives its Node before it is deleted
-    workers: int = 8  # concurrent node-state reconciles (each is mostly waiting on the API server)
+    workers: int = 8  # concurrent node-state (and device-plugin) reconciles, each mostly waiting on the API
     apply_crds: bool = True  # server-side apply our CRDs at start when they differ (crd_upgrade.py)
     status_delay: float = 1.0  # seconds status writes wait to gather more changes into one write
     drain: DrainSettings = field(default_factory=DrainSettings)

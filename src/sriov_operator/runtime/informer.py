@@ -5,13 +5,15 @@ seen. A 410 Gone (the version was compacted away) makes it list again from
 scratch; a relist diffs the new list against the cache and tells the handlers
 what was added, changed or deleted meanwhile. Connection errors are retried
 with jittered exponential backoff. Objects pass through ``transform`` before
-they are stored, so the cache holds only what controllers read.
+they are stored, so the cache holds only what controllers read; a ``decoder``
+(`~sriov_operator.runtime.decoding.PartialDecoder`) does not even decode the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from sriov_operator.kube.objects import KubeObjects, Object
 from sriov_operator.kube.resources import Resource
 from sriov_operator.runtime.backoff import backoff_delay
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
+from sriov_operator.runtime.decoding import PartialDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class Informer:
         label_selector: str | None = None,
         field_selector: str | None = None,
         transform: Transform | None = None,
+        decoder: PartialDecoder | None = None,
         clock: Clock = SYSTEM_CLOCK,
         name: str | None = None,
         page_size: int = PAGE_SIZE,
@@ -69,6 +73,7 @@ class Informer:
         self.label_selector = label_selector
         self.field_selector = field_selector
         self.transform = transform
+        self.decoder = decoder  # reads only the fields the cache keeps; None: every field
         self.clock = clock
         self.name = name or resource.qualified_name
         self.page_size = page_size
@@ -141,6 +146,7 @@ class Informer:
                 field_selector=self.field_selector,
                 limit=self.page_size,
                 continue_=continue_token,
+                decode=self.decoder.page if self.decoder else json.loads,
             )
             metadata = page.get("metadata") or {}
             list_version = list_version or str(metadata.get("resourceVersion") or "")
@@ -180,6 +186,7 @@ class Informer:
             resource_version=self.resource_version,
             timeout_seconds=timeout,
             allow_bookmarks=True,
+            decode=self.decoder.event if self.decoder else json.loads,
         ):
             kind = event.get("type")
             raw = event.get("object") or {}

@@ -20,6 +20,7 @@ NODE_METADATA_KEPT = (
     "deletionTimestamp",
 )
 NODE_SPEC_KEPT = ("providerID", "unschedulable", "taints")
+NODE_STATUS_KEPT = ("addresses", "conditions", "allocatable")  # conditions: Ready; allocatable: "vendor/name"
 
 
 def shared_strings(value: Any) -> Any:

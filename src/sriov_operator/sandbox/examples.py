@@ -20,9 +20,10 @@ from importlib import resources
 
 from sriov_operator.api.constants import API_VERSION, OPENSTACK_NETFILTER_PREFIX, POD_NETWORKS_ANNOTATION
 from sriov_operator.api.documents import Document
+from sriov_operator.host.simulator.builder import load_profile
 from sriov_operator.kube.objects import Object
 from sriov_operator.manifests import load_text
-from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Platform
+from sriov_operator.sandbox.hosts import BAREMETAL_PROFILES, DPDK_NETWORK_ID, OFFLOAD_NETWORK_ID, Platform
 
 EXAMPLES_FILE = "examples/seed-policies.yaml"
 BAREMETAL_FILE = "examples/baremetal-policies.yaml"
@@ -106,14 +107,39 @@ def example_pod(networks: list[Object]) -> Object:
     }
 
 
-def examples(namespace: str, platform: Platform) -> Examples:
-    """The seed's policies on OpenStack, the bare-metal ones on bare metal; a network per resource."""
+def _named_on_no_worker(policies: list[Object], workers: int) -> tuple[list[Object], list[str]]:
+    """The bare-metal policies whose pfNames the workers' NICs have, and a note per one left out.
+
+    The webhook refuses a pfNames entry that no selected, discovered node has (as upstream does),
+    so with one worker (Intel only) the Mellanox policy would be refused.
+    """
+    profiles = BAREMETAL_PROFILES[: max(1, min(workers, len(BAREMETAL_PROFILES)))]
+    names = {d.netdev.name for p in profiles for d in load_profile(p).devices if d.netdev is not None}
+    kept, notes = [], []
+    for policy in policies:
+        wanted = [entry.split("#")[0] for entry in policy["spec"]["nicSelector"].get("pfNames", [])]
+        if all(name in names for name in wanted):
+            kept.append(policy)
+        else:
+            notes.append(
+                f"{policy['metadata']['name']} left out: it names {', '.join(wanted)}, which no worker has "
+                f"with {len(profiles)} worker(s) ({', '.join(profiles)})"
+            )
+    return kept, notes
+
+
+def examples(namespace: str, platform: Platform, workers: int = len(BAREMETAL_PROFILES)) -> Examples:
+    """The seed's policies on OpenStack, the bare-metal ones on bare metal (those whose NICs the
+    ``workers`` have); a network per resource."""
     if platform == "baremetal":
         documents, warnings = policy_documents(BAREMETAL_FILE)
         warnings = [BAREMETAL_NOTE, *warnings]
     else:
         documents, warnings = policy_documents()
     policies, notes = configure_policies(documents, namespace, platform)
+    if platform == "baremetal":
+        policies, left_out = _named_on_no_worker(policies, workers)
+        notes += left_out
     resource_names = dict.fromkeys(p["spec"]["resourceName"] for p in policies)
     networks = [sriov_network(name, namespace) for name in resource_names]
     return Examples(policies, networks, example_pod(networks), [*warnings, *notes])

@@ -163,7 +163,9 @@ class Sandbox:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.children = Children(self.logs)
         chosen = self.options
-        self.examples = examples(chosen.namespace, chosen.platform) if chosen.apply_examples else None
+        self.examples = (
+            examples(chosen.namespace, chosen.platform, chosen.workers) if chosen.apply_examples else None
+        )
         self.health_ports = health_ports(chosen.health_ports, chosen.workers)
 
     @property

@@ -11,7 +11,9 @@ on a large cluster without changing its answer:
 
 - a policy: the nodes its ``nodeSelector`` selects, their NodeStates, the
   policies that select any of those nodes, the operator config (which nodes
-  are managed) and the ``supported-nic-ids`` ConfigMap;
+  are managed) and the ``supported-nic-ids`` ConfigMap; with a `FleetIndex`
+  (the webhook's caches), one node of each class of alike nodes, its problems
+  reported on the whole class (see `webhook.fleet`);
 - a pool: the nodes, the other pools and the operator config;
 - a network: the other networks (NAD name clashes) and the policies (which
   resources exist);
@@ -41,7 +43,8 @@ from sriov_operator.engine.mutation import policy_default_patches
 from sriov_operator.engine.object_validation import validate_operator_config_update
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import render_cluster
-from sriov_operator.engine.selection import labels_match
+from sriov_operator.engine.selection import config_daemon_node_selector, labels_match
+from sriov_operator.webhook.fleet import FleetIndex, label_selector_keys, map_keys
 from sriov_operator.webhook.parsed import ParsedObjects
 
 NETWORK_KINDS = tuple(NETWORK_MODELS)
@@ -79,6 +82,7 @@ class ClusterSnapshot:
     networks: Sequence[Mapping[str, Any]] = ()
     supported_nics: Mapping[str, Any] | None = None
     parsed: ParsedObjects | None = None  # the engine's reading of these objects, kept across reviews
+    fleet: FleetIndex | None = None  # ``nodes`` and ``node_states`` in classes, for policy reviews
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,67 @@ def _common_inputs(snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
     return documents
 
 
+@dataclass(frozen=True)
+class EngineInputs:
+    """The cluster objects handed to the engine; ``stands_for``: see `engine.render.render_nodes`."""
+
+    objects: list[Mapping[str, Any]]
+    stands_for: Mapping[str, Sequence[str]] | None = None
+
+
+def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _cluster_label_keys(snapshot: ClusterSnapshot) -> set[str]:
+    """Every label key a selector in the cluster reads: policies, pools, the operator config (or
+    the default node selector that applies without one)."""
+    keys = set(config_daemon_node_selector(None))
+    for policy in snapshot.policies:
+        keys |= map_keys(_spec(policy).get("nodeSelector"))
+    for pool in snapshot.pools:
+        keys |= label_selector_keys(_spec(pool).get("nodeSelector"))
+    for config in snapshot.operator_configs:
+        keys |= map_keys(_spec(config).get("configDaemonNodeSelector"))
+    return keys
+
+
+def _names_addresses(policy: Mapping[str, Any]) -> bool:
+    """The policy lists ``rootDevices`` (or its nicSelector cannot be read): PCI addresses matter."""
+    nic_selector = _spec(policy).get("nicSelector")
+    return not isinstance(nic_selector, Mapping) or bool(nic_selector.get("rootDevices"))
+
+
+def _policy_inputs_by_class(
+    body: Mapping[str, Any], snapshot: ClusterSnapshot, fleet: FleetIndex, *, exact: bool = True
+) -> EngineInputs:
+    selector = _node_selector(body)
+    if selector is None:
+        return EngineInputs([*_common_inputs(snapshot)])
+    classes = [
+        c
+        for c in fleet.classes(_cluster_label_keys(snapshot) | set(selector), exact=exact)
+        if labels_match(selector, c.labels)
+    ]
+    neighbours = [
+        p
+        for p in _others(
+            snapshot.policies, SriovNetworkNodePolicy.KIND, _key(body, SriovNetworkNodePolicy.KIND)
+        )
+        if (other := _node_selector(p)) is not None and any(labels_match(other, c.labels) for c in classes)
+    ]
+    return EngineInputs(
+        [
+            *(c.node for c in classes),
+            *(c.state for c in classes if c.state is not None),
+            *neighbours,
+            *_common_inputs(snapshot),
+        ],
+        {str(meta_of(c.node).get("name")): c.members for c in classes},
+    )
+
+
 def _policy_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
     own = _key(body, SriovNetworkNodePolicy.KIND)
     selector = _node_selector(body)
@@ -173,16 +238,18 @@ def _network_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[
     ]
 
 
-def engine_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+def engine_inputs(body: Mapping[str, Any], snapshot: ClusterSnapshot) -> EngineInputs:
     """The cluster objects the rules for ``body``'s kind read (``body`` itself excluded)."""
     kind = body.get("kind")
     if kind == SriovNetworkNodePolicy.KIND:
-        return _policy_inputs(body, snapshot)
+        if snapshot.fleet is not None:
+            return _policy_inputs_by_class(body, snapshot, snapshot.fleet)
+        return EngineInputs(list(_policy_inputs(body, snapshot)))
     if kind == SriovNetworkPoolConfig.KIND:
-        return _pool_inputs(body, snapshot)
+        return EngineInputs(list(_pool_inputs(body, snapshot)))
     if kind in NETWORK_KINDS:
-        return _network_inputs(body, snapshot)
-    return []
+        return EngineInputs(list(_network_inputs(body, snapshot)))
+    return EngineInputs([])
 
 
 def _strip_where(message: str) -> str:
@@ -194,11 +261,13 @@ def problems_about(
     inputs: Sequence[Mapping[str, Any]],
     settings: AdmissionSettings,
     parsed: ParsedObjects | None = None,
+    stands_for: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Problem]:
     """What ``validate`` reports about ``body`` when given ``body`` and ``inputs``.
 
     With ``parsed``, the inputs are read through it (objects already read at their
-    resourceVersion are not read again); ``body`` is always read afresh.
+    resourceVersion are not read again); ``body`` is always read afresh. ``stands_for``:
+    see `engine.render.render_nodes`.
     """
     namespace = settings.operator_namespace
     if parsed is None:
@@ -208,7 +277,10 @@ def problems_about(
     reviewed = [Document(REVIEW_SOURCE, 1, dict(body))]
     cluster, problems = read_documents(reviewed, namespace, already_read=read)
     result = render_cluster(
-        cluster, resource_prefix=settings.resource_prefix, strict_nics=settings.strict_nics
+        cluster,
+        resource_prefix=settings.resource_prefix,
+        strict_nics=settings.strict_nics,
+        stands_for=stands_for,
     )
     metadata = meta_of(body)
     ref = ObjectRef(
@@ -246,6 +318,23 @@ def _operator_config_update_problems(
     return validate_operator_config_update(old_config, new_config, _sync_status_by_node(snapshot))
 
 
+def _loose_first_pass(
+    body: Mapping[str, Any], snapshot: ClusterSnapshot, settings: AdmissionSettings
+) -> list[Problem] | None:
+    """A policy's problems with nodes alike up to their PCI addresses in one class (None: not
+    tried). Such nodes get the same problems with their own addresses in them, so when this pass
+    finds none, there are none; when it finds some, the exact classes say on which nodes."""
+    fleet = snapshot.fleet
+    if (
+        fleet is None
+        or body.get("kind") != SriovNetworkNodePolicy.KIND
+        or any(_names_addresses(p) for p in [body, *snapshot.policies])
+    ):
+        return None
+    inputs = _policy_inputs_by_class(body, snapshot, fleet, exact=False)
+    return problems_about(body, inputs.objects, settings, snapshot.parsed, inputs.stands_for)
+
+
 def validate_object(
     body: Mapping[str, Any],
     old: Mapping[str, Any] | None,
@@ -253,7 +342,10 @@ def validate_object(
     settings: AdmissionSettings,
 ) -> Verdict:
     """The validating webhook's answer for one of our kinds (CREATE or UPDATE)."""
-    problems = problems_about(body, engine_inputs(body, snapshot), settings, snapshot.parsed)
+    problems = _loose_first_pass(body, snapshot, settings)
+    if problems is None or problems:
+        inputs = engine_inputs(body, snapshot)
+        problems = problems_about(body, inputs.objects, settings, snapshot.parsed, inputs.stands_for)
     if body.get("kind") == SriovOperatorConfig.KIND:
         problems += _operator_config_update_problems(body, old, snapshot)
     errors, warnings = split_by_severity(problems)

@@ -4,12 +4,21 @@ aiohttp's server has no read timeouts and no connection cap, so each accepted
 connection's protocol (aiohttp's ``RequestHandler``) is wrapped in a
 `GuardedProtocol` that
 
-- starts TLS itself (``loop.start_tls``), at most ``HANDSHAKES`` at once: each TLS
+- starts TLS itself (``loop.start_tls``), at most ``handshakes`` at once: each TLS
   connection holds a 256 KiB read buffer in asyncio, so a burst of connections
   waits (as bare TCP, a few KiB each) for a handshake slot instead of all taking
   their buffers at once; a connection that gets no slot, or does not finish its
   handshake, within ``header_timeout`` is closed; one answered 503 (below) keeps
-  its slot until it is closed, so TLS memory stays below (cap + HANDSHAKES) buffers;
+  its slot until it is closed, so TLS memory stays below (cap + handshakes) buffers;
+- refuses at once, with a TCP reset, a connection that arrives while ``cap +
+  handshakes`` connections are already accepted (open, in their handshake or waiting
+  for it): in a burst of thousands of new connections, the ones that could not be
+  served before the API server's timeout learn it in a millisecond, at the cost of
+  an accept and a close, instead of waiting seconds for a handshake slot and being
+  closed in the handshake (a 503 would cost a TLS handshake each, the very work that
+  is short; a smaller listen backlog would make Linux drop their SYNs, which clients
+  retry after 1, 3, 7 s: slow, not a refusal). The API server reports either as a
+  failed call and applies the failurePolicy, as it does for a 503;
 - answers ``503`` and closes when ``max_connections`` TLS connections are already
   open (the cap is also kept below the process's open-file limit, so established
   connections never use up the file handles the process needs for its API calls);
@@ -31,7 +40,9 @@ import asyncio
 import ctypes
 import logging
 import resource
+import socket
 import ssl
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,11 +56,13 @@ HANDSHAKES = 128  # TLS handshakes at once (each connection beyond the cap has o
 ACCEPT_ERROR = "socket.accept() out of system resource"
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 128 * 1024
+TRIM_HIGH = 64  # connections accepted at once that make a burst (BurstMemory)
+TRIM_LOW = 8  # ... and that end it
 
 DROPPED = Counter(
     "sriov_operator_webhook_connections_dropped_total",
-    "Connections the webhook closed itself, by reason (cap, idle, header-timeout, body-timeout, "
-    "out-of-files: accept() failures)",
+    "Connections the webhook closed itself, by reason (cap: answered 503, refused: reset at once, idle, "
+    "header-timeout, body-timeout, out-of-files: accept() failures)",
     ["reason"],
 )
 
@@ -60,12 +73,21 @@ class ConnectionLimits:
     header_timeout: float = 5.0  # also the TLS handshake timeout
     body_timeout: float = 5.0
     idle_timeout: float = 30.0
+    handshakes: int = HANDSHAKES
 
 
 def _busy_response(status: str, text: str) -> bytes:
     body = text.encode()
     head = f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
     return head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Close with a TCP reset (no FIN handshake, no TIME_WAIT): the client's refusal, at once."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def effective_cap(configured: int, open_file_limit: int, reserve: int = FILE_RESERVE) -> int:
@@ -91,6 +113,45 @@ def open_file_limit() -> int:
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
+class BurstMemory:
+    """Gives the heap's free pages back to the system after a burst of connections.
+
+    A burst leaves the heap full of freed small blocks (TLS objects, aiohttp's
+    per-connection state, request bodies) that glibc keeps for reuse; its large TLS
+    buffers are mappings of their own (`map_large_buffers_alone`) and already go
+    back.  Once the connections accepted fall to ``low`` after reaching ``high``,
+    ``malloc_trim(0)`` returns the free pages (bench/RESULTS.md, "Webhook under a
+    burst": what it gives back, what it costs).  Never in steady traffic: it runs
+    once per burst.
+    """
+
+    def __init__(
+        self, high: int = TRIM_HIGH, low: int = TRIM_LOW, trim: Callable[[], int] | None = None
+    ) -> None:
+        self.high, self.low = high, low
+        self.trim = trim or give_back_free_memory
+        self.peaked = False
+        self.trims = 0  # bursts ended
+
+    def opened(self, accepted: int) -> None:
+        if accepted >= self.high:
+            self.peaked = True
+
+    def closed(self, accepted: int) -> None:
+        if self.peaked and accepted <= self.low:
+            self.peaked = False
+            self.trims += 1
+            self.trim()
+
+
+def give_back_free_memory() -> int:
+    """glibc's ``malloc_trim(0)``: 1 when it gave memory back, 0 otherwise or without glibc."""
+    try:
+        return int(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return 0
+
+
 class Connections:
     """The protocol factory handed to ``loop.create_server``; ``inner`` makes aiohttp's protocol."""
 
@@ -101,8 +162,10 @@ class Connections:
         self.inner = inner  # set before the server starts: aiohttp's server exists after runner.setup()
         self.cap = effective_cap(limits.max_connections, open_file_limit())
         self.accepted: set[GuardedProtocol] = set()  # TCP connections, in their handshake or open
-        self.handshakes = asyncio.Semaphore(HANDSHAKES)
+        self.handshakes = asyncio.Semaphore(limits.handshakes)
         self.most_accepted = max(1, open_file_limit() - FILE_RESERVE)
+        self.most_admitted = self.cap + limits.handshakes  # more: refused at once
+        self.memory = BurstMemory()
         self.open: dict[asyncio.BaseTransport, GuardedProtocol] = {}  # TLS connections
 
     def __call__(self) -> GuardedProtocol:
@@ -141,8 +204,13 @@ class GuardedProtocol(asyncio.Protocol):
             DROPPED.labels("out-of-files").inc()
             transport.abort()  # the file handles left are for the process's own API calls
             return
+        if len(self.owner.accepted) >= self.owner.most_admitted:
+            DROPPED.labels("refused").inc()
+            _reset(transport)
+            return
         self.raw = transport
         self.owner.accepted.add(self)
+        self.owner.memory.opened(len(self.owner.accepted))
         transport.pause_reading()  # the ClientHello is for the TLS layer start_tls puts in between
         self._handshake = self.loop.create_task(self._start_tls(transport))
 
@@ -203,7 +271,9 @@ class GuardedProtocol(asyncio.Protocol):
     def _release(self) -> None:
         self._give_back_slot()
         self._disarm()
-        self.owner.accepted.discard(self)
+        if self in self.owner.accepted:
+            self.owner.accepted.discard(self)
+            self.owner.memory.closed(len(self.owner.accepted))
         if self.transport is not None:
             self.owner.open.pop(self.transport, None)
 

@@ -18,21 +18,18 @@ or a request path.  A pod names at most ``MAX_NETWORKS`` distinct networks.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.api.constants import NAD_RESOURCE_NAME_ANNOTATION, POD_NETWORKS_ANNOTATION
-from sriov_operator.errors import BadInputError
+from sriov_operator.api.names import is_dns1123_label, is_dns1123_subdomain
+from sriov_operator.errors import BadInputError, TransientError
 from sriov_operator.webhook.admission import Verdict
 
 ANNOTATION_FIELD = f'metadata.annotations["{POD_NETWORKS_ANNOTATION}"]'
 NadKey = tuple[str, str]  # (namespace, name)
 MAX_NETWORKS = 32  # distinct networks one pod may name
-_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-_DNS_LABEL = re.compile(rf"{_LABEL}")
-_DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _ACCEPTED_FORMS = (
     "accepted e.g. 'sriov-net1' or 'other-ns/sriov-net1@net1', comma separated, "
     'or a JSON list like [{"name": "sriov-net1", "namespace": "other-ns"}]'
@@ -41,6 +38,10 @@ _ACCEPTED_FORMS = (
 
 class NetworksAnnotationError(BadInputError):
     """The pod's networks annotation cannot be read."""
+
+
+class NadLookupError(TransientError):
+    """A NAD the pod names could not be looked up (the caller's lookup failed or timed out)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,12 @@ def _pod_ref(pod: Mapping[str, Any], namespace: str) -> str:
 
 def _checked(namespace: Any, name: Any, entry: str) -> NetworkRef:
     """The reference, once ``namespace`` is a DNS-1123 label and ``name`` a DNS-1123 subdomain."""
-    if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
+    if not isinstance(namespace, str) or not is_dns1123_label(namespace):
         raise NetworksAnnotationError(
             f"{entry}: namespace {json.dumps(namespace)} is not a DNS-1123 label (lowercase letters, "
             "digits and '-', at most 63 characters)"
         )
-    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    if not isinstance(name, str) or not is_dns1123_subdomain(name):
         raise NetworksAnnotationError(
             f"{entry}: name {json.dumps(name)} is not a DNS-1123 subdomain (lowercase letters, digits, "
             "'-' and '.', at most 253 characters)"
@@ -160,6 +161,11 @@ def _resource_patch(container: Mapping[str, Any], counts: Mapping[str, int]) -> 
             if str(current.get(name)) != value
         ]
     return patch
+
+
+def lookup_failed(pod: Mapping[str, Any], namespace: str, failure: NadLookupError) -> Verdict:
+    """The denial when the NADs could not be looked up: the pod's creation may be retried."""
+    return Verdict(errors=(f"{_pod_ref(pod, namespace)}: {ANNOTATION_FIELD}: {failure}",))
 
 
 def inject_resources(

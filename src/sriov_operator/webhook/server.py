@@ -43,8 +43,10 @@ from sriov_operator.webhook.connections import (
 )
 from sriov_operator.webhook.injector import (
     NadKey,
+    NadLookupError,
     NetworksAnnotationError,
     inject_resources,
+    lookup_failed,
     requested_networks,
 )
 from sriov_operator.webhook.review import (
@@ -120,7 +122,10 @@ class Admission:
             networks = requested_networks(request.object, request.namespace)
         except NetworksAnnotationError:
             networks = []  # inject_resources reports the unreadable annotation
-        nads = await self.source.network_attachment_definitions({(n.namespace, n.name) for n in networks})
+        try:
+            nads = await self.source.network_attachment_definitions({(n.namespace, n.name) for n in networks})
+        except NadLookupError as exc:
+            return lookup_failed(request.object, request.namespace, exc)
         return inject_resources(request.object, request.namespace, nads)
 
 

@@ -114,7 +114,7 @@ def test_disagreeing_flags_hide_the_resource_and_are_errors() -> None:
     )
     assert resources(result) == {}
     assert any(
-        m.startswith(f"SriovNetworkNodePolicy/{NS}/a: spec.excludeTopology: True differs")
+        m.startswith(f"SriovNetworkNodePolicy/{NS}/a: spec.excludeTopology: true differs")
         for m in messages(result)
     )
 
@@ -155,3 +155,27 @@ def test_vf_model_is_looked_up_for_the_policy_vendor() -> None:
     one_vf = policy("p", numVfs=1, nicSelector={"vendor": "8086", "deviceID": "158b"})
     result = render([*worker(), nic_ids, one_vf])
     assert resources(result)["p"]["selectors"]["devices"] == ["154c"]
+
+
+def test_a_policy_by_name_only_narrows_no_vendor_or_device() -> None:
+    """Empty lists match any vendor and device; a null entry would match none, exposing no VF."""
+    result = render([*worker(), policy("p", numVfs=4, nicSelector={"pfNames": ["ens1f0"]})])
+    selectors = resources(result)["p"]["selectors"]
+    assert selectors["vendors"] == []
+    assert selectors["devices"] == []
+    assert selectors["pfNames"] == ["ens1f0"]
+
+
+def test_nodes_selected_by_different_policies_each_expose_their_own_resources() -> None:
+    result = render(
+        [
+            *worker("w1", rack="a"),
+            *worker("w2", rack="b"),
+            policy("a", node_selector={"rack": "a"}, numVfs=4),
+            policy("b", node_selector={"rack": "b"}, numVfs=4, nicSelector={"pfNames": ["ens1f1"]}),
+            policy("both", numVfs=8, nicSelector={"pfNames": ["ens1f0#4-7"]}),
+        ]
+    )
+    assert sorted(resources(result, "w1")) == ["a", "both"]
+    assert sorted(resources(result, "w2")) == ["b", "both"]
+    assert resources(result, "w2")["b"]["selectors"]["pfNames"] == ["ens1f1"]

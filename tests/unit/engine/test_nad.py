@@ -182,7 +182,10 @@ def test_two_networks_wanting_one_nad_are_both_errors() -> None:
 
 def test_resource_without_policy_is_a_warning() -> None:
     result = render([*worker(), network("SriovNetwork", resourceName="nothing")])
-    assert any("provided by no SriovNetworkNodePolicy" in m for m in messages(result, "warning"))
+    assert any(
+        "nothing is the resourceName of no SriovNetworkNodePolicy in the operator namespace" in m
+        for m in messages(result, "warning")
+    )
 
 
 @pytest.mark.parametrize(

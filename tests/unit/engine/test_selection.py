@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from sriov_operator.api.models import InterfaceExt, LabelSelector, SriovNetworkNodePolicy
-from sriov_operator.engine.selection import compile_policy, label_selector_matches
-from tests.unit.engine.builders import NS, messages, pf, policy, render, worker
+from sriov_operator.engine.selection import compile_policy, label_selector_matches, parse_vf_range
+from tests.unit.engine.builders import NS, groups, messages, pf, policy, render, worker
 
 PORT = "0000:00:04.0"
 
@@ -30,6 +30,19 @@ def _iface(**fields: Any) -> InterfaceExt:
             "'ens1f0#0-1#2': has more than one '#'; accepted: '<pf name>' or '<pf name>#<first>-<last>'",
         ),
         ("ens1f0#3-1", "'ens1f0#3-1': VF range 3-1 starts after it ends; accepted: first <= last"),
+        # a PF has at most 65535 VFs (0-65534); the last VF bounds the range, whatever its digits
+        (
+            "ens1f0#0-65535",
+            "'ens1f0#0-65535': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
+        (
+            "ens1f0#0-70000",
+            "'ens1f0#0-70000': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
+        (
+            "ens1f0#0-9999999999",
+            "'ens1f0#0-9999999999': VF range ends above VF 65534, the most a PF can have (65535 VFs)",
+        ),
     ],
 )
 def test_malformed_pf_names_entries_are_explained(entry: str, message: str) -> None:
@@ -73,3 +86,53 @@ def test_missing_label_selector_matches_nothing_and_an_empty_one_everything() ->
     """metav1 semantics, as for a PodDisruptionBudget selector (pools treat a missing one as empty)."""
     assert label_selector_matches(None, {"a": "b"}) is False
     assert label_selector_matches(LabelSelector(), {}) is True
+
+
+def test_a_root_device_selects_that_address_only_on_nodes_alike_in_everything_else() -> None:
+    """The same NIC in another slot on a second node is not the root device the policy names."""
+    listed, other_slot = "0000:3b:00.0", "0000:5e:00.0"
+    result = render(
+        [
+            *worker("w1", [pf("ens1f0", listed)]),
+            *worker("w2", [pf("ens1f0", other_slot)]),
+            *worker("w3", [pf("ens1f0", listed)]),
+            policy("roots", numVfs=4, nicSelector={"rootDevices": [listed]}),
+        ]
+    )
+    assert groups(result, listed, "w1") == [("roots", "0-3")]
+    assert result.node_states["w2"].get("interfaces", []) == []  # nothing configured on w2
+    assert groups(result, listed, "w3") == [("roots", "0-3")]
+
+
+def test_the_last_vf_a_pf_can_have_is_accepted_in_a_range() -> None:
+    assert parse_vf_range("ens1f0#0-65534") == (0, 65534)
+    assert parse_vf_range("ens1f0#00007-65534") == (7, 65534)
+
+
+def test_a_policy_by_device_id_only_selects_that_model_on_every_node() -> None:
+    mellanox = pf("ens2f0", "0000:5e:00.0", vendor="15b3", device="1017")
+    intel = pf("ens1f0", "0000:3b:00.0")
+    result = render(
+        [
+            *worker("w1", [intel, mellanox]),
+            *worker("w2", [mellanox]),
+            policy("a-empty", nicSelector={}),  # selects nothing, and comes first in apply order
+            policy("cx5", numVfs=4, nicSelector={"deviceID": "1017"}),
+        ]
+    )
+    assert groups(result, "0000:5e:00.0", "w1") == [("cx5", "0-3")]
+    assert groups(result, "0000:5e:00.0", "w2") == [("cx5", "0-3")]
+    assert "0000:3b:00.0" not in {i["pciAddress"] for i in result.node_states["w1"]["interfaces"]}
+
+
+def test_an_alt_name_selects_only_the_pfs_that_carry_it() -> None:
+    """Two nodes whose PFs differ only in their altNames: the policy naming one selects only there."""
+    result = render(
+        [
+            *worker("w1", [pf("ens1f0", "0000:3b:00.0", altNames=["enp59s0f0np0"])]),
+            *worker("w2", [pf("ens1f0", "0000:3b:00.0")]),
+            policy("by-alt", numVfs=4, nicSelector={"pfNames": ["enp59s0f0np0"]}),
+        ]
+    )
+    assert groups(result, "0000:3b:00.0", "w1") == [("by-alt", "0-3")]
+    assert result.node_states["w2"].get("interfaces", []) == []

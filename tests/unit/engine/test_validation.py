@@ -265,3 +265,18 @@ def test_disable_drain_rejected_while_a_node_is_in_progress() -> None:
 def test_duplicate_objects_are_errors() -> None:
     result = render([*worker(), policy("p"), policy("p", numVfs=4)])
     assert any("defined 2 times" in m for m in messages(result))
+
+
+def test_every_overlapping_pair_on_a_pf_is_reported_when_three_policies_share_it() -> None:
+    result = render(
+        [
+            *worker(),
+            policy("a", numVfs=8, nicSelector={"pfNames": ["ens1f0#0-3"]}),
+            policy("b", numVfs=8, nicSelector={"pfNames": ["ens1f0#2-5"]}),
+            policy("c", numVfs=8, nicSelector={"pfNames": ["ens1f0#4-7"]}),
+        ]
+    )
+    overlaps = [m for m in messages(result) if "overlaps" in m]
+    assert any("range 0-3" in m and "range 2-5 of policy 'b'" in m for m in overlaps), overlaps
+    assert any("range 4-7" in m and "range 2-5 of policy 'b'" in m for m in overlaps), overlaps
+    assert not any("policy 'a'" in m and "4-7" in m for m in overlaps), "a and c do not overlap"

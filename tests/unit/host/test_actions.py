@@ -15,14 +15,17 @@ from typing import get_args
 
 import pytest
 
-from sriov_operator.api.models import OVSConfigExt
+from sriov_operator.api.models import OVSConfigExt, VirtualFunction
 from sriov_operator.host.actions import (
     ACTION_ORDER,
     DEFAULT_DRIVER,
     Action,
     AddKernelArgs,
     BindDriver,
+    BindVfs,
     CreateOvsBridge,
+    CreateVdpaDevice,
+    DeleteVdpaDevice,
     ForgetDevice,
     LinkUp,
     LoadModule,
@@ -31,15 +34,21 @@ from sriov_operator.host.actions import (
     RemoveKernelArgs,
     RemoveOvsBridge,
     RemoveUdevRules,
+    RemoveVfs,
     RestoreEswitchMode,
+    RestoreFlowSteeringMode,
     RestorePfMtu,
     SetEswitchMode,
+    SetEswitchModeWithVfs,
+    SetFlowSteeringMode,
+    SetHwTcOffload,
     SetModuleParameter,
     SetNumVfs,
     SetPfMtu,
     SetRdmaMode,
     SetVfAdminMac,
     SetVfMtu,
+    UnbindVfs,
     UpdateOvsBridge,
     WriteUdevRules,
     in_run_order,
@@ -108,6 +117,33 @@ def _driver(node: NodeHost, pci: str) -> str | None:
     return read_pci_function(node.host, pci).driver
 
 
+def _mlx_vfs(node: NodeHost) -> list[str]:
+    pf = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == MLX_PF)
+    return [vf.pci_address for vf in pf.vfs or []]
+
+
+def _steering(node: NodeHost) -> str | None:
+    return node.observe(checkpoint=False).flow_steering.get(MLX_PF)
+
+
+def _mlx_vf(node: NodeHost) -> VirtualFunction:
+    pf = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == MLX_PF)
+    assert pf.vfs
+    return pf.vfs[0]
+
+
+def _offload_of(node: NodeHost, vf_id: int | None) -> bool | None:
+    function = read_pci_function(node.host, MLX_PF)
+    name = (
+        function.netdev.name if vf_id is None and function.netdev else function.representors.get(vf_id or 0)
+    )
+    return node.observe(checkpoint=False).tc_offload.get(name or "")
+
+
+MLX_SWITCHDEV: tuple[Action, ...] = (SetEswitchModeWithVfs(MLX_PF, "switchdev", reason="t"),)
+VDPA_READY: tuple[Action, ...] = (*MLX_SWITCHDEV, LoadModule("vhost_vdpa", reason="t"))
+
+
 Case = tuple[
     str,  # simulator profile
     tuple[Action, ...],  # what must hold first
@@ -144,6 +180,60 @@ CASES: dict[type[Action], Case] = {
         (SetNumVfs(MLX_PF, 0, reason="t"), SetEswitchMode(MLX_PF, "switchdev", reason="t")),
         lambda node: RestoreEswitchMode(MLX_PF, "legacy", reason="t"),
         lambda node: node.access.eswitch.mode(MLX_PF) == "legacy",
+    ),
+    RemoveVfs: (
+        "baremetal-mellanox",  # 2 VFs on port 0
+        (),
+        lambda node: RemoveVfs(MLX_PF, reason="t"),
+        lambda node: _mlx_vfs(node) == [],
+    ),
+    SetFlowSteeringMode: (
+        "baremetal-mellanox",
+        (),
+        lambda node: SetFlowSteeringMode(MLX_PF, "smfs", reason="t"),
+        lambda node: _steering(node) == "smfs",
+    ),
+    RestoreFlowSteeringMode: (
+        "baremetal-mellanox",
+        (SetFlowSteeringMode(MLX_PF, "smfs", reason="t"),),
+        lambda node: RestoreFlowSteeringMode(MLX_PF, "dmfs", reason="t"),
+        lambda node: _steering(node) == "dmfs",
+    ),
+    UnbindVfs: (
+        "baremetal-mellanox",
+        (),
+        lambda node: UnbindVfs(MLX_PF, reason="t"),
+        lambda node: all(_driver(node, vf) is None for vf in _mlx_vfs(node)),
+    ),
+    SetEswitchModeWithVfs: (
+        "baremetal-mellanox",
+        (UnbindVfs(MLX_PF, reason="t"),),
+        lambda node: SetEswitchModeWithVfs(MLX_PF, "switchdev", reason="t"),
+        lambda node: node.access.eswitch.mode(MLX_PF) == "switchdev",
+    ),
+    BindVfs: (
+        "baremetal-mellanox",
+        (UnbindVfs(MLX_PF, reason="t"),),
+        lambda node: BindVfs(MLX_PF, reason="t"),
+        lambda node: all(_driver(node, vf) == "mlx5_core" for vf in _mlx_vfs(node)),
+    ),
+    SetHwTcOffload: (
+        "baremetal-mellanox",
+        MLX_SWITCHDEV,
+        lambda node: SetHwTcOffload(_mlx_vfs(node)[1], MLX_PF, 1, reason="t"),  # VF 1's representor
+        lambda node: _offload_of(node, 1) is True and _offload_of(node, 0) is False,
+    ),
+    DeleteVdpaDevice: (
+        "baremetal-mellanox",
+        (*VDPA_READY, CreateVdpaDevice("0000:5e:00.2", "vhost", reason="t")),
+        lambda node: DeleteVdpaDevice(_mlx_vfs(node)[0], reason="t"),
+        lambda node: _mlx_vf(node).vdpa_type is None,
+    ),
+    CreateVdpaDevice: (
+        "baremetal-mellanox",
+        VDPA_READY,
+        lambda node: CreateVdpaDevice(_mlx_vfs(node)[0], "vhost", reason="t"),
+        lambda node: _mlx_vf(node).vdpa_type == "vhost",
     ),
     SetNumVfs: (
         "baremetal-intel",

@@ -106,7 +106,7 @@ def test_plan_output_carries_warnings(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(["plan", "--host-root", str(tmp_path / "vm"), "--simulate", "--state", str(state)]) == 0
     assert json.loads(capsys.readouterr().out)["warnings"] == [
-        "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' is not applied"
+        "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' needs eSwitchMode switchdev: not applied"
     ]
 
 

@@ -220,10 +220,14 @@ def test_mellanox_switchdev_through_devlink(mellanox_host: HostRoot) -> None:
         interfaces=[Interface(pci_address="0000:5e:00.0", num_vfs=2, e_switch_mode="switchdev")]
     )
     steps = plan(spec, node.observe())
-    assert [(a.kind, a.requires) for a in steps.actions] == [
+    assert [(a.kind, a.requires) for a in steps.actions] == [  # its 2 VFs exist: mlx5's order
         ("rememberDevice", "none"),
         ("writeUdevRules", "none"),
-        ("setESwitchMode", "drain"),
+        ("setFlowSteeringMode", "none"),
+        ("unbindVFs", "drain"),
+        ("setESwitchModeWithVFs", "drain"),
+        ("bindVFs", "none"),
+        ("setHwTcOffload", "none"),
     ]
     apply_plan(node.access, steps)
     assert node.discover(checkpoint=False).interfaces[0].e_switch_mode == "switchdev"

@@ -131,7 +131,7 @@ def test_fields_the_host_layer_ignores_are_warned_about(mellanox_host: HostRoot)
     warnings = plan(spec, sim_node(mellanox_host).observe()).warnings
     assert warnings == (
         f"spec.interfaces[0] ({MLX_PF}): linkType IB is not applied",
-        "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' is not applied",
+        "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' needs eSwitchMode switchdev: not applied",
     )
     assert plan(pf_spec(MLX_PF, 2), sim_node(mellanox_host).observe()).warnings == ()
 
@@ -170,6 +170,12 @@ def test_a_pf_already_in_switchdev_is_not_switched_again(mellanox_host: HostRoot
     assert [o.action.kind for o in converge(node.access, spec, node.observe)] == [
         "rememberDevice",
         "writeUdevRules",  # the PF keeps its name through the re-probe
-        "setESwitchMode",
+        "setFlowSteeringMode",
+        "unbindVFs",
+        "setESwitchModeWithVFs",
+        "bindVFs",
+        "setHwTcOffload",  # the uplink
+        "setHwTcOffload",  # the representors, once they exist (next round)
+        "setHwTcOffload",
     ]
     assert plan(spec, node.observe()).actions == ()  # read over devlink: no compat/devlink/mode file

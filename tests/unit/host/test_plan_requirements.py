@@ -73,8 +73,22 @@ def configured(*interfaces: Interface) -> dict[str, DeviceRecord]:
         pytest.param(
             {"eSwitchMode": "switchdev"},
             {},
-            [("setESwitchMode", PF, "switchdev", "drain")],
+            [  # devlink had no answer: the mode first, so a NIC without an eSwitch fails before anything
+                ("setESwitchMode", PF, "switchdev", "drain"),
+                ("setHwTcOffload", PF, "on", "none"),
+            ],
             id="eswitch-needs-drain",
+        ),
+        pytest.param(
+            {"eSwitchMode": "switchdev"},
+            {"eSwitchMode": "legacy"},
+            [  # its 2 VFs exist: upstream's order for a driver with none of its own
+                ("unbindVFs", PF, None, "drain"),
+                ("setESwitchModeWithVFs", PF, "switchdev", "drain"),
+                ("bindVFs", PF, None, "none"),
+                ("setHwTcOffload", PF, "on", "none"),
+            ],
+            id="eswitch-generic-order",
         ),
         pytest.param({"eSwitchMode": "legacy"}, {}, [], id="legacy-is-the-default-mode"),
         pytest.param(

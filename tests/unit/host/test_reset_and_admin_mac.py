@@ -167,6 +167,8 @@ def test_a_reset_on_the_simulated_kernel_restores_legacy_mode(mellanox_host: Hos
     assert [o.action.kind for o in outcomes] == [
         "setNumVfs",
         "restoreESwitchMode",
+        "restoreFlowSteeringMode",
+        "setHwTcOffload",  # off, as it was
         "removeUdevRules",
         "forgetDevice",
     ]

@@ -117,3 +117,15 @@ def test_policies_selecting_a_node_without_a_rebuild() -> None:
     assert sorted(cache.policies_selecting("c1")) == ["all", "pa"]
     assert cache.policies_selecting("b1") == ["all"]
     assert cache.policies_selecting("gone") == []
+
+
+def test_a_node_state_failing_the_schema_is_called_invalid_not_missing() -> None:
+    broken = state("a1", [pf("ens1f0", "0000:3b:00.0", mtu="big")])
+    cache = _cache([node("a1"), broken, policy("p")])
+    rendered = cache.render("a1")
+    assert rendered is not None
+    [message] = [p.message for p in rendered.problems]
+    assert message.startswith("not discovered yet (its SriovNetworkNodeState is invalid, see its errors)")
+    assert cache.set_node_state(state("a1")) is True
+    rendered = cache.render("a1")
+    assert rendered is not None and rendered.problems == []

@@ -70,7 +70,7 @@ def test_offline_diff_exit_codes_and_text(tmp_path: Path, capsys: pytest.Capture
     assert "  why: setNumVfs: 0000:3b:00.0 (ens1f0): 8 -> 16 VFs" in text
     bad = _write(tmp_path / "bad.yaml", [policy("p", numVfs=100)])
     assert main(["diff", "--from", str(saved), "-f", str(bad)]) == EXIT_FAILURE
-    assert "error: SriovNetworkNodePolicy" in capsys.readouterr().out
+    assert "refused: SriovNetworkNodePolicy" in capsys.readouterr().out
 
 
 def test_diff_needs_a_source_and_readable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

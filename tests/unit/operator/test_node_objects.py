@@ -10,6 +10,7 @@ from sriov_operator.api.constants import (
     FOR_GENERATION_ANNOTATION,
 )
 from sriov_operator.operator.node_objects import (
+    WritesInFlight,
     configmap_needs_write,
     device_plugin_configmap,
     device_plugin_label_patch,
@@ -69,6 +70,22 @@ def test_device_plugin_label() -> None:
     assert device_plugin_label_patch(enabled, False) == {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}}
     assert device_plugin_label_patch(bare, False) is None
     assert device_plugin_label_patch(disabled, False) is None
+
+
+def test_a_write_is_not_sent_again_before_the_cache_sees_the_object_again() -> None:
+    """The reconcile runs again on its ConfigMap's event, often before the Node's own event comes
+    back: the label patch that just succeeded is not sent twice; once any event for the Node came
+    (its own, or an admin removing the label since), the usual comparison decides again."""
+    writes = WritesInFlight()
+    patch = {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: "Enabled"}}}
+    assert not writes.in_flight("Node", "w1", patch)
+    writes.sent("Node", "w1", patch)
+    assert writes.in_flight("Node", "w1", patch)
+    assert not writes.in_flight("Node", "w2", patch)
+    assert not writes.in_flight("ConfigMap", "w1", patch)
+    assert not writes.in_flight("Node", "w1", {"metadata": {"labels": {DEVICE_PLUGIN_LABEL: None}}})
+    writes.seen("Node", "w1")
+    assert not writes.in_flight("Node", "w1", patch)
 
 
 def test_orphan_deletion_waits_for_the_grace() -> None:

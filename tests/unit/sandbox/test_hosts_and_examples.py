@@ -117,3 +117,13 @@ def test_the_example_pod_names_a_network_per_policy_and_asks_for_no_device_itsel
         "k8s.v1.cni.cncf.io/networks": "dpdk1-net,hwoffload1-net"
     }
     assert "resources" not in chosen.pod["spec"]["containers"][0]
+
+
+def test_one_bare_metal_worker_gets_only_the_policy_for_its_nic() -> None:
+    """The webhook refuses a pfNames entry that no selected, discovered node has (as upstream does):
+    with one (Intel) worker the Mellanox policy would be refused, so it is left out, and said so."""
+    chosen = examples("ns", "baremetal", workers=1)
+    assert [p["metadata"]["name"] for p in chosen.policies] == ["intel-vfs"]
+    assert chosen.notes[-1] == (
+        "mellanox-vfs left out: it names ens2f1np1, which no worker has with 1 worker(s) (baremetal-intel)"
+    )

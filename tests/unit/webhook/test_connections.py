@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from sriov_operator.webhook.connections import ConnectionLimits, QuietAcceptErrors, effective_cap
+from sriov_operator.webhook.connections import BurstMemory, ConnectionLimits, QuietAcceptErrors, effective_cap
 from sriov_operator.webhook.server import PODS_PATH, VALIDATE_PATH, ServerSettings
 from tests.unit.webhook.serving import FixedCluster, pod_review, post, serving
 
@@ -130,6 +130,22 @@ async def test_connections_above_the_cap_get_a_503(tmp_path: Path) -> None:
         writer.write(post(PODS_PATH, pod_review()))
         assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         for _, other in [*held, (reader, writer)]:
+            other.close()
+
+
+async def test_connections_beyond_the_cap_and_the_handshake_queue_are_reset_at_once(tmp_path: Path) -> None:
+    """In a burst the ones that cannot be served in time are refused by a reset, not held and dropped."""
+    async with serving(tmp_path, _settings(max_connections=2, handshakes=1)) as (server, context):
+        held = [await _connect(server.port, context) for _ in range(2)]
+        _, waiting = await asyncio.open_connection("127.0.0.1", server.port)  # no ClientHello: in the queue
+        while len(server.connections.accepted) < 3:
+            await asyncio.sleep(0.01)
+        before = _dropped("refused")
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(reader.read(), HANG_GUARD)
+        assert _dropped("refused") == before + 1
+        for other in [waiting, writer, *(w for _, w in held)]:
             other.close()
 
 
@@ -265,3 +281,18 @@ async def test_stopping_the_server_drops_connections_still_before_their_handshak
     assert await asyncio.wait_for(reader.read(), HANG_GUARD) == b""
     assert not server.connections.accepted
     writer.close()
+
+
+def test_free_memory_is_given_back_once_per_burst_when_it_has_ended() -> None:
+    trims: list[int] = []
+    memory = BurstMemory(high=4, low=1, trim=lambda: trims.append(1) or 1)
+    for accepted in (1, 2, 3, 2, 1, 0):  # steady traffic never reaches a burst
+        (memory.opened if accepted > 0 else memory.closed)(accepted)
+    for accepted in (1, 2, 3, 4, 5):
+        memory.opened(accepted)
+    for accepted in (4, 3, 2):
+        memory.closed(accepted)
+    assert trims == []  # still under way
+    memory.closed(1)
+    memory.closed(0)
+    assert trims == [1]

@@ -5,10 +5,11 @@ Steps (the two halves run in parallel):
 - root: ``debootstrap --variant=minbase`` of bookworm with python3, kmod and
   iproute2; the project's Python dependencies from PyPI (``pip --target``,
   wheels only); the Debian kernel's modules; vfio rebuilt with
-  ``CONFIG_VFIO_NOIOMMU`` in ``updates/``; both module tables (stock and
+  ``CONFIG_VFIO_NOIOMMU`` in ``updates/``, with netdevsim and the vDPA modules
+  (simulator included) that Debian leaves out; both module tables (stock and
   no-IOMMU vfio) kept so a guest can switch; then an ext4 image (``mke2fs -d``).
-- kernel side: the kernel, its headers and source from Debian; ``drivers/vfio``
-  rebuilt out of tree; an initramfs (busybox-static plus the modules that mount
+- kernel side: the kernel, its headers and source from Debian; ``drivers/vfio``,
+  netdevsim and vDPA built out of tree; an initramfs (busybox-static plus the modules that mount
   the root disk and the 9p project share).
 - QEMU: trixie's ``qemu-system-x86`` and every library it needs, extracted with
   ``dpkg-deb -x`` and run with that tree's own loader (no install).
@@ -148,8 +149,28 @@ def _fetch_kernel(recipe: Recipe, work: Path) -> KernelPackages:
     )
 
 
-def _build_vfio(kernel: KernelPackages, work: Path, logfile: Path) -> list[Path]:
-    """``drivers/vfio`` of the Debian kernel's source, built against its headers with CONFIG_VFIO_NOIOMMU."""
+# Source directories of the Debian kernel the guest modules are built from (one pass over the tarball).
+SOURCE_DIRS = ("drivers/vfio", "drivers/net/netdevsim", "drivers/vdpa", "drivers/vhost", "drivers/virtio")
+# The vDPA core, its simulator and both bus drivers: Debian's 6.1 has CONFIG_VDPA off, so none of them
+# exists, and vdpa_sim needs vringh (CONFIG_VHOST_RING, off too). source file -> module it becomes.
+VDPA_SOURCES = {
+    "drivers/vdpa/vdpa.c": "vdpa",
+    "drivers/vhost/vringh.c": "vringh",
+    "drivers/vdpa/vdpa_sim/vdpa_sim.c": "vdpa_sim",
+    "drivers/vdpa/vdpa_sim/vdpa_sim_net.c": "vdpa_sim_net",
+    "drivers/virtio/virtio_vdpa.c": "virtio_vdpa",
+    "drivers/vhost/vdpa.c": "vhost_vdpa",
+}
+VDPA_HEADERS = ("drivers/vdpa/vdpa_sim/vdpa_sim.h", "drivers/vhost/vhost.h")
+
+
+@dataclass(frozen=True)
+class KernelTree:
+    headers: Path  # linux-headers-<abi>, made to work from where it was unpacked
+    source: Path  # the parts of linux-source-6.1 in SOURCE_DIRS
+
+
+def _kernel_tree(kernel: KernelPackages, work: Path, logfile: Path) -> KernelTree:
     tree = work / "kernel-tree"
     for deb in kernel.headers:
         _extract(deb, tree, logfile)
@@ -159,31 +180,66 @@ def _build_vfio(kernel: KernelPackages, work: Path, logfile: Path) -> list[Path]
     source = work / "kernel-source"
     source.mkdir()
     tarball = f"./usr/src/{kernel.source.name.split('_')[0]}.tar.xz"
+    wanted = " ".join(f"'*/{d}'" for d in SOURCE_DIRS)
     pipeline = (
         f"dpkg-deb --fsys-tarfile '{kernel.source}' | tar -xO '{tarball}' "
-        f"| tar -xJ -C '{source}' --wildcards '*/drivers/vfio'"
+        f"| tar -xJ -C '{source}' --wildcards {wanted}"
     )
-    _run("unpack the kernel's drivers/vfio", ["sh", "-c", pipeline], logfile)
-    vfio = next(source.glob("*/drivers/vfio"))
-    _run(
+    _run("unpack the kernel's drivers", ["sh", "-c", pipeline], logfile)
+    return KernelTree(headers, next(source.glob("*/drivers")).parent)
+
+
+def _make_modules(step: str, tree: KernelTree, directory: Path, logfile: Path, *options: str) -> list[Path]:
+    _run(step, ["make", "-C", str(tree.headers), f"M={directory}", "-j2", "modules", *options], logfile)
+    return sorted(directory.rglob("*.ko"))
+
+
+def _build_vfio(tree: KernelTree, logfile: Path) -> list[Path]:
+    """``drivers/vfio`` of the Debian kernel's source, built against its headers with CONFIG_VFIO_NOIOMMU."""
+    return _make_modules(
         "build vfio with no-IOMMU",
-        [
-            "make",
-            "-C",
-            str(headers),
-            f"M={vfio}",
-            "-j2",
-            "modules",
-            # the options Debian leaves off, and the vendor drivers we do not need
-            "KCFLAGS=-DCONFIG_VFIO_NOIOMMU=1",
-            "CONFIG_VFIO_NOIOMMU=y",
-            "CONFIG_MLX5_VFIO_PCI=",
-            "CONFIG_HISI_ACC_VFIO_PCI=",
-            "CONFIG_VFIO_MDEV=",
-        ],
+        tree,
+        tree.source / "drivers/vfio",
         logfile,
+        # the options Debian leaves off, and the vendor drivers we do not need
+        "KCFLAGS=-DCONFIG_VFIO_NOIOMMU=1",
+        "CONFIG_VFIO_NOIOMMU=y",
+        "CONFIG_MLX5_VFIO_PCI=",
+        "CONFIG_HISI_ACC_VFIO_PCI=",
+        "CONFIG_VFIO_MDEV=",
     )
-    return sorted(vfio.rglob("*.ko"))
+
+
+def _build_netdevsim(tree: KernelTree, logfile: Path) -> list[Path]:
+    """netdevsim (devlink, eSwitch switchdev, VFs and their representors, ethtool features), off in Debian."""
+    directory = tree.source / "drivers/net/netdevsim"
+    return _make_modules("build netdevsim", tree, directory, logfile, "CONFIG_NETDEVSIM=m")
+
+
+def _build_vdpa(tree: KernelTree, work: Path, logfile: Path) -> list[Path]:
+    """The vDPA modules in one out-of-tree directory (``VDPA_SOURCES``), so they link against each other."""
+    directory = work / "vdpa-modules"
+    directory.mkdir()
+    objects = []
+    for source, module in VDPA_SOURCES.items():
+        name = Path(source).name if module != "vhost_vdpa" else "vhost_vdpa_main.c"  # vdpa.c twice
+        shutil.copy(tree.source / source, directory / name)
+        objects.append(f"{module}.o")
+    for header in VDPA_HEADERS:
+        shutil.copy(tree.source / header, directory / Path(header).name)
+    kbuild = f"obj-m += {' '.join(objects)}\nvhost_vdpa-y := vhost_vdpa_main.o\n"
+    (directory / "Kbuild").write_text(kbuild)
+    return _make_modules("build the vDPA modules", tree, directory, logfile)
+
+
+def _build_modules(kernel: KernelPackages, work: Path, logfile: Path) -> dict[str, list[Path]]:
+    """Modules the guest needs and Debian's kernel lacks: directory under ``updates/`` -> its modules."""
+    tree = _kernel_tree(kernel, work, logfile)
+    return {
+        "vfio": _build_vfio(tree, logfile),
+        "netdevsim": _build_netdevsim(tree, logfile),
+        "vdpa": _build_vdpa(tree, work, logfile),
+    }
 
 
 def _debootstrap(recipe: Recipe, root: Path, logfile: Path) -> None:
@@ -226,8 +282,10 @@ def _compile_python_requirements(root: Path, logfile: Path) -> None:
     _run("compile the Python dependencies", ["chroot", str(root), *compileall], logfile)
 
 
-def _install_kernel(kernel: KernelPackages, vfio: list[Path], root: Path, work: Path, logfile: Path) -> Path:
-    """The kernel's modules into the root (and vfio with no-IOMMU into updates/); returns the kernel."""
+def _install_kernel(
+    kernel: KernelPackages, built: dict[str, list[Path]], root: Path, work: Path, logfile: Path
+) -> Path:
+    """The kernel's modules into the root (and what `_build_modules` built into updates/); the kernel."""
     unpacked = work / "kernel-image"  # not straight into the root: tar would replace its /lib -> usr/lib link
     _extract(kernel.image, unpacked, logfile)
     modules = root / "lib/modules" / kernel.abi
@@ -237,10 +295,11 @@ def _install_kernel(kernel: KernelPackages, vfio: list[Path], root: Path, work: 
         shutil.rmtree(modules / tree, ignore_errors=True)
     variants = modules / VFIO_MODULE_VARIANTS
     _depmod(root, kernel.abi, variants / "stock", logfile)
-    updates = modules / "updates" / "vfio"
-    updates.mkdir(parents=True)
-    for module in vfio:
-        shutil.copy(module, updates / module.name)
+    for directory, built_modules in built.items():
+        updates = modules / "updates" / directory
+        updates.mkdir(parents=True)
+        for module in built_modules:
+            shutil.copy(module, updates / module.name)
     _depmod(root, kernel.abi, variants / "noiommu", logfile)  # updates/ wins: this table is the default
     return unpacked / "boot" / f"vmlinuz-{kernel.abi}"
 
@@ -328,8 +387,8 @@ def build(recipe: Recipe, target: Path) -> None:
             wheels = work / "site-packages"
             timed("python", lambda: _download_python_requirements(recipe, wheels, logfile))
             kernel = _fetch_kernel(recipe, work)
-            vfio: list[Path] = []
-            timed("vfio", lambda: vfio.extend(_build_vfio(kernel, work, logfile)))
+            built: dict[str, list[Path]] = {}
+            timed("modules", lambda: built.update(_build_modules(kernel, work, logfile)))
             qemu_versions: dict[str, str] = {}
             timed("qemu", lambda: qemu_versions.update(_qemu(recipe, out, work, logfile)))
             rooted.result()
@@ -337,7 +396,8 @@ def build(recipe: Recipe, target: Path) -> None:
         shutil.move(wheels, root / GUEST_SITE_PACKAGES)
         timed("compile", lambda: _compile_python_requirements(root, logfile))
         timed(
-            "kernel", lambda: shutil.move(_install_kernel(kernel, vfio, root, work, logfile), out / "vmlinuz")
+            "kernel",
+            lambda: shutil.move(_install_kernel(kernel, built, root, work, logfile), out / "vmlinuz"),
         )
         timed("initramfs", lambda: _initramfs(kernel, recipe, root, out=out, work=work, logfile=logfile))
         timed("image", lambda: _root_image(root, out, logfile))

@@ -18,7 +18,7 @@ from pathlib import Path
 from sriov_operator.controlplane.binaries import cache_root
 
 # Bump when a build step changes in a way the fields below do not show.
-BUILD_STEPS_VERSION = "1"
+BUILD_STEPS_VERSION = "2"  # 2: netdevsim and the vDPA modules built too
 DISTRIBUTION = "sriov-fdp-operator"
 GUEST_DIR = Path(__file__).parent / "guest"
 
@@ -76,7 +76,7 @@ def default_recipe() -> Recipe:
         qemu_suite=_suite("trixie", with_security=False),
         kernel_meta_package="linux-image-amd64",
         kernel_source_package="linux-source-6.1",
-        root_packages=("python3", "kmod", "iproute2"),
+        root_packages=("python3", "kmod", "iproute2", "ethtool"),
         qemu_packages=("qemu-system-x86",),
         initramfs_packages=("busybox-static",),
         initramfs_modules=("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "9pnet_virtio", "9p"),

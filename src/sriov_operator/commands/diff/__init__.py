@@ -25,9 +25,10 @@ def register(subparsers: Any) -> None:
         "diff",
         help="what applying manifests would change per node, and which nodes it would drain or reboot",
         description="Compare the cluster (or saved objects) with the cluster after applying the given "
-        "manifests: each node's NodeState spec difference, whether that node would need a drain or a "
-        "reboot and why, NAD changes, totals. Exit 0: no change; 3: changes; 1: the new objects have "
-        "errors; 2: bad arguments or unreadable files.",
+        "manifests: first every admission rule (what the webhook would refuse instead of a change list), "
+        "then each node's NodeState spec difference, whether that node would need a drain or a "
+        "reboot and why, NAD changes, totals. Exit 0: no change; 3: changes; 1: refused, or the new "
+        "objects have errors; 2: bad arguments or unreadable files.",
     )
     add_input_arguments(parser)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -53,6 +54,10 @@ def _current(args: argparse.Namespace) -> tuple[list[Document], list[str]]:
 
 
 def format_text(result: DiffResult) -> str:
+    if result.refused:
+        lines = [f"refused: {line}" for line in result.refused]
+        lines.append("the admission webhook would refuse this for the reasons above; nothing would change")
+        return "\n".join(lines) + "\n"
     lines = []
     for node in result.nodes:
         verdict = {"none": "no drain", "drain": "DRAIN", "reboot": "REBOOT"}[node.requires]
@@ -82,12 +87,14 @@ def run(args: argparse.Namespace) -> int:
     result = diff_cluster(
         current, applied.documents, args.namespace, args.resource_prefix, strict_nics=args.strict_nics
     )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.output == "json":
         sys.stdout.write(json.dumps(to_output(result), indent=2) + "\n")
     elif args.output == "yaml":
         sys.stdout.write(yaml.safe_dump(to_output(result), sort_keys=False))
     else:
         sys.stdout.write(format_text(result))
-    if result.errors:
+    if result.failed:
         return EXIT_FAILURE
     return EXIT_CHANGES if result.changed else EXIT_OK

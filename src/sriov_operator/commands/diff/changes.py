@@ -1,6 +1,10 @@
 """What would change if manifests were applied: per node, the NodeState spec difference and
 whether the node would need a drain or a reboot, predicted with the host layer's pure plan.
 
+First, every admission rule: the applied objects are judged as the webhook judges them (the
+engine's problems about those objects, against the cluster). One it would refuse changes
+nothing, so the diff is then the refusal, not a change list.
+
 The prediction plans the new spec and the current spec against the node's
 reported status; what the new plan adds is the change's own cost. What the host
 reports we do not know from the API (kernel modules, IOMMU) is assumed ready,
@@ -18,8 +22,10 @@ from typing import Any
 from sriov_operator.api.documents import Document
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
+from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
-from sriov_operator.engine.problems import Problem
+from sriov_operator.engine.object_validation import validate_operator_config_update
+from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.actions import Requirement
 from sriov_operator.host.plan import PlanError, plan
@@ -43,11 +49,17 @@ class NodeChange:
 class DiffResult:
     nodes: list[NodeChange] = field(default_factory=list)
     nads: list[str] = field(default_factory=list)  # "created|changed|deleted <ns>/<name>"
-    errors: list[str] = field(default_factory=list)  # problems the new objects introduce
+    errors: list[str] = field(default_factory=list)  # problems the new objects introduce elsewhere
+    refused: list[str] = field(default_factory=list)  # the admission webhook's errors: nothing changes
+    warnings: list[str] = field(default_factory=list)  # its warnings about the applied objects
 
     @property
     def changed(self) -> bool:
         return bool(self.nodes or self.nads)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.refused or self.errors)
 
     def totals(self) -> dict[str, int]:
         return {
@@ -163,6 +175,26 @@ def _new_errors(before: list[Problem], after: list[Problem]) -> list[str]:
     return sorted({str(p) for p in after if p.severity == "error" and str(p) not in known})
 
 
+def _update_problems(before: ClusterObjects, after: ClusterObjects) -> list[Problem]:
+    """The webhook's rules that compare an object with its stored version (the operator config's)."""
+    if after.operator_config is None:
+        return []
+    sync_status = {
+        name: state.status.sync_status if state.status is not None else None
+        for name, state in after.node_states.items()
+    }
+    return validate_operator_config_update(before.operator_config, after.operator_config, sync_status)
+
+
+def applied_refs(applied: Sequence[Document], namespace: str) -> set[ObjectRef]:
+    """The objects ``kubectl apply`` would send, as the engine names them in problems."""
+    refs = set()
+    for doc in applied:
+        kind, ns, name = _identity(doc.body, namespace)
+        refs.add(ObjectRef(kind=kind, namespace=ns or namespace, name=name or "?"))
+    return refs
+
+
 def diff_cluster(
     current: Sequence[Document],
     applied: Sequence[Document],
@@ -175,10 +207,17 @@ def diff_cluster(
     before_cluster, before_read = read_documents(current, namespace)
     ns = before_cluster.operator_namespace
     after_cluster, after_read = read_documents(overlay(current, applied, ns), ns)
-    before = render_cluster(before_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
     after = render_cluster(after_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
-    result = DiffResult(nads=_nad_changes(before, after))
-    result.errors = _new_errors(before_read + before.problems, after_read + after.problems)
+    judged = applied_refs(applied, ns)
+    about_applied = [*after_read, *after.problems, *_update_problems(before_cluster, after_cluster)]
+    about_applied = [p for p in about_applied if p.ref in judged]
+    refused, warnings = split_by_severity(about_applied)
+    if refused:
+        return DiffResult(refused=refused, warnings=warnings)
+    before = render_cluster(before_cluster, resource_prefix=resource_prefix, strict_nics=strict_nics)
+    result = DiffResult(nads=_nad_changes(before, after), warnings=warnings)
+    elsewhere = [p for p in after_read + after.problems if p.ref not in judged]
+    result.errors = _new_errors(before_read + before.problems, elsewhere)
     for name in sorted(set(before.node_states) | set(after.node_states)):
         old_spec, new_spec = before.node_states.get(name, {}), after.node_states.get(name, {})
         plugin_changed = before.device_plugin.get(name) != after.device_plugin.get(name)
@@ -214,6 +253,8 @@ def to_output(result: DiffResult) -> dict[str, Any]:
             for n in result.nodes
         ],
         "networkAttachmentDefinitions": result.nads,
+        "refused": result.refused,
+        "warnings": result.warnings,
         "errors": result.errors,
         "totals": result.totals(),
     }

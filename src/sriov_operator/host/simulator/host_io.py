@@ -21,12 +21,14 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.simulator.boot_loader import rpm_ostree, update_grub
-from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, SimulatedKernel
+from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, VDPA_BUS, SimulatedKernel
 from sriov_operator.host.simulator.ovs import SimulatedOvs
+from sriov_operator.host.simulator.programs import SWITCHDEV_PROGRAMS, switchdev_program
 from sriov_operator.host.writer import HostWriter, naming
 
 _DEVICES = tuple(DEVICES_DIR.split("/"))
 _DRIVERS = tuple(PCI_DRIVERS.split("/"))
+_VDPA_DRIVERS = tuple(f"{VDPA_BUS}/drivers".split("/"))
 
 
 class SimulatedWriter(HostWriter):
@@ -60,6 +62,9 @@ class SimulatedWriter(HostWriter):
             kernel.set_netdev_attribute(real.parent, parts[-1], value)
         elif "/".join(parts) == VFIO_NOIOMMU_PARAMETER:
             kernel.set_noiommu_parameter(value)
+        elif parts[:4] == _VDPA_DRIVERS and len(parts) == 6 and parts[5] in {"bind", "unbind"}:
+            bind = kernel.bind_vdpa if parts[5] == "bind" else kernel.unbind_vdpa
+            bind(value.strip(), parts[4])
         else:
             return False
         return True
@@ -75,8 +80,8 @@ def _count(value: str, path: Path) -> int:
 @dataclass(frozen=True)
 class SimulatedCommandRunner:
     """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, udevadm's reload
-    and net trigger, and the boot loader's tools the host has (``rpm-ostree kargs``, ``update-grub``); nothing
-    else is installed."""
+    and net trigger, the boot loader's tools the host has (``rpm-ostree kargs``, ``update-grub``), and the
+    switchdev ones (`simulator/programs.py`: ethtool, devlink params, vdpa); nothing else is installed."""
 
     root: Path
 
@@ -107,6 +112,8 @@ class SimulatedCommandRunner:
             return update_grub(kernel.root)
         if argv[:4] == ["rdma", "system", "set", "netns"] and len(argv) == 5:
             return kernel.set_rdma_netns(argv[4])
+        if argv and argv[0] in SWITCHDEV_PROGRAMS:
+            return switchdev_program(kernel, argv)
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -46,6 +47,10 @@ ALWAYS_AVAILABLE_MODULES = ("vfio", "vfio_pci", "ib_core")
 IB_CORE = "ib_core"
 MODULE_DRIVERS = {"vfio_pci": "vfio-pci"}
 MODULE_DEVICES = {"tun": "dev/net/tun", "vhost_net": "dev/vhost-net"}  # the character device a module makes
+VDPA_BUS = "sys/bus/vdpa"
+VDPA_BUS_DRIVERS = ("virtio_vdpa", "vhost_vdpa")  # modules that register a vDPA bus driver of their name
+VDPA_VF_DRIVERS = frozenset({"mlx5_core"})  # VF drivers whose VFs offer a vDPA management device (mlx5_vdpa)
+FLOW_STEERING_MODES = ("dmfs", "smfs")
 RDMA_MODULE = "mlx5_ib"
 NO_OVERRIDE = "(null)"
 NO_MAC = "00:00:00:00:00:00"
@@ -359,10 +364,12 @@ class SimulatedKernel:
         self._remove(self.device_dir(address) / "driver")
         self._remove(self.device_dir(address) / "infiniband")
         self._remove(self.driver_dir(driver) / address)
+        self._remove_vdpa(address)
         if device.netdev is not None:
             netdev_dir = self._netdev_dir(address, device.netdev)
             self._remove(netdev_dir.parent)
             self._remove(self.root / CLASS_NET / device.netdev.name)
+            self._feature_gone(device.netdev.name)
             self.state.nm_unmanaged = [name for name in self.state.nm_unmanaged if name != device.netdev.name]
         if driver == "vfio-pci":
             self._release_vfio_group(address)
@@ -502,11 +509,15 @@ class SimulatedKernel:
             self._write(self.device_dir(address) / "driver_override", NO_OVERRIDE)
             if device.netdev is not None and device.netdev.eswitch is not None:
                 device.netdev.eswitch = "legacy"
+            if device.netdev is not None and device.netdev.flow_steering_mode is not None:
+                device.netdev.flow_steering_mode = "dmfs"
         for module in self.names(self.root / MODULES):
             if module not in self.state.boot_modules:
                 self._remove(self.root / MODULES / module)
                 if driver_name := MODULE_DRIVERS.get(module):
                     self._remove(self.driver_dir(driver_name))
+                if module in VDPA_BUS_DRIVERS:
+                    self._remove(self.root / VDPA_BUS / "drivers" / module)
                 if node := MODULE_DEVICES.get(module):
                     self._remove(self.root / node)
         self._boot_kernel_args()
@@ -567,6 +578,9 @@ class SimulatedKernel:
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
                 self._write(self.driver_dir(driver) / name_, "")
+        if name in VDPA_BUS_DRIVERS:
+            for name_ in ("bind", "unbind"):
+                self._write(self.root / VDPA_BUS / "drivers" / name / name_, "")
         return True
 
     def set_noiommu_parameter(self, value: str) -> None:
@@ -583,7 +597,14 @@ class SimulatedKernel:
             raise kernel_error(errno.EOPNOTSUPP, f"devlink pci/{address}")
         if mode not in ("legacy", "switchdev"):
             raise kernel_error(errno.EINVAL, f"devlink pci/{address}")
+        if mode == device.netdev.eswitch:
+            return
+        if device.netdev.eswitch_without_vfs and self._vfs_of(address):
+            raise kernel_error(errno.EOPNOTSUPP, f"devlink pci/{address}")  # ice: "only if there is no VFs"
         device.netdev.eswitch = "switchdev" if mode == "switchdev" else "legacy"
+        if mode == "legacy":
+            for vf in self._vfs_of(address):
+                self._remove_vdpa(vf.address)
         if self.bound_driver(address) is not None and self.state.compat_devlink_mode:
             self._write(self._netdev_dir(address, device.netdev) / "compat/devlink/mode", mode)
         self._sync_representors(address)
@@ -599,13 +620,14 @@ class SimulatedKernel:
         for stale in [d for d in net.iterdir() if d.name != pf.netdev.name]:
             self._remove(stale)
             self._remove(self.root / CLASS_NET / stale.name)
+            self._feature_gone(stale.name)
         self._remove(uplink / "phys_port_name")
         if pf.netdev.eswitch != "switchdev":
             return
         switch_id = pf.netdev.mac.replace(":", "")
         self._write(uplink / "phys_port_name", "p0")
         self._write(uplink / "phys_switch_id", switch_id)
-        for vf in (d for d in self.state.devices.values() if d.physfn == address):
+        for vf in self._vfs_of(address):
             representor = net / f"{pf.netdev.name}_{vf.vf_index}"  # the name udev rules commonly give
             self._write(representor / "phys_port_name", f"pf0vf{vf.vf_index}")
             self._write(representor / "phys_switch_id", switch_id)
@@ -613,3 +635,134 @@ class SimulatedKernel:
             self._write(representor / "type", 1)
             self._set_flags(representor, 0x1002)
             self._link(self.root / CLASS_NET / representor.name, representor)
+
+    def _vfs_of(self, address: str) -> list[SimDevice]:
+        return [d for d in self.state.devices.values() if d.physfn == address]
+
+    # ------------------------------------------------ offload knobs: ethtool features, devlink params
+    def _feature_gone(self, ifname: str) -> None:
+        """A netdev that goes takes its features along: the next one of that name starts with them off."""
+        self.state.tc_offload = [name for name in self.state.tc_offload if name != ifname]
+
+    def _has_tc_offload(self, ifname: str) -> bool:
+        """Uplinks of PFs with an eSwitch and representors can change hw-tc-offload; other netdevs cannot."""
+        netdev = self.root / CLASS_NET / ifname
+        if (netdev / "phys_port_name").is_file() and (netdev / "phys_switch_id").is_file():
+            return True
+        return any(
+            d.netdev and d.netdev.name == ifname and d.netdev.eswitch for d in self.state.devices.values()
+        )
+
+    def ethtool_features(self, ifname: str) -> CommandResult:
+        """``ethtool -k <if>`` (only the line we read), ``[fixed]`` where the netdev cannot change it."""
+        if not (self.root / CLASS_NET / ifname).exists():
+            return CommandResult(1, "", f"Cannot get device feature names: No such device ({ifname})")
+        state = "on" if ifname in self.state.tc_offload else "off"
+        fixed = "" if self._has_tc_offload(ifname) else " [fixed]"
+        return CommandResult(0, f"Features for {ifname}:\nhw-tc-offload: {state}{fixed}\n")
+
+    def set_tc_offload(self, ifname: str, enabled: bool) -> CommandResult:
+        if not (self.root / CLASS_NET / ifname).exists():
+            return CommandResult(1, "", f"Cannot get device feature names: No such device ({ifname})")
+        if not self._has_tc_offload(ifname):
+            return CommandResult(1, "", "Could not change any device features")
+        names = set(self.state.tc_offload) - {ifname}
+        self.state.tc_offload = sorted(names | ({ifname} if enabled else set()))
+        return CommandResult(0)
+
+    def _devlink_netdev(self, handle: str) -> SimNetdev | None:
+        bus, _, address = handle.partition("/")
+        device = self.state.devices.get(address) if bus == "pci" else None
+        return device.netdev if device is not None and self.bound_driver(address) else None
+
+    def flow_steering(self, handle: str) -> CommandResult:
+        """``devlink -j dev param show <pci> name flow_steering_mode``: EINVAL where the device has none."""
+        netdev = self._devlink_netdev(handle)
+        if netdev is None:
+            return CommandResult(1, "", "Error: devlink: kernel answers: No such device")
+        if netdev.flow_steering_mode is None:
+            return CommandResult(1, "", "kernel answers: Invalid argument")
+        values = [{"cmode": "runtime", "value": netdev.flow_steering_mode}]
+        param = {"name": "flow_steering_mode", "type": "driver-specific", "values": values}
+        return CommandResult(0, json.dumps({"param": {handle: [param]}}))
+
+    def set_flow_steering(self, handle: str, mode: str) -> CommandResult:
+        """mlx5 changes it only in legacy mode ("not supported when eswitch offloads enabled")."""
+        netdev = self._devlink_netdev(handle)
+        if netdev is None:
+            return CommandResult(1, "", "Error: devlink: kernel answers: No such device")
+        if netdev.flow_steering_mode is None or mode not in FLOW_STEERING_MODES:
+            return CommandResult(1, "", "kernel answers: Invalid argument")
+        if netdev.eswitch == "switchdev":
+            return CommandResult(
+                1,
+                "",
+                "Error: mlx5_core: Changing fs mode is not supported when eswitch offloads enabled.\n"
+                "kernel answers: Operation not supported",
+            )
+        netdev.flow_steering_mode = "smfs" if mode == "smfs" else "dmfs"
+        return CommandResult(0)
+
+    # ------------------------------------------------------------------------- vDPA
+    def _vdpa_dir(self, name: str) -> Path:
+        return self.root / VDPA_BUS / "devices" / name
+
+    def _remove_vdpa(self, address: str) -> None:
+        """A VF's vDPA devices go with its driver (and with switchdev mode)."""
+        devices = self.root / VDPA_BUS / "devices"
+        for name in self.names(devices):
+            if (devices / name / "parent").read_text().strip() == address:
+                if (driver := self._vdpa_driver(name)) is not None:
+                    self._remove(self.root / VDPA_BUS / "drivers" / driver / name)
+                self._remove(devices / name)
+
+    def _vdpa_driver(self, name: str) -> str | None:
+        link = self._vdpa_dir(name) / "driver"
+        return os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
+
+    def add_vdpa(self, name: str, management: str) -> CommandResult:
+        """``vdpa dev add``: the management device ``pci/<vf>`` exists only on a VF bound to a driver with
+        vDPA support whose PF is in switchdev; the new device binds to the first vDPA bus driver loaded."""
+        bus, _, address = management.partition("/")
+        vf = self.state.devices.get(address) if bus == "pci" else None
+        pf = self.state.devices.get(vf.physfn) if vf is not None and vf.physfn else None
+        offered = (
+            vf is not None
+            and pf is not None
+            and pf.netdev is not None
+            and pf.netdev.eswitch == "switchdev"
+            and self.bound_driver(address) in VDPA_VF_DRIVERS
+        )
+        if not offered:
+            return CommandResult(1, "", "kernel answers: No such device")
+        if self._vdpa_dir(name).exists():
+            return CommandResult(1, "", "kernel answers: File exists")
+        self._write(self._vdpa_dir(name) / "parent", address)
+        loaded = [d for d in VDPA_BUS_DRIVERS if (self.root / VDPA_BUS / "drivers" / d).is_dir()]
+        if loaded:
+            self.bind_vdpa(name, loaded[0])
+        return CommandResult(0)
+
+    def delete_vdpa(self, name: str) -> CommandResult:
+        if not self._vdpa_dir(name).exists():
+            return CommandResult(1, "", "kernel answers: No such device")
+        if (driver := self._vdpa_driver(name)) is not None:
+            self._remove(self.root / VDPA_BUS / "drivers" / driver / name)
+        self._remove(self._vdpa_dir(name))
+        return CommandResult(0)
+
+    def bind_vdpa(self, name: str, driver: str) -> None:
+        path = self.root / VDPA_BUS / "drivers" / driver / "bind"
+        if not path.parent.is_dir() or not self._vdpa_dir(name).is_dir():
+            raise kernel_error(errno.ENODEV, path)
+        if self._vdpa_driver(name) is not None:
+            raise kernel_error(errno.EBUSY, path)
+        self._link(self._vdpa_dir(name) / "driver", path.parent)
+        self._link(path.parent / name, self._vdpa_dir(name))
+
+    def unbind_vdpa(self, name: str, driver: str) -> None:
+        path = self.root / VDPA_BUS / "drivers" / driver / "unbind"
+        if self._vdpa_driver(name) != driver:
+            raise kernel_error(errno.ENODEV, path)
+        self._remove(self._vdpa_dir(name) / "driver")
+        self._remove(path.parent / name)

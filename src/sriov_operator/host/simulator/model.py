@@ -20,7 +20,9 @@ class SimNetdev(_SimModel):
     speed: int | None = None  # Mb/s; None: sysfs answers with an error (virtio, link down)
     virtio: str | None = None  # ``virtioN``: the netdev sits under <dev>/virtioN/net/
     up: bool = True
-    eswitch: Literal["legacy", "switchdev"] | None = None  # mlx5 PFs only
+    eswitch: Literal["legacy", "switchdev"] | None = None  # PFs with an eSwitch (mlx5, ice)
+    eswitch_without_vfs: bool = False  # the driver changes the mode only while there are no VFs (ice)
+    flow_steering_mode: Literal["dmfs", "smfs"] | None = None  # devlink param (mlx5); dmfs after a boot
     addresses: list[str] = []  # IP addresses on the link
     default_route: bool = False  # the node's default route leaves through this link
 
@@ -86,6 +88,7 @@ class KernelState(_SimModel):
     nm_unmanaged: list[str] = []  # netdevs whose udev data has NM_UNMANAGED=1 (simulator/udev.py)
     vf_macs_given: int = 0  # VF netdevs probed without an admin MAC (each gets a new MAC)
     available_modules: list[str] = []
-    loadable_modules: list[str] = ["tun", "vhost_net"]  # shipped with the kernel, not loaded at boot
+    loadable_modules: list[str] = ["tun", "vhost_net", "virtio_vdpa", "vhost_vdpa"]  # shipped, not loaded
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
+    tc_offload: list[str] = []  # netdevs with hw-tc-offload on (off again when the netdev goes)

@@ -40,6 +40,7 @@ from sriov_operator.kube.resources import (
 from sriov_operator.operator.cluster_cache import ClusterCache
 from sriov_operator.operator.metrics import SyncStatusGauge
 from sriov_operator.operator.settings import OperatorSettings
+from sriov_operator.runtime.decoding import NODE_DECODER, NODE_STATE_DECODER
 from sriov_operator.runtime.events import EventRecorder
 from sriov_operator.runtime.informer import EventKind, Informer
 from sriov_operator.runtime.manager import Manager
@@ -79,9 +80,12 @@ class OperatorView:
         self.events: EventRecorder = manager.events(COMPONENT)
         self.spec_queue: WorkQueue | None = None  # the node-states controller's, once registered
         self.sync_status = SyncStatusGauge()
-        self.nodes: Informer = manager.informer(NODES, transform=slim_node)
+        self.nodes: Informer = manager.informer(NODES, transform=slim_node, decoder=NODE_DECODER)
         self.states: Informer = manager.informer(
-            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=slim_node_state
+            SRIOV_NETWORK_NODE_STATES,
+            namespace=namespace,
+            transform=slim_node_state,
+            decoder=NODE_STATE_DECODER,
         )
         self.policies: Informer = manager.informer(
             SRIOV_NETWORK_NODE_POLICIES, namespace=namespace, transform=strip_managed_fields

@@ -20,6 +20,7 @@ from sriov_operator.operator.drain.pools import DRAINED_STATES
 from sriov_operator.operator.drain.settings import DrainSettings
 from sriov_operator.runtime.builder import by_name, controller_for
 from sriov_operator.runtime.controller import Controller
+from sriov_operator.runtime.decoding import NODE_DECODER, NODE_STATE_DECODER
 from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.transforms import slim_node, slim_node_state, strip_managed_fields
@@ -34,9 +35,12 @@ def register(manager: Manager, settings: DrainSettings) -> Controller:
     """Create the drain controller's informers and controller on ``manager``."""
     namespace = settings.namespace
     caches = DrainCaches(
-        nodes=manager.informer(NODES, transform=slim_node),
+        nodes=manager.informer(NODES, transform=slim_node, decoder=NODE_DECODER),
         node_states=manager.informer(
-            SRIOV_NETWORK_NODE_STATES, namespace=namespace, transform=slim_node_state
+            SRIOV_NETWORK_NODE_STATES,
+            namespace=namespace,
+            transform=slim_node_state,
+            decoder=NODE_STATE_DECODER,
         ),
         pools=manager.informer(
             SRIOV_NETWORK_POOL_CONFIGS, namespace=namespace, transform=strip_managed_fields
