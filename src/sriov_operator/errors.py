@@ -34,6 +34,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + HostLockedError               [host.lock]
   | + OutsideRootError              [host.root]
   | + HostFileError                 [host.root]
+  | + OvsdbError                    [host.ovsdb]
   | + MetadataError                 [host.openstack.metadata]
   | + ForbiddenError                [kube.errors, also a KubeApiError]
   | + BinariesUnavailableError      [controlplane.binaries]

@@ -37,6 +37,7 @@ from sriov_operator.kube.resources import (
     NODES,
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
+    SRIOV_OPERATOR_CONFIGS,
     Resource,
 )
 from sriov_operator.manifests import load_paths
@@ -54,7 +55,7 @@ from tests.integration.daemon_harness import (
     node_state,
     synced,
 )
-from tests.integration.operator_support import TEST_LABEL, select_test_nodes
+from tests.integration.operator_support import TEST_LABEL, TEST_MANAGER, select_test_nodes
 from tests.kube_client import kube_objects
 from tests.support import FIXTURES
 
@@ -527,5 +528,70 @@ async def test_a_daemon_killed_in_the_middle_of_set_num_vfs_converges_after_its_
         await eventually(converged, "Succeeded with 8 VFs after the restart, uncordoned", 180)
         assert vf_count(daemon.root, BAREMETAL_PF) == 8
         assert not (daemon.root / JOURNAL_FILE).exists()
+    finally:
+        daemon.stop()
+
+
+async def test_an_ovs_bridge_of_a_policy_is_created_reported_and_removed_with_the_gate_on(
+    kube: client.ApiClient, control_plane: ControlPlane, operator: str, tmp_path: Path
+) -> None:
+    """manageSoftwareBridges end to end: the operator renders spec.bridges, the daemon creates the bridge
+    in the simulated host's Open vSwitch and reports it; the policy's deletion removes it."""
+    namespace, objects = operator, kube_objects(kube)
+    name = f"offload-{namespace}"
+    daemon = (
+        await simulated_node(
+            objects,
+            control_plane.kubeconfig,
+            namespace,
+            "baremetal-mellanox",
+            name,
+            tmp_path,
+            {HOSTNAME: name},
+        )
+    ).start()
+    config = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovOperatorConfig",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": {
+            "configDaemonNodeSelector": {TEST_LABEL: namespace},
+            "featureGates": {"manageSoftwareBridges": True},
+        },
+    }
+    policy = {
+        "apiVersion": API_VERSION,
+        "kind": "SriovNetworkNodePolicy",
+        "metadata": {"name": "hwoffload", "namespace": namespace},
+        "spec": {
+            "resourceName": "hwoffload",
+            "numVfs": 2,
+            "eSwitchMode": "switchdev",
+            "nicSelector": {"pfNames": ["ens2f0np0"]},
+            "nodeSelector": {HOSTNAME: name},
+            "bridge": {"ovs": {"bridge": {"failMode": "secure"}}},
+        },
+    }
+    bridge = {
+        "name": "br-0000_5e_00.0",
+        "bridge": {"failMode": "secure"},
+        "uplinks": [{"pciAddress": "0000:5e:00.0", "name": "ens2f0np0"}],
+    }
+
+    async def synced_with(bridges: list[dict[str, Any]]) -> dict[str, Any] | None:
+        state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)  # None until the operator's
+        if state is None or ((state.get("status") or {}).get("bridges") or {}).get("ovs", []) != bridges:
+            return None
+        if ((state.get("spec") or {}).get("bridges") or {}).get("ovs", []) != bridges:
+            return None
+        return await synced(objects, namespace, name, state["metadata"]["generation"])
+
+    try:
+        await objects.apply(SRIOV_OPERATOR_CONFIGS, config, TEST_MANAGER)
+        await objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, namespace)
+        await eventually(lambda: synced_with([bridge]), "the bridge in spec and status, Succeeded", 180)
+        await objects.delete(SRIOV_NETWORK_NODE_POLICIES, "hwoffload", namespace)
+        state = await eventually(lambda: synced_with([]), "the bridge gone from spec and status", 180)
+        assert not (state.get("spec") or {}).get("interfaces")
     finally:
         daemon.stop()

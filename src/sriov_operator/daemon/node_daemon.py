@@ -49,7 +49,13 @@ from sriov_operator.daemon.handoff import (
     plugin_restart_needed,
     read_device_plugin_config,
 )
-from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_apply_body, status_changed
+from sriov_operator.daemon.status import (
+    bridges_status,
+    daemon_conditions,
+    daemon_status,
+    status_apply_body,
+    status_changed,
+)
 from sriov_operator.daemon.sync import (
     RETRY_MESSAGE,
     Decision,
@@ -121,6 +127,7 @@ class _Pass:
     no_iommu: bool
     metadata_source: str | None
     system: Object  # status.system: what the host says of node-wide settings
+    bridges: Object  # status.bridges: our OVS bridges as OVSDB has them
 
 
 class NodeDaemon:
@@ -193,7 +200,9 @@ class NodeDaemon:
         source = discovery.metadata_source if discovery.ports is not None else None
         interfaces = [interface.to_k8s() for interface in discovery.interfaces]
         system = {"rdmaMode": host_state.rdma_mode} if host_state.rdma_mode else {}
-        return _Pass(state, spec, seen, interfaces, host_state.modules.noiommu_enabled, source, system)
+        bridges = bridges_status(host_state.ovs)
+        no_iommu = host_state.modules.noiommu_enabled
+        return _Pass(state, spec, seen, interfaces, no_iommu, source, system, bridges)
 
     # ------------------------------------------------------------------ pass
     async def sync(self) -> Result | None:
@@ -256,7 +265,13 @@ class NodeDaemon:
     async def _publish(self, looked: _Pass, decision: Decision) -> None:
         warnings = looked.seen.plan.warnings if looked.seen.plan else ()
         await self._publish_status(
-            looked.state, looked.interfaces, looked.no_iommu, decision, warnings, system=looked.system
+            looked.state,
+            looked.interfaces,
+            looked.no_iommu,
+            decision,
+            warnings,
+            system=looked.system,
+            bridges=looked.bridges,
         )
 
     async def _publish_status(
@@ -268,13 +283,17 @@ class NodeDaemon:
         warnings: tuple[str, ...] = (),
         *,
         system: Object | None = None,
+        bridges: Object | None = None,
     ) -> None:
         generation = _generation(state)
         failure = self.failure if self.failure and self.failure.generation == generation else None
         conditions = daemon_conditions(decision, failure, no_iommu, warnings)
         if system is None:  # a failure before the host was read: keep what is there
             system = (state.get("status") or {}).get("system") or {}
-        wanted = daemon_status(state, interfaces, decision, conditions, self.clock.now(), system=system)
+        if bridges is None:
+            bridges = (state.get("status") or {}).get("bridges") or {}
+        now = self.clock.now()
+        wanted = daemon_status(state, interfaces, decision, conditions, now, system=system, bridges=bridges)
         if not status_changed(state, wanted):
             return
         body = status_apply_body(self.node_name, self.namespace, wanted)

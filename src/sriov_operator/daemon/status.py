@@ -17,6 +17,7 @@ from sriov_operator.api.meta import generation_of, status_body
 from sriov_operator.api.models import SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.sync import Decision, Failure
+from sriov_operator.host.ovs import OvsState
 
 NO_IOMMU_MESSAGE = (
     "vfio runs with enable_unsafe_noiommu_mode=1: DPDK devices do DMA without IOMMU isolation "
@@ -67,6 +68,12 @@ def daemon_conditions(
     return [ready, progressing, degraded, iommu]
 
 
+def bridges_status(ovs: OvsState | None) -> dict[str, Any]:
+    """``status.bridges``: the OVS bridges the operator created, as OVSDB has them (others are not ours)."""
+    ours = [bridge.config.to_k8s() for bridge in (ovs.bridges if ovs else ()) if bridge.ours]
+    return {"ovs": ours} if ours else {}
+
+
 def daemon_status(
     current: Mapping[str, Any],
     interfaces: Sequence[Mapping[str, Any]],
@@ -75,13 +82,16 @@ def daemon_status(
     now: datetime,
     *,
     system: Mapping[str, Any] | None = None,
+    bridges: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The fields the daemon owns in ``status`` (the drain controller owns its Draining condition);
-    ``system``: node-wide settings read back from the host (``rdmaMode``)."""
+    ``system``: node-wide settings read back from the host (``rdmaMode``); ``bridges``: `bridges_status`."""
     generation = generation_of(current) or 0
     previous = (current.get("status") or {}).get("conditions") or []
     return {
         "interfaces": list(interfaces),
+        # left out when empty: an applied {} over a list we applied before reaches the API server as null
+        **({"bridges": dict(bridges)} if bridges else {}),
         "system": dict(system or {}),
         "syncStatus": decision.sync_status,
         "lastSyncError": decision.last_sync_error,
@@ -95,6 +105,7 @@ def status_changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> boo
     return (
         (status.get("interfaces") or []) != wanted["interfaces"]
         or (status.get("system") or {}) != wanted["system"]
+        or (status.get("bridges") or {}) != wanted.get("bridges", {})
         or status.get("syncStatus") != wanted["syncStatus"]
         or (status.get("lastSyncError") or "") != wanted["lastSyncError"]
         or sorted(ours, key=lambda c: c["type"]) != sorted(wanted["conditions"], key=lambda c: c["type"])

@@ -132,12 +132,17 @@ def merge_on_pf(iface: InterfaceExt, appliers: Sequence[Applier]) -> PlannedPf:
     return taken
 
 
-def node_state_spec(interfaces: Mapping[str, dict[str, Any]], rdma_mode: RdmaMode | None) -> dict[str, Any]:
+def node_state_spec(
+    interfaces: Mapping[str, dict[str, Any]],
+    rdma_mode: RdmaMode | None,
+    ovs_bridges: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """SriovNetworkNodeState.spec in upstream JSON from the PFs' entries (see :meth:`PlannedPf.to_k8s`)
-    by PCI address; interfaces sorted by PCI address."""
+    by PCI address; interfaces sorted by PCI address; ``ovs_bridges`` from `engine.bridges`."""
     return _present(
         {
             "interfaces": [interfaces[pci] for pci in sorted(interfaces)],
+            "bridges": {"ovs": list(ovs_bridges)} if ovs_bridges else None,
             "system": {"rdmaMode": rdma_mode} if rdma_mode else None,
         }
     )

@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 from sriov_operator.api.models import InterfaceExt
+from sriov_operator.engine.bridges import bridge_name
 from sriov_operator.engine.merge import PlannedPf
 from sriov_operator.engine.placement_validation import validate_applied_policies
 from sriov_operator.engine.problems import Problem
@@ -69,6 +70,8 @@ class NodeRender:
             spec["interfaces"] = [
                 {**iface, "pciAddress": mapping[iface["pciAddress"]]} for iface in spec["interfaces"]
             ]
+        if "bridges" in spec:
+            spec["bridges"] = {"ovs": [_readdressed_bridge(b, mapping) for b in spec["bridges"]["ovs"]]}
         resources = self.resources
         if self._resources_with_addresses:
             resources = [
@@ -77,6 +80,12 @@ class NodeRender:
             ]
         problems = [readdressed_problem(p, mapping) for p in self.problems]
         return NodeRender(spec, resources, problems)
+
+
+def _readdressed_bridge(bridge: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """A bridge is named after its uplink's address (`engine.bridges.bridge_name`): both follow it."""
+    uplinks = [{**u, "pciAddress": mapping.get(u["pciAddress"], u["pciAddress"])} for u in bridge["uplinks"]]
+    return {**bridge, "name": bridge_name(uplinks[0]["pciAddress"]), "uplinks": uplinks}
 
 
 def _readdressed_resource(resource: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from sriov_operator.api.models import InterfaceExt, RdmaMode, SriovNetworkNodeState
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.api.supported_nics import SupportedNic, SupportedNicError, parse_supported_nic
+from sriov_operator.engine.bridges import bridge_gate_off, ovs_bridges, software_bridges_enabled
 from sriov_operator.engine.cycles import cycle_collector_paused
 from sriov_operator.engine.device_plugin import ResourceLists, owned_pci_addresses
 from sriov_operator.engine.inputs import ClusterObjects, Node
@@ -69,6 +70,7 @@ class Prepared:
     root_device_addresses: frozenset[str]  # listed in some policy's rootDevices
     pf_memo: PfMemo  # shared by the nodes rendered with this preparation
     resource_lists: ResourceLists
+    manage_bridges: bool = False  # the manageSoftwareBridges feature gate: policies' bridges are rendered
 
     def policies_selecting(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Indexes into ``policies`` (so in apply order) of those whose nodeSelector matches."""
@@ -119,6 +121,9 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         if not any(p.severity == "error" for p in found):
             policies.append(compile_policy(policy))
     policies.sort(key=lambda p: p.apply_order)
+    manage_bridges = software_bridges_enabled(cluster.operator_config)
+    if not manage_bridges:
+        problems += [bridge_gate_off(policy.policy) for policy in policies if policy.policy.spec.bridge]
     pools = []
     for pool in cluster.pools:
         found = validate_pool(pool)
@@ -163,6 +168,7 @@ def prepare(cluster: ClusterObjects, *, resource_prefix: str, strict_nics: bool 
         frozenset(address for policy in policies for address in policy.root_devices),
         PfMemo(frozenset(address for policy in policies for address in policy.root_devices)),
         ResourceLists(nics, resource_prefix, policies),
+        manage_bridges,
     )
 
 
@@ -324,7 +330,9 @@ def _render_discovered(
                 )
             )
     resources = prep.resource_lists.for_node(owned, interfaces)
-    return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+    bridges = ovs_bridges(selections) if prep.manage_bridges else []
+    spec = node_state_spec(entries, prep.rdma_mode_by_node.get(node.name), bridges)
+    return NodeRender(spec, resources, problems)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]

@@ -10,12 +10,14 @@ equal when they change the same thing the same way, whatever the reason.
 Run order is `ACTION_ORDER`, not the order the planner found them in: modules
 before devices, the record of a device before anything changes it (it keeps
 what the device was like before we touched it), our udev rules before the VFs
-or a re-probe they name appear; then the eSwitch in the order the PF's driver
+or a re-probe they name appear, an OVS bridge of ours that goes before its
+uplink changes; then the eSwitch in the order the PF's driver
 needs: VFs removed first, the flow steering mode while in legacy, the mode
 before VFs exist (ice), or VFs created, unbound, the mode changed and the VFs
 bound again (mlx5 and the rest); a PF given back its eSwitch mode, flow
 steering and MTU once its VFs are gone, hw-tc-offload once the mode is set,
-a VF's admin MAC before its driver changes, its vDPA device after it, forgetting
+a VF's admin MAC before its driver changes, its vDPA device after it, OVS
+bridges made or updated once their uplink is ready, forgetting
 a device after that, then the RDMA mode, and kernel arguments and the reboot last.
 See docs/architecture.md ("Recipe: add a host action").
 """
@@ -27,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from sriov_operator.api.models import ESwitchMode, RdmaMode
+from sriov_operator.api.models import ESwitchMode, OVSConfigExt, RdmaMode
 from sriov_operator.host.state import DeviceRecord
 
 Requirement = Literal["none", "drain", "reboot"]
@@ -379,6 +381,51 @@ class SetVfMtu(_MtuAction):
     kind = "setVfMtu"
 
 
+# ---- OVS bridges (manageSoftwareBridges; `host/ovs.py`): the device is the bridge's uplink PF
+
+
+@dataclass(frozen=True)
+class CreateOvsBridge(_DeviceAction):
+    """A bridge of ours with the PF as uplink, and ``other_config:hw-offload=true`` on Open vSwitch."""
+
+    kind = "createOvsBridge"
+    cuts_node_link = True  # the PF's traffic goes through the bridge from then on
+    bridge: OVSConfigExt
+
+    def describe(self) -> str:
+        uplink = (self.bridge.uplinks or [])[0].name if self.bridge.uplinks else self.pci
+        return f"create OVS bridge {self.bridge.name} with uplink {uplink} ({self.pci}), hw-offload on"
+
+    def shown_value(self) -> dict[str, Any]:
+        return self.bridge.to_k8s()
+
+
+@dataclass(frozen=True)
+class UpdateOvsBridge(CreateOvsBridge):
+    """Our bridge brought to the spec in place; the pods' ports on it may blink, hence the drain."""
+
+    kind = "updateOvsBridge"
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"update OVS bridge {self.bridge.name} (uplink {self.pci}) to the spec, hw-offload on"
+
+
+@dataclass(frozen=True)
+class RemoveOvsBridge(_DeviceAction):
+    """Only a bridge we created (marked in its external_ids); its ports, pods' ones too, go with it."""
+
+    kind = "removeOvsBridge"
+    name: str
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"remove OVS bridge {self.name} (ours, uplink {self.pci})"
+
+    def shown_value(self) -> str:
+        return self.name
+
+
 @dataclass(frozen=True)
 class ForgetDevice(_DeviceAction):
     kind = "forgetDevice"
@@ -469,6 +516,7 @@ Action = (
     | SetModuleParameter
     | RememberDevice
     | WriteUdevRules
+    | RemoveOvsBridge
     | RemoveVfs
     | SetFlowSteeringMode
     | SetEswitchMode
@@ -487,6 +535,8 @@ Action = (
     | BindDriver
     | CreateVdpaDevice
     | SetVfMtu
+    | CreateOvsBridge
+    | UpdateOvsBridge
     | RemoveUdevRules
     | ForgetDevice
     | SetRdmaMode
@@ -500,6 +550,7 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     SetModuleParameter,
     RememberDevice,
     WriteUdevRules,
+    RemoveOvsBridge,
     RemoveVfs,
     SetFlowSteeringMode,
     SetEswitchMode,
@@ -518,6 +569,8 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     BindDriver,
     CreateVdpaDevice,
     SetVfMtu,
+    CreateOvsBridge,
+    UpdateOvsBridge,
     RemoveUdevRules,
     ForgetDevice,
     SetRdmaMode,

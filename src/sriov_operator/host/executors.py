@@ -27,6 +27,7 @@ from sriov_operator.host.actions import (
     AddKernelArgs,
     BindDriver,
     BindVfs,
+    CreateOvsBridge,
     CreateVdpaDevice,
     DeleteVdpaDevice,
     ForgetDevice,
@@ -36,6 +37,7 @@ from sriov_operator.host.actions import (
     Reboot,
     RememberDevice,
     RemoveKernelArgs,
+    RemoveOvsBridge,
     RemoveUdevRules,
     RemoveVfs,
     RestoreEswitchMode,
@@ -52,6 +54,7 @@ from sriov_operator.host.actions import (
     SetVfAdminMac,
     SetVfMtu,
     UnbindVfs,
+    UpdateOvsBridge,
     WriteUdevRules,
 )
 from sriov_operator.host.boot import clear_mark, mark_this_boot, read_boot_marks
@@ -82,6 +85,7 @@ from sriov_operator.host.offload import (
     set_devlink_param,
     set_tc_offload,
 )
+from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function, virtfns
 from sriov_operator.host.plan import lacks_noiommu_message
 from sriov_operator.host.root import (
@@ -485,6 +489,33 @@ def _set_rdma_mode(access: HostAccess, action: SetRdmaMode) -> bool:
             f"rdma system set netns {action.mode} failed (exit {result.returncode}): "
             f"{result.stderr.strip()}{hint}"
         )
+    return True
+
+
+def _ovs_state(access: HostAccess) -> OvsState:
+    state = access.ovs.read()
+    if state is None:
+        raise ApplyError("no OVSDB socket on the host (var/run/openvswitch/db.sock): is OVS running?")
+    return state
+
+
+@executes(UpdateOvsBridge)
+@executes(CreateOvsBridge)
+def _ensure_ovs_bridge(access: HostAccess, action: CreateOvsBridge) -> bool:
+    state = _ovs_state(access)
+    found = state.bridge(action.bridge.name)
+    matches = found is not None and found.ours and normalized(found.config) == normalized(action.bridge)
+    if matches and state.hw_offload:
+        return False
+    access.ovs.ensure(action.bridge)
+    return True
+
+
+@executes(RemoveOvsBridge)
+def _remove_ovs_bridge(access: HostAccess, action: RemoveOvsBridge) -> bool:
+    if _ovs_state(access).bridge(action.name) is None:
+        return False
+    access.ovs.remove(action.name)
     return True
 
 

@@ -1,7 +1,7 @@
 """The host's I/O, injected the way an HTTP client takes a transport.
 
-`HostIO` bundles the three ways the host layer changes a host: file writes,
-programs, links.  `real_host_io` is the default and acts on the real kernel;
+`HostIO` bundles the ways the host layer changes a host: file writes,
+programs, links, the eSwitch and Open vSwitch.  `real_host_io` is the default and acts on the real kernel;
 the simulator (`host/simulator/`) provides its own HostIO, and production code
 never imports it.
 """
@@ -18,6 +18,7 @@ from sriov_operator.errors import BadInputError
 from sriov_operator.host.devlink import EswitchControl, NetlinkEswitch
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.ovs import OvsBridges, OvsdbBridges
 from sriov_operator.host.programs import CommandRunner, HostCommandRunner
 from sriov_operator.host.writer import HostWriter
 
@@ -34,6 +35,7 @@ class HostIO:
     run: CommandRunner
     links: LinkControl
     eswitch: EswitchControl
+    ovs: OvsBridges  # the host's Open vSwitch, over its OVSDB socket under the host root
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def real_host_io(root: Path, netns: str | None = None) -> HostIO:
     writer, runner = HostWriter(root), HostCommandRunner(root)
     if netns is None and os.path.realpath(root) != "/":
         refuse = NamespaceRequired(root)
-        return HostIO(writer, runner, refuse, refuse)
+        return HostIO(writer, runner, refuse, refuse, OvsdbBridges(root))
     namespace = None if netns in (None, CURRENT_NETNS) else netns
-    return HostIO(writer, runner, NetlinkLinkControl(namespace), NetlinkEswitch(namespace))
+    links, eswitch = NetlinkLinkControl(namespace), NetlinkEswitch(namespace)
+    return HostIO(writer, runner, links, eswitch, OvsdbBridges(root))

@@ -16,6 +16,8 @@ from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.offload import Offloads, read_offloads
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
+from sriov_operator.host.ovs import OvsState
+from sriov_operator.host.ovsdb import OvsdbError
 from sriov_operator.host.platform import Platform, PlatformChoice, detect_platform
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.state import HostState, read_host_state
@@ -77,10 +79,26 @@ class NodeHost:
         virtual = is_virtual(self.platform)
         admin_macs = {} if virtual else self._vf_admin_macs(found.interfaces)
         offloads = Offloads() if virtual else read_offloads(self.access.run, found.interfaces)
+        ovs, ovs_problem = self._ovs()
         state = read_host_state(
-            self.host, self.platform, found.interfaces, guarded, admin_macs, offloads=offloads
+            self.host,
+            self.platform,
+            found.interfaces,
+            guarded,
+            admin_macs,
+            offloads=offloads,
+            ovs=ovs,
+            ovs_problem=ovs_problem,
         )
         return found, state
+
+    def _ovs(self) -> tuple[OvsState | None, str | None]:
+        """Open vSwitch as OVSDB has it; an unreadable OVSDB matters only to a spec with bridges (plan)."""
+        try:
+            return self.access.ovs.read(), None
+        except OvsdbError as error:
+            log.info("Open vSwitch not readable: %s", error)
+            return None, str(error)
 
     def _vf_admin_macs(self, interfaces: list[InterfaceExt]) -> dict[str, str]:
         """VF PCI address -> the admin MAC its PF reports; a PF that cannot say is left out (logged)."""

@@ -25,6 +25,7 @@ from sriov_operator.api.models import (
     ESwitchMode,
     Interface,
     InterfaceExt,
+    OVSConfigExt,
     SriovNetworkNodeStateSpec,
     VfGroup,
     VirtualFunction,
@@ -36,12 +37,14 @@ from sriov_operator.host.actions import (
     Action,
     BindDriver,
     BindVfs,
+    CreateOvsBridge,
     CreateVdpaDevice,
     DeleteVdpaDevice,
     ForgetDevice,
     LinkUp,
     LoadModule,
     RememberDevice,
+    RemoveOvsBridge,
     RemoveUdevRules,
     RemoveVfs,
     Requirement,
@@ -58,12 +61,14 @@ from sriov_operator.host.actions import (
     SetVfAdminMac,
     SetVfMtu,
     UnbindVfs,
+    UpdateOvsBridge,
     WriteUdevRules,
     device_of,
     in_run_order,
 )
 from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
 from sriov_operator.host.offload import SWITCHDEV_FLOW_STEERING
+from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.state import DeviceRecord, HostState
 from sriov_operator.host.udev import pf_rules
@@ -208,8 +213,6 @@ def _ignored_fields(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
             f"system.rdmaMode {desired.system.rdma_mode!r}: ib_core is not loaded, so there is no RDMA "
             "subsystem to set at run time (an ib_core.netns_mode argument applies when it loads)"
         )
-    if desired.bridges is not None and desired.bridges.ovs:
-        warnings.append("bridges (OVS hardware offload bridges) are not configured by this host layer")
     for index, interface in enumerate(desired.interfaces or []):
         if interface.link_type and interface.link_type.upper() == "IB":
             warnings.append(f"spec.interfaces[{index}] ({interface.pci_address}): linkType IB is not applied")
@@ -670,6 +673,93 @@ def _pf_reset_actions(pf: InterfaceExt, record: DeviceRecord, host: HostState) -
     return actions
 
 
+def _wanted_bridge(index: int, bridge: OVSConfigExt, found: dict[str, InterfaceExt]) -> InterfaceExt:
+    """The uplink PF of ``spec.bridges.ovs[index]``, checked: one uplink, found here, with a netdev."""
+    where = f"spec.bridges.ovs[{index}] ({bridge.name})"
+    uplinks = bridge.uplinks or []
+    if len(uplinks) != 1:
+        raise PlanError(f"{where}.uplinks: {len(uplinks)} uplinks; accepted: exactly one (the PF)")
+    pf = found.get(uplinks[0].pci_address)
+    if pf is None:
+        raise PlanError(
+            f"{where}.uplinks[0].pciAddress: {uplinks[0].pci_address[:40]!r} not found on this host"
+        )
+    if not pf.name:
+        raise PlanError(f"{where}: uplink {pf.pci_address} has no network interface (is its driver bound?)")
+    return pf
+
+
+def _bridge_actions(
+    desired: SriovNetworkNodeStateSpec, found: dict[str, InterfaceExt], host: HostState
+) -> list[Action]:
+    """OVS bridges of the spec (manageSoftwareBridges) made, updated, and ours that left it removed.
+
+    A bridge waits for its uplink: while the PF's eSwitch mode or VF count is still changing
+    it is planned in a later round, like the VFs' drivers.
+    """
+    wanted = (desired.bridges.ovs or []) if desired.bridges else []
+    names = Counter(bridge.name for bridge in wanted)
+    ovs = host.ovs
+    if wanted and ovs is None:
+        why = host.ovs_problem or "no OVSDB socket (/var/run/openvswitch/db.sock)"
+        raise HostLacksSupportError(
+            f"spec.bridges.ovs ({wanted[0].name}): {why}; install Open vSwitch on the node and start it"
+        )
+    ovs = ovs or OvsState()
+    interfaces = {i.pci_address: i for i in desired.interfaces or []}
+    actions: list[Action] = []
+    for index, bridge in enumerate(wanted):
+        if names[bridge.name] > 1:
+            raise PlanError(
+                f"spec.bridges.ovs[{index}].name: {bridge.name} is listed {names[bridge.name]} times"
+            )
+        pf = _wanted_bridge(index, bridge, found)
+        actions += _one_bridge(bridge, pf, interfaces.get(pf.pci_address), ovs)
+    kept = set(names)
+    for gone in ovs.bridges:
+        if gone.ours and gone.uplink_pci and gone.config.name not in kept:
+            reason = f"OVS bridge {gone.config.name} is ours and no longer in spec.bridges"
+            actions.append(RemoveOvsBridge(gone.uplink_pci, gone.config.name, reason=reason))
+    return actions
+
+
+def _one_bridge(
+    bridge: OVSConfigExt, pf: InterfaceExt, entry: Interface | None, ovs: OvsState
+) -> list[Action]:
+    label = _label(pf)
+    [uplink] = bridge.uplinks or []
+    bridge = bridge.model_copy(update={"uplinks": [uplink.model_copy(update={"name": pf.name})]})
+    current = ovs.bridge(bridge.name)
+    if current is not None and not current.ours:
+        raise PlanError(
+            f"OVS bridge {bridge.name} exists on the host and was not created by the operator; "
+            "remove or rename it, the operator never changes a bridge it did not make"
+        )
+    holder = ovs.bridge_of_port(pf.name or "")
+    if holder is not None and holder.config.name != bridge.name and not holder.ours:
+        raise PlanError(
+            f"{label}: already a port of OVS bridge {holder.config.name}, which the operator did not create; "
+            "take it off that bridge first"
+        )
+    if entry is not None and (
+        (entry.e_switch_mode and entry.e_switch_mode != (pf.e_switch_mode or "legacy"))
+        or (entry.num_vfs or 0) != (pf.num_vfs or 0)
+    ):
+        return []  # the uplink is still changing: planned once it is ready
+    if current is None:
+        reason = f"spec.bridges wants OVS bridge {bridge.name} with uplink {label}"
+        return [CreateOvsBridge(pf.pci_address, bridge, reason=reason)]
+    differs = [k for k, v in normalized(bridge).items() if normalized(current.config).get(k) != v]
+    differs += [k for k in normalized(current.config) if k not in normalized(bridge)]
+    if differs:
+        reason = f"OVS bridge {bridge.name}: {', '.join(sorted(set(differs)))} differ from spec.bridges"
+        return [UpdateOvsBridge(pf.pci_address, bridge, reason=reason)]
+    if not ovs.hw_offload:
+        reason = f"OVS bridge {bridge.name}: Open vSwitch other_config:hw-offload is not true"
+        return [UpdateOvsBridge(pf.pci_address, bridge, reason=reason)]
+    return []
+
+
 def _guard_node_links(actions: list[Action], host: HostState) -> None:
     """Refuse to take away the link the node itself talks through (default route, InternalIP)."""
     netdevs: dict[str, str] = {}
@@ -710,6 +800,7 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
         else:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
+    actions += _bridge_actions(desired, found, host)
     _guard_node_links(actions, host)
     warnings = tuple(_ignored_fields(desired, host) + _rdma_warnings(desired, host))
     return Plan(in_run_order(actions), warnings, _cards(host))

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.offload import Offloads
+from sriov_operator.host.ovs import OvsState
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
 from sriov_operator.host.platform import Platform
 from sriov_operator.host.root import (
@@ -81,6 +82,8 @@ class HostState:
     tc_offload: Mapping[str, bool] = field(default_factory=dict)  # netdev -> hw-tc-offload on
     flow_steering: Mapping[str, str] = field(default_factory=dict)  # PF -> its devlink flow_steering_mode
     vdpa_drivers: frozenset[str] = frozenset()  # vDPA bus drivers loaded (virtio_vdpa, vhost_vdpa)
+    ovs: OvsState | None = None  # the host's Open vSwitch; None: none running (or unreadable: ovs_problem)
+    ovs_problem: str | None = None  # why OVSDB could not be read
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -160,6 +163,8 @@ def read_host_state(
     vf_admin_macs: Mapping[str, str] | None = None,
     *,
     offloads: Offloads | None = None,
+    ovs: OvsState | None = None,
+    ovs_problem: str | None = None,
 ) -> HostState:
     offloads = offloads or Offloads()
     return HostState(
@@ -178,6 +183,8 @@ def read_host_state(
         tc_offload=dict(offloads.tc_offload),
         flow_steering=dict(offloads.flow_steering),
         vdpa_drivers=loaded_vdpa_drivers(host),
+        ovs=ovs,
+        ovs_problem=ovs_problem,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sriov_operator.api.conditions import merged_all
-from sriov_operator.daemon.status import daemon_conditions, daemon_status, status_changed
+from sriov_operator.api.models import OVSConfigExt
+from sriov_operator.daemon.status import bridges_status, daemon_conditions, daemon_status, status_changed
 from sriov_operator.daemon.sync import Decision, Failure
+from sriov_operator.host.ovs import FoundBridge, OvsState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
@@ -87,3 +89,20 @@ def test_the_rdma_mode_read_from_the_host_is_published_and_a_change_is_a_status_
     assert not status_changed(current, exclusive)
     shared = daemon_status(current, [], decision, conditions, now, system={"rdmaMode": "shared"})
     assert status_changed(current, shared)
+
+
+def test_status_bridges_are_our_ovs_bridges_only_and_a_change_is_a_status_change() -> None:
+    ours = OVSConfigExt.model_validate(
+        {"name": "br-0000_5e_00.0", "uplinks": [{"pciAddress": "0000:5e:00.0"}]}
+    )
+    theirs = OVSConfigExt(name="br-ex")
+    found = OvsState((FoundBridge(ours, ours=True), FoundBridge(theirs, ours=False)), hw_offload=True)
+    assert bridges_status(found) == {"ovs": [ours.to_k8s()]}
+    assert bridges_status(None) == bridges_status(OvsState()) == {}
+    decision = Decision("idle", "Succeeded", "", "generation 1 applied")
+    conditions = daemon_conditions(decision, None, no_iommu=False)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with_bridge = daemon_status({}, [], decision, conditions, now, bridges=bridges_status(found))
+    current = {"status": with_bridge}
+    assert not status_changed(current, with_bridge)
+    assert status_changed(current, daemon_status(current, [], decision, conditions, now, bridges={}))

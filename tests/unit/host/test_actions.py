@@ -15,7 +15,7 @@ from typing import get_args
 
 import pytest
 
-from sriov_operator.api.models import VirtualFunction
+from sriov_operator.api.models import OVSConfigExt, VirtualFunction
 from sriov_operator.host.actions import (
     ACTION_ORDER,
     DEFAULT_DRIVER,
@@ -23,6 +23,7 @@ from sriov_operator.host.actions import (
     AddKernelArgs,
     BindDriver,
     BindVfs,
+    CreateOvsBridge,
     CreateVdpaDevice,
     DeleteVdpaDevice,
     ForgetDevice,
@@ -31,6 +32,7 @@ from sriov_operator.host.actions import (
     Reboot,
     RememberDevice,
     RemoveKernelArgs,
+    RemoveOvsBridge,
     RemoveUdevRules,
     RemoveVfs,
     RestoreEswitchMode,
@@ -47,6 +49,7 @@ from sriov_operator.host.actions import (
     SetVfAdminMac,
     SetVfMtu,
     UnbindVfs,
+    UpdateOvsBridge,
     WriteUdevRules,
     in_run_order,
 )
@@ -54,6 +57,7 @@ from sriov_operator.host.apply import apply_plan
 from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.node import NodeHost
+from sriov_operator.host.ovs import normalized
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.plan import Plan
 from sriov_operator.host.state import DeviceRecord, read_kernel_modules, read_rdma_mode, read_udev_rules
@@ -94,6 +98,19 @@ def _admin_mac_holds(node: NodeHost) -> bool:
     vfs = next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == INTEL_PF).vfs
     assert vfs
     return node.observe(checkpoint=False).vf_admin_macs.get(vfs[0].pci_address) == vfs[0].mac
+
+
+def _ovs_bridge(mtu: int = 1500) -> OVSConfigExt:
+    uplink = {"pciAddress": MLX_PF, "name": "ens2f0np0", "interface": {"mtuRequest": mtu}}
+    return OVSConfigExt.model_validate({"name": "br-0000_5e_00.0", "uplinks": [uplink]})
+
+
+def _ovs_bridge_is(node: NodeHost, wanted: OVSConfigExt | None) -> bool:
+    state = node.access.ovs.read()
+    found = state.bridge("br-0000_5e_00.0") if state else None
+    if wanted is None:
+        return found is None
+    return found is not None and found.ours and normalized(found.config) == normalized(wanted)
 
 
 def _driver(node: NodeHost, pci: str) -> str | None:
@@ -265,6 +282,24 @@ CASES: dict[type[Action], Case] = {
         (SetNumVfs(INTEL_PF, 2, reason="t"), SetPfMtu(INTEL_PF, 9000, reason="t")),
         lambda node: SetVfMtu(_first_vf(node), 9000, reason="t"),
         lambda node: _vf_mtu(node) == 9000,
+    ),
+    CreateOvsBridge: (
+        "baremetal-mellanox",
+        (),
+        lambda node: CreateOvsBridge(MLX_PF, _ovs_bridge(), reason="t"),
+        lambda node: _ovs_bridge_is(node, _ovs_bridge()),
+    ),
+    UpdateOvsBridge: (
+        "baremetal-mellanox",
+        (CreateOvsBridge(MLX_PF, _ovs_bridge(), reason="t"),),
+        lambda node: UpdateOvsBridge(MLX_PF, _ovs_bridge(9000), reason="t"),
+        lambda node: _ovs_bridge_is(node, _ovs_bridge(9000)),
+    ),
+    RemoveOvsBridge: (
+        "baremetal-mellanox",
+        (CreateOvsBridge(MLX_PF, _ovs_bridge(), reason="t"),),
+        lambda node: RemoveOvsBridge(MLX_PF, "br-0000_5e_00.0", reason="t"),
+        lambda node: _ovs_bridge_is(node, None),
     ),
     RemoveUdevRules: (
         "baremetal-intel",

@@ -15,6 +15,7 @@ from sriov_operator.host.simulator.boot_loader import write_boot_config
 from sriov_operator.host.simulator.config_drive_image import write_config_drive_image
 from sriov_operator.host.simulator.kernel import SimulatedKernel, relative_symlink, write_value
 from sriov_operator.host.simulator.model import KernelState, Profile
+from sriov_operator.host.simulator.ovs import install_ovs
 
 CONFIG_DRIVE_DEVICE = "dev/sr0"
 _PROFILES = resources.files("sriov_operator.host.simulator") / "profiles"
@@ -83,6 +84,8 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
             write_value(kernel.driver_dir(driver) / attribute, "")
     write_value(out / PCI_DRIVERS_PROBE, "")
     write_value(out / PROC_CMDLINE, profile.cmdline)
+    if profile.openvswitch:
+        install_ovs(out)
     kernel.set_ib_core_mode()
     write_value(out / CPUINFO, f"processor\t: 0\nvendor_id\t: {profile.cpu_vendor}")
     if profile.boot_loader is not None:

@@ -22,6 +22,7 @@ from sriov_operator.host.root import (
 )
 from sriov_operator.host.simulator.boot_loader import rpm_ostree, update_grub
 from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, VDPA_BUS, SimulatedKernel
+from sriov_operator.host.simulator.ovs import SimulatedOvs
 from sriov_operator.host.simulator.programs import SWITCHDEV_PROGRAMS, switchdev_program
 from sriov_operator.host.writer import HostWriter, naming
 
@@ -186,4 +187,10 @@ class SimulatedEswitch:
 def simulated_io(root: Path) -> HostIO:
     """The HostIO of a simulator tree; FileNotFoundError if ``root`` is not one."""
     writer = SimulatedWriter(root)
-    return HostIO(writer, SimulatedCommandRunner(root), SimulatedLinkControl(writer), SimulatedEswitch(root))
+    return HostIO(
+        writer,
+        SimulatedCommandRunner(root),
+        SimulatedLinkControl(writer),
+        SimulatedEswitch(root),
+        SimulatedOvs(root),
+    )

@@ -74,6 +74,7 @@ class Profile(_SimModel):
     cmdline: str = "BOOT_IMAGE=/vmlinuz root=/dev/sda2 ro"  # what the kernel booted with
     iommu_needs_arg: str | None = None  # the IOMMU is on only with this argument (e.g. intel_iommu=on)
     cpu_vendor: str = "GenuineIntel"
+    openvswitch: bool = False  # Open vSwitch runs on it (an OVSDB the daemon can reach: simulator/ovs.py)
 
 
 class KernelState(_SimModel):
