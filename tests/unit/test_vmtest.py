@@ -151,12 +151,16 @@ def test_the_guest_scripts_are_the_toolkits_package_data_shared_into_every_guest
     guest_share = next(share for share in shares if "mount_tag=vmtest" in share)
     guest_dir = Path(guest_share.split("path=")[1].split(",")[0])
     assert guest_dir.parent == Path(sriov_vmtest.__file__).parent  # the installed package's own files
-    for script in ("init.sh", "initramfs-init", "agent.py", "api_probe.py", "use-vfio.sh", "vfio_probe.py"):
+    scripts = ("init.sh", "initramfs-init", "agent.py", "api_probe.py", "use-vfio.sh", "vfio_probe.py")
+    for script in (*scripts, "forkserver.py", "forkclient.py"):
         assert (guest_dir / script).is_file(), script
     initramfs_init = (guest_dir / "initramfs-init").read_text()
     assert f"vmtest /newroot{GUEST_TOOLS} " in initramfs_init
     assert initramfs_init.rstrip().endswith(f"switch_root /newroot /bin/sh {GUEST_TOOLS}/init.sh")
-    assert f"python3 {GUEST_TOOLS}/agent.py" in (guest_dir / "init.sh").read_text()
+    init = (guest_dir / "init.sh").read_text()
+    assert f"python3 {GUEST_TOOLS}/agent.py" in init
+    assert f"python3 {GUEST_TOOLS}/forkserver.py" in init  # sriov-operator runs in its forks
+    assert f'exec python3 -I -S {GUEST_TOOLS}/forkclient.py "$@"' in init
     assert (guest_dir / Path(API_PROBE).relative_to(GUEST_TOOLS)).is_file()  # a VM worker's first probe
 
 
