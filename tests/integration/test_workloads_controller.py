@@ -20,7 +20,7 @@ from sriov_operator.api.constants import API_VERSION
 from sriov_operator.api.crds import all_crds
 from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.install.objects import operator_rbac
-from sriov_operator.kube.objects import KubeObjects
+from sriov_operator.kube.objects import KubeObjects, served
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
@@ -32,6 +32,7 @@ from sriov_operator.kube.resources import (
     ROLE_BINDINGS,
     ROLES,
     SERVICE_ACCOUNTS,
+    SERVICE_MONITORS,
     SERVICES,
     SRIOV_OPERATOR_CONFIGS,
     Resource,
@@ -248,3 +249,76 @@ async def test_the_config_daemon_installs_the_ovs_cni_plugin_while_an_ovs_networ
                 return "ovs-cni" not in (await _init_containers(objects, namespace) or ["ovs-cni"])
 
             await eventually(without_ovs, what="the ovs CNI plugin's init container removed")
+
+
+EXPORTER = "sriov-network-metrics-exporter"
+SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "names": {"kind": "ServiceMonitor", "listKind": "ServiceMonitorList", "plural": "servicemonitors"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_the_metrics_exporter_gate_applies_a_service_monitor_only_where_its_crd_is_served(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """Server-side applied on the real API server: without the Prometheus operator's CRD the
+    exporter and its Service; with it also the ServiceMonitor; gate off removes all three."""
+    namespace = await make_namespace(None)
+    await create_config(objects, namespace, {"featureGates": {"metricsExporter": True}})
+    try:
+        async with operator(control_plane.kubeconfig, namespace):
+            await eventually(
+                lambda: objects.get(SERVICES, EXPORTER, namespace), what="the exporter's Service"
+            )
+            daemon = await objects.get(DAEMON_SETS, EXPORTER, namespace)
+            assert daemon is not None
+            assert not await served(objects, SERVICE_MONITORS)
+
+            await objects.apply(CUSTOM_RESOURCE_DEFINITIONS, SERVICE_MONITOR_CRD, "test")
+            await eventually(lambda: served(objects, SERVICE_MONITORS), what="the ServiceMonitor CRD served")
+            # any change of the config reconciles (so does the periodic re-apply)
+            await objects.patch(
+                SRIOV_OPERATOR_CONFIGS, "default", {"spec": {"logLevel": 1}}, namespace=namespace
+            )
+            monitor = await eventually(
+                lambda: objects.get(SERVICE_MONITORS, EXPORTER, namespace), what="the ServiceMonitor"
+            )
+            assert monitor["spec"]["endpoints"][0]["port"] == "sriov-network-metrics"
+
+            await objects.patch(
+                SRIOV_OPERATOR_CONFIGS,
+                "default",
+                {"spec": {"featureGates": {"metricsExporter": False}}},
+                namespace=namespace,
+            )
+
+            async def exporter_gone() -> bool:
+                return all(
+                    [
+                        await objects.get(DAEMON_SETS, EXPORTER, namespace) is None,
+                        await objects.get(SERVICES, EXPORTER, namespace) is None,
+                        await objects.get(SERVICE_ACCOUNTS, EXPORTER, namespace) is None,
+                        await objects.get(SERVICE_MONITORS, EXPORTER, namespace) is None,
+                    ]
+                )
+
+            await eventually(exporter_gone, what="the exporter's objects deleted")
+            assert await objects.get(DAEMON_SETS, "sriov-network-config-daemon", namespace) is not None
+    finally:
+        await objects.delete(CUSTOM_RESOURCE_DEFINITIONS, SERVICE_MONITOR_CRD["metadata"]["name"])

@@ -85,6 +85,8 @@ def namespace_rules() -> list[Object]:
         _rule("apps", ["daemonsets", "deployments"], ALL_VERBS),
         _rule("rbac.authorization.k8s.io", ["roles", "rolebindings"], ALL_VERBS),
         _rule("coordination.k8s.io", ["leases"], ALL_VERBS),
+        # the metrics exporter's, where the Prometheus operator is installed (metricsExporter gate)
+        _rule("monitoring.coreos.com", ["servicemonitors"], ALL_VERBS),
     ]
 
 
@@ -174,6 +176,7 @@ def operator_env(v: Values) -> list[Any]:
         {"name": "SRIOV_OPERATOR_IB_SRIOV_CNI_IMAGE", "value": v.text("cni.ibSriovImage")},
         {"name": "SRIOV_OPERATOR_OVS_CNI_IMAGE", "value": v.text("cni.ovsImage")},
         {"name": "SRIOV_OPERATOR_CNI_BIN_DIR", "value": v.text("cni.binDir")},
+        {"name": "SRIOV_OPERATOR_METRICS_EXPORTER_IMAGE", "value": v.text("metricsExporterImage")},
         {"name": "SRIOV_OPERATOR_IMAGE_PULL_POLICY", "value": v.text("image.pullPolicy")},
         {"name": "SRIOV_OPERATOR_IMAGE_PULL_SECRETS", "value": v.joined("imagePullSecrets")},
         {"name": "SRIOV_OPERATOR_WEBHOOK_TLS_MIN_VERSION", "value": v.text("webhook.tlsMinVersion")},

@@ -16,6 +16,7 @@ from sriov_operator.operator.workloads.settings import (
     DEFAULT_CNI_BIN_DIR,
     DEFAULT_DEVICE_PLUGIN_IMAGE,
     DEFAULT_IB_SRIOV_CNI_IMAGE,
+    DEFAULT_METRICS_EXPORTER_IMAGE,
     DEFAULT_OVS_CNI_IMAGE,
     DEFAULT_SRIOV_CNI_IMAGE,
     OPERATOR_IMAGE_REPOSITORY,
@@ -51,6 +52,11 @@ def value_table(version_tag: str) -> tuple[Value, ...]:
         ),
         Value(
             "devicePluginImage", DEFAULT_DEVICE_PLUGIN_IMAGE, "image of the SR-IOV device plugin DaemonSet"
+        ),
+        Value(
+            "metricsExporterImage",
+            DEFAULT_METRICS_EXPORTER_IMAGE,
+            "image of the per-VF metrics exporter (SriovOperatorConfig feature gate `metricsExporter`)",
         ),
         Value("cni.sriovImage", DEFAULT_SRIOV_CNI_IMAGE, "image the `sriov` CNI plugin is copied from"),
         Value(

@@ -330,10 +330,13 @@ class KubeObjects:
             raise
 
 
-async def served(objects: KubeObjects, resource: Resource) -> bool:
-    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404)."""
+async def served(objects: KubeObjects, resource: Resource, namespace: str | None = None) -> bool:
+    """Whether the API server serves ``resource`` (a CRD that is not installed answers 404).
+
+    ``namespace``: ask there, for a caller whose RBAC covers only that namespace.
+    """
     try:
-        await objects.list(resource, limit=1)
+        await objects.list(resource, namespace, limit=1)
     except NotFoundError:
         return False
     return True

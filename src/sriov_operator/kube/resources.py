@@ -62,6 +62,10 @@ CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "Clu
 CLUSTER_ROLE_BINDINGS = Resource(
     "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
+SERVICE_MONITORS = Resource(
+    "monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", namespaced=True
+)
+"""The Prometheus operator's; served only where its CRD is installed."""
 ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", namespaced=True)
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", namespaced=True)
 CUSTOM_RESOURCE_DEFINITIONS = Resource(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.api.models import SriovOperatorConfig
-from sriov_operator.kube.objects import KubeObjects, Object
+from sriov_operator.kube.objects import KubeObjects, Object, served
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
@@ -26,6 +26,7 @@ from sriov_operator.kube.resources import (
     ROLE_BINDINGS,
     ROLES,
     SERVICE_ACCOUNTS,
+    SERVICE_MONITORS,
     SERVICES,
     Resource,
 )
@@ -50,6 +51,7 @@ RESOURCES: dict[str, Resource] = {
         DAEMON_SETS,
         DEPLOYMENTS,
         SERVICES,
+        SERVICE_MONITORS,
     )
 }
 
@@ -79,9 +81,10 @@ class WorkloadCaches:
         raw = self.configs.get(DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace)
         return SriovOperatorConfig.model_validate(raw) if raw is not None else None
 
-    def render(self, config: SriovOperatorConfig) -> Workloads:
+    def render(self, config: SriovOperatorConfig, service_monitors: bool = False) -> Workloads:
+        """``service_monitors``: the ServiceMonitor CRD is served (no pods depend on it)."""
         plugins = cni_plugins_used(len(self.ib_networks.keys()), len(self.ovs_networks.keys()))
-        return render_workloads(config, self.settings, plugins)
+        return render_workloads(config, self.settings, plugins, service_monitors)
 
     def rollouts(self) -> list[Rollout]:
         """How far each DaemonSet / Deployment of the current config has rolled out (for ``Ready``)."""
@@ -115,7 +118,10 @@ class WorkloadsReconciler:
         config = self.caches.config()
         if config is None:
             return None  # the operator creates it; its creation enqueues us again
-        workloads = self.caches.render(config)
+        # looked up on each reconcile (a CRD installed later is found by the periodic resync)
+        workloads = self.caches.render(
+            config, await served(self.objects, SERVICE_MONITORS, self.settings.namespace)
+        )
         missing = any(self.caches.live(kind, name) is None for kind, name in pods_of(workloads.apply))
         rendered = fingerprint(workloads)
         if self._must_apply(rendered, missing):

@@ -322,6 +322,97 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
     return [*_access(WEBHOOK_SERVICE_NAME, namespace, cluster_rules, namespace_rules), deployment, service]
 
 
+METRICS_EXPORTER_NAME = "sriov-network-metrics-exporter"
+METRICS_EXPORTER_GATE = "metricsExporter"
+METRICS_PORT = 9110
+METRICS_PORT_NAME = "sriov-network-metrics"
+"""The Service's port, as upstream names it (a ServiceMonitor of your own may refer to it)."""
+METRICS_CONTAINER_PORT_NAME = "vf-metrics"  # a container port's name has at most 15 characters
+KUBELET_POD_RESOURCES = "/var/lib/kubelet/pod-resources"
+
+
+def metrics_exporter_enabled(config: SriovOperatorConfig) -> bool:
+    return bool((config.spec.feature_gates or {}).get(METRICS_EXPORTER_GATE, False))
+
+
+def metrics_exporter(settings: WorkloadSettings, service_monitors: bool) -> list[Object]:
+    """Upstream's per-VF counters on every node the operator configured, a Service in front of them,
+    and a Prometheus-operator ServiceMonitor when ``service_monitors`` (its CRD is served).
+
+    Host network: the netlink collector reads the VF counters of the host's PFs. It reads sysfs and
+    the kubelet's pod-resources socket (which pod holds which VF), both read-only, and nothing of the
+    API server, so its account has no roles.
+    """
+    namespace = settings.namespace
+    container = {
+        "name": METRICS_EXPORTER_NAME,
+        "image": settings.metrics_exporter_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": [
+            f"--path.sysbuspci={HOST_MOUNT}/sys/bus/pci/devices",
+            f"--path.sysclassnet={HOST_MOUNT}/sys/class/net/",
+            f"--path.kubeletsocket={KUBELET_POD_RESOURCES}/kubelet.sock",
+            "--collector.kubepoddevice=true",
+            f"--web.listen-address=:{METRICS_PORT}",
+        ],
+        "ports": [{"name": METRICS_CONTAINER_PORT_NAME, "containerPort": METRICS_PORT}],
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "sys", "mountPath": f"{HOST_MOUNT}/sys", "readOnly": True},
+            {"name": "pod-resources", "mountPath": KUBELET_POD_RESOURCES, "readOnly": True},
+        ],
+    }
+    pod_spec = {
+        "nodeSelector": {DEVICE_PLUGIN_LABEL: DEVICE_PLUGIN_ENABLED},
+        "containers": [container],
+        "volumes": [_host_path("sys", "/sys"), _host_path("pod-resources", KUBELET_POD_RESOURCES)],
+    }
+    service = _object("v1", "Service", METRICS_EXPORTER_NAME, METRICS_EXPORTER_NAME, namespace)
+    service["spec"] = {
+        "selector": {"app": METRICS_EXPORTER_NAME},
+        "ports": [{"name": METRICS_PORT_NAME, "port": METRICS_PORT, "targetPort": METRICS_PORT}],
+    }
+    objects = [
+        *_access(METRICS_EXPORTER_NAME, namespace, [], []),
+        _daemon_set(METRICS_EXPORTER_NAME, settings, pod_spec),
+        service,
+    ]
+    if service_monitors:
+        objects.append(_service_monitor(namespace))
+    return objects
+
+
+def _service_monitor(namespace: str) -> Object:
+    """Prometheus scrapes every exporter pod, its samples labelled with the node they come from."""
+    monitor = _object(
+        "monitoring.coreos.com/v1", "ServiceMonitor", METRICS_EXPORTER_NAME, METRICS_EXPORTER_NAME, namespace
+    )
+    node_label = {
+        "action": "replace",
+        "sourceLabels": ["__meta_kubernetes_endpoint_node_name"],
+        "targetLabel": "node",
+    }
+    monitor["spec"] = {
+        "selector": {"matchLabels": {"app": METRICS_EXPORTER_NAME}},
+        "namespaceSelector": {"matchNames": [namespace]},
+        "endpoints": [
+            {
+                "port": METRICS_PORT_NAME,
+                "interval": "30s",
+                "scheme": "http",
+                "honorLabels": True,
+                "relabelings": [node_label],
+            }
+        ],
+    }
+    return monitor
+
+
 def _identity(obj: Object) -> Object:
     meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
@@ -332,11 +423,21 @@ def webhook_enabled(config: SriovOperatorConfig) -> bool:
 
 
 def render_workloads(
-    config: SriovOperatorConfig, settings: WorkloadSettings, cni_plugins: Collection[str] = ("sriov",)
+    config: SriovOperatorConfig,
+    settings: WorkloadSettings,
+    cni_plugins: Collection[str] = ("sriov",),
+    service_monitors: bool = False,
 ) -> Workloads:
-    """``cni_plugins``: the CNI plugins the config daemon installs (`cni_plugins_used`)."""
-    objects = config_daemon(config, settings, cni_plugins) + device_plugin(config, settings)
-    webhook_objects = webhook(config, settings)
-    if webhook_enabled(config):
-        return Workloads(apply=objects + webhook_objects)
-    return Workloads(apply=objects, delete=[_identity(o) for o in webhook_objects])
+    """``cni_plugins``: the CNI plugins the config daemon installs (`cni_plugins_used`);
+    ``service_monitors``: the API server serves ``monitoring.coreos.com/v1`` ServiceMonitors."""
+    apply = config_daemon(config, settings, cni_plugins) + device_plugin(config, settings)
+    delete: list[Object] = []
+    for enabled, objects in (
+        (webhook_enabled(config), webhook(config, settings)),
+        (metrics_exporter_enabled(config), metrics_exporter(settings, service_monitors)),
+    ):
+        if enabled:
+            apply += objects
+        else:
+            delete += [_identity(o) for o in objects]
+    return Workloads(apply=apply, delete=delete)

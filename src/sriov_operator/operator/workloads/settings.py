@@ -23,6 +23,8 @@ DEFAULT_SRIOV_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.8.1"
 DEFAULT_IB_SRIOV_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/ib-sriov-cni:v1.1.1"
 DEFAULT_OVS_CNI_IMAGE = "ghcr.io/k8snetworkplumbingwg/ovs-cni-plugin:v0.34.2"
 DEFAULT_CNI_BIN_DIR = "/opt/cni/bin"
+# The per-VF counters upstream's metricsExporter feature gate deploys.
+DEFAULT_METRICS_EXPORTER_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-network-metrics-exporter:v1.1.1"
 
 
 def default_operator_image() -> str:
@@ -42,6 +44,8 @@ class WorkloadSettings:
     sriov_cni_image: str = DEFAULT_SRIOV_CNI_IMAGE
     ib_sriov_cni_image: str = DEFAULT_IB_SRIOV_CNI_IMAGE
     ovs_cni_image: str = DEFAULT_OVS_CNI_IMAGE
+    metrics_exporter_image: str = DEFAULT_METRICS_EXPORTER_IMAGE
+    """Image of the per-VF metrics exporter DaemonSet (the ``metricsExporter`` feature gate)."""
     cni_bin_dir: str = DEFAULT_CNI_BIN_DIR
     """The host's CNI binary directory (the kubelet's / Multus's ``cniBinDir``)."""
     image_pull_secrets: tuple[str, ...] = ()
@@ -96,6 +100,13 @@ def add_workload_arguments(
         )
     add_flag(
         parser,
+        "--metrics-exporter-image",
+        default=defaults.metrics_exporter_image,
+        environ=environ,
+        help="image of the per-VF metrics exporter DaemonSet (the metricsExporter feature gate)",
+    )
+    add_flag(
+        parser,
         "--cni-bin-dir",
         default=defaults.cni_bin_dir,
         environ=environ,
@@ -142,6 +153,7 @@ def workload_settings_from(
         ("--sriov-cni-image", args.sriov_cni_image),
         ("--ib-sriov-cni-image", args.ib_sriov_cni_image),
         ("--ovs-cni-image", args.ovs_cni_image),
+        ("--metrics-exporter-image", args.metrics_exporter_image),
     ):
         if image and not is_pinned(image):
             raise BadInputError(
@@ -175,6 +187,7 @@ def workload_settings_from(
         sriov_cni_image=args.sriov_cni_image,
         ib_sriov_cni_image=args.ib_sriov_cni_image,
         ovs_cni_image=args.ovs_cni_image,
+        metrics_exporter_image=args.metrics_exporter_image,
         cni_bin_dir=args.cni_bin_dir,
         image_pull_secrets=secrets,
         webhook_tls_min_version=args.webhook_tls_min_version,
