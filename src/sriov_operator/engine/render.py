@@ -75,6 +75,8 @@ class RenderResult:
     device_plugin: dict[str, dict[str, Any]] = field(default_factory=dict)
     network_attachment_definitions: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    configuring: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    """Node -> the policies that configure a device there (None: not discovered); see ``coverage``."""
 
     @property
     def has_errors(self) -> bool:
@@ -308,7 +310,9 @@ def _render_discovered(
                 )
             )
     resources = prep.resource_lists.for_node(owned, interfaces)
-    return NodeRender(node_state_spec(entries, prep.rdma_mode_by_node.get(node.name)), resources, problems)
+    spec = node_state_spec(entries, prep.rdma_mode_by_node.get(node.name))
+    configuring = frozenset(policy.name for policy, pcis in owned if pcis)
+    return NodeRender(spec, resources, problems, configuring)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
@@ -360,6 +364,7 @@ def render_nodes(prep: Prepared, node_names: Iterable[str]) -> RenderResult:
         rendered = render_node(prep, node, memo)
         result.node_states[name] = rendered.spec
         result.device_plugin[name] = {"resourceList": rendered.resources}
+        result.configuring[name] = rendered.configuring
         problems_by_node[name] = rendered.problems
     result.problems = _gather_across_nodes(problems_by_node)
     return result
