@@ -34,12 +34,13 @@ from sriov_operator.api.constants import (
     NODE_STATE_CURRENT_ANNOTATION,
     NODE_STATE_DESIRED_ANNOTATION,
     SYNC_FAILED,
+    UNUSABLE_POLICIES_ANNOTATION,
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ObjectRef
-from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
+from sriov_operator.daemon.blame import annotation_value, failing_policies, unusable_annotation, vf_parents
 from sriov_operator.daemon.explain import explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     HANDED_OVER,
@@ -429,6 +430,9 @@ class NodeDaemon:
         planned = looked.seen.plan
         if planned is None:  # a failed plan says nothing about the warnings: keep the last set
             return
+        unusable = unusable_annotation(planned.unusable)
+        if _annotations(looked.state).get(UNUSABLE_POLICIES_ANNOTATION) != unusable:
+            await self._annotate_state({UNUSABLE_POLICIES_ANNOTATION: unusable})
         if planned.warnings == self._warned:
             return
         self._warned = planned.warnings

@@ -38,3 +38,13 @@ def no_device_phrase(without: Sequence[str], selected: int) -> str:
 NO_DEVICE_WHY = (
     "its nicSelector matches no interface there, or policies applied after it take every PF it selects"
 )
+
+
+def without_device_by_policy(
+    selected: Mapping[str, frozenset[str]], configuring: Configuring
+) -> dict[str, tuple[str, ...]]:
+    """Policy -> the selected, discovered nodes where it configures no device (policies with some)."""
+    found = {
+        policy: tuple(nodes_without_device(nodes, configuring, policy)) for policy, nodes in selected.items()
+    }
+    return {policy: nodes for policy, nodes in found.items() if nodes}

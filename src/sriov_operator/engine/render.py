@@ -77,6 +77,8 @@ class RenderResult:
     problems: list[Problem] = field(default_factory=list)
     configuring: dict[str, frozenset[str] | None] = field(default_factory=dict)
     """Node -> the policies that configure a device there (None: not discovered); see ``coverage``."""
+    selected: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Policy -> the managed nodes it selects (``render_cluster`` only)."""
 
     @property
     def has_errors(self) -> bool:
@@ -433,6 +435,7 @@ def render_cluster(
     result = render_nodes(prep, prep.managed_nodes)
     result.network_attachment_definitions, network_problems = _render_networks(prep)
     index = policy_index(prep)
+    result.selected = index
     unused = [
         warning(
             policy_ref(p.policy),
