@@ -80,7 +80,7 @@ from sriov_operator.sandbox.display import Display
 from sriov_operator.sandbox.examples import POD_NAME, WORKLOAD_NAMESPACE, Examples, examples
 from sriov_operator.sandbox.hosts import Platform
 from sriov_operator.sandbox.metadata_service import MetadataService
-from sriov_operator.sandbox.snapshot import Snapshot, status_interfaces
+from sriov_operator.sandbox.snapshot import Snapshot
 from sriov_operator.sandbox.table import rows
 from sriov_operator.sandbox.workers import DaemonContext, SimulatedWorker, Worker, simulated_workers
 
@@ -344,9 +344,7 @@ async def _snapshot(objects: KubeObjects, sandbox: Sandbox, with_examples: bool)
 async def _publish_device_plugin_resources(objects: KubeObjects, snapshot: Snapshot, prefix: str) -> None:
     """The device plugin's part: each node's resource counts in its status (see ``device_plugin``)."""
     for name, node in snapshot.nodes.items():
-        counts = handed_over_resources(
-            snapshot.configmaps.get(name), status_interfaces(snapshot.states.get(name))
-        )
+        counts = handed_over_resources(snapshot.configmaps.get(name), snapshot.states.get(name))
         if counts is None:
             continue
         patch = capacity_patch(node, counts, prefix)
