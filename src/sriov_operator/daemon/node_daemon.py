@@ -202,6 +202,8 @@ class NodeDaemon:
         decision = decide(looked.seen)
         # The source first: a status that lists OpenStack ports is never read without where they came from.
         await self._report_metadata_source(looked)
+        if decision.step == "fail":  # the failing policies before the Failed status that they explain
+            await self._blame(looked.state, "PlanRejected", decision.last_sync_error, looked)
         await self._publish(looked, decision)
         await self._report_plan_warnings(looked)
         return await self._take(looked, decision)

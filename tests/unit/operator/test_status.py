@@ -9,6 +9,7 @@ from typing import Any
 from sriov_operator.api.conditions import Condition, merged
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.problems import error
+from sriov_operator.operator.controllers.view import readiness_inputs
 from sriov_operator.operator.status import (
     node_state_ready,
     operator_config_condition,
@@ -185,3 +186,11 @@ def test_policy_event_notes_are_words() -> None:
     assert readiness_note(policy_readiness({"a"}, states, []).condition) == "ready: 1 of 1 nodes ready"
     waiting = policy_readiness({"a", "b"}, states, []).condition
     assert readiness_note(waiting) == "not ready: 1 of 2 nodes ready; waiting for b"
+
+
+def test_the_daemon_naming_the_failing_policy_moves_the_policy_status() -> None:
+    """The failed-policies annotation comes after the Failed status; the other policies' status
+    stayed NodesFailed without naming the culprit, because the annotation did not re-trigger it."""
+    failed = _state("Failed")
+    assert readiness_inputs(failed) != readiness_inputs(_failed_by("hwoffload1"))
+    assert readiness_inputs(_state("Succeeded")) != readiness_inputs(_unusable({"p": "load mlx5_ib"}))
