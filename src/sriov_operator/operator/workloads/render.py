@@ -211,7 +211,8 @@ def config_daemon(
         _rule([""], ["configmaps"], [*READ, "patch"]),
         _rule([""], ["pods"], ["list", "watch", "delete"]),
         # Events only in the operator namespace (about its NodeState; the node-scope policy checks that)
-        _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
+        # (written through the core API, so they carry lastTimestamp: runtime/events.py)
+        _rule([""], ["events"], ["create", "patch"]),
     ]
     cluster_rules = [_rule([""], ["nodes"], [*READ, "patch"])]
     access = _access(CONFIG_DAEMON_NAME, namespace, cluster_rules, node_state_rules)
