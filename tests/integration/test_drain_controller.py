@@ -278,7 +278,11 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         )
         names = {p["metadata"]["name"] for p in (await objects.list(PODS, namespace=apps))["items"]}
         assert names == {"plain"}
-        await eventually(lambda: events_about(objects, node, "DrainComplete"), what="a DrainComplete Event")
+        done = await eventually(
+            lambda: events_about(objects, node, "DrainComplete"), what="a DrainComplete Event"
+        )
+        assert f"(evicted {apps}/web-1)" in done[0]["note"]  # the pod it acted on, not "(1 eviction(s))"
+        assert "Drain_Required" not in done[0]["note"]
     assert drains_ended("blocked") >= before["blocked"] + 1
     assert drains_ended("complete") == before["complete"] + 1
     assert evictions("blocked") > refused_before

@@ -41,7 +41,7 @@ from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeSta
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.daemon.blame import annotation_value, failing_policies, unusable_annotation, vf_parents
-from sriov_operator.daemon.explain import explain_plan, summarize
+from sriov_operator.daemon.explain import drain_request, explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     HANDED_OVER,
     WITHDRAWN,
@@ -332,7 +332,7 @@ class NodeDaemon:
 
     async def _request_drain_state(self, looked: _Pass, value: str) -> None:
         if value != DRAIN_IDLE:
-            note = f"{value} before: {summarize(looked.seen.explanation)}"
+            note = drain_request(value, summarize(looked.seen.explanation))
             await self._event(looked.state, "Normal", EventReason.DRAIN_REQUESTED, note, "Drain")
         await self.objects.patch(
             NODES, self.node_name, {"metadata": {"annotations": {NODE_STATE_ANNOTATION: value}}}

@@ -303,8 +303,10 @@ class DrainReconciler:
     async def _work(self, name: str, request: str) -> DrainWork:
         return drain_work(await self._pods(name), request, self.settings.resource_prefix)
 
-    async def _evict(self, pods: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, str]]:
-        evicted, refused = 0, {}
+    async def _evict(self, pods: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, str]]:
+        """The pods evicted (``ns/name``) and those refused, with the API server's answer."""
+        evicted: list[str] = []
+        refused = {}
         for pod in pods:
             meta = pod["metadata"]
             try:
@@ -313,7 +315,7 @@ class DrainReconciler:
                 refused[pod_ref(pod)] = str(error)
                 EVICTIONS.labels(result="blocked").inc()
             else:
-                evicted += 1
+                evicted.append(pod_ref(pod))
                 EVICTIONS.labels(result="evicted").inc()
         return evicted, refused
 
@@ -370,7 +372,7 @@ class DrainReconciler:
         return Result(requeue_after=conclusion.requeue_after)
 
     async def _complete(
-        self, name: str, request: str, started: datetime, now: datetime, evicted: int
+        self, name: str, request: str, started: datetime, now: datetime, evicted: Sequence[str]
     ) -> None:
         duration = (now - started).total_seconds()
         await self._annotate(name, bookkeeping.complete_annotations(request))
