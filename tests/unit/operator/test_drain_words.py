@@ -114,6 +114,12 @@ def test_drain_words_name_the_evicted_pods_and_say_what_the_request_is_for() -> 
     )
     started = messages.started("Reboot_Required", "openshift.io", "pool default: 1 of 1 may drain", NOW)
     assert started.startswith("draining before a reboot: cordoned, evicting every pod except")
+    assert "(none on the node now)" in started
+    named = messages.started("Drain_Required", "openshift.io", "pool p", NOW, ["apps/web-1"])
+    assert named.startswith(
+        "draining before device changes: cordoned, evicting pods using openshift.io/* devices "
+        "(apps/web-1); pool p; gives up at"
+    )
     assert messages.disabled("Drain_Required").startswith("drain before device changes answered at once")
     for text in (done, started, messages.progress("Drain_Required", ["a/b"], [], NOW)):
         assert "_Required" not in text

@@ -250,7 +250,10 @@ class DrainReconciler:
         await self._annotate(name, bookkeeping.draining_annotations(now))
         pool_text = admission.explain() if admission else "a reboot after a smaller drain keeps its pool slot"
         deadline_at = now + timedelta(seconds=self.settings.deadline)
-        text = messages.started(state.request, self.settings.resource_prefix, pool_text, deadline_at)
+        work = await self._work(name, state.request)
+        leaving = [pod_ref(p) for p in (*work.to_evict, *work.terminating)]
+        prefix = self.settings.resource_prefix
+        text = messages.started(state.request, prefix, pool_text, deadline_at, leaving)
         await self._condition(name, "True", conditions.DRAIN_DRAINING, text)
         await self._event(name, "Normal", EventReason.DRAIN_STARTED, text)
 

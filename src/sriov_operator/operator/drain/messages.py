@@ -62,9 +62,13 @@ class Blocker:
         return f"pod {self.pod} cannot be evicted ({guard}: {self.refusal})"
 
 
-def started(request: str, prefix: str, pool_text: str, deadline_at: datetime) -> str:
+def started(
+    request: str, prefix: str, pool_text: str, deadline_at: datetime, leaving: Sequence[str] = ()
+) -> str:
+    """``leaving``: the pods (``ns/name``) that must leave, named (up to five)."""
+    named = f" ({_pod_list(leaving)})" if leaving else " (none on the node now)"
     return (
-        f"draining {purpose(request)}: cordoned, evicting {what_leaves(request, prefix)}; "
+        f"draining {purpose(request)}: cordoned, evicting {what_leaves(request, prefix)}{named}; "
         f"{pool_text}; gives up at {timestamp(deadline_at)}"
     )
 
