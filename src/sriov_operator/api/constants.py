@@ -182,8 +182,12 @@ class EventReason(StrEnum):
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
     EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
-    EventReason.DRAIN_STARTED: "a node's drain started: cordoned, evicting what must leave (the note names the pods)",
-    EventReason.DRAIN_COMPLETE: "a node's drain finished (the note names the pods evicted last); the config daemon may go on",
+    EventReason.DRAIN_STARTED: (
+        "a node's drain started: cordoned, evicting what must leave (the note names the pods)"
+    ),
+    EventReason.DRAIN_COMPLETE: (
+        "a node's drain finished (the note names the pods evicted last); the config daemon may go on"
+    ),
     EventReason.DRAIN_BLOCKED: (
         "a drain passed its deadline with pods left (named, with PDBs); uncordoned, retried"
     ),
