@@ -6,6 +6,7 @@ fleet converging writes each policy's status a few times, not once per node.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from sriov_operator.api.conditions import POLICY_INVALID, READY, find
 from sriov_operator.api.constants import FIELD_MANAGER, EventReason
 from sriov_operator.api.meta import generation_of, meta_of, status_body
 from sriov_operator.api.models import SriovNetworkNodePolicy
-from sriov_operator.api.refs import ObjectRef
+from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.kube.resources import SRIOV_NETWORK_NODE_POLICIES
 from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
@@ -29,6 +30,8 @@ from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.events import EventType
 from sriov_operator.runtime.manager import Manager
+
+logger = logging.getLogger(__name__)
 
 
 def register(manager: Manager, settings: OperatorSettings) -> Controller:
@@ -89,16 +92,16 @@ class PolicyStatusReconciler(Reconciler):
         await self.events.record(policy, level, reason, readiness_note(condition), "Status")
 
     async def _record_coverage(self, policy: dict[str, Any], name: str, readiness: PolicyReadiness) -> None:
-        """A Warning when the nodes without a device, or with unusable devices, change (and are some)."""
+        """A Warning Event and log line when the nodes without a device, or with unusable devices,
+        change (and are some): once per distinct set, not on every reconcile."""
         seen = (readiness.without_device, readiness.unusable)
         before = self.announced.get(name, ((), ()))
         self.announced[name] = seen
         message = readiness.condition.message
-        if readiness.without_device and readiness.without_device != before[0]:
-            await self.events.record(
-                policy, "Warning", EventReason.POLICY_SELECTS_NO_DEVICE, message, "Status"
-            )
-        if readiness.unusable and readiness.unusable != before[1]:
-            await self.events.record(
-                policy, "Warning", EventReason.POLICY_RESOURCE_UNUSABLE, message, "Status"
-            )
+        for nodes, previous, reason in (
+            (readiness.without_device, before[0], EventReason.POLICY_SELECTS_NO_DEVICE),
+            (readiness.unusable, before[1], EventReason.POLICY_RESOURCE_UNUSABLE),
+        ):
+            if nodes and nodes != previous:
+                logger.warning("%s", message, extra={"object": ref(policy), "reason": str(reason)})
+                await self.events.record(policy, "Warning", reason, message, "Status")
