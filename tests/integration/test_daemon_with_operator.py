@@ -191,6 +191,25 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
                 f"the device plugin's config on {daemon.node}",
             )
 
+        # the VMs lack mlx5_ib: hwoffload1 (isRdma) is configured but unusable, and says so (it was Ready)
+        for state in states:
+            unusable = json.loads(annotations_of(state)["sriovnetwork.openshift.io/unusable-policies"])
+            assert list(unusable) == ["hwoffload1"] and unusable["hwoffload1"].endswith("load mlx5_ib")
+
+        async def policy_ready(name: str, reason: str) -> dict[str, Any] | None:
+            policy = await objects.get(SRIOV_NETWORK_NODE_POLICIES, name, namespace)
+            ready = conditions(policy or {}).get("Ready")
+            return ready if ready is not None and ready["reason"] == reason else None
+
+        unusable_ready = await eventually(
+            lambda: policy_ready("hwoffload1", "ResourceUnusable"), "hwoffload1 ResourceUnusable"
+        )
+        assert unusable_ready["message"].startswith(
+            "0 of 3 nodes ready; the device plugin cannot use its devices"
+        )
+        assert unusable_ready["message"].endswith("load mlx5_ib")
+        await eventually(lambda: policy_ready("dpdk1", "AllNodesReady"), "dpdk1 Ready")
+
         for policy in seed_policies(namespace):
             await objects.delete(SRIOV_NETWORK_NODE_POLICIES, policy["metadata"]["name"], namespace)
 
