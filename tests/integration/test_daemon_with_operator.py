@@ -408,7 +408,8 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
 
         state = await eventually(failed, "syncStatus Failed", 180)
         error = state["status"]["lastSyncError"]
-        assert error.startswith("rememberDevice 0000:00:0") and ": /etc/sriov-operator/pci" in error, error
+        assert error.startswith("policy ") and ": rememberDevice 0000:00:0" in error, error
+        assert ": /etc/sriov-operator/pci" in error, error
         degraded = conditions(state)["Degraded"]
         assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")
         assert not (daemon.root / PLUGIN_FILE).exists()  # nothing for the device plugin from a half-done host
@@ -487,7 +488,8 @@ async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
             return state
 
         state = await eventually(released, "Failed, and the node uncordoned with its drain request Idle", 180)
-        assert "setPfMtu" in state["status"]["lastSyncError"], state["status"]["lastSyncError"]
+        # the failing node names the policy that causes it, in its status too
+        assert state["status"]["lastSyncError"].startswith("policy jumbo: setPfMtu"), state["status"]
         assert annotations_of(state)["sriovnetwork.openshift.io/failed-policies"] == "jumbo"
         degraded = conditions(state)["Degraded"]
         assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")

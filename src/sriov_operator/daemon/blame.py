@@ -45,6 +45,11 @@ def failing_policies(
     return _policies(i for i in interfaces if i.pci_address in named) or _policies(interfaces)
 
 
+def blamed_message(policies: Sequence[str], message: str) -> str:
+    """``policy mtu-jumbo: <message>``: a failure's words start with the policies it is about."""
+    return f"policy {', '.join(policies)}: {message}" if policies else message
+
+
 def annotation_value(policies: Sequence[str]) -> str:
     return SEPARATOR.join(policies)
 
