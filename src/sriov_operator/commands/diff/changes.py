@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.documents import Document
+from sriov_operator.api.meta import name_of
 from sriov_operator.api.models import SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.engine.coverage import NO_DEVICE_WHY, no_device_phrase, without_device_by_policy
@@ -199,11 +200,7 @@ def diff_cluster(
 
 
 def _applied_policies(applied: Sequence[Document]) -> set[str]:
-    return {
-        str((doc.body.get("metadata") or {}).get("name") or "")
-        for doc in applied
-        if doc.body.get("kind") == SriovNetworkNodePolicy.KIND
-    }
+    return {name_of(doc.body) for doc in applied if doc.body.get("kind") == SriovNetworkNodePolicy.KIND}
 
 
 def _coverage_notes(before: RenderResult, after: RenderResult, applied: set[str]) -> list[str]:
