@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "sriov_operator.commands.diff",
     "sriov_operator.commands.daemon",
     "sriov_operator.commands.webhook",
+    "sriov_operator.commands.why",
 )
 
 

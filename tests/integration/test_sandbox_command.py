@@ -14,23 +14,19 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import urllib.request
 from pathlib import Path
 
 from sriov_operator.cli import build_parser
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
 from sriov_operator.sandbox.hosts import DPDK_PORT, OFFLOAD_PORT
-from tests.doc_runner import output_matches
+from tests.doc_runner import output_matches, run_console
 from tests.docs_examples import REPO_ROOT, example
+from tests.integration.sandbox_support import ENV, SANDBOX, START_SECONDS, running_sandbox
 
-SANDBOX = [sys.executable, "-m", "sriov_operator.cli", "sandbox"]
 KUBECTL = "/usr/bin/kubectl"
-START_SECONDS = 300  # a loaded 2-core machine; the sandbox itself gives up after --timeout
-ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 NAMESPACE = "sriov-network-operator"
 METADATA_SOURCE = "sriovnetwork.openshift.io/metadata-source"  # where the daemon read the VM's ports
 
@@ -89,29 +85,6 @@ def sandbox_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@contextmanager
-def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """The sandbox started with ``args``, once it printed "press Ctrl-C" (its output so far)."""
-    process = subprocess.Popen(
-        [*SANDBOX, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "press Ctrl-C" in line or not line:
-                break
-        assert "press Ctrl-C" in lines[-1], "".join(lines)
-        yield process, lines
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
 def generalized(shown: str) -> str:
     """A documented session with what varies between runs left open (``…``): times, ports, versions,
     UUIDs, paths, and the progress rows (their order depends on which node finishes first; the tests
@@ -135,6 +108,13 @@ def generalized(shown: str) -> str:
     ):
         text = re.sub(pattern, "…", text)
     return text
+
+
+def scripts_own_lines(shown: str) -> tuple[list[str], str]:
+    """The lines scripts/sandbox prints before the sandbox command starts, and the rest."""
+    lines = shown.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("["))
+    return [line.rstrip("\n") for line in lines[:first]], "".join(lines[first:])
 
 
 def final_rows(out: str) -> dict[str, str]:
@@ -173,10 +153,18 @@ def test_until_synced_brings_two_vms_to_succeeded_with_the_examples(tmp_path: Pa
 
 def test_quickstart_commands_use_real_flags_and_scripts_sandbox_defaults_to_the_readme_session() -> None:
     commands = example("quickstart-start").commands()
-    assert [shlex.split(c, comments=True)[0] for c in commands] == ["scripts/sandbox", "sriov-operator"]
+    assert [shlex.split(c, comments=True)[0] for c in commands] == [
+        "scripts/sandbox",
+        "source",
+        "sriov-operator",
+    ]
+    assert shlex.split(commands[1], comments=True) == [
+        "source",
+        ".venv/bin/activate",
+    ]  # what bootstrap.sh makes
     assert os.access(REPO_ROOT / "scripts/sandbox", os.X_OK)
-    assert "set -- --workers 2 --apply-examples" in (REPO_ROOT / "scripts/sandbox").read_text()
-    words = shlex.split(commands[1], comments=True)
+    assert "defaults=(--workers 2 --apply-examples)" in (REPO_ROOT / "scripts/sandbox").read_text()
+    words = shlex.split(commands[2], comments=True)
     args = build_parser().parse_args(words[1:])
     assert (args.command, args.workers, args.until_synced) == ("sandbox", 10, True)
 
@@ -187,6 +175,10 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
     """What scripts/sandbox prints (the README), what kubectl shows (the quickstart), and a clean stop."""
     [(command, shown)] = example("sandbox-session").transcript()
     assert command == "scripts/sandbox"
+    script_lines, shown = scripts_own_lines(shown)
+    scripts = (REPO_ROOT / "scripts/bootstrap.sh").read_text() + (REPO_ROOT / "scripts/sandbox").read_text()
+    for line in script_lines:  # what the scripts echo before the sandbox starts, $VENV shown as /…/.venv
+        assert line.replace("/…/.venv", "$VENV") in scripts, line
     kubeconfig = tmp_path / "kubeconfig"
     with running_sandbox("--workers", "2", "--apply-examples", "--kubeconfig", str(kubeconfig)) as (
         process,
@@ -194,6 +186,15 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
     ):
         printed = "".join(lines)
         assert output_matches(generalized(shown), printed), f"printed:\n{printed}\ndocumented:\n{shown}"
+        metrics = re.search(
+            r"^metrics \(and /healthz, /readyz\): operator (http://127\.0\.0\.1:\d+/metrics)", printed, re.M
+        )
+        assert metrics, printed
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+        with direct.open(metrics.group(1), timeout=30) as answer:
+            assert b"sriov_operator_api_writes_total" in answer.read()
+        why_env = {"KUBECONFIG": str(kubeconfig)}
+        run_console(example("quickstart-why"), tmp_path, env=why_env)
         [export, *kubectl_commands] = example("quickstart-kubectl").commands()
         assert export == "export KUBECONFIG=~/.cache/sriov-operator/sandbox/kubeconfig"
         outputs = {}
@@ -218,6 +219,7 @@ def test_the_readme_session_then_the_quickstart_kubectl_commands_then_sigterm_le
             assert json.loads(state)["metadata"]["annotations"][METADATA_SOURCE] == source
         node = json.loads(kubectl(kubeconfig, "get", "node", "worker-0", "-o", "json"))
         assert node["spec"]["providerID"].startswith("openstack:///")
+        run_console(example("quickstart-why-broken"), tmp_path, env=why_env)  # last: it adds a network
         children = descendants(process.pid)
         assert len(children) >= 6, children  # etcd, kube-apiserver, operator, webhook, two daemons
         process.send_signal(signal.SIGTERM)
@@ -312,3 +314,24 @@ def test_control_plane_only_is_a_bare_cluster_with_controllers_until_ctrl_c(tmp_
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         assert alive(children) == set(), "processes outlived the sandbox"
+
+
+def test_on_bare_metal_the_examples_configure_vfs_on_both_nic_vendors(tmp_path: Path) -> None:
+    """``--platform baremetal --apply-examples``: the seed's OpenStack policies would select nothing; the
+    bare-metal example gives every worker four VFs of resource ``sriovnic`` and the pod gets one."""
+    kept = ["--workdir", str(tmp_path / "sandbox")]
+    result = sandbox_to_exit(
+        "--platform", "baremetal", "--apply-examples", "--until-synced", "--timeout", "240",
+        "--kubeconfig", str(tmp_path / "kc"), *kept,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "applying examples/baremetal-policies.yaml instead" in out
+    rows = final_rows(out)
+    assert re.fullmatch(
+        r"worker-0 +Succeeded +2 \(1 configured\) +ens1f0=4xiavf +sriovnic=4", rows["worker-0"]
+    )
+    assert re.fullmatch(
+        r"worker-1 +Succeeded +2 \(1 configured\) +ens2f1np1=4xmlx5_core +sriovnic=4", rows["worker-1"]
+    )
+    assert "the webhook injected requests/limits openshift.io/sriovnic: 1" in out

@@ -1,75 +1,79 @@
-"""The walkthroughs' `kubectl apply` steps, with the real kubectl, on the real API server."""
+"""The walkthroughs' cluster steps, as written, on the sandbox (a real API server with the operator, the
+webhook and config daemons on simulated copies of the article's VM), with the real kubectl.
+
+A new user follows the DPDK walkthrough, then the OVS one in a directory of its own (it needs no file
+from the DPDK one), against one sandbox started as the DPDK walkthrough says. Every command must
+succeed, and what the documents show (the admitted pods, ``why``) is what the cluster answers.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
-from kubernetes_asyncio import client
+import yaml
 
-from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.controlplane.tools import DeployTools
 from tests.doc_runner import run_console, run_sh
 from tests.docs_examples import example
-from tests.integration.conftest import NamespaceFactory
+from tests.integration.sandbox_support import running_sandbox
 
-NAMESPACE = "openshift-sriov-network-operator"
-APPLIES = {
-    "dpdk": (
-        [example("dpdk-policy"), example("dpdk-worker"), example("dpdk-network")],
-        example("dpdk-cluster-apply"),
-        ("dpdk1", "openstack/NetworkID:55a54d05-9ec1-4051-8adb-1b5a7be4f1b6", "dpdk-net"),
-    ),
-    "ovs-offload": (
-        [example("offload-policy")],
-        example("offload-cluster-apply"),
-        ("hwoffload1", "openstack/NetworkID:c0ffee00-1234-4abc-9def-0123456789ab", "offload-net"),
-    ),
+pytestmark = pytest.mark.integration
+OFFLINE = {
+    "dpdk": ["dpdk-host", "dpdk-policy", "dpdk-worker", "dpdk-network"],
+    "ovs": ["offload-host", "offload-policy", "offload-worker", "offload-render"],
 }
 
 
-def _get(kubectl: Path, kubeconfig: Path, *args: str) -> dict[str, object]:
+def _pod_resources(kubectl: Path, env: dict[str, str], name: str) -> object:
     done = subprocess.run(
-        [str(kubectl), "--kubeconfig", str(kubeconfig), "get", "-n", NAMESPACE, "-o", "json", *args],
+        [str(kubectl), "get", "pod", name, "-n", "apps", "-o", "json"],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
+        env={**os.environ, **env},
     )
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    return json.loads(done.stdout)["spec"]["containers"][0]["resources"]
 
 
-@pytest.mark.parametrize("walkthrough", sorted(APPLIES))
-async def test_the_documented_objects_apply_and_read_back(
-    kube: client.ApiClient,
-    control_plane: ControlPlane,
-    tools: DeployTools,
-    make_namespace: NamespaceFactory,
-    tmp_path: Path,
-    walkthrough: str,
+def _documented_resources(example_id: str) -> object:
+    return yaml.safe_load(example(example_id).text)["spec"]["containers"][0]["resources"]
+
+
+def test_both_walkthroughs_cluster_steps_run_as_written_on_the_sandbox(
+    tmp_path: Path, tools: DeployTools
 ) -> None:
-    sessions, apply, (policy, net_filter, network) = APPLIES[walkthrough]
-    await make_namespace(NAMESPACE)
-    for session in sessions:  # they write the files the apply step names
-        await asyncio.to_thread(run_console, session, tmp_path)
-    env = {
-        "PATH": f"{tools.kubectl.parent}{os.pathsep}{os.environ['PATH']}",
-        "KUBECONFIG": str(control_plane.kubeconfig),
-        "KUBECACHEDIR": str(tmp_path / "kubectl-cache"),
-    }
-    printed = await asyncio.to_thread(run_sh, apply, tmp_path, env)
-    # created, or configured where another test made the seed's policy of the same name first
-    for kind, name in (("sriovnetworknodepolicy", policy), ("sriovnetwork", network)):
-        assert re.search(
-            rf"^{kind}\.sriovnetwork\.openshift\.io/{name} (created|configured)$", printed[0], re.M
-        )
-    stored = _get(tools.kubectl, control_plane.kubeconfig, "sriovnetworknodepolicy", policy)
-    assert stored["spec"]["nicSelector"] == {"netFilter": net_filter}  # type: ignore[index]
-    stored = _get(tools.kubectl, control_plane.kubeconfig, "sriovnetwork", network)
-    assert stored["spec"]["networkNamespace"] == "apps"  # type: ignore[index]
+    [start] = example("dpdk-sandbox").commands()
+    words = shlex.split(start, comments=True)
+    assert words[:2] == ["sriov-operator", "sandbox"], start
+    kubeconfig = tmp_path / "kubeconfig"
+    with running_sandbox(*words[2:], "--kubeconfig", str(kubeconfig)) as (_, lines):
+        assert "applied" not in "".join(lines)  # no examples of its own: the walkthroughs' objects only
+        env = {
+            "KUBECONFIG": str(kubeconfig),
+            "PATH": f"{tools.kubectl.parent}{os.pathsep}{os.environ['PATH']}",
+            "KUBECACHEDIR": str(tmp_path / "kubectl-cache"),
+        }
+        dpdk = tmp_path / "dpdk"
+        dpdk.mkdir()
+        for session in OFFLINE["dpdk"]:
+            run_console(example(session), dpdk)
+        run_sh(example("dpdk-cluster-apply"), dpdk, env)
+        (dpdk / "testpmd.yaml").write_text(example("dpdk-pod").text)  # "save it as testpmd.yaml"
+        run_sh(example("dpdk-cluster-pod"), dpdk, env)
+        assert _pod_resources(tools.kubectl, env, "testpmd") == _documented_resources("dpdk-pod-admitted")
+        run_console(example("dpdk-why"), dpdk, env=env)
+
+        ovs = tmp_path / "ovs"
+        ovs.mkdir()
+        for session in OFFLINE["ovs"]:
+            run_console(example(session), ovs)
+        run_sh(example("offload-cluster-apply"), ovs, env)
+        (ovs / "fast-app.yaml").write_text(example("offload-pod").text)
+        run_sh(example("offload-cluster-pod"), ovs, env)
+        assert _pod_resources(tools.kubectl, env, "fast-app") == _documented_resources("offload-pod-admitted")

@@ -44,6 +44,7 @@ from sriov_operator.webhook.settings import webhook_operator_settings
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.webhook_support import policy_body
 from tests.kube_client import api_error_message
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +116,14 @@ async def operated(
         )
         await asyncio.gather(*(informer.wait_synced() for informer in source.informers))
         await server.start()
+
+        async def registered() -> list[dict[str, Any]] | None:
+            names = (constants.OPERATOR_WEBHOOK_CONFIG_NAME, constants.INJECTOR_WEBHOOK_CONFIG_NAME)
+            found = [await operator.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, n) for n in names]
+            return [f for f in found if f is not None] if all(found) else None
+
+        # --webhook-url: the operator registers the configurations once the webhook answers
+        await eventually(registered, "the webhook configurations, registered once the webhook answers")
         try:
             yield Operated(
                 namespace, operator.objects, WebhookReconciler(operator.objects, settings, SYSTEM_CLOCK), tls

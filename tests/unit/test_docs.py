@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sriov_operator.api.supported_nics import DEFAULT_SUPPORTED_NICS
 from sriov_operator.cli import build_parser
 from tests.docs_examples import Example, example
 from tests.support import REPO_ROOT
@@ -116,3 +117,10 @@ def test_the_readme_indexes_every_document() -> None:
         doc.name for doc in sorted((REPO_ROOT / "docs").glob("*.md")) if f"](docs/{doc.name})" not in readme
     ]
     assert not unlisted, f"add these to the README's documentation index: {unlisted}"
+
+
+def test_the_readme_counts_the_supported_nic_list_as_it_is() -> None:
+    """The README's count is checked against the list, not written from memory."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    counts = re.findall(r"supported-NIC list \((\d+) entries\)", readme)
+    assert counts == [str(len(DEFAULT_SUPPORTED_NICS))]

@@ -53,7 +53,7 @@ WALKTHROUGHS = {
         [
             example("offload-host"),
             example("offload-policy"),
-            example("dpdk-worker"),  # the offload walkthrough uses the DPDK one's worker.yaml
+            example("offload-worker"),  # its own worker.yaml, the same as the DPDK walkthrough's
             example("offload-render"),
             example("offload-plan-apply"),
         ],

@@ -11,6 +11,7 @@ from sriov_operator.controlplane.binaries import cache_root
 from sriov_operator.errors import BadInputError
 
 MAX_WORKERS = 50
+MAX_PORT = 65535
 MAX_VM_WORKERS = 4  # each is a QEMU guest with 512 MiB; under TCG each needs about a CPU while it boots
 PLATFORMS = ("openstack", "baremetal")
 
@@ -43,11 +44,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--apply-examples",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help=(
-            "apply the example DPDK (dpdk1) and OVS-offload (hwoffload1) policies,"
-            " a SriovNetwork each and a pod asking for both"
+            "apply example policies (OpenStack: the DPDK dpdk1 and OVS-offload hwoffload1; bare metal: Intel "
+            "and Mellanox VFs as one resource, sriovnic), a SriovNetwork per resource and a pod asking for "
+            "them (--no-apply-examples: none, the default)"
         ),
+    )
+    parser.add_argument(
+        "--health-ports",
+        type=int,
+        metavar="FIRST",
+        help="serve each process's /metrics, /healthz and /readyz on 127.0.0.1 from port FIRST on: the "
+        "operator FIRST, the webhook FIRST+1, the daemon of worker-<i> FIRST+2+i (default: free ports; the "
+        "summary lists them)",
     )
     parser.add_argument(
         "--until-synced",
@@ -113,6 +124,11 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise BadInputError(
                 f"--control-plane-only: {', '.join(extra)} not accepted with it (a bare cluster: no workers)"
             )
+    if args.health_ports is not None and not 1024 <= args.health_ports <= MAX_PORT - 2 - args.workers:
+        raise BadInputError(
+            f"--health-ports: {args.health_ports} is not accepted (1024 to {MAX_PORT - 2 - args.workers}: "
+            f"{2 + args.workers} ports from it, one per process)"
+        )
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
         raise BadInputError(f"--workdir: {args.workdir} is not empty (a new or empty directory is accepted)")
 
@@ -133,5 +149,6 @@ def run(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         vm_workers=args.vm_workers,
         control_plane_only=args.control_plane_only,
+        health_ports=args.health_ports,
     )
     return run_sandbox(options)

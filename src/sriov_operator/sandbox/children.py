@@ -58,6 +58,9 @@ class Children:
         """The first child that is no longer running, if any."""
         return next((c for c in self.children if c.process.poll() is not None), None)
 
+    def names(self) -> list[str]:
+        return [c.name for c in self.children]
+
     def pids(self) -> list[int]:
         return [c.process.pid for c in self.children]
 

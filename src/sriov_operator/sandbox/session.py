@@ -112,6 +112,15 @@ def load_vm_workers() -> ModuleType:
 LOOPBACK = "127.0.0.1"
 
 
+def health_ports(first: int | None, workers: int) -> dict[str, int]:
+    """Each process's health/metrics port: from ``first`` on (operator, webhook, then the daemons of
+    worker-0, worker-1, ...), or free ones."""
+    names = ["operator", "webhook", *(f"daemon-worker-{i}" for i in range(workers))]
+    if first is None:
+        return {name: free_port() for name in names}
+    return {name: first + offset for offset, name in enumerate(names)}
+
+
 class SandboxError(HostError):
     """The sandbox did not come up (a child exited, or it did not converge in time); says why."""
 
@@ -129,6 +138,7 @@ class SandboxOptions:
     workdir: Path | None = None  # hosts and logs; None: a temporary directory, removed after a clean exit
     vm_workers: int = 0  # OpenStack VMs in QEMU with real kernels (sandbox/vm_workers.py), beside `workers`
     control_plane_only: bool = False  # a bare cluster: the control plane and its controllers, nothing of ours
+    health_ports: int | None = None  # first of the processes' health/metrics ports; None: free ports
 
 
 @dataclass
@@ -144,6 +154,7 @@ class Sandbox:
     vms: list[VmSandboxWorker] = field(default_factory=list)
     children: Children = field(init=False)
     webhook_port: int = field(default_factory=free_port)
+    health_ports: dict[str, int] = field(init=False)  # process name -> its /healthz, /readyz, /metrics port
     examples: Examples | None = field(init=False)  # what --apply-examples applies
     started: float = field(default_factory=time.monotonic)
 
@@ -156,6 +167,7 @@ class Sandbox:
         self.children = Children(self.logs)
         chosen = self.options
         self.examples = examples(chosen.namespace, chosen.platform) if chosen.apply_examples else None
+        self.health_ports = health_ports(chosen.health_ports, chosen.workers)
 
     @property
     def logs(self) -> Path:
@@ -212,7 +224,8 @@ class Sandbox:
         return [
             sys.executable, "-m", "sriov_operator.cli", "operator",
             "--namespace", self.options.namespace, "--kubeconfig", str(kubeconfig),
-            "--leader-elect=false", "--health-port", "-1", "--resource-prefix", self.options.resource_prefix,
+            "--leader-elect=false", *self.health_flags("operator"),
+            "--resource-prefix", self.options.resource_prefix,
             "--webhook-url", f"https://{LOOPBACK}:{self.webhook_port}", "--webhook-cert-ip", LOOPBACK,
         ]  # fmt: skip
 
@@ -220,10 +233,14 @@ class Sandbox:
         return [
             sys.executable, "-m", "sriov_operator.cli", "webhook",
             "--namespace", self.options.namespace, "--kubeconfig", str(self.plane.kubeconfig),
-            "--health-port", "-1", "--address", LOOPBACK, "--port", str(self.webhook_port),
+            *self.health_flags("webhook"), "--address", LOOPBACK, "--port", str(self.webhook_port),
             "--tls-cert", str(self.tls_dir / "tls.crt"), "--tls-key", str(self.tls_dir / "tls.key"),
             "--resource-prefix", self.options.resource_prefix,
         ]  # fmt: skip
+
+    def health_flags(self, process: str) -> list[str]:
+        """The health/metrics server of ``process`` on its port, on 127.0.0.1 only."""
+        return ["--health-port", str(self.health_ports[process]), "--health-address", LOOPBACK]
 
     def check_children(self) -> None:
         for vm in self.vms:
@@ -269,6 +286,10 @@ async def _wait(sandbox: Sandbox, what: str, check: Callable[[], Awaitable[bool]
 
 
 async def _start_webhook(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> None:
+    sandbox.say(
+        "waiting for the operator to write the webhook's certificate, then for the webhook to answer and the "
+        "operator to register it ..."
+    )
     await _wait(
         sandbox,
         "the operator's webhook serving Secret",
@@ -382,21 +403,36 @@ def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]
     lines.append(f"logs: {sandbox.logs}/ (operator.log, webhook.log, daemon-<node>.log{kept})")
     for worker in sandbox.workers:
         lines.append(f"  {worker.describe()}")
+    running = {name: port for name, port in sandbox.health_ports.items() if name in sandbox.children.names()}
+    lines.append(
+        "metrics (and /healthz, /readyz): "
+        + ", ".join(f"{name} http://{LOOPBACK}:{port}/metrics" for name, port in running.items())
+    )
     if options.until_synced:
         return [
             *lines,
             "stopping (without --until-synced the sandbox stays up for kubectl: docs/quickstart.md)",
         ]
+    return [*lines, "try:", *(f"  {line}" for line in try_commands(snapshot, kubeconfig, running))]
+
+
+def try_commands(snapshot: Snapshot, kubeconfig: Path, ports: dict[str, int]) -> list[str]:
+    """Commands for what exists: the examples' NADs and pod only when they were created."""
     k = f"kubectl --kubeconfig {kubeconfig}"
-    lines += [
-        "try:",
-        f"  {k} get sriovnetworknodestates -A",
-        f"  {k} get sriovnetworknodepolicies -A",
-        f"  {k} describe node {snapshot.workers[0]}",
-        f"  {k} get network-attachment-definitions -n {WORKLOAD_NAMESPACE}",
-        f"  {k} get pod {POD_NAME} -n {WORKLOAD_NAMESPACE} -o jsonpath='{{.spec.containers[0].resources}}'",
+    commands = [
+        f"{k} get sriovnetworknodestates -A",
+        f"{k} get sriovnetworknodepolicies -A",
+        f"{k} describe node {snapshot.workers[0]}",
     ]
-    return lines
+    if snapshot.pod is not None:
+        commands += [
+            f"{k} get network-attachment-definitions -n {WORKLOAD_NAMESPACE}",
+            f"{k} get pod {POD_NAME} -n {WORKLOAD_NAMESPACE} -o jsonpath='{{.spec.containers[0].resources}}'",
+            f"sriov-operator why pod {POD_NAME} -n {WORKLOAD_NAMESPACE} --kubeconfig {kubeconfig}",
+        ]
+    if "operator" in ports:
+        commands.append(f"curl -s http://{LOOPBACK}:{ports['operator']}/metrics | grep ^sriov_")
+    return commands
 
 
 async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> None:
@@ -419,7 +455,9 @@ async def _start(objects: KubeObjects, sandbox: Sandbox, deadline: float) -> Non
         sandbox.directory / "operator.kubeconfig",
     )
     sandbox.children.spawn("operator", sandbox.operator_argv(operator_kubeconfig))
-    context = DaemonContext(sandbox.plane.kubeconfig, options.namespace, sandbox.children)
+    context = DaemonContext(
+        sandbox.plane.kubeconfig, options.namespace, sandbox.children, sandbox.health_ports
+    )
     for worker in workers:
         if worker in sandbox.vms:
             sandbox.say(f"booting {worker.describe()} ...")
@@ -438,7 +476,7 @@ async def _watch(objects: KubeObjects, sandbox: Sandbox, kubeconfig: Path, deadl
     """Every tick: publish resources, redraw, judge; the summary once converged."""
     options = sandbox.options
     resources: frozenset[str] = frozenset()
-    if sandbox.examples is not None and options.platform == "openstack":
+    if sandbox.examples is not None:
         resources = frozenset(p["spec"]["resourceName"] for p in sandbox.examples.policies)
     converged = False
     while True:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -37,6 +38,7 @@ class DaemonContext:
     kubeconfig: Path
     namespace: str
     children: Children
+    health_ports: Mapping[str, int] = field(default_factory=dict)  # by process name (daemon-<node>)
 
 
 class Worker(Protocol):
@@ -146,7 +148,9 @@ class SimulatedWorker:
         argv = [
             sys.executable, "-m", "sriov_operator.cli", "daemon",
             "--node-name", self.name, "--namespace", context.namespace,
-            "--kubeconfig", str(context.kubeconfig), "--health-port", "-1",
+            "--kubeconfig", str(context.kubeconfig),
+            "--health-port", str(context.health_ports.get(f"daemon-{self.name}", -1)),
+            "--health-address", "127.0.0.1",
             "--host-root", str(self.root), "--simulate", "--platform", self.platform,
         ]  # fmt: skip
         if self.provider_id:

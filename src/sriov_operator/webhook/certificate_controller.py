@@ -15,8 +15,12 @@ read live (not from the cache) so a write of ours is never planned twice.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import logging
+import ssl
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,6 +61,7 @@ logger = logging.getLogger(__name__)
 CONTROLLER_NAME = "webhook-certificates"
 KEY = "webhook"
 MIN_REQUEUE = 1.0  # seconds
+PROBE_SECONDS = 2.0  # a TLS handshake with a webhook outside the cluster (--webhook-url)
 RESOURCES: Mapping[str, Resource] = {
     "ValidatingWebhookConfiguration": VALIDATING_WEBHOOK_CONFIGURATIONS,
     "MutatingWebhookConfiguration": MUTATING_WEBHOOK_CONFIGURATIONS,
@@ -93,31 +98,38 @@ class WebhookReconciler:
             logger.info("writing the webhook CA Secret %s/%s", namespace, WEBHOOK_CA_SECRET)
             secret = _secret(WEBHOOK_CA_SECRET, namespace, plan.ca_data, "Opaque")
             await self.objects.apply(SECRETS, secret, FIELD_MANAGER)
-        await self._configurations(plan.ca_bundle)
+        registered = await self._configurations(plan.ca_bundle)
         if plan.serving_data is not None:
             logger.info("writing the webhook serving Secret %s/%s", namespace, WEBHOOK_SERVING_SECRET)
             secret = _secret(WEBHOOK_SERVING_SECRET, namespace, plan.serving_data, "kubernetes.io/tls")
             await self.objects.apply(SECRETS, secret, FIELD_MANAGER)
+        if not registered:  # an outside webhook (--webhook-url) gives no event when it comes up: look again
+            return Result(requeue_after=MIN_REQUEUE)
         return Result(requeue_after=max(MIN_REQUEUE, (plan.next_check - now).total_seconds()))
 
-    async def _configurations(self, ca_bundle: bytes) -> None:
+    async def _configurations(self, ca_bundle: bytes) -> bool:
+        """Apply (or delete) the configurations; False while one waits for its webhook to answer."""
         config = await self.objects.get(
             SRIOV_OPERATOR_CONFIGS, DEFAULT_OPERATOR_CONFIG_NAME, self.settings.namespace
         )
         live = {key: await self.objects.get(RESOURCES[key[0]], key[1]) for key in CONFIGURATION_KEYS}
         bundles = {key: ca_bundle if injects_own_ca_bundle(live[key]) else None for key in CONFIGURATION_KEYS}
-        serving = await self._webhook_serves()
+        serving = await self._webhook_serves(ca_bundle)
+        registered = True
         for desired in render_configurations(config, self.settings.configurations, bundles):
             current = live[(desired.kind, desired.name)]
             resource = RESOURCES[desired.kind]
             if desired.body is not None and current is None and not serving:
                 logger.info(
-                    "not registering %s %s yet: the webhook Deployment %s/%s has no available replica",
+                    "not registering %s %s yet: %s",
                     desired.kind,
                     desired.name,
-                    self.settings.namespace,
-                    WEBHOOK_SERVICE_NAME,
+                    f"nothing answers at {url} with our certificate"
+                    if (url := self.settings.configurations.url)
+                    else f"the webhook Deployment {self.settings.namespace}/{WEBHOOK_SERVICE_NAME} has no "
+                    "available replica",
                 )
+                registered = False
                 continue
             if desired.body is None:
                 if current is not None:
@@ -128,19 +140,38 @@ class WebhookReconciler:
             elif current is None or not contains(current, desired.body):
                 logger.info("applying %s %s", desired.kind, desired.name)
                 await self.objects.apply(resource, desired.body, FIELD_MANAGER)
+        return registered
 
-    async def _webhook_serves(self) -> bool:
+    async def _webhook_serves(self, ca_bundle: bytes) -> bool:
         """Register a configuration only once something answers it.
 
         A configuration whose webhook is not up yet (failurePolicy Fail) would
         refuse every write of our kinds, the start-up race users hit upstream.
-        With ``--webhook-url`` the webhook runs outside the cluster: its owner
-        says it is there. Otherwise our Deployment must have an available replica.
+        With ``--webhook-url`` the webhook runs outside the cluster: it must complete
+        a TLS handshake at that URL with a certificate our CA signed (what the API
+        server will check). Otherwise our Deployment must have an available replica.
         """
         if self.settings.configurations.url:
-            return True
+            return await url_answers(self.settings.configurations.url, ca_bundle)
         deployment = await self.objects.get(DEPLOYMENTS, WEBHOOK_SERVICE_NAME, self.settings.namespace)
         return bool(deployment and (deployment.get("status") or {}).get("availableReplicas"))
+
+
+async def url_answers(url: str, ca_bundle: bytes, timeout: float = PROBE_SECONDS) -> bool:
+    """A TLS handshake with ``url``'s host and port succeeds, its certificate signed by ``ca_bundle``."""
+    parsed = urllib.parse.urlsplit(url)
+    host, port = parsed.hostname or "", parsed.port or 443
+    context = ssl.create_default_context(cadata=ca_bundle.decode())
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host), timeout
+        )
+    except (OSError, TimeoutError, ssl.SSLError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True
 
 
 def register(manager: Manager, settings: WebhookOperatorSettings) -> Controller:

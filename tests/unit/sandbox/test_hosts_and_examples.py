@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from sriov_operator.host.node import NodeHost
+from sriov_operator.host.simulator.builder import load_profile
 from sriov_operator.host.simulator.host_io import simulated_io
-from sriov_operator.sandbox.examples import configure_policies, examples, seed_policy_documents
+from sriov_operator.sandbox.examples import BAREMETAL_FILE, configure_policies, examples, policy_documents
 from sriov_operator.sandbox.hosts import DPDK_NETWORK_ID, DPDK_PORT, OFFLOAD_NETWORK_ID, OFFLOAD_PORT
 from sriov_operator.sandbox.metadata_service import MetadataService
 from sriov_operator.sandbox.workers import SimulatedWorker, simulated_workers
@@ -65,7 +66,7 @@ def test_discovery_on_a_config_drive_vm_finds_the_article_networks_the_examples_
 def test_the_shipped_policies_are_the_article_text_with_tabs_and_the_dpdk_network_unchanged() -> None:
     assert "\tnetFilter: openstack/NetworkID:55a54d05-9ec1-4051-8adb-1b5a7be4f1b6\n" in SEED_TEXT
     assert f"openstack/NetworkID:{DPDK_NETWORK_ID}" in SEED_TEXT
-    documents, warnings = seed_policy_documents()
+    documents, warnings = policy_documents()
     assert [d.body["metadata"]["name"] for d in documents] == ["dpdk1", "hwoffload1"]
     assert any("indentation uses tabs" in w for w in warnings)
     policies, notes = configure_policies(documents, "ns", "openstack")
@@ -76,13 +77,33 @@ def test_the_shipped_policies_are_the_article_text_with_tabs_and_the_dpdk_networ
     assert len(notes) == 1 and notes[0].startswith("hwoffload1: netFilter set to")
 
 
-def test_on_bare_metal_the_policies_stay_as_written_and_the_output_says_they_select_nothing() -> None:
-    documents, _ = seed_policy_documents()
-    policies, notes = configure_policies(documents, "ns", "baremetal")
-    assert [p["spec"] for p in policies] == [d.body["spec"] for d in documents]
-    assert notes == [
-        "the seed's policies select OpenStack networks (netFilter): no bare-metal NIC matches them"
+def test_on_bare_metal_the_bare_metal_example_is_applied_and_the_output_says_why() -> None:
+    """The seed's policies select Neutron networks, which no server NIC is on: they configure nothing."""
+    chosen = examples("ns", "baremetal")
+    assert [p["metadata"]["name"] for p in chosen.policies] == ["intel-vfs", "mellanox-vfs"]
+    assert {p["metadata"]["namespace"] for p in chosen.policies} == {"ns"}
+    assert {p["spec"]["resourceName"] for p in chosen.policies} == {"sriovnic"}
+    assert [n["metadata"]["name"] for n in chosen.networks] == ["sriovnic-net"]  # one network per resource
+    assert chosen.pod["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/networks": "sriovnic-net"}
+    assert chosen.notes == [
+        "bare metal: the seed's policies select OpenStack networks (netFilter), which no server NIC is on; "
+        f"applying {BAREMETAL_FILE} instead"
     ]
+
+
+def test_the_bare_metal_policies_select_a_port_of_each_bare_metal_profile() -> None:
+    """Each worker profile has a PF the example selects, so every bare-metal worker gets ``sriovnic``."""
+    documents, warnings = policy_documents(BAREMETAL_FILE)
+    assert warnings == []
+    selectors = {d.body["metadata"]["name"]: d.body["spec"]["nicSelector"] for d in documents}
+    for profile, policy in (("baremetal-intel", "intel-vfs"), ("baremetal-mellanox", "mellanox-vfs")):
+        pfs = {
+            (device.vendor, device.netdev.name)
+            for device in load_profile(profile).devices
+            if device.sriov is not None and device.netdev is not None
+        }
+        [pf_name] = selectors[policy]["pfNames"]
+        assert (selectors[policy]["vendor"], pf_name) in pfs, (profile, pfs)
 
 
 def test_the_example_pod_names_a_network_per_policy_and_asks_for_no_device_itself() -> None:

@@ -29,6 +29,10 @@ from sriov_operator.cli import main
         (["--control-plane-only", "--apply-examples", "--until-synced"], "sriov-operator sandbox: "
          "--control-plane-only: --apply-examples, --until-synced not accepted with it (a bare cluster: "
          "no workers)"),
+        (["--health-ports", "80"], "sriov-operator sandbox: --health-ports: 80 is not accepted (1024 to "
+         "65531: 4 ports from it, one per process)"),
+        (["--health-ports", "65533", "--workers", "3"], "sriov-operator sandbox: --health-ports: 65533 is "
+         "not accepted (1024 to 65530: 5 ports from it, one per process)"),
     ],
 )  # fmt: skip
 def test_bad_flag(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
