@@ -73,7 +73,7 @@ async def _grant_everything(admin: client.ApiClient, namespace: str) -> None:
     rules = [
         {"apiGroups": [GROUP], "resources": [NODE_STATES, f"{NODE_STATES}/status"], "verbs": ["*"]},
         {"apiGroups": [""], "resources": ["nodes", "configmaps", "pods"], "verbs": ["*"]},
-        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["*"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["*"]},
     ]
     await rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
     await rbac.create_cluster_role_binding(
@@ -337,6 +337,56 @@ async def test_daemon_records_events_only_in_its_namespace_about_its_own_node(
         assert status == 403, (namespace, kind, name)
         assert f"may record Events only in its namespace {ns}, about its own SriovNetworkNodeState" in message
     status, _ = await _refusal(events.delete_namespaced_event(created.metadata.name, ns))
+    assert status == 403
+
+
+def _core_event(namespace: str, kind: str, name: str, about_namespace: str | None) -> dict[str, Any]:
+    """The daemon's Events as it writes them: through the core API (runtime/events.py)."""
+    about: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": "v1"}
+    if about_namespace is not None:
+        about["namespace"] = about_namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "scope-", "namespace": namespace},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+        "reportingComponent": "sriov-network-config-daemon",
+        "reportingInstance": "test",
+        "action": "Test",
+        "reason": "Test",
+        "type": "Normal",
+        "message": "n",
+        "involvedObject": about,
+    }
+
+
+async def test_daemon_records_core_events_only_about_its_own_node_state(
+    cluster: Cluster, as_daemon_a: client.ApiClient
+) -> None:
+    """The same scope for Events written through the core API (which carry lastTimestamp)."""
+    await _wait_until_policy_enforced(as_daemon_a, cluster)
+    core = client.CoreV1Api(as_daemon_a)
+    ns, a, b = cluster.namespace, cluster.node_a, cluster.node_b
+    created = await core.create_namespaced_event(ns, _core_event(ns, "SriovNetworkNodeState", a, ns))
+    await core.patch_namespaced_event(
+        created.metadata.name, ns, {"count": 2, "lastTimestamp": "2026-01-01T00:00:01Z"}
+    )
+    for namespace, kind, name, about_ns in (
+        ("kube-system", "SriovNetworkNodeState", a, "kube-system"),
+        ("default", "Node", b, None),
+        (ns, "SriovNetworkNodeState", b, ns),
+        (ns, "SriovNetworkNodeState", a, "kube-system"),
+        (ns, "Secret", a, ns),
+    ):
+        status, message = await _refusal(
+            core.create_namespaced_event(namespace, _core_event(namespace, kind, name, about_ns))
+        )
+        assert status == 403, (namespace, kind, name)
+        assert f"may record Events only in its namespace {ns}, about its own SriovNetworkNodeState" in message
+    status, _ = await _refusal(core.delete_namespaced_event(created.metadata.name, ns))
     assert status == 403
     async with _client(cluster, await _daemon_token(cluster, None)) as unbound:
         status, message = await _refusal(

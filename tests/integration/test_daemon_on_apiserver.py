@@ -268,8 +268,8 @@ async def test_failing_host_write_reports_failed_and_recovers(vm: Node) -> None:
     records = break_device_records(vm.root)
     generation, error = await _seed_spec_until_failed(vm)
     assert error.startswith(
-        f"rememberDevice {DPDK_PORT}: /etc/sriov-operator/pci"
-    )  # what, and where on the host
+        f"policy dpdk1: rememberDevice {DPDK_PORT}: /etc/sriov-operator/pci"
+    )  # whose, what, and where on the host
     state = await node_state(vm.objects, vm.namespace, vm.name)
     assert (conditions(state)["Degraded"]["status"], conditions(state)["Degraded"]["reason"]) == (
         "True",
@@ -313,8 +313,9 @@ async def test_daemon_killed_mid_apply_and_restarted_converges(vm: Node) -> None
 
 
 async def _failed_on(node: Node, action: str) -> bool:
+    """Failed at ``action`` (after the name of the failing policy, which the error starts with)."""
     sync_status, error = await _status_of(node)
-    return sync_status == "Failed" and error.startswith(action)
+    return sync_status == "Failed" and error.partition(": ")[2].startswith(action)
 
 
 async def test_bare_metal_vfs_created_after_a_drain_and_plugin_config_only_after_they_exist(

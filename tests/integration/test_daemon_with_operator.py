@@ -192,6 +192,25 @@ async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_dr
                 f"the device plugin's config on {daemon.node}",
             )
 
+        # the VMs lack mlx5_ib: hwoffload1 (isRdma) is configured but unusable, and says so (it was Ready)
+        for state in states:
+            unusable = json.loads(annotations_of(state)["sriovnetwork.openshift.io/unusable-policies"])
+            assert list(unusable) == ["hwoffload1"] and unusable["hwoffload1"].endswith("load mlx5_ib")
+
+        async def policy_ready(name: str, reason: str) -> dict[str, Any] | None:
+            policy = await objects.get(SRIOV_NETWORK_NODE_POLICIES, name, namespace)
+            ready = conditions(policy or {}).get("Ready")
+            return ready if ready is not None and ready["reason"] == reason else None
+
+        unusable_ready = await eventually(
+            lambda: policy_ready("hwoffload1", "ResourceUnusable"), "hwoffload1 ResourceUnusable"
+        )
+        assert unusable_ready["message"].startswith(
+            "0 of 3 nodes ready; the device plugin cannot use its devices"
+        )
+        assert unusable_ready["message"].endswith("load mlx5_ib")
+        await eventually(lambda: policy_ready("dpdk1", "AllNodesReady"), "dpdk1 Ready")
+
         for policy in seed_policies(namespace):
             await objects.delete(SRIOV_NETWORK_NODE_POLICIES, policy["metadata"]["name"], namespace)
 
@@ -390,7 +409,8 @@ async def test_failing_host_write_reports_failed_and_recovers_with_the_operator(
 
         state = await eventually(failed, "syncStatus Failed", 180)
         error = state["status"]["lastSyncError"]
-        assert error.startswith("rememberDevice 0000:00:0") and ": /etc/sriov-operator/pci" in error, error
+        assert error.startswith("policy ") and ": rememberDevice 0000:00:0" in error, error
+        assert ": /etc/sriov-operator/pci" in error, error
         degraded = conditions(state)["Degraded"]
         assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")
         assert not (daemon.root / PLUGIN_FILE).exists()  # nothing for the device plugin from a half-done host
@@ -469,7 +489,8 @@ async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
             return state
 
         state = await eventually(released, "Failed, and the node uncordoned with its drain request Idle", 180)
-        assert "setPfMtu" in state["status"]["lastSyncError"], state["status"]["lastSyncError"]
+        # the failing node names the policy that causes it, in its status too
+        assert state["status"]["lastSyncError"].startswith("policy jumbo: setPfMtu"), state["status"]
         assert annotations_of(state)["sriovnetwork.openshift.io/failed-policies"] == "jumbo"
         degraded = conditions(state)["Degraded"]
         assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")

@@ -278,7 +278,13 @@ async def test_pdb_blocked_drain_hits_deadline_uncordons_and_says_why(
         )
         names = {p["metadata"]["name"] for p in (await objects.list(PODS, namespace=apps))["items"]}
         assert names == {"plain"}
-        await eventually(lambda: events_about(objects, node, "DrainComplete"), what="a DrainComplete Event")
+        done = await eventually(
+            lambda: events_about(objects, node, "DrainComplete"), what="a DrainComplete Event"
+        )
+        assert f"(evicted {apps}/web-1)" in done[0]["note"]  # the pod it acted on, not "(1 eviction(s))"
+        started = [e["note"] for e in await events_about(objects, node, "DrainStarted")]
+        assert any(f"devices ({apps}/vf-free, {apps}/web-1);" in note for note in started), started
+        assert "Drain_Required" not in done[0]["note"]
     assert drains_ended("blocked") >= before["blocked"] + 1
     assert drains_ended("complete") == before["complete"] + 1
     assert evictions("blocked") > refused_before

@@ -18,6 +18,7 @@ from sriov_operator.kube.errors import ConflictError, EvictionBlockedError, Inva
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
+    CORE_EVENTS,
     EVENTS,
     POD_DISRUPTION_BUDGETS,
     PODS,
@@ -148,6 +149,30 @@ async def test_event_recorder_folds_repeats_into_one_event_with_a_count(
     assert folded["regarding"]["name"] == "flapping"
     assert folded["reason"] == "LeaderLost"
     assert folded["reportingController"] == "runtime-test"
+    assert folded["deprecatedCount"] == 3
+
+
+async def test_events_carry_last_timestamp_so_kubectl_sorts_them(
+    objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """`kubectl get events --sort-by=.lastTimestamp` misordered ours: lastTimestamp was <nil>."""
+    namespace = await make_namespace(None)
+    regarding = await objects.create(CONFIG_MAPS, config_map("sorted", namespace))
+    regarding.update(kind="ConfigMap", apiVersion="v1")
+    clock = FakeClock()
+    recorder = EventRecorder(objects, "runtime-test", clock)
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "first", "Testing")
+    await clock.advance(5)
+    await recorder.record(regarding, "Normal", EventReason.LEADER_LOST, "second", "Testing")
+    await clock.advance(5)
+    await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "first", "Testing")  # a repeat
+    core = (await objects.list(CORE_EVENTS, namespace))["items"]
+    by_note = {e["message"]: e for e in core}
+    first, second = by_note["first"], by_note["second"]
+    assert (first["count"], second["count"]) == (2, 1)
+    assert first["firstTimestamp"] < second["lastTimestamp"] < first["lastTimestamp"]
+    assert first["involvedObject"]["name"] == "sorted"
+    assert [e["message"] for e in sorted(core, key=lambda e: e["lastTimestamp"])] == ["second", "first"]
 
 
 async def test_events_about_objects_with_253_character_names_are_recorded(

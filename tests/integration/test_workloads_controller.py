@@ -9,7 +9,8 @@ operator's ServiceAccount: Kubernetes refuses to let it grant roles it does not 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ async def objects(control_plane: ControlPlane, kube: Any) -> AsyncIterator[KubeO
         yield kube_objects(api)
 
 
+@pytest.fixture(autouse=True)
+def _log_level_restored() -> Iterator[None]:
+    """The in-process operator sets the process's level from the config's logLevel."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
+
+
 @contextlib.asynccontextmanager
 async def operator(kubeconfig: Path, namespace: str) -> AsyncIterator[None]:
     """The whole operator: the workloads controller applies, the operator-config controller reports Ready."""
@@ -78,6 +87,26 @@ async def create_config(objects: KubeObjects, namespace: str, spec: dict[str, An
 async def ready(objects: KubeObjects, namespace: str) -> dict[str, Any] | None:
     config = await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace)
     return condition(config, "Ready")
+
+
+async def components(objects: KubeObjects, namespace: str) -> dict[str, Any]:
+    config = await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace)
+    status = (config or {}).get("status") or {}
+    return {key: status.get(key) for key in ("injector", "operatorWebhook")}
+
+
+async def test_log_level_changes_reach_the_operator_itself(
+    control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
+) -> None:
+    """logLevel reached the daemons and the webhook, never the operator's own log."""
+    namespace = await make_namespace(None)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    await create_config(objects, namespace, {"logLevel": 1, "configDaemonNodeSelector": {"sriov": "true"}})
+    async with operator(control_plane.kubeconfig, namespace):
+        await eventually(lambda: root.level == logging.DEBUG, what="the operator logging at DEBUG")
+        await objects.patch(SRIOV_OPERATOR_CONFIGS, "default", {"spec": {"logLevel": 0}}, namespace)
+        await eventually(lambda: root.level == logging.INFO, what="the operator back at INFO")
 
 
 async def test_workloads_are_applied_reported_and_removed_when_disabled(
@@ -108,6 +137,7 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
         assert not_ready["status"] == "False"
         assert not_ready["reason"] == "WorkloadsNotReady"
         assert "Deployment sriov-operator-webhook: " in not_ready["message"]  # no pod of it runs yet
+        assert await components(objects, namespace) == {"injector": "Disabled", "operatorWebhook": "Starting"}
 
         await play_rollouts(objects, namespace)
 
@@ -118,6 +148,8 @@ async def test_workloads_are_applied_reported_and_removed_when_disabled(
         done = await eventually(is_ready, what="Ready=True after the rollouts")
         assert done["reason"] == "OperatorConfigReady"
         assert "Deployment sriov-operator-webhook: 1/1 ready" in done["message"]
+        # status.injector and .operatorWebhook were never written
+        assert await components(objects, namespace) == {"injector": "Disabled", "operatorWebhook": "Running"}
 
         # A deleted DaemonSet comes back.
         await objects.delete(DAEMON_SETS, "sriov-device-plugin", namespace)

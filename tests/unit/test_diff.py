@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sriov_operator.commands.diff import format_text
 from sriov_operator.commands.diff.changes import diff_cluster, spec_changes, to_output
 from tests.unit.engine.builders import documents, node, pf, policy, state
 
@@ -148,3 +149,18 @@ def test_turning_drains_off_while_a_node_is_in_progress_is_refused_as_the_webhoo
     )
     assert already_off.refused == []
     assert any("spec.disableDrain: true: nodes are not drained" in w for w in already_off.warnings)
+
+
+def test_a_policy_selecting_no_device_is_named_as_its_status_names_it() -> None:
+    """`diff` against the cluster said nothing of a policy that configures nothing (issue 22, item 1)."""
+    current = _baremetal(policy("p", numVfs=8))
+    typo = policy("typo", numVfs=4, nicSelector={"vendor": "15b3"})
+    result = diff_cluster(documents(current), documents([typo]), None, "openshift.io")
+    assert result.policy_notes == [
+        "typo: selects no device on 1 of 1 nodes: w1 (its nicSelector matches no interface there, "
+        "or policies applied after it take every PF it selects)"
+    ]
+    assert to_output(result)["policyNotes"] == result.policy_notes
+    assert "policy typo: selects no device on 1 of 1 nodes: w1" in format_text(result)
+    unrelated = diff_cluster(documents([*current, typo]), documents([policy("p", numVfs=16)]), None, "x")
+    assert unrelated.policy_notes == []  # typo neither applied nor changed

@@ -39,6 +39,15 @@ POLICY_NODES_FAILED: Final = "NodesFailed"
 POLICY_BLOCKED: Final = "BlockedByOtherPolicy"  # failed nodes fail only for other policies (named)
 POLICY_NO_MATCHING_NODES: Final = "NoMatchingNodes"
 POLICY_INVALID: Final = "InvalidPolicy"
+# The policy's nodeSelector matches nodes, but its nicSelector selects no device on any of them
+# (or a higher-priority policy takes every PF it selects): Ready False, it configures nothing.
+POLICY_NO_DEVICE_SELECTED: Final = "NoDeviceSelected"
+# Ready True: every node where it configures something is ready; on the others (named) it selects
+# no device. readyNodes counts only nodes where it configures something.
+POLICY_NO_DEVICE_ON_SOME_NODES: Final = "NoDeviceOnSomeNodes"
+# Configured, but the node's daemon says the device plugin cannot use its devices (an isRdma
+# device without its RDMA driver): Ready False, the message names the nodes and the fix.
+POLICY_RESOURCE_UNUSABLE: Final = "ResourceUnusable"
 
 # SriovOperatorConfig Ready reasons (upstream's, and ours for workloads not running yet).
 CONFIG_READY: Final = "OperatorConfigReady"

@@ -78,6 +78,10 @@ DEVICE_PLUGIN_HOST_DIR: Final = "/etc/sriov-operator/device-plugin"
 # On a NodeState: the policies whose configuration failed on the node (comma-separated), set by the
 # config daemon with a Failed status and removed once a generation is applied; policy status reads it.
 FAILED_POLICIES_ANNOTATION: Final = "sriovnetwork.openshift.io/failed-policies"
+# On a NodeState: the policies whose devices the device plugin cannot use on the node (an isRdma
+# device without its RDMA driver), as a JSON object policy -> the plan warning saying why; set by the
+# config daemon from its plan, removed when no such warning is left; policy status reads it.
+UNUSABLE_POLICIES_ANNOTATION: Final = "sriovnetwork.openshift.io/unusable-policies"
 # On a NodeState: the spec generation the config daemon has applied.
 APPLIED_GENERATION_ANNOTATION: Final = "sriovnetwork.openshift.io/applied-generation"
 # Workloads the operator runs from the default SriovOperatorConfig (docs/operator-config.md).
@@ -154,6 +158,8 @@ class EventReason(StrEnum):
     NODE_STATE_DELETED = "NodeStateDeleted"
     POLICY_READY = "PolicyReady"
     POLICY_NOT_READY = "PolicyNotReady"
+    POLICY_SELECTS_NO_DEVICE = "PolicySelectsNoDevice"
+    POLICY_RESOURCE_UNUSABLE = "PolicyResourceUnusable"
     OPERATOR_CONFIG_CREATED = "OperatorConfigCreated"
     NETWORK_READY = "NetworkReady"
     NAD_INVALID = "NetworkAttachmentDefinitionInvalid"
@@ -176,8 +182,12 @@ class EventReason(StrEnum):
 EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.LEADER_ELECTED: "this process acquired the leader-election Lease and starts its controllers",
     EventReason.LEADER_LOST: "this process could not renew the Lease in time and stopped its controllers",
-    EventReason.DRAIN_STARTED: "a node's drain started: cordoned, evicting what must leave",
-    EventReason.DRAIN_COMPLETE: "a node's drain finished; the config daemon may go on",
+    EventReason.DRAIN_STARTED: (
+        "a node's drain started: cordoned, evicting what must leave (the note names the pods)"
+    ),
+    EventReason.DRAIN_COMPLETE: (
+        "a node's drain finished (the note names the pods evicted last); the config daemon may go on"
+    ),
     EventReason.DRAIN_BLOCKED: (
         "a drain passed its deadline with pods left (named, with PDBs); uncordoned, retried"
     ),
@@ -198,6 +208,10 @@ EVENT_REASON_DOCS: Final[dict[EventReason, str]] = {
     EventReason.POLICY_READY: "every node a policy selects is configured for it",
     EventReason.POLICY_NOT_READY: "a policy's Ready condition changed to a not-ready reason (nodes "
     "waiting or failed, no node matched, or the policy is invalid)",
+    EventReason.POLICY_SELECTS_NO_DEVICE: "a policy selects nodes on which it selects no device (the note "
+    "names them); once per distinct set of nodes",
+    EventReason.POLICY_RESOURCE_UNUSABLE: "a policy's devices are configured, but a node's daemon says the "
+    "device plugin cannot use them (the note names the nodes and the fix); once per distinct set",
     EventReason.OPERATOR_CONFIG_CREATED: "no default SriovOperatorConfig existed; the operator created one",
     EventReason.NETWORK_READY: "a network's NetworkAttachmentDefinition was written and is up to date",
     EventReason.NAD_INVALID: "a network's spec cannot be rendered into a NetworkAttachmentDefinition "

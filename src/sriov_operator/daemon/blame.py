@@ -4,11 +4,14 @@ The spec's VF groups carry the policy that asked for them (``policyName``); the
 error names the device that refused (a PF, or one of its VFs). Those policies
 are named in the daemon's Event and in the NodeState's failed-policies
 annotation, which the operator turns into each policy's status: the policy that
-failed says so, and the others on the node say which policy blocks them.
+failed says so, and the others on the node say which policy blocks them. Likewise
+the policies whose devices the device plugin cannot use (the plan's ``unusable``)
+go into the unusable-policies annotation.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -42,5 +45,15 @@ def failing_policies(
     return _policies(i for i in interfaces if i.pci_address in named) or _policies(interfaces)
 
 
+def blamed_message(policies: Sequence[str], message: str) -> str:
+    """``policy mtu-jumbo: <message>``: a failure's words start with the policies it is about."""
+    return f"policy {', '.join(policies)}: {message}" if policies else message
+
+
 def annotation_value(policies: Sequence[str]) -> str:
     return SEPARATOR.join(policies)
+
+
+def unusable_annotation(unusable: Mapping[str, str]) -> str | None:
+    """The NodeState's unusable-policies annotation (policy -> the plan warning); None removes it."""
+    return json.dumps(dict(sorted(unusable.items())), separators=(",", ":")) if unusable else None

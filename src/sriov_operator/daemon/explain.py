@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sriov_operator.api.constants import DRAIN_REQUIRED, REBOOT_REQUIRED
 from sriov_operator.api.models import InterfaceExt, SriovNetworkNodeStateSpec
 from sriov_operator.host.actions import Action
 from sriov_operator.host.plan import Plan, vf_ids
@@ -52,3 +53,11 @@ def summarize(lines: tuple[str, ...]) -> str:
     shown = "; ".join(lines[:MAX_LINES])
     more = len(lines) - MAX_LINES
     return f"{shown}; and {more} more" if more > 0 else shown
+
+
+_REQUEST_WORDS = {DRAIN_REQUIRED: "a drain", REBOOT_REQUIRED: "a drain and a reboot"}
+
+
+def drain_request(value: str, plan_text: str) -> str:
+    """``requesting a drain before: <plan>``: the request in words, not its annotation token."""
+    return f"requesting {_REQUEST_WORDS.get(value, repr(value))} before: {plan_text}"

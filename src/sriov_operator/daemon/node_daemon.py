@@ -34,13 +34,20 @@ from sriov_operator.api.constants import (
     NODE_STATE_CURRENT_ANNOTATION,
     NODE_STATE_DESIRED_ANNOTATION,
     SYNC_FAILED,
+    UNUSABLE_POLICIES_ANNOTATION,
     EventReason,
 )
 from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ObjectRef
-from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
-from sriov_operator.daemon.explain import explain_plan, summarize
+from sriov_operator.daemon.blame import (
+    annotation_value,
+    blamed_message,
+    failing_policies,
+    unusable_annotation,
+    vf_parents,
+)
+from sriov_operator.daemon.explain import drain_request, explain_plan, summarize
 from sriov_operator.daemon.handoff import (
     HANDED_OVER,
     WITHDRAWN,
@@ -216,7 +223,8 @@ class NodeDaemon:
         decision = decide(looked.seen)
         # The source first: a status that lists OpenStack ports is never read without where they came from.
         await self._report_metadata_source(looked)
-        await self._publish(looked, decision)
+        if decision.step != "fail":  # a failure is published by _fail, naming the failing policies
+            await self._publish(looked, decision)
         await self._report_plan_warnings(looked)
         return await self._take(looked, decision)
 
@@ -306,21 +314,22 @@ class NodeDaemon:
     async def _fail(
         self, state: Object, reason: FailureReason, message: str, looked: _Pass | None = None
     ) -> Result:
-        """Record the failure, say so (log, Event, Failed status), and retry after the backoff."""
-        self.failure = record_failure(
-            self.failure, _generation(state), reason, message, self.clock.monotonic()
-        )
+        """Record the failure, say so (log, Event, Failed status), and retry after the backoff.
+
+        The failing policies are named first (annotation, then the message the status, the Event
+        and the log carry), so no reader sees a Failed node without its culprit."""
+        blamed = await self._blame(state, reason, message, looked)
+        note = blamed_message(blamed, message)
+        self.failure = record_failure(self.failure, _generation(state), reason, note, self.clock.monotonic())
         retry = self.failure.retry_after
         logger.warning(
-            "%s (attempt %d, retry in %.0fs)", message, self.failure.attempts, retry, extra=self._extra
+            "%s (attempt %d, retry in %.0fs)", note, self.failure.attempts, retry, extra=self._extra
         )
-        blamed = await self._blame(state, reason, message, looked)
-        note = f"policy {', '.join(blamed)}: {message}" if blamed else message
         await self._event(state, "Warning", EventReason.CONFIGURATION_FAILED, note, "Configure")
         if looked is not None and looked.seen.plan is not None:
             decision = decide(replace(looked.seen, failure=self.failure))
         else:
-            decision = Decision("fail", SYNC_FAILED, message, RETRY_MESSAGE)
+            decision = Decision("fail", SYNC_FAILED, note, RETRY_MESSAGE)
         if looked is not None:
             await self._publish(looked, decision)
         else:
@@ -354,7 +363,7 @@ class NodeDaemon:
 
     async def _request_drain_state(self, looked: _Pass, value: str) -> None:
         if value != DRAIN_IDLE:
-            note = f"{value} before: {summarize(looked.seen.explanation)}"
+            note = drain_request(value, summarize(looked.seen.explanation))
             await self._event(looked.state, "Normal", EventReason.DRAIN_REQUESTED, note, "Drain")
         await self.objects.patch(
             NODES, self.node_name, {"metadata": {"annotations": {NODE_STATE_ANNOTATION: value}}}
@@ -454,6 +463,9 @@ class NodeDaemon:
         planned = looked.seen.plan
         if planned is None:  # a failed plan says nothing about the warnings: keep the last set
             return
+        unusable = unusable_annotation(planned.unusable)
+        if _annotations(looked.state).get(UNUSABLE_POLICIES_ANNOTATION) != unusable:
+            await self._annotate_state({UNUSABLE_POLICIES_ANNOTATION: unusable})
         if planned.warnings == self._warned:
             return
         self._warned = planned.warnings

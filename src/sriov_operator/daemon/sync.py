@@ -34,7 +34,7 @@ from sriov_operator.api.constants import (
     SYNC_IN_PROGRESS,
     SYNC_SUCCEEDED,
 )
-from sriov_operator.daemon.explain import summarize
+from sriov_operator.daemon.explain import drain_request, summarize
 from sriov_operator.daemon.handoff import (
     DevicePluginConfig,
     HostHandOff,
@@ -143,7 +143,7 @@ def _next_step(seen: Observation) -> tuple[Step, str, str | None]:
         drained = seen.drain_current == DRAIN_COMPLETE and seen.drain_request == wanted
         if plan.requires_drain and not after_boot and not drained:
             if seen.drain_request != wanted:
-                return "request-drain", f"requesting {wanted} before: {plan_text}", wanted
+                return "request-drain", drain_request(wanted, plan_text), wanted
             return "wait-drain", f"waiting for the drain (now {seen.drain_current}) before: {plan_text}", None
         if plan.requires_drain and after_boot:
             return "apply", f"{AFTER_BOOT}: {plan_text}", None

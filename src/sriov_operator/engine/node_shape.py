@@ -58,6 +58,8 @@ class NodeRender:
     spec: dict[str, Any]
     resources: list[dict[str, Any]]
     problems: list[Problem]
+    configuring: frozenset[str] | None = None
+    """Names of the policies that configure a device here; None while the node is not discovered."""
 
     @cached_property
     def _resources_with_addresses(self) -> frozenset[int]:
@@ -79,7 +81,7 @@ class NodeRender:
                 for i, r in enumerate(resources)
             ]
         problems = [readdressed_problem(p, mapping) for p in self.problems]
-        return NodeRender(spec, resources, problems)
+        return NodeRender(spec, resources, problems, self.configuring)
 
 
 def _readdressed_bridge(bridge: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:

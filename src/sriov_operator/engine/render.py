@@ -83,6 +83,10 @@ class RenderResult:
     device_plugin: dict[str, dict[str, Any]] = field(default_factory=dict)
     network_attachment_definitions: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    configuring: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    """Node -> the policies that configure a device there (None: not discovered); see ``coverage``."""
+    selected: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Policy -> the managed nodes it selects (``render_cluster`` only)."""
 
     @property
     def has_errors(self) -> bool:
@@ -332,7 +336,8 @@ def _render_discovered(
     resources = prep.resource_lists.for_node(owned, interfaces)
     bridges = ovs_bridges(selections) if prep.manage_bridges else []
     spec = node_state_spec(entries, prep.rdma_mode_by_node.get(node.name), bridges)
-    return NodeRender(spec, resources, problems)
+    configuring = frozenset(policy.name for policy, pcis in owned if pcis)
+    return NodeRender(spec, resources, problems, configuring)
 
 
 Memo = dict[Hashable, tuple[NodeRender, tuple[str, ...]]]
@@ -391,6 +396,7 @@ def render_nodes(
         rendered = render_node(prep, node, memo)
         result.node_states[name] = rendered.spec
         result.device_plugin[name] = {"resourceList": rendered.resources}
+        result.configuring[name] = rendered.configuring
         problems_by_node[name] = rendered.problems
     result.problems = _gather_across_nodes(problems_by_node, stands_for)
     return result
@@ -466,6 +472,7 @@ def render_cluster(
     result = render_nodes(prep, prep.managed_nodes, stands_for)
     result.network_attachment_definitions, network_problems = _render_networks(prep)
     index = policy_index(prep)
+    result.selected = index
     unused = [
         warning(
             policy_ref(p.policy),

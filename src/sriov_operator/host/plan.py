@@ -104,6 +104,8 @@ class Plan:
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = ()
     cards: Mapping[str, str] = field(default_factory=dict, compare=False)  # device -> its card (`card_of`)
+    unusable: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Policy -> the warning saying why the device plugin cannot use its devices (one of ``warnings``)."""
 
     def by_card(
         self,
@@ -227,8 +229,9 @@ def _ignored_fields(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
     return warnings
 
 
-def _rdma_warnings(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[str]:
-    """isRdma on a device without an RDMA device: the device plugin would expose nothing for it."""
+def _rdma_warnings(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[tuple[str, str]]:
+    """isRdma on a device without an RDMA device: the device plugin would expose nothing for it.
+    Each warning with the policy of its VF group ("" when the group names none)."""
     found_by_pci = {interface.pci_address: interface for interface in host.interfaces}
     warnings = []
     for interface in desired.interfaces or []:
@@ -239,10 +242,11 @@ def _rdma_warnings(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[
             for vf in found.vfs or []:
                 if vf.vf_id in vf_ids(group) and vf.pci_address not in host.rdma_devices:
                     module = RDMA_MODULES.get(vf.driver or "", f"the RDMA driver for {vf.driver or 'it'}")
-                    warnings.append(
+                    text = (
                         f"{_label(vf)}: {_group_name(group)} has isRdma but the device has no RDMA device "
                         f"(nothing under its infiniband/): load {module}"
                     )
+                    warnings.append((group.policy_name or "", text))
     return warnings
 
 
@@ -802,5 +806,10 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     actions += _bridge_actions(desired, found, host)
     _guard_node_links(actions, host)
-    warnings = tuple(_ignored_fields(desired, host) + _rdma_warnings(desired, host))
-    return Plan(in_run_order(actions), warnings, _cards(host))
+    rdma = _rdma_warnings(desired, host)
+    unusable: dict[str, str] = {}
+    for policy, text in rdma:
+        if policy:
+            unusable.setdefault(policy, text)
+    warnings = tuple(_ignored_fields(desired, host) + [text for _, text in rdma])
+    return Plan(in_run_order(actions), warnings, _cards(host), unusable)

@@ -1,10 +1,16 @@
-"""Kubernetes Events (events.k8s.io/v1) that fold repeats into one Event with a count.
+"""Kubernetes Events that fold repeats into one Event with a count.
 
 The first occurrence of (regarding object, type, reason, note) creates an
 Event; a repeat within `FOLD_WINDOW` seconds updates that Event's ``series``
 (``count`` = occurrences so far, ``lastObservedTime``) instead of creating
 another, so a flapping condition cannot flood etcd. Recording never raises:
 an Event is a courtesy, not part of the reconcile's outcome.
+
+Events are written through the core API (``v1``) with both field sets: the
+events.k8s.io/v1 ones (``eventTime``, ``series``, ``reportingController``/``reportingComponent``,
+``action``) and the core ones kubectl shows and sorts by (``firstTimestamp``,
+``lastTimestamp``, ``count``), which events.k8s.io/v1 refuses to set. Readers of
+events.k8s.io/v1 see the same objects (``note``, ``regarding``, ``deprecatedLastTimestamp``).
 """
 
 from __future__ import annotations
@@ -13,17 +19,19 @@ import asyncio
 import collections
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from sriov_operator.api.conditions import timestamp
 from sriov_operator.api.constants import EventReason
 from sriov_operator.api.names import event_name
 from sriov_operator.api.refs import ObjectRef, ref
 from sriov_operator.errors import describe
 from sriov_operator.kube.errors import NotFoundError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import EVENTS
+from sriov_operator.kube.resources import CORE_EVENTS
 from sriov_operator.runtime.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
@@ -38,6 +46,38 @@ CLUSTER_SCOPED_EVENT_NAMESPACE = "default"  # where Events about cluster-scoped 
 def micro_time(moment: datetime) -> str:
     """The API's MicroTime: RFC 3339 with microseconds, UTC."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_body(
+    reference: ObjectRef, name: str, namespace: str, fields: Mapping[str, str], moment: datetime
+) -> dict[str, Any]:
+    """A new core/v1 Event; ``fields``: component, instance, action, reason, note, type."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": reference.to_api(),
+        "eventTime": micro_time(moment),
+        "firstTimestamp": timestamp(moment),
+        "lastTimestamp": timestamp(moment),
+        "count": 1,
+        "reportingComponent": fields["component"],
+        "reportingInstance": fields["instance"],
+        "source": {"component": fields["component"]},
+        "action": fields["action"],
+        "reason": fields["reason"],
+        "message": fields["note"],
+        "type": fields["type"],
+    }
+
+
+def repeat_patch(count: int, moment: datetime) -> dict[str, Any]:
+    """A repeat folded into the Event: its count and time in both field sets."""
+    return {
+        "count": count,
+        "lastTimestamp": timestamp(moment),
+        "series": {"count": count, "lastObservedTime": micro_time(moment)},
+    }
 
 
 @dataclass
@@ -93,28 +133,24 @@ class EventRecorder:
         if series is not None and now - series.first_seen <= FOLD_WINDOW:
             series.count += 1
             self._series.move_to_end(key)
-            patch = {"series": {"count": series.count, "lastObservedTime": micro_time(self.clock.now())}}
+            patch = repeat_patch(series.count, self.clock.now())
             try:
-                await self.objects.patch(EVENTS, series.name, patch, namespace=series.namespace)
+                await self.objects.patch(CORE_EVENTS, series.name, patch, namespace=series.namespace)
                 return
             except NotFoundError:
                 pass  # expired or deleted meanwhile: start a new Event
         namespace = reference.namespace or CLUSTER_SCOPED_EVENT_NAMESPACE
         name = event_name(reference.name, secrets.token_hex(8))
-        body = {
-            "apiVersion": "events.k8s.io/v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "eventTime": micro_time(self.clock.now()),
-            "reportingController": self.component,
-            "reportingInstance": self.instance,
+        fields = {
+            "component": self.component,
+            "instance": self.instance,
             "action": action,
             "reason": str(reason),
             "note": note,
             "type": type_,
-            "regarding": reference.to_api(),
         }
-        await self.objects.create(EVENTS, body, namespace=namespace)
+        body = event_body(reference, name, namespace, fields, self.clock.now())
+        await self.objects.create(CORE_EVENTS, body, namespace=namespace)
         self._series[key] = _Series(name, namespace, 1, now)
         self._series.move_to_end(key)
         while len(self._series) > MAX_REMEMBERED:

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
-__all__ = ["JsonFormatter", "KeyValueFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "KeyValueFormatter", "configure_logging", "set_level"]
 
 # Attributes callers may pass in ``extra`` that the formatters print, in this order.
 EXTRA_FIELDS = ("object", "controller", "key", "reason", "attempt", "delay")
@@ -70,5 +70,16 @@ def configure_logging(format: str = "text", level: str = "INFO", stream: TextIO 
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    set_level(level)
+
+
+def set_level(level: str) -> bool:
+    """Log at ``level`` from now on (also when the SriovOperatorConfig's logLevel changes);
+    False when that already is the level."""
+    root = logging.getLogger()
+    wanted = logging.getLevelName(level.upper())
+    if root.level == wanted:
+        return False
+    root.setLevel(wanted)
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+    return True

@@ -11,7 +11,6 @@ from sriov_operator.sandbox.device_plugin import handed_over_resources
 from sriov_operator.sandbox.snapshot import (
     Snapshot,
     spec_interfaces,
-    status_interfaces,
     status_of,
 )
 
@@ -47,7 +46,7 @@ def node_waits_for(snapshot: Snapshot, node: str, resources: frozenset[str], pre
     }
     if missing := sorted(resources - configured):
         return f"{node}: spec does not configure {', '.join(missing)} yet"
-    published = handed_over_resources(snapshot.configmaps.get(node), status_interfaces(state))
+    published = handed_over_resources(snapshot.configmaps.get(node), state)
     if published is None and resources:
         return f"{node}: device-plugin config not handed over yet"
     allocatable = status_of(snapshot.nodes[node]).get("allocatable") or {}

@@ -6,8 +6,10 @@ reads the resource list the operator wrote for the node (the ConfigMap the
 daemon handed over to the host) and counts the node's devices, as the daemon
 discovered them (NodeState status), that the selectors match. Matched: vendors,
 devices, pciAddresses, pfNames (with ``#first-last`` VF ranges), rootDevices;
-not checked: linkTypes and the RDMA/vhost-net capabilities (the real plugin
-checks them on the host).
+not checked: linkTypes and the vhost-net capability. RDMA is taken from the
+config daemon: a resource of a policy the daemon reports unusable on the node
+(an ``isRdma`` device without its RDMA driver, the NodeState's unusable-policies
+annotation) has no device, as the real plugin finds none with an RDMA device.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.daemon.handoff import config_text, read_device_plugin_config
+from sriov_operator.operator.status import unusable_policies
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,30 @@ def matches(selectors: Mapping[str, Any], device: Device) -> bool:
     )
 
 
-def advertised_resources(config_json: str, interfaces: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """``<prefix>/<resourceName>`` -> device count, for a node's resource list and discovered devices."""
+def unusable_resources(state: Mapping[str, Any] | None) -> frozenset[str]:
+    """resourceNames of the node's VF groups whose policy the daemon reports unusable there."""
+    unusable = unusable_policies(state)
+    interfaces = ((state or {}).get("spec") or {}).get("interfaces") or []
+    return frozenset(
+        str(group.get("resourceName"))
+        for iface in interfaces
+        for group in iface.get("vfGroups") or []
+        if group.get("policyName") in unusable
+    )
+
+
+def advertised_resources(
+    config_json: str, interfaces: Sequence[Mapping[str, Any]], unusable: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """``<prefix>/<resourceName>`` -> device count, for a node's resource list and discovered devices;
+    a resource in ``unusable`` counts none."""
     found = list(devices(interfaces))
     counts = {}
     for resource in json.loads(config_json).get("resourceList") or []:
         name = f"{resource['resourcePrefix']}/{resource['resourceName']}"
-        counts[name] = sum(1 for d in found if matches(resource.get("selectors") or {}, d))
+        selectors = resource.get("selectors") or {}
+        usable = resource["resourceName"] not in unusable
+        counts[name] = sum(1 for d in found if usable and matches(selectors, d))
     return counts
 
 
@@ -102,12 +122,14 @@ def capacity_patch(node: Mapping[str, Any], counts: Mapping[str, int], prefix: s
 
 
 def handed_over_resources(
-    configmap: Mapping[str, Any] | None, interfaces: Sequence[Mapping[str, Any]]
+    configmap: Mapping[str, Any] | None, state: Mapping[str, Any] | None
 ) -> dict[str, int] | None:
-    """What the node's device plugin advertises once the daemon has handed it its config; None before."""
+    """What the node's device plugin advertises once the daemon has handed it its config; None before.
+    ``state``: the node's NodeState (its discovered devices, and what the daemon reports unusable)."""
     config = read_device_plugin_config(configmap)
     if config is None or config.handed_over != config.digest:
         return None
     text = config_text(configmap or {})
     assert text is not None
-    return advertised_resources(text, interfaces)
+    interfaces = ((state or {}).get("status") or {}).get("interfaces") or []
+    return advertised_resources(text, interfaces, unusable_resources(state))

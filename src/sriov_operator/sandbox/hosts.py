@@ -5,7 +5,10 @@ vhost-user port on the DPDK network, an Intel VF and an offloaded Mellanox VF)
 with its own instance UUID, port IDs and MAC addresses, so that no two VMs look
 alike to the operator. The networks are the DPDK and OVS-offload scenarios: the DPDK
 port sits on the Neutron network the ``dpdk1`` example policy names, the
-Mellanox VF on the offload network.
+Mellanox VF on the offload network. The VMs have the Mellanox RDMA driver
+(``mlx5_ib``) loaded, as the article's offload VMs do: the ``hwoffload1`` example
+has ``isRdma: true``, and without it the device plugin would offer none of its VFs
+(the bare ``openstack-vm`` profile lacks it, as ``simulate-host`` shows).
 
 Bare-metal workers alternate the Intel and Mellanox bare-metal profiles.
 """
@@ -27,6 +30,7 @@ DPDK_NETWORK_ID = "55a54d05-9ec1-4051-8adb-1b5a7be4f1b6"  # the dpdk1 example po
 OFFLOAD_NETWORK_ID = "c0ffee00-1234-4abc-9def-0123456789ab"  # the offloaded (Mellanox VF) network
 DPDK_PORT = "0000:00:04.0"  # the VM's vhost-user port
 OFFLOAD_PORT = "0000:00:07.0"  # the VM's Mellanox ConnectX-6 Dx VF
+RDMA_DRIVER = "mlx5_ib"  # loaded in the sandbox's VMs: the offload VF has an RDMA device (isRdma)
 _MAC_PREFIX = "fa:16:3e"  # OpenStack's default base MAC
 
 
@@ -95,7 +99,7 @@ def openstack_vm(
     network = {**network_data, "links": links}
     return SimulatedHost(
         OPENSTACK_PROFILE,
-        profile.model_copy(update={"devices": devices}),
+        profile.model_copy(update={"devices": devices, "modules": [*profile.modules, RDMA_DRIVER]}),
         OpenStackIdentity(str(instance), _json(meta), _json(network)),
     )
 

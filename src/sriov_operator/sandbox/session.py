@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import importlib
 import logging
 import shutil
@@ -33,6 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -48,7 +50,7 @@ from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.install.objects import OPERATOR_NAME as OPERATOR_SERVICE_ACCOUNT
 from sriov_operator.install.objects import operator_rbac
-from sriov_operator.kube.errors import KubeApiError
+from sriov_operator.kube.errors import KubeApiError, NotFoundError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -79,8 +81,9 @@ from sriov_operator.sandbox.device_plugin import capacity_patch, handed_over_res
 from sriov_operator.sandbox.display import Display
 from sriov_operator.sandbox.examples import POD_NAME, WORKLOAD_NAMESPACE, Examples, examples
 from sriov_operator.sandbox.hosts import Platform
+from sriov_operator.sandbox.kubelet import running_status
 from sriov_operator.sandbox.metadata_service import MetadataService
-from sriov_operator.sandbox.snapshot import Snapshot, status_interfaces
+from sriov_operator.sandbox.snapshot import Snapshot
 from sriov_operator.sandbox.table import rows
 from sriov_operator.sandbox.workers import DaemonContext, SimulatedWorker, Worker, simulated_workers
 
@@ -367,14 +370,22 @@ async def _snapshot(objects: KubeObjects, sandbox: Sandbox, with_examples: bool)
 async def _publish_device_plugin_resources(objects: KubeObjects, snapshot: Snapshot, prefix: str) -> None:
     """The device plugin's part: each node's resource counts in its status (see ``device_plugin``)."""
     for name, node in snapshot.nodes.items():
-        counts = handed_over_resources(
-            snapshot.configmaps.get(name), status_interfaces(snapshot.states.get(name))
-        )
+        counts = handed_over_resources(snapshot.configmaps.get(name), snapshot.states.get(name))
         if counts is None:
             continue
         patch = capacity_patch(node, counts, prefix)
         if patch is not None:
             await objects.patch(NODES, name, patch, subresource="status")
+
+
+async def _stand_in_for_kubelet(objects: KubeObjects, namespace: str) -> None:
+    """The operator's workload pods Running and Ready, as the kubelet would report them (``kubelet``)."""
+    now = datetime.now(UTC)
+    for pod in (await objects.list(PODS, namespace))["items"]:
+        patch = running_status(pod, now)
+        if patch is not None:
+            with contextlib.suppress(NotFoundError):  # deleted meanwhile (a device-plugin restart)
+                await objects.patch(PODS, pod["metadata"]["name"], patch, namespace, subresource="status")
 
 
 def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]:
@@ -475,6 +486,7 @@ async def _watch(objects: KubeObjects, sandbox: Sandbox, kubeconfig: Path, deadl
         await _copy_serving_secret(objects, sandbox)
         snapshot = await _snapshot(objects, sandbox, options.apply_examples)
         await _publish_device_plugin_resources(objects, snapshot, options.resource_prefix)
+        await _stand_in_for_kubelet(objects, options.namespace)
         sandbox.display.table(rows(snapshot, options.resource_prefix))
         reasons = waiting_for(
             snapshot, resources=resources, expect_pod=options.apply_examples, prefix=options.resource_prefix

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from sriov_operator.api.models import SriovNetworkNodeStateSpec
-from sriov_operator.daemon.blame import annotation_value, failing_policies, vf_parents
+from sriov_operator.daemon.blame import (
+    annotation_value,
+    blamed_message,
+    failing_policies,
+    unusable_annotation,
+    vf_parents,
+)
 
 SPEC = SriovNetworkNodeStateSpec.model_validate(
     {
@@ -38,3 +44,15 @@ def test_the_policies_of_the_device_the_error_names() -> None:
 def test_an_error_naming_no_device_blames_every_policy_of_the_spec() -> None:
     assert failing_policies(SPEC, "loadModule vfio_pci: not found", {}) == ("dpdk", "jumbo", "other")
     assert annotation_value(("dpdk", "jumbo")) == "dpdk,jumbo"
+
+
+def test_unusable_policies_annotation_is_json_and_absent_when_none() -> None:
+    value = unusable_annotation({"b": "load mlx5_ib", "a": "x"})
+    assert value == '{"a":"x","b":"load mlx5_ib"}'
+    assert unusable_annotation({}) is None
+
+
+def test_a_failure_message_starts_with_the_policies_it_is_about() -> None:
+    assert blamed_message(("jumbo",), "setPfMtu 0000:3b:00.0: …") == "policy jumbo: setPfMtu 0000:3b:00.0: …"
+    assert blamed_message(("a", "b"), "x") == "policy a, b: x"
+    assert blamed_message((), "x") == "x"

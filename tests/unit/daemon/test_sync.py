@@ -210,3 +210,10 @@ def test_after_a_release_the_old_drain_complete_does_not_count() -> None:
     released = seen(plan=Plan((NUMVFS,)), drain_request="Idle", drain_current="DrainComplete")
     decision = decide(released)
     assert (decision.step, decision.drain_request) == ("request-drain", "Drain_Required")
+
+
+def test_a_drain_request_is_said_in_words() -> None:
+    """The DrainRequested Event said "Drain_Required before: …", the annotation's token."""
+    drain = decide(seen(plan=Plan((NUMVFS,))))
+    assert drain.progress.startswith("requesting a drain before: ")
+    assert decide(seen(plan=Plan((REBOOT,)))).progress.startswith("requesting a drain and a reboot before: ")

@@ -143,11 +143,16 @@ def test_is_rdma_without_an_rdma_device_is_warned_about(vm_host: HostRoot) -> No
         f"{OFFLOAD_PORT} (ens7): vfGroup r has isRdma but the device has no RDMA device"
     )
     assert warning.endswith("load mlx5_ib")
+    named = pf_spec(OFFLOAD_PORT, 1, group(vfRange="0-0", isRdma=True, policyName="hwoffload1"))
+    unusable = plan(named, sim_node(vm_host).observe()).unusable  # the policy status reads it
+    assert list(unusable) == ["hwoffload1"]
+    assert unusable["hwoffload1"].endswith("load mlx5_ib")
     kernel = SimulatedKernel.load(vm_host.root)
     kernel.state.available_modules.append("mlx5_ib")
     kernel.save()
     assert SimulatedCommandRunner(vm_host.root)(["modprobe", "mlx5_ib"]).returncode == 0
     assert plan(spec, sim_node(vm_host).observe()).warnings == ()
+    assert plan(named, sim_node(vm_host).observe()).unusable == {}
 
 
 def test_a_pf_with_representors_is_reported_by_its_uplink(mellanox_host: HostRoot) -> None:

@@ -21,7 +21,7 @@ def test_a_drain_that_gave_up_names_the_pod_its_budget_and_what_happens_next() -
     )
     text = messages.gave_up("Drain_Required", 600, blockers[0], uncordoned=True, retry_at=NOW, attempt=1)
     assert text == (
-        "drain for Drain_Required gave up after the 10m00s deadline: pod apps/web-1 cannot be evicted "
+        "drain before device changes gave up after the 10m00s deadline: pod apps/web-1 cannot be evicted "
         "(PodDisruptionBudget apps/web-pdb: "
         "Cannot evict pod as it would violate the pod's disruption budget.); "
         "node uncordoned; retry at 2026-01-01T12:00:00Z (attempt 2)"
@@ -101,3 +101,25 @@ def test_the_documented_drain_blocked_event_is_what_a_user_sees() -> None:
     assert f'events("{component}")' in Path(drain.__file__).read_text()
     shown = " ".join(example("drain-blocked-event").text.split())
     assert shown == f"Warning {EventReason.DRAIN_BLOCKED} {component} {text}"
+
+
+def test_drain_words_name_the_evicted_pods_and_say_what_the_request_is_for() -> None:
+    """Events said "(1 eviction(s))" without naming the pod, and "for Drain_Required"."""
+    done = messages.complete("Drain_Required", 12, ["shop/web-0", "shop/web-1"])
+    assert (
+        done == "drained before device changes in 12s (evicted shop/web-0, shop/web-1); node stays cordoned"
+    )
+    assert messages.complete("Reboot_Required", 3, []) == (
+        "drained before a reboot in 3s (nothing left to evict); node stays cordoned"
+    )
+    started = messages.started("Reboot_Required", "openshift.io", "pool default: 1 of 1 may drain", NOW)
+    assert started.startswith("draining before a reboot: cordoned, evicting every pod except")
+    assert "(none on the node now)" in started
+    named = messages.started("Drain_Required", "openshift.io", "pool p", NOW, ["apps/web-1"])
+    assert named.startswith(
+        "draining before device changes: cordoned, evicting pods using openshift.io/* devices "
+        "(apps/web-1); pool p; gives up at"
+    )
+    assert messages.disabled("Drain_Required").startswith("drain before device changes answered at once")
+    for text in (done, started, messages.progress("Drain_Required", ["a/b"], [], NOW)):
+        assert "_Required" not in text

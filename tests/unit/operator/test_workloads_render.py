@@ -194,7 +194,7 @@ def allows(objects: list[dict[str, Any]], account: str, group: str, resource: st
         ("sriovnetwork.openshift.io", "sriovnetworknodestates/status", "patch", True),
         ("sriovnetwork.openshift.io", "sriovnetworknodestates", "patch", True),  # desired-state annotation
         ("", "nodes", "patch", True),
-        ("events.k8s.io", "events", "create", True),
+        ("", "events", "create", True),  # the core API: Events with lastTimestamp
         ("", "configmaps", "get", True),
         ("", "pods", "delete", True),
         ("sriovnetwork.openshift.io", "sriovnetworknodepolicies", "get", False),

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from sriov_operator.api.conditions import Condition
-from sriov_operator.operator.workloads.status import rollout, with_rollouts
+from sriov_operator.operator.workloads.render import operator_log_level
+from sriov_operator.operator.workloads.status import Rollout, component_states, rollout, with_rollouts
+from tests.docs_examples import example
 
 ACCEPTED = Condition("Ready", "True", "OperatorConfigReady", "configuration accepted")
 
@@ -63,3 +66,38 @@ def test_ready_only_when_accepted_and_every_workload_is_rolled_out() -> None:
     )
     refused = Condition("Ready", "False", "UnsupportedConfiguration", "configurationMode 'systemd' ...")
     assert with_rollouts(refused, [ok]) == refused
+
+
+def test_injector_and_operator_webhook_states_follow_the_webhook_rollout() -> None:
+    """status.injector and status.operatorWebhook were never written."""
+    rolled = [Rollout("Deployment", "sriov-operator-webhook", ready=1, wanted=1, observed=True)]
+    starting = [Rollout("Deployment", "sriov-operator-webhook", ready=0, wanted=1, observed=True)]
+    assert component_states(True, True, rolled) == {"injector": "Running", "operatorWebhook": "Running"}
+    assert component_states(True, False, starting) == {"injector": "Starting", "operatorWebhook": "Disabled"}
+    assert component_states(False, True, []) == {"injector": "Disabled", "operatorWebhook": "Starting"}
+
+
+def test_the_operator_s_own_log_level_follows_the_config() -> None:
+    assert operator_log_level({"logLevel": 0}) == "INFO"
+    assert operator_log_level({"logLevel": 2}) == "DEBUG"
+    assert operator_log_level({}) is None  # --log-level stands
+    assert operator_log_level({"logLevel": 7}) is None  # refused by the schema; Ready says why
+    assert operator_log_level({"logLevel": True}) is None
+
+
+def test_the_documented_operator_config_status_is_what_the_operator_writes() -> None:
+    shown = yaml.safe_load(example("operator-config-status").text)["status"]
+    rollouts = [
+        Rollout("DaemonSet", "sriov-network-config-daemon", ready=2, wanted=2, observed=True),
+        Rollout("DaemonSet", "sriov-device-plugin", ready=2, wanted=2, observed=True),
+        Rollout("Deployment", "sriov-operator-webhook", ready=1, wanted=1, observed=True),
+    ]
+    ready = with_rollouts(ACCEPTED, rollouts)
+    assert {k: shown[k] for k in ("injector", "operatorWebhook")} == component_states(False, True, rollouts)
+    [condition] = shown["conditions"]
+    assert condition == {
+        "type": "Ready",
+        "status": ready.status,
+        "reason": ready.reason,
+        "message": ready.message,
+    }

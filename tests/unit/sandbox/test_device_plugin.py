@@ -59,9 +59,9 @@ def test_vfs_count_by_pf_name_range_root_device_and_vendor() -> None:
 
 
 def test_nothing_is_advertised_before_the_daemon_handed_the_config_over() -> None:
-    assert handed_over_resources(None, vm_interfaces()) is None
-    assert handed_over_resources(configmap("w", handed_over=False), vm_interfaces()) is None
-    assert handed_over_resources(configmap("w"), vm_interfaces()) == {
+    assert handed_over_resources(None, vm_state()) is None
+    assert handed_over_resources(configmap("w", handed_over=False), vm_state()) is None
+    assert handed_over_resources(configmap("w"), vm_state()) == {
         "openshift.io/dpdk1": 1,
         "openshift.io/hwoffload1": 1,
     }
@@ -74,3 +74,27 @@ def test_the_node_patch_adds_changes_and_removes_only_prefixed_resources() -> No
     assert patch == {"status": {"capacity": wanted, "allocatable": wanted}}
     published = node("w", {"openshift.io/dpdk1": "1"})
     assert capacity_patch(published, {"openshift.io/dpdk1": 1}, "openshift.io") is None
+
+
+def vm_state(unusable: dict[str, str] | None = None) -> dict[str, Any]:
+    groups = [
+        {"resourceName": "dpdk1", "policyName": "dpdk1", "vfRange": "0-0"},
+        {"resourceName": "hwoffload1", "policyName": "hwoffload1", "vfRange": "0-0", "isRdma": True},
+    ]
+    annotations = {"sriovnetwork.openshift.io/unusable-policies": json.dumps(unusable)} if unusable else {}
+    return {
+        "metadata": {"name": "w", "annotations": annotations},
+        "spec": {
+            "interfaces": [{"pciAddress": f"0000:00:0{i}.0", "vfGroups": [g]} for i, g in enumerate(groups)]
+        },
+        "status": {"interfaces": vm_interfaces()},
+    }
+
+
+def test_a_resource_the_daemon_reports_unusable_has_no_device() -> None:
+    """hwoffload1=1 was advertised while the daemon's plan warnings said to load mlx5_ib."""
+    state = vm_state({"hwoffload1": "0000:00:07.0 (ens7): ... load mlx5_ib"})
+    assert handed_over_resources(configmap("w"), state) == {
+        "openshift.io/dpdk1": 1,
+        "openshift.io/hwoffload1": 0,
+    }

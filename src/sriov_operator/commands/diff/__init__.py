@@ -70,6 +70,7 @@ def format_text(result: DiffResult) -> str:
             lines.append(f"  cannot be applied on this node: {node.error}")
     lines += [f"NetworkAttachmentDefinition {change}" for change in result.nads]
     lines += [f"error: {error}" for error in result.errors]
+    lines += [f"policy {note}" for note in result.policy_notes]
     totals = result.totals()
     lines.append(
         f"{totals['nodesChanged']} node(s) change: {totals['drains']} drain(s), "

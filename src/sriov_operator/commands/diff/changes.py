@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriov_operator.api.documents import Document
-from sriov_operator.api.models import SriovNetworkNodeState, SriovNetworkNodeStateSpec
+from sriov_operator.api.meta import name_of
+from sriov_operator.api.models import SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkNodeStateSpec
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.api.refs import ObjectRef
+from sriov_operator.engine.coverage import NO_DEVICE_WHY, no_device_phrase, without_device_by_policy
 from sriov_operator.engine.inputs import ClusterObjects, read_documents
 from sriov_operator.engine.object_validation import validate_operator_config_update
 from sriov_operator.engine.problems import Problem, split_by_severity
@@ -52,6 +54,7 @@ class DiffResult:
     errors: list[str] = field(default_factory=list)  # problems the new objects introduce elsewhere
     refused: list[str] = field(default_factory=list)  # the admission webhook's errors: nothing changes
     warnings: list[str] = field(default_factory=list)  # its warnings about the applied objects
+    policy_notes: list[str] = field(default_factory=list)  # "<policy>: selects no device on …"
 
     @property
     def changed(self) -> bool:
@@ -218,6 +221,7 @@ def diff_cluster(
     result = DiffResult(nads=_nad_changes(before, after), warnings=warnings)
     elsewhere = [p for p in after_read + after.problems if p.ref not in judged]
     result.errors = _new_errors(before_read + before.problems, elsewhere)
+    result.policy_notes = _coverage_notes(before, after, _applied_policies(applied))
     for name in sorted(set(before.node_states) | set(after.node_states)):
         old_spec, new_spec = before.node_states.get(name, {}), after.node_states.get(name, {})
         plugin_changed = before.device_plugin.get(name) != after.device_plugin.get(name)
@@ -232,6 +236,22 @@ def diff_cluster(
             )
         )
     return result
+
+
+def _applied_policies(applied: Sequence[Document]) -> set[str]:
+    return {name_of(doc.body) for doc in applied if doc.body.get("kind") == SriovNetworkNodePolicy.KIND}
+
+
+def _coverage_notes(before: RenderResult, after: RenderResult, applied: set[str]) -> list[str]:
+    """Policies that would select nodes but no device there (see ``engine.coverage``), as their status
+    would say: each applied policy, and each other one whose set of such nodes changes."""
+    old = without_device_by_policy(before.selected, before.configuring)
+    new = without_device_by_policy(after.selected, after.configuring)
+    return [
+        f"{policy}: {no_device_phrase(nodes, len(after.selected[policy]))} ({NO_DEVICE_WHY})"
+        for policy, nodes in sorted(new.items())
+        if policy in applied or old.get(policy) != nodes
+    ]
 
 
 def _provider_id(cluster: ClusterObjects, name: str) -> str:
@@ -256,5 +276,6 @@ def to_output(result: DiffResult) -> dict[str, Any]:
         "refused": result.refused,
         "warnings": result.warnings,
         "errors": result.errors,
+        "policyNotes": result.policy_notes,
         "totals": result.totals(),
     }

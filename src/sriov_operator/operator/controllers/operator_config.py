@@ -6,6 +6,7 @@ else wrote is never overwritten.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -21,10 +22,14 @@ from sriov_operator.operator.controllers.reconciler import Reconciler
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.settings import OperatorSettings, workloads_settings
 from sriov_operator.operator.status import operator_config_condition, status_needs_write
-from sriov_operator.operator.workloads.status import Rollout, with_rollouts
+from sriov_operator.operator.workloads.render import operator_log_level
+from sriov_operator.operator.workloads.status import Rollout, component_states, with_rollouts
 from sriov_operator.runtime.builder import always, controller_for
 from sriov_operator.runtime.controller import Controller, Result
+from sriov_operator.runtime.logging import set_level
 from sriov_operator.runtime.manager import Manager
+
+logger = logging.getLogger(__name__)
 
 
 def default_operator_config(namespace: str) -> dict[str, Any]:
@@ -63,10 +68,16 @@ def register(manager: Manager, settings: OperatorSettings) -> Controller:
 
 class OperatorConfigReconciler(Reconciler):
     def __init__(
-        self, manager: Manager, view: OperatorView, *, rollouts: Callable[[], list[Rollout]] | None = None
+        self,
+        manager: Manager,
+        view: OperatorView,
+        *,
+        rollouts: Callable[[], list[Rollout]] | None = None,
+        set_log_level: Callable[[str], bool] = set_level,
     ) -> None:
         super().__init__(manager, view)
         self.rollouts = rollouts  # the workloads' progress; Ready waits for it
+        self.set_log_level = set_log_level  # the process's own level follows spec.logLevel
 
     async def reconcile(self, key: Hashable) -> Result | None:
         name = str(key)
@@ -81,15 +92,23 @@ class OperatorConfigReconciler(Reconciler):
             await self.events.record(config, "Normal", EventReason.OPERATOR_CONFIG_CREATED, note, "Create")
         ref = ObjectRef(kind=SriovOperatorConfig.KIND, namespace=namespace, name=name)
         errors = [p for p in self.view.cache.problems_of(ref) if p.severity == "error"]
-        mode = (config.get("spec") or {}).get("configurationMode")
-        condition = operator_config_condition(errors, mode)
+        spec = config.get("spec") or {}
+        level = operator_log_level(spec)
+        if level is not None and self.set_log_level(level):
+            logger.info("log level %s (SriovOperatorConfig logLevel %s)", level, spec.get("logLevel"))
+        condition = operator_config_condition(errors, spec.get("configurationMode"))
+        rollouts = self.rollouts() if self.rollouts is not None else []
         if self.rollouts is not None:
-            condition = with_rollouts(condition, self.rollouts())
+            condition = with_rollouts(condition, rollouts)
         current = config.get("status") or {}
         generation = generation_of(config)
         conditions = merged(current.get("conditions"), condition, self.clock.now(), generation)
-        status = {"conditions": conditions}
-        if status_needs_write({"conditions": current.get("conditions")}, status):
+        states = component_states(
+            spec.get("enableInjector") is True, spec.get("enableOperatorWebhook") is True, rollouts
+        )
+        status = {**states, "conditions": conditions}
+        written = {key: current.get(key) for key in status}
+        if status_needs_write(written, status):
             await self.objects.apply(
                 SRIOV_OPERATOR_CONFIGS, status_body(config, status), FIELD_MANAGER, subresource="status"
             )

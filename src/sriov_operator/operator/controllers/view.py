@@ -19,7 +19,9 @@ from sriov_operator.api.conditions import READY
 from sriov_operator.api.constants import (
     APPLIED_GENERATION_ANNOTATION,
     DEVICE_PLUGIN_LABEL,
+    FAILED_POLICIES_ANNOTATION,
     SUPPORTED_NIC_CONFIGMAP,
+    UNUSABLE_POLICIES_ANNOTATION,
 )
 from sriov_operator.api.meta import annotations_of, labels_of, meta_of
 from sriov_operator.api.names import node_of_device_plugin_configmap
@@ -54,10 +56,13 @@ def readiness_inputs(state: Object | None) -> tuple[Any, ...]:
     """What of a NodeState the policy status reads; a change elsewhere does not move it."""
     status = (state or {}).get("status") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == READY]
+    annotations = annotations_of(state)
     return (
         meta_of(state).get("generation"),
         status.get("syncStatus"),
-        annotations_of(state).get(APPLIED_GENERATION_ANNOTATION),
+        annotations.get(APPLIED_GENERATION_ANNOTATION),
+        annotations.get(FAILED_POLICIES_ANNOTATION),  # written after the Failed status: names the culprit
+        annotations.get(UNUSABLE_POLICIES_ANNOTATION),
         repr(ready),
     )
 

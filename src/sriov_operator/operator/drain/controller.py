@@ -250,7 +250,10 @@ class DrainReconciler:
         await self._annotate(name, bookkeeping.draining_annotations(now))
         pool_text = admission.explain() if admission else "a reboot after a smaller drain keeps its pool slot"
         deadline_at = now + timedelta(seconds=self.settings.deadline)
-        text = messages.started(state.request, self.settings.resource_prefix, pool_text, deadline_at)
+        work = await self._work(name, state.request)
+        leaving = [pod_ref(p) for p in (*work.to_evict, *work.terminating)]
+        prefix = self.settings.resource_prefix
+        text = messages.started(state.request, prefix, pool_text, deadline_at, leaving)
         await self._condition(name, "True", conditions.DRAIN_DRAINING, text)
         await self._event(name, "Normal", EventReason.DRAIN_STARTED, text)
 
@@ -303,8 +306,10 @@ class DrainReconciler:
     async def _work(self, name: str, request: str) -> DrainWork:
         return drain_work(await self._pods(name), request, self.settings.resource_prefix)
 
-    async def _evict(self, pods: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, str]]:
-        evicted, refused = 0, {}
+    async def _evict(self, pods: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, str]]:
+        """The pods evicted (``ns/name``) and those refused, with the API server's answer."""
+        evicted: list[str] = []
+        refused = {}
         for pod in pods:
             meta = pod["metadata"]
             try:
@@ -313,7 +318,7 @@ class DrainReconciler:
                 refused[pod_ref(pod)] = str(error)
                 EVICTIONS.labels(result="blocked").inc()
             else:
-                evicted += 1
+                evicted.append(pod_ref(pod))
                 EVICTIONS.labels(result="evicted").inc()
         return evicted, refused
 
@@ -370,7 +375,7 @@ class DrainReconciler:
         return Result(requeue_after=conclusion.requeue_after)
 
     async def _complete(
-        self, name: str, request: str, started: datetime, now: datetime, evicted: int
+        self, name: str, request: str, started: datetime, now: datetime, evicted: Sequence[str]
     ) -> None:
         duration = (now - started).total_seconds()
         await self._annotate(name, bookkeeping.complete_annotations(request))

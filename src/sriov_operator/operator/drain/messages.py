@@ -27,6 +27,14 @@ def _pod_list(refs: Sequence[str]) -> str:
     return shown + (f" and {len(refs) - SHOWN_PODS} more" if len(refs) > SHOWN_PODS else "")
 
 
+PURPOSES = {DRAIN_REQUIRED: "before device changes", REBOOT_REQUIRED: "before a reboot"}
+
+
+def purpose(request: str) -> str:
+    """What a drain request is for, in words (never the annotation's token, e.g. ``Drain_Required``)."""
+    return PURPOSES.get(request, f"for request {request!r}")
+
+
 def what_leaves(request: str, prefix: str) -> str:
     if request == REBOOT_REQUIRED:
         return "every pod except DaemonSet and static pods (the node reboots)"
@@ -54,23 +62,29 @@ class Blocker:
         return f"pod {self.pod} cannot be evicted ({guard}: {self.refusal})"
 
 
-def started(request: str, prefix: str, pool_text: str, deadline_at: datetime) -> str:
+def started(
+    request: str, prefix: str, pool_text: str, deadline_at: datetime, leaving: Sequence[str] = ()
+) -> str:
+    """``leaving``: the pods (``ns/name``) that must leave, named (up to five)."""
+    named = f" ({_pod_list(leaving)})" if leaving else " (none on the node now)"
     return (
-        f"draining for {request}: cordoned, evicting {what_leaves(request, prefix)}; "
+        f"draining {purpose(request)}: cordoned, evicting {what_leaves(request, prefix)}{named}; "
         f"{pool_text}; gives up at {timestamp(deadline_at)}"
     )
 
 
 def progress(request: str, left: Sequence[str], blockers: Sequence[Blocker], deadline_at: datetime) -> str:
-    text = f"draining for {request}: waiting for {len(left)} pod(s) to leave: {_pod_list(left)}"
+    text = f"draining {purpose(request)}: waiting for {len(left)} pod(s) to leave: {_pod_list(left)}"
     if blockers:
         text += "; " + "; ".join(b.describe() for b in blockers[:SHOWN_PODS])
     return f"{text}; gives up at {timestamp(deadline_at)}"
 
 
-def complete(request: str, duration: float, evicted: int) -> str:
+def complete(request: str, duration: float, evicted: Sequence[str]) -> str:
+    """``evicted``: the pods (``ns/name``) evicted in the round that finished the drain."""
     took = seconds(duration)
-    return f"drained for {request} in {took} ({evicted} eviction(s) this round); node stays cordoned"
+    round_ = f"evicted {_pod_list(evicted)}" if evicted else "nothing left to evict"
+    return f"drained {purpose(request)} in {took} ({round_}); node stays cordoned"
 
 
 def gave_up(
@@ -78,7 +92,7 @@ def gave_up(
 ) -> str:
     node = "node uncordoned" if uncordoned else "node was cordoned before the drain and stays so"
     return (
-        f"drain for {request} gave up after the {seconds(deadline)} deadline: {blocker.describe()}; "
+        f"drain {purpose(request)} gave up after the {seconds(deadline)} deadline: {blocker.describe()}; "
         f"{node}; retry at {timestamp(retry_at)} (attempt {attempt + 1})"
     )
 
@@ -92,8 +106,8 @@ def forced(pods: Sequence[str], deadline: float) -> str:
 
 def disabled(request: str) -> str:
     return (
-        f"{request} answered DrainComplete at once: disableDrain is true in SriovOperatorConfig default "
-        "(nothing cordoned or evicted)"
+        f"drain {purpose(request)} answered at once as done: disableDrain is true in SriovOperatorConfig "
+        "default (nothing cordoned or evicted)"
     )
 
 

@@ -7,7 +7,7 @@ them. Each component gets its own ServiceAccount and the least RBAC it needs.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,13 @@ HOST_MOUNT = "/host"
 DEVICE_PLUGIN_CONFIG_FILE = f"{DEVICE_PLUGIN_HOST_DIR}/config.json"
 LOG_LEVELS = {0: "INFO", 1: "DEBUG", 2: "DEBUG"}
 """SriovOperatorConfig ``logLevel`` (0 basic … 2 everything) -> our processes' ``--log-level``."""
+
+
+def operator_log_level(spec: Mapping[str, Any]) -> str | None:
+    """The level the operator itself logs at for this config spec; None when it sets none (or a bad
+    one: the config's Ready says why), so the ``--log-level`` flag stands."""
+    value = spec.get("logLevel")
+    return LOG_LEVELS.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -211,7 +218,8 @@ def config_daemon(
         _rule([""], ["configmaps"], [*READ, "patch"]),
         _rule([""], ["pods"], ["list", "watch", "delete"]),
         # Events only in the operator namespace (about its NodeState; the node-scope policy checks that)
-        _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
+        # (written through the core API, so they carry lastTimestamp: runtime/events.py)
+        _rule([""], ["events"], ["create", "patch"]),
     ]
     cluster_rules = [_rule([""], ["nodes"], [*READ, "patch"])]
     access = _access(CONFIG_DAEMON_NAME, namespace, cluster_rules, node_state_rules)

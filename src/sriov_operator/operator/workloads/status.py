@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriov_operator.api.conditions import WORKLOADS_NOT_READY, Condition
+from sriov_operator.api.constants import WEBHOOK_SERVICE_NAME
 
 Object = Mapping[str, Any]
 
@@ -67,3 +68,19 @@ def with_rollouts(accepted: Condition, rollouts: Sequence[Rollout]) -> Condition
 def pods_of(objects: Sequence[Object]) -> list[tuple[str, str]]:
     """(kind, name) of the rendered objects that run pods."""
     return [(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in ("DaemonSet", "Deployment")]
+
+
+DISABLED, RUNNING, STARTING = "Disabled", "Running", "Starting"
+
+
+def component_states(
+    enable_injector: bool, enable_operator_webhook: bool, rollouts: Sequence[Rollout]
+) -> dict[str, str]:
+    """``status.injector`` and ``status.operatorWebhook``: ``Disabled``, or whether the webhook
+    Deployment that serves both has rolled out (``Running``) or not yet (``Starting``)."""
+    serving = any(r.kind == "Deployment" and r.name == WEBHOOK_SERVICE_NAME and r.done for r in rollouts)
+    state = RUNNING if serving else STARTING
+    return {
+        "injector": state if enable_injector else DISABLED,
+        "operatorWebhook": state if enable_operator_webhook else DISABLED,
+    }
