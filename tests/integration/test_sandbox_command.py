@@ -285,7 +285,8 @@ def test_until_synced_names_the_failing_node_and_its_error_on_timeout(tmp_path: 
     out, err = process.communicate(timeout=START_SECONDS)
     assert process.returncode == 1, out + err
     assert re.fullmatch(
-        r"sriov-operator sandbox: not synced after 60s: worker-0: syncStatus Failed: rememberDevice \S+: "
+        r"sriov-operator sandbox: not synced after 60s: worker-0: syncStatus Failed: "
+        r"policy dpdk1: rememberDevice \S+: "
         r"/etc/sriov-operator/pci\S*: .+; Degraded ApplyFailed: .+",
         err.strip().splitlines()[-1],
     ), err

@@ -57,9 +57,18 @@ def node_waits_for(snapshot: Snapshot, node: str, resources: frozenset[str], pre
 
 
 def policy_waits_for(policy: Mapping[str, Any]) -> str | None:
+    """A policy is done when its Ready condition is True: a node where it selects no device is not
+    counted ready, yet does not hold it back (reason NoDeviceOnSomeNodes). Before the operator
+    writes conditions, every matched node must be ready."""
     status = status_of(policy)
     name = policy["metadata"]["name"]
     matched, ready = status.get("matchedNodes"), status.get("readyNodes")
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    if (condition := conditions.get("Ready")) is not None and matched is not None:
+        if condition.get("status") == "True":
+            return None
+        reason, message = condition.get("reason", ""), condition.get("message", "")
+        return f"SriovNetworkNodePolicy {name}: not ready ({reason}): {message}"
     if matched is None or ready != matched:
         return f"SriovNetworkNodePolicy {name}: {ready or 0} of {matched or '?'} matched nodes ready"
     return None
