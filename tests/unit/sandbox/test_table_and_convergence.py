@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from sriov_operator.sandbox.convergence import waiting_for
+from sriov_operator.sandbox.convergence import policy_waits_for, waiting_for
 from sriov_operator.sandbox.display import Display
 from sriov_operator.sandbox.snapshot import Snapshot
 from sriov_operator.sandbox.table import render, rows
@@ -160,3 +160,26 @@ def test_on_a_terminal_messages_after_finish_stay_below_the_table_without_repeat
     assert out.getvalue().endswith("summary line 1\nsummary line 2\n")
     display.table([("worker-0", "Failed", "-", "-", "-")])  # a change: drawn again, below
     assert out.getvalue().endswith("worker-0  Failed  -        -        -\n")
+
+
+def test_a_policy_is_converged_by_its_ready_condition_not_by_counting_every_matched_node() -> None:
+    """On bare metal a per-vendor policy selects no device on the other vendor's node: it is
+    not counted ready there (NoDeviceOnSomeNodes), and the sandbox must not wait for it for ever."""
+    partial = policy("intel-vfs", 2, 1)
+    partial["status"]["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "NoDeviceOnSomeNodes",
+            "message": "selects no device on 1 of 2 nodes: worker-1",
+        }
+    ]
+    assert policy_waits_for(partial) is None
+    partial["status"]["conditions"][0].update(
+        status="False", reason="NoDeviceSelected", message="selects no device"
+    )
+    assert (
+        policy_waits_for(partial)
+        == "SriovNetworkNodePolicy intel-vfs: not ready (NoDeviceSelected): selects no device"
+    )
+    assert policy_waits_for(policy("old", 2, 1)) == "SriovNetworkNodePolicy old: 1 of 2 matched nodes ready"
