@@ -27,6 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,32 @@ async def cluster(
             return await asyncio.to_thread(_listening, webhook_port)
 
         await cluster.wait("the webhook from the image on its port", serving)
+        await cluster.wait("the API server calling the webhook", partial(_webhook_denies, cluster))
         yield cluster
+
+
+async def _webhook_denies(cluster: Cluster) -> bool | None:
+    """The operator registers the webhook once it answers, and the API server then learns of the
+    registration: until both have happened, a policy only the webhook refuses is admitted (removed here)."""
+    probe = {
+        "apiVersion": "sriovnetwork.openshift.io/v1",
+        "kind": "SriovNetworkNodePolicy",
+        "metadata": {"name": "probe-registration", "namespace": cluster.namespace},
+        "spec": {
+            "resourceName": "probe",
+            "nodeSelector": {"kubernetes.io/hostname": "nowhere"},
+            "numVfs": 1,
+            "nicSelector": {"pfNames": ["ens1f0"]},
+            "deviceType": "vfio-pci",
+            "isRdma": True,
+        },
+    }
+    try:
+        await cluster.objects.create(SRIOV_NETWORK_NODE_POLICIES, probe, cluster.namespace)
+    except KubeApiError as error:
+        return True if "denied the request" in str(error) else None
+    await cluster.objects.delete(SRIOV_NETWORK_NODE_POLICIES, "probe-registration", cluster.namespace)
+    return None
 
 
 def _inspect_user(podman: Podman, name: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_CONFIG_NAME, FIELD_MANAGER
 from sriov_operator.api.models import SriovOperatorConfig
+from sriov_operator.kube.errors import ForbiddenError
 from sriov_operator.kube.objects import KubeObjects, Object, served
 from sriov_operator.kube.resources import (
     CLUSTER_ROLE_BINDINGS,
@@ -119,15 +120,22 @@ class WorkloadsReconciler:
         if config is None:
             return None  # the operator creates it; its creation enqueues us again
         # looked up on each reconcile (a CRD installed later is found by the periodic resync)
-        workloads = self.caches.render(
-            config, await served(self.objects, SERVICE_MONITORS, self.settings.namespace)
-        )
+        workloads = self.caches.render(config, await self._service_monitors_served())
         missing = any(self.caches.live(kind, name) is None for kind, name in pods_of(workloads.apply))
         rendered = fingerprint(workloads)
         if self._must_apply(rendered, missing):
             await self._apply(workloads)
             self._applied = (rendered, self.clock.monotonic())
         return None
+
+    async def _service_monitors_served(self) -> bool:
+        """Whether ServiceMonitors can be managed here: an RBAC without them (a chart from before the
+        metrics exporter, during an upgrade) is answered 403 even where the CRD is absent."""
+        try:
+            return await served(self.objects, SERVICE_MONITORS, self.settings.namespace)
+        except ForbiddenError as error:
+            log.warning("ServiceMonitors are not managed: this operator may not list them (%s)", error)
+            return False
 
     async def _apply(self, workloads: Workloads) -> None:
         for obj in workloads.apply:
