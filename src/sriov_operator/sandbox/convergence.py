@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sriov_operator.api.conditions import POLICY_NO_DEVICE_SELECTED, POLICY_RESOURCE_UNUSABLE
 from sriov_operator.api.constants import APPLIED_GENERATION_ANNOTATION
 from sriov_operator.api.meta import annotations_of
 from sriov_operator.sandbox.device_plugin import handed_over_resources
@@ -56,16 +57,21 @@ def node_waits_for(snapshot: Snapshot, node: str, resources: frozenset[str], pre
     return None
 
 
+# Verdicts only the user can change (the summary and `why` show them): waiting would never end.
+SETTLED_NOT_READY = frozenset({POLICY_NO_DEVICE_SELECTED, POLICY_RESOURCE_UNUSABLE})
+
+
 def policy_waits_for(policy: Mapping[str, Any]) -> str | None:
-    """A policy is done when its Ready condition is True: a node where it selects no device is not
-    counted ready, yet does not hold it back (reason NoDeviceOnSomeNodes). Before the operator
-    writes conditions, every matched node must be ready."""
+    """A policy is done when its Ready condition is True, or False with a settled verdict (a VM
+    worker in QEMU has no RDMA driver for an isRdma policy: ResourceUnusable). A node where it
+    selects no device is not counted ready, yet does not hold it back (NoDeviceOnSomeNodes).
+    Before the operator writes conditions, every matched node must be ready."""
     status = status_of(policy)
     name = policy["metadata"]["name"]
     matched, ready = status.get("matchedNodes"), status.get("readyNodes")
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     if (condition := conditions.get("Ready")) is not None and matched is not None:
-        if condition.get("status") == "True":
+        if condition.get("status") == "True" or condition.get("reason") in SETTLED_NOT_READY:
             return None
         reason, message = condition.get("reason", ""), condition.get("message", "")
         return f"SriovNetworkNodePolicy {name}: not ready ({reason}): {message}"

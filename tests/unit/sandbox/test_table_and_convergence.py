@@ -175,11 +175,9 @@ def test_a_policy_is_converged_by_its_ready_condition_not_by_counting_every_matc
         }
     ]
     assert policy_waits_for(partial) is None
-    partial["status"]["conditions"][0].update(
-        status="False", reason="NoDeviceSelected", message="selects no device"
-    )
-    assert (
-        policy_waits_for(partial)
-        == "SriovNetworkNodePolicy intel-vfs: not ready (NoDeviceSelected): selects no device"
-    )
+    for settled in ("NoDeviceSelected", "ResourceUnusable"):  # only the user can change these
+        partial["status"]["conditions"][0].update(status="False", reason=settled, message="m")
+        assert policy_waits_for(partial) is None
+    partial["status"]["conditions"][0].update(status="False", reason="NodesNotReady", message="1 of 2")
+    assert policy_waits_for(partial) == "SriovNetworkNodePolicy intel-vfs: not ready (NodesNotReady): 1 of 2"
     assert policy_waits_for(policy("old", 2, 1)) == "SriovNetworkNodePolicy old: 1 of 2 matched nodes ready"
