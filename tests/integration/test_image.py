@@ -258,15 +258,14 @@ async def cluster(
         yield cluster
 
 
-async def _webhook_denies(cluster: Cluster) -> bool | None:
-    """The operator registers the webhook once it answers, and the API server then learns of the
-    registration: until both have happened, a policy only the webhook refuses is admitted (removed here)."""
-    probe = {
+def _rdma_dpdk_policy(name: str, namespace: str) -> dict[str, Any]:
+    """A policy the CRD's schema allows and only the webhook refuses (isRdma with vfio-pci)."""
+    return {
         "apiVersion": "sriovnetwork.openshift.io/v1",
         "kind": "SriovNetworkNodePolicy",
-        "metadata": {"name": "probe-registration", "namespace": cluster.namespace},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "resourceName": "probe",
+            "resourceName": name.replace("-", ""),
             "nodeSelector": {"kubernetes.io/hostname": "nowhere"},
             "numVfs": 1,
             "nicSelector": {"pfNames": ["ens1f0"]},
@@ -274,6 +273,12 @@ async def _webhook_denies(cluster: Cluster) -> bool | None:
             "isRdma": True,
         },
     }
+
+
+async def _webhook_denies(cluster: Cluster) -> bool | None:
+    """The operator registers the webhook once it answers, and the API server then learns of the
+    registration: until both have happened, a policy only the webhook refuses is admitted (removed here)."""
+    probe = _rdma_dpdk_policy("probe-registration", cluster.namespace)
     try:
         await cluster.objects.create(SRIOV_NETWORK_NODE_POLICIES, probe, cluster.namespace)
     except KubeApiError as error:
@@ -303,19 +308,7 @@ async def test_operator_and_webhook_run_from_the_image_as_the_chart_says(cluster
 
 
 async def test_the_api_server_reaches_the_webhook_in_its_container(cluster: Cluster) -> None:
-    policy = {
-        "apiVersion": "sriovnetwork.openshift.io/v1",
-        "kind": "SriovNetworkNodePolicy",
-        "metadata": {"name": "rdma-dpdk", "namespace": cluster.namespace},
-        "spec": {
-            "resourceName": "rdmadpdk",
-            "nodeSelector": {"kubernetes.io/hostname": "nowhere"},
-            "numVfs": 1,
-            "nicSelector": {"pfNames": ["ens1f0"]},
-            "deviceType": "vfio-pci",
-            "isRdma": True,  # the CRD's schema allows it; only the webhook knows better
-        },
-    }
+    policy = _rdma_dpdk_policy("rdma-dpdk", cluster.namespace)
     with pytest.raises(KubeApiError) as denied:
         await cluster.objects.create(SRIOV_NETWORK_NODE_POLICIES, policy, cluster.namespace)
     message = str(denied.value)

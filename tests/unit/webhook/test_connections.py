@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 from sriov_operator.webhook.connections import BurstMemory, ConnectionLimits, QuietAcceptErrors, effective_cap
 from sriov_operator.webhook.server import PODS_PATH, VALIDATE_PATH, ServerSettings
 from tests.unit.webhook.serving import FixedCluster, pod_review, post, serving
+from tests.waiting import eventually
 
 HANG_GUARD = 30.0
 SHORT = 0.3  # the timeout under test
@@ -138,8 +139,7 @@ async def test_connections_beyond_the_cap_and_the_handshake_queue_are_reset_at_o
     async with serving(tmp_path, _settings(max_connections=2, handshakes=1)) as (server, context):
         held = [await _connect(server.port, context) for _ in range(2)]
         _, waiting = await asyncio.open_connection("127.0.0.1", server.port)  # no ClientHello: in the queue
-        while len(server.connections.accepted) < 3:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(server.connections.accepted) >= 3, "the third connection accepted")
         before = _dropped("refused")
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         with pytest.raises(ConnectionResetError):
