@@ -18,12 +18,19 @@ MUTMUT_VERSION=3.8.1
 
 E=tests/unit/engine
 RULES="$E/test_merge.py $E/test_rule_boundaries.py $E/test_upstream_differences.py $E/test_validation.py"
+H=tests/unit/host
+# The documented sessions run the installed sriov-operator in a subprocess, which never sees a mutant.
+NO_CLI="--deselect=$H/test_switchdev.py::test_the_documented_switchdev_plan_of_hwoffload1_runs
+  --deselect=$H/test_switchdev.py::test_the_documented_switchdev_diff_shows_the_order_and_why
+  --deselect=$H/test_ovs_bridges.py::test_the_documented_bridge_session"
 declare -A TESTS=(
   [engine/merge.py]="$RULES $E/test_properties.py"
   [engine/selection.py]="$RULES $E/test_selection.py $E/test_properties.py $E/test_incremental.py"
   [engine/device_plugin.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py"
   [engine/placement_validation.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py"
-  [host/plan.py]="tests/unit/host/test_plan_requirements.py tests/unit/host/test_plan_apply.py"
+  [host/plan.py]="$H/test_plan_requirements.py $H/test_plan_apply.py $H/test_plan_reasons.py $H/test_plan_faults.py
+    $H/test_switchdev.py $H/test_ovs_bridges.py $H/test_reset_and_admin_mac.py $H/test_udev_rules.py
+    $H/test_vhost_net.py $H/test_kernel_args.py $H/test_rdma_mode.py $H/test_parallel_nics.py $NO_CLI"
 )
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(engine/merge.py engine/selection.py engine/device_plugin.py

@@ -30,7 +30,7 @@ def parse_net_filter(value: str | None) -> tuple[str, str] | None:
 
 def pf_name_part(entry: str) -> str:
     """``ens1f0#2-7`` → ``ens1f0``."""
-    return entry.split("#", 1)[0]
+    return entry.partition("#")[0]
 
 
 def parse_vf_range(entry: str) -> VfRange | None:

@@ -364,11 +364,7 @@ def _port_actions(interface: Interface, port: InterfaceExt, host: HostState) -> 
         raise PlanError(f"{where}: numVfs must be 1 (a VM port is one PCI function), not {interface.num_vfs}")
     if interface.e_switch_mode:
         raise PlanError(f"{where}: eSwitchMode is set on the hypervisor, not in the VM")
-    groups = interface.vf_groups or []
-    if len(groups) > 1:
-        raise PlanError(f"{where}: a port has one function, so one vfGroup, not {len(groups)}")
-    if groups and vf_ids(groups[0]) != range(1):
-        raise PlanError(f"{where}: vfRange must be 0-0, not {groups[0].vf_range}")
+    groups = interface.vf_groups or []  # at most one, VF 0: `_check_interface` refused the rest
     # a port we never configured is in no pod's use yet: binding it for DPDK takes nothing away
     to_dpdk: Requirement = "drain" if interface.pci_address in host.configured else "none"
     drivers = _driver_actions(port, groups[0], to_dpdk) if groups else []
@@ -476,9 +472,9 @@ def _count_action(pf: InterfaceExt, wanted: int, now: int, why: str) -> Action:
 def _mode_first(
     interface: Interface, pf: InterfaceExt, target: ESwitchMode, steering: str | None, host: HostState
 ) -> list[Action]:
-    """ice: the VFs go, the mode changes, the VFs come back."""
-    label, pci, driver = _label(pf), pf.pci_address, pf.driver or "its driver"
-    current, wanted_vfs, vfs_now = pf.e_switch_mode or "legacy", interface.num_vfs or 0, pf.num_vfs or 0
+    """ice: the VFs go, the mode changes, the VFs come back (devlink told its mode: `_eswitch_actions`)."""
+    label, pci, driver = _label(pf), pf.pci_address, pf.driver
+    current, wanted_vfs, vfs_now = pf.e_switch_mode, interface.num_vfs or 0, pf.num_vfs or 0
     actions: list[Action] = []
     if target != current and vfs_now:
         why = f"{label}: {driver} changes its eswitch mode only without VFs: its VFs ({vfs_now}) go first"

@@ -136,3 +136,37 @@ def test_an_alt_name_selects_only_the_pfs_that_carry_it() -> None:
     )
     assert groups(result, "0000:3b:00.0", "w1") == [("by-alt", "0-3")]
     assert result.node_states["w2"].get("interfaces", []) == []
+
+
+@pytest.mark.parametrize(
+    "narrowing",
+    [
+        pytest.param({"vendor": "15b3"}, id="another-vendor"),
+        pytest.param({"deviceID": "1017"}, id="another-device"),
+        pytest.param({"rootDevices": ["0000:3b:00.1"]}, id="another-root-device"),
+        pytest.param({"netFilter": "openstack/NetworkID:net-a"}, id="a-net-filter-the-pf-lacks"),
+    ],
+)
+def test_a_named_pf_is_selected_only_when_every_other_criterion_holds_too(narrowing: dict[str, Any]) -> None:
+    result = render([*worker(), policy("p", nicSelector={"pfNames": ["ens1f0"], **narrowing})])
+    assert result.node_states["w1"].get("interfaces", []) == []
+
+
+def test_a_policy_naming_pfs_selects_no_other_pf() -> None:
+    assert _compiled({"pfNames": ["ens1f1"]}).selects(_iface()) is False
+    assert _compiled({"pfNames": ["ens1f1", "ens1f0#0-3"]}).selects(_iface()) is True
+
+
+def test_policies_naming_different_root_devices_each_select_their_own_on_alike_nodes() -> None:
+    """PFs alike in all but their slot, on two nodes: each policy selects the address it names."""
+    first, second = "0000:3b:00.0", "0000:5e:00.0"
+    result = render(
+        [
+            *worker("w1", [pf("ens1f0", first)]),
+            *worker("w2", [pf("ens1f0", second)]),
+            policy("a", numVfs=4, nicSelector={"rootDevices": [first]}),
+            policy("b", numVfs=2, nicSelector={"rootDevices": [second]}),
+        ]
+    )
+    assert groups(result, first, "w1") == [("a", "0-3")]
+    assert groups(result, second, "w2") == [("b", "0-1")]
