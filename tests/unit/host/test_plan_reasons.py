@@ -443,7 +443,8 @@ def test_a_pf_whose_offload_was_on_before_keeps_it_on_when_it_leaves() -> None:
 
 
 def test_a_pf_keeping_no_vfs_loses_our_udev_rules_saying_why() -> None:
-    host = bare_metal(pf(numVfs=0, Vfs=[]), udev_rules={PF: "rules"})
+    layout = {PF: VfLayout(offset=16, stride=1)}
+    host = bare_metal(pf(numVfs=0, Vfs=[]), udev_rules={PF: "rules"}, vf_layouts=layout)
     result = plan(SriovNetworkNodeStateSpec(interfaces=[wanted(numVfs=0)]), host)
     assert [(a.kind, a.reason) for a in result.actions if a.kind == "removeUdevRules"] == [
         ("removeUdevRules", f"{LABEL} needs no udev rules (no VFs, no switchdev): our udev rules for it go")
@@ -769,3 +770,38 @@ def test_flow_steering_is_given_back_only_when_both_the_record_and_the_device_kn
     unrecorded = DeviceRecord.model_validate({"pciAddress": PF, "numVfs": 2})
     unknown_before = bare_metal(pf(), configured={PF: unrecorded}, flow_steering={PF: "smfs"})
     assert [kind for kind, _, _ in said([], unknown_before)] == ["setNumVfs", "forgetDevice"]
+
+
+def test_a_mode_devlink_reports_that_is_neither_legacy_nor_switchdev_is_not_recorded_to_give_back() -> None:
+    result = plan(
+        SriovNetworkNodeStateSpec(interfaces=[wanted()]), bare_metal(pf(eSwitchMode="switchdev_inactive"))
+    )
+    [remember] = [a for a in result.actions if isinstance(a, RememberDevice)]
+    assert (remember.record.original_mtu, remember.record.original_e_switch_mode) == (1500, None)
+
+
+def test_a_representor_whose_offload_went_off_is_named_with_its_vf() -> None:
+    status = pf(eSwitchMode="switchdev", driver="mlx5_core")
+    assert status.vfs is not None
+    vfs = [vf.model_copy(update={"representor_name": f"ens1f0_{vf.vf_id}"}) for vf in status.vfs]
+    host = bare_metal(status.model_copy(update={"vfs": vfs}), tc_offload={"ens1f0": True, "ens1f0_1": False})
+    assert said([wanted(eSwitchMode="switchdev")], host) == [
+        (
+            "setHwTcOffload",
+            VF1,
+            f"ens1f0_1 (representor of VF 1 of {PF}): in switchdev, tc flower rules (OVS hardware offload) "
+            "reach the NIC only with hw-tc-offload on",
+        )
+    ]
+
+
+def test_an_infiniband_pf_gets_no_admin_macs() -> None:
+    status = pf(linkType="IB")
+    assert status.vfs is not None
+    vfs = [vf.model_copy(update={"mac": f"02:a0:00:00:00:0{vf.vf_id}"}) for vf in status.vfs]
+    host = bare_metal(status.model_copy(update={"vfs": vfs}), vf_admin_macs={VF0: "00:00:00:00:00:00"})
+    assert "setVfAdminMac" not in [kind for kind, _, _ in said([wanted(groups=[group("netdevice")])], host)]
+    ethernet = bare_metal(
+        status.model_copy(update={"vfs": vfs, "link_type": "ETH"}), vf_admin_macs={VF0: "00:00:00:00:00:00"}
+    )
+    assert "setVfAdminMac" in [kind for kind, _, _ in said([wanted(groups=[group("netdevice")])], ethernet)]
