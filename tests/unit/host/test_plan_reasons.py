@@ -805,3 +805,28 @@ def test_an_infiniband_pf_gets_no_admin_macs() -> None:
         status.model_copy(update={"vfs": vfs, "link_type": "ETH"}), vf_admin_macs={VF0: "00:00:00:00:00:00"}
     )
     assert "setVfAdminMac" in [kind for kind, _, _ in said([wanted(groups=[group("netdevice")])], ethernet)]
+
+
+def test_a_pf_with_no_vfs_and_none_wanted_needs_nothing() -> None:
+    assert said([wanted(numVfs=0)], bare_metal(pf(numVfs=None, Vfs=[]))) == []
+
+
+def test_vf_drivers_wait_while_the_eswitch_mode_changes() -> None:
+    spec = wanted(eSwitchMode="switchdev", groups=[group("vfio-pci")])
+    assert "bindDriver" not in [kind for kind, _, _ in said([spec], bare_metal(pf(eSwitchMode="legacy")))]
+
+
+def test_an_externally_managed_pf_is_taken_as_it_is() -> None:
+    """No VFs wanted on a PF without any, legacy where devlink cannot tell, switchdev with its steering."""
+    assert said([wanted(numVfs=0, externallyManaged=True)], bare_metal(pf(numVfs=None, Vfs=[]))) == []
+    assert said([wanted(externallyManaged=True, eSwitchMode="legacy")], bare_metal(pf())) == []
+    mlx5 = bare_metal(pf(eSwitchMode="switchdev", driver="mlx5_core"), flow_steering={PF: "dmfs"})
+    assert said([wanted(externallyManaged=True, eSwitchMode="switchdev")], mlx5) == []
+
+
+def test_an_externally_managed_pf_whose_mode_devlink_cannot_tell_is_taken_as_legacy() -> None:
+    spec = wanted(externallyManaged=True, eSwitchMode="switchdev")
+    assert refusal([spec], bare_metal(pf())) == (
+        f"{LABEL}: externally managed in eswitch mode legacy but the spec wants switchdev; "
+        "set the mode outside the operator or drop externallyManaged"
+    )
