@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sriov_operator.api.models import Interface, OVSConfigExt, SriovNetworkNodeStateSpec, System
+from sriov_operator.api.models import Interface, InterfaceExt, OVSConfigExt, SriovNetworkNodeStateSpec, System
 from sriov_operator.host.actions import RememberDevice
 from sriov_operator.host.ovs import FoundBridge, OvsState
 from sriov_operator.host.plan import HostLacksSupportError, PlanError, plan
@@ -830,3 +830,40 @@ def test_an_externally_managed_pf_whose_mode_devlink_cannot_tell_is_taken_as_leg
         f"{LABEL}: externally managed in eswitch mode legacy but the spec wants switchdev; "
         "set the mode outside the operator or drop externallyManaged"
     )
+
+
+PF2 = "0000:3b:00.1"
+
+
+def second_pf() -> InterfaceExt:
+    return pf(pciAddress=PF2, name="ens1f1", numVfs=0, Vfs=[])
+
+
+def test_a_vdpa_group_after_a_plain_one_still_gets_its_bus_driver() -> None:
+    spec = wanted(
+        eSwitchMode="switchdev",
+        groups=[group("netdevice", "0-0"), group("netdevice", "1-1", vdpaType="vhost")],
+    )
+    loads = [target for kind, target, _ in said([spec], switchdev_vfs()) if kind == "loadModule"]
+    assert loads == ["vhost_vdpa"]
+
+
+def test_every_pf_that_left_the_spec_loses_our_udev_rules() -> None:
+    host = bare_metal(pf(), second_pf(), udev_rules={PF: "rules", PF2: "rules"})
+    assert [(kind, target) for kind, target, _ in said([], host)] == [
+        ("removeUdevRules", PF),
+        ("removeUdevRules", PF2),
+    ]
+
+
+def test_every_bridge_of_the_spec_is_made() -> None:
+    bridges = [
+        {"name": "br0", "uplinks": [{"pciAddress": PF, "name": "ens1f0"}]},
+        {"name": "br1", "uplinks": [{"pciAddress": PF2, "name": "ens1f1"}]},
+    ]
+    spec = SriovNetworkNodeStateSpec.model_validate({"bridges": {"ovs": bridges}})
+    host = bare_metal(pf(), second_pf(), ovs=OvsState((), True))
+    assert [(a.kind, a.target) for a in plan(spec, host).actions] == [
+        ("createOvsBridge", PF),
+        ("createOvsBridge", PF2),
+    ]
