@@ -56,6 +56,11 @@ def test_modules_first_then_one_part_per_card_with_its_vfs_in_run_order() -> Non
     assert after == (actions[6], actions[7])  # the RDMA mode and the reboot wait for every card
 
 
+def test_a_plan_without_device_actions_runs_them_once_before_any_card() -> None:
+    actions = (LoadModule("vfio_pci", reason=""), Reboot(("intel_iommu=on",), reason=""))
+    assert Plan(actions).by_card() == (actions, (), ())
+
+
 def _profile() -> Profile:
     def pf(address: str, name: str, offset: int) -> SimDevice:
         sriov = SimSriov(totalvfs=8, offset=offset, vf_device="154c", vf_driver="iavf")

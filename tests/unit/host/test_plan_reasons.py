@@ -867,3 +867,11 @@ def test_every_bridge_of_the_spec_is_made() -> None:
         ("createOvsBridge", PF),
         ("createOvsBridge", PF2),
     ]
+
+
+def test_a_vm_port_without_num_vfs_has_only_vf_0() -> None:
+    body = Interface.model_validate({"pciAddress": PORT, "vfGroups": [group("vfio-pci", "0-1")]})
+    assert refusal([body], vm_with(KernelModules())) == (
+        "spec.interfaces[0].vfGroups[0].vfRange: '0-1' is outside the VFs of this PF; "
+        "accepted: 'a-b' or 'a' with 0 <= a <= b < numVfs (1)"
+    )
