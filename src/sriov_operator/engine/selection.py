@@ -249,9 +249,7 @@ class PoliciesByPf:
         self._by_vendor: dict[str, list[int]] = {}
         self._by_device: dict[str, list[int]] = {}
         self._others: list[int] = []
-        for index, policy in enumerate(policies):
-            if not policy.selects_anything:
-                continue
+        for index, policy in enumerate(policies):  # one that selects nothing: its `selects` says no
             if policy.pf_name_parts:
                 for name in policy.pf_name_parts:
                     self._by_name.setdefault(name, []).append(index)
