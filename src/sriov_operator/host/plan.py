@@ -390,7 +390,7 @@ def _check_externally_managed(interface: Interface, pf: InterfaceExt) -> None:
 
 def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list[Action]:
     label = _label(pf)
-    wanted_vfs, current_vfs = interface.num_vfs or 0, pf.num_vfs or 0
+    wanted_vfs = interface.num_vfs or 0
     if wanted_vfs > (pf.totalvfs or 0):
         raise PlanError(f"{label}: numVfs {wanted_vfs} is more than the device's {pf.totalvfs or 0}")
     _check_externally_managed(interface, pf)
@@ -404,7 +404,7 @@ def _pf_actions(interface: Interface, pf: InterfaceExt, host: HostState) -> list
         actions.append(LinkUp(pf.pci_address, reason=reason))
     mode_changes = any(isinstance(action, SetEswitchMode) for action in eswitch)
     actions += _tc_offload_actions(interface, pf, host, mode_changes)
-    if wanted_vfs == current_vfs and not eswitch:
+    if not eswitch:  # its VF count is as wanted (else a count action, or refused if externally managed)
         for vf in pf.vfs or []:
             actions += _vf_actions(interface, pf, vf, host)
     return _remember(interface, pf, host, keep_originals=True) + _udev_actions(interface, pf, host) + actions

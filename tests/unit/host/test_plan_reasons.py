@@ -875,3 +875,10 @@ def test_a_vm_port_without_num_vfs_has_only_vf_0() -> None:
         "spec.interfaces[0].vfGroups[0].vfRange: '0-1' is outside the VFs of this PF; "
         "accepted: 'a-b' or 'a' with 0 <= a <= b < numVfs (1)"
     )
+
+
+def test_a_function_without_sr_iov_may_be_listed_with_no_vfs() -> None:
+    assert said([wanted(numVfs=0)], bare_metal(pf(totalvfs=0, numVfs=None, Vfs=[]))) == []
+    assert refusal([wanted(numVfs=1)], bare_metal(pf(totalvfs=0, numVfs=None, Vfs=[]))) == (
+        f"{LABEL}: numVfs 1 is more than the device's 0"
+    )
