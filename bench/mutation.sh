@@ -24,10 +24,10 @@ NO_CLI="--deselect=$H/test_switchdev.py::test_the_documented_switchdev_plan_of_h
   --deselect=$H/test_switchdev.py::test_the_documented_switchdev_diff_shows_the_order_and_why
   --deselect=$H/test_ovs_bridges.py::test_the_documented_bridge_session"
 declare -A TESTS=(
-  [engine/merge.py]="$RULES $E/test_properties.py"
+  [engine/merge.py]="$RULES $E/test_properties.py $E/test_bridges.py"
   [engine/selection.py]="$RULES $E/test_selection.py $E/test_properties.py $E/test_incremental.py"
   [engine/device_plugin.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py"
-  [engine/placement_validation.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py"
+  [engine/placement_validation.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py $E/test_vm_ports.py"
   [host/plan.py]="$H/test_plan_requirements.py $H/test_plan_apply.py $H/test_plan_reasons.py $H/test_plan_faults.py
     $H/test_switchdev.py $H/test_ovs_bridges.py $H/test_reset_and_admin_mac.py $H/test_udev_rules.py
     $H/test_vhost_net.py $H/test_kernel_args.py $H/test_rdma_mode.py $H/test_parallel_nics.py $NO_CLI"
