@@ -75,3 +75,21 @@ def test_a_function_with_a_net_filter_on_bare_metal_is_a_port_too() -> None:
         f"SriovNetworkNodePolicy/{NS}/hw: spec.numVfs: 2 is more than the one PCI function of "
         f"VM port ens4 ({PORT}); accepted: 1 (on 1 node(s): vm1)"
     ]
+
+
+def test_every_port_the_policy_selects_is_named() -> None:
+    ports = [
+        pf("ens4", PORT, vendor="15b3", device="101e", numVfs=1, totalvfs=1, netFilter=NET),
+        pf("ens5", "0000:00:05.0", vendor="15b3", device="101e", numVfs=1, totalvfs=1, netFilter=NET),
+    ]
+    result = render(
+        [
+            node("vm1", provider_id="openstack:///vm"),
+            state("vm1", ports),
+            policy("hw", numVfs=2, nicSelector={"vendor": "15b3"}),
+        ]
+    )
+    assert [m.split("of VM port ")[1] for m in messages(result)] == [
+        f"ens4 ({PORT}); accepted: 1 (on 1 node(s): vm1)",
+        "ens5 (0000:00:05.0); accepted: 1 (on 1 node(s): vm1)",
+    ]
