@@ -235,6 +235,9 @@ def test_unsupported_pf_model_selected_by_name_is_found_on_the_node() -> None:
     assert [m.split(";")[0] for m in _nic_messages(unknown)] == [expected]
     assert [m.split(";")[0] for m in _nic_messages(unknown, strict_nics=True)] == [expected]
     assert _nic_messages(pf("ens1f0", PF0)) == []
+    [warned], [refused] = _nic_messages(unknown), _nic_messages(unknown, strict_nics=True)
+    assert "(accepted anyway; --strict-nics makes this an error)" in warned
+    assert "accepted anyway" not in refused  # --strict-nics: an error, and it says so
 
 
 @pytest.mark.parametrize(("device", "unsupported"), [("154c", False), ("158b", True), ("abcd", True)])
@@ -305,7 +308,7 @@ def test_vfio_pci_and_netdevice_policies_cannot_share_a_resource_name() -> None:
             policy("dpdk", resourceName="shared", deviceType="vfio-pci", nicSelector={"pfNames": ["ens1f1"]}),
         ]
     )
-    mixed = sorted(m for m in messages(result) if "spec.deviceType" in m)
+    mixed = sorted(m for m in messages(result) if ": spec.deviceType: " in m)
     assert len(mixed) == 2, mixed
     assert (
         "vfio-pci differs from netdevice in policy 'kernel', which shares resourceName 'shared'" in mixed[0]
