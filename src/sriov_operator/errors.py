@@ -20,7 +20,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + RawJsonError                  [engine.nad]
   | + PlanError                     [host.plan]
   | + KernelArgsNotAppliedError     [host.kernel_args]
-  | + NetnsRequiredError            [host.io]
+  | + NetnsRequiredError            [host.netns]
   | + KubeconfigError               [kube.session]
   | + InvalidObjectError            [kube.errors, also a KubeApiError]
   | + NetworksAnnotationError       [webhook.injector]

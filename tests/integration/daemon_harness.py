@@ -33,14 +33,15 @@ class DaemonProcess:
     root: Path
     log_path: Path
     extra: tuple[str, ...] = ()
+    simulate: bool = True  # False: the daemon's real host I/O on the tree, as on a node
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> DaemonProcess:
         argv = [
             sys.executable, "-m", "sriov_operator.cli", "daemon",
             "--node-name", self.node, "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
-            "--host-root", str(self.root), "--simulate", "--health-port", "-1", "--rediscover-interval", "2",
-            *self.extra,
+            "--host-root", str(self.root), *(["--simulate"] if self.simulate else []),
+            "--health-port", "-1", "--rediscover-interval", "2", *self.extra,
         ]  # fmt: skip
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})

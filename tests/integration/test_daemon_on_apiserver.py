@@ -438,6 +438,23 @@ async def test_kernel_without_no_iommu_support_fails_with_what_to_do(vm_without_
     assert not (vm.root / PLUGIN_FILE).exists()
 
 
+async def test_a_tree_without_netns_fails_each_sync_saying_what_to_set_and_the_daemon_stays_up(
+    baremetal: Node,
+) -> None:
+    """Real I/O on a tree (no --simulate) and no --netns: links and network programs would be this
+    machine's, so each pass fails with the setting to give; the daemon retries, it does not exit."""
+    baremetal.daemon.simulate = False
+    baremetal.daemon.start()
+    await eventually(lambda: "(attempt 2, retry in" in baremetal.daemon.log(), "a second failed pass")
+    assert baremetal.daemon.process is not None and baremetal.daemon.process.poll() is None
+    state = await node_state(baremetal.objects, baremetal.namespace, baremetal.name)
+    error = state["status"]["lastSyncError"]
+    assert state["status"]["syncStatus"] == "Failed" and "\n" not in error
+    assert f"--netns: required with --host-root {baremetal.root} (not /)" in error
+    assert "SRIOV_OPERATOR_NETNS" in error
+    assert conditions(state)["Degraded"]["reason"] == "DiscoveryFailed"
+
+
 async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_change(vm: Node) -> None:
     vm.daemon.start()
 

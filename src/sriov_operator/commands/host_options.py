@@ -54,8 +54,9 @@ def add_host_arguments(
         "--netns",
         default=None,
         environ=environ,
-        help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
-        "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
+        help="network namespace of the host's links, where netlink and network programs (ethtool, devlink, "
+        "vdpa, rdma) run: a name under /run/netns, a path such as /proc/1/ns/net, or 'current'; needed by "
+        "plan/apply when --host-root is not / (and not simulated)",
     )
     parser.add_argument(
         "--node-ip",
