@@ -65,14 +65,16 @@ async def deleted_gracefully(objects: KubeObjects, namespace: str) -> dict[str, 
 async def record_pod(
     objects: KubeObjects, namespace: str, name: str, since: str, into: list[tuple[str, str, bool]]
 ) -> None:
-    """(event type, phase, marked for deletion) of each change of the pod, until it is deleted."""
+    """(event type, phase, marked for deletion) of the pod each time that changes, until it is deleted."""
     async for event in objects.watch(
         PODS, namespace, field_selector=f"metadata.name={name}", resource_version=since, timeout_seconds=900
     ):
         if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
             pod = event["object"]
             marked = bool(pod["metadata"].get("deletionTimestamp"))
-            into.append((event["type"], (pod.get("status") or {}).get("phase", ""), marked))
+            seen = (event["type"], (pod.get("status") or {}).get("phase", ""), marked)
+            if not into or into[-1] != seen:
+                into.append(seen)
         if event["type"] == "DELETED":
             return
 
@@ -142,7 +144,8 @@ def is_cordoned(node: dict[str, Any]) -> bool:
 async def record_cordon(objects: KubeObjects, name: str, since: str, into: list[bool]) -> None:
     """Whether the Node is cordoned, each time that changes."""
     selector = f"metadata.name={name}"
-    async for event in objects.watch(NODES, field_selector=selector, resource_version=since, timeout_seconds=900):
+    watched = objects.watch(NODES, field_selector=selector, resource_version=since, timeout_seconds=900)
+    async for event in watched:
         if event["type"] == "MODIFIED" and (cordoned := is_cordoned(event["object"])) != into[-1]:
             into.append(cordoned)
 
@@ -187,21 +190,25 @@ async def test_a_drain_in_the_sandbox_ends_the_evicted_example_pod_and_the_node_
                         return None
                     if await objects.get(PODS, POD_NAME, WORKLOAD_NAMESPACE) is not None:
                         return None
-                    return await synced(objects, OPERATOR_NAMESPACE, "worker-0", state["metadata"]["generation"])
+                    generation = state["metadata"]["generation"]
+                    return await synced(objects, OPERATOR_NAMESPACE, "worker-0", generation)
 
                 await eventually(
                     drained_and_synced,
-                    "dpdk-app gone, worker-0 uncordoned and its NodeState Succeeded for the spec without dpdk1",
+                    "dpdk-app gone, worker-0 uncordoned, its NodeState Succeeded for the spec without dpdk1",
                     300,
                     details=lambda: f"pod: {pod_seen}; cordoned: {cordoned}",
                 )
                 await asyncio.wait_for(watches[0], timeout=30)  # it ends with the pod's DELETED event
+                await eventually(
+                    lambda: True in cordoned and cordoned[-1] is False, "the Node's watch to see the uncordon"
+                )
             finally:
                 for watch in watches:
                     watch.cancel()
             assert driver_of(workdir / "hosts" / "worker-0", DPDK_PORT) == "virtio-pci"
             assert cordoned == [False, True, False], cordoned  # the drain cordoned it, then let it go
-            assert ("MODIFIED", "Pending", True) in pod_seen, pod_seen  # evicted: marked, waiting for its node
+            assert ("MODIFIED", "Pending", True) in pod_seen, pod_seen  # evicted: marked, waiting
             assert pod_seen[-2:] == [("MODIFIED", "Failed", True), ("DELETED", "Failed", True)], pod_seen
         process.send_signal(signal.SIGTERM)
         assert process.stdout is not None

@@ -39,7 +39,7 @@ STOOD_IN = frozenset({CONFIG_DAEMON_NAME, DEVICE_PLUGIN_NAME, WEBHOOK_SERVICE_NA
 CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 NOT_READY_WHEN_STOPPED = ("ContainersReady", "Ready")
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
-KILLED_EXIT_CODE = 137  # 128 + SIGKILL: what a container still there at the end of its grace period exits with
+KILLED_EXIT_CODE = 137  # 128 + SIGKILL: a container still there when its grace period is over
 STOPPED_REASON = "ContainerStatusUnknown"  # the kubelet's reason for a container it cannot find at the end
 STOPPED_MESSAGE = "no kubelet runs containers in the sandbox: stopped at the end of the pod's grace period"
 CONTAINER_KINDS = (("initContainers", "initContainerStatuses"), ("containers", "containerStatuses"))
@@ -123,7 +123,7 @@ def termination(pod: Mapping[str, Any], nodes: Collection[str]) -> Termination |
     if ended and grace == 0:
         return None
     due = datetime.fromisoformat(deletion)
-    stopped = None if ended else {**pod, "apiVersion": "v1", "kind": "Pod", "status": _stopped_status(pod, due)}
+    stopped = None if ended else _final(pod, due)
     return Termination(
         namespace=str(metadata.get("namespace") or ""),
         name=str(metadata.get("name") or ""),
@@ -133,6 +133,11 @@ def termination(pod: Mapping[str, Any], nodes: Collection[str]) -> Termination |
         due=due,
         stopped=stopped,
     )
+
+
+def _final(pod: Mapping[str, Any], due: datetime) -> dict[str, Any]:
+    """The pod as listed (its ``resourceVersion`` and ``uid`` kept) with the status it ends with."""
+    return {**pod, "apiVersion": "v1", "kind": "Pod", "status": _stopped_status(pod, due)}
 
 
 def _stopped_status(pod: Mapping[str, Any], at: datetime) -> dict[str, Any]:
@@ -147,13 +152,13 @@ def _stopped_status(pod: Mapping[str, Any], at: datetime) -> dict[str, Any]:
         if not containers:
             continue
         previous = {s.get("name"): s for s in status.get(statuses_field) or []}
-        status[statuses_field] = [_stopped_container(c, previous.get(c["name"]), finished) for c in containers]
+        status[statuses_field] = [_stopped(c, previous.get(c["name"]), finished) for c in containers]
     status["phase"] = "Failed"
     status["conditions"] = _not_ready(status.get("conditions") or [], finished)
     return status
 
 
-def _stopped_container(
+def _stopped(
     container: Mapping[str, Any], previous: Mapping[str, Any] | None, finished: str
 ) -> dict[str, Any]:
     state = (previous or {}).get("state") or {}

@@ -72,7 +72,7 @@ class KubeletStandIn:
         if deleted:
             stopped = "stopped (phase Failed) and " if ending.stopped is not None else ""
             self.say(
-                f"{PREFIX}Pod {ending.ref} on {ending.node}: its {ending.grace_seconds}s grace period is over; "
-                f"{stopped}deleted"
+                f"{PREFIX}Pod {ending.ref} on {ending.node}: its {ending.grace_seconds}s grace period is "
+                f"over; {stopped}deleted"
             )
         return deleted
