@@ -8,7 +8,7 @@ controller's answer: their subject is the daemon.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,33 +95,41 @@ async def _make_node(
     return Node(name, namespace, root, objects, daemon)
 
 
-@pytest_asyncio.fixture
-async def vm(
-    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
-    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, await make_namespace(None))
-    yield node
-    node.daemon.stop()
+NodeFactory = Callable[..., Awaitable[Node]]
 
 
 @pytest_asyncio.fixture
-async def vm_without_noiommu(
+async def make_node(
     tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
+) -> AsyncIterator[NodeFactory]:
+    """``await make_node(profile, **profile_changes)``: a node in a namespace of its own, its daemon not
+    started yet; the daemons are stopped after the test."""
+    made: list[Node] = []
+
+    async def make(profile: str, **changes: Any) -> Node:
+        namespace = await make_namespace(None)
+        made.append(await _make_node(profile, tmp_path, kube, control_plane, namespace, **changes))
+        return made[-1]
+
+    yield make
+    for node in made:
+        node.daemon.stop()
+
+
+@pytest_asyncio.fixture
+async def vm(make_node: NodeFactory) -> Node:
+    return await make_node("openstack-vm")
+
+
+@pytest_asyncio.fixture
+async def vm_without_noiommu(make_node: NodeFactory) -> Node:
     """A VM whose kernel's vfio was built without CONFIG_VFIO_NOIOMMU."""
-    namespace = await make_namespace(None)
-    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, namespace, vfio_noiommu=False)
-    yield node
-    node.daemon.stop()
+    return await make_node("openstack-vm", vfio_noiommu=False)
 
 
 @pytest_asyncio.fixture
-async def baremetal(
-    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
-    node = await _make_node("baremetal-intel", tmp_path, kube, control_plane, await make_namespace(None))
-    yield node
-    node.daemon.stop()
+async def baremetal(make_node: NodeFactory) -> Node:
+    return await make_node("baremetal-intel")
 
 
 async def _events(node: Node) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from sriov_operator.host.openstack.ports import MetadataSettings
 from sriov_operator.host.platform import PLATFORM_CHOICES
 from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.manifests import ManifestError, load_paths
-from sriov_operator.runtime.settings import add_flag, parse_bool
+from sriov_operator.runtime.settings import flag_adder, parse_bool
 
 
 def add_host_arguments(
@@ -47,13 +47,12 @@ def add_host_arguments(
         parser.add_argument(
             "--node", help="with --state a render output: the node whose NodeState spec is wanted"
         )
-    add_flag(parser, "--host-root", type=Path, default=Path("/"), environ=environ, help="the host's root")
+    flag = flag_adder(parser, environ)
+    flag("--host-root", type=Path, default=Path("/"), help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
-    add_flag(
-        parser,
+    flag(
         "--netns",
         default=None,
-        environ=environ,
         help="network namespace of the host's links, where netlink and network programs (ethtool, devlink, "
         "vdpa, rdma) run: a name under /run/netns, a path such as /proc/1/ns/net, or 'current'; needed by "
         "plan/apply when --host-root is not / (and not simulated)",
@@ -76,23 +75,19 @@ def add_host_arguments(
     parser.add_argument(
         "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
     )
-    add_flag(
-        parser,
+    flag(
         "--metadata-url",
         default=None,
-        environ=environ,
         help="Nova metadata service base URL; when set (not empty) the service is used instead of a "
         f"config drive found by label (unset: {DEFAULT_METADATA_URL} if no config drive is found)",
     )
     parser.add_argument(
         "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
     )
-    add_flag(
-        parser,
+    flag(
         "--parallel-nics",
         default=True,
         type=parse_bool,
-        environ=environ,
         help="configure the NICs (cards) of a node side by side; false: one after another",
     )
     if with_output:
