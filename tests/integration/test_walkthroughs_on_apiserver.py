@@ -21,7 +21,7 @@ import yaml
 
 from sriov_operator.controlplane.tools import DeployTools
 from tests.doc_runner import run_console, run_sh
-from tests.docs_examples import example
+from tests.docs_examples import Example, example
 from tests.integration.sandbox_support import running_sandbox
 
 pytestmark = pytest.mark.integration
@@ -49,11 +49,12 @@ def _pod_resources(kubectl: Path, env: dict[str, str], name: str) -> object:
     return _kubectl_json(kubectl, env, "pod", name, "-n", "apps")["spec"]["containers"][0]["resources"]
 
 
-def _sandbox_args(example_id: str) -> list[str]:
-    [start] = example(example_id).commands()
+def _sandbox_args(start_example: Example, kubeconfig: Path) -> list[str]:
+    """The documented ``sriov-operator sandbox`` command's arguments, writing its kubeconfig where given."""
+    [start] = start_example.commands()
     words = shlex.split(start, comments=True)
     assert words[:2] == ["sriov-operator", "sandbox"], start
-    return words[2:]
+    return [*words[2:], "--kubeconfig", str(kubeconfig)]
 
 
 def _cluster_env(tmp_path: Path, tools: DeployTools, kubeconfig: Path) -> dict[str, str]:
@@ -72,7 +73,7 @@ def test_both_walkthroughs_cluster_steps_run_as_written_on_the_sandbox(
     tmp_path: Path, tools: DeployTools
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    with running_sandbox(*_sandbox_args("dpdk-sandbox"), "--kubeconfig", str(kubeconfig)) as (_, lines):
+    with running_sandbox(*_sandbox_args(example("dpdk-sandbox"), kubeconfig)) as (_, lines):
         assert "applied" not in "".join(lines)  # no examples of its own: the walkthroughs' objects only
         env = _cluster_env(tmp_path, tools, kubeconfig)
         dpdk = tmp_path / "dpdk"
@@ -99,7 +100,7 @@ def test_the_bare_metal_offload_walkthroughs_cluster_steps_run_as_written_on_a_b
     tmp_path: Path, tools: DeployTools
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    with running_sandbox(*_sandbox_args("bm-offload-sandbox"), "--kubeconfig", str(kubeconfig)) as (_, lines):
+    with running_sandbox(*_sandbox_args(example("bm-offload-sandbox"), kubeconfig)) as (_, lines):
         assert "applied" not in "".join(lines)
         env = _cluster_env(tmp_path, tools, kubeconfig)
         walk = tmp_path / "baremetal-ovs"
