@@ -49,6 +49,15 @@ def _pod_resources(kubectl: Path, env: dict[str, str], name: str) -> object:
     return _kubectl_json(kubectl, env, "pod", name, "-n", "apps")["spec"]["containers"][0]["resources"]
 
 
+def _abridged(actual: Any, shown: Any) -> Any:
+    """``actual`` with only the fields ``shown`` has, at every level (an abridged document's view of it)."""
+    if isinstance(shown, dict) and isinstance(actual, dict):
+        return {key: _abridged(actual.get(key), value) for key, value in shown.items()}
+    if isinstance(shown, list) and isinstance(actual, list) and len(shown) == len(actual):
+        return [_abridged(a, s) for a, s in zip(actual, shown, strict=True)]
+    return actual
+
+
 def _sandbox_args(start_example: Example, kubeconfig: Path) -> list[str]:
     """The documented ``sriov-operator sandbox`` command's arguments, writing its kubeconfig where given."""
     [start] = start_example.commands()
@@ -113,6 +122,6 @@ def test_the_bare_metal_offload_walkthroughs_cluster_steps_run_as_written_on_a_b
         assert state["spec"] == shown["spec"]
         assert state["status"]["syncStatus"] == shown["status"]["syncStatus"]
         assert state["status"]["bridges"] == shown["status"]["bridges"]
-        [pf] = [i for i in state["status"]["interfaces"] if i["pciAddress"] == "0000:5e:00.1"]
-        assert pf["eSwitchMode"] == "switchdev"
-        assert [vf["representorName"] for vf in pf["Vfs"]] == ["ens2f1np1_0", "ens2f1np1_1"]
+        reported = {i["pciAddress"]: i for i in state["status"]["interfaces"]}
+        for interface in shown["status"]["interfaces"]:
+            assert _abridged(reported[interface["pciAddress"]], interface) == interface
