@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -174,3 +175,12 @@ def test_every_link_of_a_multipath_default_route_is_the_nodes(veth_in_namespace:
         "veth-a": "it carries the default route",
         "veth-b": "it carries the default route",
     }
+
+
+def test_netlink_vf_guids_reach_the_kernel_which_takes_them_only_on_ib(veth_in_namespace: str) -> None:
+    """Both GUID messages are well formed (the kernel parses them before it answers) and refused on a
+    netdev that is not InfiniBand, as the simulator refuses them on an Ethernet PF."""
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    with pytest.raises(OSError) as refused:
+        links.set_vf_guid("veth-a", 0, "02:00:00:00:00:00:00:10")
+    assert refused.value.errno == errno.EOPNOTSUPP

@@ -24,6 +24,8 @@ from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import Plan, PlanError, plan
 from sriov_operator.host.root import PCI_DRIVERS, PCI_DRIVERS_PROBE, HostRoot
 from sriov_operator.host.simulator.kernel import SimulatedKernel
+from tests.doc_runner import run_console
+from tests.docs_examples import example
 from tests.unit.host.conftest import make_host, sim_node
 from tests.unit.host.test_plan_requirements import bare_metal, group, planned
 
@@ -285,3 +287,8 @@ def test_set_vf_guid_fails_loudly_when_the_vf_does_not_take_it(
         ApplyError, match=f"{VF0}: GUID 02:00:00:00:00:00:00:10 set on ibp59s0f0 vf 0, but .* reports {UNSET}"
     ):
         apply_plan(node.access, Plan((SetVfGuid(VF0, PF, 0, "02:00:00:00:00:00:00:10", reason="t"),)))
+
+
+def test_the_documented_guid_file_session_runs(tmp_path: Path) -> None:
+    steps = run_console(example("host-infiniband-guids"), tmp_path)
+    assert [step.status for step in steps if step.command.startswith("sriov-operator")] == [0, 0, 0, 2]
