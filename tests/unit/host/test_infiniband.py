@@ -48,9 +48,11 @@ def ib_host(tmp_path: Path) -> HostRoot:
     return make_host(tmp_path, "baremetal-infiniband")
 
 
-def ib_spec(count: int = 2, pci: str = PF, **extra: Any) -> SriovNetworkNodeStateSpec:
+def ib_spec(
+    count: int = 2, pci: str = PF, device_type: str = "netdevice", **extra: Any
+) -> SriovNetworkNodeStateSpec:
     entry = {"pciAddress": pci, "numVfs": count, "linkType": "IB", **extra}
-    entry["vfGroups"] = [group(vf_range=f"0-{count - 1}", isRdma=True)] if count else []
+    entry["vfGroups"] = [group(device_type, f"0-{count - 1}", isRdma=True)] if count else []
     return SriovNetworkNodeStateSpec(interfaces=[Interface.model_validate(entry)])
 
 
@@ -292,3 +294,15 @@ def test_set_vf_guid_fails_loudly_when_the_vf_does_not_take_it(
 def test_the_documented_guid_file_session_runs(tmp_path: Path) -> None:
     steps = run_console(example("host-infiniband-guids"), tmp_path)
     assert [step.status for step in steps if step.command.startswith("sriov-operator")] == [0, 0, 0, 2]
+
+
+def test_a_vfio_vf_gets_its_guid_before_it_leaves_its_kernel_driver(ib_host: HostRoot) -> None:
+    node = sim_node(ib_host)
+    spec = ib_spec(2, device_type="vfio-pci")
+    outcomes = converge(node.access, spec, node.observe)
+    kinds = [o.action.kind for o in outcomes if o.action.target == VF0]
+    assert kinds == ["setVfGuid", "bindDriver"]  # the GUID first, while mlx5_core can still show it
+    devices = SimulatedKernel.load(ib_host.root).state.devices
+    assert (devices[VF0].admin_node_guid, devices[VF0].admin_port_guid) == (derived(0), derived(0))
+    assert vf_guids(node) == {0: None, 1: None}  # on vfio-pci: no RDMA device to read one from
+    assert plan(spec, node.observe()).actions == ()
