@@ -22,7 +22,6 @@ when the file is read, and derived GUIDs that would collide are derived again.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -181,12 +180,12 @@ def _guid_list(where: str, value: object) -> tuple[int, ...]:
         raise _fail(
             f"{where}.guids", value, "is not a list of GUIDs", f"a non-empty list of GUIDs, {GUID_FORM}"
         )
-    guids: list[int] = []
+    guids: dict[int, None] = {}  # in file order, each looked up at once
     for number, item in enumerate(value):
         guid = _guid_field(f"{where}.guids[{number}]", item)
         if guid in guids:
             raise _fail(f"{where}.guids[{number}]", item, "is listed twice", "each GUID once")
-        guids.append(guid)
+        guids[guid] = None
     return tuple(guids)
 
 
@@ -224,12 +223,14 @@ def _check_disjoint(entries: Sequence[PoolEntry]) -> None:
             raise _fail(entry.where, shown, f"names the PF of {names[name]} again", "one entry per PF")
         names[name] = entry.where
     spans = sorted((span, entry.where) for entry in entries for span in entry.spans())
-    for (before, before_where), (after, after_where) in itertools.pairwise(spans):
-        if after[0] <= before[1] and before_where != after_where:
-            shared = format_guid(after[0])
+    reach, holder = -1, ""  # the highest GUID seen so far, and whose it is
+    for (first, last), where in spans:
+        if first <= reach and where != holder:
             raise _fail(
-                after_where, shared, f"is also a GUID of {before_where}", "entries without shared GUIDs"
+                where, format_guid(first), f"is also a GUID of {holder}", "entries without shared GUIDs"
             )
+        if last > reach:
+            reach, holder = last, where
 
 
 def parse_guid_file(text: str, path: str) -> GuidFile:

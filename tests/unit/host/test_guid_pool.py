@@ -281,3 +281,33 @@ def test_a_vf_keeps_its_guid_when_the_other_vfs_change(
 def test_derivation_is_fixed_across_versions() -> None:
     """A node upgraded to a new operator version must not see its VFs' derived GUIDs change."""
     assert format_guid(derived_guid(0xB8CEF60300A1B2C0, 0)) == "3a:be:9e:85:de:81:c6:51"
+
+
+small_guids = st.integers(min_value=1, max_value=40)
+entry_guids = st.one_of(
+    st.sets(small_guids, min_size=1, max_size=4).map(lambda guids: ("list", sorted(guids))),
+    st.tuples(small_guids, st.integers(min_value=0, max_value=6)).map(
+        lambda r: ("range", [r[0], r[0] + r[1]])
+    ),
+)
+
+
+@given(st.lists(entry_guids, min_size=1, max_size=5))
+def test_a_file_is_refused_exactly_when_two_entries_share_a_guid(drawn: list[tuple[str, list[int]]]) -> None:
+    entries: list[dict[str, Any]] = []
+    held: list[set[int]] = []
+    for number, (form, values) in enumerate(drawn):
+        entry: dict[str, Any] = {"pciAddress": f"0000:{number:02x}:00.0"}
+        if form == "list":
+            entry["guids"] = [format_guid(v) for v in values]
+            held.append(set(values))
+        else:
+            entry["guidsRange"] = {"start": format_guid(values[0]), "end": format_guid(values[1])}
+            held.append(set(range(values[0], values[1] + 1)))
+        entries.append(entry)
+    shared = any(held[i] & held[j] for i in range(len(held)) for j in range(i))
+    if shared:
+        with pytest.raises(GuidPoolError, match="is also a GUID of"):
+            parse_guid_file(json.dumps(entries), PATH)
+    else:
+        assert len(parse_guid_file(json.dumps(entries), PATH).entries) == len(entries)
