@@ -19,6 +19,7 @@ the three kinds, so ``except TransientError`` catches a 409 as well as a lost le
   | + SupportedNicError             [api.supported_nics]
   | + RawJsonError                  [engine.nad]
   | + PlanError                     [host.plan]
+  | + GuidPoolError                 [host.guid_pool: the GUID file; plan raises it as a PlanError]
   | + KernelArgsNotAppliedError     [host.kernel_args]
   | + NetnsRequiredError            [host.netns]
   | + KubeconfigError               [kube.session]

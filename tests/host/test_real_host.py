@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -213,3 +214,12 @@ def test_under_a_host_root_the_program_enters_the_namespace_then_the_root(
     assert seen.returncode == 0, seen.stderr
     assert "veth" in seen.stdout.split()  # the link's kind, from inside the namespace
     assert link_names(run(["ip", "-o", "link", "show"]).stdout) == {"lo", "veth-a", "veth-b"}
+
+
+def test_netlink_vf_guids_reach_the_kernel_which_takes_them_only_on_ib(veth_in_namespace: str) -> None:
+    """Both GUID messages are well formed (the kernel parses them before it answers) and refused on a
+    netdev that is not InfiniBand, as the simulator refuses them on an Ethernet PF."""
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    with pytest.raises(OSError) as refused:
+        links.set_vf_guid("veth-a", 0, "02:00:00:00:00:00:00:10")
+    assert refused.value.errno == errno.EOPNOTSUPP

@@ -8,6 +8,7 @@ controller's answer: their subject is the daemon.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -479,3 +480,44 @@ async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_ch
         return await ports() == before - {"0000:00:06.0"}
 
     assert await eventually(rediscovered, "the status without the unplugged port (periodic rediscovery)")
+
+
+@pytest_asyncio.fixture
+async def infiniband(
+    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
+) -> AsyncIterator[Node]:
+    node = await _make_node("baremetal-infiniband", tmp_path, kube, control_plane, await make_namespace(None))
+    yield node
+    node.daemon.stop()
+
+
+async def test_infiniband_vfs_get_the_guid_files_guids_and_report_them_in_status(infiniband: Node) -> None:
+    guid_file = infiniband.root / "etc/sriov-operator/infiniband/guids"
+    guid_file.parent.mkdir(parents=True, exist_ok=True)
+    guids = ["02:00:00:00:00:00:00:10", "02:00:00:00:00:00:00:11"]
+    guid_file.write_text(json.dumps([{"pciAddress": "0000:3b:00.0", "guids": guids}]))
+    infiniband.daemon.start()
+    group = {
+        "resourceName": "ib1",
+        "deviceType": "netdevice",
+        "vfRange": "0-1",
+        "policyName": "ib1",
+        "isRdma": True,
+    }
+    spec = {
+        "interfaces": [{"pciAddress": "0000:3b:00.0", "numVfs": 2, "linkType": "IB", "vfGroups": [group]}]
+    }
+    generation = await write_node_state_spec(infiniband.objects, infiniband.namespace, infiniband.name, spec)
+    resources = [{"resourceName": "ib1", "selectors": {"pfNames": ["ibp59s0f0"], "isRdma": True}}]
+    await write_device_plugin_config(
+        infiniband.objects, infiniband.namespace, infiniband.name, resources, generation
+    )
+
+    async def finished() -> dict[str, Any] | None:
+        await _play_drain_controller(infiniband)
+        return await synced(infiniband.objects, infiniband.namespace, infiniband.name, generation)
+
+    state = await eventually(finished, "Succeeded with the VFs' GUIDs set")
+    (pf,) = [i for i in state["status"]["interfaces"] if i["pciAddress"] == "0000:3b:00.0"]
+    assert pf["linkType"] == "IB"
+    assert [vf["guid"] for vf in pf["Vfs"]] == guids

@@ -20,6 +20,7 @@ from sriov_operator.api.documents import Document
 from sriov_operator.api.meta import meta_of
 from sriov_operator.api.models import SriovNetworkNodeState
 from sriov_operator.errors import BadInputError
+from sriov_operator.host.guid_pool import DEFAULT_GUID_FILE
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.openstack.metadata_service import DEFAULT_METADATA_URL, MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
@@ -90,6 +91,11 @@ def add_host_arguments(
         type=parse_bool,
         help="configure the NICs (cards) of a node side by side; false: one after another",
     )
+    flag(
+        "--ib-guid-file",
+        default=DEFAULT_GUID_FILE,
+        help="the InfiniBand VF GUID file (a path under the host root); missing: GUIDs derived from the PF's",
+    )
     if with_output:
         parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
@@ -123,6 +129,7 @@ def open_node(args: argparse.Namespace) -> NodeHost:
         node_ips=args.node_ip,
         allow_node_links=args.allow_node_link,
         parallel_nics=args.parallel_nics,
+        ib_guid_file=args.ib_guid_file,
     )
 
 

@@ -65,6 +65,9 @@ class NamespaceRequired:
     def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
         self._refuse()
 
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, guid: str) -> None:
+        self._refuse()
+
     def mode(self, pci: str) -> str | None:
         return None
 
