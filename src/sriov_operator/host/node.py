@@ -13,6 +13,8 @@ from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
+from sriov_operator.host.guid_pool import DEFAULT_GUID_FILE
+from sriov_operator.host.infiniband import read_guid_source
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.offload import Offloads, read_offloads
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
@@ -32,6 +34,7 @@ class NodeHost:
     metadata: MetadataSettings
     node_ips: tuple[str, ...] = ()  # the Node's InternalIPs: their links are guarded like the default route
     allow_node_links: frozenset[str] = frozenset()  # node links the operator may change all the same
+    ib_guid_file: str = DEFAULT_GUID_FILE  # InfiniBand VF GUIDs (`host/guid_pool.py`), under the host root
 
     @classmethod
     def open(
@@ -46,6 +49,7 @@ class NodeHost:
         node_ips: Collection[str] = (),
         allow_node_links: Collection[str] = (),
         parallel_nics: bool = True,
+        ib_guid_file: str = DEFAULT_GUID_FILE,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
 
@@ -58,7 +62,7 @@ class NodeHost:
         access = dataclasses.replace(HostAccess.on(host, chosen), parallel_nics=parallel_nics)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
-        return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
+        return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links), ib_guid_file)
 
     @property
     def host(self) -> HostRoot:
@@ -89,6 +93,7 @@ class NodeHost:
             offloads=offloads,
             ovs=ovs,
             ovs_problem=ovs_problem,
+            ib_guids=None if virtual else read_guid_source(self.host, self.ib_guid_file),
         )
         return found, state
 
