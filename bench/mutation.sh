@@ -30,7 +30,8 @@ declare -A TESTS=(
   [engine/placement_validation.py]="$RULES $E/test_device_plugin.py $E/test_openstack_seed.py $E/test_vm_ports.py"
   [host/plan.py]="$H/test_plan_requirements.py $H/test_plan_apply.py $H/test_plan_reasons.py $H/test_plan_faults.py
     $H/test_switchdev.py $H/test_ovs_bridges.py $H/test_reset_and_admin_mac.py $H/test_udev_rules.py
-    $H/test_vhost_net.py $H/test_kernel_args.py $H/test_rdma_mode.py $H/test_parallel_nics.py $NO_CLI"
+    $H/test_vhost_net.py $H/test_kernel_args.py $H/test_rdma_mode.py $H/test_parallel_nics.py
+    $H/test_infiniband.py $NO_CLI"
 )
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(engine/merge.py engine/selection.py engine/device_plugin.py
