@@ -14,6 +14,13 @@ from sriov_operator.errors import BadInputError
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.io import HostIO, real_host_io
+from sriov_operator.host.mellanox import (
+    FirmwareFacts,
+    lockdown_mode,
+    mellanox_cards,
+    read_asked,
+    read_firmware,
+)
 from sriov_operator.host.offload import Offloads, read_offloads
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.ovs import OvsState
@@ -32,6 +39,9 @@ class NodeHost:
     metadata: MetadataSettings
     node_ips: tuple[str, ...] = ()  # the Node's InternalIPs: their links are guarded like the default route
     allow_node_links: frozenset[str] = frozenset()  # node links the operator may change all the same
+    firmware_reset: bool = (
+        False  # the mellanoxFirmwareReset feature gate: mstfwreset before a firmware reboot
+    )
 
     @classmethod
     def open(
@@ -46,6 +56,7 @@ class NodeHost:
         node_ips: Collection[str] = (),
         allow_node_links: Collection[str] = (),
         parallel_nics: bool = True,
+        firmware_reset: bool = False,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
 
@@ -58,7 +69,8 @@ class NodeHost:
         access = dataclasses.replace(HostAccess.on(host, chosen), parallel_nics=parallel_nics)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
-        return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links))
+        links = frozenset(allow_node_links)
+        return cls(access, platform_, settings, tuple(node_ips), links, firmware_reset)
 
     @property
     def host(self) -> HostRoot:
@@ -89,8 +101,18 @@ class NodeHost:
             offloads=offloads,
             ovs=ovs,
             ovs_problem=ovs_problem,
+            firmware=None if virtual else self._firmware(found.interfaces),
         )
         return found, state
+
+    def _firmware(self, interfaces: list[InterfaceExt]) -> FirmwareFacts:
+        """Each Mellanox card's firmware settings (mstconfig, one query per card) and what we asked of it."""
+        cards = mellanox_cards((pf.pci_address, pf.vendor) for pf in interfaces)
+        if not cards:
+            return FirmwareFacts(reset_allowed=self.firmware_reset)
+        lockdown = lockdown_mode(self.host)
+        found = {first: read_firmware(self.access.run, first, lockdown) for first in cards}
+        return FirmwareFacts(found, read_asked(self.host), self.firmware_reset)
 
     def _ovs(self) -> tuple[OvsState | None, str | None]:
         """Open vSwitch as OVSDB has it; an unreadable OVSDB matters only to a spec with bridges (plan)."""
