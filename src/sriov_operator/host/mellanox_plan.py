@@ -95,13 +95,6 @@ def _needed(ports: list[_Port]) -> dict[str, str]:
     return needed
 
 
-def _running(config: FirmwareConfig, name: str) -> str | None:
-    """What the firmware runs with; NUM_OF_VFS counts only with SR-IOV on."""
-    if name == NUM_OF_VFS and config.current(SRIOV_EN) != "True":
-        return "0"
-    return config.current(name)
-
-
 def _unreadable(first: str, ports: list[_Port], problem: str) -> None:
     """Without the firmware's settings, refuse only what the host shows needs them."""
     for port in ports:
@@ -124,14 +117,15 @@ def _guard(first: str, facts: FirmwareFacts, config: FirmwareConfig, changing: I
         return
     for name in changing:
         value = asked.values.get(name)
-        if value is not None and not _holds(name, _running(config, name), value):
+        if value is not None and not _holds(name, config.current(name), value):
             raise FirmwareError(
                 f"firmware of {first} still has {name}={config.current(name)} after a reboot that should "
                 f"have made it {value}; not rebooting again ({GUARD_ADVICE})"
             )
 
 
-def _card(first: str, ports: list[_Port], facts: FirmwareFacts) -> FirmwarePlan:
+def _card(first: str, pfs: list[str], ports: list[_Port], facts: FirmwareFacts) -> FirmwarePlan:
+    """``pfs``: every PF of the card (their VFs go before a reset); ``ports``: those in the spec."""
     needed = _needed(ports)
     if not needed:
         return FirmwarePlan()
@@ -149,7 +143,7 @@ def _card(first: str, ports: list[_Port], facts: FirmwareFacts) -> FirmwarePlan:
                 f"{label}: the firmware of {first} has no {name} setting, so the port's protocol "
                 f"cannot be changed; accepted: the linkType the port runs ({ports[0].found.link_type})"
             )
-    at_boot = {n: v for n, v in needed.items() if not _holds(n, _running(config, n), v)}
+    at_boot = {n: v for n, v in needed.items() if not _holds(n, config.current(n), v)}
     keep = {n: v for n, v in needed.items() if n not in at_boot and not _holds(n, config.next_boot(n), v)}
     keep = {n: (config.current(n) or v) if n == NUM_OF_VFS else v for n, v in keep.items()}
     if at_boot and (managed := next((p for p in ports if p.entry.externally_managed), None)):
@@ -162,7 +156,7 @@ def _card(first: str, ports: list[_Port], facts: FirmwareFacts) -> FirmwarePlan:
     to_set = {n: v for n, v in at_boot.items() if not _holds(n, config.next_boot(n), v)} | keep
     if not to_set and not at_boot:
         return FirmwarePlan()
-    shown = ", ".join(f"{n} {_running(config, n)} -> {v}" for n, v in {**at_boot, **keep}.items())
+    shown = ", ".join(f"{n} {config.current(n)} -> {v}" for n, v in {**at_boot, **keep}.items())
     actions: list[Action] = []
     if to_set and not any(p.entry.externally_managed for p in ports):
         when = "loaded at the next boot" if at_boot else "runs now but would be lost at the next boot"
@@ -172,8 +166,7 @@ def _card(first: str, ports: list[_Port], facts: FirmwareFacts) -> FirmwarePlan:
         actions.append(SetFirmwareConfig(first, values, requires=requires, reason=reason))
     if at_boot and facts.reset_allowed:
         reason = f"{ports[0].label}: mellanoxFirmwareReset: reload the firmware, so the reboot runs {shown}"
-        pfs = tuple(port.found.pci_address for port in ports)
-        actions.append(ResetFirmware(first, pfs, reason=reason))
+        actions.append(ResetFirmware(first, tuple(pfs), reason=reason))
     return FirmwarePlan(tuple(actions), tuple(f"{first} {n}={v}" for n, v in at_boot.items()))
 
 
@@ -188,7 +181,7 @@ def firmware_plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Firmwa
     for first, pfs in mellanox_cards((pf.pci_address, pf.vendor) for pf in host.interfaces).items():
         ports = [_Port(n, wanted[pci], found[pci]) for n, pci in enumerate(pfs, 1) if pci in wanted]
         if ports:
-            card = _card(first, ports, host.firmware)
+            card = _card(first, pfs, ports, host.firmware)
             actions += card.actions
             reboot_for += card.reboot_for
     return FirmwarePlan(tuple(actions), tuple(reboot_for))
