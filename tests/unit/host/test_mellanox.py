@@ -198,7 +198,8 @@ def test_loop_guard_a_setting_asked_before_the_last_reboot_and_not_running_fails
             "the kernel is in lockdown (integrity), so mstconfig cannot reach the firmware",
             {"pciAddress": PF0, "numVfs": 16},
             f"{PF0} (ens1f0): numVfs 16 is more than the 8 VFs its firmware offers now; "
-            f"raising NUM_OF_VFS on {PF0} needs its firmware settings, and the kernel is in lockdown (integrity)",
+            f"raising NUM_OF_VFS on {PF0} needs its firmware settings, "
+            "and the kernel is in lockdown (integrity)",
         ),
         (
             "mstconfig is not installed on the host (package mstflint)",
