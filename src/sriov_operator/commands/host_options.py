@@ -94,6 +94,15 @@ def add_host_arguments(
         environ=environ,
         help="configure the NICs (cards) of a node side by side; false: one after another",
     )
+    add_flag(
+        parser,
+        "--mellanox-firmware-reset",
+        default=False,
+        type=parse_bool,
+        environ=environ,
+        help="reload a Mellanox card's firmware with mstfwreset before a firmware reboot "
+        "(the mellanoxFirmwareReset feature gate)",
+    )
     if with_output:
         parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
 
@@ -127,6 +136,7 @@ def open_node(args: argparse.Namespace) -> NodeHost:
         node_ips=args.node_ip,
         allow_node_links=args.allow_node_link,
         parallel_nics=args.parallel_nics,
+        firmware_reset=args.mellanox_firmware_reset,
     )
 
 
