@@ -24,6 +24,8 @@ from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import plan
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
+from tests.doc_runner import run_console
+from tests.docs_examples import example
 from tests.unit.host.conftest import sim_node
 
 PF0, PF1 = "0000:5e:00.0", "0000:5e:00.1"
@@ -140,3 +142,13 @@ def test_sriov_off_in_the_firmware_means_no_sriov_files_until_it_is_on(tmp_path:
     assert node.access.run(["systemctl", "reboot"]).returncode == 0
     assert not node.host.path("sys/bus/pci/devices", PF0, "sriov_totalvfs").exists()
     assert all(i.pci_address != PF0 for i in node.observe(checkpoint=False).interfaces)
+
+
+def test_the_documented_firmware_plan_runs(tmp_path: Path) -> None:
+    steps = run_console(example("mellanox-firmware-plan"), tmp_path)
+    assert [step.command.split()[1] for step in steps if step.command.startswith("sriov-operator")] == [
+        "simulate-host",
+        "plan",
+        "apply",
+        "discover",
+    ]
