@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -13,7 +14,9 @@ import pytest
 
 from sriov_operator.host.devlink import NetlinkEswitch
 from sriov_operator.host.discovery import discover
+from sriov_operator.host.io import real_host_io
 from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.netns import CURRENT_NETNS
 from sriov_operator.host.openstack.configdrive import find_config_drive, read_config_drive
 from sriov_operator.host.openstack.metadata_service import MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
@@ -174,3 +177,49 @@ def test_every_link_of_a_multipath_default_route_is_the_nodes(veth_in_namespace:
         "veth-a": "it carries the default route",
         "veth-b": "it carries the default route",
     }
+
+
+def link_names(listing: str) -> set[str]:
+    """``ip -o link`` -> the link names (``veth-a@veth-b`` is ``veth-a``)."""
+    return {line.split(": ")[1].split("@")[0] for line in listing.splitlines()}
+
+
+def test_a_network_program_runs_in_the_namespace_netlink_uses(veth_in_namespace: str) -> None:
+    run = real_host_io(Path("/"), veth_in_namespace).run
+    seen = run(["ip", "-o", "link", "show"])
+    assert seen.returncode == 0, seen.stderr
+    assert link_names(seen.stdout) == {"lo", "veth-a", "veth-b"}  # not this machine's eth0
+    here = real_host_io(Path("/"), CURRENT_NETNS).run(["ip", "-o", "link", "show"])
+    assert "eth0" in link_names(here.stdout) and "veth-a" not in link_names(here.stdout)
+
+
+@pytest.fixture
+def host_root_bind(tmp_path: Path) -> Iterator[Path]:
+    """This machine's / bind-mounted read-only at another path: a host root whose programs are inside it."""
+    root = tmp_path / "host"
+    root.mkdir()
+    run("mount", "--bind", "/", str(root))
+    try:
+        run("mount", "-o", "remount,ro,bind", str(root))
+        yield root
+    finally:
+        subprocess.run(["umount", str(root)], check=False, timeout=30)
+
+
+def test_under_a_host_root_the_program_enters_the_namespace_then_the_root(
+    veth_in_namespace: str, host_root_bind: Path
+) -> None:
+    run = real_host_io(host_root_bind, veth_in_namespace).run
+    seen = run(["ip", "-d", "-o", "link", "show", "veth-a"])
+    assert seen.returncode == 0, seen.stderr
+    assert "veth" in seen.stdout.split()  # the link's kind, from inside the namespace
+    assert link_names(run(["ip", "-o", "link", "show"]).stdout) == {"lo", "veth-a", "veth-b"}
+
+
+def test_netlink_vf_guids_reach_the_kernel_which_takes_them_only_on_ib(veth_in_namespace: str) -> None:
+    """Both GUID messages are well formed (the kernel parses them before it answers) and refused on a
+    netdev that is not InfiniBand, as the simulator refuses them on an Ethernet PF."""
+    links = NetlinkLinkControl(netns=veth_in_namespace)
+    with pytest.raises(OSError) as refused:
+        links.set_vf_guid("veth-a", 0, "02:00:00:00:00:00:00:10")
+    assert refused.value.errno == errno.EOPNOTSUPP

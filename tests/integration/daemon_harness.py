@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sriov_operator.api.constants import API_VERSION, DEFAULT_CONFIG_DAEMON_NODE_SELECTOR
+from sriov_operator.api.meta import annotations_of
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.host.pci import read_pci_function
 from sriov_operator.host.root import HostRoot
@@ -20,7 +21,7 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
 from tests.waiting import WAIT_SECONDS, eventually
 
-__all__ = ["WAIT_SECONDS", "eventually"]  # the daemon tests import them from here
+__all__ = ["WAIT_SECONDS", "annotations_of", "eventually"]  # the daemon tests import them from here
 
 
 @dataclass
@@ -33,14 +34,15 @@ class DaemonProcess:
     root: Path
     log_path: Path
     extra: tuple[str, ...] = ()
+    simulate: bool = True  # False: the daemon's real host I/O on the tree, as on a node
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> DaemonProcess:
         argv = [
             sys.executable, "-m", "sriov_operator.cli", "daemon",
             "--node-name", self.node, "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
-            "--host-root", str(self.root), "--simulate", "--health-port", "-1", "--rediscover-interval", "2",
-            *self.extra,
+            "--host-root", str(self.root), *(["--simulate"] if self.simulate else []),
+            "--health-port", "-1", "--rediscover-interval", "2", *self.extra,
         ]  # fmt: skip
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
@@ -115,10 +117,6 @@ async def node_state(objects: KubeObjects, namespace: str, node: str) -> dict[st
     state = await objects.get(SRIOV_NETWORK_NODE_STATES, node, namespace)
     assert state is not None
     return state
-
-
-def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def conditions(state: dict[str, Any]) -> dict[str, dict[str, Any]]:

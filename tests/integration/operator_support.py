@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sriov_operator.api.constants import API_VERSION
+from sriov_operator.api.constants import API_VERSION, APPLIED_GENERATION_ANNOTATION
 from sriov_operator.kube.errors import ConflictError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
@@ -28,12 +30,15 @@ from sriov_operator.operator.app import OperatorControllers, register
 from sriov_operator.operator.settings import OperatorSettings
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
+from tests.unit.engine.builders import pf, policy
 from tests.waiting import eventually
 
 __all__ = ["eventually"]  # the operator tests import it from here
 
 TEST_LABEL = "sriov-operator-test"
 TEST_MANAGER = "integration-test"
+SELECTED = {"sriov": "true"}  # the label the builders' policies (tests/unit/engine/builders.py) select
+BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", driver="ice", linkAdminState="up")
 
 
 @dataclass
@@ -71,6 +76,16 @@ def operator_settings(kubeconfig: Path, namespace: str, **overrides: Any) -> Ope
     )
     settings = OperatorSettings(runtime=runtime, node_state_grace=1.0, status_delay=0.1)
     return replace(settings, **overrides)
+
+
+def start_operator(namespace: str, kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """The `sriov-operator operator` command for ``namespace`` as a child process, logging to ``log_path``."""
+    argv = [
+        sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
+        "--kubeconfig", str(kubeconfig), "--leader-elect=false", "--health-port", "-1",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 
 @asynccontextmanager
@@ -138,6 +153,37 @@ async def report_status(objects: KubeObjects, name: str, namespace: str, status:
         "sriov-fdp-config-daemon",
         subresource="status",
     )
+
+
+async def add_selected_nodes(objects: KubeObjects, namespace: str, names: list[str]) -> None:
+    """This test's nodes (`select_test_nodes`), each with the bare-metal PF and the label policies select."""
+    await select_test_nodes(objects, namespace)
+    for name in names:
+        await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
+
+
+def namespaced_policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    """The builders' policy (selecting `SELECTED` nodes) in this test's namespace."""
+    body = policy(name, **spec)
+    body["metadata"]["namespace"] = namespace
+    return body
+
+
+async def report_succeeded(
+    objects: KubeObjects, name: str, namespace: str, annotations: dict[str, str] | None = None
+) -> None:
+    """The config daemon's report that it applied the current spec generation: the applied-generation
+    annotation (with ``annotations``), then a Succeeded status with the bare-metal PF."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    assert state is not None
+    applied = {APPLIED_GENERATION_ANNOTATION: str(state["metadata"]["generation"])}
+    await objects.patch(
+        SRIOV_NETWORK_NODE_STATES,
+        name,
+        {"metadata": {"annotations": {**applied, **(annotations or {})}}},
+        namespace=namespace,
+    )
+    await report_status(objects, name, namespace, {"interfaces": [BAREMETAL_PF], "syncStatus": "Succeeded"})
 
 
 async def delete_nodes(objects: KubeObjects, names: list[str]) -> None:

@@ -10,12 +10,10 @@ below comes from the policy.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.operator.node_objects import device_plugin_configmap
 from tests.integration.conftest import NamespaceFactory
 from tests.kube_client import api_error_message
+from tests.waiting import eventually
 
 POLICY_FILE = Path(__file__).parents[2] / "deploy" / "policies" / "config-daemon-node-scope.yaml"
 DAEMON_SA = "sriov-network-config-daemon"
@@ -181,17 +180,17 @@ async def _refusal(call: Any) -> tuple[int, str]:
 
 async def _wait_until_policy_enforced(api: client.ApiClient, cluster: Cluster) -> None:
     """The API server picks new policies up asynchronously; wait until B's status is refused."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def refused() -> bool:
         try:
             await _status_patch(api, cluster.namespace, cluster.node_b)
         except client.ApiException as error:
             if error.status == 403 and "sriov-config-daemon-node-scope" in api_error_message(error):
-                return
+                return True
             raise
-        if time.monotonic() > deadline:
-            pytest.fail("the ValidatingAdmissionPolicy was not enforced within 30 s")
-        await asyncio.sleep(0.2)
+        return False
+
+    await eventually(refused, "the ValidatingAdmissionPolicy enforced", 30)
 
 
 async def test_token_of_a_pod_on_node_a_carries_the_node_claim(cluster: Cluster) -> None:
@@ -293,37 +292,79 @@ async def test_daemon_of_a_250_character_node_hands_over_its_own_configmap_only(
         assert status == 403
 
 
-def _event(namespace: str, kind: str, name: str, regarding_namespace: str | None) -> dict[str, Any]:
-    regarding: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": "v1"}
-    if regarding_namespace is not None:
-        regarding["namespace"] = regarding_namespace
+def _event_v1(about: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "events.k8s.io/v1",
-        "kind": "Event",
-        "metadata": {"generateName": "scope-", "namespace": namespace},
-        "eventTime": "2026-01-01T00:00:00.000000Z",
         "reportingController": "sriov-network-config-daemon",
-        "reportingInstance": "test",
-        "action": "Test",
-        "reason": "Test",
-        "type": "Normal",
         "note": "n",
-        "regarding": regarding,
+        "regarding": about,
     }
 
 
-async def test_daemon_records_events_only_in_its_namespace_about_its_own_node(
-    cluster: Cluster, as_daemon_a: client.ApiClient
+def _core_event(about: dict[str, Any]) -> dict[str, Any]:
+    """As the daemon writes its Events: through the core API (runtime/events.py)."""
+    return {
+        "apiVersion": "v1",
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+        "reportingComponent": "sriov-network-config-daemon",
+        "message": "n",
+        "involvedObject": about,
+    }
+
+
+@dataclass(frozen=True)
+class EventsApi:
+    """One of the two APIs an Event can be written through; the policy scopes both alike."""
+
+    client: Callable[[client.ApiClient], Any]
+    fields: Callable[[dict[str, Any]], dict[str, Any]]  # the API's own fields, given the object it is about
+    repeat: dict[str, Any]  # the patch a recorder sends when the Event happens again
+
+    def event(self, namespace: str, kind: str, name: str, about_namespace: str | None) -> dict[str, Any]:
+        about: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": "v1"}
+        if about_namespace is not None:
+            about["namespace"] = about_namespace
+        return {
+            "kind": "Event",
+            "metadata": {"generateName": "scope-", "namespace": namespace},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingInstance": "test",
+            "action": "Test",
+            "reason": "Test",
+            "type": "Normal",
+            **self.fields(about),
+        }
+
+
+@pytest.mark.parametrize(
+    "api",
+    [
+        pytest.param(
+            EventsApi(
+                client.EventsV1Api,
+                _event_v1,
+                {"series": {"count": 2, "lastObservedTime": "2026-01-01T00:00:01.000000Z"}},
+            ),
+            id="events.k8s.io",
+        ),
+        pytest.param(
+            EventsApi(client.CoreV1Api, _core_event, {"count": 2, "lastTimestamp": "2026-01-01T00:00:01Z"}),
+            id="core",
+        ),
+    ],
+)
+async def test_daemon_records_events_only_in_its_namespace_about_its_own_node_state(
+    cluster: Cluster, as_daemon_a: client.ApiClient, api: EventsApi
 ) -> None:
     """A token bound to worker-0 created Events in kube-system about worker-1, and so did one with no node."""
     await _wait_until_policy_enforced(as_daemon_a, cluster)
-    events = client.EventsV1Api(as_daemon_a)
+    events = api.client(as_daemon_a)
     ns, a, b = cluster.namespace, cluster.node_a, cluster.node_b
-    created = await events.create_namespaced_event(ns, _event(ns, "SriovNetworkNodeState", a, ns))
-    await events.patch_namespaced_event(
-        created.metadata.name, ns, {"series": {"count": 2, "lastObservedTime": "2026-01-01T00:00:01.000000Z"}}
-    )
-    for namespace, kind, name, regarding_ns in (
+    created = await events.create_namespaced_event(ns, api.event(ns, "SriovNetworkNodeState", a, ns))
+    await events.patch_namespaced_event(created.metadata.name, ns, api.repeat)
+    for namespace, kind, name, about_ns in (
         ("kube-system", "SriovNetworkNodeState", a, "kube-system"),  # another namespace
         ("default", "Node", b, None),  # another node (cluster-scoped: in default)
         ("default", "Node", a, None),  # its Node: the daemon records nothing there
@@ -332,67 +373,15 @@ async def test_daemon_records_events_only_in_its_namespace_about_its_own_node(
         (ns, "Secret", a, ns),  # not one of its node's objects
     ):
         status, message = await _refusal(
-            events.create_namespaced_event(namespace, _event(namespace, kind, name, regarding_ns))
+            events.create_namespaced_event(namespace, api.event(namespace, kind, name, about_ns))
         )
         assert status == 403, (namespace, kind, name)
         assert f"may record Events only in its namespace {ns}, about its own SriovNetworkNodeState" in message
     status, _ = await _refusal(events.delete_namespaced_event(created.metadata.name, ns))
     assert status == 403
-
-
-def _core_event(namespace: str, kind: str, name: str, about_namespace: str | None) -> dict[str, Any]:
-    """The daemon's Events as it writes them: through the core API (runtime/events.py)."""
-    about: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": "v1"}
-    if about_namespace is not None:
-        about["namespace"] = about_namespace
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": "scope-", "namespace": namespace},
-        "eventTime": "2026-01-01T00:00:00.000000Z",
-        "firstTimestamp": "2026-01-01T00:00:00Z",
-        "lastTimestamp": "2026-01-01T00:00:00Z",
-        "count": 1,
-        "reportingComponent": "sriov-network-config-daemon",
-        "reportingInstance": "test",
-        "action": "Test",
-        "reason": "Test",
-        "type": "Normal",
-        "message": "n",
-        "involvedObject": about,
-    }
-
-
-async def test_daemon_records_core_events_only_about_its_own_node_state(
-    cluster: Cluster, as_daemon_a: client.ApiClient
-) -> None:
-    """The same scope for Events written through the core API (which carry lastTimestamp)."""
-    await _wait_until_policy_enforced(as_daemon_a, cluster)
-    core = client.CoreV1Api(as_daemon_a)
-    ns, a, b = cluster.namespace, cluster.node_a, cluster.node_b
-    created = await core.create_namespaced_event(ns, _core_event(ns, "SriovNetworkNodeState", a, ns))
-    await core.patch_namespaced_event(
-        created.metadata.name, ns, {"count": 2, "lastTimestamp": "2026-01-01T00:00:01Z"}
-    )
-    for namespace, kind, name, about_ns in (
-        ("kube-system", "SriovNetworkNodeState", a, "kube-system"),
-        ("default", "Node", b, None),
-        (ns, "SriovNetworkNodeState", b, ns),
-        (ns, "SriovNetworkNodeState", a, "kube-system"),
-        (ns, "Secret", a, ns),
-    ):
-        status, message = await _refusal(
-            core.create_namespaced_event(namespace, _core_event(namespace, kind, name, about_ns))
-        )
-        assert status == 403, (namespace, kind, name)
-        assert f"may record Events only in its namespace {ns}, about its own SriovNetworkNodeState" in message
-    status, _ = await _refusal(core.delete_namespaced_event(created.metadata.name, ns))
-    assert status == 403
     async with _client(cluster, await _daemon_token(cluster, None)) as unbound:
         status, message = await _refusal(
-            client.EventsV1Api(unbound).create_namespaced_event(
-                ns, _event(ns, "SriovNetworkNodeState", a, ns)
-            )
+            api.client(unbound).create_namespaced_event(ns, api.event(ns, "SriovNetworkNodeState", a, ns))
         )
     assert status == 403 and "carries no node claim" in message
 

@@ -8,7 +8,8 @@ controller's answer: their subject is the daemon.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,33 +96,41 @@ async def _make_node(
     return Node(name, namespace, root, objects, daemon)
 
 
-@pytest_asyncio.fixture
-async def vm(
-    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
-    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, await make_namespace(None))
-    yield node
-    node.daemon.stop()
+NodeFactory = Callable[..., Awaitable[Node]]
 
 
 @pytest_asyncio.fixture
-async def vm_without_noiommu(
+async def make_node(
     tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
+) -> AsyncIterator[NodeFactory]:
+    """``await make_node(profile, **profile_changes)``: a node in a namespace of its own, its daemon not
+    started yet; the daemons are stopped after the test."""
+    made: list[Node] = []
+
+    async def make(profile: str, **changes: Any) -> Node:
+        namespace = await make_namespace(None)
+        made.append(await _make_node(profile, tmp_path, kube, control_plane, namespace, **changes))
+        return made[-1]
+
+    yield make
+    for node in made:
+        node.daemon.stop()
+
+
+@pytest_asyncio.fixture
+async def vm(make_node: NodeFactory) -> Node:
+    return await make_node("openstack-vm")
+
+
+@pytest_asyncio.fixture
+async def vm_without_noiommu(make_node: NodeFactory) -> Node:
     """A VM whose kernel's vfio was built without CONFIG_VFIO_NOIOMMU."""
-    namespace = await make_namespace(None)
-    node = await _make_node("openstack-vm", tmp_path, kube, control_plane, namespace, vfio_noiommu=False)
-    yield node
-    node.daemon.stop()
+    return await make_node("openstack-vm", vfio_noiommu=False)
 
 
 @pytest_asyncio.fixture
-async def baremetal(
-    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
-) -> AsyncIterator[Node]:
-    node = await _make_node("baremetal-intel", tmp_path, kube, control_plane, await make_namespace(None))
-    yield node
-    node.daemon.stop()
+async def baremetal(make_node: NodeFactory) -> Node:
+    return await make_node("baremetal-intel")
 
 
 async def _events(node: Node) -> list[dict[str, Any]]:
@@ -438,6 +447,23 @@ async def test_kernel_without_no_iommu_support_fails_with_what_to_do(vm_without_
     assert not (vm.root / PLUGIN_FILE).exists()
 
 
+async def test_a_tree_without_netns_fails_each_sync_saying_what_to_set_and_the_daemon_stays_up(
+    baremetal: Node,
+) -> None:
+    """Real I/O on a tree (no --simulate) and no --netns: links and network programs would be this
+    machine's, so each pass fails with the setting to give; the daemon retries, it does not exit."""
+    baremetal.daemon.simulate = False
+    baremetal.daemon.start()
+    await eventually(lambda: "(attempt 2, retry in" in baremetal.daemon.log(), "a second failed pass")
+    assert baremetal.daemon.process is not None and baremetal.daemon.process.poll() is None
+    state = await node_state(baremetal.objects, baremetal.namespace, baremetal.name)
+    error = state["status"]["lastSyncError"]
+    assert state["status"]["syncStatus"] == "Failed" and "\n" not in error
+    assert f"--netns: required with --host-root {baremetal.root} (not /)" in error
+    assert "SRIOV_OPERATOR_NETNS" in error
+    assert conditions(state)["Degraded"]["reason"] == "DiscoveryFailed"
+
+
 async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_change(vm: Node) -> None:
     vm.daemon.start()
 
@@ -454,3 +480,44 @@ async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_ch
         return await ports() == before - {"0000:00:06.0"}
 
     assert await eventually(rediscovered, "the status without the unplugged port (periodic rediscovery)")
+
+
+@pytest_asyncio.fixture
+async def infiniband(
+    tmp_path: Path, kube: client.ApiClient, control_plane: ControlPlane, make_namespace: NamespaceFactory
+) -> AsyncIterator[Node]:
+    node = await _make_node("baremetal-infiniband", tmp_path, kube, control_plane, await make_namespace(None))
+    yield node
+    node.daemon.stop()
+
+
+async def test_infiniband_vfs_get_the_guid_files_guids_and_report_them_in_status(infiniband: Node) -> None:
+    guid_file = infiniband.root / "etc/sriov-operator/infiniband/guids"
+    guid_file.parent.mkdir(parents=True, exist_ok=True)
+    guids = ["02:00:00:00:00:00:00:10", "02:00:00:00:00:00:00:11"]
+    guid_file.write_text(json.dumps([{"pciAddress": "0000:3b:00.0", "guids": guids}]))
+    infiniband.daemon.start()
+    group = {
+        "resourceName": "ib1",
+        "deviceType": "netdevice",
+        "vfRange": "0-1",
+        "policyName": "ib1",
+        "isRdma": True,
+    }
+    spec = {
+        "interfaces": [{"pciAddress": "0000:3b:00.0", "numVfs": 2, "linkType": "IB", "vfGroups": [group]}]
+    }
+    generation = await write_node_state_spec(infiniband.objects, infiniband.namespace, infiniband.name, spec)
+    resources = [{"resourceName": "ib1", "selectors": {"pfNames": ["ibp59s0f0"], "isRdma": True}}]
+    await write_device_plugin_config(
+        infiniband.objects, infiniband.namespace, infiniband.name, resources, generation
+    )
+
+    async def finished() -> dict[str, Any] | None:
+        await _play_drain_controller(infiniband)
+        return await synced(infiniband.objects, infiniband.namespace, infiniband.name, generation)
+
+    state = await eventually(finished, "Succeeded with the VFs' GUIDs set")
+    (pf,) = [i for i in state["status"]["interfaces"] if i["pciAddress"] == "0000:3b:00.0"]
+    assert pf["linkType"] == "IB"
+    assert [vf["guid"] for vf in pf["Vfs"]] == guids

@@ -11,7 +11,6 @@ with the VFs, and nobody may ask for a drain.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
@@ -38,20 +37,26 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
 )
-from tests.integration.daemon_harness import PLUGIN_FILE, annotations_of, eventually, handed_over, synced
+from tests.integration.daemon_harness import (
+    PLUGIN_FILE,
+    DaemonProcess,
+    annotations_of,
+    eventually,
+    handed_over,
+    synced,
+)
 from tests.integration.operator_harness import make_pod
+from tests.integration.recorded_changes import drain_request, is_cordoned, recording
 from tests.integration.test_daemon_with_operator import (
     BAREMETAL_PF,
     bare_metal_node,
     operator,  # noqa: F401 - the fixture
-    record_changes,
     vf_count,
     vf_policy,
 )
 from tests.kube_client import kube_objects
 
 HANDED_OVER = "sriovnetwork.openshift.io/handed-over"
-DRAIN_REQUEST = "sriovnetwork.openshift.io/state"
 PLUGIN_LABELS = {"app": "sriov-device-plugin"}
 IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 
@@ -69,10 +74,6 @@ def apply_lock_held(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def is_cordoned(node: dict[str, Any]) -> bool:
-    return bool(node.get("spec", {}).get("unschedulable"))
-
-
 async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_drains_nothing(
     kube: client.ApiClient,
     control_plane: ControlPlane,
@@ -82,67 +83,56 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
     namespace, objects = operator, kube_objects(kube)
     name = f"reboot-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
-    handed: list[str | None] = []  # the ConfigMap's handed-over annotation, from a watch
-    requests: list[str] = []  # the Node's drain request annotation, from a watch
-    cordoned: list[bool] = []
-    watches = [
-        asyncio.create_task(
-            record_changes(
-                objects, CONFIG_MAPS, namespace, device_plugin_configmap_name(name),
-                lambda c: annotations_of(c).get(HANDED_OVER), handed,
-            )
-        ),
-        asyncio.create_task(
-            record_changes(
-                objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
-            )
-        ),
-        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
-    ]  # fmt: skip
     try:
-        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
+        async with recording(objects) as watches:
+            handed = watches.record(  # the ConfigMap's handed-over annotation
+                CONFIG_MAPS,
+                namespace,
+                device_plugin_configmap_name(name),
+                lambda c: annotations_of(c).get(HANDED_OVER),
+            )
+            requests = watches.record(NODES, None, name, drain_request)
+            cordoned = watches.record(NODES, None, name, is_cordoned)
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
 
-        text = await eventually(
-            lambda: configured(objects, namespace, name, daemon.root),
-            "4 VFs, Succeeded, drained once and handed over",
-            180,
-        )
-        assert vf_count(daemon.root, BAREMETAL_PF) == 4
-        assert "Drain_Required" in requests  # the first configuration drains (VFs are taken from pods)
-        await make_pod(objects, "device-plugin", namespace, name, labels=PLUGIN_LABELS)
-        await eventually(lambda: _last(handed, digest(text)), "the hand-off seen by the watch")
+            text = await eventually(
+                lambda: configured(objects, namespace, name, daemon.root),
+                "4 VFs, Succeeded, drained once and handed over",
+                180,
+            )
+            assert vf_count(daemon.root, BAREMETAL_PF) == 4
+            assert "Drain_Required" in requests  # the first configuration drains (VFs are taken from pods)
+            await make_pod(objects, "device-plugin", namespace, name, labels=PLUGIN_LABELS)
+            await eventually(lambda: _last(handed, digest(text)), "the hand-off seen by the watch")
 
-        await eventually(lambda: _drain_over(requests, cordoned), "the first drain's end seen by the watches")
-        seen_before = len(requests), len(cordoned)
+            await eventually(
+                lambda: _drain_over(requests, cordoned), "the first drain's end seen by the watches"
+            )
+            seen_before = len(requests), len(cordoned)
 
-        with apply_lock_held(daemon.root):
-            with SimulatedKernel.transaction(daemon.root) as kernel:
-                kernel.reboot()
-            assert vf_count(daemon.root, BAREMETAL_PF) == 0
-            assert (daemon.root / PLUGIN_FILE).read_text() == text  # the old boot's config is still there
-            await eventually(lambda: _last(handed, None), "the ConfigMap's hand-off withdrawn")
-            assert not (daemon.root / PLUGIN_FILE).exists()
-            assert vf_count(daemon.root, BAREMETAL_PF) == 0  # withdrawn while no VF exists
-            pod = await objects.get(PODS, "device-plugin", namespace)
-            assert pod is None or pod["metadata"].get("deletionTimestamp"), "the device plugin restarts"
+            with apply_lock_held(daemon.root):
+                with SimulatedKernel.transaction(daemon.root) as kernel:
+                    kernel.reboot()
+                assert vf_count(daemon.root, BAREMETAL_PF) == 0
+                assert (daemon.root / PLUGIN_FILE).read_text() == text  # the old boot's config is still there
+                await eventually(lambda: _last(handed, None), "the ConfigMap's hand-off withdrawn")
+                assert not (daemon.root / PLUGIN_FILE).exists()
+                assert vf_count(daemon.root, BAREMETAL_PF) == 0  # withdrawn while no VF exists
+                pod = await objects.get(PODS, "device-plugin", namespace)
+                assert pod is None or pod["metadata"].get("deletionTimestamp"), "the device plugin restarts"
 
-        await eventually(lambda: _last(handed, digest(text)), "the hand-off given back", 180)
-        assert vf_count(daemon.root, BAREMETAL_PF) == 4  # the VFs existed when it came back
-        assert (daemon.root / PLUGIN_FILE).read_text() == text
-        state = await eventually(
-            lambda: _synced_now(objects, namespace, name), "Succeeded again after the reboot", 120
-        )
-        assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
-        for watch in watches:  # a watch that died saw nothing: fail with its error, not with a short list
-            if watch.done():
-                watch.result()
-        assert handed[-3:] == [digest(text), None, digest(text)], handed
-        after_reboot = requests[seen_before[0] :], cordoned[seen_before[1] :]
-        assert after_reboot == ([], []), f"a reboot must not drain: requests, cordons {after_reboot}"
+            await eventually(lambda: _last(handed, digest(text)), "the hand-off given back", 180)
+            assert vf_count(daemon.root, BAREMETAL_PF) == 4  # the VFs existed when it came back
+            assert (daemon.root / PLUGIN_FILE).read_text() == text
+            state = await eventually(
+                lambda: _synced_now(objects, namespace, name), "Succeeded again after the reboot", 120
+            )
+            assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
+            watches.check()
+            assert handed[-3:] == [digest(text), None, digest(text)], handed
+            after_reboot = requests[seen_before[0] :], cordoned[seen_before[1] :]
+            assert after_reboot == ([], []), f"a reboot must not drain: requests, cordons {after_reboot}"
     finally:
-        for watch in watches:
-            watch.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
 
 
@@ -183,6 +173,16 @@ def boot_without(root: Path, args: tuple[str, ...]) -> None:
         kernel.reboot()
 
 
+async def _booted_without_iommu(
+    objects: KubeObjects, control_plane: ControlPlane, namespace: str, name: str, tmp_path: Path
+) -> tuple[DaemonProcess, HostRoot, str | None]:
+    """A bare-metal node booted without the IOMMU arguments (its daemon not started), its host, boot id."""
+    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
+    boot_without(process.root, IOMMU_ARGS)
+    host = HostRoot(process.root)
+    return process, host, read_boot_marks(host).boot_id
+
+
 def dpdk_policy(namespace: str, node: str) -> dict[str, Any]:
     policy = vf_policy(namespace, node, 2)
     policy["spec"]["deviceType"] = "vfio-pci"
@@ -197,36 +197,26 @@ async def test_dpdk_without_an_iommu_drains_writes_the_arguments_reboots_then_bi
 ) -> None:
     namespace, objects = operator, kube_objects(kube)
     name = f"kargs-{namespace}"
-    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
-    boot_without(process.root, IOMMU_ARGS)
-    host = HostRoot(process.root)
+    process, host, first_boot = await _booted_without_iommu(objects, control_plane, namespace, name, tmp_path)
     assert not set(IOMMU_ARGS) & read_cmdline(host) and not host.names(host.path("sys/kernel/iommu_groups"))
-    first_boot = read_boot_marks(host).boot_id
-    requests: list[str] = []
-    watch = asyncio.create_task(
-        record_changes(
-            objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
-        )
-    )
     daemon = process.start()
     try:
-        await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
-        await eventually(
-            lambda: _rebooted_with_iommu(host, first_boot), "the reboot with the IOMMU args", 180
-        )
-        assert "Reboot_Required" in requests  # the reboot came after a drain was asked for
-        state = await eventually(
-            lambda: _vfio_configured(objects, namespace, name, host), "2 VFs on vfio-pci, Succeeded", 180
-        )
-        assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
-        assert read_boot_marks(host).boot_id != first_boot
-        (entry,) = bls_entries(host)
-        assert all(arg in entry.read_text().split() for arg in IOMMU_ARGS)
-        if watch.done():
-            watch.result()
+        async with recording(objects) as watches:
+            requests = watches.record(NODES, None, name, drain_request)
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
+            await eventually(
+                lambda: _rebooted_with_iommu(host, first_boot), "the reboot with the IOMMU args", 180
+            )
+            assert "Reboot_Required" in requests  # the reboot came after a drain was asked for
+            state = await eventually(
+                lambda: _vfio_configured(objects, namespace, name, host), "2 VFs on vfio-pci, Succeeded", 180
+            )
+            assert annotations_of(state).get("sriovnetwork.openshift.io/current-state") == "Idle"
+            assert read_boot_marks(host).boot_id != first_boot
+            (entry,) = bls_entries(host)
+            assert all(arg in entry.read_text().split() for arg in IOMMU_ARGS)
+            watches.check()
     finally:
-        watch.cancel()
-        await asyncio.gather(watch, return_exceptions=True)
         daemon.stop()
 
 
@@ -259,51 +249,42 @@ async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the
 ) -> None:
     namespace, objects = operator, kube_objects(kube)
     name = f"loop-{namespace}"
-    process = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
-    boot_without(process.root, IOMMU_ARGS)
+    process, host, first_boot = await _booted_without_iommu(objects, control_plane, namespace, name, tmp_path)
     boot_loader_drops(process.root, "intel_iommu=on")
-    host = HostRoot(process.root)
-    first_boot = read_boot_marks(host).boot_id
-    requests: list[str] = []
-    cordoned: list[bool] = []
-    watches = [
-        asyncio.create_task(
-            record_changes(
-                objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
-            )
-        ),
-        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
-    ]
     daemon = process.start()
     try:
-        await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
-        state = await eventually(lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180)
-        error = state["status"]["lastSyncError"]
-        assert (
-            "intel_iommu=on" in error and "/boot/loader/entries/" in error and "not rebooting again" in error
-        )
-        degraded = next(c for c in state["status"]["conditions"] if c["type"] == "Degraded")
-        assert degraded["status"] == "True" and "intel_iommu=on" in degraded["message"]
-        notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
-        assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
-        # drained for the reboot, then given back: not left cordoned with Reboot_Required
-        await eventually(lambda: _drain_over(requests, cordoned), "the node released after the loop guard")
-        assert "Reboot_Required" in requests and True in cordoned
-        released = await eventually(
-            lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased"
-        )
-        assert any("intel_iommu=on" in note and "nothing is applied" in note for note in released)
-        rebooted = read_boot_marks(host).boot_id
-        assert rebooted != first_boot and "iommu=pt" in read_cmdline(host)  # the one reboot happened
-        await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
-        assert read_boot_marks(host).boot_id == rebooted  # and no second one
-        for watch in watches:
-            if watch.done():
-                watch.result()
+        async with recording(objects) as watches:
+            requests = watches.record(NODES, None, name, drain_request)
+            cordoned = watches.record(NODES, None, name, is_cordoned)
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
+            state = await eventually(
+                lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180
+            )
+            error = state["status"]["lastSyncError"]
+            assert (
+                "intel_iommu=on" in error
+                and "/boot/loader/entries/" in error
+                and "not rebooting again" in error
+            )
+            degraded = next(c for c in state["status"]["conditions"] if c["type"] == "Degraded")
+            assert degraded["status"] == "True" and "intel_iommu=on" in degraded["message"]
+            notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
+            assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
+            # drained for the reboot, then given back: not left cordoned with Reboot_Required
+            await eventually(
+                lambda: _drain_over(requests, cordoned), "the node released after the loop guard"
+            )
+            assert "Reboot_Required" in requests and True in cordoned
+            released = await eventually(
+                lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased"
+            )
+            assert any("intel_iommu=on" in note and "nothing is applied" in note for note in released)
+            rebooted = read_boot_marks(host).boot_id
+            assert rebooted != first_boot and "iommu=pt" in read_cmdline(host)  # the one reboot happened
+            await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
+            assert read_boot_marks(host).boot_id == rebooted  # and no second one
+            watches.check()
     finally:
-        for watch in watches:
-            watch.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
 
 

@@ -9,13 +9,10 @@ answers to drain requests all come from the operator process.
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import json
-import subprocess
-import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +26,6 @@ from sriov_operator.controlplane.process import ControlPlane
 from sriov_operator.host.simulator.builder import create_host, load_profile, profile_file
 from sriov_operator.host.simulator.journal import FAULTS_FILE, JOURNAL_FILE
 from sriov_operator.host.simulator.kernel import SimulatedKernel
-from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -38,7 +34,6 @@ from sriov_operator.kube.resources import (
     SRIOV_NETWORK_NODE_POLICIES,
     SRIOV_NETWORK_NODE_STATES,
     SRIOV_OPERATOR_CONFIGS,
-    Resource,
 )
 from sriov_operator.manifests import load_paths
 from tests.integration.conftest import NamespaceFactory
@@ -55,7 +50,8 @@ from tests.integration.daemon_harness import (
     node_state,
     synced,
 )
-from tests.integration.operator_support import TEST_LABEL, TEST_MANAGER, select_test_nodes
+from tests.integration.operator_support import TEST_LABEL, TEST_MANAGER, select_test_nodes, start_operator
+from tests.integration.recorded_changes import is_cordoned, recording
 from tests.kube_client import kube_objects
 from tests.support import FIXTURES
 
@@ -133,18 +129,12 @@ async def operator(
     """
     namespace = await make_namespace(None)
     await select_test_nodes(objects, namespace)
-    log = (tmp_path / "operator.log").open("ab")
-    argv = [
-        sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
-        "--kubeconfig", str(control_plane.kubeconfig), "--leader-elect=false", "--health-port", "-1",
-    ]  # fmt: skip
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    process = start_operator(namespace, control_plane.kubeconfig, tmp_path / "operator.log")
     try:
         yield namespace
     finally:
         process.terminate()
         process.wait(timeout=30)
-        log.close()
 
 
 async def test_seed_policies_converge_on_three_vms_and_deleting_them_restores_drivers(
@@ -259,43 +249,6 @@ def vf_policy(namespace: str, node: str, num_vfs: int) -> dict[str, Any]:
     }
 
 
-async def record_changes(
-    objects: KubeObjects,
-    resource: Resource,
-    namespace: str | None,
-    name: str,
-    value_of: Callable[[dict[str, Any]], T],
-    into: list[T],
-) -> None:
-    """Append ``value_of`` the object each time it changes, from the API server's watch stream.
-
-    The API server may still be initialising a new CRD's storage: list again until it answers.
-    """
-    selector = f"metadata.name={name}"
-
-    def seen(obj: dict[str, Any]) -> None:
-        value = value_of(obj)
-        if not into or into[-1] != value:
-            into.append(value)
-
-    while True:
-        try:
-            listed = await objects.list(resource, namespace, field_selector=selector)
-            break
-        except ApiUnavailableError:
-            await asyncio.sleep(0.1)
-    for item in listed["items"]:
-        seen(item)
-    version = listed["metadata"]["resourceVersion"]
-    async for event in objects.watch(resource, namespace, field_selector=selector, resource_version=version):
-        if event["type"] in ("ADDED", "MODIFIED"):
-            seen(event["object"])
-
-
-def is_cordoned(node: dict[str, Any]) -> bool:
-    return bool(node.get("spec", {}).get("unschedulable"))
-
-
 def drain_answer(state: dict[str, Any]) -> str:
     return annotations_of(state).get(CURRENT_STATE, "")
 
@@ -331,60 +284,49 @@ async def test_bare_metal_vfs_the_operator_drains_the_node_for_and_uncordons_aft
     namespace, objects = operator, kube_objects(kube)
     name = f"baremetal-{namespace}"
     daemon = (await bare_metal_node(objects, control_plane, namespace, name, tmp_path)).start()
-    cordoned: list[bool] = []
-    answers: list[str] = []
-    watches = [
-        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
-        asyncio.create_task(
-            record_changes(objects, SRIOV_NETWORK_NODE_STATES, namespace, name, drain_answer, answers)
-        ),
-    ]
     try:
+        async with recording(objects) as watches:
+            cordoned = watches.record(NODES, None, name, is_cordoned)
+            answers = watches.record(SRIOV_NETWORK_NODE_STATES, namespace, name, drain_answer)
 
-        async def discovered() -> bool:
-            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
-            return bool(((state or {}).get("status") or {}).get("interfaces"))
+            async def discovered() -> bool:
+                state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+                return bool(((state or {}).get("status") or {}).get("interfaces"))
 
-        await eventually(discovered, "the operator's NodeState with the daemon's PFs in its status")
-        assert vf_count(daemon.root, BAREMETAL_PF) == 0
-        await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
+            await eventually(discovered, "the operator's NodeState with the daemon's PFs in its status")
+            assert vf_count(daemon.root, BAREMETAL_PF) == 0
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, vf_policy(namespace, name, 4), namespace)
 
-        async def plugin_file_appeared() -> tuple[int] | None:
-            """The number of VFs at the moment the device plugin's file appears."""
-            return (vf_count(daemon.root, BAREMETAL_PF),) if (daemon.root / PLUGIN_FILE).exists() else None
+            async def plugin_file_appeared() -> tuple[int] | None:
+                """The number of VFs at the moment the device plugin's file appears."""
+                return (
+                    (vf_count(daemon.root, BAREMETAL_PF),) if (daemon.root / PLUGIN_FILE).exists() else None
+                )
 
-        assert await eventually(plugin_file_appeared, "the device-plugin config on the host", 180) == (4,)
+            assert await eventually(plugin_file_appeared, "the device-plugin config on the host", 180) == (4,)
 
-        async def finished() -> dict[str, Any] | None:
-            state = await node_state(objects, namespace, name)
-            interfaces = (state.get("spec") or {}).get("interfaces") or []
-            if [(i["pciAddress"], i.get("numVfs")) for i in interfaces] != [(BAREMETAL_PF, 4)]:
-                return None
-            kube_node = await objects.get(NODES, name)
-            if (kube_node or {}).get("spec", {}).get("unschedulable"):
-                return None
-            if annotations_of(state).get(CURRENT_STATE) != "Idle":
-                return None
-            return await synced(objects, namespace, name, state["metadata"]["generation"])
+            async def finished() -> dict[str, Any] | None:
+                state = await node_state(objects, namespace, name)
+                interfaces = (state.get("spec") or {}).get("interfaces") or []
+                if [(i["pciAddress"], i.get("numVfs")) for i in interfaces] != [(BAREMETAL_PF, 4)]:
+                    return None
+                kube_node = await objects.get(NODES, name)
+                if is_cordoned(kube_node or {}):
+                    return None
+                if annotations_of(state).get(CURRENT_STATE) != "Idle":
+                    return None
+                return await synced(objects, namespace, name, state["metadata"]["generation"])
 
-        await eventually(finished, "Succeeded, the node uncordoned and the drain answer back to Idle", 180)
-        assert vf_count(daemon.root, BAREMETAL_PF) == 4
-        for watch in watches:  # a watch that died saw nothing: fail with its error, not with an empty list
-            if watch.done():
-                watch.result()
-        assert True in cordoned and cordoned[-1] is False, cordoned  # cordoned during the drain, then not
-        assert "Draining" in answers and "DrainComplete" in answers[answers.index("Draining") :], answers
-        configmap = await objects.get(CONFIG_MAPS, device_plugin_configmap_name(name), namespace)
-        assert configmap is not None
-        text = configmap["data"]["config.json"]
-        assert [r["resourceName"] for r in json.loads(text)["resourceList"]] == ["intelnics"]
-        await eventually(
-            lambda: handed_over(objects, namespace, name, daemon.root, text), "the device plugin's config"
-        )
+            await eventually(
+                finished, "Succeeded, the node uncordoned and the drain answer back to Idle", 180
+            )
+            assert vf_count(daemon.root, BAREMETAL_PF) == 4
+            watches.check()
+            assert True in cordoned and cordoned[-1] is False, cordoned  # cordoned during the drain, then not
+            assert "Draining" in answers and "DrainComplete" in answers[answers.index("Draining") :], answers
+            text = await device_plugin_config_handed_over(objects, namespace, name, daemon.root)
+            assert [r["resourceName"] for r in json.loads(text)["resourceList"]] == ["intelnics"]
     finally:
-        for watch in watches:
-            watch.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
 
 
@@ -463,9 +405,7 @@ async def test_a_failed_apply_releases_the_drained_node_and_names_the_policy(
     """mtu 65535 passes the schema but this NIC takes 9702: the node stayed cordoned, the others READY 0."""
     namespace, objects = operator, kube_objects(kube)
     name = f"failing-mtu-{namespace}"
-    daemon = await simulated_node(
-        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
-    )
+    daemon = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
     daemon.start()
     try:
         jumbo = vf_policy(namespace, name, 4)
@@ -520,9 +460,7 @@ async def test_a_daemon_killed_in_the_middle_of_set_num_vfs_converges_after_its_
     """Killed with -9 during setNumVfs (6 -> 8), the daemon never converged: 'sriov_numvfs: No such file'."""
     namespace, objects = operator, kube_objects(kube)
     name = f"killed-{namespace}"
-    daemon = await simulated_node(
-        objects, control_plane.kubeconfig, namespace, "baremetal-intel", name, tmp_path, {HOSTNAME: name}
-    )
+    daemon = await bare_metal_node(objects, control_plane, namespace, name, tmp_path)
     with SimulatedKernel.transaction(daemon.root) as kernel:
         kernel.set_numvfs(BAREMETAL_PF, 6)
     # the first kernel write (6 -> 0 VFs) dies after five of its changes, half the VFs gone

@@ -180,6 +180,24 @@ async def test_a_partial_decoder_caches_what_the_transform_keeps_through_pages_a
         assert {obj["metadata"]["name"]: obj for obj in informer.list()} == await slim_from_server()
 
 
+async def _watched_config_maps(
+    objects: KubeObjects, namespace: str, test: str, count: int
+) -> tuple[Informer, Events]:
+    """``count`` ConfigMaps ``<test>-<i>`` labelled test=<test>, and an informer (not started) over just
+    them, its events recorded."""
+    for index in range(count):
+        await objects.create(CONFIG_MAPS, config_map(f"{test}-{index}", namespace, test=test))
+    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector=f"test={test}")
+    return informer, recorded(informer)
+
+
+async def _modify_delete_add(objects: KubeObjects, namespace: str, test: str) -> None:
+    """One change of each kind to `_watched_config_maps`: ``<test>-0`` modified, -1 deleted, -new added."""
+    await objects.patch(CONFIG_MAPS, f"{test}-0", {"data": {"v": "changed"}}, namespace)
+    await objects.delete(CONFIG_MAPS, f"{test}-1", namespace)
+    await objects.create(CONFIG_MAPS, config_map(f"{test}-new", namespace, test=test))
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def isolated_objects(restartable_plane: ControlPlane) -> AsyncIterator[KubeObjects]:
     async with api_client(restartable_plane.kubeconfig) as api:
@@ -190,16 +208,11 @@ async def test_cache_catches_up_after_the_apiserver_restarts_underneath_it(
     restartable_plane: ControlPlane, isolated_objects: KubeObjects
 ) -> None:
     objects, namespace = isolated_objects, "default"
-    for index in range(3):
-        await objects.create(CONFIG_MAPS, config_map(f"restart-{index}", namespace, test="restart"))
-    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector="test=restart")
-    events = recorded(informer)
+    informer, events = await _watched_config_maps(objects, namespace, "restart", 3)
     async with running(informer):
         await asyncio.to_thread(restartable_plane.restart_apiserver)
         # Written while the informer's watch is broken and it backs off.
-        await objects.patch(CONFIG_MAPS, "restart-0", {"data": {"v": "after"}}, namespace)
-        await objects.delete(CONFIG_MAPS, "restart-1", namespace)
-        await objects.create(CONFIG_MAPS, config_map("restart-new", namespace, test="restart"))
+        await _modify_delete_add(objects, namespace, "restart")
         expected = await fresh_list(objects, CONFIG_MAPS, namespace)
         expected = {name: version for name, version in expected.items() if name.startswith("restart-")}
         await eventually(lambda: cached(informer) == expected, what="the cache to equal a fresh list")
@@ -212,16 +225,11 @@ async def test_after_a_forced_410_the_relisted_cache_equals_a_fresh_list(
     restartable_plane: ControlPlane, isolated_objects: KubeObjects
 ) -> None:
     objects, namespace = isolated_objects, "default"
-    for index in range(4):
-        await objects.create(CONFIG_MAPS, config_map(f"gone-{index}", namespace, test="gone"))
-    informer = Informer(objects, CONFIG_MAPS, namespace=namespace, label_selector="test=gone")
-    events = recorded(informer)
+    informer, events = await _watched_config_maps(objects, namespace, "gone", 4)
     async with running(informer):
         pass  # synced; now stopped, holding its cache and resourceVersion
     stale_version = informer.resource_version
-    await objects.patch(CONFIG_MAPS, "gone-0", {"data": {"v": "changed"}}, namespace)
-    await objects.delete(CONFIG_MAPS, "gone-1", namespace)
-    await objects.create(CONFIG_MAPS, config_map("gone-new", namespace, test="gone"))
+    await _modify_delete_add(objects, namespace, "gone")
     await asyncio.to_thread(restartable_plane.compact_etcd)
     events.clear()
 

@@ -32,26 +32,21 @@ from sriov_operator.kube.resources import (
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import play_rollouts
 from tests.integration.operator_support import (
+    BAREMETAL_PF,
+    SELECTED,
     TEST_MANAGER,
     add_node,
+    add_selected_nodes,
     eventually,
+    namespaced_policy,
     operator_settings,
-    report_status,
+    report_succeeded,
     running_operator,
     select_test_nodes,
 )
 from tests.kube_client import api_client, kube_objects
-from tests.unit.engine.builders import pf, policy
 
 pytestmark = pytest.mark.integration
-SELECTED = {"sriov": "true"}  # the label the builders' policies select
-BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", driver="ice", linkAdminState="up")
-
-
-def _policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    body = policy(name, **spec)
-    body["metadata"]["namespace"] = namespace
-    return body
 
 
 async def _spec(objects: KubeObjects, name: str, namespace: str) -> dict[str, Any]:
@@ -82,35 +77,28 @@ async def test_default_config_is_created_and_ready(
         )
         assert config["spec"]["enableOperatorWebhook"] is True
 
-        async def ready() -> bool:
+        async def ready_reason_is(reason: str) -> bool:
             condition = _ready(await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace))
-            return condition is not None and condition["reason"] == "OperatorConfigReady"
+            return condition is not None and condition["reason"] == reason
 
         # Ready also waits for the workloads; play their controllers once they exist.
         webhook = "sriov-operator-webhook"
         await eventually(lambda: objects.get(DEPLOYMENTS, webhook, namespace), what="workloads")
         await play_rollouts(objects, namespace)
-        await eventually(ready, what="OperatorConfigReady")
+        await eventually(lambda: ready_reason_is("OperatorConfigReady"), what="OperatorConfigReady")
         unsupported = {**config, "spec": {**config["spec"], "configurationMode": "systemd"}}
         unsupported["metadata"] = {"name": "default", "namespace": namespace}
         await objects.apply(SRIOV_OPERATOR_CONFIGS, unsupported, TEST_MANAGER)
-
-        async def refused() -> bool:
-            condition = _ready(await objects.get(SRIOV_OPERATOR_CONFIGS, "default", namespace))
-            return condition is not None and condition["reason"] == "UnsupportedConfiguration"
-
-        await eventually(refused, what="UnsupportedConfiguration")
+        await eventually(lambda: ready_reason_is("UnsupportedConfiguration"), what="UnsupportedConfiguration")
 
 
 async def test_policy_status_follows_the_nodes_and_deleted_nodes_lose_their_state(
     control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
     namespace = await make_namespace(None)
-    await select_test_nodes(objects, namespace)
     names = [f"{namespace}-n{i}" for i in range(2)]
-    for name in names:
-        await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
-    await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("dpdk1", namespace), TEST_MANAGER)
+    await add_selected_nodes(objects, namespace, names)
+    await objects.apply(SRIOV_NETWORK_NODE_POLICIES, namespaced_policy("dpdk1", namespace), TEST_MANAGER)
 
     async def policy_status(reason: str, matched: int, ready: int) -> bool:
         obj = await objects.get(SRIOV_NETWORK_NODE_POLICIES, "dpdk1", namespace)
@@ -125,22 +113,7 @@ async def test_policy_status_follows_the_nodes_and_deleted_nodes_lose_their_stat
     async with running_operator(operator_settings(control_plane.kubeconfig, namespace)):
         await eventually(lambda: policy_status("NodesNotReady", 2, 0), what="2 matched, 0 ready")
         for name in names:
-            state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
-            assert state is not None
-            generation = state["metadata"]["generation"]
-            await objects.patch(
-                SRIOV_NETWORK_NODE_STATES,
-                name,
-                {
-                    "metadata": {
-                        "annotations": {"sriovnetwork.openshift.io/applied-generation": str(generation)}
-                    }
-                },
-                namespace=namespace,
-            )
-            await report_status(
-                objects, name, namespace, {"interfaces": [BAREMETAL_PF], "syncStatus": "Succeeded"}
-            )
+            await report_succeeded(objects, name, namespace)
         await eventually(
             lambda: policy_status("AllNodesReady", 2, 2), what="kubectl wait --for=condition=Ready"
         )
@@ -163,7 +136,7 @@ async def test_policy_status_follows_the_nodes_and_deleted_nodes_lose_their_stat
         assert node is not None and node["metadata"]["labels"][DEVICE_PLUGIN_LABEL] == "Enabled"
         await objects.apply(
             SRIOV_NETWORK_NODE_POLICIES,
-            _policy("dpdk1", namespace, node_selector={"none": "x"}),
+            namespaced_policy("dpdk1", namespace, node_selector={"none": "x"}),
             TEST_MANAGER,
         )
 
@@ -179,14 +152,14 @@ async def test_operator_restarted_mid_work_converges(
     control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
     namespace = await make_namespace(None)
-    await select_test_nodes(objects, namespace)
     names = [f"{namespace}-r{i:02d}" for i in range(80)]
-    for name in names:
-        await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
+    await add_selected_nodes(objects, namespace, names)
     settings = operator_settings(control_plane.kubeconfig, namespace, workers=1)
     async with running_operator(settings) as first:
         before = first.writes("apply", SRIOV_NETWORK_NODE_STATES)
-        await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=6), TEST_MANAGER)
+        await objects.apply(
+            SRIOV_NETWORK_NODE_POLICIES, namespaced_policy("p", namespace, numVfs=6), TEST_MANAGER
+        )
 
         async def some_written() -> bool:
             return first.writes("apply", SRIOV_NETWORK_NODE_STATES) - before >= 5
@@ -208,15 +181,18 @@ async def test_apiserver_restart_under_a_running_operator(restartable_plane: Con
         await install_crds(kube_objects(api), [*all_crds(), NETWORK_ATTACHMENT_DEFINITION_CRD])
         objects = kube_objects(api)
         await client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-        await select_test_nodes(objects, namespace)
-        await add_node(objects, "before", namespace, [BAREMETAL_PF], SELECTED)
-        await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=2), TEST_MANAGER)
+        await add_selected_nodes(objects, namespace, ["before"])
+        await objects.apply(
+            SRIOV_NETWORK_NODE_POLICIES, namespaced_policy("p", namespace, numVfs=2), TEST_MANAGER
+        )
         async with running_operator(operator_settings(plane.kubeconfig, namespace, leader_elect=True)):
             await eventually(
                 lambda: _num_vfs(objects, ["before"], namespace, 2), what="written before the restart"
             )
             await asyncio.to_thread(plane.restart_apiserver)
-            await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=5), TEST_MANAGER)
+            await objects.apply(
+                SRIOV_NETWORK_NODE_POLICIES, namespaced_policy("p", namespace, numVfs=5), TEST_MANAGER
+            )
             await add_node(objects, "after", namespace, [BAREMETAL_PF], SELECTED)
             await eventually(
                 lambda: _num_vfs(objects, ["before", "after"], namespace, 5),
@@ -236,7 +212,9 @@ async def test_diff_predicts_drains_from_the_cluster(
     await select_test_nodes(objects, namespace)
     name = f"{namespace}-bm"
     await add_node(objects, name, namespace, [{**BAREMETAL_PF, "numVfs": 8}], SELECTED)
-    await objects.apply(SRIOV_NETWORK_NODE_POLICIES, _policy("p", namespace, numVfs=8), TEST_MANAGER)
+    await objects.apply(
+        SRIOV_NETWORK_NODE_POLICIES, namespaced_policy("p", namespace, numVfs=8), TEST_MANAGER
+    )
     async with running_operator(operator_settings(control_plane.kubeconfig, namespace)):
         await eventually(lambda: _num_vfs(objects, [name], namespace, 8), what="spec written")
     base = ["diff", "--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace, "-o", "json"]
@@ -247,13 +225,13 @@ async def test_diff_predicts_drains_from_the_cluster(
         code = main([*base, "-f", str(path)])
         return code, json.loads(capsys.readouterr().out)
 
-    code, out = await asyncio.to_thread(run_diff, _policy("p", namespace, numVfs=8))
+    code, out = await asyncio.to_thread(run_diff, namespaced_policy("p", namespace, numVfs=8))
     assert (code, out["totals"]["nodesChanged"]) == (EXIT_OK, 0)
-    code, out = await asyncio.to_thread(run_diff, _policy("p", namespace, numVfs=8, mtu=9000))
+    code, out = await asyncio.to_thread(run_diff, namespaced_policy("p", namespace, numVfs=8, mtu=9000))
     assert code == EXIT_CHANGES
     [change] = [n for n in out["nodes"] if n["node"] == name]
     assert change["requires"] == "none"
-    code, out = await asyncio.to_thread(run_diff, _policy("p", namespace, numVfs=16))
+    code, out = await asyncio.to_thread(run_diff, namespaced_policy("p", namespace, numVfs=16))
     assert code == EXIT_CHANGES
     [change] = [n for n in out["nodes"] if n["node"] == name]
     assert change["requires"] == "drain"
@@ -261,7 +239,7 @@ async def test_diff_predicts_drains_from_the_cluster(
         reason.startswith("setNumVfs: 0000:3b:00.0 (ens1f0): 8 -> 16 VFs") for reason in change["reasons"]
     )
     assert out["totals"]["drains"] == 1
-    refused = _policy("p", namespace, numVfs=8, deviceType="vfio-pci", isRdma=True)
+    refused = namespaced_policy("p", namespace, numVfs=8, deviceType="vfio-pci", isRdma=True)
     code, out = await asyncio.to_thread(run_diff, refused)
     assert code == EXIT_FAILURE
     assert [line.split(": ")[1] for line in out["refused"]] == ["spec.isRdma"]

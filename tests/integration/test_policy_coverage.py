@@ -7,7 +7,6 @@ written the way the config daemon writes them.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -16,25 +15,18 @@ from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import EVENTS, SRIOV_NETWORK_NODE_POLICIES, SRIOV_NETWORK_NODE_STATES
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_support import (
+    BAREMETAL_PF,
     TEST_MANAGER,
-    add_node,
+    add_selected_nodes,
     eventually,
+    namespaced_policy,
     operator_settings,
     report_status,
+    report_succeeded,
     running_operator,
-    select_test_nodes,
 )
-from tests.unit.engine.builders import pf, policy
 
 pytestmark = pytest.mark.integration
-SELECTED = {"sriov": "true"}  # the label the builders' policies select
-BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", driver="ice", linkAdminState="up")
-
-
-def _policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    body = policy(name, **spec)
-    body["metadata"]["namespace"] = namespace
-    return body
 
 
 async def _ready(objects: KubeObjects, name: str, namespace: str) -> tuple[str, str, int, int] | None:
@@ -61,29 +53,13 @@ async def _spec_written(objects: KubeObjects, node: str, namespace: str) -> bool
     return bool(((state or {}).get("spec") or {}).get("interfaces"))
 
 
-async def _succeed(objects: KubeObjects, node: str, namespace: str, annotations: dict[str, str]) -> None:
-    """The daemon's report for the current spec generation: Succeeded, with its annotations."""
-    state = await objects.get(SRIOV_NETWORK_NODE_STATES, node, namespace)
-    assert state is not None
-    applied = {"sriovnetwork.openshift.io/applied-generation": str(state["metadata"]["generation"])}
-    await objects.patch(
-        SRIOV_NETWORK_NODE_STATES,
-        node,
-        {"metadata": {"annotations": {**applied, **annotations}}},
-        namespace=namespace,
-    )
-    await report_status(objects, node, namespace, {"interfaces": [BAREMETAL_PF], "syncStatus": "Succeeded"})
-
-
 async def test_a_policy_selecting_no_device_is_not_ready_and_says_so_once(
     control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
     namespace = await make_namespace(None)
-    await select_test_nodes(objects, namespace)
     nodes = [f"{namespace}-n{i}" for i in range(2)]
-    for name in nodes:
-        await add_node(objects, name, namespace, [BAREMETAL_PF], SELECTED)
-    typo = _policy("typo", namespace, nicSelector={"pfNames": ["ens9f9"]})
+    await add_selected_nodes(objects, namespace, nodes)
+    typo = namespaced_policy("typo", namespace, nicSelector={"pfNames": ["ens9f9"]})
     await objects.apply(SRIOV_NETWORK_NODE_POLICIES, typo, TEST_MANAGER)
 
     async with running_operator(operator_settings(control_plane.kubeconfig, namespace)):
@@ -120,13 +96,13 @@ async def test_a_policy_selecting_no_device_is_not_ready_and_says_so_once(
         # it now selects the PF on one node only: Ready there, the other named
         await objects.apply(
             SRIOV_NETWORK_NODE_POLICIES,
-            _policy("typo", namespace, nicSelector={"pfNames": ["ens1f0"]}),
+            namespaced_policy("typo", namespace, nicSelector={"pfNames": ["ens1f0"]}),
             TEST_MANAGER,
         )
         for name in nodes:
             await eventually(lambda name=name: _spec_written(objects, name, namespace), what="specs")
-        await _succeed(objects, nodes[0], namespace, {})
-        await _succeed(objects, nodes[1], namespace, {})
+        for name in nodes:
+            await report_succeeded(objects, name, namespace)
 
         async def all_ready() -> bool:
             found = await _ready(objects, "typo", namespace)
@@ -139,16 +115,15 @@ async def test_unusable_devices_and_a_failing_policy_are_named_in_the_others_sta
     control_plane: ControlPlane, objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
     namespace = await make_namespace(None)
-    await select_test_nodes(objects, namespace)
     node = f"{namespace}-n0"
-    await add_node(objects, node, namespace, [BAREMETAL_PF], SELECTED)
-    rdma = _policy("rdma", namespace, numVfs=8, isRdma=True, resourceName="rdma")
+    await add_selected_nodes(objects, namespace, [node])
+    rdma = namespaced_policy("rdma", namespace, numVfs=8, isRdma=True, resourceName="rdma")
     await objects.apply(SRIOV_NETWORK_NODE_POLICIES, rdma, TEST_MANAGER)
 
     async with running_operator(operator_settings(control_plane.kubeconfig, namespace)):
         await eventually(lambda: _spec_written(objects, node, namespace), what="the NodeState spec")
         why = "0000:3b:02.0 (ens1f0v0): vfGroup rdma, policy rdma has isRdma but … load the RDMA driver"
-        await _succeed(
+        await report_succeeded(
             objects,
             node,
             namespace,

@@ -128,12 +128,18 @@ async def test_a_shared_informer_asked_for_with_another_transform_is_refused(
         assert manager.informers == [stripped, manager.informer(CONFIG_MAPS, namespace="b")]
 
 
+async def _config_map_to_record_about(objects: KubeObjects, name: str, namespace: str) -> dict[str, Any]:
+    """A new ConfigMap for Events to be about, with its kind and apiVersion as the recorder reads them."""
+    regarding = await objects.create(CONFIG_MAPS, config_map(name, namespace))
+    regarding.update(kind="ConfigMap", apiVersion="v1")
+    return regarding
+
+
 async def test_event_recorder_folds_repeats_into_one_event_with_a_count(
     objects: KubeObjects, make_namespace: NamespaceFactory
 ) -> None:
     namespace = await make_namespace(None)
-    regarding = await objects.create(CONFIG_MAPS, config_map("flapping", namespace))
-    regarding.update(kind="ConfigMap", apiVersion="v1")
+    regarding = await _config_map_to_record_about(objects, "flapping", namespace)
     clock = FakeClock()
     recorder = EventRecorder(objects, "runtime-test", clock)
     for _ in range(3):
@@ -157,8 +163,7 @@ async def test_events_carry_last_timestamp_so_kubectl_sorts_them(
 ) -> None:
     """`kubectl get events --sort-by=.lastTimestamp` misordered ours: lastTimestamp was <nil>."""
     namespace = await make_namespace(None)
-    regarding = await objects.create(CONFIG_MAPS, config_map("sorted", namespace))
-    regarding.update(kind="ConfigMap", apiVersion="v1")
+    regarding = await _config_map_to_record_about(objects, "sorted", namespace)
     clock = FakeClock()
     recorder = EventRecorder(objects, "runtime-test", clock)
     await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "first", "Testing")
@@ -181,8 +186,7 @@ async def test_events_about_objects_with_253_character_names_are_recorded(
     """'<name>.<random>' is longer than a name may be: such Events used to be refused (and lost)."""
     namespace = await make_namespace(None)
     long_name = "p" * 253
-    regarding = await objects.create(CONFIG_MAPS, config_map(long_name, namespace))
-    regarding.update(kind="ConfigMap", apiVersion="v1")
+    regarding = await _config_map_to_record_about(objects, long_name, namespace)
     recorder = EventRecorder(objects, "runtime-test", FakeClock())
     await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")
     await recorder.record(regarding, "Normal", EventReason.LEADER_ELECTED, "long name", "Testing")

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import contextlib
 import datetime
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,10 @@ from sriov_operator.kube.resources import (
     VALIDATING_WEBHOOK_CONFIGURATIONS,
 )
 from sriov_operator.runtime.clock import SYSTEM_CLOCK
+from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.manager import Manager
 from sriov_operator.runtime.settings import RuntimeSettings
+from sriov_operator.runtime.workqueue import Key
 from sriov_operator.webhook import certificate_controller
 from sriov_operator.webhook.admission import AdmissionSettings
 from sriov_operator.webhook.cache import InformerSource
@@ -42,7 +43,7 @@ from sriov_operator.webhook.certificates import split_pems
 from sriov_operator.webhook.server import Admission, ServerSettings, WebhookServer
 from sriov_operator.webhook.settings import webhook_operator_settings
 from sriov_operator.webhook.tls import ReloadingTlsContext
-from tests.integration.webhook_support import policy_body
+from tests.integration.webhook_support import namespace_with_operator_config, policy_body
 from tests.kube_client import api_error_message
 from tests.waiting import eventually
 
@@ -52,11 +53,32 @@ SERVING_LIFE = datetime.timedelta(seconds=12)
 
 
 @dataclass
+class ReconcileCount:
+    """The reconciles a running controller has begun and ended (one worker: they end in that order)."""
+
+    begun: int = 0
+    ended: int = 0
+
+    def count(self, controller: Controller) -> None:
+        reconcile = controller.reconcile
+
+        async def counted(key: Key) -> Result | None:
+            self.begun += 1
+            try:
+                return await reconcile(key)
+            finally:
+                self.ended += 1
+
+        controller.reconcile = counted
+
+
+@dataclass
 class Operated:
     namespace: str
     objects: KubeObjects
     reconciler: WebhookReconciler
     tls: ReloadingTlsContext
+    running: ReconcileCount  # the operator's own controller, running beside the tests' reconciler
 
 
 async def _secret_data(objects: KubeObjects, name: str, namespace: str) -> dict[str, bytes] | None:
@@ -83,17 +105,8 @@ async def _mount(objects: KubeObjects, namespace: str, directory: Path) -> None:
 async def operated(
     kube: client.ApiClient, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Operated]:
-    namespace = f"sriov-certs-{uuid.uuid4().hex[:6]}"
-    await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
-    config = {
-        "apiVersion": "sriovnetwork.openshift.io/v1",
-        "kind": "SriovOperatorConfig",
-        "metadata": {"name": "default", "namespace": namespace},
-        "spec": {"enableOperatorWebhook": True, "enableInjector": True},
-    }
-    await client.CustomObjectsApi(kube).create_namespaced_custom_object(
-        constants.GROUP, constants.VERSION, namespace, "sriovoperatorconfigs", config
-    )
+    enabled = {"enableOperatorWebhook": True, "enableInjector": True}
+    namespace = await namespace_with_operator_config(kube, "sriov-certs", enabled)
     port = free_port()
     settings = webhook_operator_settings(
         namespace, url=f"https://127.0.0.1:{port}", ip_addresses=("127.0.0.1",), serving_validity=SERVING_LIFE
@@ -101,13 +114,13 @@ async def operated(
     runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
     directory = tmp_path_factory.mktemp("mounted-secret")
     async with Manager(runtime) as operator, Manager(runtime) as webhook_process:
-        certificate_controller.register(operator, settings)
+        running = ReconcileCount()
+        running.count(certificate_controller.register(operator, settings))
         operator_run = asyncio.create_task(operator.run())
         source = InformerSource(webhook_process, namespace)
         webhook_run = asyncio.create_task(webhook_process.run())
         mount = asyncio.create_task(_mount(operator.objects, namespace, directory))
-        while not (directory / "tls.key").exists():
-            await asyncio.sleep(0.1)
+        await eventually((directory / "tls.key").exists, "the serving Secret mounted")
         tls = ReloadingTlsContext(directory / "tls.crt", directory / "tls.key")
         server = WebhookServer(
             ServerSettings("127.0.0.1", port, cert_check_interval=0.1),
@@ -125,9 +138,8 @@ async def operated(
         # --webhook-url: the operator registers the configurations once the webhook answers
         await eventually(registered, "the webhook configurations, registered once the webhook answers")
         try:
-            yield Operated(
-                namespace, operator.objects, WebhookReconciler(operator.objects, settings, SYSTEM_CLOCK), tls
-            )
+            reconciler = WebhookReconciler(operator.objects, settings, SYSTEM_CLOCK)
+            yield Operated(namespace, operator.objects, reconciler, tls, running)
         finally:
             operator.stop()
             await operator_run
@@ -144,20 +156,20 @@ async def operated(
 
 async def _denied_with_our_message(kube: client.ApiClient, namespace: str, name: str) -> str:
     bad = policy_body(name, namespace, nicSelector={})
-    deadline = asyncio.get_running_loop().time() + 20
-    while True:
+    answers: list[str] = []
+
+    async def denied() -> str | None:
         try:
             await client.CustomObjectsApi(kube).create_namespaced_custom_object(
                 constants.GROUP, constants.VERSION, namespace, "sriovnetworknodepolicies", bad
             )
         except client.ApiException as error:
-            message = api_error_message(error)
-            if "spec.nicSelector: selects nothing" in message:
-                return message
-            assert asyncio.get_running_loop().time() < deadline, message
-        else:
-            raise AssertionError("an invalid policy was admitted")
-        await asyncio.sleep(0.2)
+            answers.append(api_error_message(error))
+            return answers[-1] if "spec.nicSelector: selects nothing" in answers[-1] else None
+        raise AssertionError("an invalid policy was admitted")
+
+    what = "the webhook's denial of an empty nicSelector"
+    return await eventually(denied, what, 20, details=lambda: f"answers: {answers[-3:]}")
 
 
 async def _ca_bundle(objects: KubeObjects, resource: Any, name: str) -> bytes:
@@ -187,10 +199,9 @@ async def test_the_serving_certificate_is_renewed_and_the_webhook_keeps_answerin
     first = await _secret_data(operated.objects, constants.WEBHOOK_SERVING_SECRET, operated.namespace)
     assert first is not None
     reloads = operated.tls.reloads
-    deadline = asyncio.get_running_loop().time() + 30
-    while operated.tls.reloads == reloads:  # renewed with a third of its 12 s left, then mounted
-        assert asyncio.get_running_loop().time() < deadline, "the serving certificate was never renewed"
-        await asyncio.sleep(0.2)
+    await eventually(  # renewed with a third of its 12 s left, then mounted
+        lambda: operated.tls.reloads != reloads, "the serving certificate renewed and reloaded", 30
+    )
     renewed = await _secret_data(operated.objects, constants.WEBHOOK_SERVING_SECRET, operated.namespace)
     assert renewed is not None and renewed["tls.crt"] != first["tls.crt"]
     ca = await _secret_data(operated.objects, constants.WEBHOOK_CA_SECRET, operated.namespace)
@@ -221,8 +232,10 @@ async def test_a_ca_bundle_injected_by_someone_else_is_never_overwritten(operate
         ],
         patch_type="json",
     )
+    begun = operated.running.begun
     await operated.reconciler.reconcile(KEY)
-    await asyncio.sleep(1.0)  # and whatever the running controller did meanwhile
+    # and the running controller, woken by the patch: one of its reconciles begun since has ended
+    await eventually(lambda: operated.running.ended > begun, "the running controller's reconcile")
     assert await _ca_bundle(operated.objects, MUTATING_WEBHOOK_CONFIGURATIONS, name) == other_bundle
     after = await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, name)
     assert after is not None and after["webhooks"][0]["name"] == webhook_name
@@ -244,8 +257,10 @@ async def test_disabling_the_injector_removes_its_configuration(
         {"spec": {"enableInjector": False}},
         _content_type="application/merge-patch+json",
     )
-    deadline = asyncio.get_running_loop().time() + 15
-    while await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, constants.INJECTOR_WEBHOOK_CONFIG_NAME):
-        assert asyncio.get_running_loop().time() < deadline, "injector configuration still there"
-        await asyncio.sleep(0.2)
+
+    async def removed() -> bool:
+        name = constants.INJECTOR_WEBHOOK_CONFIG_NAME
+        return await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, name) is None
+
+    await eventually(removed, "the injector's configuration removed", 15)
     assert await operated.objects.get(MUTATING_WEBHOOK_CONFIGURATIONS, constants.OPERATOR_WEBHOOK_CONFIG_NAME)

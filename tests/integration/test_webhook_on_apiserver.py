@@ -27,6 +27,7 @@ from prometheus_client import REGISTRY
 
 from sriov_operator.api import constants
 from sriov_operator.api.models import SriovNetworkNodePolicy
+from sriov_operator.api.multus import NETWORK_ATTACHMENT_DEFINITION_CRD
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.kube.crds import install_crds
 from sriov_operator.kube.objects import KubeObjects
@@ -57,7 +58,7 @@ from sriov_operator.webhook.server import (
 from sriov_operator.webhook.tls import ReloadingTlsContext
 from tests.integration.conftest import NamespaceFactory
 from tests.integration.operator_harness import ensure_default_service_account
-from tests.integration.webhook_support import nad_crd, node_body, node_state_body, policy_body
+from tests.integration.webhook_support import node_body, node_state_body, policy_body
 from tests.kube_client import APPLY_PATCH, api_error_message, kube_objects
 
 pytestmark = pytest.mark.integration
@@ -159,7 +160,7 @@ async def _labelled_namespace(
 async def webhook(
     kube: client.ApiClient, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningWebhook]:
-    await install_crds(kube_objects(kube), [nad_crd()])
+    await install_crds(kube_objects(kube), [NETWORK_ATTACHMENT_DEFINITION_CRD])
     label = {"sriov-webhook-test": uuid.uuid4().hex[:8]}
     namespace = f"sriov-op-{label['sriov-webhook-test']}"
     core = client.CoreV1Api(kube)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,15 @@ from sriov_operator.runtime.settings import RuntimeSettings
 from sriov_operator.webhook.certificate_controller import KEY, MIN_REQUEUE, WebhookReconciler
 from sriov_operator.webhook.settings import webhook_operator_settings
 from tests.integration.operator_harness import ensure_default_service_account, play_rollouts
+from tests.integration.webhook_support import namespace_with_operator_config
 
 pytestmark = pytest.mark.integration
+
+
+async def _namespace_with_an_ignored_webhook(kube: client.ApiClient, prefix: str) -> str:
+    """The operator webhook enabled, with failurePolicy Ignore while the test holds its configuration."""
+    ignore = {constants.WEBHOOK_FAILURE_POLICY_ANNOTATION: "Ignore"}
+    return await namespace_with_operator_config(kube, prefix, {"enableOperatorWebhook": True}, ignore)
 
 
 async def test_configurations_wait_for_an_available_webhook_deployment(
@@ -40,21 +46,7 @@ async def test_configurations_wait_for_an_available_webhook_deployment(
     failurePolicy Ignore keeps the configuration harmless while this test holds it;
     it is deleted before the test ends, so the API server never calls the Service.
     """
-    namespace = f"sriov-gate-{uuid.uuid4().hex[:6]}"
-    await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
-    config = {
-        "apiVersion": "sriovnetwork.openshift.io/v1",
-        "kind": "SriovOperatorConfig",
-        "metadata": {
-            "name": "default",
-            "namespace": namespace,
-            "annotations": {constants.WEBHOOK_FAILURE_POLICY_ANNOTATION: "Ignore"},
-        },
-        "spec": {"enableOperatorWebhook": True},
-    }
-    await client.CustomObjectsApi(kube).create_namespaced_custom_object(
-        constants.GROUP, constants.VERSION, namespace, "sriovoperatorconfigs", config
-    )
+    namespace = await _namespace_with_an_ignored_webhook(kube, "sriov-gate")
     runtime = RuntimeSettings(kubeconfig=control_plane.kubeconfig, namespace=namespace, health_port=-1)
     name = constants.OPERATOR_WEBHOOK_CONFIG_NAME
     async with Manager(runtime) as manager:
@@ -104,21 +96,7 @@ async def test_with_webhook_url_configurations_wait_until_the_url_answers_with_o
 ) -> None:
     """``--webhook-url`` (the sandbox): registered only once a TLS handshake there succeeds with a
     certificate our CA signed; before, writes of our kinds would fail with "connection refused"."""
-    namespace = f"sriov-url-{uuid.uuid4().hex[:6]}"
-    await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
-    config = {
-        "apiVersion": "sriovnetwork.openshift.io/v1",
-        "kind": "SriovOperatorConfig",
-        "metadata": {
-            "name": "default",
-            "namespace": namespace,
-            "annotations": {constants.WEBHOOK_FAILURE_POLICY_ANNOTATION: "Ignore"},
-        },
-        "spec": {"enableOperatorWebhook": True},
-    }
-    await client.CustomObjectsApi(kube).create_namespaced_custom_object(
-        constants.GROUP, constants.VERSION, namespace, "sriovoperatorconfigs", config
-    )
+    namespace = await _namespace_with_an_ignored_webhook(kube, "sriov-url")
     port = free_port()
     settings = webhook_operator_settings(
         namespace, url=f"https://127.0.0.1:{port}", ip_addresses=("127.0.0.1",)

@@ -1,4 +1,4 @@
-"""Helpers for the webhook's integration tests: the NAD CRD (Multus owns it, not us) and object builders."""
+"""Helpers for the webhook's integration tests: the webhook process, namespaces and object builders."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubernetes_asyncio import client
+
+from sriov_operator.api import constants
 from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.webhook.certificates import (
     CA_BUNDLE,
@@ -78,38 +82,20 @@ def start_webhook_process(
         time.sleep(0.2)
 
 
-def nad_crd() -> dict[str, Any]:
-    """A minimal NetworkAttachmentDefinition CRD, as Multus installs it."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "network-attachment-definitions.k8s.cni.cncf.io"},
-        "spec": {
-            "group": "k8s.cni.cncf.io",
-            "scope": "Namespaced",
-            "names": {
-                "plural": "network-attachment-definitions",
-                "singular": "network-attachment-definition",
-                "kind": "NetworkAttachmentDefinition",
-                "shortNames": ["net-attach-def"],
-            },
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {"type": "object", "properties": {"config": {"type": "string"}}}
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+async def namespace_with_operator_config(
+    kube: client.ApiClient, prefix: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+) -> str:
+    """A new namespace ``<prefix>-<6 hex digits>`` holding the ``default`` SriovOperatorConfig; its name."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    await client.CoreV1Api(kube).create_namespace({"metadata": {"name": namespace}})
+    metadata: dict[str, Any] = {"name": "default", "namespace": namespace}
+    if annotations:
+        metadata["annotations"] = annotations
+    config = {"apiVersion": constants.API_VERSION, "kind": "SriovOperatorConfig", "metadata": metadata}
+    await client.CustomObjectsApi(kube).create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, "sriovoperatorconfigs", {**config, "spec": spec}
+    )
+    return namespace
 
 
 def policy_body(name: str, namespace: str, **spec: Any) -> dict[str, Any]:

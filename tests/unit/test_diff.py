@@ -6,7 +6,7 @@ from typing import Any
 
 from sriov_operator.commands.diff import format_text
 from sriov_operator.commands.diff.changes import diff_cluster, spec_changes, to_output
-from tests.unit.engine.builders import documents, node, pf, policy, state
+from tests.unit.engine.builders import NS, documents, node, pf, policy, state
 
 BAREMETAL_PF = pf("ens1f0", "0000:3b:00.0", numVfs=8, driver="ice", linkAdminState="up")
 
@@ -132,7 +132,7 @@ def _config(disable_drain: bool) -> dict[str, Any]:
     return {
         "apiVersion": "sriovnetwork.openshift.io/v1",
         "kind": "SriovOperatorConfig",
-        "metadata": {"name": "default", "namespace": "sriov-network-operator"},
+        "metadata": {"name": "default", "namespace": NS},
         "spec": {"disableDrain": disable_drain},
     }
 
@@ -164,3 +164,43 @@ def test_a_policy_selecting_no_device_is_named_as_its_status_names_it() -> None:
     assert "policy typo: selects no device on 1 of 1 nodes: w1" in format_text(result)
     unrelated = diff_cluster(documents([*current, typo]), documents([policy("p", numVfs=16)]), None, "x")
     assert unrelated.policy_notes == []  # typo neither applied nor changed
+
+
+MLX5_PF = pf(
+    "ens2f1np1", "0000:5e:00.1", vendor="15b3", device="101d", driver="mlx5_core", eSwitchMode="legacy"
+)
+BRIDGES_ON = {
+    "apiVersion": "sriovnetwork.openshift.io/v1",
+    "kind": "SriovOperatorConfig",
+    "metadata": {"name": "default", "namespace": NS},
+    "spec": {"featureGates": {"manageSoftwareBridges": True}},
+}
+
+
+def _offload_policy(**bridge: Any) -> dict[str, Any]:
+    selector = {"pfNames": ["ens2f1np1"]}
+    return policy("hwoffload1", numVfs=2, eSwitchMode="switchdev", nicSelector=selector, **bridge)
+
+
+def test_a_policy_bridge_is_predicted_as_if_open_vswitch_runs_on_the_node() -> None:
+    current = [node("w1"), state("w1", [MLX5_PF]), BRIDGES_ON]
+    bridged = _offload_policy(bridge={"ovs": {"bridge": {"datapathType": "system"}}})
+    result = diff_cluster(documents(current), documents([bridged]), None, "openshift.io")
+    [change] = result.nodes
+    assert change.error is None
+    created = 'bridges: (none) -> {"ovs":[{"name":"br-0000_5e_00.1"'
+    assert any(line.startswith(created) for line in change.changes)
+    assert change.requires == "drain"  # the switchdev order's; creating the bridge itself needs none
+
+
+def test_a_bridge_leaving_the_spec_is_removed_from_what_the_status_reports_and_needs_a_drain() -> None:
+    switchdev = {**MLX5_PF, "eSwitchMode": "switchdev", "numVfs": 2}
+    ours = {"name": "br-0000_5e_00.1", "uplinks": [{"pciAddress": "0000:5e:00.1", "name": "ens2f1np1"}]}
+    converged = state("w1", [switchdev], bridges={"ovs": [ours]})
+    current = [node("w1"), converged, BRIDGES_ON, _offload_policy(bridge={"ovs": {}})]
+    result = diff_cluster(documents(current), documents([_offload_policy()]), None, "openshift.io")
+    [change] = result.nodes
+    assert change.requires == "drain"
+    assert change.reasons == (
+        "removeOvsBridge: OVS bridge br-0000_5e_00.1 is ours and no longer in spec.bridges",
+    )

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -120,16 +119,6 @@ def metadata_service(documents: dict[str, object], root: Path) -> Iterator[Metad
     finally:
         server.shutdown()
         server.server_close()
-
-
-def start_operator(namespace: str, kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """The `sriov-operator operator` command for ``namespace``, logging to ``log_path``."""
-    argv = [
-        sys.executable, "-m", "sriov_operator.cli", "operator", "--namespace", namespace,
-        "--kubeconfig", str(kubeconfig), "--leader-elect=false", "--health-port", "-1",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def daemon_token(objects: KubeObjects, namespace: str) -> str:

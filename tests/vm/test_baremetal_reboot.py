@@ -46,10 +46,11 @@ from sriov_vmtest.profiles import IGB_PF_ADDRESS
 from sriov_vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
 from tests.integration.daemon_harness import annotations_of, synced
-from tests.integration.test_daemon_with_operator import record_changes
+from tests.integration.operator_support import start_operator
+from tests.integration.recorded_changes import record_changes
 from tests.kube_client import kube_objects
 from tests.support import REPO_ROOT, control_plane_report
-from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
+from tests.vm.support import daemon_token, stop_worker_and_operator
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(3000)]
 

@@ -41,9 +41,10 @@ from sriov_vmtest.nova import NETWORK_OF
 from sriov_vmtest.profiles import DPDK_PORT, pci_address
 from sriov_vmtest.worker import ApiServerAccess, VmWorker, node_manifest
 from tests.integration.conftest import control_plane, kube  # noqa: F401 - the suite's API server
+from tests.integration.operator_support import start_operator
 from tests.kube_client import kube_objects
 from tests.support import FIXTURES, REPO_ROOT, control_plane_report
-from tests.vm.support import daemon_token, start_operator, stop_worker_and_operator
+from tests.vm.support import daemon_token, stop_worker_and_operator
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]
 

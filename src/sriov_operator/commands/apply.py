@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sriov_operator.commands.host_options import (
-    add_host_arguments,
-    emit,
-    load_state,
-    open_node,
-)
+from sriov_operator.commands.host_options import add_host_arguments, emit, load_state, open_node
 from sriov_operator.host.apply import converge
 
 

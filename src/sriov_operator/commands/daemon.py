@@ -13,21 +13,18 @@ from sriov_operator.daemon.app import run_daemon
 from sriov_operator.daemon.settings import DEFAULT_REDISCOVER_SECONDS, DaemonSettings
 from sriov_operator.errors import EXIT_OK, BadInputError
 from sriov_operator.runtime.logging import configure_logging
-from sriov_operator.runtime.settings import add_flag, add_runtime_arguments, runtime_settings_from
+from sriov_operator.runtime.settings import add_runtime_arguments, flag_adder, runtime_settings_from
 
 
 def add_daemon_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     add_runtime_arguments(parser, default_lease_name="", environ=env)
-    add_flag(
-        parser, "--node-name", default="", environ=env, help="the node this daemon configures (required)"
-    )
-    add_flag(
-        parser,
+    flag = flag_adder(parser, env)
+    flag("--node-name", default="", help="the node this daemon configures (required)")
+    flag(
         "--rediscover-interval",
         default=DEFAULT_REDISCOVER_SECONDS,
         type=float,
-        environ=env,
         help="seconds between looks at the host when nothing else happens (hot-plugged NICs, drift)",
     )
     add_host_arguments(parser, with_output=False, environ=env)

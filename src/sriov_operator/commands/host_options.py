@@ -20,13 +20,14 @@ from sriov_operator.api.documents import Document
 from sriov_operator.api.meta import meta_of
 from sriov_operator.api.models import SriovNetworkNodeState
 from sriov_operator.errors import BadInputError
+from sriov_operator.host.guid_pool import DEFAULT_GUID_FILE
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.openstack.metadata_service import DEFAULT_METADATA_URL, MetadataServiceSettings
 from sriov_operator.host.openstack.ports import MetadataSettings
 from sriov_operator.host.platform import PLATFORM_CHOICES
 from sriov_operator.host.simulator.host_io import simulated_io
 from sriov_operator.manifests import ManifestError, load_paths
-from sriov_operator.runtime.settings import add_flag, parse_bool
+from sriov_operator.runtime.settings import flag_adder, parse_bool
 
 
 def add_host_arguments(
@@ -47,15 +48,15 @@ def add_host_arguments(
         parser.add_argument(
             "--node", help="with --state a render output: the node whose NodeState spec is wanted"
         )
-    add_flag(parser, "--host-root", type=Path, default=Path("/"), environ=environ, help="the host's root")
+    flag = flag_adder(parser, environ)
+    flag("--host-root", type=Path, default=Path("/"), help="the host's root")
     parser.add_argument("--simulate", action="store_true", help="the host root is a simulator tree")
-    add_flag(
-        parser,
+    flag(
         "--netns",
         default=None,
-        environ=environ,
-        help="network namespace whose links netlink changes: a name under /run/netns, a path such as "
-        "/proc/1/ns/net, or 'current'; needed to change links when --host-root is not / (and not simulated)",
+        help="network namespace of the host's links, where netlink and network programs (ethtool, devlink, "
+        "vdpa, rdma) run: a name under /run/netns, a path such as /proc/1/ns/net, or 'current'; needed by "
+        "plan/apply when --host-root is not / (and not simulated)",
     )
     parser.add_argument(
         "--node-ip",
@@ -75,33 +76,32 @@ def add_host_arguments(
     parser.add_argument(
         "--config-drive", type=Path, help="config drive device or image (default: find config-2)"
     )
-    add_flag(
-        parser,
+    flag(
         "--metadata-url",
         default=None,
-        environ=environ,
         help="Nova metadata service base URL; when set (not empty) the service is used instead of a "
         f"config drive found by label (unset: {DEFAULT_METADATA_URL} if no config drive is found)",
     )
     parser.add_argument(
         "--metadata-timeout", type=float, default=10.0, help="seconds per metadata document, all included"
     )
-    add_flag(
-        parser,
+    flag(
         "--parallel-nics",
         default=True,
         type=parse_bool,
-        environ=environ,
         help="configure the NICs (cards) of a node side by side; false: one after another",
     )
-    add_flag(
-        parser,
+    flag(
         "--mellanox-firmware-reset",
         default=False,
         type=parse_bool,
-        environ=environ,
         help="reload a Mellanox card's firmware with mstfwreset before a firmware reboot "
         "(the mellanoxFirmwareReset feature gate)",
+    )
+    flag(
+        "--ib-guid-file",
+        default=DEFAULT_GUID_FILE,
+        help="the InfiniBand VF GUID file (a path under the host root); missing: GUIDs derived from the PF's",
     )
     if with_output:
         parser.add_argument("-o", "--output", choices=("json", "yaml"), default="json")
@@ -137,6 +137,7 @@ def open_node(args: argparse.Namespace) -> NodeHost:
         allow_node_links=args.allow_node_link,
         parallel_nics=args.parallel_nics,
         firmware_reset=args.mellanox_firmware_reset,
+        ib_guid_file=args.ib_guid_file,
     )
 
 

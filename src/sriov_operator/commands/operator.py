@@ -17,9 +17,9 @@ from sriov_operator.operator.settings import LEASE_NAME, OperatorSettings
 from sriov_operator.operator.workloads.settings import add_workload_arguments, workload_settings_from
 from sriov_operator.runtime.logging import configure_logging
 from sriov_operator.runtime.settings import (
-    add_flag,
     add_runtime_arguments,
     env_variable,
+    flag_adder,
     parse_bool,
     runtime_settings_from,
 )
@@ -42,10 +42,7 @@ def add_operator_arguments(
         help="the same as --health-port (the server also serves /metrics)",
     )
     defaults = OperatorSettings()
-
-    def flag(name: str, **kwargs: Any) -> None:
-        add_flag(parser, name, environ=env, **kwargs)
-
+    flag = flag_adder(parser, env)
     flag(
         "--resource-prefix",
         default=DEFAULT_RESOURCE_PREFIX,

@@ -57,7 +57,7 @@ def daemon_conditions(
         ready = Condition(c.READY, "False", reason, ready_message)
         progressing = Condition(c.PROGRESSING, "True", reason, decision.progress)
     if decision.sync_status == SYNC_FAILED:
-        degraded_reason = failure.reason if failure and decision.step != "fail" else c.DAEMON_PLAN_REJECTED
+        degraded_reason = failure.reason if failure else c.DAEMON_PLAN_REJECTED  # the failure just recorded
         degraded = Condition(c.DEGRADED, "True", degraded_reason, decision.last_sync_error)
     else:
         degraded = Condition(c.DEGRADED, "False", c.DAEMON_AS_EXPECTED, "")

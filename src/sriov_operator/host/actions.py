@@ -16,7 +16,7 @@ needs: VFs removed first, the flow steering mode while in legacy, the mode
 before VFs exist (ice), or VFs created, unbound, the mode changed and the VFs
 bound again (mlx5 and the rest); a PF given back its eSwitch mode, flow
 steering and MTU once its VFs are gone, hw-tc-offload once the mode is set,
-a VF's admin MAC before its driver changes, its vDPA device after it, OVS
+a VF's admin MAC (or InfiniBand GUID) before its driver changes, its vDPA device after it, OVS
 bridges made or updated once their uplink is ready, forgetting
 a device after that, then the RDMA mode, and kernel arguments and the reboot last.
 See docs/architecture.md ("Recipe: add a host action").
@@ -299,6 +299,25 @@ class SetVfAdminMac(_DeviceAction):
 
 
 @dataclass(frozen=True)
+class SetVfGuid(_DeviceAction):
+    """An InfiniBand VF's node and port GUID, set through its PF (``ip link set <pf> vf <n> node_guid``,
+    ``port_guid``); the VF's driver then probes it again, since it reads its GUID only then."""
+
+    kind = "setVfGuid"
+    cuts_node_link = True  # the VF's netdev goes and comes back
+    pf: str  # the PF's PCI address: the GUIDs are set through its netdev
+    vf_id: int
+    guid: str  # ``xx:xx:xx:xx:xx:xx:xx:xx``
+    requires: Requirement = field(default="drain", kw_only=True)
+
+    def describe(self) -> str:
+        return f"give {self.pci} (VF {self.vf_id} of {self.pf}) the InfiniBand GUID {self.guid}"
+
+    def shown_value(self) -> str:
+        return self.guid
+
+
+@dataclass(frozen=True)
 class RememberDevice(_DeviceAction):
     """Keep on the host what we configure, so it can be given back when it leaves the spec."""
 
@@ -569,6 +588,7 @@ Action = (
     | LinkUp
     | SetHwTcOffload
     | SetVfAdminMac
+    | SetVfGuid
     | DeleteVdpaDevice
     | BindDriver
     | CreateVdpaDevice
@@ -605,6 +625,7 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     LinkUp,
     SetHwTcOffload,
     SetVfAdminMac,
+    SetVfGuid,
     DeleteVdpaDevice,
     BindDriver,
     CreateVdpaDevice,

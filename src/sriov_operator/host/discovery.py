@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sriov_operator.api.models import InterfaceExt, VirtualFunction
 from sriov_operator.api.platforms import is_virtual
 from sriov_operator.host.devlink import EswitchControl
+from sriov_operator.host.infiniband import read_vf_guid
 from sriov_operator.host.openstack.netfilter import DeviceInfo
 from sriov_operator.host.openstack.ports import (
     MetadataSettings,
@@ -89,7 +90,10 @@ def _physical_function(
             vf = _virtual_function(read_pci_function(host, str(vf_address)), int(index))
             representor = function.representors.get(int(index))
             vdpa = read_vdpa_type(host, vdpa_name(vf.pci_address))
-            vfs.append(vf.model_copy(update={"representor_name": representor, "vdpa_type": vdpa}))
+            guid = read_vf_guid(host, vf.pci_address)
+            vfs.append(
+                vf.model_copy(update={"representor_name": representor, "vdpa_type": vdpa, "guid": guid})
+            )
     return _interface(
         function,
         num_vfs=host.read_int(function.path / "sriov_numvfs") or 0,

@@ -54,6 +54,7 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetRdmaMode,
     SetVfAdminMac,
+    SetVfGuid,
     SetVfMtu,
     UnbindVfs,
     UpdateOvsBridge,
@@ -77,6 +78,7 @@ from sriov_operator.host.bootconfig import (
     without_grub_cmdline,
     write_record,
 )
+from sriov_operator.host.infiniband import read_vf_guid
 from sriov_operator.host.io import HostIO
 from sriov_operator.host.mellanox import (
     FirmwareQueryError,
@@ -428,6 +430,27 @@ def _set_vf_admin_mac(access: HostAccess, action: SetVfAdminMac) -> bool:
     if access.links.vf_macs(pf).get(action.vf_id, "").lower() == action.mac:
         return False
     access.links.set_vf_mac(pf, action.vf_id, action.mac)
+    return True
+
+
+@executes(SetVfGuid)
+def _set_vf_guid(access: HostAccess, action: SetVfGuid) -> bool:
+    """Node and port GUID through the PF, then the VF probed again: its driver reads them only at probe."""
+    host, write = access.host, access.writer.write_attribute
+    if read_vf_guid(host, action.pci) == action.guid:
+        return False
+    pf = _netdev_name(access, action.pf)
+    access.links.set_vf_guid(pf, action.vf_id, action.guid)
+    driver = read_pci_function(host, action.pci).driver
+    if driver is not None and driver not in DPDK_DRIVERS:
+        write(host.path(PCI_DRIVERS, driver, "unbind"), action.pci)
+        write(host.path(PCI_DRIVERS_PROBE), action.pci)
+    now = read_vf_guid(host, action.pci)
+    if now != action.guid:
+        raise ApplyError(
+            f"{action.pci}: GUID {action.guid} set on {pf} vf {action.vf_id}, but after its driver probed it "
+            f"again the VF reports {now or 'no RDMA device'}"
+        )
     return True
 
 

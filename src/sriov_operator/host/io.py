@@ -14,19 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from sriov_operator.errors import BadInputError
 from sriov_operator.host.devlink import EswitchControl, NetlinkEswitch
 from sriov_operator.host.links import LinkControl
 from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.netns import netns_required, resolve_netns
 from sriov_operator.host.ovs import OvsBridges, OvsdbBridges
 from sriov_operator.host.programs import CommandRunner, HostCommandRunner
 from sriov_operator.host.writer import HostWriter
-
-CURRENT_NETNS = "current"  # the process's own network namespace (a pod with hostNetwork: true)
-
-
-class NetnsRequiredError(BadInputError):
-    """Netlink would act on this machine's links while the host root is some other tree."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +44,10 @@ class NamespaceRequired:
     root: Path
 
     def _refuse(self) -> NoReturn:
-        raise NetnsRequiredError(
-            f"--netns: required with --host-root {self.root} (not /), since netlink acts on links by name: "
-            "give the host's network namespace (a name under /run/netns, a path such as /proc/1/ns/net, "
-            f"or '{CURRENT_NETNS}' when this process shares the host's network)"
+        raise netns_required(
+            self.root,
+            "use netlink",
+            "netlink finds links by name and devlink devices by PCI address in its network namespace",
         )
 
     def set_mtu(self, ifname: str, mtu: int) -> None:
@@ -71,6 +65,9 @@ class NamespaceRequired:
     def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
         self._refuse()
 
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, guid: str) -> None:
+        self._refuse()
+
     def mode(self, pci: str) -> str | None:
         return None
 
@@ -79,15 +76,18 @@ class NamespaceRequired:
 
 
 def real_host_io(root: Path, netns: str | None = None) -> HostIO:
-    """Plain writes under ``root``, programs (chrooted unless ``root`` is ``/``), netlink in ``netns``.
+    """Plain writes under ``root``; programs and netlink in the network namespace ``netns`` names.
 
-    ``netns``: a name under /run/netns, a path, or ``current`` (this process's);
-    without one, netlink is used only when ``root`` is ``/``.
+    ``netns``: a name under /run/netns, a path, or ``current`` (this process's), resolved once
+    (`resolve_netns`) for both; without one, netlink and the programs that act on network
+    devices (`host/placement.py`) run only when ``root`` is ``/``.  Programs run under ``chroot``
+    when ``root`` is not ``/``.
     """
-    writer, runner = HostWriter(root), HostCommandRunner(root)
-    if netns is None and os.path.realpath(root) != "/":
-        refuse = NamespaceRequired(root)
+    resolved = Path(os.path.realpath(root))
+    chosen = resolve_netns(netns)
+    writer, runner = HostWriter(root), HostCommandRunner(resolved, chosen)
+    if chosen is None and resolved != Path("/"):
+        refuse = NamespaceRequired(resolved)
         return HostIO(writer, runner, refuse, refuse, OvsdbBridges(root))
-    namespace = None if netns in (None, CURRENT_NETNS) else netns
-    links, eswitch = NetlinkLinkControl(namespace), NetlinkEswitch(namespace)
-    return HostIO(writer, runner, links, eswitch, OvsdbBridges(root))
+    path = chosen.path if chosen else None
+    return HostIO(writer, runner, NetlinkLinkControl(path), NetlinkEswitch(path), OvsdbBridges(root))

@@ -1,4 +1,4 @@
-"""Link MTU, admin state, VF admin MACs, and which links carry the node's own traffic.
+"""Link MTU, admin state, VF admin MACs and GUIDs, and which links carry the node's own traffic.
 
 The interface apply and plan use.
 
@@ -21,6 +21,10 @@ class LinkControl(Protocol):
         ...
 
     def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None: ...
+
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, guid: str) -> None:
+        """A VF's InfiniBand node GUID, then its port GUID (``xx:…:xx``), through its PF's netdev."""
+        ...
 
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         """Interface name -> why it carries the node's connectivity (default route, a node IP)."""

@@ -1,4 +1,4 @@
-"""Link MTU, admin state and VF admin MACs over netlink (pyroute2), inside one chosen network namespace.
+"""Link MTU, admin state, VF admin MACs and GUIDs over netlink (pyroute2), in one chosen network namespace.
 
 ``netns`` is a name under ``/run/netns`` or a path such as ``/proc/1/ns/net``;
 None means this process's own namespace.  A namespace that does not exist is
@@ -70,6 +70,11 @@ class NetlinkLinkControl:
 
     def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
         self._set(pf_ifname, vf={"vf": vf_id, "mac": mac})
+
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, guid: str) -> None:
+        """One message per GUID: the kernel applies only the first GUID attribute of a VF's info."""
+        for attribute in ("ib_node_guid", "ib_port_guid"):
+            self._set(pf_ifname, vf={"vf": vf_id, attribute: guid})
 
     def status(self, ifname: str) -> LinkStatus:
         with self._open() as ipr:

@@ -13,6 +13,8 @@ from sriov_operator.api.platforms import is_virtual
 from sriov_operator.errors import BadInputError
 from sriov_operator.host.discovery import Discovery, discover
 from sriov_operator.host.executors import HostAccess
+from sriov_operator.host.guid_pool import DEFAULT_GUID_FILE
+from sriov_operator.host.infiniband import read_guid_source
 from sriov_operator.host.io import HostIO, real_host_io
 from sriov_operator.host.mellanox import (
     FirmwareFacts,
@@ -39,9 +41,8 @@ class NodeHost:
     metadata: MetadataSettings
     node_ips: tuple[str, ...] = ()  # the Node's InternalIPs: their links are guarded like the default route
     allow_node_links: frozenset[str] = frozenset()  # node links the operator may change all the same
-    firmware_reset: bool = (
-        False  # the mellanoxFirmwareReset feature gate: mstfwreset before a firmware reboot
-    )
+    firmware_reset: bool = False  # mellanoxFirmwareReset gate: mstfwreset before a firmware reboot
+    ib_guid_file: str = DEFAULT_GUID_FILE  # InfiniBand VF GUIDs (`host/guid_pool.py`), under the host root
 
     @classmethod
     def open(
@@ -57,6 +58,7 @@ class NodeHost:
         allow_node_links: Collection[str] = (),
         parallel_nics: bool = True,
         firmware_reset: bool = False,
+        ib_guid_file: str = DEFAULT_GUID_FILE,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
 
@@ -70,7 +72,7 @@ class NodeHost:
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
         links = frozenset(allow_node_links)
-        return cls(access, platform_, settings, tuple(node_ips), links, firmware_reset)
+        return cls(access, platform_, settings, tuple(node_ips), links, firmware_reset, ib_guid_file)
 
     @property
     def host(self) -> HostRoot:
@@ -102,6 +104,7 @@ class NodeHost:
             ovs=ovs,
             ovs_problem=ovs_problem,
             firmware=None if virtual else self._firmware(found.interfaces),
+            ib_guids=None if virtual else read_guid_source(self.host, self.ib_guid_file),
         )
         return found, state
 

@@ -66,6 +66,8 @@ from sriov_operator.host.actions import (
     device_of,
     in_run_order,
 )
+from sriov_operator.host.guid_pool import GuidPoolError
+from sriov_operator.host.infiniband import link_type_warnings, vf_guid_actions
 from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
 from sriov_operator.host.mellanox_plan import firmware_plan, with_firmware_reboot
 from sriov_operator.host.offload import SWITCHDEV_FLOW_STEERING
@@ -216,9 +218,8 @@ def _ignored_fields(desired: SriovNetworkNodeStateSpec, host: HostState) -> list
             f"system.rdmaMode {desired.system.rdma_mode!r}: ib_core is not loaded, so there is no RDMA "
             "subsystem to set at run time (an ib_core.netns_mode argument applies when it loads)"
         )
+    warnings += link_type_warnings(desired, host)
     for index, interface in enumerate(desired.interfaces or []):
-        if interface.link_type and interface.link_type.upper() == "IB":
-            warnings.append(f"spec.interfaces[{index}] ({interface.pci_address}): linkType IB is not applied")
         for number, group in enumerate(interface.vf_groups or []):
             where = f"spec.interfaces[{index}].vfGroups[{number}]"
             if group.vdpa_type and interface.e_switch_mode != "switchdev":
@@ -765,6 +766,18 @@ def _one_bridge(
     return []
 
 
+def _guid_actions(desired: SriovNetworkNodeStateSpec, host: HostState) -> list[Action]:
+    """InfiniBand VFs in a group get their GUIDs (`host/infiniband.py`); a pool that cannot is refused."""
+    in_groups = {
+        i.pci_address: frozenset(vf for g in i.vf_groups or [] for vf in vf_ids(g))
+        for i in desired.interfaces or []
+    }
+    try:
+        return vf_guid_actions(desired, host, in_groups)
+    except GuidPoolError as error:
+        raise PlanError(str(error)) from None
+
+
 def _guard_node_links(actions: list[Action], host: HostState) -> None:
     """Refuse to take away the link the node itself talks through (default route, InternalIP)."""
     netdevs: dict[str, str] = {}
@@ -810,6 +823,7 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
             actions += _pf_actions(interface, current, host)
     actions += _reset_actions({i.pci_address for i in desired.interfaces or []}, found, host)
     actions += _bridge_actions(desired, found, host)
+    actions += _guid_actions(desired, host)
     _guard_node_links(actions, host)
     rdma = _rdma_warnings(desired, host)
     unusable: dict[str, str] = {}

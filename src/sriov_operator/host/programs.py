@@ -1,4 +1,7 @@
-"""Running host programs (modprobe, devlink) as argv lists, never through a shell."""
+"""Running host programs (modprobe, devlink) as argv lists, never through a shell.
+
+Where each runs (``chroot``, ``nsenter``) is `host/placement.py`'s decision.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from sriov_operator.host.netns import Netns
+from sriov_operator.host.placement import placed_argv
 
 
 @dataclass(frozen=True)
@@ -22,13 +28,19 @@ class CommandRunner(Protocol):
 
 @dataclass(frozen=True)
 class HostCommandRunner:
-    """Runs a program on the host; inside a pod whose host root is not ``/`` it runs under ``chroot``."""
+    """Runs a program on the host at ``root`` (resolved), a network program in ``netns`` (None: not given).
+
+    Under ``chroot`` when the root is not ``/``, under ``nsenter`` for a network
+    program in a namespace other than this process's; NetnsRequiredError, with
+    nothing run, for a network program on a tree without a namespace.
+    """
 
     root: Path
+    netns: Netns | None = None
     timeout_seconds: float = 60.0
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
-        full = list(argv) if self.root == Path("/") else ["chroot", str(self.root), *argv]
+        full = placed_argv(argv, self.root, self.netns)
         try:
             done = subprocess.run(
                 full, capture_output=True, text=True, timeout=self.timeout_seconds, check=False

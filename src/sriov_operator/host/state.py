@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
+from sriov_operator.host.guid_pool import GuidSource
 from sriov_operator.host.mellanox import FirmwareFacts
 from sriov_operator.host.offload import Offloads
 from sriov_operator.host.ovs import OvsState
@@ -86,6 +87,9 @@ class HostState:
     ovs: OvsState | None = None  # the host's Open vSwitch; None: none running (or unreadable: ovs_problem)
     ovs_problem: str | None = None  # why OVSDB could not be read
     firmware: FirmwareFacts = field(default_factory=FirmwareFacts)  # Mellanox cards' firmware settings
+    ib_guids: GuidSource | None = (
+        None  # where InfiniBand VF GUIDs come from; None: unknown (no GUIDs planned)
+    )
 
 
 def configured_record_path(host: HostRoot, pci_address: str) -> Path:
@@ -168,6 +172,7 @@ def read_host_state(
     ovs: OvsState | None = None,
     ovs_problem: str | None = None,
     firmware: FirmwareFacts | None = None,
+    ib_guids: GuidSource | None = None,
 ) -> HostState:
     offloads = offloads or Offloads()
     return HostState(
@@ -189,6 +194,7 @@ def read_host_state(
         ovs=ovs,
         ovs_problem=ovs_problem,
         firmware=firmware or FirmwareFacts(),
+        ib_guids=ib_guids,
     )
 
 

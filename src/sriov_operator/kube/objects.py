@@ -299,11 +299,16 @@ class KubeObjects:
         *,
         preconditions: Object | None = None,
         propagation: Literal["Foreground", "Background", "Orphan"] | None = None,
+        grace_period_seconds: int | None = None,
     ) -> bool:
-        """Delete; False when the object was already gone."""
+        """Delete; False when the object was already gone. A ``preconditions`` the object no longer meets
+        (another ``uid``: it was re-created) raises `ConflictError`; ``grace_period_seconds`` overrides a
+        pod's own (0: at once, as a kubelet deletes a pod it has stopped)."""
         options: Object = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if preconditions:
             options["preconditions"] = preconditions
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
         if propagation:
             options["propagationPolicy"] = propagation
         try:

@@ -9,12 +9,13 @@ frozen settings object from the parsed arguments and pass it down.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE
 from sriov_operator.errors import BadInputError
@@ -90,6 +91,25 @@ def add_flag(
     )
 
 
+class FlagAdder(Protocol):
+    """`add_flag` with its parser and environment given: ``flag("--name", default=..., help=...)``."""
+
+    def __call__(
+        self,
+        flag: str,
+        *,
+        default: Any,
+        help: str,
+        type: Callable[[str], Any] = ...,
+        choices: tuple[str, ...] | None = ...,
+    ) -> None: ...
+
+
+def flag_adder(parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None) -> FlagAdder:
+    """`add_flag` bound to one parser and environment, for a module that adds several flags."""
+    return functools.partial(add_flag, parser, environ=environ)
+
+
 def add_runtime_arguments(
     parser: argparse.ArgumentParser | Any,
     *,
@@ -98,10 +118,7 @@ def add_runtime_arguments(
 ) -> None:
     """The flags every process shares (see docs/settings.md)."""
     defaults = RuntimeSettings()
-
-    def flag(name: str, **kwargs: Any) -> None:
-        add_flag(parser, name, environ=environ, **kwargs)
-
+    flag = flag_adder(parser, environ)
     flag("--kubeconfig", default=None, help="kubeconfig file; unset: the in-cluster service account")
     flag("--namespace", default=defaults.namespace, help="namespace the operator's objects live in")
     flag(

@@ -13,16 +13,17 @@
    pod naming both networks, all through the webhook.
 
 Every second it reads the objects, publishes each node's device-plugin resources
-(the sandbox stands in for the device plugin: see ``device_plugin.py``), redraws
-the table and checks the child processes. Everything it decides is in the pure
-modules (``table``, ``convergence``, ``device_plugin``); this module fetches and writes.
+(the sandbox stands in for the device plugin: see ``device_plugin.py``), does the
+kubelet's part for the pods bound to its nodes (``kubelet.py``, written by
+``kubelet_stand_in.py``), redraws the table and checks the child processes.
+Everything it decides is in the pure modules (``table``, ``convergence``,
+``device_plugin``, ``kubelet``); this module fetches and writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import importlib
 import logging
 import shutil
@@ -50,7 +51,7 @@ from sriov_operator.controlplane.process import ControlPlane, free_port
 from sriov_operator.errors import BadInputError, HostError
 from sriov_operator.install.objects import OPERATOR_NAME as OPERATOR_SERVICE_ACCOUNT
 from sriov_operator.install.objects import operator_rbac
-from sriov_operator.kube.errors import KubeApiError, NotFoundError
+from sriov_operator.kube.errors import KubeApiError
 from sriov_operator.kube.objects import KubeObjects
 from sriov_operator.kube.resources import (
     CONFIG_MAPS,
@@ -81,7 +82,7 @@ from sriov_operator.sandbox.device_plugin import capacity_patch, handed_over_res
 from sriov_operator.sandbox.display import Display
 from sriov_operator.sandbox.examples import POD_NAME, WORKLOAD_NAMESPACE, Examples, examples
 from sriov_operator.sandbox.hosts import Platform
-from sriov_operator.sandbox.kubelet import running_status
+from sriov_operator.sandbox.kubelet_stand_in import KubeletStandIn
 from sriov_operator.sandbox.metadata_service import MetadataService
 from sriov_operator.sandbox.snapshot import Snapshot
 from sriov_operator.sandbox.table import rows
@@ -378,16 +379,6 @@ async def _publish_device_plugin_resources(objects: KubeObjects, snapshot: Snaps
             await objects.patch(NODES, name, patch, subresource="status")
 
 
-async def _stand_in_for_kubelet(objects: KubeObjects, namespace: str) -> None:
-    """The operator's workload pods Running and Ready, as the kubelet would report them (``kubelet``)."""
-    now = datetime.now(UTC)
-    for pod in (await objects.list(PODS, namespace))["items"]:
-        patch = running_status(pod, now)
-        if patch is not None:
-            with contextlib.suppress(NotFoundError):  # deleted meanwhile (a device-plugin restart)
-                await objects.patch(PODS, pod["metadata"]["name"], patch, namespace, subresource="status")
-
-
 def summary(snapshot: Snapshot, sandbox: Sandbox, kubeconfig: Path) -> list[str]:
     options = sandbox.options
     lines = [f"all {len(snapshot.workers)} NodeStates Succeeded in {sandbox.elapsed().strip()}"]
@@ -480,14 +471,15 @@ async def _watch(objects: KubeObjects, sandbox: Sandbox, kubeconfig: Path, deadl
     resources: frozenset[str] = frozenset()
     if sandbox.examples is not None:
         resources = frozenset(p["spec"]["resourceName"] for p in sandbox.examples.policies)
+    kubelet = KubeletStandIn(objects, options.namespace, [w.name for w in sandbox.workers], sandbox.say)
     converged = False
     while True:
         sandbox.check_children()
         await _copy_serving_secret(objects, sandbox)
         snapshot = await _snapshot(objects, sandbox, options.apply_examples)
         await _publish_device_plugin_resources(objects, snapshot, options.resource_prefix)
-        await _stand_in_for_kubelet(objects, options.namespace)
         sandbox.display.table(rows(snapshot, options.resource_prefix))
+        await kubelet.tick(datetime.now(UTC))  # after the table: what it says goes below the header
         reasons = waiting_for(
             snapshot, resources=resources, expect_pod=options.apply_examples, prefix=options.resource_prefix
         )

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import resource
 import socket
@@ -145,7 +146,14 @@ class BurstMemory:
 
 
 def give_back_free_memory() -> int:
-    """glibc's ``malloc_trim(0)``: 1 when it gave memory back, 0 otherwise or without glibc."""
+    """A full garbage collection, then glibc's ``malloc_trim(0)``: 1 when glibc gave memory back, 0
+    otherwise or without glibc.
+
+    The collection comes first because a closed connection's objects are cyclic (protocol,
+    transport, TLS object) and wait for the oldest generation's next run; while one block of a
+    Python arena is alive the arena, and the pages under it, cannot go back.
+    """
+    gc.collect()
     try:
         return int(ctypes.CDLL(None).malloc_trim(0))
     except (OSError, AttributeError):

@@ -15,8 +15,8 @@ from sriov_operator.api.constants import DEFAULT_RESOURCE_PREFIX, WEBHOOK_CONTAI
 from sriov_operator.errors import BadInputError
 from sriov_operator.runtime.settings import (
     RuntimeSettings,
-    add_flag,
     add_runtime_arguments,
+    flag_adder,
     parse_bool,
     runtime_settings_from,
 )
@@ -43,9 +43,7 @@ class WebhookSettings:
 def add_webhook_arguments(
     parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
 ) -> None:
-    def flag(name: str, **kwargs: Any) -> None:
-        add_flag(parser, name, environ=environ, **kwargs)
-
+    flag = flag_adder(parser, environ)
     flag("--port", default=WEBHOOK_CONTAINER_PORT, type=int, help="HTTPS port of the admission endpoints")
     flag("--address", default="0.0.0.0", help="address the admission server binds")
     flag("--tls-cert", default=None, help="PEM serving certificate (reloaded when the file changes)")
@@ -173,27 +171,22 @@ def add_webhook_operator_arguments(
     parser: argparse.ArgumentParser | Any, environ: Mapping[str, str] | None = None
 ) -> None:
     """The operator command's flags for the webhook's certificates and configurations."""
-    add_flag(
-        parser,
+    flag = flag_adder(parser, environ)
+    flag(
         "--webhook-url",
         default="",
-        environ=environ,
         help="base URL the API server calls the webhook at, instead of its Service (a webhook outside the "
         "cluster)",
     )
-    add_flag(
-        parser,
+    flag(
         "--webhook-cert-ip",
         default="",
-        environ=environ,
         help="comma-separated IP addresses added to the serving certificate (with --webhook-url)",
     )
-    add_flag(
-        parser,
+    flag(
         "--webhook-cert-days",
         default=365,
         type=int,
-        environ=environ,
         help="life of the serving certificate in days (renewed with a third left)",
     )
 

@@ -46,6 +46,17 @@ def test_failed_apply_is_degraded_with_the_error() -> None:
 
 def test_plan_rejected() -> None:
     assert _by_type(Decision("fail", "Failed", "cannot", "retrying"))["Degraded"] == ("True", "PlanRejected")
+    rejected = Failure(3, "PlanRejected", "spec.interfaces[0].pciAddress: …")
+    assert _by_type(Decision("fail", "Failed", "cannot", "retrying"), rejected)["Degraded"] == (
+        "True",
+        "PlanRejected",
+    )
+
+
+def test_a_host_that_cannot_be_read_is_degraded_as_discovery_failed() -> None:
+    failure = Failure(3, "DiscoveryFailed", "cannot read the host: --netns: required with --host-root /host")
+    got = _by_type(Decision("fail", "Failed", failure.message, "retrying"), failure)
+    assert got["Degraded"] == ("True", "DiscoveryFailed")
 
 
 def test_no_iommu_condition() -> None:

@@ -49,6 +49,7 @@ from sriov_operator.host.actions import (
     SetPfMtu,
     SetRdmaMode,
     SetVfAdminMac,
+    SetVfGuid,
     SetVfMtu,
     UnbindVfs,
     UpdateOvsBridge,
@@ -58,6 +59,7 @@ from sriov_operator.host.actions import (
 from sriov_operator.host.apply import apply_plan
 from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
+from sriov_operator.host.infiniband import read_vf_guid
 from sriov_operator.host.mellanox import FirmwareConfig, parse_query, query_command
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.ovs import normalized
@@ -68,6 +70,8 @@ from tests.unit.host.conftest import make_host, sim_node
 
 INTEL_PF = "0000:3b:00.1"
 MLX_PF = "0000:5e:00.0"
+IB_PF, IB_VF = "0000:3b:00.0", "0000:3b:00.2"
+IB_GUID = "02:00:00:00:00:00:00:10"
 DPDK_PORT = "0000:00:04.0"
 HOST_DOCS = Path(__file__).resolve().parents[3] / "docs" / "host.md"
 NOIOMMU = "enable_unsafe_noiommu_mode=1"
@@ -277,6 +281,12 @@ CASES: dict[type[Action], Case] = {
         (SetNumVfs(INTEL_PF, 2, reason="t"),),
         _vf_mac_pinned,
         _admin_mac_holds,
+    ),
+    SetVfGuid: (
+        "baremetal-infiniband",
+        (SetNumVfs(IB_PF, 2, reason="t"),),
+        lambda node: SetVfGuid(IB_VF, IB_PF, 0, IB_GUID, reason="t"),
+        lambda node: read_vf_guid(node.host, IB_VF) == IB_GUID,
     ),
     BindDriver: (
         "openstack-vm",

@@ -26,9 +26,10 @@ from sriov_operator.host.actions import (
     SetNumVfs,
 )
 from sriov_operator.host.apply import apply_plan, converge
-from sriov_operator.host.io import CURRENT_NETNS, NetnsRequiredError, real_host_io
+from sriov_operator.host.io import real_host_io
 from sriov_operator.host.lock import HostLockedError, host_lock
 from sriov_operator.host.netlink import NetlinkLinkControl
+from sriov_operator.host.netns import CURRENT_NETNS, NetnsRequiredError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import Plan, PlanError, plan
 from sriov_operator.host.root import OPERATOR_STATE_DIR, VFIO_NOIOMMU_PARAMETER, HostRoot, OutsideRootError

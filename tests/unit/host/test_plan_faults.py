@@ -130,7 +130,8 @@ def test_fields_the_host_layer_ignores_are_warned_about(mellanox_host: HostRoot)
     spec = pf_spec(MLX_PF, 2, group(vfRange="0-1", vdpaType="vhost"), linkType="IB")
     warnings = plan(spec, sim_node(mellanox_host).observe()).warnings
     assert warnings == (
-        f"spec.interfaces[0] ({MLX_PF}): linkType IB is not applied",
+        f"spec.interfaces[0] ({MLX_PF}): linkType IB but the port is ETH; a port's link type is a firmware "
+        "setting (mlx5: mstconfig LINK_TYPE_P<n>), not changed by this layer",
         "spec.interfaces[0].vfGroups[0]: vdpaType 'vhost' needs eSwitchMode switchdev: not applied",
     )
     assert plan(pf_spec(MLX_PF, 2), sim_node(mellanox_host).observe()).warnings == ()

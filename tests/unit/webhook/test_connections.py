@@ -8,18 +8,26 @@ limits) into a failure instead of a hung test.
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import socket
 import ssl
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from sriov_operator.webhook.connections import BurstMemory, ConnectionLimits, QuietAcceptErrors, effective_cap
+from sriov_operator.webhook.connections import (
+    BurstMemory,
+    ConnectionLimits,
+    QuietAcceptErrors,
+    effective_cap,
+    give_back_free_memory,
+)
 from sriov_operator.webhook.server import PODS_PATH, VALIDATE_PATH, ServerSettings
 from tests.unit.webhook.serving import FixedCluster, pod_review, post, serving
 from tests.waiting import eventually
@@ -296,3 +304,23 @@ def test_free_memory_is_given_back_once_per_burst_when_it_has_ended() -> None:
     memory.closed(1)
     memory.closed(0)
     assert trims == [1]
+
+
+class _Connection:
+    """Stands for a closed connection's objects: they refer to each other, as protocol and transport do."""
+
+    def __init__(self) -> None:
+        self.peer: _Connection = self
+
+
+def test_giving_memory_back_first_frees_the_cycles_a_burst_left() -> None:
+    collecting = gc.isenabled()
+    gc.disable()  # as between two runs of the oldest generation
+    try:
+        left = weakref.ref(_Connection())
+        assert left() is not None  # only a collection frees a cycle
+        give_back_free_memory()
+        assert left() is None
+    finally:
+        if collecting:
+            gc.enable()

@@ -7,7 +7,8 @@ Steps (the two halves run in parallel):
   wheels only); the Debian kernel's modules; vfio rebuilt with
   ``CONFIG_VFIO_NOIOMMU`` in ``updates/``, with netdevsim and the vDPA modules
   (simulator included) that Debian leaves out; both module tables (stock and
-  no-IOMMU vfio) kept so a guest can switch; then an ext4 image (``mke2fs -d``).
+  no-IOMMU vfio) kept so a guest can switch; NetworkManager and Open vSwitch unpacked into it
+  (`_unpack_packages`); then an ext4 image (``mke2fs -d``).
 - kernel side: the kernel, its headers and source from Debian; ``drivers/vfio``,
   netdevsim and vDPA built out of tree; an initramfs (busybox-static plus the modules that mount
   the root disk and the 9p project share).
@@ -273,7 +274,9 @@ def _unpack_packages(recipe: Recipe, root: Path, work: Path, logfile: Path) -> d
 
     Unpacked, not configured: NetworkManager's dependency on polkit (which needs logind, so systemd)
     cannot be installed in a minbase root; the guest runs it with ``auth-polkit=false`` instead, so
-    polkitd is counted as present (`NOT_UNPACKED`) and no maintainer script runs.
+    polkitd is counted as present (`NOT_UNPACKED`) and no maintainer script runs.  Open vSwitch's
+    scripts would start its services in the build's chroot; the guest starts them itself
+    (``guest/services.sh ovs``) on a database it creates.
     """
     apt = PrivateApt(recipe.kernel_suite, work / "apt-root")
     status = (root / "var/lib/dpkg/status").read_text()

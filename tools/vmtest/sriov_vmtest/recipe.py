@@ -78,10 +78,11 @@ def default_recipe() -> Recipe:
         qemu_suite=_suite("trixie", with_security=False),
         kernel_meta_package="linux-image-amd64",
         kernel_source_package="linux-source-6.1",
-        # udev and D-Bus for NetworkManager, which is unpacked (build.py); started on demand by
-        # guest/services.sh, never at boot
+        # udev and D-Bus for NetworkManager, which is unpacked (build.py), as Open vSwitch is (ovsdb-server,
+        # ovs-vswitchd, ovs-vsctl; the kernel has openvswitch.ko); started on demand by guest/services.sh,
+        # never at boot
         root_packages=("python3", "kmod", "iproute2", "ethtool", "udev", "dbus"),
-        unpacked_packages=("network-manager",),
+        unpacked_packages=("network-manager", "openvswitch-switch"),
         qemu_packages=("qemu-system-x86", "qemu-utils"),  # qemu-img: disks that outlive QEMU
         initramfs_packages=("busybox-static",),
         initramfs_modules=("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "9pnet_virtio", "9p"),

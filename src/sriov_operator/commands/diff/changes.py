@@ -7,9 +7,9 @@ nothing, so the diff is then the refusal, not a change list.
 
 The prediction plans the new spec and the current spec against the node's
 reported status; what the new plan adds is the change's own cost. What the host
-reports we do not know from the API (kernel modules, IOMMU) is assumed ready,
-since neither decides a drain; a device in the current spec counts as one we
-configured.
+reports we do not know from the API (kernel modules, IOMMU, a running Open vSwitch)
+is assumed ready, since none decides a drain; a device in the current spec counts
+as one we configured, and the bridges in ``status.bridges`` as ours.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sriov_operator.engine.object_validation import validate_operator_config_upd
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.actions import Requirement
+from sriov_operator.host.ovs import FoundBridge, OvsState
 from sriov_operator.host.plan import PlanError, plan
 from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
 
@@ -129,6 +130,13 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
 
 
+def reported_ovs(state: SriovNetworkNodeState | None) -> OvsState:
+    """The node's Open vSwitch as its status shows it: running, with our bridges (hw-offload on with them)."""
+    bridges = state.status.bridges if state is not None and state.status is not None else None
+    ours = tuple(FoundBridge(bridge, ours=True) for bridge in (bridges.ovs if bridges else None) or [])
+    return OvsState(ours, hw_offload=bool(ours))
+
+
 def predict(
     state: SriovNetworkNodeState | None, provider_id: str, before: dict[str, Any], after: dict[str, Any]
 ) -> tuple[Requirement, tuple[str, ...], str | None]:
@@ -142,6 +150,7 @@ def predict(
         interfaces=list(interfaces),
         modules=UNKNOWN_HOST_READY,
         iommu_enabled=True,
+        ovs=reported_ovs(state),
         configured={
             i.pci_address: DeviceRecord.model_validate(i.to_k8s()) for i in old_spec.interfaces or []
         },

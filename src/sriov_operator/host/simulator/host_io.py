@@ -124,7 +124,7 @@ class SimulatedCommandRunner:
 @dataclass(frozen=True)
 class SimulatedLinkControl:
     """Writes ``/sys/class/net/<if>/{mtu,flags}`` (both writable on Linux) through the simulated writer;
-    VF admin MACs on the simulated kernel."""
+    VF admin MACs and GUIDs on the simulated kernel."""
 
     writer: SimulatedWriter
 
@@ -145,6 +145,11 @@ class SimulatedLinkControl:
     def set_vf_mac(self, pf_ifname: str, vf_id: int, mac: str) -> None:
         with SimulatedKernel.transaction(self.writer.root) as kernel:
             kernel.set_vf_admin_mac(pf_ifname, vf_id, mac)
+
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, guid: str) -> None:
+        for which in ("node", "port"):  # two netlink messages, as the real one sends
+            with SimulatedKernel.transaction(self.writer.root) as kernel:
+                kernel.set_vf_guid(pf_ifname, vf_id, which, guid)
 
     def node_links(self, node_ips: Collection[str]) -> Mapping[str, str]:
         """Netdevs that exist now and have the default route or one of ``node_ips`` (from the profile)."""

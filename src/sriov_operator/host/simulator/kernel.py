@@ -24,8 +24,9 @@ from pathlib import Path
 
 from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
+from sriov_operator.host.guid_pool import format_guid, parse_guid
 from sriov_operator.host.mellanox import LOCKDOWN
-from sriov_operator.host.pci import DPDK_DRIVERS, IFF_UP, vf_address
+from sriov_operator.host.pci import ARPHRD_INFINIBAND, DPDK_DRIVERS, IFF_UP, vf_address
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
     CLASS_NET,
@@ -65,6 +66,10 @@ NO_MAC = "00:00:00:00:00:00"
 MAC_FORM = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MIN_MTU = 68
 SRIOV_FILES = ("sriov_totalvfs", "sriov_numvfs", "sriov_offset", "sriov_stride")
+ARPHRD_ETHER = 1
+IPOIB_MTU = 2044  # what ib_ipoib gives a datagram-mode netdev
+IPOIB_ADDRESS_PREFIX = "00:00:10:49:fe:80:00:00:00:00:00:00"  # flags and QP number, then the GID prefix
+UNSET_GUID = 0
 
 
 def kernel_error(code: int, path: Path | str) -> OSError:
@@ -282,7 +287,13 @@ class SimulatedKernel:
                         device=pf.sriov.vf_device,
                         pci_class=pf.pci_class,
                         driver=pf.sriov.vf_driver,
-                        netdev=SimNetdev(name=vf_name, mac=NO_MAC, up=False),  # the MAC comes at probe
+                        netdev=SimNetdev(  # the MAC comes at probe
+                            name=vf_name,
+                            mac=NO_MAC,
+                            up=False,
+                            link_type=pf.netdev.link_type if pf.netdev else "eth",
+                            mtu=IPOIB_MTU if pf.netdev and pf.netdev.link_type == "ib" else 1500,
+                        ),
                         physfn=address,
                         vf_index=index,
                     )
@@ -312,11 +323,21 @@ class SimulatedKernel:
             self._attach_vfio_group(address, path)
         self._link(self.device_dir(address) / "driver", self.driver_dir(driver))
         self._link(self.driver_dir(driver) / address, self.device_dir(address))
-        if driver not in DPDK_DRIVERS and device.netdev is not None:
-            if device.physfn is not None:
-                device.netdev.mac = device.admin_mac or self._random_vf_mac()
-            self._create_netdev(address, device.netdev)
         self._add_rdma_device(address)
+        if driver not in DPDK_DRIVERS and device.netdev is not None:
+            self._bring_netdev(address, device, device.netdev)
+
+    def _bring_netdev(self, address: str, device: SimDevice, netdev: SimNetdev) -> None:
+        """The netdev a network driver registers: an InfiniBand port's is IPoIB, on its RDMA device (no
+        RDMA device, no netdev), its address ending in the port GUID the function has at this probe."""
+        if netdev.link_type == "ib":
+            if not (self.device_dir(address) / "infiniband").is_dir():
+                return
+            port_guid = device.node_guid if device.physfn is None else device.admin_port_guid
+            netdev.mac = f"{IPOIB_ADDRESS_PREFIX}:{port_guid or format_guid(UNSET_GUID)}"
+        elif device.physfn is not None:
+            netdev.mac = device.admin_mac or self._random_vf_mac()
+        self._create_netdev(address, netdev)
 
     def _random_vf_mac(self) -> str:
         """A VF driver probed without an admin MAC picks a random one, another at every probe."""
@@ -333,6 +354,8 @@ class SimulatedKernel:
             raise kernel_error(errno.ENODEV, where)
         vfs = self.state.devices.values()
         vf = next((d for d in vfs if d.physfn == pf.address and d.vf_index == vf_id), None)
+        if pf.netdev is not None and pf.netdev.link_type == "ib":
+            raise kernel_error(errno.EOPNOTSUPP, where)  # IPoIB has no VF MACs: InfiniBand VFs have GUIDs
         unicast = MAC_FORM.match(mac.lower()) is not None and mac != NO_MAC and not int(mac[:2], 16) & 1
         if vf is None or not unicast:
             raise kernel_error(errno.EINVAL, where)
@@ -342,6 +365,26 @@ class SimulatedKernel:
             self._detach(vf.address, vf, driver)
             self.bind(vf.address, driver)
 
+    def set_vf_guid(self, pf_ifname: str, vf_id: int, which: str, guid: str) -> None:
+        """``ip link set <pf> vf <n> node_guid|port_guid <guid>``: ENODEV without the PF's netdev,
+        EOPNOTSUPP unless it is an InfiniBand netdev (rtnetlink takes VF GUIDs only there), EINVAL for no
+        such VF.  Kept by the PF; the VF shows it only once its driver probes it again, as mlx5's VFs."""
+        where = f"netlink {pf_ifname} vf {vf_id} {which}_guid"
+        pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
+        if pf is None or pf.netdev is None or not (self.root / CLASS_NET / pf_ifname).exists():
+            raise kernel_error(errno.ENODEV, where)
+        if pf.netdev.link_type != "ib":
+            raise kernel_error(errno.EOPNOTSUPP, where)
+        vfs = self.state.devices.values()
+        vf = next((d for d in vfs if d.physfn == pf.address and d.vf_index == vf_id), None)
+        value = parse_guid(guid)
+        if vf is None or value is None or which not in ("node", "port"):
+            raise kernel_error(errno.EINVAL, where)
+        if which == "node":
+            vf.admin_node_guid = format_guid(value)
+        else:
+            vf.admin_port_guid = format_guid(value)
+
     def vf_admin_macs(self, pf_ifname: str) -> dict[int, str]:
         pf = next((d for d in self.state.devices.values() if d.netdev and d.netdev.name == pf_ifname), None)
         if pf is None or self.bound_driver(pf.address) is None:
@@ -350,10 +393,17 @@ class SimulatedKernel:
         return {vf.vf_index: vf.admin_mac or NO_MAC for vf in vfs if vf.vf_index is not None}
 
     def _add_rdma_device(self, address: str) -> None:
-        """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``)."""
+        """mlx5_ib gives every mlx5_core function an RDMA device (``<dev>/infiniband/mlx5_<n>``) with its
+        node GUID: a PF's from the firmware, a VF's as its PF assigned it before this probe (else unset)."""
+        device = self.state.devices[address]
         if self.bound_driver(address) == "mlx5_core" and (self.root / MODULES / RDMA_MODULE).is_dir():
             index = sorted(self.state.devices).index(address)
-            self._mkdir(self.device_dir(address) / "infiniband" / f"mlx5_{index}")
+            guid = parse_guid(device.node_guid if device.physfn is None else device.admin_node_guid)
+            value = f"{guid or UNSET_GUID:016x}"
+            sysfs = ":".join(value[i : i + 4] for i in range(0, 16, 4))
+            rdma = self.device_dir(address) / "infiniband" / f"mlx5_{index}"
+            self._mkdir(rdma)
+            self._write(rdma / "node_guid", sysfs)
 
     def unbind(self, address: str, driver: str) -> None:
         path = self.driver_dir(driver) / "unbind"
@@ -387,7 +437,7 @@ class SimulatedKernel:
         path = self._netdev_dir(address, netdev)
         self._write(path / "address", netdev.mac)
         self._write(path / "mtu", netdev.mtu)
-        self._write(path / "type", 1)
+        self._write(path / "type", ARPHRD_INFINIBAND if netdev.link_type == "ib" else ARPHRD_ETHER)
         self._set_flags(path, 0x1003 if netdev.up else 0x1002)
         if netdev.speed is not None:
             self._write(path / "speed", netdev.speed)
@@ -635,8 +685,14 @@ class SimulatedKernel:
             enabled = parameters.get("enable_unsafe_noiommu_mode", "0") in {"1", "Y", "y"}
             self._write(self.root / VFIO_NOIOMMU_PARAMETER, "Y" if enabled else "N")
         if name == RDMA_MODULE:
-            for address in self.state.devices:
+            for address, device in self.state.devices.items():
                 self._add_rdma_device(address)
+                if (
+                    device.netdev is not None
+                    and device.netdev.link_type == "ib"
+                    and self.bound_driver(address)
+                ):
+                    self._bring_netdev(address, device, device.netdev)  # IPoIB comes with the RDMA device
         if driver := MODULE_DRIVERS.get(name):
             for name_ in ("bind", "unbind", "new_id"):
                 self._write(self.driver_dir(driver) / name_, "")

@@ -26,6 +26,7 @@ class SimNetdev(_SimModel):
     boot_name: str | None = None  # the name it had at boot, when a switchdev re-probe renamed it
     addresses: list[str] = []  # IP addresses on the link
     default_route: bool = False  # the node's default route leaves through this link
+    link_type: Literal["eth", "ib"] = "eth"  # ib: an IPoIB netdev (ARPHRD_INFINIBAND), there while mlx5_ib is
 
 
 class SimSriov(_SimModel):
@@ -51,6 +52,9 @@ class SimDevice(_SimModel):
     physfn: str | None = None
     vf_index: int | None = None
     admin_mac: str | None = None  # a VF's MAC as its PF assigns it (``ip link set <pf> vf <n> mac``)
+    node_guid: str | None = None  # a PF's InfiniBand GUID from the firmware (``xx:…:xx``; also its port GUID)
+    admin_node_guid: str | None = None  # a VF's GUIDs as its PF assigns them (``ip link set <pf> vf <n>
+    admin_port_guid: str | None = None  # node_guid|port_guid``); the VF's driver reads them when it probes it
 
 
 class SimFirmwareSetting(_SimModel):

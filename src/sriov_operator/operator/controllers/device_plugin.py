@@ -18,7 +18,7 @@ from sriov_operator.api.meta import generation_of
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.kube.objects import Object
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES
-from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler, node_keyed_controller
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
     WritesInFlight,
@@ -28,7 +28,6 @@ from sriov_operator.operator.node_objects import (
     node_state_needs_write,
 )
 from sriov_operator.operator.settings import OperatorSettings
-from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.informer import EventKind
 from sriov_operator.runtime.manager import Manager
@@ -41,13 +40,7 @@ def register(manager: Manager, settings: OperatorSettings) -> Controller:
     """Register after the node-states controller: its queue is the spec backlog waited on."""
     view = shared_view(manager, settings)
     reconciler = DevicePluginReconciler(manager, view)
-    reconciler.controller = (
-        controller_for(manager)
-        .named("device-plugin")
-        .workers(settings.workers)
-        .fed_by(view.listeners.nodes.append)
-        .complete(reconciler.reconcile)
-    )
+    reconciler.controller = node_keyed_controller(manager, view, "device-plugin", reconciler.reconcile)
     return reconciler.controller
 
 

@@ -20,7 +20,7 @@ from sriov_operator.api.meta import generation_of
 from sriov_operator.api.names import device_plugin_configmap_name
 from sriov_operator.api.refs import ref
 from sriov_operator.kube.resources import CONFIG_MAPS, NODES, SRIOV_NETWORK_NODE_STATES
-from sriov_operator.operator.controllers.reconciler import Reconciler
+from sriov_operator.operator.controllers.reconciler import Reconciler, node_keyed_controller
 from sriov_operator.operator.controllers.view import OperatorView, shared_view
 from sriov_operator.operator.node_objects import (
     device_plugin_label_patch,
@@ -29,7 +29,6 @@ from sriov_operator.operator.node_objects import (
     orphan_deletion_delay,
 )
 from sriov_operator.operator.settings import OperatorSettings
-from sriov_operator.runtime.builder import controller_for
 from sriov_operator.runtime.controller import Controller, Result
 from sriov_operator.runtime.manager import Manager
 
@@ -39,13 +38,7 @@ logger = logging.getLogger(__name__)
 def register(manager: Manager, settings: OperatorSettings) -> Controller:
     view = shared_view(manager, settings)
     reconciler = NodeStateReconciler(manager, view)
-    reconciler.controller = (
-        controller_for(manager)
-        .named("node-states")
-        .workers(settings.workers)
-        .fed_by(view.listeners.nodes.append)
-        .complete(reconciler.reconcile)
-    )
+    reconciler.controller = node_keyed_controller(manager, view, "node-states", reconciler.reconcile)
     view.spec_queue = reconciler.controller.queue  # the device-plugin controller lets it go first
     return reconciler.controller
 

@@ -1,9 +1,11 @@
-"""What every operator reconciler works with: the shared view, the API, the Event recorder, the clock."""
+"""What every operator reconciler works with: the shared view, the API, the Event recorder, the clock;
+and the controller of those keyed by node."""
 
 from __future__ import annotations
 
 from sriov_operator.operator.controllers.view import OperatorView
-from sriov_operator.runtime.controller import Controller
+from sriov_operator.runtime.builder import controller_for
+from sriov_operator.runtime.controller import Controller, Reconcile
 from sriov_operator.runtime.manager import Manager
 
 
@@ -16,3 +18,17 @@ class Reconciler:
         self.events = view.events
         self.clock = manager.clock
         self.settings = view.settings
+
+
+def node_keyed_controller(
+    manager: Manager, view: OperatorView, name: str, reconcile: Reconcile
+) -> Controller:
+    """A controller keyed by node name, fed the nodes the view says to re-render, with ``--workers``
+    workers (the node-states and device-plugin controllers)."""
+    return (
+        controller_for(manager)
+        .named(name)
+        .workers(view.settings.workers)
+        .fed_by(view.listeners.nodes.append)
+        .complete(reconcile)
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import BadInputError
-from sriov_operator.runtime.settings import add_flag, parse_bool
+from sriov_operator.runtime.settings import flag_adder, parse_bool
 
 
 @dataclass(frozen=True)
@@ -34,36 +34,29 @@ def add_drain_arguments(
 ) -> None:
     """The drain flags (docs/settings.md, docs/drain.md)."""
     defaults = DrainSettings()
-    add_flag(
-        parser,
+    flag = flag_adder(parser, environ)
+    flag(
         "--drain-deadline",
         default=defaults.deadline,
         type=float,
-        environ=environ,
         help="seconds a drain may take; then uncordon, report the blocking pod, retry with backoff",
     )
-    add_flag(
-        parser,
+    flag(
         "--drain-force-past-pdb",
         default=defaults.force_past_pdb,
         type=parse_bool,
-        environ=environ,
         help="after the deadline, delete pods whose eviction a PodDisruptionBudget refuses",
     )
-    add_flag(
-        parser,
+    flag(
         "--drain-retry-base",
         default=defaults.retry_base,
         type=float,
-        environ=environ,
         help="seconds before retrying a drain that gave up (doubles per attempt)",
     )
-    add_flag(
-        parser,
+    flag(
         "--drain-retry-max",
         default=defaults.retry_max,
         type=float,
-        environ=environ,
         help="cap of the drain retry backoff, in seconds",
     )
 

@@ -12,7 +12,7 @@ from sriov_operator import __version__
 from sriov_operator.api.constants import DEFAULT_OPERATOR_NAMESPACE, DEFAULT_RESOURCE_PREFIX
 from sriov_operator.errors import BadInputError
 from sriov_operator.operator.owners import is_object_name
-from sriov_operator.runtime.settings import add_flag
+from sriov_operator.runtime.settings import flag_adder
 
 OPERATOR_IMAGE_REPOSITORY = "ghcr.io/sriov-fdp/sriov-fdp-operator"
 DEFAULT_DEVICE_PLUGIN_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.9.0"
@@ -72,73 +72,56 @@ def add_workload_arguments(
 ) -> None:
     """The image flags of the workloads controller (docs/settings.md, docs/operator-config.md)."""
     defaults = WorkloadSettings()
-    add_flag(
-        parser,
+    flag = flag_adder(parser, environ)
+    flag(
         "--operator-image",
         default="",
-        environ=environ,
         help=f"image of the config daemon and webhook pods (default: {default_operator_image()})",
     )
-    add_flag(
-        parser,
+    flag(
         "--device-plugin-image",
         default=defaults.device_plugin_image,
-        environ=environ,
         help="image of the SR-IOV device plugin DaemonSet",
     )
-    for flag, default, plugin in (
+    for name, default, plugin in (
         ("--sriov-cni-image", defaults.sriov_cni_image, "sriov"),
         ("--ib-sriov-cni-image", defaults.ib_sriov_cni_image, "ib-sriov (when a SriovIBNetwork exists)"),
         ("--ovs-cni-image", defaults.ovs_cni_image, "ovs (when an OVSNetwork exists)"),
     ):
-        add_flag(
-            parser,
-            flag,
+        flag(
+            name,
             default=default,
-            environ=environ,
             help=f"image the config daemon's init container copies the {plugin} CNI plugin from",
         )
-    add_flag(
-        parser,
+    flag(
         "--metrics-exporter-image",
         default=defaults.metrics_exporter_image,
-        environ=environ,
         help="image of the per-VF metrics exporter DaemonSet (the metricsExporter feature gate)",
     )
-    add_flag(
-        parser,
+    flag(
         "--cni-bin-dir",
         default=defaults.cni_bin_dir,
-        environ=environ,
         help="the nodes' CNI binary directory, where the CNI plugins are installed",
     )
-    add_flag(
-        parser,
+    flag(
         "--image-pull-secrets",
         default="",
-        environ=environ,
         help="comma-separated Secrets (in the operator's namespace) the workload pods pull images with",
     )
-    add_flag(
-        parser,
+    flag(
         "--webhook-tls-min-version",
         default=defaults.webhook_tls_min_version,
-        environ=environ,
         choices=TLS_VERSIONS,
         help="the webhook pods' lowest TLS version (their --tls-min-version)",
     )
-    add_flag(
-        parser,
+    flag(
         "--webhook-tls-ciphers",
         default=defaults.webhook_tls_ciphers,
-        environ=environ,
         help="the webhook pods' TLS 1.2 cipher suites, OpenSSL names joined by ':' (their --tls-ciphers)",
     )
-    add_flag(
-        parser,
+    flag(
         "--image-pull-policy",
         default=defaults.image_pull_policy,
-        environ=environ,
         choices=PULL_POLICIES,
         help="imagePullPolicy of every workload container",
     )
