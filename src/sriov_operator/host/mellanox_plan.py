@@ -104,7 +104,7 @@ def _unreadable(first: str, ports: list[_Port], problem: str) -> None:
                 f"{port.label}: numVfs {wanted} is more than the {offered} VFs its firmware offers now; "
                 f"raising NUM_OF_VFS on {first} needs its firmware settings, and {problem}"
             )
-        if (link := _link_type(port)) is not None:
+        if (link := _link_type(port)) is not None and port.found.link_type:  # no netdev: cannot tell
             raise FirmwareError(
                 f"{port.label}: linkType {link}, the port runs {port.found.link_type}; changing "
                 f"LINK_TYPE_P{port.number} on {first} needs its firmware settings, and {problem}"
