@@ -9,7 +9,6 @@ the values after that one reboot, never reboot again, and give the node back.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,13 @@ from sriov_operator.host.boot import read_boot_marks
 from sriov_operator.host.root import HostRoot
 from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.kube.resources import NODES, SRIOV_NETWORK_NODE_POLICIES
-from tests.integration.daemon_harness import DaemonProcess, annotations_of, create_node, eventually
+from tests.integration.daemon_harness import DaemonProcess, create_node, eventually
 from tests.integration.operator_support import TEST_LABEL
-from tests.integration.test_daemon_reboot import (
-    DRAIN_REQUEST,
-    _drain_over,
-    _failed,
-    _failed_again,
-    is_cordoned,
-)
+from tests.integration.recorded_changes import drain_request, is_cordoned, recording
+from tests.integration.test_daemon_reboot import _drain_over, _failed, _failed_again
 from tests.integration.test_daemon_with_operator import (
     HOSTNAME,
     operator,  # noqa: F401 - the fixture
-    record_changes,
 )
 from tests.kube_client import kube_objects
 
@@ -72,32 +65,24 @@ async def test_firmware_a_reboot_did_not_load_fails_with_the_values_after_one_re
     process = DaemonProcess(name, namespace, control_plane.kubeconfig, tmp_path / name, log)
     host = HostRoot(process.root)
     first_boot = read_boot_marks(host).boot_id
-    requests: list[str] = []
-    cordoned: list[bool] = []
-    watches = [
-        asyncio.create_task(
-            record_changes(
-                objects, NODES, None, name, lambda n: annotations_of(n).get(DRAIN_REQUEST, "Idle"), requests
-            )
-        ),
-        asyncio.create_task(record_changes(objects, NODES, None, name, is_cordoned, cordoned)),
-    ]
     daemon = process.start()
     try:
-        await objects.create(SRIOV_NETWORK_NODE_POLICIES, mlx_policy(namespace, name), namespace)
-        state = await eventually(lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180)
-        assert STUCK in state["status"]["lastSyncError"]
-        await eventually(lambda: _drain_over(requests, cordoned), "the node released after the loop guard")
-        assert "Reboot_Required" in requests and True in cordoned  # drained for the one reboot
-        rebooted = read_boot_marks(host).boot_id
-        assert rebooted != first_boot
-        await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
-        assert read_boot_marks(host).boot_id == rebooted  # and no second reboot
-        for watch in watches:
-            if watch.done():
-                watch.result()
+        async with recording(objects) as watches:
+            requests = watches.record(NODES, None, name, drain_request)
+            cordoned = watches.record(NODES, None, name, is_cordoned)
+            await objects.create(SRIOV_NETWORK_NODE_POLICIES, mlx_policy(namespace, name), namespace)
+            state = await eventually(
+                lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180
+            )
+            assert STUCK in state["status"]["lastSyncError"]
+            await eventually(
+                lambda: _drain_over(requests, cordoned), "the node released after the loop guard"
+            )
+            assert "Reboot_Required" in requests and True in cordoned  # drained for the one reboot
+            rebooted = read_boot_marks(host).boot_id
+            assert rebooted != first_boot
+            await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
+            assert read_boot_marks(host).boot_id == rebooted  # and no second reboot
+            watches.check()
     finally:
-        for watch in watches:
-            watch.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
         daemon.stop()
