@@ -92,6 +92,13 @@ def add_host_arguments(
         help="configure the NICs (cards) of a node side by side; false: one after another",
     )
     flag(
+        "--mellanox-firmware-reset",
+        default=False,
+        type=parse_bool,
+        help="reload a Mellanox card's firmware with mstfwreset before a firmware reboot "
+        "(the mellanoxFirmwareReset feature gate)",
+    )
+    flag(
         "--ib-guid-file",
         default=DEFAULT_GUID_FILE,
         help="the InfiniBand VF GUID file (a path under the host root); missing: GUIDs derived from the PF's",
@@ -129,6 +136,7 @@ def open_node(args: argparse.Namespace) -> NodeHost:
         node_ips=args.node_ip,
         allow_node_links=args.allow_node_link,
         parallel_nics=args.parallel_nics,
+        firmware_reset=args.mellanox_firmware_reset,
         ib_guid_file=args.ib_guid_file,
     )
 

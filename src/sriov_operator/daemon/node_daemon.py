@@ -77,6 +77,7 @@ from sriov_operator.host.apply import converge
 from sriov_operator.host.boot import mark_this_boot, read_boot_marks
 from sriov_operator.host.discovery import Discovery
 from sriov_operator.host.kernel_args import KernelArgsNotAppliedError
+from sriov_operator.host.mellanox import FirmwareError
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.plan import HostLacksSupportError, Plan, PlanError, plan
 from sriov_operator.host.state import HostState
@@ -174,7 +175,7 @@ class NodeDaemon:
     def _plan(self, spec: SriovNetworkNodeStateSpec, host: HostState) -> tuple[Plan | None, str | None]:
         try:
             return plan(spec, host), None
-        except (PlanError, HostLacksSupportError, KernelArgsNotAppliedError) as error:
+        except (PlanError, HostLacksSupportError, KernelArgsNotAppliedError, FirmwareError) as error:
             return None, describe(error)
 
     async def _look(self, state: Object) -> _Pass | Result:

@@ -453,6 +453,42 @@ class ForgetDevice(_DeviceAction):
         return f"forget {self.pci}"
 
 
+# ---- Mellanox firmware (`host/mellanox.py`, docs/host.md "Mellanox firmware"): per card, by its first PF
+
+
+@dataclass(frozen=True)
+class SetFirmwareConfig(_DeviceAction):
+    """``mstconfig -y -d <pf> set NAME=VALUE…``: the values the card's firmware takes at its next load.
+
+    ``requires`` is the reboot when the firmware runs with other values now; none when only the
+    next-boot values are brought back to what the firmware already runs with.
+    """
+
+    kind = "setFirmwareConfig"
+    values: tuple[tuple[str, str], ...]  # (setting, value), e.g. ("NUM_OF_VFS", "16")
+    requires: Requirement = field(default="reboot", kw_only=True)
+
+    def describe(self) -> str:
+        changes = " ".join(f"{name}={value}" for name, value in self.values)
+        return f"set the firmware of {self.pci} to {changes} from its next load"
+
+    def shown_value(self) -> dict[str, str]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class ResetFirmware(_DeviceAction):
+    """``mstfwreset`` (the mellanoxFirmwareReset feature gate): the firmware reloaded before the reboot,
+    its PFs' VFs removed first; a warm reboot alone may leave the old firmware running."""
+
+    kind = "resetFirmware"
+    ports: tuple[str, ...]  # the card's PFs (their VFs go first)
+    requires: Requirement = field(default="reboot", kw_only=True)
+
+    def describe(self) -> str:
+        return f"reload the firmware of {self.pci} (mstfwreset) before the reboot"
+
+
 @dataclass(frozen=True)
 class SetRdmaMode(HostAction):
     """``rdma system set netns <mode>`` at run time (the kernel refuses while other namespaces exist)."""
@@ -516,6 +552,7 @@ class Reboot(HostAction):
     kind = "reboot"
     args: tuple[str, ...]  # the kernel arguments the next boot must have
     without: tuple[str, ...] = ()  # and must not have
+    firmware: tuple[str, ...] = ()  # firmware settings the next boot loads: ``<pf> NUM_OF_VFS=16``
     requires: Requirement = field(default="reboot", kw_only=True)
 
     @property
@@ -524,10 +561,11 @@ class Reboot(HostAction):
 
     def describe(self) -> str:
         changes = [*self.args, *(f"without {arg}" for arg in self.without)]
+        changes += [f"the firmware of {setting}" for setting in self.firmware]
         return f"reboot the node (systemctl reboot) to boot with {', '.join(changes)}"
 
     def shown_value(self) -> list[str]:
-        return [*self.args, *(f"-{arg}" for arg in self.without)]
+        return [*self.args, *(f"-{arg}" for arg in self.without), *self.firmware]
 
 
 Action = (
@@ -559,6 +597,8 @@ Action = (
     | UpdateOvsBridge
     | RemoveUdevRules
     | ForgetDevice
+    | SetFirmwareConfig
+    | ResetFirmware
     | SetRdmaMode
     | AddKernelArgs
     | RemoveKernelArgs
@@ -594,6 +634,8 @@ ACTION_ORDER: tuple[type[Action], ...] = (
     UpdateOvsBridge,
     RemoveUdevRules,
     ForgetDevice,
+    SetFirmwareConfig,
+    ResetFirmware,
     SetRdmaMode,
     AddKernelArgs,
     RemoveKernelArgs,

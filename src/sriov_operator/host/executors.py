@@ -40,11 +40,13 @@ from sriov_operator.host.actions import (
     RemoveOvsBridge,
     RemoveUdevRules,
     RemoveVfs,
+    ResetFirmware,
     RestoreEswitchMode,
     RestoreFlowSteeringMode,
     RestorePfMtu,
     SetEswitchMode,
     SetEswitchModeWithVfs,
+    SetFirmwareConfig,
     SetFlowSteeringMode,
     SetHwTcOffload,
     SetModuleParameter,
@@ -78,6 +80,15 @@ from sriov_operator.host.bootconfig import (
 )
 from sriov_operator.host.infiniband import read_vf_guid
 from sriov_operator.host.io import HostIO
+from sriov_operator.host.mellanox import (
+    FirmwareQueryError,
+    Setting,
+    parse_query,
+    query_command,
+    record_asked,
+    reset_command,
+    set_command,
+)
 from sriov_operator.host.offload import (
     FLOW_STEERING_MODE,
     HW_TC_OFFLOAD,
@@ -90,6 +101,7 @@ from sriov_operator.host.offload import (
 from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, read_pci_function, virtfns
 from sriov_operator.host.plan import lacks_noiommu_message
+from sriov_operator.host.programs import failure
 from sriov_operator.host.root import (
     PCI_DEVICES,
     PCI_DRIVERS,
@@ -542,6 +554,58 @@ def _remove_ovs_bridge(access: HostAccess, action: RemoveOvsBridge) -> bool:
     return True
 
 
+# ---- Mellanox firmware (docs/host.md "Mellanox firmware")
+
+
+def _firmware_settings(access: HostAccess, pci: str) -> dict[str, Setting]:
+    argv = query_command(pci)
+    result = access.run(argv)
+    if result.returncode != 0:
+        raise ApplyError(failure(argv, result))
+    try:
+        return dict(parse_query(result.stdout, pci).settings)
+    except FirmwareQueryError as error:
+        raise ApplyError(str(error)) from None
+
+
+def _firmware_next_boot(access: HostAccess, pci: str) -> dict[str, str]:
+    return {name: setting.next_boot for name, setting in _firmware_settings(access, pci).items()}
+
+
+@executes(SetFirmwareConfig)
+def _set_firmware(access: HostAccess, action: SetFirmwareConfig) -> bool:
+    """Set what differs, read it back, and record it (with this boot) for the loop guard."""
+    wanted = dict(action.values)
+    changing = [(n, v) for n, v in action.values if _firmware_next_boot(access, action.pci).get(n) != v]
+    if changing:
+        argv = set_command(action.pci, changing)
+        result = access.run(argv)
+        if result.returncode != 0:
+            raise ApplyError(failure(argv, result))
+        now = _firmware_next_boot(access, action.pci)
+        if lost := [f"{n}={now.get(n)}" for n, v in changing if now.get(n) != v]:
+            raise ApplyError(f"{' '.join(argv)} exited 0 but the next boot still has {', '.join(lost)}")
+    record_asked(access.host, access.writer, action.pci, wanted)
+    return bool(changing)
+
+
+@executes(ResetFirmware)
+def _reset_firmware(access: HostAccess, action: ResetFirmware) -> bool:
+    """The card's VFs go first (as upstream); a failed reset is logged, not fatal: the reboot follows, and the
+    loop guard tells in the next boot whether the firmware took the settings."""
+    if all(s.current == s.next_boot for s in _firmware_settings(access, action.pci).values()):
+        return False  # nothing waits for a firmware load
+    for port in action.ports:
+        relative = f"{PCI_DEVICES}/{port}/sriov_numvfs"
+        if access.host.read_int(access.host.path(relative)):
+            _write_with_timeout(access, relative, "0")
+    argv = reset_command(action.pci)
+    result = access.run(argv)
+    if result.returncode != 0:
+        log.warning("%s; rebooting all the same", failure(argv, result))
+    return True
+
+
 # ---- kernel arguments and the reboot (docs/host.md "Kernel arguments and reboots")
 
 
@@ -618,7 +682,7 @@ def _reboot(access: HostAccess, action: Reboot) -> bool:
     Marked before asking: once systemd has the job, this process may not get to write anything.
     """
     cmdline = read_cmdline(access.host)
-    booted = set(action.args) <= cmdline and not set(action.without) & cmdline
+    booted = not action.firmware and set(action.args) <= cmdline and not set(action.without) & cmdline
     if booted or read_boot_marks(access.host).in_this_boot(REBOOT_REQUESTED):
         return False
     mark_this_boot(access.host, access.writer, REBOOT_REQUESTED)

@@ -16,6 +16,13 @@ from sriov_operator.host.executors import HostAccess
 from sriov_operator.host.guid_pool import DEFAULT_GUID_FILE
 from sriov_operator.host.infiniband import read_guid_source
 from sriov_operator.host.io import HostIO, real_host_io
+from sriov_operator.host.mellanox import (
+    FirmwareFacts,
+    lockdown_mode,
+    mellanox_cards,
+    read_asked,
+    read_firmware,
+)
 from sriov_operator.host.offload import Offloads, read_offloads
 from sriov_operator.host.openstack.ports import MetadataSettings, save_checkpoint
 from sriov_operator.host.ovs import OvsState
@@ -34,6 +41,7 @@ class NodeHost:
     metadata: MetadataSettings
     node_ips: tuple[str, ...] = ()  # the Node's InternalIPs: their links are guarded like the default route
     allow_node_links: frozenset[str] = frozenset()  # node links the operator may change all the same
+    firmware_reset: bool = False  # mellanoxFirmwareReset gate: mstfwreset before a firmware reboot
     ib_guid_file: str = DEFAULT_GUID_FILE  # InfiniBand VF GUIDs (`host/guid_pool.py`), under the host root
 
     @classmethod
@@ -49,6 +57,7 @@ class NodeHost:
         node_ips: Collection[str] = (),
         allow_node_links: Collection[str] = (),
         parallel_nics: bool = True,
+        firmware_reset: bool = False,
         ib_guid_file: str = DEFAULT_GUID_FILE,
     ) -> NodeHost:
         """``io`` defaults to the real host's (`real_host_io(root, netns)`); the simulator passes its own.
@@ -62,7 +71,8 @@ class NodeHost:
         access = dataclasses.replace(HostAccess.on(host, chosen), parallel_nics=parallel_nics)
         platform_ = detect_platform(host, platform, provider_id)
         settings = metadata or MetadataSettings()
-        return cls(access, platform_, settings, tuple(node_ips), frozenset(allow_node_links), ib_guid_file)
+        links = frozenset(allow_node_links)
+        return cls(access, platform_, settings, tuple(node_ips), links, firmware_reset, ib_guid_file)
 
     @property
     def host(self) -> HostRoot:
@@ -93,9 +103,19 @@ class NodeHost:
             offloads=offloads,
             ovs=ovs,
             ovs_problem=ovs_problem,
+            firmware=None if virtual else self._firmware(found.interfaces),
             ib_guids=None if virtual else read_guid_source(self.host, self.ib_guid_file),
         )
         return found, state
+
+    def _firmware(self, interfaces: list[InterfaceExt]) -> FirmwareFacts:
+        """Each Mellanox card's firmware settings (mstconfig, one query per card) and what we asked of it."""
+        cards = mellanox_cards((pf.pci_address, pf.vendor) for pf in interfaces)
+        if not cards:
+            return FirmwareFacts(reset_allowed=self.firmware_reset)
+        lockdown = lockdown_mode(self.host)
+        found = {first: read_firmware(self.access.run, first, lockdown) for first in cards}
+        return FirmwareFacts(found, read_asked(self.host), self.firmware_reset)
 
     def _ovs(self) -> tuple[OvsState | None, str | None]:
         """Open vSwitch as OVSDB has it; an unreadable OVSDB matters only to a spec with bridges (plan)."""

@@ -69,6 +69,7 @@ from sriov_operator.host.actions import (
 from sriov_operator.host.guid_pool import GuidPoolError
 from sriov_operator.host.infiniband import link_type_warnings, vf_guid_actions
 from sriov_operator.host.kernel_args import VFIO_DRIVER, kernel_arg_actions, rdma_mode_actions
+from sriov_operator.host.mellanox_plan import firmware_plan, with_firmware_reboot
 from sriov_operator.host.offload import SWITCHDEV_FLOW_STEERING
 from sriov_operator.host.ovs import OvsState, normalized
 from sriov_operator.host.pci import DPDK_DRIVERS, PCI_ADDRESS_FORM, is_pci_address
@@ -798,10 +799,14 @@ def plan(desired: SriovNetworkNodeStateSpec, host: HostState) -> Plan:
     leaves a half-applied host.
     """
     _check_spec(desired)
-    if boot_actions := kernel_arg_actions(desired, host):  # the rest is planned in the next boot
+    firmware = firmware_plan(desired, host)
+    boot_actions = with_firmware_reboot(
+        kernel_arg_actions(desired, host), firmware, host.boot.reboot_requested
+    )
+    if boot_actions:  # the rest is planned in the next boot
         return Plan(in_run_order(boot_actions), tuple(_ignored_fields(desired, host)))
     found = {interface.pci_address: interface for interface in host.interfaces}
-    actions = _module_actions(desired, host) + _vhost_net_actions(desired, host)
+    actions = list(firmware.actions) + _module_actions(desired, host) + _vhost_net_actions(desired, host)
     actions += _vdpa_module_actions(desired, host)
     actions += rdma_mode_actions(desired, host)
     for interface in desired.interfaces or []:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sriov_operator.api.models import ESwitchMode, Interface, InterfaceExt, RdmaMode
 from sriov_operator.host.bootconfig import BootState, read_boot_state
 from sriov_operator.host.guid_pool import GuidSource
+from sriov_operator.host.mellanox import FirmwareFacts
 from sriov_operator.host.offload import Offloads
 from sriov_operator.host.ovs import OvsState
 from sriov_operator.host.pci import PCI_ADDRESS_FORM, is_pci_address
@@ -85,6 +86,7 @@ class HostState:
     vdpa_drivers: frozenset[str] = frozenset()  # vDPA bus drivers loaded (virtio_vdpa, vhost_vdpa)
     ovs: OvsState | None = None  # the host's Open vSwitch; None: none running (or unreadable: ovs_problem)
     ovs_problem: str | None = None  # why OVSDB could not be read
+    firmware: FirmwareFacts = field(default_factory=FirmwareFacts)  # Mellanox cards' firmware settings
     ib_guids: GuidSource | None = (
         None  # where InfiniBand VF GUIDs come from; None: unknown (no GUIDs planned)
     )
@@ -169,6 +171,7 @@ def read_host_state(
     offloads: Offloads | None = None,
     ovs: OvsState | None = None,
     ovs_problem: str | None = None,
+    firmware: FirmwareFacts | None = None,
     ib_guids: GuidSource | None = None,
 ) -> HostState:
     offloads = offloads or Offloads()
@@ -190,6 +193,7 @@ def read_host_state(
         vdpa_drivers=loaded_vdpa_drivers(host),
         ovs=ovs,
         ovs_problem=ovs_problem,
+        firmware=firmware or FirmwareFacts(),
         ib_guids=ib_guids,
     )
 

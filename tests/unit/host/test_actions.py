@@ -15,7 +15,7 @@ from typing import get_args
 
 import pytest
 
-from sriov_operator.api.models import OVSConfigExt, VirtualFunction
+from sriov_operator.api.models import InterfaceExt, OVSConfigExt, VirtualFunction
 from sriov_operator.host.actions import (
     ACTION_ORDER,
     DEFAULT_DRIVER,
@@ -35,11 +35,13 @@ from sriov_operator.host.actions import (
     RemoveOvsBridge,
     RemoveUdevRules,
     RemoveVfs,
+    ResetFirmware,
     RestoreEswitchMode,
     RestoreFlowSteeringMode,
     RestorePfMtu,
     SetEswitchMode,
     SetEswitchModeWithVfs,
+    SetFirmwareConfig,
     SetFlowSteeringMode,
     SetHwTcOffload,
     SetModuleParameter,
@@ -58,6 +60,7 @@ from sriov_operator.host.apply import apply_plan
 from sriov_operator.host.bootconfig import bls_entries, read_cmdline
 from sriov_operator.host.executors import EXECUTORS, HostAccess, executes
 from sriov_operator.host.infiniband import read_vf_guid
+from sriov_operator.host.mellanox import FirmwareConfig, parse_query, query_command
 from sriov_operator.host.node import NodeHost
 from sriov_operator.host.ovs import normalized
 from sriov_operator.host.pci import read_pci_function
@@ -76,8 +79,12 @@ REALLOC = "pci=realloc"
 RULES = '# ours\nSUBSYSTEM=="net", KERNELS=="0000:3b:04.f", ENV{NM_UNMANAGED}="1"\n'
 
 
-def _pf(node: NodeHost, pci: str = INTEL_PF) -> object:
+def _pf(node: NodeHost, pci: str = INTEL_PF) -> InterfaceExt:
     return next(i for i in node.discover(checkpoint=False).interfaces if i.pci_address == pci)
+
+
+def _firmware(node: NodeHost) -> FirmwareConfig:
+    return parse_query(node.access.run(query_command(MLX_PF)).stdout, MLX_PF)
 
 
 def _first_vf(node: NodeHost) -> str:
@@ -334,6 +341,18 @@ CASES: dict[type[Action], Case] = {
         (AddKernelArgs(args=(REALLOC,), where="BLS", reason="t"),),
         lambda node: RemoveKernelArgs(args=(REALLOC,), where="BLS", reason="t"),
         lambda node: all(REALLOC not in entry.read_text().split() for entry in bls_entries(node.host)),
+    ),
+    SetFirmwareConfig: (
+        "baremetal-mellanox",
+        (),
+        lambda node: SetFirmwareConfig(MLX_PF, (("NUM_OF_VFS", "16"),), requires="reboot", reason="t"),
+        lambda node: _firmware(node).next_boot("NUM_OF_VFS") == "16",
+    ),
+    ResetFirmware: (
+        "baremetal-mellanox",
+        (SetFirmwareConfig(MLX_PF, (("NUM_OF_VFS", "16"),), reason="t"),),
+        lambda node: ResetFirmware(MLX_PF, (MLX_PF, "0000:5e:00.1"), reason="t"),
+        lambda node: _firmware(node).current("NUM_OF_VFS") == "16" and _pf(node, MLX_PF).totalvfs == 16,
     ),
     SetRdmaMode: (
         "baremetal-mellanox",

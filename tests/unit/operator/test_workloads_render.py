@@ -297,3 +297,10 @@ def test_config_daemon_records_events_only_in_the_operator_namespace() -> None:
     ]
     assert role["metadata"]["namespace"] == SETTINGS.namespace
     assert any("events" in rule["resources"] for rule in role["rules"])
+
+
+@pytest.mark.parametrize(("gates", "expected"), [({}, "false"), ({"mellanoxFirmwareReset": True}, "true")])
+def test_the_mellanox_firmware_reset_gate_reaches_the_daemon(gates: dict[str, bool], expected: str) -> None:
+    daemon_set = find(render({"featureGates": gates}).apply, "DaemonSet", "sriov-network-config-daemon")
+    daemon_env = env(daemon_set["spec"]["template"]["spec"]["containers"][0])
+    assert daemon_env["SRIOV_OPERATOR_MELLANOX_FIRMWARE_RESET"] == expected

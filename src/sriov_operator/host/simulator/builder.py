@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from sriov_operator.host.bootconfig import CPUINFO, PROC_CMDLINE
+from sriov_operator.host.mellanox import LOCKDOWN
 from sriov_operator.host.openstack.configdrive import BY_LABEL_LINK
 from sriov_operator.host.openstack.metadata import META_DATA_FILE, METADATA_VERSIONS, NETWORK_DATA_FILE
 from sriov_operator.host.root import CLASS_BLOCK, DMI_ID, MODULES, PCI_DRIVERS_PROBE
@@ -72,6 +73,7 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
             compat_devlink_mode=profile.compat_devlink_mode,
             available_modules=profile.modules,
             boot_modules=profile.modules,
+            firmware=[card.model_copy(deep=True) for card in profile.firmware],
         ),
     )
     for name, value in profile.dmi.items():
@@ -87,6 +89,9 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
     if profile.openvswitch:
         install_ovs(out)
     kernel.set_ib_core_mode()
+    if profile.lockdown is not None:
+        modes = ("none", "integrity", "confidentiality")
+        write_value(out / LOCKDOWN, " ".join(f"[{m}]" if m == profile.lockdown else m for m in modes))
     write_value(out / CPUINFO, f"processor\t: 0\nvendor_id\t: {profile.cpu_vendor}")
     if profile.boot_loader is not None:
         write_boot_config(
@@ -95,6 +100,8 @@ def create_host(profile: Profile, out: Path, config_drive: Mapping[str, bytes] |
     kernel.new_boot_id()
     for device in profile.devices:
         kernel.add_device(device)
+    for card in kernel.state.firmware:
+        kernel.offer_vfs(card)
     files = config_drive_files(profile) if config_drive is None else config_drive
     if files:
         write_config_drive_image(files, out / CONFIG_DRIVE_DEVICE)

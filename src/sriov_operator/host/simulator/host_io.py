@@ -21,6 +21,7 @@ from sriov_operator.host.root import (
     HostRoot,
 )
 from sriov_operator.host.simulator.boot_loader import rpm_ostree, update_grub
+from sriov_operator.host.simulator.firmware import FIRMWARE_PROGRAMS
 from sriov_operator.host.simulator.kernel import DEVICES_DIR, STATE_FILE, VDPA_BUS, SimulatedKernel
 from sriov_operator.host.simulator.ovs import SimulatedOvs
 from sriov_operator.host.simulator.programs import SWITCHDEV_PROGRAMS, switchdev_program
@@ -81,7 +82,8 @@ def _count(value: str, path: Path) -> int:
 class SimulatedCommandRunner:
     """``modprobe <module> [param=value…]``, ``systemctl reboot``, ``rdma system set netns``, udevadm's reload
     and net trigger, the boot loader's tools the host has (``rpm-ostree kargs``, ``update-grub``), and the
-    switchdev ones (`simulator/programs.py`: ethtool, devlink params, vdpa); nothing else is installed."""
+    switchdev ones (`simulator/programs.py`: ethtool, devlink params, vdpa), and on a host with Mellanox
+    cards mstconfig and mstfwreset (`simulator/firmware.py`); nothing else is installed."""
 
     root: Path
 
@@ -114,6 +116,8 @@ class SimulatedCommandRunner:
             return kernel.set_rdma_netns(argv[4])
         if argv and argv[0] in SWITCHDEV_PROGRAMS:
             return switchdev_program(kernel, argv)
+        if argv and argv[0] in FIRMWARE_PROGRAMS and kernel.state.firmware:
+            return kernel.firmware_program(argv)
         return CommandResult(127, "", f"{argv[0] if argv else ''}: not available on the simulated host")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from sriov_operator.host.boot import BOOT_ID
 from sriov_operator.host.bootconfig import PROC_CMDLINE, REALLOC_ARG
 from sriov_operator.host.guid_pool import format_guid, parse_guid
+from sriov_operator.host.mellanox import LOCKDOWN
 from sriov_operator.host.pci import ARPHRD_INFINIBAND, DPDK_DRIVERS, IFF_UP, vf_address
 from sriov_operator.host.programs import CommandResult
 from sriov_operator.host.root import (
@@ -36,8 +37,15 @@ from sriov_operator.host.root import (
     VFIO_NOIOMMU_PARAMETER,
 )
 from sriov_operator.host.simulator.boot_loader import KERNEL_IMAGE, boot_args
+from sriov_operator.host.simulator.firmware import (
+    is_locked_down,
+    mstconfig,
+    mstfwreset,
+    offered_vfs,
+    reload,
+)
 from sriov_operator.host.simulator.journal import JOURNAL_FILE, Journal, recover
-from sriov_operator.host.simulator.model import KernelState, SimDevice, SimNetdev
+from sriov_operator.host.simulator.model import KernelState, SimDevice, SimFirmware, SimNetdev
 from sriov_operator.host.simulator.udev import name_by_rules, unmanaged_by_rules
 from sriov_operator.host.state import IB_CORE_NETNS_MODE
 
@@ -57,6 +65,7 @@ NO_OVERRIDE = "(null)"
 NO_MAC = "00:00:00:00:00:00"
 MAC_FORM = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MIN_MTU = 68
+SRIOV_FILES = ("sriov_totalvfs", "sriov_numvfs", "sriov_offset", "sriov_stride")
 ARPHRD_ETHER = 1
 IPOIB_MTU = 2044  # what ib_ipoib gives a datagram-mode netdev
 IPOIB_ADDRESS_PREFIX = "00:00:10:49:fe:80:00:00:00:00:00:00"  # flags and QP number, then the GID prefix
@@ -578,9 +587,55 @@ class SimulatedKernel:
                 if node := MODULE_DEVICES.get(module):
                     self._remove(self.root / node)
         self._boot_kernel_args()
+        for card in self.state.firmware:
+            if card.reloads_on_reboot:
+                reload(card)
+                self.offer_vfs(card)
         for address in self.state.devices:
             self.probe(address)
         self.new_boot_id()
+
+    # ------------------------------------------------------ Mellanox firmware (simulator/firmware.py)
+    def firmware_program(self, argv: list[str]) -> CommandResult:
+        """``mstconfig``/``mstfwreset`` on the card one of whose PFs ``-d`` names."""
+        device = argv[argv.index("-d") + 1] if "-d" in argv[:-1] else ""
+        card = next((card for card in self.state.firmware if device in card.ports), None)
+        if card is None:
+            return CommandResult(1, "", f"-E- Failed to open device: {device}, No such device\n")
+        lockdown_file = self.root / LOCKDOWN
+        lockdown = is_locked_down(lockdown_file.read_text() if lockdown_file.is_file() else "")
+        if argv[0] == "mstconfig":
+            return mstconfig(card, lockdown, argv)
+        if failed := mstfwreset(card, lockdown, argv):
+            return failed
+        if with_vfs := [port for port in card.ports if self._numvfs(port)]:
+            return CommandResult(1, "", f"-E- {with_vfs[0]} has VFs enabled: remove them before the reset\n")
+        reload(card)
+        self.offer_vfs(card)
+        return CommandResult(0, "-I- FW was loaded successfully.\n")
+
+    def _numvfs(self, address: str) -> int:
+        path = self.device_dir(address) / "sriov_numvfs"
+        return int(path.read_text()) if path.is_file() else 0
+
+    def offer_vfs(self, card: SimFirmware) -> None:
+        """The kernel's SR-IOV files of the card's PFs as the running firmware allows."""
+        offered = offered_vfs(card)
+        for port in card.ports:
+            device = self.state.devices.get(port)
+            if device is None or device.sriov is None:
+                continue
+            path = self.device_dir(port)
+            if offered is None:
+                for name in SRIOV_FILES:
+                    self._remove(path / name)
+                continue
+            device.sriov.totalvfs = offered
+            self._write(path / "sriov_totalvfs", offered)
+            if not (path / "sriov_numvfs").is_file():
+                self._write(path / "sriov_numvfs", 0)
+                self._write(path / "sriov_offset", device.sriov.offset)
+                self._write(path / "sriov_stride", device.sriov.stride)
 
     @staticmethod
     def names(path: Path) -> list[str]:

@@ -57,6 +57,24 @@ class SimDevice(_SimModel):
     admin_port_guid: str | None = None  # node_guid|port_guid``); the VF's driver reads them when it probes it
 
 
+class SimFirmwareSetting(_SimModel):
+    """One mstconfig setting: factory default, what the firmware runs with, what its next load takes."""
+
+    default: str
+    current: str
+    next_boot: str
+
+
+class SimFirmware(_SimModel):
+    """A Mellanox card's firmware settings (``simulator/firmware.py``: mstconfig, mstfwreset)."""
+
+    ports: list[str]  # the card's PFs, port 1 first (mstconfig takes any of them)
+    settings: dict[str, SimFirmwareSetting]  # SRIOV_EN True|False, NUM_OF_VFS, LINK_TYPE_P<n> ETH|IB|VPI
+    max_vfs: int = 127  # the most NUM_OF_VFS the firmware accepts
+    reloads_on_reboot: bool = True  # False: a warm reboot keeps the firmware running (only a reset loads it)
+    fails: Literal["query", "set", "reset"] | None = None  # that mstconfig/mstfwreset command fails
+
+
 class ConfigDriveFiles(_SimModel):
     """Package files served as ``openstack/{2018-08-27,latest}/`` on the simulated config drive."""
 
@@ -79,6 +97,8 @@ class Profile(_SimModel):
     iommu_needs_arg: str | None = None  # the IOMMU is on only with this argument (e.g. intel_iommu=on)
     cpu_vendor: str = "GenuineIntel"
     openvswitch: bool = False  # Open vSwitch runs on it (an OVSDB the daemon can reach: simulator/ovs.py)
+    firmware: list[SimFirmware] = []  # Mellanox cards whose firmware mstconfig reaches
+    lockdown: Literal["none", "integrity", "confidentiality"] | None = None  # None: no lockdown LSM
 
 
 class KernelState(_SimModel):
@@ -100,3 +120,4 @@ class KernelState(_SimModel):
     boot_modules: list[str] = []  # loaded at boot; others (vfio, …) are gone after a reboot
     devices: dict[str, SimDevice] = {}
     tc_offload: list[str] = []  # netdevs with hw-tc-offload on (off again when the netdev goes)
+    firmware: list[SimFirmware] = []

@@ -183,6 +183,8 @@ def config_daemon(
         "SRIOV_OPERATOR_NAMESPACE": namespace,
         "SRIOV_OPERATOR_HOST_ROOT": HOST_MOUNT,
         "SRIOV_OPERATOR_LOG_LEVEL": LOG_LEVELS[config.spec.log_level or 0],
+        # the mellanoxFirmwareReset feature gate (off unless set: mstfwreset reloads a card's firmware)
+        "SRIOV_OPERATOR_MELLANOX_FIRMWARE_RESET": str(_gate(config, MELLANOX_FIRMWARE_RESET_GATE)).lower(),
     }
     # The user's configDaemonEnvVars come last and win: they asked for them explicitly.
     env = {**ours, **(config.spec.config_daemon_env_vars or {})}
@@ -332,6 +334,7 @@ def webhook(config: SriovOperatorConfig, settings: WorkloadSettings) -> list[Obj
 
 METRICS_EXPORTER_NAME = "sriov-network-metrics-exporter"
 METRICS_EXPORTER_GATE = "metricsExporter"
+MELLANOX_FIRMWARE_RESET_GATE = "mellanoxFirmwareReset"
 METRICS_PORT = 9110
 METRICS_PORT_NAME = "sriov-network-metrics"
 """The Service's port, as upstream names it (a ServiceMonitor of your own may refer to it)."""
@@ -339,8 +342,12 @@ METRICS_CONTAINER_PORT_NAME = "vf-metrics"  # a container port's name has at mos
 KUBELET_POD_RESOURCES = "/var/lib/kubelet/pod-resources"
 
 
+def _gate(config: SriovOperatorConfig, name: str) -> bool:
+    return bool((config.spec.feature_gates or {}).get(name, False))
+
+
 def metrics_exporter_enabled(config: SriovOperatorConfig) -> bool:
-    return bool((config.spec.feature_gates or {}).get(METRICS_EXPORTER_GATE, False))
+    return _gate(config, METRICS_EXPORTER_GATE)
 
 
 def metrics_exporter(settings: WorkloadSettings, service_monitors: bool) -> list[Object]:
