@@ -12,9 +12,9 @@ before devices, the record of a device before anything changes it (it keeps
 what the device was like before we touched it), our udev rules before the VFs
 or a re-probe they name appear, an OVS bridge of ours that goes before its
 uplink changes; then the eSwitch in the order the PF's driver
-needs: VFs removed first, the flow steering mode while in legacy, the mode
-before VFs exist (ice), or VFs created, unbound, the mode changed and the VFs
-bound again (mlx5 and the rest); a PF given back its eSwitch mode, flow
+needs: VFs removed first, back to legacy (mlx5 found in switchdev), the flow
+steering mode while in legacy, the mode before VFs exist (ice), or VFs created,
+unbound, the mode changed and the VFs bound again (mlx5 and the rest); a PF given back its eSwitch mode, flow
 steering and MTU once its VFs are gone, hw-tc-offload once the mode is set,
 a VF's admin MAC (or InfiniBand GUID) before its driver changes, its vDPA device after it, OVS
 bridges made or updated once their uplink is ready, forgetting
@@ -649,6 +649,14 @@ def device_of(action: HostAction) -> str | None:
     return action.pci if isinstance(action, _DeviceAction) else None
 
 
+def _run_rank(action: Action) -> float:
+    """An action's place in `ACTION_ORDER`; a PF leaving switchdev for legacy goes before the flow
+    steering change, which mlx5 takes only in legacy (entering switchdev comes after it)."""
+    if type(action) is SetEswitchMode and action.mode == "legacy":
+        return _RANK[SetFlowSteeringMode] - 0.5
+    return _RANK[type(action)]
+
+
 def in_run_order(actions: Iterable[Action]) -> tuple[Action, ...]:
     """Sorted by `ACTION_ORDER`; actions of one kind keep the planner's order (devices in spec order)."""
-    return tuple(sorted(actions, key=lambda action: _RANK[type(action)]))
+    return tuple(sorted(actions, key=_run_rank))

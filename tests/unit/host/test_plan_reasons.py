@@ -119,6 +119,20 @@ def test_mlx5_in_switchdev_changing_its_vfs_and_flow_steering_goes_through_legac
     )
 
 
+def test_mlx5_in_switchdev_is_in_legacy_before_its_flow_steering_changes() -> None:
+    host = bare_metal(pf(eSwitchMode="switchdev", driver="mlx5_core"), flow_steering={PF: "dmfs"})
+    assert [kind for kind, _, _ in said([wanted(numVfs=4, eSwitchMode="switchdev")], host)] == [
+        "removeVFs",
+        "setESwitchMode",  # to legacy: the device changes its flow steering only there
+        "setFlowSteeringMode",
+        "setNumVfs",
+        "unbindVFs",
+        "setESwitchModeWithVFs",
+        "bindVFs",
+        "setHwTcOffload",
+    ]
+
+
 def test_mlx5_in_switchdev_getting_only_its_flow_steering_keeps_its_vf_count() -> None:
     host = bare_metal(pf(eSwitchMode="switchdev", driver="mlx5_core"), flow_steering={PF: "dmfs"})
     assert sorted(kind for kind, _, _ in said([wanted(eSwitchMode="switchdev")], host)) == [
