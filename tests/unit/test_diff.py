@@ -204,3 +204,26 @@ def test_a_bridge_leaving_the_spec_is_removed_from_what_the_status_reports_and_n
     assert change.reasons == (
         "removeOvsBridge: OVS bridge br-0000_5e_00.1 is ours and no longer in spec.bridges",
     )
+
+
+def test_more_vfs_than_a_mellanox_firmware_offers_is_priced_as_a_firmware_reboot_not_refused() -> None:
+    offers_8 = {**MLX5_PF, "totalvfs": 8}
+    selector = {"pfNames": ["ens2f1np1"]}
+    current = [node("w1"), state("w1", [offers_8]), policy("p", numVfs=4, nicSelector=selector)]
+    wanted = policy("p", numVfs=16, nicSelector=selector)
+    result = diff_cluster(documents(current), documents([wanted]), None, "openshift.io")
+    [change] = result.nodes
+    assert change.error is None
+    assert change.requires == "reboot"
+    assert any(
+        reason.startswith("setFirmwareConfig: 0000:5e:00.1 (ens2f1np1): card firmware NUM_OF_VFS 8 -> 16")
+        for reason in change.reasons
+    )
+
+
+def test_more_vfs_than_an_intel_pf_offers_is_still_refused() -> None:
+    offers_8 = {**BAREMETAL_PF, "totalvfs": 8, "numVfs": 0}
+    current = [node("w1"), state("w1", [offers_8]), policy("p", numVfs=4)]
+    result = diff_cluster(documents(current), documents([policy("p", numVfs=16)]), None, "openshift.io")
+    assert all(change.requires == "none" for change in result.nodes)
+    assert result.refused or any(change.error for change in result.nodes)

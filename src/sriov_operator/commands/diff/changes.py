@@ -21,7 +21,12 @@ from typing import Any
 
 from sriov_operator.api.documents import Document
 from sriov_operator.api.meta import name_of
-from sriov_operator.api.models import SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkNodeStateSpec
+from sriov_operator.api.models import (
+    InterfaceExt,
+    SriovNetworkNodePolicy,
+    SriovNetworkNodeState,
+    SriovNetworkNodeStateSpec,
+)
 from sriov_operator.api.platforms import platform_from_provider_id
 from sriov_operator.api.refs import ObjectRef
 from sriov_operator.engine.coverage import NO_DEVICE_WHY, no_device_phrase, without_device_by_policy
@@ -30,6 +35,17 @@ from sriov_operator.engine.object_validation import validate_operator_config_upd
 from sriov_operator.engine.problems import Problem, split_by_severity
 from sriov_operator.engine.render import RenderResult, render_cluster
 from sriov_operator.host.actions import Requirement
+from sriov_operator.host.mellanox import (
+    LINK_TYPE,
+    LINK_TYPES,
+    NUM_OF_VFS,
+    SRIOV_EN,
+    FirmwareConfig,
+    FirmwareFacts,
+    FirmwareRead,
+    Setting,
+    mellanox_cards,
+)
 from sriov_operator.host.ovs import FoundBridge, OvsState
 from sriov_operator.host.plan import PlanError, plan
 from sriov_operator.host.state import DeviceRecord, HostState, KernelModules
@@ -137,6 +153,23 @@ def reported_ovs(state: SriovNetworkNodeState | None) -> OvsState:
     return OvsState(ours, hw_offload=bool(ours))
 
 
+def reported_firmware(interfaces: Sequence[InterfaceExt]) -> FirmwareFacts:
+    """Each Mellanox card's firmware as the status implies it, running and kept at the next boot:
+    SR-IOV with the VFs its PFs offer (``sriov_totalvfs`` is the firmware's ``NUM_OF_VFS``) and each
+    port on the protocol it runs (ETH when the status does not say)."""
+    found = {pf.pci_address: pf for pf in interfaces}
+    cards: dict[str, FirmwareRead] = {}
+    for first, pfs in mellanox_cards((pf.pci_address, pf.vendor) for pf in interfaces).items():
+        offered = max(found[pci].totalvfs or 0 for pci in pfs)
+        values = {SRIOV_EN: "True" if offered else "False", NUM_OF_VFS: str(offered)}
+        for setting, pci in zip(LINK_TYPE, pfs, strict=False):
+            link = (found[pci].link_type or "").upper()
+            values[setting] = link if link in LINK_TYPES else "ETH"
+        settings = {name: Setting(value, value, value) for name, value in values.items()}
+        cards[first] = FirmwareRead(FirmwareConfig(settings))
+    return FirmwareFacts(cards=cards)
+
+
 def predict(
     state: SriovNetworkNodeState | None, provider_id: str, before: dict[str, Any], after: dict[str, Any]
 ) -> tuple[Requirement, tuple[str, ...], str | None]:
@@ -151,6 +184,7 @@ def predict(
         modules=UNKNOWN_HOST_READY,
         iommu_enabled=True,
         ovs=reported_ovs(state),
+        firmware=reported_firmware(interfaces),
         configured={
             i.pci_address: DeviceRecord.model_validate(i.to_k8s()) for i in old_spec.interfaces or []
         },
