@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -462,6 +464,28 @@ async def test_a_tree_without_netns_fails_each_sync_saying_what_to_set_and_the_d
     assert f"--netns: required with --host-root {baremetal.root} (not /)" in error
     assert "SRIOV_OPERATOR_NETNS" in error
     assert conditions(state)["Degraded"]["reason"] == "DiscoveryFailed"
+
+
+def _failed_attempts(log: str) -> list[tuple[datetime, float]]:
+    """(when, the retry it announced) of each failed pass in the daemon's log, in order."""
+    found = re.findall(r"time=(\S+) .*\(attempt \d+, retry in (\d+)s\)", log)
+    return [(datetime.fromisoformat(when.replace("Z", "+00:00")), float(retry)) for when, retry in found]
+
+
+async def test_a_host_that_cannot_be_read_is_retried_after_the_backoff_not_at_each_watch_event(
+    baremetal: Node,
+) -> None:
+    baremetal.daemon.simulate = False  # a tree without --netns: every read of the host fails
+    baremetal.daemon.start()
+    await eventually(lambda: len(_failed_attempts(baremetal.daemon.log())) >= 1, "a first failed pass")
+    for poke in range(3):  # watch events on the node's own NodeState, each a pass
+        patch = {"metadata": {"annotations": {"test/poke": str(poke)}}}
+        await baremetal.objects.patch(
+            SRIOV_NETWORK_NODE_STATES, baremetal.name, patch, namespace=baremetal.namespace
+        )
+    await eventually(lambda: len(_failed_attempts(baremetal.daemon.log())) >= 2, "a second failed pass")
+    (first, announced), (second, _) = _failed_attempts(baremetal.daemon.log())[:2]
+    assert (second - first).total_seconds() >= announced, baremetal.daemon.log()
 
 
 async def test_a_nic_unplugged_from_the_host_leaves_the_status_without_a_spec_change(vm: Node) -> None:

@@ -189,6 +189,9 @@ class NodeDaemon:
         try:
             discovery, host_state, host_handoff = await asyncio.to_thread(self._survey)
         except SriovOperatorError as error:
+            wait = self.failure.wait_before_retry(generation, self.clock.monotonic()) if self.failure else 0.0
+            if wait > 0:  # a watch event or a rediscovery does not cut a failed read's backoff short
+                return Result(requeue_after=wait)
             return await self._fail(state, "DiscoveryFailed", f"cannot read the host: {describe(error)}")
         planned, plan_error = (None, spec_error) if spec_error else self._plan(spec, host_state)
         node = self.caches.nodes.get(self.node_name)
