@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from sriov_operator.api.meta import annotations_of
 from sriov_operator.kube.errors import ApiUnavailableError
 from sriov_operator.kube.objects import KubeObjects
-from sriov_operator.kube.resources import Resource
+from sriov_operator.kube.resources import EVENTS, SRIOV_NETWORK_NODE_STATES, Resource
+from tests.waiting import eventually
 
 T = TypeVar("T")
 DRAIN_REQUEST = "sriovnetwork.openshift.io/state"  # the Node annotation a config daemon asks for a drain in
@@ -28,6 +29,36 @@ def is_cordoned(node: dict[str, Any]) -> bool:
 def drain_request(node: dict[str, Any]) -> str:
     """The config daemon's drain request on its Node (``Idle`` when it has asked for nothing yet)."""
     return annotations_of(node).get(DRAIN_REQUEST, "Idle")
+
+
+async def last_is(values: list[Any], wanted: Any) -> bool:
+    """The latest value a recording saw is ``wanted``."""
+    return bool(values) and values[-1] == wanted
+
+
+async def drain_over(requests: list[str], cordoned: list[bool]) -> bool:
+    """The recorded drain requests and cordon states of a Node ended Idle and uncordoned."""
+    return await last_is(requests, "Idle") and await last_is(cordoned, False)
+
+
+async def failed_by_loop_guard(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
+    """The NodeState once it is Failed by a loop guard ("not rebooting again"), else None."""
+    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
+    status = (state or {}).get("status") or {}
+    if status.get("syncStatus") == "Failed" and "not rebooting again" in status.get("lastSyncError", ""):
+        return state
+    return None
+
+
+async def refused_again(objects: KubeObjects, namespace: str, name: str) -> bool:
+    """The loop guard refused a retry too (ConfigurationFailed seen twice: a second Event or a series)."""
+    listed = await objects.list(EVENTS, namespace)
+    seen = sum(
+        ((e.get("series") or {}).get("count") or 1)
+        for e in listed["items"]
+        if (e.get("regarding") or {}).get("name") == name and e.get("reason") == "ConfigurationFailed"
+    )
+    return seen >= 2
 
 
 async def record_changes(
@@ -49,12 +80,13 @@ async def record_changes(
         if not into or into[-1] != value:
             into.append(value)
 
-    while True:
+    async def listed_once_served() -> dict[str, Any] | None:
         try:
-            listed = await objects.list(resource, namespace, field_selector=selector)
-            break
+            return await objects.list(resource, namespace, field_selector=selector)
         except ApiUnavailableError:
-            await asyncio.sleep(0.1)
+            return None
+
+    listed = await eventually(listed_once_served, f"{resource.plural} listed")
     for item in listed["items"]:
         seen(item)
     version = listed["metadata"]["resourceVersion"]

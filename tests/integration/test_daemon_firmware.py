@@ -22,8 +22,14 @@ from sriov_operator.host.simulator.builder import create_host, load_profile
 from sriov_operator.kube.resources import NODES, SRIOV_NETWORK_NODE_POLICIES
 from tests.integration.daemon_harness import DaemonProcess, create_node, eventually
 from tests.integration.operator_support import TEST_LABEL
-from tests.integration.recorded_changes import drain_request, is_cordoned, recording
-from tests.integration.test_daemon_reboot import _drain_over, _failed, _failed_again
+from tests.integration.recorded_changes import (
+    drain_over,
+    drain_request,
+    failed_by_loop_guard,
+    is_cordoned,
+    recording,
+    refused_again,
+)
 from tests.integration.test_daemon_with_operator import (
     HOSTNAME,
     operator,  # noqa: F401 - the fixture
@@ -72,16 +78,14 @@ async def test_firmware_a_reboot_did_not_load_fails_with_the_values_after_one_re
             cordoned = watches.record(NODES, None, name, is_cordoned)
             await objects.create(SRIOV_NETWORK_NODE_POLICIES, mlx_policy(namespace, name), namespace)
             state = await eventually(
-                lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180
+                lambda: failed_by_loop_guard(objects, namespace, name), "Failed by the loop guard", 180
             )
             assert STUCK in state["status"]["lastSyncError"]
-            await eventually(
-                lambda: _drain_over(requests, cordoned), "the node released after the loop guard"
-            )
+            await eventually(lambda: drain_over(requests, cordoned), "the node released after the loop guard")
             assert "Reboot_Required" in requests and True in cordoned  # drained for the one reboot
             rebooted = read_boot_marks(host).boot_id
             assert rebooted != first_boot
-            await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
+            await eventually(lambda: refused_again(objects, namespace, name), "a retry, refused again", 60)
             assert read_boot_marks(host).boot_id == rebooted  # and no second reboot
             watches.check()
     finally:

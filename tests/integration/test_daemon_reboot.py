@@ -46,7 +46,15 @@ from tests.integration.daemon_harness import (
     synced,
 )
 from tests.integration.operator_harness import make_pod
-from tests.integration.recorded_changes import drain_request, is_cordoned, recording
+from tests.integration.recorded_changes import (
+    drain_over,
+    drain_request,
+    failed_by_loop_guard,
+    is_cordoned,
+    last_is,
+    recording,
+    refused_again,
+)
 from tests.integration.test_daemon_with_operator import (
     BAREMETAL_PF,
     bare_metal_node,
@@ -103,10 +111,10 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
             assert vf_count(daemon.root, BAREMETAL_PF) == 4
             assert "Drain_Required" in requests  # the first configuration drains (VFs are taken from pods)
             await make_pod(objects, "device-plugin", namespace, name, labels=PLUGIN_LABELS)
-            await eventually(lambda: _last(handed, digest(text)), "the hand-off seen by the watch")
+            await eventually(lambda: last_is(handed, digest(text)), "the hand-off seen by the watch")
 
             await eventually(
-                lambda: _drain_over(requests, cordoned), "the first drain's end seen by the watches"
+                lambda: drain_over(requests, cordoned), "the first drain's end seen by the watches"
             )
             seen_before = len(requests), len(cordoned)
 
@@ -115,13 +123,13 @@ async def test_a_reboot_withdraws_the_hand_off_until_the_vfs_exist_again_and_dra
                     kernel.reboot()
                 assert vf_count(daemon.root, BAREMETAL_PF) == 0
                 assert (daemon.root / PLUGIN_FILE).read_text() == text  # the old boot's config is still there
-                await eventually(lambda: _last(handed, None), "the ConfigMap's hand-off withdrawn")
+                await eventually(lambda: last_is(handed, None), "the ConfigMap's hand-off withdrawn")
                 assert not (daemon.root / PLUGIN_FILE).exists()
                 assert vf_count(daemon.root, BAREMETAL_PF) == 0  # withdrawn while no VF exists
                 pod = await objects.get(PODS, "device-plugin", namespace)
                 assert pod is None or pod["metadata"].get("deletionTimestamp"), "the device plugin restarts"
 
-            await eventually(lambda: _last(handed, digest(text)), "the hand-off given back", 180)
+            await eventually(lambda: last_is(handed, digest(text)), "the hand-off given back", 180)
             assert vf_count(daemon.root, BAREMETAL_PF) == 4  # the VFs existed when it came back
             assert (daemon.root / PLUGIN_FILE).read_text() == text
             state = await eventually(
@@ -150,14 +158,6 @@ async def configured(objects: KubeObjects, namespace: str, name: str, root: Path
     text: str | None = ((configmap or {}).get("data") or {}).get("config.json")
     ok = text is not None and await handed_over(objects, namespace, name, root, text)
     return text if ok else None
-
-
-async def _drain_over(requests: list[str], cordoned: list[bool]) -> bool:
-    return await _last(requests, "Idle") and await _last(cordoned, False)
-
-
-async def _last(values: list[Any], wanted: Any) -> bool:
-    return bool(values) and values[-1] == wanted
 
 
 async def _synced_now(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
@@ -258,7 +258,7 @@ async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the
             cordoned = watches.record(NODES, None, name, is_cordoned)
             await objects.create(SRIOV_NETWORK_NODE_POLICIES, dpdk_policy(namespace, name), namespace)
             state = await eventually(
-                lambda: _failed(objects, namespace, name), "Failed by the loop guard", 180
+                lambda: failed_by_loop_guard(objects, namespace, name), "Failed by the loop guard", 180
             )
             error = state["status"]["lastSyncError"]
             assert (
@@ -271,9 +271,7 @@ async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the
             notes = await eventually(lambda: _warnings(objects, namespace, name), "the Warning Event")
             assert any("intel_iommu=on" in note and "/boot/loader/entries/" in note for note in notes)
             # drained for the reboot, then given back: not left cordoned with Reboot_Required
-            await eventually(
-                lambda: _drain_over(requests, cordoned), "the node released after the loop guard"
-            )
+            await eventually(lambda: drain_over(requests, cordoned), "the node released after the loop guard")
             assert "Reboot_Required" in requests and True in cordoned
             released = await eventually(
                 lambda: _events(objects, namespace, name, "DrainReleased"), "DrainReleased"
@@ -281,30 +279,11 @@ async def test_loop_guard_a_boot_without_the_written_argument_fails_releases_the
             assert any("intel_iommu=on" in note and "nothing is applied" in note for note in released)
             rebooted = read_boot_marks(host).boot_id
             assert rebooted != first_boot and "iommu=pt" in read_cmdline(host)  # the one reboot happened
-            await eventually(lambda: _failed_again(objects, namespace, name), "a retry, refused again", 60)
+            await eventually(lambda: refused_again(objects, namespace, name), "a retry, refused again", 60)
             assert read_boot_marks(host).boot_id == rebooted  # and no second one
             watches.check()
     finally:
         daemon.stop()
-
-
-async def _failed(objects: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
-    state = await objects.get(SRIOV_NETWORK_NODE_STATES, name, namespace)
-    status = (state or {}).get("status") or {}
-    if status.get("syncStatus") == "Failed" and "not rebooting again" in status.get("lastSyncError", ""):
-        return state
-    return None
-
-
-async def _failed_again(objects: KubeObjects, namespace: str, name: str) -> bool:
-    """The loop guard refused a retry too (ConfigurationFailed seen twice: a second Event or a series)."""
-    listed = await objects.list(EVENTS, namespace)
-    seen = sum(
-        ((e.get("series") or {}).get("count") or 1)
-        for e in listed["items"]
-        if (e.get("regarding") or {}).get("name") == name and e.get("reason") == "ConfigurationFailed"
-    )
-    return seen >= 2
 
 
 async def _warnings(objects: KubeObjects, namespace: str, name: str) -> list[str]:
